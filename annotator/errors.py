@@ -1,0 +1,43 @@
+"""One family of application errors, each with a machine-readable code and the HTTP status it maps to.
+
+Services raise them; the API renders ``{"message", "code", "extra"}`` and pages show the message in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    code = "invalid"
+    status = 400
+
+    def __init__(self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.extra: dict[str, Any] = extra or {}
+
+
+class ValidationFailed(ApplicationError):
+    """Input breaks a rule; ``extra["fields"]`` maps field names to messages."""
+
+    code = "validation_failed"
+
+
+class PermissionDenied(ApplicationError):
+    code = "permission_denied"
+    status = 403
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(ApplicationError):
+    """The request is valid but the current state forbids it (already submitted, not ready, ...)."""
+
+    code = "conflict"
+    status = 409

@@ -1,0 +1,24 @@
+"""The annotation domain: projects, their attributes, comparisons to annotate, assignments, annotations, reviews."""
+
+from annotator.models.annotation import Annotation, Assignment, AssignmentStatus, Flag, Review, ReviewDecision, SkipReason
+from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
+from annotator.models.project import Attribute, Membership, Project, Role
+
+__all__ = [
+    "Annotation",
+    "Assignment",
+    "AssignmentStatus",
+    "Attribute",
+    "Comparison",
+    "Flag",
+    "Membership",
+    "Project",
+    "Prompt",
+    "Response",
+    "Review",
+    "ReviewDecision",
+    "Role",
+    "SkipReason",
+    "SourceLabel",
+    "Split",
+]

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from annotator.models.comparison import Comparison
+
+
+class AssignmentStatus(models.TextChoices):
+    RESERVED = "reserved", "Reserved"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Expired"
+    RETURNED = "returned", "Returned for revision"
+
+
+class SkipReason(models.TextChoices):
+    NEEDS_EXPERTISE = "needs_expertise", "Needs expertise I do not have"
+    NOT_RATABLE = "not_ratable", "Not ratable"
+    PII = "pii", "Contains personal information"
+    NON_ENGLISH = "non_english", "Not in a language I read"
+    OTHER = "other", "Other"
+
+
+class Flag(models.TextChoices):
+    UNSAFE = "unsafe", "Unsafe content"
+    PII = "pii", "Personal information"
+    BROKEN = "broken", "Broken or truncated"
+
+
+class Assignment(models.Model):
+    """A comparison reserved for (and then submitted or skipped by) one annotator."""
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.RESERVED)
+    reserved_until = models.DateTimeField(null=True, blank=True)
+    # True when response 2 was shown on the left. Stored data is always in response_1 / response_2 terms.
+    swapped = models.BooleanField(default=False)
+    skip_reason = models.CharField(max_length=32, choices=SkipReason.choices, blank=True)
+    skip_note = models.TextField(blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    draft = models.JSONField(default=dict, blank=True)
+    review_note = models.TextField(blank=True, help_text="Why a lead sent this back.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "annotator"], name="assignment_unique_annotator"),
+        ]
+        indexes = [
+            models.Index(fields=["annotator", "status"]),
+            models.Index(fields=["comparison", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} · {self.comparison_id} · {self.status}"
+
+
+class Annotation(models.Model):
+    """One annotator's judgement of a comparison.
+
+    ``ratings`` is ``{"1": {attribute: int}, "2": {attribute: int}}`` for response 1 and 2, validated against the
+    project's attributes by ``annotation_submit``. ``preference_strength`` runs from −3 (response 1 much better) to
+    +3 (response 2 much better); null means the annotator judged the pair not ratable.
+    A rejected annotation stays, superseded (``is_current=False``) when its annotator resubmits.
+    """
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="annotations")
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations")
+    ratings = models.JSONField()
+    preference_strength = models.SmallIntegerField(null=True, blank=True)
+    justification = models.TextField(blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    time_on_task_seconds = models.FloatField(null=True, blank=True)
+    source = models.CharField(max_length=64, blank=True, help_text="Imported from this dataset; empty for people.")
+    is_current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment"], condition=models.Q(is_current=True), name="annotation_one_current_per_assignment"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(preference_strength__isnull=True)
+                | models.Q(preference_strength__gte=-3, preference_strength__lte=3),
+                name="annotation_strength_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(time_on_task_seconds__isnull=True) | models.Q(time_on_task_seconds__gte=0),
+                name="annotation_time_non_negative",
+            ),
+        ]
+        indexes = [models.Index(fields=["comparison", "is_current"])]
+
+    def __str__(self) -> str:
+        return f"Annotation {self.pk}"
+
+
+class ReviewDecision(models.TextChoices):
+    ACCEPT = "accept", "Accept"
+    REJECT = "reject", "Reject"
+
+
+class Review(models.Model):
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=8, choices=ReviewDecision.choices)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(decision="accept") | ~models.Q(reason=""), name="review_reject_needs_reason"
+            )
+        ]

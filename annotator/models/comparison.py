@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from django.db import models
+
+from annotator.models.project import Project
+
+
+class Split(models.TextChoices):
+    TRAIN = "train", "Train"
+    VALIDATION = "validation", "Validation"
+
+
+class Prompt(models.Model):
+    """A prompt as a list of turns ``[{"role": "user"|"assistant"|"system", "content": str}, ...]``."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    turns = models.JSONField()
+
+    def __str__(self) -> str:
+        first = self.turns[0]["content"] if self.turns else ""
+        return first[:80]
+
+
+class Response(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
+    text = models.TextField()
+    model_name = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class Comparison(models.Model):
+    """A prompt and two responses: the unit annotators rate and compare."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="comparisons")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="comparisons")
+    response_1 = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    response_2 = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    split = models.CharField(max_length=16, choices=Split.choices, blank=True, help_text="Empty: decided at snapshot.")
+    source = models.CharField(max_length=64, blank=True, help_text="Import format or origin.")
+    source_id = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Annotators asked for beyond the project's overlap (HelpSteer2's adaptive overlap).
+    extra_annotators = models.PositiveSmallIntegerField(default=0)
+    # Gold: expected ratings {"1": {attribute: value}, "2": {...}} and optional "strength", within a tolerance.
+    is_gold = models.BooleanField(default=False)
+    gold_ratings = models.JSONField(default=dict, blank=True)
+    gold_tolerance = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project", "split"]), models.Index(fields=["project", "source_id"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(response_1=models.F("response_2")), name="comparison_distinct_responses"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Comparison {self.pk}"
+
+
+class SourceLabel(models.Model):
+    """Labels released with an imported dataset, attributed to their source, not to a person.
+
+    ``ratings`` is ``{"1": {attribute: value}, "2": {attribute: value}}`` (response 1 and 2).
+    """
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="source_labels")
+    source = models.CharField(max_length=64)
+    ratings = models.JSONField(default=dict, blank=True)
+    preference_strength = models.SmallIntegerField(null=True, blank=True)
+    justification = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(preference_strength__isnull=True)
+                | models.Q(preference_strength__gte=-3, preference_strength__lte=3),
+                name="source_label_strength_range",
+            ),
+        ]

@@ -1,0 +1,77 @@
+"""Reads about projects and who may do what in them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Q
+
+from annotator.errors import NotFound, PermissionDenied
+from annotator.models import AssignmentStatus, Membership, Project, Role
+
+
+def project_roles(*, project: Project, user: AbstractBaseUser | AnonymousUser) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    return set(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
+
+
+def project_get_for_role(*, slug: str, user: AbstractBaseUser | AnonymousUser, roles: set[str] | None = None) -> Project:
+    """The project named ``slug`` if ``user`` holds one of ``roles`` in it (any role when None).
+
+    A non-member gets NotFound, never a hint that the project exists; a member without the role gets PermissionDenied.
+    """
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        raise NotFound("No such project.")
+    held = project_roles(project=project, user=user)
+    if not held:
+        raise NotFound("No such project.")
+    if roles is not None and not (held & roles):
+        wanted = " or ".join(sorted(roles))
+        raise PermissionDenied(f"This needs the {wanted} role in project {project.slug}.")
+    return project
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    project: Project
+    roles: tuple[str, ...]
+    comparisons: int
+    my_submitted: int
+
+
+def project_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> list[ProjectSummary]:
+    memberships = Membership.objects.filter(user=user).select_related("project").order_by("project__name", "role")
+    roles: dict[int, list[str]] = {}
+    projects: dict[int, Project] = {}
+    for m in memberships:
+        roles.setdefault(m.project_id, []).append(m.role)
+        projects[m.project_id] = m.project
+    counts = (
+        Project.objects.filter(id__in=projects)
+        .annotate(
+            n_comparisons=Count("comparisons", distinct=True),
+            n_mine=Count(
+                "comparisons__assignments",
+                filter=Q(
+                    comparisons__assignments__annotator=user,
+                    comparisons__assignments__status=AssignmentStatus.SUBMITTED,
+                ),
+                distinct=True,
+            ),
+        )
+        .values("id", "n_comparisons", "n_mine")
+    )
+    by_id = {row["id"]: row for row in counts}
+    order = {Role.ANNOTATOR: 0, Role.LEAD: 1, Role.RESEARCHER: 2}
+    return [
+        ProjectSummary(
+            project=p,
+            roles=tuple(sorted(roles[pid], key=lambda r: order.get(r, 9))),  # type: ignore[call-overload]
+            comparisons=by_id[pid]["n_comparisons"],
+            my_submitted=by_id[pid]["n_mine"],
+        )
+        for pid, p in projects.items()
+    ]

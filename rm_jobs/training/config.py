@@ -1,0 +1,138 @@
+"""The one configuration object of a reward-model training run.
+
+It is frozen, holds plain values only (so it round-trips through JSON) and is written next to every checkpoint as
+``prefstack_training_config.json``, so a checkpoint always says how it was made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Objective = Literal["bt", "margin_bt", "scaled_bt", "regression"]
+Precision = Literal["auto", "bf16", "fp32"]
+Toggle = Literal["auto", "on", "off"]
+Scheduler = Literal["linear", "cosine", "constant"]
+
+HELPSTEER_ATTRIBUTES: tuple[str, ...] = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
+CONFIG_FILE_NAME = "prefstack_training_config.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a run computes and how fast.
+
+    The objectives are those compared in HelpSteer2-Preference (Wang et al. 2024, arXiv 2410.01257, Table 3);
+    see :mod:`rm_jobs.training.objectives`. The paper's best recipe, "regression then Scaled BT", is two runs:
+    ``objective="regression", attributes=("helpfulness",)``, then ``objective="scaled_bt"`` with ``model_path`` set to
+    the first run's checkpoint (``reward_attribute`` picks the head row that becomes the reward) and optionally
+    ``expo_alpha > 0``.
+    """
+
+    # --- what is trained -------------------------------------------------------------------------------------------
+    model_path: str
+    """Local directory readable by ``AutoModelForSequenceClassification.from_pretrained`` (no hub access)."""
+    objective: Objective = "bt"
+    """``bt``: -log σ(r_c - r_r); ``margin_bt``: -log σ(r_c - r_r - m); ``scaled_bt``: -m log σ(r_c - r_r);
+    ``regression``: masked MSE over ``attributes``."""
+    attributes: tuple[str, ...] = HELPSTEER_ATTRIBUTES
+    """Regression only: one head output per attribute, in this order. ``("helpfulness",)`` = helpfulness-only."""
+    reward_attribute: str = "helpfulness"
+    """Pairwise objectives starting from a multi-output regression checkpoint keep only this head row as the reward."""
+    margin_scale: float = 1.0
+    """Margin BT: m = margin_scale · |preference strength| (NeMo-Aligner uses m = |strength|, i.e. 1.0)."""
+    center_rewards_coefficient: float | None = None
+    """Adds coef · mean((r_c + r_r)²) (Eisenstein et al. 2023, arXiv 2312.09244; TRL recommends 0.01)."""
+    expo_alpha: float = 0.0
+    """ExPO (Zheng et al. 2024, arXiv 2404.16792): final θ = θ_T + α (θ_T - θ_0); 0 disables it."""
+
+    # --- data ------------------------------------------------------------------------------------------------------
+    max_length: int = 512
+    """Tokens per (prompt, response) sequence; the prompt is cut first (from its start), then the response's end."""
+    batch_size: int = 16
+    """Pairs per optimizer step for pairwise objectives (2× sequences in the forward), rows for regression."""
+    group_by_length: bool = True
+    """Batches are drawn from shuffled mega-batches sorted by length, so padding stays small."""
+    length_group_factor: int = 50
+    """Mega-batch = length_group_factor × batch_size examples (the value transformers' LengthGroupedSampler uses)."""
+
+    # --- optimisation ----------------------------------------------------------------------------------------------
+    learning_rate: float = 1e-4
+    """Peak AdamW learning rate (TRL's default, so benchmark losses compare; use ~1e-5 or less for larger models)."""
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    lr_scheduler: Scheduler = "linear"
+    max_grad_norm: float | None = 1.0
+    epochs: int = 1
+    max_steps: int | None = None
+    """Stops after this many optimizer steps even inside an epoch; None = ``epochs`` full passes."""
+    seed: int = 42
+
+    # --- speed -----------------------------------------------------------------------------------------------------
+    precision: Precision = "auto"
+    """``auto``: bf16 autocast on a bf16-capable GPU or a CPU with AMX/AVX512-BF16, fp32 otherwise."""
+    unpad: Toggle = "auto"
+    """Run the linear layers over real tokens only (padding re-inserted only inside attention); BERT-family models.
+    Same loss as the padded forward (checked by a test)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in backward: about +30 % compute, only worth it when memory runs out."""
+    compile: bool = False
+    """torch.compile the model; compile time does not pay back for short runs with varying shapes on CPU."""
+    disable_dropout: bool = True
+    """Dropout off (as TRL's default): the pairwise difference would otherwise see two noise draws."""
+    num_threads: int | None = None
+    """torch intra-op threads; None = torch's default."""
+
+    # --- bookkeeping -----------------------------------------------------------------------------------------------
+    save_every_steps: int = 200
+    """Write a resumable checkpoint every N optimizer steps (and always when cancelled and at the end)."""
+    eval_every_steps: int | None = None
+    """Run validation every N steps (and at the end, when validation rows are given)."""
+    keep_checkpoints: int = 2
+    """How many intermediate ``checkpoint-<step>`` directories to keep (the newest)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form provenance (snapshot id, job id); saved, never read by the engine."""
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("bt", "margin_bt", "scaled_bt", "regression"):
+            raise ValueError(f"unknown objective {self.objective!r}")
+        if self.objective == "regression" and not self.attributes:
+            raise ValueError("regression needs at least one attribute")
+        if self.batch_size < 1 or self.max_length < 8:
+            raise ValueError("batch_size must be >= 1 and max_length >= 8")
+        # Lists from JSON become tuples, so a loaded config equals the saved one.
+        object.__setattr__(self, "attributes", tuple(self.attributes))
+
+    @property
+    def is_pairwise(self) -> bool:
+        """True for the Bradley-Terry family, False for regression."""
+        return self.objective != "regression"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo should not be silently ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def save(self, directory: Path) -> None:
+        """Write ``prefstack_training_config.json`` into ``directory``."""
+        (directory / CONFIG_FILE_NAME).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> TrainConfig:
+        """Read the config saved by :meth:`save`."""
+        return cls.from_dict(json.loads((directory / CONFIG_FILE_NAME).read_text()))

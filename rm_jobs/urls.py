@@ -1,0 +1,2 @@
+app_name = "rm_jobs"
+urlpatterns: list = []  # type: ignore[type-arg]
