@@ -3,8 +3,13 @@
 from annotator.models.annotation import Annotation, Assignment, AssignmentStatus, Flag, Review, ReviewDecision, SkipReason
 from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
 from annotator.models.project import Attribute, Membership, Project, Role
+from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
 
 __all__ = [
+    "AggregationKind",
+    "AggregationRule",
+    "Snapshot",
+    "SnapshotStatus",
     "Annotation",
     "Assignment",
     "AssignmentStatus",
