@@ -3,9 +3,12 @@
 from annotator.models.annotation import Annotation, Assignment, AssignmentStatus, Flag, Review, ReviewDecision, SkipReason
 from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
 from annotator.models.project import Attribute, Membership, Project, Role
+from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
 
 __all__ = [
+    "AgreementIntervals",
+    "IntervalsStatus",
     "AggregationKind",
     "AggregationRule",
     "Snapshot",

@@ -1,0 +1,166 @@
+"""Django forms for the lead's set-up pages. They parse input only; the services in
+``annotator.services.projects`` decide what is allowed, and their field messages are put back on these forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from annotator.errors import ApplicationError
+from annotator.imports import IMPORT_FORMATS
+from annotator.models import Attribute, Comparison, Project, Role
+
+IMPORT_FORMAT_LABELS = {
+    "helpsteer2": "HelpSteer2 ratings (JSONL, JSON, CSV, Parquet)",
+    "helpsteer2-disagreements": "HelpSteer2 disagreements (every annotator's scores)",
+    "helpsteer2-preference": "HelpSteer2-Preference (preference strength, statements)",
+    "helpsteer3": "HelpSteer3 (context, individual preferences)",
+    "prefstack": "Prefstack JSONL",
+}
+
+
+def add_service_errors(form: forms.Form, error: ApplicationError) -> None:
+    """Show a service's ``ValidationFailed`` field messages beside the form's fields (the rest at the top)."""
+    fields = error.extra.get("fields") or {}
+    shown = False
+    for name, message in fields.items():
+        if name in form.fields:
+            form.add_error(name, message)
+            shown = True
+    leftover = [m for n, m in fields.items() if n not in form.fields]
+    if leftover or not shown:
+        form.add_error(None, " ".join(leftover) if leftover else error.message)
+
+
+class ProjectCreateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=64, help_text="Letters, digits and hyphens; part of every project URL.")
+
+
+class ProjectSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = [
+            "name",
+            "licence",
+            "overlap",
+            "adaptive_overlap_threshold",
+            "adaptive_overlap_extra",
+            "reservation_minutes",
+            "min_justification_length",
+            "guidelines",
+        ]
+        labels = {
+            "overlap": "Overlap k (annotators per comparison)",
+            "adaptive_overlap_threshold": "Adaptive-overlap threshold (helpfulness spread)",
+            "adaptive_overlap_extra": "Extra annotators when over the threshold",
+            "reservation_minutes": "Reservation time (minutes)",
+            "min_justification_length": "Minimum justification length (characters)",
+            "guidelines": "Guidelines (Markdown)",
+        }
+        widgets = {"guidelines": forms.Textarea(attrs={"rows": 14, "class": "mono"})}
+
+    def _post_clean(self) -> None:
+        # The service validates the model; a ModelForm would otherwise write the instance while validating.
+        pass
+
+
+class AttributeForm(forms.Form):
+    """One attribute, with one text field per scale level (``level_<value>``)."""
+
+    name = forms.SlugField(max_length=64)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    scale_min = forms.IntegerField(initial=0)
+    scale_max = forms.IntegerField(initial=4)
+    position = forms.IntegerField(min_value=0, required=False)
+
+    def __init__(self, *args: Any, attribute: Attribute | None = None, **kwargs: Any) -> None:
+        if attribute is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "name": attribute.name,
+                "description": attribute.description,
+                "scale_min": attribute.scale_min,
+                "scale_max": attribute.scale_max,
+                "position": attribute.position,
+                **{f"level_{value}": text for value, text in attribute.levels},
+            }
+        super().__init__(*args, **kwargs)
+        self.attribute = attribute
+        low, high = (attribute.scale_min, attribute.scale_max) if attribute else (0, 4)
+        self.level_values = list(range(low, high + 1))
+        for value in self.level_values:
+            self.fields[f"level_{value}"] = forms.CharField(
+                required=False, label=f"Level {value}", widget=forms.TextInput(attrs={"placeholder": "What it means"})
+            )
+
+    def level_fields(self) -> list[forms.BoundField]:
+        return [self[f"level_{value}"] for value in self.level_values]
+
+    def service_fields(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        fields = {k: data[k] for k in ("name", "description", "scale_min", "scale_max")}
+        if data.get("position") is not None:
+            fields["position"] = data["position"]
+        fields["level_descriptions"] = [data.get(f"level_{value}", "") for value in self.level_values]
+        return fields
+
+
+class MembershipAddForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text=".jsonl, .json, .csv or .parquet, optionally gzipped (.gz); all rows are imported or none."
+    )
+    fmt = forms.ChoiceField(
+        label="Format", choices=[(f, IMPORT_FORMAT_LABELS.get(f, f)) for f in IMPORT_FORMATS], initial="prefstack"
+    )
+
+
+class GoldForm(forms.Form):
+    """Expected ratings of both responses (``r1_<attribute>``, ``r2_<attribute>``), strength and tolerance.
+
+    A blank rating means "not checked".
+    """
+
+    strength = forms.IntegerField(
+        required=False, min_value=-3, max_value=3, label="Preference strength (−3 … +3)"
+    )
+    tolerance = forms.IntegerField(min_value=0, initial=1, label="Tolerance (±)")
+
+    def __init__(self, *args: Any, comparison: Comparison, attributes: list[Attribute], **kwargs: Any) -> None:
+        if "initial" not in kwargs:
+            gold = comparison.gold_ratings or {}
+            initial: dict[str, Any] = {"tolerance": comparison.gold_tolerance, "strength": gold.get("strength")}
+            for key in ("1", "2"):
+                for name, value in (gold.get(key) or {}).items():
+                    initial[f"r{key}_{name}"] = value
+            kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        self.attributes = attributes
+        for key in ("1", "2"):
+            for attribute in attributes:
+                self.fields[f"r{key}_{attribute.name}"] = forms.IntegerField(
+                    required=False,
+                    min_value=attribute.scale_min,
+                    max_value=attribute.scale_max,
+                    label=attribute.name,
+                    widget=forms.NumberInput(attrs={"class": "rating"}),
+                )
+
+    def rows(self) -> list[tuple[Attribute, forms.BoundField, forms.BoundField]]:
+        return [(a, self[f"r1_{a.name}"], self[f"r2_{a.name}"]) for a in self.attributes]
+
+    def gold_ratings(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        gold: dict[str, Any] = {}
+        for key in ("1", "2"):
+            gold[key] = {
+                a.name: data[f"r{key}_{a.name}"] for a in self.attributes if data.get(f"r{key}_{a.name}") is not None
+            }
+        if data.get("strength") is not None:
+            gold["strength"] = data["strength"]
+        return gold

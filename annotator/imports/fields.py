@@ -1,0 +1,151 @@
+"""Checks on one raw row's fields, each raising :class:`ImportFormatError` that names the place and the column."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from annotator.imports.errors import ImportFormatError, LocationUnit, error_at
+from annotator.imports.records import PREFERENCE_STRENGTH_RANGE, Role, Split
+
+Row = dict[str, object]
+
+_SPLITS: dict[str, Split] = {"train": "train", "validation": "validation", "val": "validation"}
+_ROLES: frozenset[str] = frozenset(("system", "user", "assistant"))
+
+# Column sets that identify each format, used to say "this looks like a helpsteer3 file" when columns are missing.
+_SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("helpsteer3", frozenset(("context", "response1", "response2"))),
+    ("helpsteer2-preference", frozenset(("preference_statement", "all_preferences_unprocessed"))),
+    ("prefstack", frozenset(("prompt", "response_1", "response_2"))),
+    ("helpsteer2", frozenset(("prompt", "response", "helpfulness"))),
+)
+
+
+def guess_format(columns: Sequence[str]) -> str | None:
+    """The import format whose identifying columns all appear in ``columns``, if any."""
+    present = set(columns)
+    for name, signature in _SIGNATURES:
+        if signature <= present:
+            if name == "helpsteer2":
+                return None  # cannot tell ratings from disagreements by names alone
+            return name
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldReader:
+    """Validates fields of raw rows for one file.
+
+    Attributes
+    ----------
+    unit
+        Whether positions are text lines or data rows.
+    fmt
+        The format being parsed, to name it in messages.
+    text_cells
+        True for CSV, whose cells are strings: integers are then accepted in their decimal text form.
+    scale
+        Inclusive range of attribute ratings.
+    """
+
+    unit: LocationUnit
+    fmt: str
+    text_cells: bool
+    scale: tuple[int, int]
+
+    def error(
+        self, position: int, message: str, *, column: str | None = None, expected: str | None = None
+    ) -> ImportFormatError:
+        return error_at(self.unit, position, message, column=column, expected=expected)
+
+    def missing(self, position: int, row: Row, column: str) -> ImportFormatError:
+        hint = ""
+        guessed = guess_format(list(row))
+        if guessed is not None and guessed != self.fmt:
+            hint = f"; the columns look like a {guessed} file"
+        return self.error(
+            position,
+            f"missing column {column!r} for format {self.fmt}{hint}",
+            column=column,
+            expected=f"the {self.fmt} columns",
+        )
+
+    def get(self, position: int, row: Row, column: str) -> object:
+        try:
+            return row[column]
+        except KeyError:
+            raise self.missing(position, row, column) from None
+
+    def string(self, position: int, row: Row, column: str) -> str:
+        value = self.get(position, row, column)
+        if type(value) is not str:
+            raise self.error(position, f"a {_kind(value)} instead of text", column=column, expected="a string")
+        return value
+
+    def optional_string(self, position: int, row: Row, column: str) -> str | None:
+        value = row.get(column)
+        if value is None or (self.text_cells and value == ""):
+            return None
+        if type(value) is not str:
+            raise self.error(position, f"a {_kind(value)} instead of text", column=column, expected="a string")
+        return value
+
+    def integer(self, position: int, value: object, column: str, low: int, high: int) -> int:
+        """An int in ``low..high``; CSV cells may hold it as decimal text."""
+        if type(value) is int:
+            number = value
+        elif self.text_cells and type(value) is str and value.strip().lstrip("+-").isdigit():
+            number = int(value)
+        else:
+            raise self.error(
+                position, f"{value!r} is not an integer", column=column, expected=f"an integer {low}..{high}"
+            )
+        if not low <= number <= high:
+            raise self.error(
+                position, f"value {number} is out of range", column=column, expected=f"an integer {low}..{high}"
+            )
+        return number
+
+    def rating(self, position: int, value: object, column: str) -> int:
+        return self.integer(position, value, column, *self.scale)
+
+    def strength(self, position: int, value: object, column: str) -> int:
+        return self.integer(position, value, column, *PREFERENCE_STRENGTH_RANGE)
+
+    def split(self, position: int, value: object, column: str = "split") -> Split:
+        if type(value) is str and value in _SPLITS:
+            return _SPLITS[value]
+        raise self.error(
+            position, f"unknown split {value!r}", column=column, expected='"train", "validation" or "val"'
+        )
+
+    def items(self, position: int, row: Row, column: str) -> list[dict[str, object]]:
+        """A list of JSON objects (e.g. ``individual_preference``)."""
+        value = self.get(position, row, column)
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self.error(
+                position, f"a {_kind(value)} instead of a list of objects", column=column, expected="a list of objects"
+            )
+        return value
+
+    def role(self, position: int, value: object, column: str) -> Role:
+        if type(value) is str and value in _ROLES:
+            return value  # type: ignore[return-value]  # narrowed by the membership test
+        raise self.error(position, f"unknown role {value!r}", column=column, expected='"user", "assistant" or "system"')
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from annotator.errors import ApplicationError
+from annotator.imports import IMPORT_FORMATS
+from annotator.models import Project
+from annotator.services.imports import comparisons_import
+
+
+class Command(BaseCommand):
+    help = "Import a file of comparisons into a project (all or nothing)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file")
+        parser.add_argument("--project", required=True, help="Project slug.")
+        parser.add_argument("--format", required=True, choices=IMPORT_FORMATS, dest="fmt")
+        parser.add_argument("--split", choices=["train", "validation"], help="Split for files that do not say.")
+
+    def handle(self, *args: Any, file: str, project: str, fmt: str, split: str | None, **options: Any) -> None:
+        target = Project.objects.filter(slug=project).first()
+        if target is None:
+            raise CommandError(f"No project with slug {project!r}.")
+        with tqdm(desc="comparisons", unit=" cmp", disable=options["verbosity"] == 0) as bar:
+
+            def progress(done: int) -> None:
+                bar.update(done - bar.n)
+
+            try:
+                result = comparisons_import(project=target, source=file, fmt=fmt, split=split, on_progress=progress)
+            except ApplicationError as error:
+                raise CommandError(f"Nothing imported: {error.message}") from error
+        self.stdout.write(
+            f"imported: {result.comparisons} comparisons, {result.annotations} annotations, "
+            f"{result.source_labels} source labels, {result.skipped_as_not_ratable} not-ratable"
+        )

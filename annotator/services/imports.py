@@ -1,0 +1,204 @@
+"""``comparisons_import``: a whole file of comparisons into a project, all or nothing.
+
+The pure parsers (``annotator.imports``) validate and yield records; this service writes them in batches with bulk
+inserts inside one transaction, so a bad row anywhere leaves the database as it was.
+Individual annotations that come with a dataset (HelpSteer2 disagreements, HelpSteer2-Preference's
+``all_preferences_unprocessed``, HelpSteer3's individual preferences) are stored as submitted assignments of
+anonymous *source annotators*: inactive users named ``source.<format>.<index>``, one per position in the source's
+lists. The index is not a person across comparisons, so per-annotator statistics exclude them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from annotator.errors import ValidationFailed
+from annotator.imports import IMPORT_FORMATS, ComparisonRecord, ImportFormatError, parse_file
+from annotator.models import (
+    Annotation,
+    Assignment,
+    AssignmentStatus,
+    Comparison,
+    Project,
+    Prompt,
+    Response,
+    SkipReason,
+    SourceLabel,
+)
+
+BATCH_SIZE = 2000
+SOURCE_ANNOTATOR_PREFIX = "source."
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    comparisons: int
+    annotations: int
+    source_labels: int
+    skipped_as_not_ratable: int
+
+
+class ImportFailed(ValidationFailed):
+    """The file was refused; ``extra`` names the line or row, the column and what was expected."""
+
+    code = "import_failed"
+
+    @classmethod
+    def from_format_error(cls, error: ImportFormatError) -> ImportFailed:
+        return cls(str(error), extra=error.as_dict())
+
+
+def _batches(records: Iterable[ComparisonRecord], size: int) -> Iterator[list[ComparisonRecord]]:
+    iterator = iter(records)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _source_annotators(fmt: str, count: int, cache: dict[int, int]) -> dict[int, int]:
+    """User ids of the anonymous source annotators 1..count of ``fmt``, created on first use."""
+    missing = [i for i in range(1, count + 1) if i not in cache]
+    if missing:
+        User = get_user_model()
+        for i in missing:
+            user, created = User.objects.get_or_create(
+                username=f"{SOURCE_ANNOTATOR_PREFIX}{fmt}.{i}", defaults={"is_active": False}
+            )
+            if created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+            cache[i] = user.pk
+    return cache
+
+
+def _ratings(r1: Any, r2: Any) -> dict[str, dict[str, int]]:
+    return {"1": dict(r1), "2": dict(r2)}
+
+
+def _write_batch(
+    project: Project, fmt: str, batch: list[ComparisonRecord], annotators: dict[int, int]
+) -> tuple[int, int, int, int]:
+    prompts = Prompt.objects.bulk_create(
+        [Prompt(project=project, turns=[{"role": t.role, "content": t.content} for t in r.turns]) for r in batch]
+    )
+    responses = Response.objects.bulk_create(
+        [Response(prompt=p, text=text) for p, r in zip(prompts, batch, strict=True) for text in (r.response_1, r.response_2)]
+    )
+    comparisons = Comparison.objects.bulk_create(
+        [
+            Comparison(
+                project=project,
+                prompt=p,
+                response_1=responses[2 * i],
+                response_2=responses[2 * i + 1],
+                split=r.split or "",
+                source=fmt,
+                source_id=r.source_id or "",
+                metadata=dict(r.metadata),
+            )
+            for i, (p, r) in enumerate(zip(prompts, batch, strict=True))
+        ]
+    )
+    labels = [
+        SourceLabel(
+            comparison=c,
+            source=fmt,
+            ratings=_ratings(r.source_labels.ratings_1, r.source_labels.ratings_2),
+            preference_strength=r.source_labels.preference_strength,
+            justification=r.source_labels.justification or "",
+        )
+        for c, r in zip(comparisons, batch, strict=True)
+        if r.source_labels is not None
+    ]
+    SourceLabel.objects.bulk_create(labels)
+
+    now = timezone.now()
+    assignments: list[Assignment] = []
+    pending: list[tuple[Assignment, Any]] = []
+    not_ratable = 0
+    for c, r in zip(comparisons, batch, strict=True):
+        if not r.annotations:
+            continue
+        _source_annotators(fmt, max(a.annotator_index for a in r.annotations), annotators)
+        for a in r.annotations:
+            assignment = Assignment(
+                comparison=c,
+                annotator_id=annotators[a.annotator_index],
+                status=AssignmentStatus.SKIPPED if a.not_ratable else AssignmentStatus.SUBMITTED,
+                skip_reason=SkipReason.NOT_RATABLE if a.not_ratable else "",
+                skip_note=a.justification if a.not_ratable else "",
+            )
+            assignments.append(assignment)
+            if a.not_ratable:
+                not_ratable += 1
+            else:
+                pending.append((assignment, a))
+    Assignment.objects.bulk_create(assignments)
+    Annotation.objects.bulk_create(
+        [
+            Annotation(
+                assignment=assignment,
+                comparison_id=assignment.comparison_id,
+                annotator_id=assignment.annotator_id,
+                ratings=_ratings(a.ratings_1, a.ratings_2),
+                preference_strength=a.preference_strength,
+                justification=a.justification,
+                source=fmt,
+                created_at=now,
+            )
+            for assignment, a in pending
+        ]
+    )
+    return len(comparisons), len(pending), len(labels), not_ratable
+
+
+@transaction.atomic
+def comparisons_import(
+    *,
+    project: Project,
+    source: str | IO[bytes],
+    fmt: str,
+    max_bytes: int | None = None,
+    split: str | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Import every comparison of ``source`` (a path or a binary file object) into ``project``, or none.
+
+    Raises ``ImportFailed`` (HTTP 400) naming the line or row, the column and what was expected.
+    """
+    if fmt not in IMPORT_FORMATS:
+        raise ImportFailed(f"Unknown format {fmt!r}.", extra={"expected": ", ".join(IMPORT_FORMATS)})
+    attributes = list(project.attributes.order_by("position", "id"))
+    if not attributes:
+        raise ValidationFailed("The project has no attributes to import ratings into.")
+    scales = {(a.scale_min, a.scale_max) for a in attributes}
+    scale = (min(lo for lo, _ in scales), max(hi for _, hi in scales))
+    limit = settings.PREFSTACK_IMPORT_MAX_BYTES if max_bytes is None else max_bytes
+    totals = [0, 0, 0, 0]
+    annotators: dict[int, int] = {}
+    try:
+        records = parse_file(
+            source,
+            fmt,  # type: ignore[arg-type]
+            max_bytes=limit,
+            attributes=[a.name for a in attributes],
+            scale=scale,
+            split=split,  # type: ignore[arg-type]
+        )
+        for batch in _batches(records, BATCH_SIZE):
+            counts = _write_batch(project, fmt, batch, annotators)
+            totals = [t + c for t, c in zip(totals, counts, strict=True)]
+            if on_progress is not None:
+                on_progress(totals[0])
+    except ImportFormatError as error:
+        raise ImportFailed.from_format_error(error) from error
+    return ImportResult(
+        comparisons=totals[0], annotations=totals[1], source_labels=totals[2], skipped_as_not_ratable=totals[3]
+    )

@@ -1,0 +1,365 @@
+"""Writes that set a project up: the project itself, its attributes, its members and its gold comparisons.
+
+Each service is one transaction, keyword-only, and raises :class:`ValidationFailed` with ``extra["fields"]``
+(field name -> message) for input that breaks a rule, so a page can show every message beside its field.
+
+Who may create a project: any staff user, or any user who is already a data lead of some project
+(:func:`project_create_allowed`). The creator becomes the new project's lead. Everything else here is meant to be
+called after the caller checked that the user leads the project (``project_get_for_role(roles={"lead"})``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import IntegerField, Max, Min, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+
+from annotator.errors import PermissionDenied, ValidationFailed
+from annotator.models import Annotation, Attribute, Comparison, Membership, Project, Role, SourceLabel
+from annotator.models.project import HELPSTEER2_ATTRIBUTES
+
+PROJECT_SETTING_FIELDS: tuple[str, ...] = (
+    "name",
+    "guidelines",
+    "licence",
+    "overlap",
+    "adaptive_overlap_threshold",
+    "adaptive_overlap_extra",
+    "reservation_minutes",
+    "min_justification_length",
+)
+ATTRIBUTE_FIELDS: tuple[str, ...] = ("name", "description", "scale_min", "scale_max", "level_descriptions", "position")
+PREFERENCE_STRENGTH_RANGE = (-3, 3)
+RESPONSE_KEYS = ("1", "2")
+
+
+def _fields_error(fields: Mapping[str, str], message: str | None = None) -> ValidationFailed:
+    return ValidationFailed(message or " ".join(fields.values()), extra={"fields": dict(fields)})
+
+
+def _full_clean(instance: Project | Attribute, *, exclude: Sequence[str] = ()) -> None:
+    """Run the model's own validators (field ranges, uniqueness) and raise them as :class:`ValidationFailed`."""
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        fields = {name: " ".join(messages) for name, messages in exc.message_dict.items()}
+        raise _fields_error(fields) from exc
+
+
+# --- projects -------------------------------------------------------------------------------------------------
+
+
+def project_create_allowed(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Staff users, and users who lead at least one project, may create projects."""
+    if not user.is_authenticated:
+        return False
+    if getattr(user, "is_staff", False):
+        return True
+    return Membership.objects.filter(user=user, role=Role.LEAD).exists()
+
+
+@transaction.atomic
+def project_create(
+    *,
+    slug: str,
+    name: str,
+    creator: AbstractBaseUser,
+    attributes: Sequence[Mapping[str, Any]] | None = None,
+    **settings: Any,
+) -> Project:
+    """Create a project with its attributes (HelpSteer2's five by default) and make ``creator`` its lead.
+
+    ``settings`` may set any of :data:`PROJECT_SETTING_FIELDS` besides ``name``.
+    """
+    if not project_create_allowed(user=creator):
+        raise PermissionDenied("Only staff and data leads may create projects.")
+    unknown = set(settings) - set(PROJECT_SETTING_FIELDS)
+    if unknown:
+        raise _fields_error({f: "Not a project setting." for f in sorted(unknown)})
+    project = Project(slug=(slug or "").strip(), name=(name or "").strip(), **settings)
+    _full_clean(project)
+    project.save()
+    specs = HELPSTEER2_ATTRIBUTES if attributes is None else attributes
+    if not specs:
+        raise _fields_error({"attributes": "A project needs at least one attribute."})
+    for position, spec in enumerate(specs):
+        _attribute_save(Attribute(project=project, position=position), dict(spec))
+    Membership.objects.create(project=project, user=creator, role=Role.LEAD)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, **fields: Any) -> Project:
+    """Change the project's settings (any of :data:`PROJECT_SETTING_FIELDS`); the slug never changes."""
+    unknown = set(fields) - set(PROJECT_SETTING_FIELDS)
+    if unknown:
+        raise _fields_error({f: "Not a project setting." for f in sorted(unknown)})
+    for field, value in fields.items():
+        setattr(project, field, value.strip() if field == "name" and isinstance(value, str) else value)
+    _full_clean(project)
+    project.save(update_fields=list(fields) or None)
+    return project
+
+
+# --- attributes -----------------------------------------------------------------------------------------------
+
+
+def _ratings_range(*, project: Project, name: str) -> tuple[int | None, int | None]:
+    """The lowest and highest value any stored rating of attribute ``name`` holds in ``project``.
+
+    Looks at annotators' ratings, imported source labels and gold ratings, all shaped
+    ``{"1": {attribute: int}, "2": {attribute: int}}``.
+    """
+    sources: list[QuerySet[Any]] = [
+        Annotation.objects.filter(comparison__project=project),
+        SourceLabel.objects.filter(comparison__project=project),
+        Comparison.objects.filter(project=project, is_gold=True),
+    ]
+    fields = ["ratings", "ratings", "gold_ratings"]
+    low: int | None = None
+    high: int | None = None
+    for queryset, field in zip(sources, fields, strict=True):
+        for key in RESPONSE_KEYS:
+            value = Cast(KT(f"{field}__{key}__{name}"), IntegerField())
+            found = queryset.aggregate(low=Min(value), high=Max(value))
+            if found["low"] is not None:
+                low = found["low"] if low is None else min(low, found["low"])
+                high = found["high"] if high is None else max(high, found["high"])
+    return low, high
+
+
+def _clean_levels(levels: Any, *, count: int) -> list[str]:
+    if levels is None:
+        return []
+    if isinstance(levels, str) or not isinstance(levels, Sequence):
+        raise _fields_error({"level_descriptions": "Give a list of texts, one per scale level."})
+    texts = [str(text).strip() for text in levels]
+    while texts and not texts[-1]:  # trailing blanks carry nothing; they need not match the scale
+        texts.pop()
+    if len(texts) > count:
+        raise _fields_error(
+            {"level_descriptions": f"{len(texts)} level descriptions for a scale of {count} levels; remove some."}
+        )
+    return texts
+
+
+def _attribute_save(attribute: Attribute, fields: dict[str, Any]) -> Attribute:
+    unknown = set(fields) - set(ATTRIBUTE_FIELDS)
+    if unknown:
+        raise _fields_error({f: "Not an attribute field." for f in sorted(unknown)})
+    for field, value in fields.items():
+        if field in ("name", "description") and isinstance(value, str):
+            value = value.strip()
+        setattr(attribute, field, value)
+    errors: dict[str, str] = {}
+    try:
+        scale_min, scale_max = int(attribute.scale_min), int(attribute.scale_max)
+    except (TypeError, ValueError):
+        raise _fields_error({"scale_max": "The scale's ends must be whole numbers."}) from None
+    if scale_max <= scale_min:
+        errors["scale_max"] = "The highest level must be above the lowest."
+    elif scale_max - scale_min > 20:
+        errors["scale_max"] = "A scale has at most 21 levels."
+    if errors:
+        raise _fields_error(errors)
+    attribute.level_descriptions = _clean_levels(attribute.level_descriptions, count=scale_max - scale_min + 1)
+    if (
+        attribute.pk is None
+        and Attribute.objects.filter(project=attribute.project, name=attribute.name).exists()
+    ):
+        raise _fields_error({"name": f"The project already has an attribute named {attribute.name!r}."})
+    _full_clean(attribute, exclude=["project"])
+    attribute.save()
+    return attribute
+
+
+@transaction.atomic
+def attribute_create(
+    *,
+    project: Project,
+    name: str,
+    description: str = "",
+    scale_min: int = 0,
+    scale_max: int = 4,
+    level_descriptions: Sequence[str] | None = None,
+    position: int | None = None,
+) -> Attribute:
+    """Add a Likert attribute to ``project``, last unless ``position`` is given."""
+    if position is None:
+        last = project.attributes.aggregate(last=Max("position"))["last"]
+        position = 0 if last is None else last + 1
+    return _attribute_save(
+        Attribute(project=project),
+        {
+            "name": name,
+            "description": description,
+            "scale_min": scale_min,
+            "scale_max": scale_max,
+            "level_descriptions": list(level_descriptions or []),
+            "position": position,
+        },
+    )
+
+
+@transaction.atomic
+def attribute_update(*, attribute: Attribute, **fields: Any) -> Attribute:
+    """Change an attribute (any of :data:`ATTRIBUTE_FIELDS`).
+
+    Once ratings of the attribute exist, its name is fixed (ratings are keyed by it) and its scale may only change
+    so that every stored rating still lies on it.
+    """
+    attribute = Attribute.objects.select_for_update().get(pk=attribute.pk)
+    project = attribute.project
+    rated = Annotation.objects.filter(comparison__project=project).exists()
+    new_name = fields.get("name", attribute.name)
+    if isinstance(new_name, str):
+        new_name = new_name.strip()
+    if new_name != attribute.name:
+        if rated:
+            raise _fields_error({"name": "Annotations exist: renaming the attribute would orphan their ratings."})
+        if Attribute.objects.filter(project=project, name=new_name).exclude(pk=attribute.pk).exists():
+            raise _fields_error({"name": f"The project already has an attribute named {new_name!r}."})
+    if "scale_min" in fields or "scale_max" in fields:
+        low, high = _ratings_range(project=project, name=attribute.name)
+        new_min = int(fields.get("scale_min", attribute.scale_min))
+        new_max = int(fields.get("scale_max", attribute.scale_max))
+        if low is not None and high is not None and (low < new_min or high > new_max):
+            raise _fields_error(
+                {
+                    "scale_max" if high > new_max else "scale_min": (
+                        f"Stored ratings of {attribute.name} run from {low} to {high}; "
+                        f"the scale {new_min}–{new_max} would invalidate them."
+                    )
+                }
+            )
+    return _attribute_save(attribute, dict(fields))
+
+
+@transaction.atomic
+def attribute_delete(*, attribute: Attribute) -> None:
+    """Delete an attribute; refused once the project holds annotations, and for its last attribute."""
+    project = attribute.project
+    if Annotation.objects.filter(comparison__project=project).exists():
+        raise ValidationFailed(
+            "Annotations exist in this project: deleting an attribute would orphan their ratings.",
+            extra={"fields": {"attribute": "Annotations exist."}},
+        )
+    if project.attributes.count() <= 1:
+        raise _fields_error({"attribute": "A project needs at least one attribute."})
+    attribute.delete()
+
+
+# --- members --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_add(*, project: Project, username: str, role: str) -> Membership:
+    """Give the user named ``username`` the ``role`` in ``project`` (a user may hold several roles)."""
+    errors: dict[str, str] = {}
+    username = (username or "").strip()
+    user = get_user_model().objects.filter(username=username).first() if username else None
+    if user is None:
+        errors["username"] = f"No user named {username!r}." if username else "Give a username."
+    if role not in Role.values:
+        errors["role"] = f"Choose one of {', '.join(Role.values)}."
+    if errors:
+        raise _fields_error(errors)
+    if Membership.objects.filter(project=project, user=user, role=role).exists():
+        raise _fields_error({"username": f"{username} already holds the {role} role here."})
+    return Membership.objects.create(project=project, user=user, role=role)
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    """Remove one role of one member; the project's last lead cannot be removed."""
+    if membership.role == Role.LEAD:
+        # Lock every lead row so that two leads removing each other at once cannot both succeed.
+        leads = list(
+            Membership.objects.select_for_update()
+            .filter(project_id=membership.project_id, role=Role.LEAD)
+            .values_list("pk", flat=True)
+        )
+        if leads == [membership.pk] or not leads:
+            raise _fields_error({"membership": "A project needs at least one lead; add another lead first."})
+    Membership.objects.filter(pk=membership.pk).delete()
+
+
+# --- gold comparisons -----------------------------------------------------------------------------------------
+
+
+def _clean_gold(
+    *, project: Project, gold_ratings: Mapping[str, Any], tolerance: Any
+) -> tuple[dict[str, Any], int]:
+    errors: dict[str, str] = {}
+    attributes = {a.name: a for a in project.attributes.all()}
+    clean: dict[str, Any] = {}
+    unknown = set(gold_ratings) - {*RESPONSE_KEYS, "strength"}
+    if unknown:
+        errors["gold_ratings"] = f"Unknown keys {sorted(unknown)}; use '1', '2' and 'strength'."
+    widest = 0
+    for key in RESPONSE_KEYS:
+        given = gold_ratings.get(key) or {}
+        if not isinstance(given, Mapping):
+            errors[f"r{key}"] = f"Ratings of response {key} must map attribute names to values."
+            continue
+        clean[key] = {}
+        for name, value in given.items():
+            attribute = attributes.get(name)
+            field = f"r{key}_{name}"
+            if attribute is None:
+                errors[field] = f"{name!r} is not an attribute of this project."
+            elif type(value) is not int or not attribute.scale_min <= value <= attribute.scale_max:
+                errors[field] = f"Expected a whole number {attribute.scale_min}–{attribute.scale_max}."
+            else:
+                clean[key][name] = value
+                widest = max(widest, attribute.scale_max - attribute.scale_min)
+    strength = gold_ratings.get("strength")
+    if strength is not None:
+        low, high = PREFERENCE_STRENGTH_RANGE
+        if type(strength) is not int or not low <= strength <= high:
+            errors["strength"] = f"Expected a whole number {low}–{high}."
+        else:
+            clean["strength"] = strength
+    if not errors and not any(clean.get(k) for k in RESPONSE_KEYS) and "strength" not in clean:
+        errors["gold_ratings"] = "Give at least one expected rating or the preference strength."
+    if type(tolerance) is not int or tolerance < 0:
+        errors["tolerance"] = "The tolerance is a whole number, 0 or more."
+    elif widest and tolerance >= widest:
+        errors["tolerance"] = f"A tolerance of {tolerance} accepts every rating on a {widest + 1}-level scale."
+    if errors:
+        raise _fields_error(errors)
+    return clean, tolerance
+
+
+@transaction.atomic
+def comparison_mark_gold(
+    *, comparison: Comparison, gold_ratings: Mapping[str, Any], tolerance: int = 1
+) -> Comparison:
+    """Make ``comparison`` a gold comparison with expected ratings, accepted within ``± tolerance``.
+
+    ``gold_ratings`` is ``{"1": {attribute: int}, "2": {attribute: int}, "strength": int}``, each part optional
+    but not all. Gold comparisons are claimed like any other, so annotators cannot tell them apart.
+    """
+    clean, tolerance = _clean_gold(project=comparison.project, gold_ratings=gold_ratings, tolerance=tolerance)
+    comparison.is_gold = True
+    comparison.gold_ratings = clean
+    comparison.gold_tolerance = tolerance
+    comparison.save(update_fields=["is_gold", "gold_ratings", "gold_tolerance"])
+    return comparison
+
+
+@transaction.atomic
+def comparison_unmark_gold(*, comparison: Comparison) -> Comparison:
+    """Make ``comparison`` an ordinary comparison again; its expected ratings are dropped."""
+    comparison.is_gold = False
+    comparison.gold_ratings = {}
+    comparison.gold_tolerance = 1
+    comparison.save(update_fields=["is_gold", "gold_ratings", "gold_tolerance"])
+    return comparison

@@ -1,0 +1,90 @@
+"""Fixtures: a tiny BERT reward model built from a config, and a simulated preference task it can learn."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from tokenizers.pre_tokenizers import Whitespace
+from tokenizers.processors import TemplateProcessing
+from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+WORDS = [f"w{i}" for i in range(40)] + ["good", "bad"]
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+
+
+def build_tiny_model_dir(directory: Path, *, num_labels: int = 1) -> Path:
+    vocab = {token: i for i, token in enumerate(SPECIALS + WORDS)}
+    backend = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = Whitespace()
+    backend.post_processor = TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]"
+    )
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=num_labels,
+        pad_token_id=0,
+    )
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model_dir(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def simulated_preferences(n: int, seed: int) -> list[dict[str, Any]]:
+    """Pairs whose chosen response holds more "good" words than the rejected one; margin = the difference."""
+    rng = random.Random(seed)
+    rows = []
+    for index in range(n):
+        prompt = " ".join(rng.choices(WORDS[:40], k=rng.randint(2, 8)))
+        good = rng.sample(range(5), 2)
+        hi, lo = max(good), min(good)
+
+        def response(k: int) -> str:
+            words = rng.choices(WORDS[:40], k=rng.randint(4, 14)) + ["good"] * k
+            rng.shuffle(words)
+            return " ".join(words)
+
+        rows.append(
+            {"id": index, "prompt": prompt, "chosen": response(hi), "rejected": response(lo), "margin": float(hi - lo)}
+        )
+    return rows
+
+
+def simulated_ratings(n: int, seed: int) -> list[dict[str, Any]]:
+    """Rated responses: helpfulness = number of "good" words (0-4); correctness unrated for every third row."""
+    rng = random.Random(seed)
+    rows = []
+    for index in range(n):
+        k = rng.randint(0, 4)
+        words = rng.choices(WORDS[:40], k=rng.randint(4, 12)) + ["good"] * k
+        rng.shuffle(words)
+        rows.append(
+            {
+                "prompt": [{"role": "user", "content": " ".join(rng.choices(WORDS[:40], k=3))}],
+                "response": " ".join(words),
+                "helpfulness": k,
+                "correctness": None if index % 3 == 0 else 4 - k,
+            }
+        )
+    return rows
