@@ -150,7 +150,9 @@ class _LimitedReader(io.RawIOBase):
 
 
 def _byte_stream(raw: IO[bytes], kind: ContainerKind, max_bytes: int | None) -> io.BufferedReader:
-    inner: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if kind.gzip else raw
+    inner: IO[bytes] = raw
+    if kind.gzip:
+        inner = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]  # GzipFile is a binary IO
     return io.BufferedReader(_LimitedReader(inner, max_bytes), buffer_size=_READ_BUFFER)
 
 
@@ -180,11 +182,15 @@ def iter_jsonl(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
             value = loads(text)
         except json.JSONDecodeError as exc:
             raise ImportFormatError(
-                f"invalid JSON: {exc.msg} at character {exc.colno}", line=line_number, expected="one JSON object per line"
+                f"invalid JSON: {exc.msg} at character {exc.colno}",
+                line=line_number,
+                expected="one JSON object per line",
             ) from exc
         if type(value) is not dict:
             raise ImportFormatError(
-                f"a JSON {type(value).__name__} instead of an object", line=line_number, expected="one JSON object per line"
+                f"a JSON {type(value).__name__} instead of an object",
+                line=line_number,
+                expected="one JSON object per line",
             )
         yield line_number, value
 
@@ -257,9 +263,7 @@ def iter_parquet(source: Source) -> Iterator[tuple[int, dict[str, object]]]:
                 yield row_number, record
 
 
-def iter_rows(
-    source: Source, kind: ContainerKind, *, max_bytes: int | None
-) -> Iterator[tuple[int, dict[str, object]]]:
+def iter_rows(source: Source, kind: ContainerKind, *, max_bytes: int | None) -> Iterator[tuple[int, dict[str, object]]]:
     """Yield the raw rows of a file of the given kind; opens (and closes) paths itself."""
     if kind.container == "parquet":
         yield from iter_parquet(source)

@@ -116,9 +116,7 @@ class FieldReader:
     def split(self, position: int, value: object, column: str = "split") -> Split:
         if type(value) is str and value in _SPLITS:
             return _SPLITS[value]
-        raise self.error(
-            position, f"unknown split {value!r}", column=column, expected='"train", "validation" or "val"'
-        )
+        raise self.error(position, f"unknown split {value!r}", column=column, expected='"train", "validation" or "val"')
 
     def items(self, position: int, row: Row, column: str) -> list[dict[str, object]]:
         """A list of JSON objects (e.g. ``individual_preference``)."""

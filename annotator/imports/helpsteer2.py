@@ -86,7 +86,9 @@ def _ratings_row(position: int, row: Row, fields: FieldReader, attributes: Seque
         value = row.get(name)
         # Inline fast path for the common case (a plain in-range int); the slow path explains what is wrong.
         ratings[name] = (
-            value if type(value) is int and low <= value <= high else fields.rating(position, fields.get(position, row, name), name)
+            value
+            if type(value) is int and low <= value <= high
+            else fields.rating(position, fields.get(position, row, name), name)
         )
     return _HalfRow(position, prompt, response, ratings, ())
 
@@ -100,7 +102,10 @@ def _disagreement_row(position: int, row: Row, fields: FieldReader, attributes: 
         value = fields.get(position, row, name)
         if not isinstance(value, list) or not value:
             raise fields.error(
-                position, f"{value!r} is not a list of ratings", column=name, expected="a non-empty list, one per annotator"
+                position,
+                f"{value!r} is not a list of ratings",
+                column=name,
+                expected="a non-empty list, one per annotator",
             )
         if length is not None and len(value) != length:
             first = attributes[0]

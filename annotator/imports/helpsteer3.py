@@ -68,7 +68,10 @@ def parse_messages(
         turns.append(Turn(fields.role(position, message.get("role"), f"{column}.role"), content))
     if turns[-1].role != "user":
         raise fields.error(
-            position, f"the last message is from {turns[-1].role!r}", column=column, expected="a last message from the user"
+            position,
+            f"the last message is from {turns[-1].role!r}",
+            column=column,
+            expected="a last message from the user",
         )
     return tuple(turns)
 
@@ -76,5 +79,7 @@ def parse_messages(
 def _reasoning(position: int, item: dict[str, object], fields: FieldReader) -> str:
     value = item.get("reasoning", "")
     if type(value) is not str:
-        raise fields.error(position, f"{value!r} is not text", column="individual_preference.reasoning", expected="a string")
+        raise fields.error(
+            position, f"{value!r} is not text", column="individual_preference.reasoning", expected="a string"
+        )
     return value

@@ -89,7 +89,11 @@ def parse_file(
 
 
 def _dispatch(
-    rows: Iterator[tuple[int, Row]], fields: FieldReader, fmt: ImportFormat, attributes: tuple[str, ...], split: Split | None
+    rows: Iterator[tuple[int, Row]],
+    fields: FieldReader,
+    fmt: ImportFormat,
+    attributes: tuple[str, ...],
+    split: Split | None,
 ) -> Iterator[ComparisonRecord]:
     if fmt == "helpsteer2":
         return parse_helpsteer2(rows, fields, attributes=attributes, split=split)

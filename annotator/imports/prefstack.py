@@ -49,7 +49,9 @@ def parse_prefstack(
             turns = parse_messages(position, prompt, "prompt", fields)
         else:
             raise fields.error(
-                position, "the prompt is neither text nor a list of messages", column="prompt",
+                position,
+                "the prompt is neither text nor a list of messages",
+                column="prompt",
                 expected='a string or [{"role", "content"}, ...]',
             )
         response_1 = fields.string(position, row, "response_1")
@@ -61,7 +63,9 @@ def parse_prefstack(
             source_id = str(source_id)
         if fields.text_cells and any(row.get(name) not in (None, "") for name in _NESTED):
             raise fields.error(
-                position, "nested columns cannot be read from CSV", column="ratings/metadata",
+                position,
+                "nested columns cannot be read from CSV",
+                column="ratings/metadata",
                 expected="JSONL, JSON or Parquet for ratings and metadata",
             )
         metadata = row.get("metadata") or {}
@@ -69,9 +73,7 @@ def parse_prefstack(
             raise fields.error(position, "metadata is not an object", column="metadata", expected="a JSON object")
         raw_strength = row.get("preference_strength")
         strength = (
-            None
-            if raw_strength in (None, "")
-            else fields.strength(position, raw_strength, "preference_strength")
+            None if raw_strength in (None, "") else fields.strength(position, raw_strength, "preference_strength")
         )
         justification = fields.optional_string(position, row, "justification")
         ratings_1, ratings_2 = _ratings(position, row.get("ratings"), fields, known)
@@ -97,7 +99,9 @@ def _ratings(
         return {}, {}
     if not isinstance(value, dict) or not set(value) <= {"response_1", "response_2"}:
         raise fields.error(
-            position, "ratings must be keyed by response", column="ratings",
+            position,
+            "ratings must be keyed by response",
+            column="ratings",
             expected='{"response_1": {attribute: rating}, "response_2": {...}}',
         )
     result: list[dict[str, int]] = []
@@ -105,7 +109,9 @@ def _ratings(
         per_attribute = value.get(response) or {}
         if not isinstance(per_attribute, dict):
             raise fields.error(
-                position, f"{per_attribute!r} is not an object", column=f"ratings.{response}",
+                position,
+                f"{per_attribute!r} is not an object",
+                column=f"ratings.{response}",
                 expected="{attribute: rating}",
             )
         ratings: dict[str, int] = {}
@@ -113,7 +119,9 @@ def _ratings(
             column = f"ratings.{response}.{name}"
             if name not in known:
                 raise fields.error(
-                    position, f"unknown attribute {name!r}", column=column,
+                    position,
+                    f"unknown attribute {name!r}",
+                    column=column,
                     expected=f"one of {', '.join(sorted(known))}",
                 )
             ratings[name] = fields.rating(position, rating, column)

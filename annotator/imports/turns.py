@@ -46,7 +46,7 @@ def parse_helpsteer2_prompt(prompt: str) -> tuple[Turn, ...]:
     """
     turns: list[Turn] = []
     if prompt.startswith(_SYSTEM_PREFIX):
-        system, sep, prompt = prompt[len(_SYSTEM_PREFIX) :].partition("\n")
+        system, _, prompt = prompt[len(_SYSTEM_PREFIX) :].partition("\n")
         turns.append(Turn("system", system))
     if "<extra_id_1>" not in prompt:  # fast path: ~70% of HelpSteer2 prompts are single-turn
         turns.append(Turn("user", prompt))

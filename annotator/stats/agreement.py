@@ -62,6 +62,7 @@ __all__ = [
     "pooled_pairwise_kappa_long",
     "position_preference_rate",
     "preference_direction",
+    "rating_pair_index",
     "rating_pairs",
     "reliability_matrix",
     "robust_z_scores",
@@ -319,8 +320,10 @@ def alpha_from_value_counts(
     pairable = _pairable(vc)
     if pairable.shape[0] == 0:
         return float("nan")
-    v = vc.shape[1]
-    o = _unit_coincidences(pairable).sum(axis=0).reshape(v, v)
+    # sum_u n_u n_u^T / (m_u - 1) as one matrix product, minus the diagonal term (Krippendorff 2011, section C).
+    weighted = pairable / (pairable.sum(axis=1) - 1.0)[:, None]
+    o = weighted.T @ pairable
+    o[np.diag_indices_from(o)] -= weighted.sum(axis=0)
     return float(_alpha_from_coincidences(o, domain, level))
 
 
@@ -498,7 +501,12 @@ def cohen_kappa(
     label_arr = None if labels is None else np.asarray(labels, dtype=np.float64)
     # Collapse identical (a, b) pairs into one weighted pair: the same confusion matrix, hence the same kappa,
     # but scikit-learn then handles V^2 rows instead of millions.
-    codes, uniques = pd.factorize(np.concatenate([a, b]))
+    both_values = np.concatenate([a, b])
+    if label_arr is not None and np.all(np.diff(label_arr) > 0):
+        # Known sorted scale: codes by binary search (cheaper than hashing millions of floats).
+        codes, uniques = _domain_index(both_values, label_arr), label_arr
+    else:
+        codes, uniques = pd.factorize(both_values)
     n_labels = len(uniques)
     counts = np.bincount(codes[: a.size] * n_labels + codes[a.size :], minlength=n_labels * n_labels)
     present = np.flatnonzero(counts)
@@ -509,8 +517,46 @@ def cohen_kappa(
     )
 
 
+def rating_pair_index(units: npt.ArrayLike, raters: npt.ArrayLike) -> tuple[IntArray, IntArray]:
+    """Row indices of every pair of two different rows on the same unit, vectorised.
+
+    Parameters
+    ----------
+    units : array_like of int, shape (R,)
+        Unit code of each row.
+    raters : array_like, shape (R,)
+        Rater id of each row (sortable).
+
+    Returns
+    -------
+    first, second : ndarray of int64, shape (P,)
+        Row indices; ``first`` is the row of the rater that sorts lower. A unit with k rows gives k * (k - 1) / 2
+        pairs. The index does not depend on the values, so one index serves every attribute of a project.
+    """
+    unit_arr = np.asarray(units, dtype=np.int64)
+    rater_codes = pd.factorize(np.asarray(raters), sort=True)[0].astype(np.int64)
+    order = np.lexsort((rater_codes, unit_arr)).astype(np.int64)
+    unit_sorted = unit_arr[order]
+    firsts: list[IntArray] = []
+    seconds: list[IntArray] = []
+    # Loop over the offset within a unit (at most max rows per unit - 1 iterations), not over rows.
+    for offset in range(1, unit_sorted.size):
+        same = unit_sorted[:-offset] == unit_sorted[offset:]
+        if not same.any():
+            break
+        firsts.append(order[:-offset][same])
+        seconds.append(order[offset:][same])
+    if not firsts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
 def rating_pairs(
-    units: npt.ArrayLike, raters: npt.ArrayLike, values: npt.ArrayLike
+    units: npt.ArrayLike,
+    raters: npt.ArrayLike,
+    values: npt.ArrayLike,
+    *,
+    pair_index: tuple[IntArray, IntArray] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """All (first, second) rating pairs of two different raters on the same unit, vectorised.
 
@@ -521,33 +567,20 @@ def rating_pairs(
     raters : array_like, shape (R,)
         Rater id of each rating (sortable).
     values : array_like of float, shape (R,)
-        Ratings; ``NaN`` rows are dropped first.
+        Ratings; pairs with a ``NaN`` on either side are dropped.
+    pair_index : (ndarray, ndarray), optional
+        A precomputed :func:`rating_pair_index` of ``(units, raters)``.
 
     Returns
     -------
     first, second : ndarray, shape (P,)
-        ``first`` is the rating of the rater that sorts lower. A unit with k ratings gives k * (k - 1) / 2 pairs.
+        ``first`` is the rating of the rater that sorts lower.
     """
-    unit_arr = np.asarray(units, dtype=np.int64)
-    rater_arr = np.asarray(raters)
+    first_rows, second_rows = rating_pair_index(units, raters) if pair_index is None else pair_index
     val_arr = np.asarray(values, dtype=np.float64)
-    keep = ~np.isnan(val_arr)
-    unit_arr, rater_arr, val_arr = unit_arr[keep], rater_arr[keep], val_arr[keep]
-    rater_codes = pd.factorize(rater_arr, sort=True)[0]
-    order = np.lexsort((rater_codes, unit_arr))
-    unit_sorted, val_sorted = unit_arr[order], val_arr[order]
-    firsts: list[FloatArray] = []
-    seconds: list[FloatArray] = []
-    # Loop over the offset within a unit (at most max raters per unit - 1 iterations), not over rows.
-    for offset in range(1, unit_sorted.size):
-        same = unit_sorted[:-offset] == unit_sorted[offset:]
-        if not same.any():
-            break
-        firsts.append(val_sorted[:-offset][same])
-        seconds.append(val_sorted[offset:][same])
-    if not firsts:
-        return np.empty(0), np.empty(0)
-    return np.concatenate(firsts), np.concatenate(seconds)
+    first, second = val_arr[first_rows], val_arr[second_rows]
+    both = ~(np.isnan(first) | np.isnan(second))
+    return first[both], second[both]
 
 
 def pooled_pairwise_kappa_long(
@@ -557,6 +590,7 @@ def pooled_pairwise_kappa_long(
     *,
     weights: KappaWeights = "quadratic",
     labels: npt.ArrayLike | None = None,
+    pair_index: tuple[IntArray, IntArray] | None = None,
 ) -> float:
     """Pooled pairwise (weighted) Cohen's kappa from long ratings; see the module docstring for the pooling.
 
@@ -566,13 +600,15 @@ def pooled_pairwise_kappa_long(
         As in :func:`rating_pairs`.
     weights, labels
         As in :func:`cohen_kappa`.
+    pair_index : optional
+        As in :func:`rating_pairs`.
 
     Returns
     -------
     float
         Kappa over all pooled pairs; ``NaN`` if there is no pair or a single label.
     """
-    first, second = rating_pairs(units, raters, values)
+    first, second = rating_pairs(units, raters, values, pair_index=pair_index)
     return cohen_kappa(first, second, weights=weights, labels=labels)
 
 
@@ -901,7 +937,7 @@ def agreement_overview(
 
     def measure(
         units: IntArray,
-        rater_ids: npt.NDArray[np.generic],
+        pair_index: tuple[IntArray, IntArray] | None,
         values: FloatArray,
         n_units: int,
         domain: FloatArray,
@@ -920,8 +956,8 @@ def agreement_overview(
             low = high = float("nan")
             n_u, n_v = int(pairable.shape[0]), int(pairable.sum())
         kappa = (
-            pooled_pairwise_kappa_long(units, rater_ids, values, weights=weights, labels=domain)
-            if with_kappa
+            cohen_kappa(*rating_pairs(units, units, values, pair_index=pair_index), weights=weights, labels=domain)
+            if pair_index is not None
             else float("nan")
         )
         return {
@@ -935,8 +971,11 @@ def agreement_overview(
         }
 
     likert = np.asarray(likert_domain, dtype=np.float64)
-    both_raters = np.concatenate([raters, raters])
+    rater_codes = pd.factorize(raters, sort=True)[0].astype(np.int64)
     both_units = np.concatenate([comp_codes * 2, comp_codes * 2 + 1])
+    # The pairs of rows on the same unit do not depend on the attribute: build each index once.
+    rating_index = rating_pair_index(both_units, np.concatenate([rater_codes, rater_codes])) if with_kappa else None
+    comparison_index = rating_pair_index(comp_codes, rater_codes) if with_kappa else None
     for attribute in attributes:
         values = np.concatenate(
             [
@@ -944,13 +983,13 @@ def agreement_overview(
                 annotations[f"r2_{attribute}"].to_numpy(dtype=np.float64),
             ]
         )
-        rows[attribute] = measure(both_units, both_raters, values, 2 * n_comp, likert, "ordinal", "quadratic")
+        rows[attribute] = measure(both_units, rating_index, values, 2 * n_comp, likert, "ordinal", "quadratic")
     if "strength" in annotations:
         strength = annotations["strength"].to_numpy(dtype=np.float64)
         rows["preference_strength"] = measure(
-            comp_codes, raters, strength, n_comp, STRENGTH_DOMAIN, "ordinal", "quadratic"
+            comp_codes, comparison_index, strength, n_comp, STRENGTH_DOMAIN, "ordinal", "quadratic"
         )
         rows["preference_direction"] = measure(
-            comp_codes, raters, preference_direction(strength), n_comp, DIRECTION_DOMAIN, "nominal", None
+            comp_codes, comparison_index, preference_direction(strength), n_comp, DIRECTION_DOMAIN, "nominal", None
         )
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("measure")

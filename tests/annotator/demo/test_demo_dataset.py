@@ -45,9 +45,11 @@ def test_every_row_has_the_prefstack_keys(rows: list[dict[str, Any]]) -> None:
         assert set(row) == {"source_id", "split", "prompt", "response_1", "response_2", "metadata"}, where
         assert row["split"] in {"train", "validation"}, where
         for key in ("response_1", "response_2"):
-            assert isinstance(row[key], str) and row[key].strip(), where
+            assert isinstance(row[key], str), where
+            assert row[key].strip(), where
         metadata = row["metadata"]
-        assert isinstance(metadata["domain"], str) and metadata["domain"], where
+        assert isinstance(metadata["domain"], str), where
+        assert metadata["domain"], where
         assert metadata["language"] == "en", where
 
 
@@ -57,10 +59,13 @@ def test_prompts_are_text_or_turns_ending_with_the_user(rows: list[dict[str, Any
         if isinstance(prompt, str):
             assert prompt.strip(), where
             continue
-        assert isinstance(prompt, list) and 2 <= len(prompt) <= 5, where
+        assert isinstance(prompt, list), where
+        assert 2 <= len(prompt) <= 5, where
         for turn in prompt:
-            assert set(turn) == {"role", "content"} and turn["role"] in ROLES, where
-            assert isinstance(turn["content"], str) and turn["content"].strip(), where
+            assert set(turn) == {"role", "content"}, where
+            assert turn["role"] in ROLES, where
+            assert isinstance(turn["content"], str), where
+            assert turn["content"].strip(), where
         assert prompt[-1]["role"] == "user", where
         assert all(turn["role"] != "system" for turn in prompt[1:]), f"{where}: system turn only first"
 
@@ -73,9 +78,11 @@ def test_true_scores_and_preference_are_in_range(rows: list[dict[str, Any]]) -> 
         for response in ("response_1", "response_2"):
             assert set(scores[response]) == set(ATTRIBUTES), where
             for value in scores[response].values():
-                assert type(value) is int and 0 <= value <= 4, where
+                assert type(value) is int, where
+                assert 0 <= value <= 4, where
         preference = metadata["true_preference"]
-        assert type(preference) is int and -3 <= preference <= 3, where
+        assert type(preference) is int, where
+        assert -3 <= preference <= 3, where
 
 
 def test_preference_sign_agrees_with_helpfulness(rows: list[dict[str, Any]]) -> None:
@@ -92,7 +99,9 @@ def test_mix_of_turns_splits_and_sides(rows: list[dict[str, Any]]) -> None:
     assert any(turn["role"] == "system" for row in multi_turn for turn in row["prompt"])
     assert {row["split"] for row in rows} == {"train", "validation"}
     preferences = [row["metadata"]["true_preference"] for row in rows]
-    assert any(p < 0 for p in preferences) and any(p > 0 for p in preferences) and 0 in preferences
+    assert any(p < 0 for p in preferences), "response 1 is never the better one"
+    assert any(p > 0 for p in preferences), "response 2 is never the better one"
+    assert 0 in preferences, "no ties"
 
 
 def test_source_ids_are_unique(rows: list[dict[str, Any]]) -> None:

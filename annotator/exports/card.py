@@ -1,0 +1,229 @@
+"""The dataset card (README.md, Hugging Face convention) and the CC-BY-4.0 licence notice of a snapshot bundle.
+
+The card's YAML front matter declares ``license: cc-by-4.0`` and one ``configs`` entry per export format whose
+``data_files`` point at the Parquet file of each split, so an unzipped bundle loads with
+``datasets.load_dataset("<folder>", "<format>")``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
+
+from annotator.exports.formats import EXPORT_FORMATS, ExportFormat
+from annotator.exports.write import SPLITS, export_relative_path
+from annotator.imports.records import Split
+
+CC_BY_4_0_URL = "https://creativecommons.org/licenses/by/4.0/"
+CC_BY_4_0_LEGAL_CODE_URL = "https://creativecommons.org/licenses/by/4.0/legalcode"
+
+
+class DataFile(TypedDict):
+    """One ``data_files`` entry of a card config."""
+
+    split: str
+    path: str
+
+
+class CardConfig(TypedDict):
+    """One ``configs`` entry of the card's front matter."""
+
+    config_name: str
+    data_files: list[DataFile]
+    default: NotRequired[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeCard:
+    """An attribute as the card describes it: name, meaning, and the wording of each scale level."""
+
+    name: str
+    description: str
+    levels: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementFigure:
+    """One agreement figure with its confidence interval.
+
+    Attributes
+    ----------
+    quantity
+        What was rated ("helpfulness", "preference strength").
+    statistic
+        Which coefficient ("Krippendorff's alpha (interval)", "quadratic-weighted Cohen's kappa").
+    value
+        The point estimate.
+    interval
+        ``(low, high)`` of the confidence interval, or None.
+    level
+        Confidence level of the interval (0.95 = 95 %).
+    units
+        Number of items the figure rests on, when known.
+    """
+
+    quantity: str
+    statistic: str
+    value: float
+    interval: tuple[float, float] | None = None
+    level: float = 0.95
+    units: int | None = None
+
+
+def dataset_card_configs(
+    formats: Sequence[ExportFormat] = EXPORT_FORMATS,
+    splits: Sequence[Split] = SPLITS,
+    *,
+    default: ExportFormat | None = "helpsteer2-preference",
+) -> list[CardConfig]:
+    """The ``configs`` list of the card's front matter: one config per format, Parquet files per split."""
+    configs: list[CardConfig] = []
+    for fmt in formats:
+        config: CardConfig = {
+            "config_name": fmt,
+            "data_files": [{"split": split, "path": export_relative_path(fmt, "parquet", split)} for split in splits],
+        }
+        if fmt == default:
+            config["default"] = True
+        configs.append(config)
+    return configs
+
+
+def render_dataset_card(
+    *,
+    title: str,
+    summary: str,
+    collection: str,
+    attributes: Sequence[AttributeCard],
+    aggregation_rule: str,
+    aggregation_parameters: Mapping[str, object],
+    agreement: Sequence[AgreementFigure],
+    counts: Mapping[str, int],
+    attribution: str,
+    limitations: Sequence[str],
+    formats: Sequence[ExportFormat] = EXPORT_FORMATS,
+    splits: Sequence[Split] = SPLITS,
+    version: str | None = None,
+    languages: Sequence[str] = ("en",),
+) -> str:
+    """Render a snapshot's README.md dataset card.
+
+    Parameters
+    ----------
+    title, summary
+        Dataset name and what the dataset is.
+    collection
+        How it was collected (annotators, overlap, interface, review).
+    attributes
+        The rated attributes with their scale wording.
+    aggregation_rule, aggregation_parameters
+        The aggregation rule's name and its parameters (e.g. ``{"keep": 3, "max_range": 2}``).
+    agreement
+        Agreement figures with intervals, computed by the caller.
+    counts
+        Comparisons per split.
+    attribution
+        Who to credit under CC-BY-4.0 (e.g. "Example Lab, Prefstack snapshot v3").
+    limitations
+        Known limitations, one per bullet.
+    formats, splits
+        What the bundle holds (the ``configs`` of the front matter).
+    version
+        Snapshot version, if any.
+    languages
+        ISO 639-1 codes of the text.
+    """
+    default: ExportFormat | None = "helpsteer2-preference" if "helpsteer2-preference" in formats else None
+    if default is None and formats:
+        default = formats[0]
+    lines = ["---", *_front_matter(title, languages, dataset_card_configs(formats, splits, default=default)), "---", ""]
+    lines += [f"# {title}" + (f" ({version})" if version else ""), "", "## What this is", "", summary.strip(), ""]
+    lines += ["## How it was collected", "", collection.strip(), ""]
+    lines += ["## Attributes and scales", ""]
+    for attribute in attributes:
+        lines.append(f"### {attribute.name}")
+        lines += ["", attribute.description.strip(), ""]
+        lines += [f"- **{level}**: {wording}" for level, wording in sorted(attribute.levels.items())]
+        lines.append("")
+    lines += [
+        "### Preference strength",
+        "",
+        "-3 (response 1 much better) … 0 (about the same) … +3 (response 2 much better); negative means response 1 is "
+        "better, as in HelpSteer2-Preference.",
+        "",
+        "## Aggregation",
+        "",
+        f"Rule: **{aggregation_rule}**.",
+        "",
+    ]
+    lines += [f"- `{name}`: {value}" for name, value in aggregation_parameters.items()]
+    lines += ["", "## Agreement", ""]
+    if agreement:
+        lines += ["| quantity | statistic | value | interval | items |", "|---|---|---:|---|---:|"]
+        for figure in agreement:
+            interval = (
+                f"{figure.level:.0%} CI [{figure.interval[0]:.3f}, {figure.interval[1]:.3f}]"
+                if figure.interval
+                else "—"
+            )
+            units = "—" if figure.units is None else f"{figure.units:,}"
+            lines.append(f"| {figure.quantity} | {figure.statistic} | {figure.value:.3f} | {interval} | {units} |")
+    else:
+        lines.append("No agreement figures were computed for this snapshot.")
+    lines += ["", "## Counts", "", "| split | comparisons |", "|---|---:|"]
+    lines += [f"| {split} | {count:,} |" for split, count in counts.items()]
+    lines += ["", "## Files", ""]
+    lines += [
+        f'- `{fmt}/`: Parquet (`<split>.parquet`, load with `load_dataset(folder, "{fmt}")`) and JSONL '
+        f"(`<split>.jsonl.gz`)"
+        for fmt in formats
+    ]
+    lines += ["", "`MANIFEST` lists the SHA-256 of every file (`sha256sum -c MANIFEST`).", ""]
+    lines += [
+        "## Licence",
+        "",
+        f"Creative Commons Attribution 4.0 International (CC-BY-4.0), {CC_BY_4_0_URL}. When you use or share this "
+        f"dataset, credit: {attribution.strip()}; link to the licence; and say if you changed it.",
+        "",
+        "## Known limitations",
+        "",
+    ]
+    lines += [f"- {limitation.strip()}" for limitation in limitations] or ["- None recorded."]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _front_matter(title: str, languages: Sequence[str], configs: list[CardConfig]) -> list[str]:
+    """YAML lines of the card's metadata; strings are written as JSON strings, which YAML reads as they are."""
+    quote = json.dumps
+    lines = ["license: cc-by-4.0", f"pretty_name: {quote(title)}", "language:"]
+    lines += [f"- {quote(code)}" for code in languages]
+    lines += ["task_categories:", "- text-classification", "tags:"]
+    lines += [f"- {tag}" for tag in ("human-feedback", "preference", "reward-modeling", "helpsteer2")]
+    lines.append("configs:")
+    for config in configs:
+        lines.append(f"- config_name: {quote(config['config_name'])}")
+        if config.get("default"):
+            lines.append("  default: true")
+        lines.append("  data_files:")
+        for data_file in config["data_files"]:
+            lines += [f"  - split: {quote(data_file['split'])}", f"    path: {quote(data_file['path'])}"]
+    return lines
+
+
+def license_notice(attribution: str, *, year: int | None = None) -> str:
+    """A short CC-BY-4.0 notice for the bundle's LICENSE file, pointing at the canonical legal code."""
+    holder = f"Copyright (c) {year} {attribution.strip()}" if year else f"Copyright (c) {attribution.strip()}"
+    return (
+        f"{holder}\n\n"
+        "This dataset is licensed under the Creative Commons Attribution 4.0 International License (CC BY 4.0).\n\n"
+        "You are free to share (copy and redistribute the material in any medium or format) and adapt (remix,\n"
+        "transform, and build upon the material) for any purpose, even commercially, under the following term:\n"
+        "Attribution: you must give appropriate credit, provide a link to the license, and indicate if changes\n"
+        "were made. You may not apply legal terms or technological measures that legally restrict others from\n"
+        "doing anything the license permits.\n\n"
+        f"Summary: {CC_BY_4_0_URL}\n"
+        f"Full legal code: {CC_BY_4_0_LEGAL_CODE_URL}\n"
+    )

@@ -1,0 +1,124 @@
+"""Reads for the annotate page and API: one annotator's assignment, shown in its (possibly swapped) order.
+
+Nothing here ever returns another annotator's work: blind annotation is a property of these reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from annotator.errors import NotFound
+from annotator.models import Annotation, Assignment, AssignmentStatus, Attribute, Comparison, Project, Response
+from annotator.services.assignments import justification_to_shown_terms, shown_from_response_terms
+
+# HelpSteer2's preference scale in shown terms (HelpSteer2-Preference card, "Preference Strength").
+STRENGTH_CHOICES: tuple[tuple[int, str], ...] = (
+    (-3, "Response 1 is much better than Response 2"),
+    (-2, "Response 1 is better than Response 2"),
+    (-1, "Response 1 is slightly better than Response 2"),
+    (0, "Response 1 is about the same as Response 2"),
+    (1, "Response 2 is slightly better than Response 1"),
+    (2, "Response 2 is better than Response 1"),
+    (3, "Response 2 is much better than Response 1"),
+)
+
+
+def assignment_get_for_annotator(*, assignment_id: int, user: AbstractBaseUser | AnonymousUser) -> Assignment:
+    """The assignment if ``user`` owns it; NotFound otherwise (another annotator's work does not exist for you)."""
+    if not user.is_authenticated:
+        raise NotFound("No such assignment.")
+    found = (
+        Assignment.objects.select_related("comparison__project", "comparison__prompt")
+        .filter(pk=assignment_id, annotator=user)
+        .first()
+    )
+    if found is None:
+        raise NotFound("No such assignment.")
+    return found
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Everything the annotate form shows, in shown terms (left / right, "Response 1" = left)."""
+
+    assignment: Assignment
+    project: Project
+    comparison: Comparison
+    turns: list[dict[str, str]]
+    left: Response
+    right: Response
+    attributes: list[Attribute]
+    # Form values to show: the draft, else (for a returned assignment) the rejected annotation, else nothing.
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _values_from_annotation(annotation: Annotation, *, swapped: bool) -> dict[str, Any]:
+    if annotation.preference_strength is None:
+        return {}
+    shown, strength = shown_from_response_terms(
+        swapped=swapped, ratings=annotation.ratings, preference_strength=annotation.preference_strength
+    )
+    return {
+        **shown,
+        "preference_strength": strength,
+        "justification": justification_to_shown_terms(annotation.justification, swapped=swapped),
+        "flags": list(annotation.flags),
+    }
+
+
+def assignment_workspace(*, assignment: Assignment) -> Workspace:
+    """Build the annotate form's content for ``assignment`` (a handful of queries)."""
+    comparison = (
+        Comparison.objects.select_related("project", "prompt", "response_1", "response_2")
+        .only(
+            "id", "project__id", "project__slug", "project__name", "project__guidelines",
+            "project__min_justification_length", "prompt__turns", "response_1__text", "response_2__text",
+        )  # fmt: skip
+        .get(pk=assignment.comparison_id)
+    )
+    left, right = (
+        (comparison.response_2, comparison.response_1) if assignment.swapped else (comparison.response_1, comparison.response_2)
+    )
+    values: dict[str, Any] = dict(assignment.draft or {})
+    if not values and assignment.status == AssignmentStatus.RETURNED:
+        previous = Annotation.objects.filter(assignment=assignment, is_current=True).first()
+        if previous is not None:
+            values = _values_from_annotation(previous, swapped=assignment.swapped)
+    turns = comparison.prompt.turns if isinstance(comparison.prompt.turns, list) else []
+    return Workspace(
+        assignment=assignment,
+        project=comparison.project,
+        comparison=comparison,
+        turns=turns,
+        left=left,
+        right=right,
+        attributes=list(Attribute.objects.filter(project_id=comparison.project.pk)),
+        values=values,
+    )
+
+
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    submitted: int
+    skipped: int
+    reserved: int
+
+
+def annotator_progress(*, project: Project, annotator: AbstractBaseUser, now: datetime | None = None) -> AnnotatorProgress:
+    """How much of ``project`` this annotator has done (their own work only)."""
+    now = now or timezone.now()
+    row = Assignment.objects.filter(comparison__project=project, annotator=annotator).aggregate(
+        submitted=Count("pk", filter=Q(status=AssignmentStatus.SUBMITTED)),
+        skipped=Count("pk", filter=Q(status=AssignmentStatus.SKIPPED)),
+        reserved=Count(
+            "pk",
+            filter=Q(status=AssignmentStatus.RETURNED) | Q(status=AssignmentStatus.RESERVED, reserved_until__gte=now),
+        ),
+    )
+    return AnnotatorProgress(submitted=row["submitted"], skipped=row["skipped"], reserved=row["reserved"])

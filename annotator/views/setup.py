@@ -1,0 +1,361 @@
+"""The data lead's set-up pages: create a project, edit its settings, attributes and members, import comparisons,
+mark gold comparisons.
+
+Every page works as plain HTML forms; with htmx, a form posts in place and the view answers with the partial that
+the full page itself includes (``templates/annotator/partials/_setup_*.html``). Only leads of a project see its
+set-up: a non-member gets 404, a member without the lead role 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotator.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
+from annotator.forms import (
+    AttributeForm,
+    GoldForm,
+    ImportForm,
+    MembershipAddForm,
+    ProjectCreateForm,
+    ProjectSettingsForm,
+    add_service_errors,
+)
+from annotator.imports import ImportFormatError
+from annotator.models import Attribute, Comparison, Membership, Project, Role
+from annotator.rendering import render_markdown
+from annotator.selectors.projects import project_get_for_role
+from annotator.services import projects as project_services
+
+GOLD_PAGE_SIZE = 50
+
+
+def _lead_project(request: HttpRequest, slug: str) -> Project:
+    try:
+        return project_get_for_role(slug=slug, user=request.user, roles={Role.LEAD})
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+
+
+def _render(
+    request: HttpRequest, page: str, partial: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    """The full page, or for an htmx request the partial that the page includes."""
+    template = partial if getattr(request, "htmx", False) else page
+    return render(request, template, context, status=status)
+
+
+def _setup_url(name: str, project: Project) -> str:
+    return reverse(f"annotator:{name}", kwargs={"slug": project.slug})
+
+
+# --- create ---------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_new(request: HttpRequest) -> HttpResponse:
+    """Create a project (staff and existing leads only); the creator becomes its lead."""
+    if not project_services.project_create_allowed(user=request.user):
+        raise DjangoPermissionDenied("Only staff and data leads may create projects.")
+    form = ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = project_services.project_create(
+                slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], creator=request.user
+            )
+        except ValidationFailed as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Project {project.name} created with the HelpSteer2 attributes.")
+            return redirect(_setup_url("setup_settings", project))
+    return render(request, "annotator/setup/new.html", {"form": form})
+
+
+# --- general settings and guidelines --------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def setup_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _lead_project(request, slug)
+    saved = False
+    if request.method == "POST":
+        form = ProjectSettingsForm(request.POST, instance=project)
+        if form.is_valid():
+            try:
+                project_services.project_update(project=project, **form.cleaned_data)
+            except ValidationFailed as exc:
+                add_service_errors(form, exc)
+            else:
+                if not request.htmx:  # type: ignore[attr-defined]
+                    messages.success(request, "Settings saved.")
+                    return redirect(_setup_url("setup_settings", project))
+                saved = True
+                form = ProjectSettingsForm(instance=project)
+    else:
+        form = ProjectSettingsForm(instance=project)
+    guidelines = form["guidelines"].value() or ""
+    context = {"project": project, "tab": "settings", "form": form, "saved": saved, "preview": guidelines}
+    return _render(request, "annotator/setup/settings.html", "annotator/partials/_setup_settings.html", context)
+
+
+@login_required
+@require_POST
+def setup_guidelines_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """The guidelines as annotators will see them, rendered by the one Markdown renderer; nothing is saved.
+
+    Without JS the Preview button posts the whole settings form here and gets the settings page back, unsaved
+    values kept, with the preview below them.
+    """
+    project = _lead_project(request, slug)
+    guidelines = request.POST.get("guidelines", "")
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(
+            request, "annotator/partials/_setup_guidelines_preview.html", {"preview_html": render_markdown(guidelines)}
+        )
+    form = ProjectSettingsForm(request.POST, instance=project)
+    context = {"project": project, "tab": "settings", "form": form, "saved": False, "preview": guidelines}
+    return render(request, "annotator/setup/settings.html", context)
+
+
+# --- attributes -----------------------------------------------------------------------------------------------
+
+
+def _attribute_forms(project: Project, bound: AttributeForm | None = None) -> list[AttributeForm]:
+    forms = []
+    for attribute in project.attributes.all():
+        if bound is not None and bound.attribute is not None and bound.attribute.pk == attribute.pk:
+            forms.append(bound)
+        else:
+            forms.append(AttributeForm(attribute=attribute, prefix=f"a{attribute.pk}"))
+    return forms
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def setup_attributes(request: HttpRequest, slug: str) -> HttpResponse:
+    """List the attributes, each an editable form with one description per scale level; add and delete them.
+
+    POST ``action`` = ``save`` | ``delete`` (with ``attribute`` = its id) or ``create``.
+    """
+    project = _lead_project(request, slug)
+    bound: AttributeForm | None = None
+    new_form = AttributeForm(prefix="new")
+    notice = ""
+    error = ""
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        if action == "create":
+            new_form = AttributeForm(request.POST, prefix="new")
+            if new_form.is_valid():
+                try:
+                    attribute = project_services.attribute_create(project=project, **new_form.service_fields())
+                except ValidationFailed as exc:
+                    add_service_errors(new_form, exc)
+                else:
+                    notice = f"Attribute {attribute.name} added."
+                    new_form = AttributeForm(prefix="new")
+        else:
+            attribute = get_object_or_404(Attribute, project=project, pk=request.POST.get("attribute") or 0)
+            if action == "delete":
+                try:
+                    project_services.attribute_delete(attribute=attribute)
+                except ValidationFailed as exc:
+                    error = exc.message
+                else:
+                    notice = f"Attribute {attribute.name} deleted."
+            else:
+                bound = AttributeForm(request.POST, attribute=attribute, prefix=f"a{attribute.pk}")
+                if bound.is_valid():
+                    try:
+                        project_services.attribute_update(attribute=attribute, **bound.service_fields())
+                    except ValidationFailed as exc:
+                        add_service_errors(bound, exc)
+                    else:
+                        notice = f"Attribute {bound.cleaned_data['name']} saved."
+                        bound = None
+        failed = bool(error) or (bound is not None) or new_form.is_bound
+        if not request.htmx and not failed:  # type: ignore[attr-defined]
+            messages.success(request, notice)
+            return redirect(_setup_url("setup_attributes", project))
+    context = {
+        "project": project,
+        "tab": "attributes",
+        "forms": _attribute_forms(project, bound),
+        "new_form": new_form,
+        "notice": notice,
+        "error": error,
+    }
+    return _render(request, "annotator/setup/attributes.html", "annotator/partials/_setup_attributes.html", context)
+
+
+# --- members --------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def setup_members(request: HttpRequest, slug: str) -> HttpResponse:
+    """Members by role; POST ``action`` = ``add`` (username, role) or ``remove`` (``membership`` = its id)."""
+    project = _lead_project(request, slug)
+    form = MembershipAddForm()
+    notice = ""
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("action") == "remove":
+            membership = get_object_or_404(Membership, project=project, pk=request.POST.get("membership") or 0)
+            try:
+                project_services.membership_remove(membership=membership)
+            except ValidationFailed as exc:
+                error = exc.message
+            else:
+                notice = f"{membership.user} is no longer {membership.role} here."
+        else:
+            form = MembershipAddForm(request.POST)
+            if form.is_valid():
+                try:
+                    added = project_services.membership_add(project=project, **form.cleaned_data)
+                except ValidationFailed as exc:
+                    add_service_errors(form, exc)
+                else:
+                    notice = f"{added.user} added as {added.role}."
+                    form = MembershipAddForm()
+        if not request.htmx and not error and not form.is_bound:  # type: ignore[attr-defined]
+            messages.success(request, notice)
+            return redirect(_setup_url("setup_members", project))
+    memberships = (
+        Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
+    )
+    context = {
+        "project": project,
+        "tab": "members",
+        "form": form,
+        "memberships": memberships,
+        "notice": notice,
+        "error": error,
+        "lead_count": sum(1 for m in memberships if m.role == Role.LEAD),
+    }
+    return _render(request, "annotator/setup/members.html", "annotator/partials/_setup_members.html", context)
+
+
+# --- import ---------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def setup_import(request: HttpRequest, slug: str) -> HttpResponse:
+    """Upload a file of comparisons; all rows are imported or none, and the first bad row is shown with its
+    line (or row) and column. Files of tens of MB import within the request in seconds."""
+    from annotator.services.imports import comparisons_import  # the lead's import service
+
+    project = _lead_project(request, slug)
+    result = None
+    import_error: ImportFormatError | None = None
+    error = ""
+    form = ImportForm()
+    status = 200
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = comparisons_import(
+                    project=project,
+                    source=upload,
+                    fmt=form.cleaned_data["fmt"],
+                    user=request.user,
+                    max_bytes=settings.PREFSTACK_IMPORT_MAX_BYTES,
+                )
+            except ImportFormatError as exc:
+                import_error = exc
+            except ApplicationError as exc:
+                error = exc.message
+        if result is None:
+            status = 200 if request.htmx else 400  # type: ignore[attr-defined]  # htmx swaps only 2xx by default
+    context = {
+        "project": project,
+        "tab": "import",
+        "form": form,
+        "result": result,
+        "import_error": import_error,
+        "error": error,
+        "comparison_count": project.comparisons.count(),
+    }
+    return _render(
+        request, "annotator/setup/import.html", "annotator/partials/_setup_import.html", context, status=status
+    )
+
+
+# --- gold -----------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def setup_gold(request: HttpRequest, slug: str) -> HttpResponse:
+    """Comparisons of the project, gold ones marked; pick one (``?comparison=<id>``) to set its expected ratings.
+
+    POST ``comparison`` = its id and ``action`` = ``mark`` | ``unmark``. Gold comparisons are claimed like any other
+    comparison, so they reach annotators' queues unannounced.
+    """
+    project = _lead_project(request, slug)
+    attributes = list(project.attributes.all())
+    comparison_id = request.POST.get("comparison") or request.GET.get("comparison")
+    comparison = (
+        get_object_or_404(Comparison.objects.select_related("prompt", "response_1", "response_2"),
+                          project=project, pk=comparison_id)
+        if comparison_id and str(comparison_id).isdigit()
+        else None
+    )
+    gold_form = GoldForm(comparison=comparison, attributes=attributes) if comparison else None
+    notice = ""
+    if request.method == "POST":
+        if comparison is None:
+            raise Http404("No such comparison.")
+        if request.POST.get("action") == "unmark":
+            project_services.comparison_unmark_gold(comparison=comparison)
+            notice = f"Comparison {comparison.pk} is no longer gold."
+            gold_form = GoldForm(comparison=comparison, attributes=attributes)
+        else:
+            gold_form = GoldForm(request.POST, comparison=comparison, attributes=attributes)
+            if gold_form.is_valid():
+                try:
+                    project_services.comparison_mark_gold(
+                        comparison=comparison,
+                        gold_ratings=gold_form.gold_ratings(),
+                        tolerance=gold_form.cleaned_data["tolerance"],
+                    )
+                except ValidationFailed as exc:
+                    add_service_errors(gold_form, exc)
+                else:
+                    notice = f"Comparison {comparison.pk} is gold."
+                    gold_form = GoldForm(comparison=comparison, attributes=attributes)
+        if not request.htmx and not gold_form.errors:  # type: ignore[attr-defined]
+            messages.success(request, notice)
+            return redirect(f"{_setup_url('setup_gold', project)}?comparison={comparison.pk}")
+    only_gold = request.GET.get("gold") == "1"
+    queryset = Comparison.objects.filter(project=project).select_related("prompt").order_by("-is_gold", "id")
+    if only_gold:
+        queryset = queryset.filter(is_gold=True)
+    page = Paginator(queryset, GOLD_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "project": project,
+        "tab": "gold",
+        "page": page,
+        "only_gold": only_gold,
+        "gold_count": Comparison.objects.filter(project=project, is_gold=True).count(),
+        "comparison": comparison,
+        "gold_form": gold_form,
+        "notice": notice,
+    }
+    return _render(request, "annotator/setup/gold.html", "annotator/partials/_setup_gold.html", context)
