@@ -49,3 +49,26 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def _media_root(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_celery_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never share the demo's filesystem queue (nor another test session's)."""
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        yield
+        return
+    root = tmp_path_factory.mktemp("celery")
+    options = dict(settings.CELERY_BROKER_TRANSPORT_OPTIONS)
+    for key, sub in (("data_folder_in", "queue"), ("data_folder_out", "queue"), ("control_folder", "control"),
+                     ("processed_folder", "processed")):  # fmt: skip
+        (root / sub).mkdir(exist_ok=True)
+        options[key] = str(root / sub)
+    from config.celery import app
+
+    old_root, old_options = settings.CELERY_QUEUE_ROOT, settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    settings.CELERY_QUEUE_ROOT, settings.CELERY_BROKER_TRANSPORT_OPTIONS = root, options
+    app.conf.broker_transport_options = options
+    yield
+    settings.CELERY_QUEUE_ROOT, settings.CELERY_BROKER_TRANSPORT_OPTIONS = old_root, old_options

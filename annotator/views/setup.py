@@ -30,11 +30,11 @@ from annotator.forms import (
     ProjectSettingsForm,
     add_service_errors,
 )
-from annotator.imports import ImportFormatError
 from annotator.models import Attribute, Comparison, Membership, Project, Role
 from annotator.rendering import render_markdown
 from annotator.selectors.projects import project_get_for_role
 from annotator.services import projects as project_services
+from annotator.services.imports import comparisons_import
 
 GOLD_PAGE_SIZE = 50
 
@@ -257,12 +257,9 @@ def setup_members(request: HttpRequest, slug: str) -> HttpResponse:
 def setup_import(request: HttpRequest, slug: str) -> HttpResponse:
     """Upload a file of comparisons; all rows are imported or none, and the first bad row is shown with its
     line (or row) and column. Files of tens of MB import within the request in seconds."""
-    from annotator.services.imports import comparisons_import  # the lead's import service
-
     project = _lead_project(request, slug)
     result = None
-    import_error: ImportFormatError | None = None
-    error = ""
+    error: ApplicationError | None = None
     form = ImportForm()
     status = 200
     if request.method == "POST":
@@ -274,13 +271,10 @@ def setup_import(request: HttpRequest, slug: str) -> HttpResponse:
                     project=project,
                     source=upload,
                     fmt=form.cleaned_data["fmt"],
-                    user=request.user,
                     max_bytes=settings.PREFSTACK_IMPORT_MAX_BYTES,
                 )
-            except ImportFormatError as exc:
-                import_error = exc
-            except ApplicationError as exc:
-                error = exc.message
+            except ApplicationError as exc:  # ImportFailed: extra names the line or row, column and expectation
+                error = exc
         if result is None:
             status = 200 if request.htmx else 400  # type: ignore[attr-defined]  # htmx swaps only 2xx by default
     context = {
@@ -288,7 +282,6 @@ def setup_import(request: HttpRequest, slug: str) -> HttpResponse:
         "tab": "import",
         "form": form,
         "result": result,
-        "import_error": import_error,
         "error": error,
         "comparison_count": project.comparisons.count(),
     }

@@ -5,10 +5,12 @@ The filesystem transport was measured on this project's machine at about 0.1 s a
 must share one folder, so it is for a single host only.
 """
 
+from pathlib import Path
+
 from config.env import BASE_DIR, env_str
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-CELERY_QUEUE_ROOT = BASE_DIR / "var" / "celery"
+CELERY_QUEUE_ROOT = Path(env_str("PREFSTACK_CELERY_ROOT", str(BASE_DIR / "var" / "celery")))
 
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue = CELERY_QUEUE_ROOT / "queue"
