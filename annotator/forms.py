@@ -126,9 +126,7 @@ class GoldForm(forms.Form):
     A blank rating means "not checked".
     """
 
-    strength = forms.IntegerField(
-        required=False, min_value=-3, max_value=3, label="Preference strength (−3 … +3)"
-    )
+    strength = forms.IntegerField(required=False, min_value=-3, max_value=3, label="Preference strength (-3 to +3)")
     tolerance = forms.IntegerField(min_value=0, initial=1, label="Tolerance (±)")
 
     def __init__(self, *args: Any, comparison: Comparison, attributes: list[Attribute], **kwargs: Any) -> None:

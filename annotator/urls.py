@@ -1,10 +1,15 @@
 from django.urls import path
 
-from annotator.views import home, setup
+from annotator.views import annotate, home, lead, project, setup
 
 app_name = "annotator"
 urlpatterns = [
     path("", home.home, name="home"),
+    path("p/<slug:slug>/", project.project_home, name="project"),
+    path("p/<slug:slug>/annotate/", annotate.annotate, name="annotate"),
+    path("a/<int:assignment_id>/submit/", annotate.annotate_submit, name="annotate_submit"),
+    path("a/<int:assignment_id>/skip/", annotate.annotate_skip, name="annotate_skip"),
+    path("a/<int:assignment_id>/draft/", annotate.annotate_draft, name="annotate_draft"),
     path("projects/new/", setup.project_new, name="project_new"),
     path("p/<slug:slug>/settings/", setup.setup_settings, name="setup_settings"),
     path("p/<slug:slug>/settings/guidelines/preview/", setup.setup_guidelines_preview, name="setup_guidelines_preview"),
@@ -12,4 +17,11 @@ urlpatterns = [
     path("p/<slug:slug>/settings/members/", setup.setup_members, name="setup_members"),
     path("p/<slug:slug>/settings/import/", setup.setup_import, name="setup_import"),
     path("p/<slug:slug>/settings/gold/", setup.setup_gold, name="setup_gold"),
+    path("p/<slug:slug>/lead/", lead.lead_overview, name="lead_overview"),
+    path("p/<slug:slug>/lead/intervals/", lead.lead_intervals, name="lead_intervals"),
+    path("p/<slug:slug>/lead/annotators/", lead.lead_annotators, name="lead_annotators"),
+    path("p/<slug:slug>/lead/annotators/<int:user_id>/", lead.lead_annotator_detail, name="lead_annotator_detail"),
+    path("p/<slug:slug>/lead/disagreements/", lead.lead_disagreements, name="lead_disagreements"),
+    path("p/<slug:slug>/lead/annotations/<int:annotation_id>/review/", lead.lead_review, name="lead_review"),
+    path("p/<slug:slug>/lead/rules/", lead.lead_rules, name="lead_rules"),
 ]

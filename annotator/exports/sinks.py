@@ -36,7 +36,11 @@ class JsonlSink:
     def __init__(self, path: Path, *, compress: bool) -> None:
         self.rows = 0
         self._raw = open(path, "wb")  # noqa: SIM115  # closed in close(); the sink outlives this call
-        binary = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0) if compress else self._raw
+        binary = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6)
+            if compress
+            else self._raw
+        )
         self._text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
         self._compressed = binary if compress else None
 

@@ -25,8 +25,10 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from annotator.errors import NotFound, ValidationFailed
-from annotator.models import Annotation, Assignment, AssignmentStatus, Comparison, Membership, Project, Role
+from annotator.models import AggregationRule, Annotation, Assignment, AssignmentStatus, Comparison, Membership, Project, Role
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
+from annotator.services.aggregation_rules import aggregation_rule_for_stats
+from annotator.stats.aggregation import DROP_REASONS, aggregation_preview
 from annotator.stats.agreement import (
     DIRECTION_DOMAIN,
     LIKERT_DOMAIN,
@@ -47,7 +49,7 @@ def project_attribute_names(*, project: Project) -> list[str]:
     return list(project.attributes.order_by("position", "id").values_list("name", flat=True))
 
 
-def _likert_domain(project: Project) -> np.ndarray:
+def project_likert_domain(project: Project) -> np.ndarray:
     bounds = project.attributes.values_list("scale_min", "scale_max")
     lows, highs = zip(*bounds, strict=True) if bounds else ((0,), (4,))
     return np.arange(min(lows), max(highs) + 1, dtype=np.float64)
@@ -280,7 +282,7 @@ def agreement_overview_get(
     if frame is None:
         frame = annotation_frame(project=project, attributes=attributes)
     counted = _counted(frame)
-    likert = _likert_domain(project)
+    likert = project_likert_domain(project)
     rows: list[AgreementRow] = []
     if len(counted):
         table = agreement_overview(counted, attributes, n_resamples=0, with_kappa=with_kappa, likert_domain=likert)
@@ -608,3 +610,86 @@ def disagreement_queue(
 
 def _nan_low(x: float) -> float:
     return -math.inf if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Aggregation rules
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RulePreviewRow:
+    measure: str
+    label: str
+    alpha_before: float | None
+    alpha_after: float | None
+    kappa_before: float | None
+    kappa_after: float | None
+
+
+@dataclass(frozen=True)
+class RulePreview:
+    """What a rule would do to the project now: comparisons kept and dropped (by reason), annotations used, and
+    agreement before and after, as HelpSteer2's Table 1 shows before and after its filter."""
+
+    rule: AggregationRule
+    n_comparisons: int
+    n_kept: int
+    dropped_by_reason: dict[str, int]
+    n_annotations_before: int
+    n_annotations_after: int
+    rows: list[RulePreviewRow]
+
+    @property
+    def n_dropped(self) -> int:
+        return self.n_comparisons - self.n_kept
+
+
+def aggregation_rule_list() -> list[AggregationRule]:
+    """Every rule, every version; latest version of each name first."""
+    return list(AggregationRule.objects.order_by("name", "-version"))
+
+
+def aggregation_rule_get(*, rule_id: int) -> AggregationRule:
+    rule = AggregationRule.objects.filter(pk=rule_id).first()
+    if rule is None:
+        raise NotFound("No such aggregation rule.")
+    return rule
+
+
+def aggregation_rule_preview(
+    *, project: Project, rule: AggregationRule, frame: pd.DataFrame | None = None
+) -> RulePreview:
+    """Apply ``rule`` to the project's current annotations without writing anything."""
+    attributes = project_attribute_names(project=project)
+    if frame is None:
+        frame = annotation_frame(project=project, attributes=attributes)
+    stats_rule = aggregation_rule_for_stats(rule)
+    if attributes and getattr(stats_rule, "helpfulness_attribute", None) not in attributes:
+        raise ValidationFailed(
+            f"Rule {rule} needs the attribute {stats_rule.helpfulness_attribute!r}, which this project lacks."
+        )
+    if not len(frame):
+        return RulePreview(rule, 0, 0, dict.fromkeys(DROP_REASONS, 0), 0, 0, [])
+    preview = aggregation_preview(frame, stats_rule, attributes)
+    before, after = preview.agreement_before, preview.agreement_after
+    rows = [
+        RulePreviewRow(
+            measure=str(measure),
+            label=MEASURE_LABELS.get(str(measure), str(measure)),
+            alpha_before=_finite(before.loc[measure, "alpha"]),
+            alpha_after=_finite(after.loc[measure, "alpha"]) if measure in after.index else None,
+            kappa_before=_finite(before.loc[measure, "kappa"]),
+            kappa_after=_finite(after.loc[measure, "kappa"]) if measure in after.index else None,
+        )
+        for measure in before.index
+    ]
+    return RulePreview(
+        rule=rule,
+        n_comparisons=preview.n_comparisons,
+        n_kept=preview.n_kept,
+        dropped_by_reason=preview.dropped_by_reason,
+        n_annotations_before=preview.n_annotations_before,
+        n_annotations_after=preview.n_annotations_after,
+        rows=rows,
+    )

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from annotator.errors import NotFound
-from annotator.models import AggregationRule, Comparison, Project, Role, Snapshot, SourceLabel
+from annotator.models import AggregationRule, Annotation, Comparison, Project, Role, Snapshot, SourceLabel
 from annotator.selectors.projects import project_get_for_role
 
 # Researchers and leads cut and download snapshots; annotators do not (issue 8).
@@ -100,6 +101,13 @@ def source_labels_by_comparison(*, project: Project) -> dict[int, tuple[dict[str
             "comparison_id", "ratings", "preference_strength", "justification"
         )
     }
+
+
+def annotation_justifications(*, project: Project) -> pd.Series:
+    """Annotation id -> justification of the project's current annotations (one query, no model instances)."""
+    rows = Annotation.objects.filter(comparison__project=project, is_current=True).values_list("id", "justification")
+    ids, texts = zip(*rows, strict=True) if rows else ((), ())
+    return pd.Series(texts, index=pd.Index(ids, dtype="int64"), dtype=object)
 
 
 def source_annotator_ids() -> set[int]:

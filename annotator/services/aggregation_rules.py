@@ -1,13 +1,15 @@
 """Aggregation rules: named, versioned recipes. A rule is never edited; a change is a new version of the same name.
 
-The defaults follow HelpSteer2 (arXiv 2406.08673 §2.1) and HelpSteer2-Preference (arXiv 2410.01257): keep the three
-annotators who agree most, take their mean rounded to the nearest integer, drop the comparison when either response's
-helpfulness spread among them is above 2. The choices the papers leave open are written into the parameters
-(``tie_break``, ``rounding``) so that a snapshot carries them. Each has an "accepted reviews only" twin.
+A rule's ``kind`` names one of the pure rules of ``annotator.stats.aggregation`` and its ``params`` are that rule's
+parameters, every one spelled out (defaults filled in), so a snapshot that copies them is self-explaining. The
+defaults: HelpSteer2 (arXiv 2406.08673 §2.1 and HelpSteer2-Preference, arXiv 2410.01257), plain mean, median, each
+with an "accepted reviews only" twin. The choices the papers leave open (which three "agree most", how .5 rounds)
+are documented in ``annotator.stats.aggregation`` and in each default rule's description.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,92 +18,83 @@ from django.db.models import Max
 
 from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.models import AggregationKind, AggregationRule
+from annotator.stats.aggregation import HelpSteer2Rule, MeanRule, MedianRule, rule_from_dict
 
-REVIEW_FILTERS = ("exclude_rejected", "accepted_only")
-ROUNDINGS = ("half_away_from_zero", "half_to_even")
-
-HELPSTEER2_TIE_BREAK = (
-    "smallest helpfulness range over both responses, then smallest summed absolute pairwise distance over all "
-    "attributes and the preference strength, then earliest submissions"
-)
-
-_COMMON: dict[str, Any] = {"review_filter": "exclude_rejected", "rounding": "half_away_from_zero"}
-_HELPSTEER2: dict[str, Any] = {
-    **_COMMON,
-    "keep": 3,
-    "spread_attribute": "helpfulness",
-    "max_spread": 2,
-    "tie_break": HELPSTEER2_TIE_BREAK,
+_STATS_RULES: dict[str, type[HelpSteer2Rule] | type[MeanRule] | type[MedianRule]] = {
+    AggregationKind.HELPSTEER2: HelpSteer2Rule,
+    AggregationKind.MEAN: MeanRule,
+    AggregationKind.MEDIAN: MedianRule,
 }
 
+_HELPSTEER2_DESCRIPTION = (
+    "HelpSteer2 (arXiv 2406.08673 §2.1): per response, the three annotators who agree most (smallest helpfulness "
+    "range; ties: smallest summed distance over all attributes, then the earliest submissions); their mean rounded "
+    "to the nearest integer, .5 away from zero; the comparison is dropped when either response's helpfulness "
+    "spread among them is above 2. Preference: rounded mean of the three most similar strengths, keeping their "
+    "justifications."
+)
+_MEAN_DESCRIPTION = "Mean of every annotation, rounded to the nearest integer (.5 away from zero)."
+_MEDIAN_DESCRIPTION = "Median of every annotation (an even count takes the mean of the middle two), then rounded."
+
 DEFAULT_RULES: tuple[dict[str, Any], ...] = (
+    {"name": "helpsteer2", "kind": AggregationKind.HELPSTEER2, "params": {}, "description": _HELPSTEER2_DESCRIPTION},
+    {"name": "mean", "kind": AggregationKind.MEAN, "params": {}, "description": _MEAN_DESCRIPTION},
+    {"name": "median", "kind": AggregationKind.MEDIAN, "params": {}, "description": _MEDIAN_DESCRIPTION},
     {
-        "name": "helpsteer2",
+        "name": "helpsteer2-accepted",
         "kind": AggregationKind.HELPSTEER2,
-        "params": _HELPSTEER2,
-        "description": (
-            "HelpSteer2: the three annotators who agree most; mean rounded to the nearest integer (.5 away from "
-            "zero); the comparison is dropped when either response's helpfulness spread among them is above 2. "
-            "Preference: rounded mean of the three most similar strengths, with their justifications. "
-            "Rejected annotations do not count."
-        ),
+        "params": {"accepted_reviews_only": True},
+        "description": _HELPSTEER2_DESCRIPTION + " Only annotations a lead accepted count.",
     },
     {
-        "name": "mean",
+        "name": "mean-accepted",
         "kind": AggregationKind.MEAN,
-        "params": dict(_COMMON),
-        "description": "Mean of every annotation, rounded to the nearest integer (.5 away from zero). Rejected annotations do not count.",
+        "params": {"accepted_reviews_only": True},
+        "description": _MEAN_DESCRIPTION + " Only annotations a lead accepted count.",
     },
     {
-        "name": "median",
+        "name": "median-accepted",
         "kind": AggregationKind.MEDIAN,
-        "params": dict(_COMMON),
-        "description": (
-            "Median of every annotation (an even count takes the mean of the middle two, then rounds). "
-            "Rejected annotations do not count."
-        ),
+        "params": {"accepted_reviews_only": True},
+        "description": _MEDIAN_DESCRIPTION + " Only annotations a lead accepted count.",
     },
 )
-
-
-def _accepted_only(rule: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **rule,
-        "name": f"{rule['name']}-accepted",
-        "params": {**rule["params"], "review_filter": "accepted_only"},
-        "description": rule["description"].replace("Rejected annotations do not count.", "").strip()
-        + " Only annotations a lead accepted count.",
-    }
-
-
-DEFAULT_RULES = DEFAULT_RULES + tuple(_accepted_only(r) for r in DEFAULT_RULES)
 
 
 def aggregation_rule_params_check(*, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters of a rule of ``kind`` with defaults filled in; ValidationFailed names every bad field."""
-    if kind not in AggregationKind.values:
+    """Every parameter of a rule of ``kind``, defaults filled in, as ``annotator.stats.aggregation`` takes them.
+
+    Raises ValidationFailed naming each unknown or badly typed parameter.
+    """
+    if kind not in _STATS_RULES:
         raise ValidationFailed(f"Unknown rule kind {kind!r}.", extra={"fields": {"kind": "Unknown kind."}})
     if not isinstance(params, dict):
         raise ValidationFailed("Parameters must be an object.", extra={"fields": {"params": "Must be an object."}})
-    defaults = _HELPSTEER2 if kind == AggregationKind.HELPSTEER2 else _COMMON
-    unknown = sorted(set(params) - set(defaults))
-    errors: dict[str, str] = {name: "Unknown parameter." for name in unknown}
-    merged = {**defaults, **params}
-    if merged["review_filter"] not in REVIEW_FILTERS:
-        errors["review_filter"] = f"One of {', '.join(REVIEW_FILTERS)}."
-    if merged["rounding"] not in ROUNDINGS:
-        errors["rounding"] = f"One of {', '.join(ROUNDINGS)}."
-    if kind == AggregationKind.HELPSTEER2:
-        keep, spread = merged["keep"], merged["max_spread"]
-        if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= 10:
-            errors["keep"] = "A whole number from 1 to 10."
-        if not isinstance(spread, int | float) or isinstance(spread, bool) or spread < 0:
-            errors["max_spread"] = "A number of scale points, 0 or more."
-        if not isinstance(merged["spread_attribute"], str) or not merged["spread_attribute"]:
-            errors["spread_attribute"] = "The name of an attribute."
+    cls = _STATS_RULES[kind]
+    allowed = {f.name: f for f in fields(cls)}
+    errors: dict[str, str] = {name: "Unknown parameter." for name in sorted(set(params) - set(allowed))}
+    for name, value in params.items():
+        if name not in allowed:
+            continue
+        default = getattr(cls(), name)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif name in ("keep", "min_annotations"):
+            ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10
+        elif name.startswith("max_"):
+            ok = value is None or (isinstance(value, int | float) and not isinstance(value, bool) and value >= 0)
+        else:
+            ok = isinstance(value, str) and bool(value)
+        if not ok:
+            errors[name] = f"Not a valid value for {name} (default {default!r})."
     if errors:
         raise ValidationFailed("The rule's parameters are not valid.", extra={"fields": errors})
-    return merged
+    return asdict(cls(**params))
+
+
+def aggregation_rule_for_stats(rule: AggregationRule) -> HelpSteer2Rule | MeanRule | MedianRule:
+    """The pure rule object ``annotator.stats.aggregation`` applies, built from a stored rule's kind and params."""
+    return rule_from_dict({"name": rule.kind, "version": _STATS_RULES[rule.kind].version, "params": rule.params})
 
 
 @transaction.atomic
@@ -168,7 +161,11 @@ def aggregation_rules_ensure_defaults() -> list[AggregationRule]:
             rule, _ = AggregationRule.objects.get_or_create(
                 name=spec["name"],
                 version=1,
-                defaults={"kind": spec["kind"], "params": spec["params"], "description": spec["description"]},
+                defaults={
+                    "kind": spec["kind"],
+                    "params": aggregation_rule_params_check(kind=spec["kind"], params=spec["params"]),
+                    "description": spec["description"],
+                },
             )
         rules.append(rule)
     return rules

@@ -17,9 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import IntegerField, Max, Min, QuerySet
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models import Max, QuerySet
 
 from annotator.errors import PermissionDenied, ValidationFailed
 from annotator.models import Annotation, Attribute, Comparison, Membership, Project, Role, SourceLabel
@@ -82,7 +80,7 @@ def project_create(
         raise PermissionDenied("Only staff and data leads may create projects.")
     unknown = set(settings) - set(PROJECT_SETTING_FIELDS)
     if unknown:
-        raise _fields_error({f: "Not a project setting." for f in sorted(unknown)})
+        raise _fields_error(dict.fromkeys(sorted(unknown), "Not a project setting."))
     project = Project(slug=(slug or "").strip(), name=(name or "").strip(), **settings)
     _full_clean(project)
     project.save()
@@ -100,7 +98,7 @@ def project_update(*, project: Project, **fields: Any) -> Project:
     """Change the project's settings (any of :data:`PROJECT_SETTING_FIELDS`); the slug never changes."""
     unknown = set(fields) - set(PROJECT_SETTING_FIELDS)
     if unknown:
-        raise _fields_error({f: "Not a project setting." for f in sorted(unknown)})
+        raise _fields_error(dict.fromkeys(sorted(unknown), "Not a project setting."))
     for field, value in fields.items():
         setattr(project, field, value.strip() if field == "name" and isinstance(value, str) else value)
     _full_clean(project)
@@ -117,21 +115,22 @@ def _ratings_range(*, project: Project, name: str) -> tuple[int | None, int | No
     Looks at annotators' ratings, imported source labels and gold ratings, all shaped
     ``{"1": {attribute: int}, "2": {attribute: int}}``.
     """
-    sources: list[QuerySet[Any]] = [
-        Annotation.objects.filter(comparison__project=project),
-        SourceLabel.objects.filter(comparison__project=project),
-        Comparison.objects.filter(project=project, is_gold=True),
+    # Read in Python: Django's JSON key lookups take the keys "1" and "2" for array indices.
+    sources: list[tuple[QuerySet[Any], str]] = [
+        (Annotation.objects.filter(comparison__project=project), "ratings"),
+        (SourceLabel.objects.filter(comparison__project=project), "ratings"),
+        (Comparison.objects.filter(project=project, is_gold=True), "gold_ratings"),
     ]
-    fields = ["ratings", "ratings", "gold_ratings"]
     low: int | None = None
     high: int | None = None
-    for queryset, field in zip(sources, fields, strict=True):
-        for key in RESPONSE_KEYS:
-            value = Cast(KT(f"{field}__{key}__{name}"), IntegerField())
-            found = queryset.aggregate(low=Min(value), high=Max(value))
-            if found["low"] is not None:
-                low = found["low"] if low is None else min(low, found["low"])
-                high = found["high"] if high is None else max(high, found["high"])
+    for queryset, field in sources:
+        for ratings in queryset.values_list(field, flat=True).iterator(chunk_size=5000):
+            for key in RESPONSE_KEYS:
+                side = ratings.get(key) if isinstance(ratings, dict) else None
+                value = side.get(name) if isinstance(side, dict) else None
+                if type(value) is int:
+                    low = value if low is None else min(low, value)
+                    high = value if high is None else max(high, value)
     return low, high
 
 
@@ -153,7 +152,7 @@ def _clean_levels(levels: Any, *, count: int) -> list[str]:
 def _attribute_save(attribute: Attribute, fields: dict[str, Any]) -> Attribute:
     unknown = set(fields) - set(ATTRIBUTE_FIELDS)
     if unknown:
-        raise _fields_error({f: "Not an attribute field." for f in sorted(unknown)})
+        raise _fields_error(dict.fromkeys(sorted(unknown), "Not an attribute field."))
     for field, value in fields.items():
         if field in ("name", "description") and isinstance(value, str):
             value = value.strip()
@@ -170,10 +169,7 @@ def _attribute_save(attribute: Attribute, fields: dict[str, Any]) -> Attribute:
     if errors:
         raise _fields_error(errors)
     attribute.level_descriptions = _clean_levels(attribute.level_descriptions, count=scale_max - scale_min + 1)
-    if (
-        attribute.pk is None
-        and Attribute.objects.filter(project=attribute.project, name=attribute.name).exists()
-    ):
+    if attribute.pk is None and Attribute.objects.filter(project=attribute.project, name=attribute.name).exists():
         raise _fields_error({"name": f"The project already has an attribute named {attribute.name!r}."})
     _full_clean(attribute, exclude=["project"])
     attribute.save()
@@ -235,7 +231,7 @@ def attribute_update(*, attribute: Attribute, **fields: Any) -> Attribute:
                 {
                     "scale_max" if high > new_max else "scale_min": (
                         f"Stored ratings of {attribute.name} run from {low} to {high}; "
-                        f"the scale {new_min}–{new_max} would invalidate them."
+                        f"a scale from {new_min} to {new_max} would invalidate them."
                     )
                 }
             )
@@ -294,9 +290,7 @@ def membership_remove(*, membership: Membership) -> None:
 # --- gold comparisons -----------------------------------------------------------------------------------------
 
 
-def _clean_gold(
-    *, project: Project, gold_ratings: Mapping[str, Any], tolerance: Any
-) -> tuple[dict[str, Any], int]:
+def _clean_gold(*, project: Project, gold_ratings: Mapping[str, Any], tolerance: Any) -> tuple[dict[str, Any], int]:
     errors: dict[str, str] = {}
     attributes = {a.name: a for a in project.attributes.all()}
     clean: dict[str, Any] = {}
@@ -316,7 +310,7 @@ def _clean_gold(
             if attribute is None:
                 errors[field] = f"{name!r} is not an attribute of this project."
             elif type(value) is not int or not attribute.scale_min <= value <= attribute.scale_max:
-                errors[field] = f"Expected a whole number {attribute.scale_min}–{attribute.scale_max}."
+                errors[field] = f"Expected a whole number from {attribute.scale_min} to {attribute.scale_max}."
             else:
                 clean[key][name] = value
                 widest = max(widest, attribute.scale_max - attribute.scale_min)
@@ -324,7 +318,7 @@ def _clean_gold(
     if strength is not None:
         low, high = PREFERENCE_STRENGTH_RANGE
         if type(strength) is not int or not low <= strength <= high:
-            errors["strength"] = f"Expected a whole number {low}–{high}."
+            errors["strength"] = f"Expected a whole number from {low} to {high}."
         else:
             clean["strength"] = strength
     if not errors and not any(clean.get(k) for k in RESPONSE_KEYS) and "strength" not in clean:
@@ -339,9 +333,7 @@ def _clean_gold(
 
 
 @transaction.atomic
-def comparison_mark_gold(
-    *, comparison: Comparison, gold_ratings: Mapping[str, Any], tolerance: int = 1
-) -> Comparison:
+def comparison_mark_gold(*, comparison: Comparison, gold_ratings: Mapping[str, Any], tolerance: int = 1) -> Comparison:
     """Make ``comparison`` a gold comparison with expected ratings, accepted within ``± tolerance``.
 
     ``gold_ratings`` is ``{"1": {attribute: int}, "2": {attribute: int}, "strength": int}``, each part optional

@@ -50,11 +50,13 @@ from annotator.models import AggregationKind, AggregationRule, Project, Snapshot
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
 from annotator.selectors.snapshots import (
     ComparisonRow,
+    annotation_justifications,
     prompt_source_splits,
     snapshot_comparison_batches,
     source_annotator_ids,
     source_labels_by_comparison,
 )
+from annotator.stats import aggregation
 from annotator.stats.agreement import agreement_overview
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ FILE_TYPES: tuple[FileType, ...] = ("parquet", "jsonl", "jsonl.gz")
 DEFAULT_RULE_NAME = "helpsteer2"
 # Bootstrap resamples for the agreement intervals printed on the card (cost is independent of the data size).
 AGREEMENT_RESAMPLES = 200
+
 
 class SnapshotNotReady(Conflict):
     code = "snapshot_not_ready"
@@ -206,49 +209,56 @@ class _BuildResult:
 
 @dataclass(frozen=True)
 class _Labels:
-    """Aggregated labels, arrays aligned on ``comparison_ids`` (sorted)."""
+    """Aggregated labels of the comparisons the rule kept, arrays aligned on ``comparison_ids``."""
 
     comparison_ids: np.ndarray
     ratings_1: dict[str, np.ndarray]  # attribute -> float (NaN = none)
     ratings_2: dict[str, np.ndarray]
     strength: np.ndarray  # float, NaN = none
-    kept_annotation_ids: frozenset[int]
-    dropped: int
+    justification: np.ndarray  # object: the chosen justification ("" = none)
+    kept_preference_ids: frozenset[int]  # annotations kept for the preference part
+    dropped_by_reason: dict[str, int]
+    retained: pd.DataFrame  # the annotation table as the rule left it (for agreement "after")
 
 
-def _round_half_away(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+_RULE_CLASSES: dict[str, type[aggregation.AggregationRule]] = {  # type: ignore[valid-type]
+    AggregationKind.HELPSTEER2: aggregation.HelpSteer2Rule,
+    AggregationKind.MEAN: aggregation.MeanRule,
+    AggregationKind.MEDIAN: aggregation.MedianRule,
+}
+
+
+def stats_rule(rule_params: dict[str, Any]) -> aggregation.AggregationRule:
+    """The pure rule a snapshot's copied ``rule_params`` ({"kind", "params", ...}) describe."""
+    cls = _RULE_CLASSES.get(rule_params.get("kind", ""))
+    if cls is None:
+        raise ValidationFailed(f"Unknown aggregation rule kind {rule_params.get('kind')!r}.")
+    try:
+        return aggregation.rule_from_dict(
+            {"name": cls.name, "version": cls.version, "params": rule_params.get("params") or {}}
+        )
+    except (TypeError, ValueError) as error:
+        raise ValidationFailed(f"Bad aggregation rule parameters: {error}") from error
 
 
 def _aggregate(frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Sequence[str]) -> _Labels:
-    """The rule's aggregated labels per comparison (annotator.stats.aggregation; a plain mean until it exists)."""
-    try:
-        from annotator.stats import aggregation
-    except ImportError:  # the stats package's aggregation module is written concurrently
-        aggregation = None
-    if aggregation is not None and hasattr(aggregation, "aggregate"):
-        return _aggregate_with_rule(aggregation, frame, rule_params, attributes)
-    return _aggregate_mean(frame, attributes)
-
-
-def _aggregate_mean(frame: pd.DataFrame, attributes: Sequence[str]) -> _Labels:
-    columns = [f"r{side}_{a}" for side in (1, 2) for a in attributes] + ["strength"]
-    means = frame.groupby("comparison_id", sort=True)[columns].mean()
-    values = _round_half_away(means.to_numpy(dtype=np.float64))
-    ids = means.index.to_numpy(dtype=np.int64)
-    by_col = {c: values[:, i] for i, c in enumerate(columns)}
+    """Apply the snapshot's rule (annotator.stats.aggregation) and keep what it kept."""
+    result = aggregation.aggregate(frame, stats_rule(rule_params), attributes)
+    table = result.comparisons
+    kept = table[table["kept"].to_numpy(dtype=bool)]
+    reasons = table.loc[~table["kept"].to_numpy(dtype=bool), "drop_reason"].value_counts()
+    preference = result.kept_annotations[result.kept_annotations["part"] == "preference"]["annotation_id"]
     return _Labels(
-        comparison_ids=ids,
-        ratings_1={a: by_col[f"r1_{a}"] for a in attributes},
-        ratings_2={a: by_col[f"r2_{a}"] for a in attributes},
-        strength=by_col["strength"],
-        kept_annotation_ids=frozenset(frame["annotation_id"].astype(int).tolist()),
-        dropped=0,
+        comparison_ids=kept.index.to_numpy(dtype=np.int64),
+        # Released labels are integers on the scale: a rule that does not round is rounded half away from zero.
+        ratings_1={a: aggregation.round_half_away_from_zero(kept[f"r1_{a}"]) for a in attributes},
+        ratings_2={a: aggregation.round_half_away_from_zero(kept[f"r2_{a}"]) for a in attributes},
+        strength=aggregation.round_half_away_from_zero(kept["strength"]),
+        justification=kept["justification"].to_numpy(dtype=object),
+        kept_preference_ids=frozenset(int(x) for x in preference.tolist()),
+        dropped_by_reason={str(k): int(v) for k, v in reasons.items()},
+        retained=aggregation.retained_annotations(frame, result),
     )
-
-
-def _aggregate_with_rule(module: Any, frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Sequence[str]) -> _Labels:
-    raise NotImplementedError  # replaced once annotator.stats.aggregation's interface is known
 
 
 def _split_of(prompt_id: int, seed: int, fraction: float) -> str:
@@ -269,12 +279,14 @@ def _json_number(x: Any) -> Any:
     return x
 
 
-def _agreement_summary(frame: pd.DataFrame, attributes: Sequence[str], seed: int) -> dict[str, Any]:
+def _agreement_summary(frame: pd.DataFrame, attributes: Sequence[str], seed: int, resamples: int) -> dict[str, Any]:
+    """Agreement per measure (alpha, its bootstrap interval when ``resamples`` > 0, pooled kappa), JSON-ready."""
     if frame.empty:
         return {}
-    table = agreement_overview(frame, attributes, n_resamples=AGREEMENT_RESAMPLES, seed=seed)
+    table = agreement_overview(frame, attributes, n_resamples=resamples, seed=seed)
     return {
-        str(measure): {str(k): _json_number(v) for k, v in row.items()} for measure, row in table.to_dict("index").items()
+        str(measure): {str(k): _json_number(v) for k, v in row.items()}
+        for measure, row in table.to_dict("index").items()
     }
 
 
@@ -355,7 +367,9 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     attributes = list(project.attributes.order_by("position", "id").values_list("name", flat=True))
     work.mkdir(parents=True)
 
-    frame = annotation_frame(project=project, attributes=attributes, include_justifications=True)
+    frame = annotation_frame(project=project, attributes=attributes)
+    justifications = annotation_justifications(project=project)
+    frame["justification"] = justifications.reindex(frame["annotation_id"].to_numpy()).fillna("").to_numpy()
     n_rejected = int((frame["review_status"] == REVIEW_REJECTED).sum())
     frame = frame[frame["review_status"] != REVIEW_REJECTED]
     # Where people annotated a comparison, their annotations decide; annotations that came with an imported
@@ -365,8 +379,11 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     basis = frame[~imported | ~has_people].reset_index(drop=True)
     progress(0.15)
 
-    labels = _aggregate(basis, snapshot.rule_params.get("params") or {}, attributes)
-    agreement = _agreement_summary(basis, attributes, snapshot.split_seed)
+    labels = _aggregate(basis, snapshot.rule_params, attributes)
+    agreement = {
+        "released": _agreement_summary(labels.retained, attributes, snapshot.split_seed, AGREEMENT_RESAMPLES),
+        "all_annotations": _agreement_summary(basis, attributes, snapshot.split_seed, 0),
+    }
     progress(0.3)
 
     source_labels = source_labels_by_comparison(project=project)
@@ -394,7 +411,8 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
         "comparisons": 0,
         "included": 0,
         "unlabelled": 0,
-        "filtered_by_rule": labels.dropped,
+        "filtered_by_rule": sum(labels.dropped_by_reason.values()),
+        "dropped_by_reason": labels.dropped_by_reason,
         "annotations": len(frame),
         "rejected_annotations": n_rejected,
         "annotators": len(annotator_codes),
@@ -409,7 +427,15 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
             for row in batch:
                 counts["comparisons"] += 1
                 item = _item(
-                    row, attributes, labels, label_index, source_labels, ann, ann_cids, annotator_codes, snapshot,
+                    row,
+                    attributes,
+                    labels,
+                    label_index,
+                    source_labels,
+                    ann,
+                    ann_cids,
+                    annotator_codes,
+                    snapshot,
                     prompt_splits,
                 )
                 if item is None:
@@ -466,18 +492,11 @@ def _item(
         ratings_1 = {a: _int_or_none(labels.ratings_1[a][li]) for a in attributes}
         ratings_2 = {a: _int_or_none(labels.ratings_2[a][li]) for a in attributes}
         strength = _int_or_none(labels.strength[li])
-        kept_rows = [j for j in range(lo, hi) if int(ann["annotation_id"][j]) in labels.kept_annotation_ids]
-        for j in kept_rows:
-            s = _int_or_none(ann["strength"][j])
-            if s is not None:
+        for j in range(lo, hi):
+            if int(ann["annotation_id"][j]) in labels.kept_preference_ids and not math.isnan(ann["strength"][j]):
                 statement, elaboration = split_justification(ann["justification"][j] or "")
-                kept.append(KeptPreference(s, statement, elaboration))
-        if strength is not None:
-            # The chosen justification: the first kept annotation whose strength is the aggregate, else the closest.
-            candidates = [j for j in kept_rows if not math.isnan(ann["strength"][j])]
-            if candidates:
-                best = min(candidates, key=lambda j: abs(ann["strength"][j] - strength))
-                justification = ann["justification"][best] or None
+                kept.append(KeptPreference(int(ann["strength"][j]), statement, elaboration))
+        justification = (labels.justification[li] or None) if strength is not None else None
     elif row.id in source_labels:
         ratings, source_strength, source_justification = source_labels[row.id]
         ratings_1 = {a: ratings.get("1", {}).get(a) for a in attributes}
@@ -486,12 +505,18 @@ def _item(
         justification = source_justification or None
         for entry in row.metadata.get("three_most_similar_preferences") or []:
             if isinstance(entry, dict) and isinstance(entry.get("strength"), int):
-                kept.append(KeptPreference(entry["strength"], str(entry.get("statement", "")), str(entry.get("elaboration", ""))))
+                kept.append(
+                    KeptPreference(
+                        entry["strength"], str(entry.get("statement", "")), str(entry.get("elaboration", ""))
+                    )
+                )
     has_label = strength is not None or any(v is not None for v in (*ratings_1.values(), *ratings_2.values()))
     if not has_label:
         return None
-    split = row.split or prompt_splits.get(row.prompt_id) or _split_of(
-        row.prompt_id, snapshot.split_seed, snapshot.validation_fraction
+    split = (
+        row.split
+        or prompt_splits.get(row.prompt_id)
+        or _split_of(row.prompt_id, snapshot.split_seed, snapshot.validation_fraction)
     )
     return SnapshotItem(
         comparison_id=str(row.id),
@@ -515,7 +540,7 @@ def _str_or_none(value: object) -> str | None:
 
 
 def _attribution(snapshot: Snapshot) -> str:
-    return f"the annotators and maintainers of the Prefstack project \"{snapshot.project.name}\", snapshot v{snapshot.number}"
+    return f'the annotators and maintainers of the Prefstack project "{snapshot.project.name}", snapshot v{snapshot.number}'
 
 
 _STATISTICS = {"ordinal": "Krippendorff's alpha (ordinal)", "nominal": "Krippendorff's alpha (nominal)"}
@@ -528,23 +553,30 @@ def _card(snapshot: Snapshot, counts: dict[str, Any], agreement: dict[str, Any],
         for a in project.attributes.order_by("position", "id")
     ]
     figures = []
-    for measure, row in agreement.items():
+    for measure, row in agreement.get("released", {}).items():
         if row.get("alpha") is None:
             continue
         interval = (row["ci_low"], row["ci_high"]) if row.get("ci_low") is not None else None
         quantity = measure.replace("_", " ")
         figures.append(
-            AgreementFigure(quantity, _STATISTICS.get(row.get("level", ""), "Krippendorff's alpha"), row["alpha"],
-                            interval, units=row.get("n_units"))
+            AgreementFigure(
+                quantity,
+                _STATISTICS.get(row.get("level", ""), "Krippendorff's alpha"),
+                row["alpha"],
+                interval,
+                units=row.get("n_units"),
+            )
         )
         if row.get("kappa") is not None:
-            statistic = "Cohen's kappa (pooled pairs, " + ("unweighted)" if row.get("level") == "nominal" else "quadratic)")
+            statistic = "Cohen's kappa (pooled pairs, " + (
+                "unweighted)" if row.get("level") == "nominal" else "quadratic)"
+            )
             figures.append(AgreementFigure(quantity, statistic, row["kappa"]))
     rule = snapshot.rule_params
     summary = (
         f"Pairs of LLM responses to the same prompt, rated by people on {len(attributes)} Likert attributes and "
         f"compared with a preference strength and a written justification, from the Prefstack project "
-        f"\"{project.name}\". Snapshot v{snapshot.number} ({snapshot.name}) holds {counts['included']:,} "
+        f'"{project.name}". Snapshot v{snapshot.number} ({snapshot.name}) holds {counts["included"]:,} '
         f"comparisons. Canonical items SHA-256: `{content_hash}`."
     )
     collection = (
@@ -560,7 +592,8 @@ def _card(snapshot: Snapshot, counts: dict[str, Any], agreement: dict[str, Any],
     limitations = [
         f"{counts['unlabelled']:,} comparisons of the project had no usable label and are not included; "
         f"{counts['filtered_by_rule']:,} were dropped by the aggregation rule.",
-        "Agreement intervals are percentile bootstrap intervals over units "
+        "Agreement is measured on the annotations the rule retained; intervals are percentile bootstrap intervals "
+        "over units "
         f"({AGREEMENT_RESAMPLES} resamples); imported annotators are anonymous per comparison.",
         "Complexity and verbosity describe the response; higher is not better.",
         "Annotator ids (a1, a2, ...) are stable within this snapshot only.",
@@ -593,9 +626,7 @@ def _require_ready(snapshot: Snapshot) -> None:
         )
 
 
-def snapshot_export_file(
-    *, snapshot: Snapshot, fmt: str, file_type: str = "parquet", split: str | None = None
-) -> Path:
+def snapshot_export_file(*, snapshot: Snapshot, fmt: str, file_type: str = "parquet", split: str | None = None) -> Path:
     """The file of one export format of a ready snapshot, written from its items on first request.
 
     ``split`` None gives one file of every split with a ``split`` column; "train" / "validation" that split's file.
@@ -646,8 +677,6 @@ def snapshot_plain_file(*, snapshot: Snapshot, name: str) -> Path:
     if name not in (CARD_FILE, LICENSE_FILE, ITEMS_FILE):
         raise NotFound(f"A snapshot has no file {name!r}.")
     return snapshot_folder(snapshot) / name
-
-
 
 
 def snapshot_bundle_file(*, snapshot: Snapshot) -> Path:

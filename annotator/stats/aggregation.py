@@ -311,18 +311,22 @@ def _part_block(comp: IntArray, values: FloatArray, present: BoolArray, n_comp: 
 
 def _select_most_agreeing(block: _PartBlock, key_column: int, keep: int) -> BoolArray:
     """Mask (C, K) of the ``keep``-subset per comparison chosen by the HelpSteer2 criterion (module docstring)."""
-    n_comp, width, _ = block.values.shape
+    width = block.values.shape[1]
     selected = block.rows >= 0
     for k in np.unique(block.count[block.count > keep]):
         k = int(k)
         idx = np.flatnonzero(block.count == k)
         vals = block.values[idx, :k]  # (n, k, F)
         subsets = np.array(list(itertools.combinations(range(k), keep)))  # lexicographic = earliest first
-        key = vals[:, :, key_column][:, subsets]  # (n, S, keep)
-        spread = np.nanmax(key, axis=2) - np.nanmin(key, axis=2)
-        distance = np.nansum(np.abs(vals[:, :, None, :] - vals[:, None, :, :]), axis=3)  # (n, k, k)
+        key = vals[:, :, key_column][:, subsets]  # (n, S, keep); never NaN: presence is defined by the key
+        spread = key.max(axis=2) - key.min(axis=2)
+        first, second = np.triu_indices(k, 1)
+        gaps = np.abs(vals[:, first, :] - vals[:, second, :])  # (n, k*(k-1)/2, F)
+        distance = np.where(np.isnan(gaps), 0.0, gaps).sum(axis=2)
+        pair_id = np.zeros((k, k), dtype=np.int64)
+        pair_id[first, second] = np.arange(first.size)
         pair_p, pair_q = np.triu_indices(keep, 1)
-        summed = distance[:, subsets[:, pair_p], subsets[:, pair_q]].sum(axis=2)  # (n, S)
+        summed = distance[:, pair_id[subsets[:, pair_p], subsets[:, pair_q]]].sum(axis=2)  # (n, S)
         best_spread = spread.min(axis=1, keepdims=True)
         summed = np.where(spread == best_spread, summed, np.inf)
         # argmin returns the first minimum: the lexicographically earliest subset among the remaining ties.
@@ -383,9 +387,7 @@ def _check_columns(annotations: pd.DataFrame, attributes: Sequence[str], rule: A
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def aggregate(
-    annotations: pd.DataFrame, rule: AggregationRule, attributes: Sequence[str]
-) -> AggregationResult:
+def aggregate(annotations: pd.DataFrame, rule: AggregationRule, attributes: Sequence[str]) -> AggregationResult:
     """Apply an aggregation rule to the long annotation table (vectorised; ~1-2 s for 100k comparisons x 5).
 
     Parameters
@@ -442,13 +444,9 @@ def aggregate(
         kept_parts.append((part, block.rows[mask]))
 
     has_strength = "strength" in frame and bool(frame["strength"].notna().any())
-    strength = (
-        frame["strength"].to_numpy(dtype=np.float64) if "strength" in frame else np.full(len(frame), np.nan)
-    )
+    strength = frame["strength"].to_numpy(dtype=np.float64) if "strength" in frame else np.full(len(frame), np.nan)
     pblock = _part_block(comp, strength[:, None], ~np.isnan(strength), n_comp)
-    pmask = (
-        _select_most_agreeing(pblock, 0, rule.keep) if isinstance(rule, HelpSteer2Rule) else pblock.rows >= 0
-    )
+    pmask = _select_most_agreeing(pblock, 0, rule.keep) if isinstance(rule, HelpSteer2Rule) else pblock.rows >= 0
     kept_strength = _masked(pblock.values, pmask)[:, :, 0]
     agg_strength = _nan_reduce(kept_strength[:, :, None], how)[:, 0]
     if rounding:
@@ -459,16 +457,15 @@ def aggregate(
     kept_parts.append(("preference", pblock.rows[pmask]))
 
     # Justifications of the kept preference annotations, in submission order.
-    justification_col = (
+    justification_col: npt.NDArray[np.object_] = (
         frame["justification"].fillna("").astype(str).to_numpy(dtype=object)
         if "justification" in frame
         else np.full(len(frame), "", dtype=object)
     )
-    texts = np.where(pmask, justification_col[np.maximum(pblock.rows, 0)], None)
-    kept_per_comp = pmask.sum(axis=1)
-    flat_texts = texts[pmask]
-    bounds = np.cumsum(kept_per_comp)[:-1]
-    justifications = [tuple(chunk) for chunk in np.split(flat_texts, bounds)] if n_comp else []
+    texts: npt.NDArray[np.object_] = (
+        justification_col[np.maximum(pblock.rows, 0)] if len(frame) else np.full(pblock.rows.shape, "", dtype=object)
+    )
+    justifications = [tuple(row[keep_row]) for row, keep_row in zip(texts, pmask, strict=True)]
     matches = pmask & (pblock.values[:, :, 0] == agg_strength[:, None])
     pick = np.where(matches.any(axis=1), np.argmax(matches, axis=1), np.argmax(pmask, axis=1))
     chosen = np.where(pmask.any(axis=1), texts[np.arange(n_comp), pick], "")

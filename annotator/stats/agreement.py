@@ -237,7 +237,8 @@ def _unique_rows(value_counts: FloatArray) -> tuple[FloatArray, IntArray]:
 
 
 def _pairable(value_counts: FloatArray) -> FloatArray:
-    return value_counts[value_counts.sum(axis=1) >= 2]
+    pairable: FloatArray = value_counts[value_counts.sum(axis=1) >= 2]
+    return pairable
 
 
 def _unit_coincidences(value_counts: FloatArray) -> FloatArray:
@@ -250,7 +251,8 @@ def _unit_coincidences(value_counts: FloatArray) -> FloatArray:
     outer = value_counts[:, :, None] * value_counts[:, None, :]
     diag = np.arange(v)
     outer[:, diag, diag] -= value_counts
-    return (outer / (m_u - 1)[:, None, None]).reshape(n, v * v)
+    per_unit: FloatArray = (outer / (m_u - 1)[:, None, None]).reshape(n, v * v)
+    return per_unit
 
 
 def _distance_matrices(n_v: FloatArray, value_domain: FloatArray, level: Level) -> FloatArray:
@@ -278,9 +280,8 @@ def _alpha_from_coincidences(o: FloatArray, value_domain: FloatArray, level: Lev
     """Alpha from coincidence matrices, shape (..., V, V) -> (...,); NaN where undefined."""
     n_v = o.sum(axis=-2)
     n = n_v.sum(axis=-1)
-    e = (n_v[..., :, None] * n_v[..., None, :] - n_v[..., None, :] * np.eye(n_v.shape[-1])) / np.maximum(
-        n - 1.0, 1.0
-    )[..., None, None]
+    pairs = n_v[..., :, None] * n_v[..., None, :] - n_v[..., None, :] * np.eye(n_v.shape[-1])
+    e = pairs / np.maximum(n - 1.0, 1.0)[..., None, None]
     d = _distance_matrices(n_v, value_domain, level)
     observed = (o * d).sum(axis=(-2, -1))
     expected = (e * d).sum(axis=(-2, -1))
@@ -640,9 +641,7 @@ def preference_direction(strength: npt.ArrayLike) -> FloatArray:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def leave_one_out_agreement(
-    units: npt.ArrayLike, raters: npt.ArrayLike, values: npt.ArrayLike
-) -> pd.DataFrame:
+def leave_one_out_agreement(units: npt.ArrayLike, raters: npt.ArrayLike, values: npt.ArrayLike) -> pd.DataFrame:
     """Each rater against the mean of the *other* raters of the same units (leave-one-out), vectorised.
 
     For every rating ``x`` on a unit with at least one other rating, ``others = (S_u - x) / (c_u - 1)`` where
@@ -679,7 +678,7 @@ def leave_one_out_agreement(
     k = len(rater_labels)
 
     def per_rater(w: FloatArray) -> FloatArray:
-        return np.bincount(r, weights=w, minlength=k)
+        return np.bincount(r, weights=w, minlength=k).astype(np.float64)
 
     n = per_rater(np.ones_like(x))
     sx, sy = per_rater(x), per_rater(y)

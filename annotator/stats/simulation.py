@@ -165,9 +165,7 @@ def _round_half_away(x: FloatArray) -> FloatArray:
     return np.sign(x) * np.floor(np.abs(x) + 0.5) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
-def make_truth(
-    n_comparisons: int, attributes: Sequence[str] = HELPSTEER2_ATTRIBUTES, *, seed: int = 0
-) -> Truth:
+def make_truth(n_comparisons: int, attributes: Sequence[str] = HELPSTEER2_ATTRIBUTES, *, seed: int = 0) -> Truth:
     """Draw a hidden truth resembling HelpSteer2's released marginals (HS2 Table 2).
 
     A latent quality per response drives helpfulness and correctness (strongly correlated, as in HS2), weakly

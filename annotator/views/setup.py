@@ -234,9 +234,7 @@ def setup_members(request: HttpRequest, slug: str) -> HttpResponse:
         if not request.htmx and not error and not form.is_bound:  # type: ignore[attr-defined]
             messages.success(request, notice)
             return redirect(_setup_url("setup_members", project))
-    memberships = (
-        Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
-    )
+    memberships = Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
     context = {
         "project": project,
         "tab": "members",
@@ -305,8 +303,9 @@ def setup_gold(request: HttpRequest, slug: str) -> HttpResponse:
     attributes = list(project.attributes.all())
     comparison_id = request.POST.get("comparison") or request.GET.get("comparison")
     comparison = (
-        get_object_or_404(Comparison.objects.select_related("prompt", "response_1", "response_2"),
-                          project=project, pk=comparison_id)
+        get_object_or_404(
+            Comparison.objects.select_related("prompt", "response_1", "response_2"), project=project, pk=comparison_id
+        )
         if comparison_id and str(comparison_id).isdigit()
         else None
     )

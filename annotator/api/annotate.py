@@ -1,0 +1,242 @@
+"""Annotation over REST: claim, draft, submit, skip — the same services as the annotate page.
+
+Everything is in *shown* terms, as on the page: ``left`` is "Response 1" as displayed, and a negative preference
+strength prefers the left response; the services map it back to response_1 / response_2. Token or session auth;
+the caller needs the annotator role in the project. Another annotator's assignment answers 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.models import Assignment, Flag, Role, SkipReason
+from annotator.selectors.assignments import assignment_get_for_annotator, assignment_workspace
+from annotator.selectors.projects import project_get_for_role
+from annotator.services.assignments import (
+    annotation_submit,
+    assignment_claim_next,
+    assignment_draft_save,
+    assignment_skip,
+)
+
+
+class ErrorOutput(serializers.Serializer):
+    message = serializers.CharField()
+    code = serializers.CharField()
+    extra = serializers.DictField()
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    described = {
+        400: "Invalid input; extra.fields maps each field (e.g. left.helpfulness) to its message.",
+        401: "Not authenticated.",
+        403: "Not an annotator in this project.",
+        404: "No such project or assignment (or it is not yours).",
+        409: "The assignment's state forbids it (already submitted, skipped, reservation lost).",
+    }
+    return {code: OpenApiResponse(ErrorOutput, description=described[code]) for code in codes}
+
+
+class AttributeOutput(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    scale_min = serializers.IntegerField()
+    scale_max = serializers.IntegerField()
+    level_descriptions = serializers.ListField(child=serializers.CharField())
+
+
+class TurnOutput(serializers.Serializer):
+    role = serializers.CharField()
+    content = serializers.CharField()
+
+
+class ShownResponseOutput(serializers.Serializer):
+    text = serializers.CharField()
+
+
+class ShownComparisonOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    turns = TurnOutput(many=True)
+    left = ShownResponseOutput(help_text='Shown as "Response 1".')
+    right = ShownResponseOutput(help_text='Shown as "Response 2".')
+
+
+class AssignmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(help_text="Project slug.")
+    status = serializers.CharField()
+    reserved_until = serializers.DateTimeField(allow_null=True)
+    review_note = serializers.CharField(help_text="Why a lead returned it; empty otherwise.")
+    comparison = ShownComparisonOutput()
+    attributes = AttributeOutput(many=True)
+    draft = serializers.DictField(help_text="The unfinished form, in shown terms.")
+    min_justification_length = serializers.IntegerField()
+
+
+def _assignment_output(assignment: Assignment) -> dict[str, Any]:
+    ws = assignment_workspace(assignment=assignment)
+    return {
+        "id": assignment.pk,
+        "project": ws.project.slug,
+        "status": assignment.status,
+        "reserved_until": assignment.reserved_until,
+        "review_note": assignment.review_note,
+        "comparison": {
+            "id": ws.comparison.pk,
+            "turns": ws.turns,
+            "left": {"text": ws.left.text},
+            "right": {"text": ws.right.text},
+        },
+        "attributes": [
+            {
+                "name": a.name, "description": a.description, "scale_min": a.scale_min, "scale_max": a.scale_max,
+                "level_descriptions": list(a.level_descriptions or []),
+            }  # fmt: skip
+            for a in ws.attributes
+        ],
+        "draft": ws.values,
+        "min_justification_length": ws.project.min_justification_length,
+    }
+
+
+class AssignmentClaimNextApi(APIView):
+    @extend_schema(
+        operation_id="assignment_claim_next",
+        summary="Claim the next comparison",
+        description=(
+            "Your unfinished assignment (one returned for revision first), or a newly reserved comparison. "
+            "204 when nothing is left for you."
+        ),
+        request=None,
+        responses={200: AssignmentOutput, 204: OpenApiResponse(description="Nothing left for you."), **_errors(401, 403, 404)},
+        tags=["annotate"],
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for_role(slug=slug, user=request.user, roles={Role.ANNOTATOR})
+        assignment = assignment_claim_next(project=project, annotator=request.user)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(AssignmentOutput(_assignment_output(assignment)).data)
+
+
+class DraftInput(serializers.Serializer):
+    draft = serializers.DictField(
+        help_text="left/right (attribute → int), preference_strength, justification, flags, time_on_task_seconds."
+    )
+
+
+class DraftOutput(serializers.Serializer):
+    assignment = serializers.IntegerField()
+    draft = serializers.DictField()
+    reserved_until = serializers.DateTimeField(allow_null=True)
+
+
+class AssignmentDraftApi(APIView):
+    @extend_schema(
+        operation_id="assignment_draft_get", summary="Read the draft", responses={200: DraftOutput, **_errors(401, 404)},
+        tags=["annotate"],
+    )  # fmt: skip
+    def get(self, request: Request, assignment_id: int) -> Response:
+        a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
+        return Response(DraftOutput({"assignment": a.pk, "draft": a.draft, "reserved_until": a.reserved_until}).data)
+
+    @extend_schema(
+        operation_id="assignment_draft_save",
+        summary="Save the draft",
+        description="Keeps the unfinished form (shown terms); a live reservation is extended.",
+        request=DraftInput,
+        responses={200: DraftOutput, **_errors(400, 401, 403, 404, 409)},
+        tags=["annotate"],
+    )
+    def put(self, request: Request, assignment_id: int) -> Response:
+        a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
+        data = DraftInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        a = assignment_draft_save(assignment=a, annotator=request.user, draft=data.validated_data["draft"])
+        return Response(DraftOutput({"assignment": a.pk, "draft": a.draft, "reserved_until": a.reserved_until}).data)
+
+
+class ShownRatingsInput(serializers.Serializer):
+    left = serializers.DictField(child=serializers.JSONField(), help_text='Attribute → rating of "Response 1".')
+    right = serializers.DictField(child=serializers.JSONField(), help_text='Attribute → rating of "Response 2".')
+
+
+class SubmitInput(serializers.Serializer):
+    ratings = ShownRatingsInput()
+    preference_strength = serializers.JSONField(help_text="−3 (left much better) … +3 (right much better).")
+    justification = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False, default=list)
+    time_on_task_seconds = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
+
+
+class SubmitOutput(serializers.Serializer):
+    annotation = serializers.IntegerField()
+    assignment = serializers.IntegerField()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class AnnotationSubmitApi(APIView):
+    @extend_schema(
+        operation_id="annotation_submit",
+        summary="Submit an annotation",
+        description=(
+            "Ratings for both responses on every attribute, a preference strength and a justification, in shown "
+            "terms. Warnings (e.g. a strength contradicting the helpfulness ratings) do not refuse the submission."
+        ),
+        request=SubmitInput,
+        responses={201: SubmitOutput, **_errors(400, 401, 403, 404, 409)},
+        tags=["annotate"],
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
+        data = SubmitInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        result = annotation_submit(
+            assignment=a,
+            annotator=request.user,
+            ratings_shown=v["ratings"],
+            preference_strength=v["preference_strength"],
+            justification=v["justification"],
+            flags=v["flags"],
+            time_on_task_seconds=v["time_on_task_seconds"],
+        )
+        out = {"annotation": result.annotation.pk, "assignment": a.pk, "warnings": list(result.warnings)}
+        return Response(SubmitOutput(out).data, status=status.HTTP_201_CREATED)
+
+
+class SkipInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=SkipReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False, default=list)
+
+
+class SkipOutput(serializers.Serializer):
+    assignment = serializers.IntegerField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    flags = serializers.ListField(child=serializers.CharField())
+
+
+class AssignmentSkipApi(APIView):
+    @extend_schema(
+        operation_id="assignment_skip",
+        summary="Skip a comparison",
+        description="Give it back with a reason (\"other\" needs a note) and optional flags; it goes to someone else.",
+        request=SkipInput,
+        responses={200: SkipOutput, **_errors(400, 401, 403, 404, 409)},
+        tags=["annotate"],
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
+        data = SkipInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        a = assignment_skip(assignment=a, annotator=request.user, **data.validated_data)
+        out = {"assignment": a.pk, "status": a.status, "reason": a.skip_reason, "flags": a.flags}
+        return Response(SkipOutput(out).data)

@@ -1,0 +1,298 @@
+"""The annotate page: one comparison at a time, keyboard-driven, next comparison without a page reload.
+
+``GET /p/<slug>/annotate/`` claims (idempotently: the annotator's unfinished assignment comes back first) and shows
+the workspace. The form posts to ``/a/<id>/submit/``, ``/a/<id>/skip/`` or ``/a/<id>/draft/``. With htmx each
+answers the workspace partial that the page itself includes (the next comparison, or the same one with errors next
+to the fields and the input kept); without JS each is an ordinary form post answered with a redirect or the full
+page. Everything shown is in *shown* terms (left = "Response 1"); the services map it back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from annotator.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from annotator.models import Assignment, AssignmentStatus, Attribute, Flag, Project, Role, SkipReason
+from annotator.selectors.assignments import (
+    STRENGTH_CHOICES,
+    Workspace,
+    annotator_progress,
+    assignment_get_for_annotator,
+    assignment_workspace,
+)
+from annotator.selectors.projects import project_get_for_role
+from annotator.services.assignments import (
+    annotation_submit,
+    assignment_claim_next,
+    assignment_draft_save,
+    assignment_skip,
+)
+
+PAGE = "annotator/annotate.html"
+PARTIAL = "annotator/partials/_workspace.html"
+# Keys the annotate form understands; shortcuts are documented on the page from this list.
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("0–4", "rate the focused attribute, then move on"),
+    ("1–7", "preference strength (1 = Response 1 much better … 7 = Response 2 much better)"),
+    ("Tab / Shift+Tab", "next / previous question"),
+    ("← →", "change the focused choice"),
+    ("J", "write the justification"),
+    ("Esc", "leave the text box"),
+    ("Ctrl+Enter", "submit"),
+    ("S", "skip with a reason"),
+    ("G", "show or hide the guidelines"),
+)
+
+
+def _annotator_project(request: HttpRequest, slug: str) -> Project:
+    try:
+        return project_get_for_role(slug=slug, user=request.user, roles={Role.ANNOTATOR})
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+
+
+def _own_assignment(request: HttpRequest, assignment_id: int) -> Assignment:
+    try:
+        return assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+# --- form parsing (shown terms) -------------------------------------------------------------------------------
+
+
+def _int_or_raw(raw: str | None) -> int | str | None:
+    """A whole number when the text is one; the text itself otherwise, so the service names what is wrong."""
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return raw
+
+
+def _seconds(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+
+@dataclass(frozen=True)
+class SubmittedForm:
+    ratings_shown: dict[str, dict[str, Any]]
+    preference_strength: Any
+    justification: str
+    flags: list[str]
+    time_on_task_seconds: float | None
+
+    def as_values(self) -> dict[str, Any]:
+        """The same answers in the shape of a draft, to show them again."""
+        return {
+            **{side: {k: v for k, v in r.items() if v is not None} for side, r in self.ratings_shown.items()},
+            "preference_strength": self.preference_strength,
+            "justification": self.justification,
+            "flags": self.flags,
+            "time_on_task_seconds": self.time_on_task_seconds,
+        }
+
+
+def _parse(post: QueryDict, attributes: list[Attribute]) -> SubmittedForm:
+    ratings: dict[str, dict[str, Any]] = {"left": {}, "right": {}}
+    for side, values in ratings.items():
+        for attribute in attributes:
+            value = _int_or_raw(post.get(f"{side}.{attribute.name}"))
+            if value is not None:
+                values[attribute.name] = value
+    return SubmittedForm(
+        ratings_shown=ratings,
+        preference_strength=_int_or_raw(post.get("preference_strength")),
+        justification=post.get("justification", ""),
+        flags=post.getlist("flags"),
+        time_on_task_seconds=_seconds(post.get("time_on_task_seconds")),
+    )
+
+
+# --- rendering ------------------------------------------------------------------------------------------------
+
+
+def _side(ws: Workspace, key: str, label: str, errors: dict[str, str]) -> dict[str, Any]:
+    given = ws.values.get(key) if isinstance(ws.values.get(key), dict) else {}
+    rows = [
+        {
+            "attribute": a,
+            "name": f"{key}.{a.name}",
+            "value": given.get(a.name),
+            "error": errors.get(f"{key}.{a.name}", ""),
+        }
+        for a in ws.attributes
+    ]
+    return {"key": key, "label": label, "response": ws.left if key == "left" else ws.right, "rows": rows}
+
+
+def _context(
+    request: HttpRequest,
+    project: Project,
+    assignment: Assignment | None,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    error_message: str = "",
+    notices: list[str] | None = None,
+    skip_open: bool = False,
+) -> dict[str, Any]:
+    errors = errors or {}
+    context: dict[str, Any] = {
+        "project": project,
+        "assignment": assignment,
+        "progress": annotator_progress(project=project, annotator=request.user),  # type: ignore[arg-type]
+        "notices": notices or [],
+        "shortcuts": SHORTCUTS,
+        "errors": errors,
+        "error_message": error_message,
+    }
+    if assignment is None:
+        return context
+    ws = assignment_workspace(assignment=assignment)
+    if values is not None:
+        ws = Workspace(**{**ws.__dict__, "values": values})
+    context.update(
+        ws=ws,
+        sides=[_side(ws, "left", "Response 1", errors), _side(ws, "right", "Response 2", errors)],
+        strength_choices=[(i + 1, value, label) for i, (value, label) in enumerate(STRENGTH_CHOICES)],
+        flag_choices=Flag.choices,
+        skip_reasons=SkipReason.choices,
+        skip_open=skip_open or any(k in errors for k in ("reason", "note")),
+        is_returned=assignment.status == AssignmentStatus.RETURNED,
+        time_on_task=ws.values.get("time_on_task_seconds") or 0,
+    )
+    return context
+
+
+def _respond(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+    """The full page, or for htmx the workspace partial (always 200, so htmx swaps it in)."""
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, PARTIAL, context)
+    return render(request, PAGE, context, status=status)
+
+
+def _next(request: HttpRequest, project: Project, notices: list[str]) -> HttpResponse:
+    """After a submit or skip: htmx gets the next comparison in place; a plain post is redirected to it."""
+    if not request.htmx:  # type: ignore[attr-defined]
+        for notice in notices:
+            messages.info(request, notice)
+        return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}), permanent=False)
+    try:
+        assignment = assignment_claim_next(project=project, annotator=request.user)  # type: ignore[arg-type]
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    return _respond(request, _context(request, project, assignment, notices=notices))
+
+
+# --- views ----------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def annotate(request: HttpRequest, slug: str) -> HttpResponse:
+    """The annotator's current comparison (claimed now if they have none), or a note that nothing is left."""
+    project = _annotator_project(request, slug)
+    try:
+        assignment = assignment_claim_next(project=project, annotator=request.user)  # type: ignore[arg-type]
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    return _respond(request, _context(request, project, assignment))
+
+
+@login_required
+@require_POST
+def annotate_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _own_assignment(request, assignment_id)
+    project = assignment.comparison.project
+    attributes = list(project.attributes.all())
+    form = _parse(request.POST, attributes)
+    try:
+        result = annotation_submit(
+            assignment=assignment,
+            annotator=request.user,  # type: ignore[arg-type]
+            ratings_shown=form.ratings_shown,
+            preference_strength=form.preference_strength,
+            justification=form.justification,
+            flags=form.flags,
+            time_on_task_seconds=form.time_on_task_seconds,
+        )
+    except ValidationFailed as exc:
+        context = _context(
+            request, project, assignment, values=form.as_values(), errors=exc.extra.get("fields", {}),
+            error_message=exc.message,
+        )  # fmt: skip
+        return _respond(request, context, status=422)
+    except Conflict as exc:
+        return _next(request, project, [exc.message])
+    except ApplicationError as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    return _next(request, project, ["Submitted.", *result.warnings])
+
+
+@login_required
+@require_POST
+def annotate_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = _own_assignment(request, assignment_id)
+    project = assignment.comparison.project
+    try:
+        assignment_skip(
+            assignment=assignment,
+            annotator=request.user,  # type: ignore[arg-type]
+            reason=request.POST.get("reason", ""),
+            note=request.POST.get("note", ""),
+            flags=request.POST.getlist("flags"),
+        )
+    except ValidationFailed as exc:
+        values = dict(assignment.draft or {})
+        context = _context(
+            request, project, assignment, values=values, errors=exc.extra.get("fields", {}), error_message=exc.message,
+            skip_open=True,
+        )  # fmt: skip
+        context.update(skip_reason=request.POST.get("reason", ""), skip_note=request.POST.get("note", ""))
+        return _respond(request, context, status=422)
+    except Conflict as exc:
+        return _next(request, project, [exc.message])
+    except ApplicationError as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    return _next(request, project, ["Skipped."])
+
+
+@login_required
+@require_POST
+def annotate_draft(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    """Keep the unfinished form. Script (autosave, sendBeacon on leaving) gets 204; a plain post a redirect back."""
+    assignment = _own_assignment(request, assignment_id)
+    project = assignment.comparison.project
+    form = _parse(request.POST, list(project.attributes.all()))
+    draft = form.as_values()
+    try:
+        assignment_draft_save(assignment=assignment, annotator=request.user, draft=draft)  # type: ignore[arg-type]
+    except Conflict as exc:
+        if request.htmx or request.headers.get("X-Requested-With"):  # type: ignore[attr-defined]
+            return HttpResponse(exc.message, status=409, content_type="text/plain")
+        messages.info(request, exc.message)
+        return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}))
+    except ApplicationError as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+    if request.htmx or request.headers.get("X-Requested-With"):  # type: ignore[attr-defined]
+        return HttpResponse(status=204)
+    messages.info(request, "Draft saved.")
+    return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}))

@@ -1,0 +1,279 @@
+"""The data lead's quality audit: overview, annotators, disagreement queue with review, aggregation rules.
+
+Function views, each serving its full page and, for htmx requests, the partial the page itself includes
+(``templates/annotator/partials/_lead_*.html``). Every page works without JavaScript: sorting and paging are links,
+review is a form. Only leads of the project get in: a non-member gets 404, another member 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from annotator.errors import ApplicationError, NotFound, PermissionDenied
+from annotator.models import Annotation, Project, Role
+from annotator.selectors.agreement_cache import agreement_fingerprint, agreement_intervals_get
+from annotator.selectors.projects import project_get_for_role
+from annotator.selectors.quality import (
+    DISAGREEMENT_ORDERS,
+    MEASURE_LABELS,
+    agreement_overview_get,
+    aggregation_rule_get,
+    aggregation_rule_list,
+    aggregation_rule_preview,
+    annotator_annotations,
+    annotator_table,
+    disagreement_queue,
+    project_attribute_names,
+    project_progress,
+)
+from annotator.services.agreement_intervals import agreement_intervals_request
+from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
+from annotator.services.reviews import review_decide
+
+ANNOTATIONS_PER_PAGE = 25
+
+
+def _lead_project(request: HttpRequest, slug: str) -> Project:
+    try:
+        return project_get_for_role(slug=slug, user=request.user, roles={Role.LEAD})
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+
+
+def _render(request: HttpRequest, page: str, partial: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    """The full page, or for htmx the partial the page includes (htmx swaps only 2xx, so errors come as 200)."""
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, partial, context)
+    return render(request, page, context, status=status)
+
+
+def _int_param(request: HttpRequest, name: str, default: int) -> int:
+    try:
+        return max(1, int(request.GET.get(name, default)))
+    except (TypeError, ValueError):
+        return default
+
+
+# --- overview --------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def lead_overview(request: HttpRequest, slug: str) -> HttpResponse:
+    """Progress, agreement per attribute (with intervals when the background task has them) and over time."""
+    project = _lead_project(request, slug)
+    fingerprint = agreement_fingerprint(project=project)
+    overview = agreement_overview_get(project=project)
+    intervals = agreement_intervals_get(project=project, fingerprint=fingerprint)
+    context = {
+        "project": project,
+        "tab": "overview",
+        "progress": project_progress(project=project),
+        "overview": overview,
+        "intervals": intervals,
+        "chart_data": overview.chart_data(intervals.results if intervals.current else None),
+    }
+    return render(request, "annotator/lead/overview.html", context)
+
+
+@login_required
+def lead_intervals(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the intervals panel (polled while a computation runs). POST: ask for a fresh computation."""
+    project = _lead_project(request, slug)
+    if request.method == "POST":
+        agreement_intervals_request(project=project)
+        if not request.htmx:  # type: ignore[attr-defined]
+            return HttpResponseRedirect(reverse("annotator:lead_overview", kwargs={"slug": slug}))
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    state = agreement_intervals_get(project=project)
+    context = {"project": project, "intervals": state, "labels": MEASURE_LABELS}
+    response = render(request, "annotator/partials/_lead_intervals.html", context)
+    if request.method == "GET" and request.htmx and not state.busy:  # type: ignore[attr-defined]
+        # Done: the panel has its final content; 286 tells htmx to stop polling.
+        stop = HttpResponseStopPolling()
+        stop.content = response.content
+        return stop
+    return response
+
+
+# --- annotators -------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def lead_annotators(request: HttpRequest, slug: str) -> HttpResponse:
+    """The per-annotator table, sortable by any column; outliers marked."""
+    project = _lead_project(request, slug)
+    sort = request.GET.get("sort", "loo_agreement")
+    descending = request.GET.get("dir", "asc") == "desc"
+    error = ""
+    try:
+        rows = annotator_table(project=project, sort=sort, descending=descending)
+    except ApplicationError as exc:
+        error, sort, descending = exc.message, "loo_agreement", False
+        rows = annotator_table(project=project)
+    attributes = project_attribute_names(project=project)
+    context = {
+        "project": project,
+        "tab": "annotators",
+        "rows": rows,
+        "columns": _annotator_columns(attributes),
+        "sort": sort,
+        "descending": descending,
+        "attributes": attributes,
+        "error": error,
+    }
+    return _render(
+        request, "annotator/lead/annotators.html", "annotator/partials/_lead_annotator_table.html", context,
+        status=400 if error else 200,
+    )  # fmt: skip
+
+
+def _annotator_columns(attributes: list[str]) -> list[tuple[str, str, bool]]:
+    """(sort key, header, numeric) in the table's order."""
+    return [
+        ("username", "annotator", False),
+        ("n_annotations", "annotations", True),
+        ("n_rejected", "rejected", True),
+        ("loo_agreement", "agreement", True),
+        *((f"loo_{a}", f"r {a}", True) for a in attributes),
+        ("loo_strength", "r strength", True),
+        *((f"bias_{a}", f"bias {a}", True) for a in attributes),
+        ("left_rate", "left rate", True),
+        ("median_time_on_task_s", "median time", True),
+        ("skip_rate", "skips", True),
+        *((f"gold_{a}", f"gold {a}", True) for a in attributes),
+    ]
+
+
+@login_required
+@require_GET
+def lead_annotator_detail(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    """One annotator's annotations, newest first, each with its review and the review form."""
+    project = _lead_project(request, slug)
+    page = _int_param(request, "page", 1)
+    try:
+        username, items, total = annotator_annotations(
+            project=project, user_id=user_id, limit=ANNOTATIONS_PER_PAGE, offset=(page - 1) * ANNOTATIONS_PER_PAGE
+        )
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    context = {
+        "project": project,
+        "tab": "annotators",
+        "username": username,
+        "user_id": user_id,
+        "items": items,
+        "total": total,
+        "page": page,
+        "has_next": page * ANNOTATIONS_PER_PAGE < total,
+        "attributes": project_attribute_names(project=project),
+    }
+    return render(request, "annotator/lead/annotator_detail.html", context)
+
+
+# --- disagreement queue and review ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def lead_disagreements(request: HttpRequest, slug: str) -> HttpResponse:
+    """Comparisons ordered by how much their annotators disagree, every annotation side by side."""
+    project = _lead_project(request, slug)
+    order = request.GET.get("order", "rating")
+    if order not in DISAGREEMENT_ORDERS:
+        order = "rating"
+    queue = disagreement_queue(project=project, order=order, page=_int_param(request, "page", 1))
+    context = {"project": project, "tab": "disagreements", "queue": queue, "orders": DISAGREEMENT_ORDERS}
+    return _render(
+        request, "annotator/lead/disagreements.html", "annotator/partials/_lead_disagreement_list.html", context
+    )
+
+
+@login_required
+@require_POST
+def lead_review(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
+    """Accept, or reject with a reason (the annotation goes back to its annotator). htmx: the annotation's card."""
+    project = _lead_project(request, slug)
+    annotation = (
+        Annotation.objects.select_related("annotator", "assignment")
+        .filter(pk=annotation_id, comparison__project=project)
+        .first()
+    )
+    if annotation is None:
+        raise Http404("No such annotation in this project.")
+    decision = request.POST.get("decision", "")
+    reason = request.POST.get("reason", "")
+    error = ""
+    try:
+        review_decide(annotation=annotation, reviewer=request.user, decision=decision, reason=reason)  # type: ignore[arg-type]
+    except ApplicationError as exc:
+        error = exc.message
+    if not request.htmx:  # type: ignore[attr-defined]
+        if error:
+            context = {"project": project, "tab": "disagreements", "error": error, "back": _next_url(request, slug)}
+            return render(request, "annotator/lead/review_error.html", context, status=400)
+        return HttpResponseRedirect(_next_url(request, slug))
+    annotation.refresh_from_db()
+    reviews = list(annotation.reviews.all())
+    latest = reviews[0] if reviews else None
+    item = {
+        "annotation": annotation,
+        "review_status": "unreviewed" if latest is None else ("accepted" if latest.decision == "accept" else "rejected"),
+        "review_reason": latest.reason if latest else "",
+    }
+    context = {
+        "project": project,
+        "a": item,
+        "attributes": project_attribute_names(project=project),
+        "error": error,
+        "reason": reason if error else "",
+        "next": request.POST.get("next", ""),
+    }
+    return render(request, "annotator/partials/_lead_annotation_review.html", context)
+
+
+def _next_url(request: HttpRequest, slug: str) -> str:
+    candidate = request.POST.get("next", "")
+    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}):
+        return candidate
+    return reverse("annotator:lead_disagreements", kwargs={"slug": slug})
+
+
+# --- aggregation rules ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def lead_rules(request: HttpRequest, slug: str) -> HttpResponse:
+    """The aggregation rules and, for the chosen one, what it would keep and drop here and agreement before/after."""
+    project = _lead_project(request, slug)
+    # The default rules are seeded on first use (idempotent), so a fresh install needs no extra step.
+    rules = aggregation_rule_list()
+    if not rules:
+        aggregation_rules_ensure_defaults()
+        rules = aggregation_rule_list()
+    chosen_id = request.GET.get("rule")
+    preview, error = None, ""
+    if chosen_id:
+        try:
+            rule = aggregation_rule_get(rule_id=int(chosen_id))
+            preview = aggregation_rule_preview(project=project, rule=rule)
+        except ValueError:
+            error = "Choose a rule from the list."
+        except ApplicationError as exc:
+            error = exc.message
+    context = {"project": project, "tab": "rules", "rules": rules, "preview": preview, "error": error}
+    return _render(request, "annotator/lead/rules.html", "annotator/partials/_lead_rule_preview.html", context)

@@ -1,0 +1,34 @@
+"""A project's landing page: what this user can do here, by role."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from annotator.errors import NotFound
+from annotator.models import Role
+from annotator.selectors.assignments import annotator_progress
+from annotator.selectors.projects import project_get_for_role, project_roles
+
+
+@login_required
+@require_GET
+def project_home(request: HttpRequest, slug: str) -> HttpResponse:
+    """Links by role: Annotate (annotators), the lead's pages (leads), snapshots and jobs (researchers)."""
+    try:
+        project = project_get_for_role(slug=slug, user=request.user)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    roles = project_roles(project=project, user=request.user)
+    progress = annotator_progress(project=project, annotator=request.user) if Role.ANNOTATOR in roles else None  # type: ignore[arg-type]
+    context = {
+        "project": project,
+        "roles": roles,
+        "is_annotator": Role.ANNOTATOR in roles,
+        "is_lead": Role.LEAD in roles,
+        "is_researcher": Role.RESEARCHER in roles,
+        "progress": progress,
+    }
+    return render(request, "annotator/project.html", context)

@@ -1,0 +1,185 @@
+"""Training jobs, their metrics over time, evaluations, and the comparisons a model sends back for review.
+
+A :class:`TrainingJob` is a stateful record in the label-studio export sense: a status enum, timestamps, the worker
+that holds it, an error text and the snapshot it was trained on (lineage). Its status moves only by conditional
+updates in :mod:`rm_jobs.services.jobs`::
+
+    queued ──start──> running ──finish──> succeeded | failed | cancelled
+      │                 │ └─(heartbeat stale, checkpoint kept)──> queued (attempt + 1, resumes)
+      └──cancel──> cancelled
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from annotator.models import Comparison, Project, Snapshot
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Objective(models.TextChoices):
+    """The objectives compared in HelpSteer2-Preference (Wang et al. 2024, arXiv 2410.01257, Table 3)."""
+
+    BT = "bt", "Bradley-Terry"
+    MARGIN_BT = "margin-bt", "Bradley-Terry with margin"
+    SCALED_BT = "scaled-bt", "Scaled Bradley-Terry"
+    REGRESSION = "regression", "Regression, every attribute"
+    REGRESSION_HELPFULNESS = "regression-helpfulness", "Regression, helpfulness only"
+    REGRESSION_THEN_SCALED_BT = "regression-then-scaled-bt", "Regression (helpfulness) then Scaled BT"
+
+
+class Queue(models.TextChoices):
+    DEFAULT = "default", "CPU (default queue)"
+    GPU = "gpu", "GPU"
+
+
+class TrainingJob(models.Model):
+    """One reward-model training run on a ready snapshot.
+
+    ``config`` holds what was asked (objective, base model, hyper-parameters) and ``config["stages"]`` the engine's
+    :class:`rm_jobs.training.TrainConfig` of each stage, as dicts; it never changes after creation. Paths are
+    relative to MEDIA_ROOT. ``attempt`` counts starts: a job resumed after its worker died runs attempt 2 from
+    ``resume_from``; every write from a worker names its attempt, so a stale worker cannot overwrite a newer one.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_jobs")
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="training_jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    objective = models.CharField(max_length=32, choices=Objective.choices)
+    base_model = models.CharField(max_length=200, help_text="Name in PREFSTACK_BASE_MODELS, or a local path.")
+    queue = models.CharField(max_length=16, choices=Queue.choices, default=Queue.DEFAULT)
+    config = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True, help_text="Celery hostname of the worker that runs it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    stage = models.PositiveSmallIntegerField(default=0, help_text="Index into config['stages'] now running.")
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    output_folder = models.CharField(max_length=255, blank=True)
+    resume_from = models.CharField(max_length=500, blank=True, help_text="Checkpoint the next attempt resumes.")
+    checkpoint_path = models.CharField(max_length=500, blank=True, help_text="Model directory (from_pretrained).")
+    summary = models.JSONField(default=dict, blank=True, help_text="Final metrics, wall time, tokens per second.")
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "status"]), models.Index(fields=["status", "heartbeat_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=JobStatus.values), name="training_job_status_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(queue__in=Queue.values), name="training_job_queue_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} · {self.objective} · {self.status}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class JobMetric(models.Model):
+    """One point of a job's time series: a training step, or a validation pass (``split="validation"``)."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metrics")
+    stage = models.PositiveSmallIntegerField(default=0)
+    step = models.PositiveIntegerField()
+    split = models.CharField(max_length=16, default="train")
+    epoch = models.FloatField(null=True, blank=True)
+    loss = models.FloatField(null=True, blank=True)
+    accuracy = models.FloatField(null=True, blank=True)
+    tokens_per_s = models.FloatField(null=True, blank=True)
+    learning_rate = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job_id", "stage", "step", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "stage", "step", "split"], name="job_metric_unique_point"),
+        ]
+
+
+class EvaluationKind(models.TextChoices):
+    VALIDATION = "validation", "Snapshot validation split"
+    REWARD_BENCH = "reward-bench", "RewardBench-format file"
+
+
+class EvaluationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Evaluation(models.Model):
+    """A trained model measured on a snapshot's validation split, or on an uploaded RewardBench-format file.
+
+    ``metrics``: ``accuracy``, ``num_pairs``, ``mean_margin``; ``rmse`` / ``pearson`` per attribute (when the
+    model has regression outputs); ``per_subset`` for RewardBench files. ``disagreements``: the validation
+    comparisons where the model's reward margin contradicts the aggregated human preference most, most confident
+    first (``comparison_id``, ``human_preferred`` 1|2, ``human_strength``, ``model_margin``).
+    """
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="evaluations")
+    kind = models.CharField(max_length=16, choices=EvaluationKind.choices, default=EvaluationKind.VALIDATION)
+    snapshot = models.ForeignKey(Snapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    data_file = models.CharField(max_length=500, blank=True, help_text="Uploaded RewardBench file (MEDIA_ROOT).")
+    status = models.CharField(max_length=16, choices=EvaluationStatus.choices, default=EvaluationStatus.QUEUED)
+    metrics = models.JSONField(default=dict, blank=True)
+    disagreements = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind=EvaluationKind.VALIDATION) | models.Q(snapshot__isnull=False),
+                name="evaluation_validation_has_snapshot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"evaluation {self.pk} of job {self.job_id}"
+
+
+class ReviewRequest(models.Model):
+    """A comparison a reward model disagrees with, sent to the project's leads for another look.
+
+    The comparison's ``metadata["needs_review"]`` carries the same reason, so the lead's pages (in ``annotator``,
+    which must not import ``rm_jobs``) can list flagged comparisons without knowing this model.
+    """
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="+")
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="review_requests")
+    reason = models.TextField()
+    model_margin = models.FloatField(null=True, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "evaluation"], name="review_request_unique_comparison"),
+        ]

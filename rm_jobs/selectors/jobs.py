@@ -1,0 +1,152 @@
+"""Reads about training jobs: who may see them, their metric series, and the side-by-side table of objectives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from annotator.errors import NotFound
+from annotator.models import Project, Snapshot, SnapshotStatus
+from annotator.selectors.projects import project_get_for_role
+from annotator.selectors.snapshots import SNAPSHOT_ROLES
+from rm_jobs.models import Evaluation, EvaluationKind, EvaluationStatus, JobMetric, JobStatus, TrainingJob
+
+# Who sees, launches and cancels jobs: as for snapshots, researchers and leads (annotators get 403).
+JOB_ROLES: frozenset[str] = SNAPSHOT_ROLES
+
+
+def training_job_list(*, project: Project, status: str | None = None) -> QuerySet[TrainingJob]:
+    """The project's jobs, newest first, with snapshot and author in the same query."""
+    qs = TrainingJob.objects.filter(project=project).select_related("snapshot", "created_by").defer("log", "config")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def training_job_get_for_role(
+    *, job_id: int, user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] = JOB_ROLES
+) -> TrainingJob:
+    """The job ``job_id`` if ``user`` holds one of ``roles`` in its project (non-member: NotFound; other role:
+    PermissionDenied)."""
+    job = TrainingJob.objects.select_related("project", "snapshot", "created_by").filter(id=job_id).first()
+    if job is None:
+        raise NotFound("No such training job.")
+    project_get_for_role(slug=job.project.slug, user=user, roles=set(roles))
+    return job
+
+
+def training_job_in_project(*, project: Project, job_id: int) -> TrainingJob:
+    job = TrainingJob.objects.select_related("project", "snapshot", "created_by").filter(
+        project=project, id=job_id
+    ).first()
+    if job is None:
+        raise NotFound(f"Project {project.slug} has no training job {job_id}.")
+    return job
+
+
+def training_job_metrics(*, job: TrainingJob, after_id: int = 0) -> list[dict[str, Any]]:
+    """The job's metric points in order (``after_id``: only newer ones, for live polling)."""
+    rows = JobMetric.objects.filter(job=job, id__gt=after_id).order_by("stage", "step", "id")
+    return list(
+        rows.values("id", "stage", "step", "split", "epoch", "loss", "accuracy", "tokens_per_s", "learning_rate")
+    )
+
+
+def training_job_series(*, job: TrainingJob) -> dict[str, Any]:
+    """The chart's data: one global x (steps across stages) with train loss/accuracy and validation points."""
+    points = training_job_metrics(job=job)
+    offsets: dict[int, int] = {}
+    last_by_stage: dict[int, int] = {}
+    for p in points:
+        last_by_stage[p["stage"]] = max(last_by_stage.get(p["stage"], 0), p["step"])
+    running = 0
+    for stage in sorted(last_by_stage):
+        offsets[stage] = running
+        running += last_by_stage[stage]
+    series: dict[str, list[dict[str, float | None]]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    for p in points:
+        x = offsets[p["stage"]] + p["step"]
+        prefix = "" if p["split"] == "train" else "val_"
+        if p["loss"] is not None:
+            series[f"{prefix}loss"].append({"x": x, "y": p["loss"]})
+        if p["accuracy"] is not None:
+            series[f"{prefix}accuracy"].append({"x": x, "y": p["accuracy"]})
+    return {
+        "job": job.id,
+        "status": job.status,
+        "step": job.step,
+        "total_steps": job.total_steps,
+        "stage": job.stage,
+        "stages": len(job.config.get("stages", [])) or 1,
+        "series": series,
+        "last_id": points[-1]["id"] if points else 0,
+    }
+
+
+def job_evaluations(*, job: TrainingJob) -> QuerySet[Evaluation]:
+    return Evaluation.objects.filter(job=job).select_related("snapshot").order_by("-created_at", "-id")
+
+
+def ready_snapshots(*, project: Project) -> QuerySet[Snapshot]:
+    return Snapshot.objects.filter(project=project, status=SnapshotStatus.READY).order_by("-number")
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One finished job measured on the chosen validation data (one row of the table of objectives)."""
+
+    job: TrainingJob
+    evaluation: Evaluation
+    accuracy: float | None
+    rmse: float | None
+    wall_s: float | None
+    tokens_per_s: float | None
+
+
+@dataclass(frozen=True)
+class ComparisonTable:
+    snapshot: Snapshot | None
+    snapshots: list[Snapshot]
+    rows: list[ComparisonRow]
+
+
+def training_job_comparison(*, project: Project, snapshot_id: int | None = None) -> ComparisonTable:
+    """Succeeded jobs side by side on the same validation data: every succeeded evaluation on ``snapshot``'s
+    validation split (default: the newest snapshot that has one), best accuracy first. Two queries."""
+    evaluations = list(
+        Evaluation.objects.filter(
+            job__project=project,
+            job__status=JobStatus.SUCCEEDED,
+            kind=EvaluationKind.VALIDATION,
+            status=EvaluationStatus.SUCCEEDED,
+        )
+        .select_related("job", "job__snapshot", "snapshot")
+        .defer("job__log", "job__config")
+        .order_by("-created_at", "-id")
+    )
+    snapshots = sorted({e.snapshot_id: e.snapshot for e in evaluations if e.snapshot}.values(), key=lambda s: -s.number)
+    chosen = next((s for s in snapshots if s.id == snapshot_id), None) if snapshot_id else None
+    if chosen is None and snapshots:
+        if snapshot_id:
+            raise NotFound(f"No finished job was evaluated on snapshot id {snapshot_id}.")
+        chosen = snapshots[0]
+    latest: dict[int, Evaluation] = {}
+    for e in evaluations:
+        if chosen is not None and e.snapshot_id == chosen.id:
+            latest.setdefault(e.job_id, e)  # newest evaluation of each job on that snapshot
+    rows = [
+        ComparisonRow(
+            job=e.job,
+            evaluation=e,
+            accuracy=e.metrics.get("accuracy"),
+            rmse=e.metrics.get("rmse_mean"),
+            wall_s=(e.job.summary or {}).get("wall_s"),
+            tokens_per_s=(e.job.summary or {}).get("tokens_per_s"),
+        )
+        for e in latest.values()
+    ]
+    rows.sort(key=lambda r: (-(r.accuracy if r.accuracy is not None else -1.0), r.job.id))
+    return ComparisonTable(snapshot=chosen, snapshots=snapshots, rows=rows)

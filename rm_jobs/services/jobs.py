@@ -1,0 +1,532 @@
+"""Training jobs: create, cancel, and the conditional status transitions a worker makes.
+
+Every transition is one conditional UPDATE on the current status (and, for a worker's writes, on its ``attempt``),
+so a task delivered twice, a cancel racing a finish, or a worker that comes back after it was given up on changes
+nothing twice. Work is enqueued with ``transaction.on_commit`` on the job's own queue: ``gpu`` jobs reach only the
+workers that consume ``gpu``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+import zipfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from annotator.errors import Conflict, NotFound, ValidationFailed
+from annotator.models import Snapshot, SnapshotStatus
+from rm_jobs.models import JobStatus, Objective, Queue, TrainingJob
+from rm_jobs.training import HELPSTEER_ATTRIBUTES, TrainConfig
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_ZIP = "checkpoint.zip"
+RESUME_STATE_FILE = "trainer_state.pt"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hyper-parameters and base models
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HyperParameters:
+    """What a researcher may set for a job; everything else is the engine's default (rm_jobs.training.TrainConfig).
+
+    Defaults are TRL's reward-trainer defaults where they exist (learning rate 1e-4 for small encoders, one epoch).
+    """
+
+    learning_rate: float = 1e-4
+    batch_size: int = 16
+    epochs: int = 1
+    max_steps: int | None = None
+    max_length: int = 512
+    warmup_ratio: float = 0.0
+    seed: int = 42
+    save_every_steps: int = 200
+    eval_every_steps: int | None = None
+
+    def check(self) -> None:
+        """Raise ValidationFailed naming every out-of-range field."""
+        problems: dict[str, str] = {}
+        if not 0 < self.learning_rate <= 1e-2:
+            problems["learning_rate"] = "Between 0 (excluded) and 0.01."
+        if not 1 <= self.batch_size <= 1024:
+            problems["batch_size"] = "Between 1 and 1024."
+        if not 1 <= self.epochs <= 100:
+            problems["epochs"] = "Between 1 and 100."
+        if self.max_steps is not None and not 1 <= self.max_steps <= 10_000_000:
+            problems["max_steps"] = "At least 1."
+        if not 16 <= self.max_length <= 32_768:
+            problems["max_length"] = "Between 16 and 32768 tokens."
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            problems["warmup_ratio"] = "In [0, 1)."
+        if self.seed < 0:
+            problems["seed"] = "Not negative."
+        if self.save_every_steps < 1:
+            problems["save_every_steps"] = "At least 1."
+        if self.eval_every_steps is not None and self.eval_every_steps < 1:
+            problems["eval_every_steps"] = "At least 1, or empty."
+        if problems:
+            first = next(iter(problems))
+            raise ValidationFailed(f"{first}: {problems[first]}", extra={"fields": problems})
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any] | None) -> HyperParameters:
+        data = {k: v for k, v in (data or {}).items() if v is not None and v != ""}
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValidationFailed(
+                f"Unknown hyper-parameter {unknown[0]!r}.", extra={"fields": {name: "Unknown." for name in unknown}}
+            )
+        try:
+            hyper = cls(**data)
+        except TypeError as error:  # pragma: no cover - guarded by the unknown-key check
+            raise ValidationFailed(str(error)) from error
+        hyper.check()
+        return hyper
+
+
+def base_model_choices() -> dict[str, str]:
+    """Name -> configured location (a path, or ``package:<module>`` for a model shipped as a Python package)."""
+    return dict(settings.PREFSTACK_BASE_MODELS)
+
+
+def base_model_default() -> str:
+    return next(iter(base_model_choices()))
+
+
+def base_model_resolve(location: str) -> str:
+    """A configured location as a local directory path."""
+    if location.startswith("package:"):
+        module = importlib.import_module(location.removeprefix("package:"))
+        return str(module.get_model_path())
+    return location
+
+
+def _model_path(base_model: str, *, allow_path: bool) -> str:
+    choices = base_model_choices()
+    if base_model in choices:
+        path = base_model_resolve(choices[base_model])
+    elif allow_path and Path(base_model).is_dir():
+        path = str(Path(base_model).resolve())
+    else:
+        raise ValidationFailed(
+            f"Unknown base model {base_model!r}.",
+            extra={"fields": {"base_model": f"One of: {', '.join(choices)}."}},
+        )
+    if not (Path(path) / "config.json").exists():
+        raise ValidationFailed(
+            f"Base model {base_model!r} has no config.json at {path}.", extra={"fields": {"base_model": "Not a model."}}
+        )
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Create
+# ---------------------------------------------------------------------------------------------------------------
+
+# What each objective trains: (engine objective, which trainer-ready file, regression attributes) per stage.
+# "project" = every attribute of the project; regression-then-scaled-bt is the HelpSteer2-Preference recipe
+# (arXiv 2410.01257 §4): helpfulness-only regression, then Scaled BT initialised from it.
+_STAGES: dict[str, list[tuple[str, str, str | None]]] = {
+    Objective.BT: [("bt", "preference", None)],
+    Objective.MARGIN_BT: [("margin_bt", "preference", None)],
+    Objective.SCALED_BT: [("scaled_bt", "preference", None)],
+    Objective.REGRESSION: [("regression", "regression", "project")],
+    Objective.REGRESSION_HELPFULNESS: [("regression", "regression", "helpfulness")],
+    Objective.REGRESSION_THEN_SCALED_BT: [
+        ("regression", "regression", "helpfulness"),
+        ("scaled_bt", "preference", None),
+    ],
+}
+
+
+def _stages(
+    *, objective: str, model_path: str, hyper: HyperParameters, attributes: list[str], snapshot: Snapshot
+) -> list[dict[str, Any]]:
+    stages = []
+    for index, (engine_objective, data, which) in enumerate(_STAGES[objective]):
+        chosen: tuple[str, ...] = HELPSTEER_ATTRIBUTES
+        if which == "project":
+            chosen = tuple(attributes)
+        elif which == "helpfulness":
+            if "helpfulness" not in attributes:
+                raise ValidationFailed(
+                    "This objective needs a helpfulness attribute, and the project has none.",
+                    extra={"fields": {"objective": "The project has no helpfulness attribute."}},
+                )
+            chosen = ("helpfulness",)
+        config = TrainConfig(
+            model_path=model_path if index == 0 else "",
+            objective=engine_objective,  # type: ignore[arg-type]
+            attributes=chosen,
+            learning_rate=hyper.learning_rate,
+            batch_size=hyper.batch_size,
+            epochs=hyper.epochs,
+            max_steps=hyper.max_steps,
+            max_length=hyper.max_length,
+            warmup_ratio=hyper.warmup_ratio,
+            seed=hyper.seed,
+            save_every_steps=hyper.save_every_steps,
+            eval_every_steps=hyper.eval_every_steps,
+            extra={"snapshot": snapshot.id, "project": snapshot.project.slug, "stage": index},
+        )
+        stages.append({"data": data, "init_from": "base" if index == 0 else "previous", "train": config.to_dict()})
+    return stages
+
+
+@transaction.atomic
+def training_job_create(
+    *,
+    snapshot: Snapshot,
+    user: AbstractBaseUser | None,
+    objective: str,
+    base_model: str | None = None,
+    queue: str = Queue.DEFAULT,
+    hyperparameters: dict[str, Any] | None = None,
+    allow_model_path: bool = False,
+) -> TrainingJob:
+    """Record a queued training job on a ready ``snapshot`` and send it to ``queue`` after commit.
+
+    Parameters
+    ----------
+    objective
+        One of :class:`rm_jobs.models.Objective`'s values.
+    base_model
+        A name from ``PREFSTACK_BASE_MODELS`` (default: the first); with ``allow_model_path`` (the command line) also
+        a local model directory.
+    queue
+        ``default`` (CPU workers) or ``gpu`` (only workers started with ``-Q gpu`` take it).
+    hyperparameters
+        Fields of :class:`HyperParameters`; missing ones take their defaults.
+
+    Raises
+    ------
+    ValidationFailed : unknown objective, base model or queue, a hyper-parameter out of range.
+    Conflict : the snapshot is not ready.
+    """
+    if objective not in Objective.values:
+        raise ValidationFailed(
+            f"Unknown objective {objective!r}.", extra={"fields": {"objective": f"One of {', '.join(Objective.values)}."}}
+        )
+    if queue not in Queue.values:
+        raise ValidationFailed(f"Unknown queue {queue!r}.", extra={"fields": {"queue": "default or gpu."}})
+    if snapshot.status != SnapshotStatus.READY:
+        raise Conflict(
+            f"Snapshot {snapshot.number} is {snapshot.status}; train on a ready snapshot.",
+            code="snapshot_not_ready",
+            extra={"status": snapshot.status},
+        )
+    hyper = HyperParameters.from_mapping(hyperparameters)
+    base_model = base_model or base_model_default()
+    model_path = _model_path(base_model, allow_path=allow_model_path)
+    attributes = list(snapshot.project.attributes.order_by("position", "id").values_list("name", flat=True))
+    stages = _stages(objective=objective, model_path=model_path, hyper=hyper, attributes=attributes, snapshot=snapshot)
+    job = TrainingJob.objects.create(
+        project=snapshot.project,
+        snapshot=snapshot,
+        created_by=user,
+        objective=objective,
+        base_model=base_model,
+        queue=queue,
+        config={
+            "objective": objective,
+            "base_model": base_model,
+            "model_path": model_path,
+            "hyperparameters": hyper.__dict__,
+            "stages": stages,
+        },
+    )
+    job.output_folder = f"{settings.PREFSTACK_RUNS_FOLDER}/job-{job.id}"
+    for stage in stages:
+        stage["train"]["extra"]["job"] = job.id
+    job.save(update_fields=["output_folder", "config"])
+    _log(job.id, f"queued on '{queue}': {objective} from {base_model} on snapshot {snapshot.number}")
+    training_job_enqueue(job)
+    return job
+
+
+def training_job_enqueue(job: TrainingJob) -> None:
+    """Send the job's task to its queue once the surrounding transaction commits."""
+    from rm_jobs.tasks import training_job_run_task  # the task module imports the services
+
+    job_id, queue = job.id, job.queue
+    transaction.on_commit(lambda: training_job_run_task.apply_async(args=[job_id], queue=queue))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Transitions
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _log(job_id: int, line: str) -> None:
+    stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+    TrainingJob.objects.filter(id=job_id).update(log=Concat("log", Value(f"{stamp} {line}\n")))
+
+
+def training_job_log(*, job_id: int, line: str) -> None:
+    """Append one line to the job's log (shown on its page)."""
+    _log(job_id, line)
+
+
+def training_job_start(*, job_id: int, worker: str) -> TrainingJob | None:
+    """queued → running, for ``worker``; None when the job is not queued (a repeated delivery, a cancelled job)."""
+    now = timezone.now()
+    claimed = TrainingJob.objects.filter(id=job_id, status=JobStatus.QUEUED, cancel_requested=False).update(
+        status=JobStatus.RUNNING, worker=worker, heartbeat_at=now, started_at=now, error="", attempt=F("attempt") + 1
+    )
+    if not claimed:
+        return None
+    job = TrainingJob.objects.select_related("snapshot", "project").get(id=job_id)
+    _log(job_id, f"attempt {job.attempt} started on {worker}" + (f", resuming {job.resume_from}" if job.resume_from else ""))
+    return job
+
+
+def _owned(job_id: int, attempt: int) -> Q:
+    return Q(id=job_id, attempt=attempt, status=JobStatus.RUNNING)
+
+
+def training_job_heartbeat(*, job_id: int, attempt: int) -> bool:
+    """Refresh the heartbeat of a running attempt; False when the attempt no longer owns the job."""
+    return bool(TrainingJob.objects.filter(_owned(job_id, attempt)).update(heartbeat_at=timezone.now()))
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What a worker learns back after recording a step."""
+
+    owned: bool  # False: the job was given up on (sweeper) or cancelled-and-finished meanwhile; stop
+    cancel_requested: bool
+
+
+def training_job_progress(
+    *, job_id: int, attempt: int, stage: int, step: int, total_steps: int, points: list[dict[str, Any]]
+) -> StepReport:
+    """Record one step's metric points (train and, on evaluation steps, validation) and refresh the heartbeat."""
+    from rm_jobs.models import JobMetric
+
+    owned = TrainingJob.objects.filter(_owned(job_id, attempt)).update(
+        heartbeat_at=timezone.now(), stage=stage, step=step, total_steps=total_steps
+    )
+    if not owned:
+        return StepReport(owned=False, cancel_requested=False)
+    for point in points:
+        JobMetric.objects.update_or_create(
+            job_id=job_id, stage=stage, step=step, split=point.pop("split", "train"), defaults=point
+        )
+    cancel = TrainingJob.objects.filter(id=job_id).values_list("cancel_requested", flat=True).first()
+    return StepReport(owned=True, cancel_requested=bool(cancel))
+
+
+def training_job_stage_done(*, job_id: int, attempt: int, next_stage: int, summary: dict[str, Any]) -> bool:
+    """Move a multi-stage job to its next stage (the previous stage's resume point no longer applies)."""
+    return bool(
+        TrainingJob.objects.filter(_owned(job_id, attempt)).update(
+            stage=next_stage, step=0, total_steps=0, resume_from="", summary=summary
+        )
+    )
+
+
+def training_job_finish(
+    *,
+    job_id: int,
+    attempt: int,
+    status: str,
+    checkpoint_path: str = "",
+    summary: dict[str, Any] | None = None,
+    error: str = "",
+) -> bool:
+    """running → succeeded | failed | cancelled, only for the attempt that runs it. False when it no longer does."""
+    if status not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+        raise ValueError(f"not a final status: {status}")
+    changes: dict[str, Any] = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "error": error,
+        "checkpoint_path": checkpoint_path,
+        "resume_from": "",
+    }
+    if summary is not None:
+        changes["summary"] = summary
+    done = TrainingJob.objects.filter(_owned(job_id, attempt)).update(**changes)
+    if done:
+        _log(job_id, f"{status}" + (f": {error.splitlines()[0]}" if error else ""))
+    return bool(done)
+
+
+@transaction.atomic
+def training_job_cancel(*, job: TrainingJob, user: AbstractBaseUser | None = None) -> TrainingJob:
+    """Cancel a job: a queued one at once, a running one at its next step (its last checkpoint is kept).
+
+    Raises Conflict for a job that already finished.
+    """
+    now = timezone.now()
+    if TrainingJob.objects.filter(id=job.id, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now
+    ):
+        _log(job.id, f"cancelled before it started{_by(user)}")
+    elif TrainingJob.objects.filter(id=job.id, status=JobStatus.RUNNING, cancel_requested=False).update(
+        cancel_requested=True
+    ):
+        _log(job.id, f"cancel requested{_by(user)}; the loop stops at its next step")
+    else:
+        current = TrainingJob.objects.filter(id=job.id).values_list("status", "cancel_requested").first()
+        if current is None:
+            raise NotFound("No such training job.")
+        if current[0] != JobStatus.RUNNING:
+            raise Conflict(f"Job {job.id} is {current[0]}; only queued or running jobs can be cancelled.")
+    job.refresh_from_db()
+    return job
+
+
+def _by(user: AbstractBaseUser | None) -> str:
+    return f" by {user.get_username()}" if user is not None else ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Dead workers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def job_output_dir(job: TrainingJob) -> Path:
+    return Path(settings.MEDIA_ROOT) / job.output_folder
+
+
+def stage_output_dir(job: TrainingJob, stage: int) -> Path:
+    return job_output_dir(job) / f"stage-{stage}"
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest complete, resumable ``checkpoint-<step>`` directory in ``folder`` (written atomically by the
+    engine: a directory without its state file is not one)."""
+    best: tuple[int, Path] | None = None
+    if not folder.is_dir():
+        return None
+    for child in folder.iterdir():
+        name = child.name
+        if not (child.is_dir() and name.startswith("checkpoint-") and name.removeprefix("checkpoint-").isdigit()):
+            continue
+        if not (child / RESUME_STATE_FILE).exists():
+            continue
+        step = int(name.removeprefix("checkpoint-"))
+        if best is None or step > best[0]:
+            best = (step, child)
+    return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    requeued: list[int]
+    failed: list[int]
+    cancelled: list[int]
+
+
+def training_jobs_sweep_stale(
+    *, stale_seconds: int | None = None, dead_worker: str | None = None, project_id: int | None = None
+) -> SweepResult:
+    """Give up on running jobs whose worker stopped beating; re-queue them from their last checkpoint while they
+    have attempts left, else mark them failed. A cancel requested meanwhile ends them cancelled.
+
+    ``dead_worker``: a worker hostname known to be gone (a worker that just started under the same name): its
+    running jobs are taken at once, whatever their heartbeat.
+    """
+    stale_seconds = settings.PREFSTACK_JOB_STALE_SECONDS if stale_seconds is None else stale_seconds
+    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
+    condition = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
+    if dead_worker:
+        condition |= Q(worker=dead_worker)
+    candidates = TrainingJob.objects.filter(condition, status=JobStatus.RUNNING)
+    if project_id is not None:
+        candidates = candidates.filter(project_id=project_id)
+    result = SweepResult([], [], [])
+    for job in candidates.only("id", "attempt", "worker", "heartbeat_at", "cancel_requested", "stage", "output_folder"):
+        still = Q(id=job.id, status=JobStatus.RUNNING, attempt=job.attempt)
+        beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
+        why = f"worker {job.worker or '?'} stopped sending heartbeats (last {beat})"
+        now = timezone.now()
+        if job.cancel_requested:
+            checkpoint = latest_checkpoint(stage_output_dir(job, job.stage))
+            if TrainingJob.objects.filter(still).update(
+                status=JobStatus.CANCELLED, finished_at=now, checkpoint_path=_relative(checkpoint)
+            ):
+                result.cancelled.append(job.id)
+                _log(job.id, f"cancelled: {why}")
+            continue
+        if job.attempt < settings.PREFSTACK_JOB_MAX_ATTEMPTS:
+            checkpoint = latest_checkpoint(stage_output_dir(job, job.stage))
+            with transaction.atomic():
+                moved = TrainingJob.objects.filter(still).update(
+                    status=JobStatus.QUEUED, worker="", heartbeat_at=None, resume_from=_relative(checkpoint)
+                )
+                if moved:
+                    fresh = TrainingJob.objects.get(id=job.id)
+                    training_job_enqueue(fresh)
+            if moved:
+                result.requeued.append(job.id)
+                where = f"from {_relative(checkpoint)}" if checkpoint else "from the start of its stage"
+                _log(job.id, f"{why}; re-queued to resume {where}")
+            continue
+        if TrainingJob.objects.filter(still).update(
+            status=JobStatus.FAILED, finished_at=now, error=f"{why}; no attempts left."
+        ):
+            result.failed.append(job.id)
+            _log(job.id, f"failed: {why}")
+    return result
+
+
+def _relative(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return str(path.relative_to(Path(settings.MEDIA_ROOT)))
+    except ValueError:
+        return str(path)
+
+
+def media_path(relative: str) -> Path:
+    """A MEDIA_ROOT-relative path stored on a job, as an absolute path."""
+    return Path(settings.MEDIA_ROOT) / relative
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Artefacts
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def training_job_checkpoint_zip(*, job: TrainingJob) -> Path:
+    """A zip of the job's model directory (weights, config, tokenizer, training config; no optimizer state).
+
+    Unzipped, the folder loads with ``AutoModelForSequenceClassification.from_pretrained``. Written on first
+    request into a temporary file renamed into place.
+    """
+    if not job.checkpoint_path:
+        raise Conflict(f"Job {job.id} has no checkpoint yet.", code="no_checkpoint")
+    source = media_path(job.checkpoint_path)
+    if not source.is_dir():
+        raise NotFound(f"The checkpoint of job {job.id} is gone from the media folder.")
+    target = job_output_dir(job) / f"{source.name}-{CHECKPOINT_ZIP}"
+    if not target.exists():
+        partial = target.with_suffix(".partial")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(source.rglob("*")):
+                if file.is_file() and file.name != RESUME_STATE_FILE:
+                    archive.write(file, file.relative_to(source))
+        partial.replace(target)
+    return target
+
+
+def training_job_files_remove(*, job: TrainingJob) -> None:  # pragma: no cover - used by admin clean-up only
+    shutil.rmtree(job_output_dir(job), ignore_errors=True)

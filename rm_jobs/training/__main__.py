@@ -1,0 +1,120 @@
+"""Command line: ``python -m rm_jobs.training {train,evaluate,score,reward-bench} …``.
+
+Examples::
+
+    python -m rm_jobs.training train --model-path /models/minilm --train pairs.parquet --output-dir runs/bt \\
+        --objective scaled_bt --epochs 1
+    python -m rm_jobs.training train --model-path runs/reg/final --train pairs.jsonl --output-dir runs/sbt \\
+        --objective scaled_bt --expo-alpha 0.3
+    python -m rm_jobs.training evaluate runs/bt/final pairs.parquet
+    python -m rm_jobs.training reward-bench runs/bt/final reward-bench.jsonl
+
+Every :class:`TrainConfig` field is a ``--flag`` (``--attributes helpfulness,correctness``); without ``--val`` the
+training file is split by its ``split`` column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rm_jobs.training.config import TrainConfig
+from rm_jobs.training.data import load_rows, split_rows
+from rm_jobs.training.evaluate import evaluate, reward_bench, score
+from rm_jobs.training.loop import Progress, train
+
+CONFIG_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
+
+
+def _parse_value(name: str, text: str) -> Any:
+    if name == "attributes":
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if text.lower() in ("none", "null"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # strings such as paths and objective names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rm_jobs.training", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train_parser = commands.add_parser("train", help="train a reward model")
+    train_parser.add_argument("--train", required=True, help="trainer-ready JSONL/Parquet file")
+    train_parser.add_argument("--val", help="validation file (default: rows of --train whose split is validation)")
+    train_parser.add_argument("--output-dir", required=True)
+    train_parser.add_argument("--resume-from", help="a checkpoint-<step> directory to continue from")
+    train_parser.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
+    for field in CONFIG_FIELDS:
+        train_parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None)
+
+    for name, help_text in (
+        ("evaluate", "validation metrics of a saved model on a trainer-ready file"),
+        ("reward-bench", "per-subset accuracy on a RewardBench-format file"),
+        ("score", "reward of every (prompt, response) row, as JSON lines"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("model_dir")
+        sub.add_argument("data")
+    return parser
+
+
+def _print_progress(progress: Progress) -> None:
+    accuracy = "" if progress.accuracy is None else f" acc {progress.accuracy:.3f}"
+    print(
+        f"step {progress.step}/{progress.total_steps} loss {progress.loss:.4f}{accuracy} "
+        f"{progress.tokens_per_s:.0f} tok/s lr {progress.lr:.2e}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    if arguments.command == "train":
+        values: dict[str, Any] = {}
+        if arguments.config:
+            with open(arguments.config, encoding="utf-8") as handle:
+                values.update(json.load(handle))
+        for field in CONFIG_FIELDS:
+            raw = getattr(arguments, field.name)
+            if raw is not None:
+                values[field.name] = _parse_value(field.name, raw)
+        config = TrainConfig.from_dict(values)
+        rows = load_rows(arguments.train)
+        if arguments.val:
+            train_rows, val_rows = rows, load_rows(arguments.val)
+        else:
+            train_rows, val_rows = split_rows(rows)
+        result = train(
+            config,
+            train_rows,
+            val_rows,
+            output_dir=arguments.output_dir,
+            on_progress=_print_progress,
+            resume_from=arguments.resume_from,
+        )
+        summary = {k: str(v) if not isinstance(v, (int, float)) else v for k, v in dataclasses.asdict(result).items()}
+        print(json.dumps(summary, indent=2))
+    elif arguments.command == "evaluate":
+        print(json.dumps(dataclasses.asdict(evaluate(arguments.model_dir, load_rows(arguments.data))), indent=2))
+    elif arguments.command == "reward-bench":
+        result_rb = reward_bench(arguments.model_dir, arguments.data)
+        print(json.dumps({"accuracy": result_rb.accuracy, "per_subset": result_rb.per_subset}, indent=2))
+    else:
+        rows = load_rows(arguments.data)
+        for row, reward in zip(rows, score(arguments.model_dir, [(r["prompt"], r["response"]) for r in rows]), strict=True):
+            print(json.dumps({"id": row.get("id"), "reward": reward}))
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""Comparisons over the API: import (all or nothing), list with filters and pagination, read."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from annotator.models import Comparison, Role
+from tests.factories import ComparisonFactory, ProjectFactory, member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lead_client() -> tuple[APIClient, Any]:
+    project = ProjectFactory()
+    client = APIClient()
+    client.force_authenticate(member(project, Role.LEAD))
+    return client, project
+
+
+def _hs2p(rows: int) -> bytes:
+    return "".join(
+        json.dumps(
+            {
+                "split": "train",
+                "prompt": f"Q{i}?",
+                "response_1": "a",
+                "response_2": "b",
+                "preference_strength": 1,
+                "preference_statement": "@Response 2 is better.",
+                "preference_elaboration": "",
+                "three_most_similar_preferences": [],
+                "all_preferences_unprocessed": [],
+            }
+        )
+        + "\n"
+        for i in range(rows)
+    ).encode()
+
+
+def test_import_then_list_and_read(lead_client: tuple[APIClient, Any]) -> None:
+    client, project = lead_client
+    upload = SimpleUploadedFile("preference.jsonl", _hs2p(3))
+    response = client.post(
+        f"/api/v1/projects/{project.slug}/comparisons/import/", {"file": upload, "format": "helpsteer2-preference"}
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["comparisons"] == 3
+    page = client.get(f"/api/v1/projects/{project.slug}/comparisons/", {"limit": 2, "split": "train"}).json()
+    assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
+    first = page["results"][0]
+    assert first["prompt"] == [{"role": "user", "content": "Q0?"}] and first["response_1"] == "a"
+    one = client.get(f"/api/v1/projects/{project.slug}/comparisons/{first['id']}/").json()
+    assert one == first
+
+
+def test_a_bad_file_imports_nothing(lead_client: tuple[APIClient, Any]) -> None:
+    client, project = lead_client
+    bad = _hs2p(2) + b'{"split": "train", "prompt": 3}\n'
+    response = client.post(
+        f"/api/v1/projects/{project.slug}/comparisons/import/",
+        {"file": SimpleUploadedFile("p.jsonl", bad), "format": "helpsteer2-preference"},
+    )
+    assert response.status_code == 400 and response.json()["code"] == "import_failed"
+    assert not Comparison.objects.exists()
+
+
+@pytest.mark.parametrize("body", [{}, {"format": "helpsteer2"}, {"format": "nope", "file": "x"}])
+def test_malformed_import_is_a_400(lead_client: tuple[APIClient, Any], body: dict[str, Any]) -> None:
+    client, project = lead_client
+    response = client.post(f"/api/v1/projects/{project.slug}/comparisons/import/", body)
+    assert response.status_code == 400 and response.json()["code"] == "validation_failed"
+
+
+def test_list_filter_and_bad_parameters(lead_client: tuple[APIClient, Any]) -> None:
+    client, project = lead_client
+    ComparisonFactory(project=project, split="train")
+    ComparisonFactory(project=project, split="validation")
+    url = f"/api/v1/projects/{project.slug}/comparisons/"
+    assert client.get(url, {"split": "validation"}).json()["count"] == 1
+    for query in ({"split": "test"}, {"limit": "x"}, {"offset": -1}, {"limit": 0}):
+        assert client.get(url, query).status_code == 400
+    assert client.get(f"{url}999999/").status_code == 404
+
+
+def test_list_query_count_does_not_grow_with_the_page(lead_client: tuple[APIClient, Any], django_assert_max_num_queries: Any) -> None:
+    client, project = lead_client
+    for _ in range(20):
+        ComparisonFactory(project=project)
+    with django_assert_max_num_queries(8):
+        assert len(client.get(f"/api/v1/projects/{project.slug}/comparisons/").json()["results"]) == 20

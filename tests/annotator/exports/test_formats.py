@@ -1,0 +1,201 @@
+"""Each writer on the two sample items (conftest.py), with the exact expected JSON lines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from annotator.exports import EXPORT_FORMATS, ExportFormat, SnapshotItem, write_export
+
+PROMPT = "Hi\n<extra_id_1>Assistant\nHello!\n<extra_id_1>User\nc#"
+CONTEXT = [
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "c#"},
+]
+RATINGS = {
+    "c1.1": {"helpfulness": 4, "correctness": 4, "coherence": 4, "complexity": 2, "verbosity": 1},
+    "c1.2": {"helpfulness": 1, "correctness": 2, "coherence": 4, "complexity": 1, "verbosity": None},
+    "c2.1": {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 0, "verbosity": 0},
+    "c2.2": {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 0, "verbosity": 1},
+}
+
+EXPECTED: dict[ExportFormat, dict[str, list[dict[str, object]]]] = {
+    "helpsteer2": {
+        "train": [
+            {"prompt": PROMPT, "response": "C# is a language.", **RATINGS["c1.1"]},
+            {"prompt": PROMPT, "response": "A note.", **RATINGS["c1.2"]},
+        ],
+        "validation": [
+            {"prompt": "2+2?", "response": "4", **RATINGS["c2.1"]},
+            {"prompt": "2+2?", "response": "Four", **RATINGS["c2.2"]},
+        ],
+    },
+    "helpsteer2-disagreements": {
+        "train": [
+            {
+                "prompt": PROMPT,
+                "response": "C# is a language.",
+                "helpfulness": [4, 3],
+                "correctness": [4, 4],
+                "coherence": [4, 4],
+                "complexity": [2, 2],
+                "verbosity": [1, 2],
+            },
+            {
+                "prompt": PROMPT,
+                "response": "A note.",
+                "helpfulness": [1],
+                "correctness": [2],
+                "coherence": [4],
+                "complexity": [1],
+                "verbosity": [0],
+            },
+        ],
+        "validation": [],  # nobody rated c2's responses individually
+    },
+    "helpsteer2-preference": {
+        "train": [
+            {
+                "split": "train",
+                "prompt": PROMPT,
+                "response_1": "C# is a language.",
+                "response_2": "A note.",
+                "preference_strength": -2,
+                "preference_statement": "@Response 1 is better.",
+                "preference_elaboration": "It answers the question.",
+                "three_most_similar_preferences": [
+                    {"statement": "@Response 1 is better.", "elaboration": "It answers the question.", "strength": -2},
+                    {"statement": "@Response 1 is much better.", "elaboration": "", "strength": -3},
+                ],
+                "all_preferences_unprocessed": [
+                    {"strength": -2, "justification": "@Response 1 is better."},
+                    {"strength": -3, "justification": "@Response 1 is much better."},
+                    {"strength": -100, "justification": "Not English."},
+                ],
+            }
+        ],
+        "validation": [
+            {
+                "split": "val",
+                "prompt": "2+2?",
+                "response_1": "4",
+                "response_2": "Four",
+                "preference_strength": 0,
+                "preference_statement": "@Response 1 is about the same as @Response 2.",
+                "preference_elaboration": "",
+                "three_most_similar_preferences": [
+                    {"statement": "@Response 1 is about the same as @Response 2.", "elaboration": "", "strength": 0}
+                ],
+                "all_preferences_unprocessed": [{"strength": 0, "justification": "Same."}],
+            }
+        ],
+    },
+    "helpsteer3": {
+        "train": [
+            {
+                "domain": "general",
+                "language": "english",
+                "context": CONTEXT,
+                "response1": "C# is a language.",
+                "response2": "A note.",
+                "overall_preference": -2,
+                "individual_preference": [
+                    {"score": -2, "reasoning": "@Response 1 is better."},
+                    {"score": -3, "reasoning": "@Response 1 is much better."},
+                ],
+            }
+        ],
+        "validation": [
+            {
+                "domain": None,
+                "language": None,
+                "context": [{"role": "user", "content": "2+2?"}],
+                "response1": "4",
+                "response2": "Four",
+                "overall_preference": 0,
+                "individual_preference": [{"score": 0, "reasoning": "Same."}],
+            }
+        ],
+    },
+    "trl-preference": {
+        "train": [
+            {
+                "id": "c1",
+                "split": "train",
+                "prompt": PROMPT,
+                "chosen": "C# is a language.",
+                "rejected": "A note.",
+                "margin": 2.0,
+            }
+        ],
+        "validation": [],  # c2 is a tie: no chosen response
+    },
+    "trl-preference-conversational": {
+        "train": [
+            {
+                "id": "c1",
+                "split": "train",
+                "prompt": CONTEXT,
+                "chosen": [{"role": "assistant", "content": "C# is a language."}],
+                "rejected": [{"role": "assistant", "content": "A note."}],
+                "margin": 2.0,
+            }
+        ],
+        "validation": [],
+    },
+    "regression": {
+        "train": [
+            {"id": "c1", "prompt": PROMPT, "response": "C# is a language.", **RATINGS["c1.1"]},
+            {"id": "c1", "prompt": PROMPT, "response": "A note.", **RATINGS["c1.2"]},
+        ],
+        "validation": [
+            {"id": "c2", "prompt": "2+2?", "response": "4", **RATINGS["c2.1"]},
+            {"id": "c2", "prompt": "2+2?", "response": "Four", **RATINGS["c2.2"]},
+        ],
+    },
+}
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_format_has_an_expectation() -> None:
+    assert set(EXPECTED) == set(EXPORT_FORMATS)
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+def test_jsonl_per_split_is_exactly_the_documented_rows(
+    fmt: ExportFormat, items: list[SnapshotItem], tmp_path: Path
+) -> None:
+    written = write_export(items, fmt, tmp_path, file_type="jsonl")
+    assert [f.relative_path for f in written] == [f"{fmt}/train.jsonl", f"{fmt}/validation.jsonl"]
+    for f in written:
+        assert f.split is not None
+        assert _lines(f.path) == EXPECTED[fmt][f.split]
+        assert f.rows == len(EXPECTED[fmt][f.split])
+        # Column order is part of the format.
+        for row, expected in zip(_lines(f.path), EXPECTED[fmt][f.split], strict=True):
+            assert list(row) == list(expected)
+
+
+def test_a_shared_file_gets_a_split_column_where_the_format_has_none(items: list[SnapshotItem], tmp_path: Path) -> None:
+    (written,) = write_export(items, "helpsteer2", tmp_path, file_type="jsonl", split_files=False)
+    assert written.relative_path == "helpsteer2/data.jsonl"
+    assert [row["split"] for row in _lines(written.path)] == ["train", "train", "validation", "validation"]
+    (preference,) = write_export(items, "helpsteer2-preference", tmp_path, file_type="jsonl", split_files=False)
+    rows = _lines(preference.path)
+    assert [row["split"] for row in rows] == ["train", "val"]
+    assert list(rows[0]) == list(EXPECTED["helpsteer2-preference"]["train"][0])
+
+
+def test_an_item_without_ratings_is_left_out_of_the_rating_formats(items: list[SnapshotItem], tmp_path: Path) -> None:
+    unrated = replace(items[0], ratings_1={}, ratings_2={}, preference_strength=None)
+    (train, _) = write_export([unrated], "helpsteer2", tmp_path, file_type="jsonl")
+    assert train.rows == 0
+    (train, _) = write_export([unrated], "helpsteer2-preference", tmp_path, file_type="jsonl")
+    assert train.rows == 0

@@ -1,0 +1,185 @@
+"""Containers, detection and file-level errors, driven through ``parse_file``."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from annotator.imports import ComparisonRecord, ImportFormatError, parse_file
+from annotator.imports.containers import detect_container
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "formats"
+
+
+def _rows(name: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (FIXTURES / name).read_text(encoding="utf-8").splitlines()]
+
+
+def _expected(name: str, fmt: str) -> list[ComparisonRecord]:
+    return list(parse_file(FIXTURES / name, fmt))  # type: ignore[arg-type]
+
+
+def _without_lines(records: list[ComparisonRecord]) -> list[tuple[object, ...]]:
+    return [(r.turns, r.response_1, r.response_2, r.split, r.metadata, r.source_labels, r.annotations) for r in records]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("train.jsonl", ("jsonl", False)),
+        ("train.JSONL.GZ", ("jsonl", True)),
+        ("x.json", ("json", False)),
+        ("x.csv.gz", ("csv", True)),
+        ("x.parquet", ("parquet", False)),
+    ],
+)
+def test_the_container_comes_from_the_extension(name: str, kind: tuple[str, bool]) -> None:
+    detected = detect_container(name)
+    assert (detected.container, detected.gzip) == kind
+
+
+def test_an_unknown_extension_needs_an_explicit_container() -> None:
+    with pytest.raises(ImportFormatError, match=r"cannot tell the file type from the name 'data\.txt'"):
+        detect_container("data.txt")
+    assert detect_container("data.txt", container="jsonl", compressed=True).gzip
+
+
+def test_gzip_jsonl_reads_like_plain_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "hs2p.jsonl.gz"
+    path.write_bytes(gzip.compress((FIXTURES / "helpsteer2_preference.jsonl").read_bytes()))
+    records = list(parse_file(path, "helpsteer2-preference"))
+    assert records == _expected("helpsteer2_preference.jsonl", "helpsteer2-preference")
+
+
+def test_a_gzip_upload_with_a_plain_name_is_recognised_by_its_magic_number() -> None:
+    data = gzip.compress((FIXTURES / "helpsteer2.jsonl").read_bytes())
+    upload = io.BytesIO(data)
+    upload.name = "train.jsonl"
+    assert len(list(parse_file(upload, "helpsteer2"))) == 2
+
+
+def test_a_json_array_numbers_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "hs3.json"
+    path.write_text(json.dumps(_rows("helpsteer3.jsonl")), encoding="utf-8")
+    records = list(parse_file(path, "helpsteer3"))
+    assert _without_lines(records) == _without_lines(_expected("helpsteer3.jsonl", "helpsteer3"))
+    assert [r.line for r in records] == [1, 2]
+
+
+def test_parquet_is_read_in_record_batches_with_nested_columns(tmp_path: Path) -> None:
+    path = tmp_path / "hs2p.parquet"
+    pq.write_table(pa.Table.from_pylist(_rows("helpsteer2_preference.jsonl")), path)
+    records = list(parse_file(path, "helpsteer2-preference"))
+    assert _without_lines(records) == _without_lines(_expected("helpsteer2_preference.jsonl", "helpsteer2-preference"))
+
+
+def test_a_parquet_row_error_names_the_row(tmp_path: Path) -> None:
+    rows = _rows("helpsteer2.jsonl")
+    rows[3]["helpfulness"] = 9
+    path = tmp_path / "hs2.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    with pytest.raises(ImportFormatError, match=r"^row 4, column 'helpfulness': value 9 is out of range"):
+        list(parse_file(path, "helpsteer2"))
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"[]"])
+def test_an_empty_file_is_an_error(content: bytes) -> None:
+    with pytest.raises(ImportFormatError, match="the file is empty"):
+        list(parse_file(io.BytesIO(content), "helpsteer2", container="json" if content == b"[]" else "jsonl"))
+
+
+def test_an_empty_csv_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("prompt,response,helpfulness\n", encoding="utf-8")
+    with pytest.raises(ImportFormatError, match="the file is empty"):
+        list(parse_file(path, "helpsteer2"))
+
+
+def test_invalid_json_names_its_line() -> None:
+    lines = (FIXTURES / "helpsteer2.jsonl").read_bytes().splitlines(keepends=True)
+    lines.insert(2, b'{"prompt": "c#", "response": \n')
+    with pytest.raises(ImportFormatError) as caught:
+        list(parse_file(io.BytesIO(b"".join(lines)), "helpsteer2", container="jsonl"))
+    assert caught.value.line == 3
+    assert str(caught.value).startswith("line 3: invalid JSON: Expecting value")
+
+
+def test_a_line_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(ImportFormatError, match=r"line 1: a JSON list instead of an object"):
+        list(parse_file(io.BytesIO(b"[1, 2]\n"), "helpsteer2", container="jsonl"))
+
+
+def test_a_non_utf8_file_names_the_line_and_the_byte() -> None:
+    data = (FIXTURES / "helpsteer2.jsonl").read_bytes().replace(b"musical note", "musical n\u00f6te".encode("latin-1"))
+    with pytest.raises(ImportFormatError) as caught:
+        list(parse_file(io.BytesIO(data), "helpsteer2", container="jsonl"))
+    assert caught.value.line == 2
+    assert "not valid UTF-8 (byte 0xf6" in str(caught.value)
+
+
+def test_a_non_utf8_csv_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("prompt,response\nc\u00e9,x\n".encode("latin-1"))
+    with pytest.raises(ImportFormatError, match="not valid UTF-8"):
+        list(parse_file(path, "prefstack"))
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    path = FIXTURES / "helpsteer2.jsonl"
+    size = path.stat().st_size
+    with pytest.raises(ImportFormatError, match=f"over the limit of {size - 1:,} bytes"):
+        parse_file(path, "helpsteer2", max_bytes=size - 1)
+    assert len(list(parse_file(path, "helpsteer2", max_bytes=size))) == 2
+
+
+def test_gzip_cannot_expand_past_the_size_limit(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.jsonl.gz"
+    raw = (FIXTURES / "helpsteer2.jsonl").read_bytes() * 50
+    path.write_bytes(gzip.compress(raw))
+    assert path.stat().st_size < 5_000 < len(raw)
+    with pytest.raises(ImportFormatError, match="after decompression"):
+        list(parse_file(path, "helpsteer2", max_bytes=5_000))
+
+
+def test_corrupt_gzip_is_an_import_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.jsonl.gz"
+    path.write_bytes(gzip.compress((FIXTURES / "helpsteer2.jsonl").read_bytes())[:-20])
+    with pytest.raises(ImportFormatError, match="gzip"):
+        list(parse_file(path, "helpsteer2"))
+
+
+def test_nested_formats_refuse_csv(tmp_path: Path) -> None:
+    with pytest.raises(ImportFormatError, match="nested columns"):
+        parse_file(tmp_path / "x.csv", "helpsteer3")
+
+
+def test_a_csv_row_with_a_wrong_cell_count_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("prompt,response_1,response_2\na,b,c\nd,e\n", encoding="utf-8")
+    with pytest.raises(ImportFormatError, match=r"^line 3: 2 cells, but the header has 3 columns"):
+        list(parse_file(path, "prefstack"))
+
+
+def test_an_unknown_format_is_refused() -> None:
+    with pytest.raises(ImportFormatError, match="unknown import format"):
+        parse_file(FIXTURES / "helpsteer2.jsonl", "alpaca")  # type: ignore[arg-type]
+
+
+def test_invalid_json_in_an_array_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text('[\n{"prompt": "a"},\n{"prompt": }\n]', encoding="utf-8")
+    with pytest.raises(ImportFormatError, match=r"^line 3: invalid JSON"):
+        list(parse_file(path, "prefstack"))
+
+
+def test_a_file_object_is_read_from_its_position_and_left_open() -> None:
+    upload = io.BytesIO((FIXTURES / "prefstack.jsonl").read_bytes())
+    upload.name = "pairs.jsonl"
+    assert len(list(parse_file(upload, "prefstack"))) == 2
+    assert not upload.closed

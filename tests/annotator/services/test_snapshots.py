@@ -1,0 +1,409 @@
+"""snapshot_create / snapshot_build / exports: what a snapshot freezes, and that it stays frozen."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from django.core.management import call_command
+
+from annotator.errors import Conflict, ValidationFailed
+from annotator.exports import EXPORT_FORMATS
+from annotator.models import (
+    AggregationKind,
+    AggregationRule,
+    Annotation,
+    Assignment,
+    AssignmentStatus,
+    Comparison,
+    Review,
+    Role,
+    Snapshot,
+    SnapshotStatus,
+)
+from annotator.services import snapshots as service
+from annotator.services.imports import comparisons_import
+from annotator.services.snapshots import (
+    snapshot_build,
+    snapshot_bundle_file,
+    snapshot_create,
+    snapshot_export_file,
+    snapshot_items,
+)
+from annotator.tasks import snapshot_build_task
+from config.celery import app as celery_app
+from tests.factories import ComparisonFactory, ProjectFactory, PromptFactory, ResponseFactory, member
+
+pytestmark = pytest.mark.django_db
+
+ATTRS = ["helpfulness", "correctness", "coherence", "complexity", "verbosity"]
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    old = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = old
+
+
+def annotate(comparison: Comparison, user: Any, r1: int, r2: int, strength: int | None, text: str = "") -> Annotation:
+    assignment = Assignment.objects.create(comparison=comparison, annotator=user, status=AssignmentStatus.SUBMITTED)
+    return Annotation.objects.create(
+        assignment=assignment,
+        comparison=comparison,
+        annotator=user,
+        ratings={"1": dict.fromkeys(ATTRS, r1), "2": dict.fromkeys(ATTRS, r2)},
+        preference_strength=strength,
+        justification=text or f"@Response 2 is better by {strength}. Because.",
+    )
+
+
+@pytest.fixture
+def mean_rule() -> AggregationRule:
+    return AggregationRule.objects.create(name="plain-mean", kind=AggregationKind.MEAN, params={})
+
+
+@pytest.fixture
+def project_with_annotations() -> dict[str, Any]:
+    project = ProjectFactory()
+    researcher = member(project, Role.RESEARCHER)
+    annotators = [member(project, Role.ANNOTATOR) for _ in range(3)]
+    comparisons = [ComparisonFactory(project=project) for _ in range(3)]
+    # Comparison 0: ratings 2, 3, 3 for response 1 -> mean 2.67 -> 3; strengths 1, 2, 2 -> 2.
+    for user, r1, strength in zip(annotators, (2, 3, 3), (1, 2, 2), strict=True):
+        annotate(comparisons[0], user, r1, 4, strength)
+    # Comparison 1: one annotator, a tie.
+    annotate(comparisons[1], annotators[0], 1, 1, 0, "About the same. Both fine.")
+    # Comparison 2: nobody annotated it.
+    return {"project": project, "researcher": researcher, "annotators": annotators, "comparisons": comparisons}
+
+
+def build(project: Any, user: Any = None, **kwargs: Any) -> Snapshot:
+    with mock.patch.object(snapshot_build_task, "delay"):
+        snapshot = snapshot_create(project=project, user=user, **kwargs)
+    return snapshot_build(snapshot_id=snapshot.id)
+
+
+def test_create_numbers_snapshots_and_enqueues_after_commit(
+    project_with_annotations: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    project = project_with_annotations["project"]
+    with mock.patch.object(snapshot_build_task, "delay") as delay:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            first = snapshot_create(project=project, user=project_with_annotations["researcher"])
+            second = snapshot_create(project=project, user=None)
+        delay.assert_not_called()  # nothing is enqueued before the transaction commits
+        for callback in callbacks:
+            callback()
+    assert (first.number, second.number) == (1, 2)
+    assert first.status == SnapshotStatus.PENDING
+    assert first.rule.name == "helpsteer2" and first.rule_params["kind"] == AggregationKind.HELPSTEER2
+    assert [c.args for c in delay.call_args_list] == [(first.id,), (second.id,)]
+
+
+def test_created_snapshot_builds_through_celery(
+    project_with_annotations: dict[str, Any], mean_rule: AggregationRule, eager_celery: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        snapshot = snapshot_create(project=project_with_annotations["project"], user=None, rule=mean_rule)
+    snapshot.refresh_from_db()
+    assert snapshot.status == SnapshotStatus.READY
+    assert snapshot.progress == 1.0
+
+
+def test_build_freezes_aggregated_items(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
+    project, comparisons = project_with_annotations["project"], project_with_annotations["comparisons"]
+    snapshot = build(project, rule=mean_rule)
+    assert snapshot.status == SnapshotStatus.READY, snapshot.error
+    items = list(snapshot_items(snapshot))
+    assert [i.comparison_id for i in items] == [str(comparisons[0].id), str(comparisons[1].id)]
+    first = items[0]
+    assert dict(first.ratings_1) == dict.fromkeys(ATTRS, 3)  # mean of 2, 3, 3 rounded
+    assert dict(first.ratings_2) == dict.fromkeys(ATTRS, 4)
+    assert first.preference_strength == 2  # mean of 1, 2, 2 rounded half away from zero
+    assert first.justification == "@Response 2 is better by 2. Because."
+    assert len(first.annotations) == 3 and {a.annotator for a in first.annotations} <= {"a1", "a2", "a3"}
+    assert first.turns[0].role == "user"
+    assert items[1].preference_strength == 0
+    assert snapshot.counts["included"] == 2 and snapshot.counts["unlabelled"] == 1
+    assert snapshot.counts["annotations"] == 4
+    assert sum(snapshot.counts["splits"].values()) == 2
+    assert len(snapshot.content_hash) == 64
+    assert snapshot.started_at <= snapshot.finished_at
+
+
+def test_content_hash_is_sha256_of_the_canonical_items(
+    project_with_annotations: dict[str, Any], mean_rule: AggregationRule
+) -> None:
+    import hashlib
+
+    snapshot = build(project_with_annotations["project"], rule=mean_rule)
+    raw = gzip.decompress((service.snapshot_folder(snapshot) / service.ITEMS_FILE).read_bytes())
+    assert hashlib.sha256(raw).hexdigest() == snapshot.content_hash
+    # The same data and rule give the same hash in a new version.
+    again = build(project_with_annotations["project"], rule=mean_rule)
+    assert again.number == snapshot.number + 1 and again.content_hash == snapshot.content_hash
+
+
+def test_card_and_licence(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
+    snapshot = build(project_with_annotations["project"], rule=mean_rule)
+    folder = service.snapshot_folder(snapshot)
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\nlicense: cc-by-4.0\n")
+    assert "config_name" in card and "helpsteer2-preference/train.parquet" in card
+    assert "plain-mean v1 (mean)" in card
+    assert "### helpfulness" in card and "Perfectly helpful" in card
+    assert "| train |" in card
+    assert "Creative Commons Attribution 4.0" in (folder / "LICENSE").read_text()
+
+
+def test_task_delivered_twice_builds_once(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
+    with mock.patch.object(snapshot_build_task, "delay"):
+        snapshot = snapshot_create(project=project_with_annotations["project"], user=None, rule=mean_rule)
+    with mock.patch.object(service, "_build_into", wraps=service._build_into) as build_into:
+        assert snapshot_build_task(snapshot.id) == SnapshotStatus.READY
+        first = Snapshot.objects.get(id=snapshot.id)
+        assert snapshot_build_task(snapshot.id) == SnapshotStatus.READY
+    assert build_into.call_count == 1
+    second = Snapshot.objects.get(id=snapshot.id)
+    assert (second.finished_at, second.content_hash) == (first.finished_at, first.content_hash)
+
+
+def test_a_building_snapshot_is_not_built_again(project_with_annotations: dict[str, Any]) -> None:
+    with mock.patch.object(snapshot_build_task, "delay"):
+        snapshot = snapshot_create(project=project_with_annotations["project"], user=None)
+    Snapshot.objects.filter(id=snapshot.id).update(status=SnapshotStatus.BUILDING)
+    with mock.patch.object(service, "_build_into") as build_into:
+        assert snapshot_build(snapshot_id=snapshot.id).status == SnapshotStatus.BUILDING
+    build_into.assert_not_called()
+
+
+def test_failed_build_records_the_error_and_leaves_no_folder(project_with_annotations: dict[str, Any]) -> None:
+    with mock.patch.object(snapshot_build_task, "delay"):
+        snapshot = snapshot_create(project=project_with_annotations["project"], user=None)
+    with mock.patch.object(service, "annotation_frame", side_effect=RuntimeError("database went away")):
+        failed = snapshot_build(snapshot_id=snapshot.id)
+    assert failed.status == SnapshotStatus.FAILED
+    assert failed.error.startswith("RuntimeError: database went away")
+    assert failed.finished_at is not None
+    assert not service.snapshot_folder(failed).exists()
+    assert not list(service.snapshot_folder(failed).parent.glob(".*"))
+    with pytest.raises(Conflict):
+        snapshot_export_file(snapshot=failed, fmt="helpsteer2")
+
+
+def test_ready_snapshot_is_immutable(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
+    project, comparisons = project_with_annotations["project"], project_with_annotations["comparisons"]
+    snapshot = build(project, rule=mean_rule)
+    before_items = list(snapshot_items(snapshot))
+    # Later work: a new annotation on an included comparison and one on the unlabelled comparison.
+    late = member(project, Role.ANNOTATOR)
+    annotate(comparisons[0], late, 0, 0, -3)
+    annotate(comparisons[2], late, 2, 2, 1)
+    snapshot.refresh_from_db()
+    export = snapshot_export_file(snapshot=snapshot, fmt="helpsteer2-preference", file_type="jsonl")
+    rows = [json.loads(line) for line in export.read_text().splitlines()]
+    assert [r["preference_strength"] for r in rows] == [2, 0]
+    assert list(snapshot_items(snapshot)) == before_items
+    # Building the same snapshot again does nothing; a new version sees the new work.
+    assert snapshot_build(snapshot_id=snapshot.id).content_hash == snapshot.content_hash
+    newer = build(project, rule=mean_rule)
+    assert newer.content_hash != snapshot.content_hash and newer.counts["included"] == 3
+
+
+def test_rejected_annotations_are_left_out(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
+    project, comparisons = project_with_annotations["project"], project_with_annotations["comparisons"]
+    lead = member(project, Role.LEAD)
+    Review.objects.create(
+        annotation=comparisons[1].annotations.get(), reviewer=lead, decision="reject", reason="Did not read it."
+    )
+    snapshot = build(project, rule=mean_rule)
+    assert [i.comparison_id for i in snapshot_items(snapshot)] == [str(comparisons[0].id)]
+    assert snapshot.counts["rejected_annotations"] == 1
+
+
+def test_split_kept_from_source_and_seeded_by_prompt_otherwise(mean_rule: AggregationRule) -> None:
+    project = ProjectFactory()
+    user = member(project, Role.ANNOTATOR)
+    source = ComparisonFactory(project=project, split="validation")
+    annotate(source, user, 2, 3, 1)
+    by_prompt: dict[int, list[Comparison]] = {}
+    for _ in range(40):
+        prompt = PromptFactory(project=project)
+        for _ in range(2):
+            comparison = ComparisonFactory(
+                project=project,
+                prompt=prompt,
+                response_1=ResponseFactory(prompt=prompt),
+                response_2=ResponseFactory(prompt=prompt),
+                split="",
+            )
+            annotate(comparison, user, 2, 3, 1)
+            by_prompt.setdefault(prompt.id, []).append(comparison)
+    snapshot = build(project, rule=mean_rule, split_seed=7, validation_fraction=0.3)
+    split_of = {int(i.comparison_id): i.split for i in snapshot_items(snapshot)}
+    assert split_of[source.id] == "validation"
+    for members in by_prompt.values():
+        assert len({split_of[c.id] for c in members}) == 1  # a prompt never spans both splits
+    assert 0 < sum(split_of[c[0].id] == "validation" for c in by_prompt.values()) < 40
+    again = build(project, rule=mean_rule, split_seed=7, validation_fraction=0.3)
+    assert {int(i.comparison_id): i.split for i in snapshot_items(again)} == split_of
+
+
+def test_helpsteer2_rule_drops_wide_comparisons() -> None:
+    project = ProjectFactory()
+    users = [member(project, Role.ANNOTATOR) for _ in range(3)]
+    agreeing, wide = ComparisonFactory(project=project), ComparisonFactory(project=project)
+    for user, value in zip(users, (3, 3, 4), strict=True):
+        annotate(agreeing, user, value, 2, -1)
+    for user, value in zip(users, (0, 2, 4), strict=True):
+        annotate(wide, user, value, 2, 1)
+    snapshot = build(project)  # default rule: helpsteer2
+    assert [i.comparison_id for i in snapshot_items(snapshot)] == [str(agreeing.id)]
+    assert snapshot.counts["dropped_by_reason"] == {"helpfulness_spread": 1}
+    released = snapshot.agreement["released"]
+    assert set(released) >= {"helpfulness", "preference_strength"}
+    assert set(released["helpfulness"]) >= {"alpha", "ci_low", "ci_high", "kappa", "n_units"}
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+def test_every_format_exports_as_parquet_with_its_schema(
+    fmt: str, project_with_annotations: dict[str, Any], mean_rule: AggregationRule
+) -> None:
+    from annotator.exports import FORMAT_SPECS
+
+    snapshot = build(project_with_annotations["project"], rule=mean_rule)
+    path = snapshot_export_file(snapshot=snapshot, fmt=fmt, file_type="parquet")
+    table = pq.read_table(path)
+    assert table.schema.equals(FORMAT_SPECS[fmt].schema(ATTRS, split_column=True), check_metadata=False)
+    assert table.num_rows >= 1
+    # Written once: a second request serves the same file.
+    assert snapshot_export_file(snapshot=snapshot, fmt=fmt, file_type="parquet").stat().st_mtime == path.stat().st_mtime
+
+
+def test_trl_file_has_trl_columns_and_drops_ties(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
+    snapshot = build(project_with_annotations["project"], rule=mean_rule)
+    frame = pd.read_parquet(snapshot_export_file(snapshot=snapshot, fmt="trl-preference"))
+    assert {"prompt", "chosen", "rejected", "margin"} <= set(frame.columns)
+    assert len(frame) == 1  # the tie is dropped
+    assert frame.iloc[0]["margin"] == 2.0
+
+
+def test_split_files_and_gzip(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
+    snapshot = build(project_with_annotations["project"], rule=mean_rule)
+    train = snapshot_export_file(snapshot=snapshot, fmt="helpsteer2", file_type="jsonl.gz", split="train")
+    validation = snapshot_export_file(snapshot=snapshot, fmt="helpsteer2", file_type="jsonl.gz", split="validation")
+    n = sum(len(gzip.decompress(p.read_bytes()).splitlines()) for p in (train, validation))
+    assert n == 4  # two rows per comparison
+
+
+def test_bad_export_arguments_are_validation_errors(
+    project_with_annotations: dict[str, Any], mean_rule: AggregationRule
+) -> None:
+    snapshot = build(project_with_annotations["project"], rule=mean_rule)
+    for kwargs in ({"fmt": "csv"}, {"fmt": "helpsteer2", "file_type": "xlsx"}, {"fmt": "helpsteer2", "split": "test"}):
+        with pytest.raises(ValidationFailed):
+            snapshot_export_file(snapshot=snapshot, **kwargs)
+
+
+def test_bundle_holds_card_licence_manifest_and_every_format(
+    project_with_annotations: dict[str, Any], mean_rule: AggregationRule
+) -> None:
+    snapshot = build(project_with_annotations["project"], rule=mean_rule)
+    with zipfile.ZipFile(snapshot_bundle_file(snapshot=snapshot)) as archive:
+        names = set(archive.namelist())
+        manifest = archive.read("MANIFEST").decode()
+    assert {"README.md", "LICENSE", "MANIFEST", "helpsteer2-preference/train.parquet"} <= names
+    assert all(f"{fmt}/validation.jsonl.gz" in names for fmt in EXPORT_FORMATS)
+    assert "README.md" in manifest
+
+
+def test_helpsteer2_preference_round_trip(mean_rule: AggregationRule, tmp_path: Path) -> None:
+    """Import a HelpSteer2-Preference file, snapshot it, export it, import the export: same comparisons, values."""
+    rows = [
+        {
+            "split": split,
+            "prompt": f"Question {i}?\n<extra_id_1>Assistant\nA first answer.\n<extra_id_1>User\nAnd then?",
+            "response_1": f"Answer one to {i}.",
+            "response_2": f"Answer two to {i}.",
+            "preference_strength": strength,
+            "preference_statement": f"@Response 1 is better than @Response 2 for {i}.",
+            "preference_elaboration": "It is shorter.",
+            "three_most_similar_preferences": [],
+            "all_preferences_unprocessed": [{"strength": strength, "justification": "Raw reason."}],
+        }
+        for i, (split, strength) in enumerate([("train", -2), ("train", 1), ("val", 0)])
+    ]
+    source = tmp_path / "preference.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    project = ProjectFactory()
+    comparisons_import(project=project, source=str(source), fmt="helpsteer2-preference")
+    snapshot = build(project, rule=mean_rule)
+    exported = snapshot_export_file(snapshot=snapshot, fmt="helpsteer2-preference", file_type="jsonl")
+    back = ProjectFactory()
+    comparisons_import(project=back, source=str(exported), fmt="helpsteer2-preference")
+
+    def values(p: Any) -> list[tuple[Any, ...]]:
+        return sorted(
+            (c.prompt.turns[0]["content"], len(c.prompt.turns), c.response_1.text, c.response_2.text, c.split,
+             c.source_labels.get().preference_strength, c.source_labels.get().justification)  # fmt: skip
+            for c in Comparison.objects.filter(project=p)
+        )
+
+    assert values(back) == values(project)
+    exported_rows = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert [(r["split"], r["preference_strength"]) for r in exported_rows] == [("train", -2), ("train", 1), ("val", 0)]
+
+
+def test_helpsteer2_ratings_round_trip(mean_rule: AggregationRule, tmp_path: Path) -> None:
+    lines = []
+    for i in range(3):
+        for response, value in ((f"First {i}.", i), (f"Second {i}.", 4 - i)):
+            lines.append({"prompt": f"Prompt {i}", "response": response, **dict.fromkeys(ATTRS, value)})
+    source = tmp_path / "train.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    project = ProjectFactory()
+    comparisons_import(project=project, source=str(source), fmt="helpsteer2", split="train")
+    snapshot = build(project, rule=mean_rule)
+    exported = snapshot_export_file(snapshot=snapshot, fmt="helpsteer2", file_type="jsonl", split="train")
+    assert [json.loads(line) for line in exported.read_text().splitlines()] == lines
+
+
+def test_create_snapshot_and_export_commands(
+    project_with_annotations: dict[str, Any], mean_rule: AggregationRule, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    with mock.patch.object(snapshot_build_task, "delay"):
+        call_command("create_snapshot", project=project_with_annotations["project"].slug, rule="plain-mean", wait=True, stdout=out)
+    lines = out.getvalue().splitlines()
+    snapshot_id = int(lines[0].removeprefix("snapshot: "))
+    assert lines[1] == "status: ready"
+    target = tmp_path / "hs2p.parquet"
+    call_command("export_snapshot", snapshot_id, fmt="helpsteer2-preference", out=str(target), stdout=io.StringIO())
+    assert pq.read_table(target).num_rows == 2
+    jsonl = tmp_path / "trl.jsonl"
+    call_command("export_snapshot", snapshot_id, fmt="trl-preference", out=str(jsonl), stdout=io.StringIO())
+    assert set(json.loads(jsonl.read_text().splitlines()[0])) >= {"prompt", "chosen", "rejected", "margin"}
+
+
+def test_create_snapshot_command_refuses_unknown_rule(project_with_annotations: dict[str, Any]) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No aggregation rule"):
+        call_command("create_snapshot", project=project_with_annotations["project"].slug, rule="nope")
+
+
+def test_bad_validation_fraction_is_refused(project_with_annotations: dict[str, Any]) -> None:
+    with pytest.raises(ValidationFailed):
+        snapshot_create(project=project_with_annotations["project"], user=None, validation_fraction=1.5)

@@ -1,0 +1,55 @@
+"""There is no Docker engine here: parse the compose file and check it points at real modules and settings."""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def _argv(service: str) -> list[str]:
+    command = SERVICES[service]["command"]
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def test_the_services_the_design_names_are_there() -> None:
+    assert {"db", "redis", "web", "worker", "gpu-worker"} <= set(SERVICES)
+    assert {"pgdata", "media"} <= set(COMPOSE["volumes"])
+
+
+def test_web_migrates_first_then_serves_the_real_wsgi_application() -> None:
+    command = SERVICES["web"]["command"]
+    assert command.index("migrate") < command.index("gunicorn")
+    target = next(arg for arg in command.replace("\"", " ").split() if arg.startswith("config.wsgi"))
+    module, attribute = target.split(":")
+    assert hasattr(importlib.import_module(module), attribute)
+
+
+@pytest.mark.parametrize(("service", "queue"), [("worker", "default"), ("gpu-worker", "gpu")])
+def test_workers_run_the_real_celery_app_on_their_queue(service: str, queue: str) -> None:
+    argv = _argv(service)
+    app_module = argv[argv.index("-A") + 1]
+    assert importlib.import_module(app_module).celery_app.main == "prefstack"
+    assert argv[argv.index("-Q") + 1] == queue
+
+
+def test_the_gpu_worker_reserves_nvidia_devices() -> None:
+    devices = SERVICES["gpu-worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+
+
+def test_every_app_service_uses_production_settings_postgres_and_redis() -> None:
+    for name in ("web", "worker", "gpu-worker"):
+        env = SERVICES[name]["environment"]
+        importlib.util.find_spec(env["DJANGO_SETTINGS_MODULE"])  # the module exists
+        assert importlib.util.find_spec(env["DJANGO_SETTINGS_MODULE"]) is not None
+        assert env["DATABASE_URL"].startswith("postgres://") and "@db:" in env["DATABASE_URL"]
+        assert env["CELERY_BROKER_URL"].startswith("redis://redis:")
+        assert any(v.startswith("media:") for v in SERVICES[name]["volumes"])
