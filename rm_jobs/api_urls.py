@@ -1,1 +1,41 @@
-urlpatterns: list = []  # type: ignore[type-arg]
+"""Training jobs, evaluations and reward models under ``/api/v1/``."""
+
+from django.urls import path, re_path
+
+from rm_jobs import api
+
+urlpatterns = [
+    path("projects/<slug:slug>/training-jobs/", api.TrainingJobListApi.as_view(), name="api-training-jobs-list"),
+    path(
+        "projects/<slug:slug>/training-jobs/create/",
+        api.TrainingJobCreateApi.as_view(),
+        name="api-training-jobs-create",
+    ),
+    path(
+        "projects/<slug:slug>/training-jobs/compare/",
+        api.TrainingJobCompareApi.as_view(),
+        name="api-training-jobs-compare",
+    ),
+    path("training-jobs/<int:job_id>/", api.TrainingJobDetailApi.as_view(), name="api-training-jobs-detail"),
+    path("training-jobs/<int:job_id>/cancel/", api.TrainingJobCancelApi.as_view(), name="api-training-jobs-cancel"),
+    path("training-jobs/<int:job_id>/metrics/", api.TrainingJobMetricsApi.as_view(), name="api-training-jobs-metrics"),
+    path(
+        "training-jobs/<int:job_id>/checkpoint/",
+        api.TrainingJobCheckpointApi.as_view(),
+        name="api-training-jobs-checkpoint",
+    ),
+    path("training-jobs/<int:job_id>/evaluations/", api.EvaluationListApi.as_view(), name="api-evaluations-list"),
+    path(
+        "training-jobs/<int:job_id>/evaluations/create/",
+        api.EvaluationCreateApi.as_view(),
+        name="api-evaluations-create",
+    ),
+    path("evaluations/<int:evaluation_id>/", api.EvaluationDetailApi.as_view(), name="api-evaluations-detail"),
+    path(
+        "evaluations/<int:evaluation_id>/review-requests/",
+        api.ReviewRequestCreateApi.as_view(),
+        name="api-evaluations-review-requests",
+    ),
+    path("reward-models/base-models/", api.BaseModelListApi.as_view(), name="api-base-models-list"),
+    re_path(r"^reward-models/(?P<job_id>[0-9]+)/score/?$", api.ScoreApi.as_view(), name="api-reward-models-score"),
+]

@@ -83,9 +83,7 @@ class TrainingJob(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["project", "status"]), models.Index(fields=["status", "heartbeat_at"])]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=JobStatus.values), name="training_job_status_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="training_job_status_valid"),
             models.CheckConstraint(condition=models.Q(queue__in=Queue.values), name="training_job_queue_valid"),
         ]
 
@@ -116,6 +114,9 @@ class JobMetric(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["job", "stage", "step", "split"], name="job_metric_unique_point"),
         ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} stage {self.stage} step {self.step} {self.split}"
 
 
 class EvaluationKind(models.TextChoices):
@@ -183,3 +184,6 @@ class ReviewRequest(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["comparison", "evaluation"], name="review_request_unique_comparison"),
         ]
+
+    def __str__(self) -> str:
+        return f"review of comparison {self.comparison_id} (evaluation {self.evaluation_id})"

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api.projects import ErrorOutput
 from annotator.models import Assignment, Flag, Role, SkipReason
 from annotator.selectors.assignments import assignment_get_for_annotator, assignment_workspace
 from annotator.selectors.projects import project_get_for_role
@@ -24,12 +25,6 @@ from annotator.services.assignments import (
     assignment_draft_save,
     assignment_skip,
 )
-
-
-class ErrorOutput(serializers.Serializer):
-    message = serializers.CharField()
-    code = serializers.CharField()
-    extra = serializers.DictField()
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -43,7 +38,7 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorOutput, description=described[code]) for code in codes}
 
 
-class AttributeOutput(serializers.Serializer):
+class RatingScaleOutput(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     scale_min = serializers.IntegerField()
@@ -51,7 +46,7 @@ class AttributeOutput(serializers.Serializer):
     level_descriptions = serializers.ListField(child=serializers.CharField())
 
 
-class TurnOutput(serializers.Serializer):
+class PromptTurnOutput(serializers.Serializer):
     role = serializers.CharField()
     content = serializers.CharField()
 
@@ -62,7 +57,7 @@ class ShownResponseOutput(serializers.Serializer):
 
 class ShownComparisonOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    turns = TurnOutput(many=True)
+    turns = PromptTurnOutput(many=True)
     left = ShownResponseOutput(help_text='Shown as "Response 1".')
     right = ShownResponseOutput(help_text='Shown as "Response 2".')
 
@@ -74,7 +69,7 @@ class AssignmentOutput(serializers.Serializer):
     reserved_until = serializers.DateTimeField(allow_null=True)
     review_note = serializers.CharField(help_text="Why a lead returned it; empty otherwise.")
     comparison = ShownComparisonOutput()
-    attributes = AttributeOutput(many=True)
+    attributes = RatingScaleOutput(many=True)
     draft = serializers.DictField(help_text="The unfinished form, in shown terms.")
     min_justification_length = serializers.IntegerField()
 

@@ -18,8 +18,8 @@ from typing import IO, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
 
+from annotator.bulk import BulkTable
 from annotator.errors import ValidationFailed
 from annotator.imports import IMPORT_FORMATS, ComparisonRecord, ImportFormatError, parse_file
 from annotator.models import (
@@ -34,7 +34,7 @@ from annotator.models import (
     SourceLabel,
 )
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 SOURCE_ANNOTATOR_PREFIX = "source."
 
 
@@ -82,81 +82,95 @@ def _ratings(r1: Any, r2: Any) -> dict[str, dict[str, int]]:
     return {"1": dict(r1), "2": dict(r2)}
 
 
-def _write_batch(
-    project: Project, fmt: str, batch: list[ComparisonRecord], annotators: dict[int, int]
-) -> tuple[int, int, int, int]:
-    prompts = Prompt.objects.bulk_create(
-        [Prompt(project=project, turns=[{"role": t.role, "content": t.content} for t in r.turns]) for r in batch]
-    )
-    responses = Response.objects.bulk_create(
-        [Response(prompt=p, text=text) for p, r in zip(prompts, batch, strict=True) for text in (r.response_1, r.response_2)]
-    )
-    comparisons = Comparison.objects.bulk_create(
-        [
-            Comparison(
-                project=project,
-                prompt=p,
-                response_1=responses[2 * i],
-                response_2=responses[2 * i + 1],
-                split=r.split or "",
-                source=fmt,
-                source_id=r.source_id or "",
-                metadata=dict(r.metadata),
-            )
-            for i, (p, r) in enumerate(zip(prompts, batch, strict=True))
-        ]
-    )
-    labels = [
-        SourceLabel(
-            comparison=c,
-            source=fmt,
-            ratings=_ratings(r.source_labels.ratings_1, r.source_labels.ratings_2),
-            preference_strength=r.source_labels.preference_strength,
-            justification=r.source_labels.justification or "",
-        )
-        for c, r in zip(comparisons, batch, strict=True)
-        if r.source_labels is not None
-    ]
-    SourceLabel.objects.bulk_create(labels)
+@dataclass
+class _Tables:
+    prompt: BulkTable
+    response: BulkTable
+    comparison: BulkTable
+    source_label: BulkTable
+    assignment: BulkTable
+    annotation: BulkTable
 
-    now = timezone.now()
-    assignments: list[Assignment] = []
-    pending: list[tuple[Assignment, Any]] = []
-    not_ratable = 0
-    for c, r in zip(comparisons, batch, strict=True):
-        if not r.annotations:
-            continue
-        _source_annotators(fmt, max(a.annotator_index for a in r.annotations), annotators)
-        for a in r.annotations:
-            assignment = Assignment(
-                comparison=c,
-                annotator_id=annotators[a.annotator_index],
-                status=AssignmentStatus.SKIPPED if a.not_ratable else AssignmentStatus.SUBMITTED,
-                skip_reason=SkipReason.NOT_RATABLE if a.not_ratable else "",
-                skip_note=a.justification if a.not_ratable else "",
-            )
-            assignments.append(assignment)
-            if a.not_ratable:
-                not_ratable += 1
-            else:
-                pending.append((assignment, a))
-    Assignment.objects.bulk_create(assignments)
-    Annotation.objects.bulk_create(
-        [
-            Annotation(
-                assignment=assignment,
-                comparison_id=assignment.comparison_id,
-                annotator_id=assignment.annotator_id,
-                ratings=_ratings(a.ratings_1, a.ratings_2),
-                preference_strength=a.preference_strength,
-                justification=a.justification,
-                source=fmt,
-                created_at=now,
-            )
-            for assignment, a in pending
-        ]
+    @classmethod
+    def create(cls) -> _Tables:
+        return cls(*(BulkTable(m) for m in (Prompt, Response, Comparison, SourceLabel, Assignment, Annotation)))
+
+
+def _write_batch(
+    project: Project, fmt: str, batch: list[ComparisonRecord], annotators: dict[int, int], tables: _Tables
+) -> tuple[int, int, int, int]:
+    n = len(batch)
+    prompt_ids = tables.prompt.reserve_ids(n)
+    response_ids = tables.response.reserve_ids(2 * n)
+    comparison_ids = tables.comparison.reserve_ids(n)
+    tables.prompt.insert(
+        {"id": pid, "project_id": project.pk, "turns": [{"role": t.role, "content": t.content} for t in r.turns]}
+        for pid, r in zip(prompt_ids, batch, strict=True)
     )
-    return len(comparisons), len(pending), len(labels), not_ratable
+    tables.response.insert(
+        {"id": response_ids[2 * i + side], "prompt_id": prompt_ids[i], "text": text}
+        for i, r in enumerate(batch)
+        for side, text in enumerate((r.response_1, r.response_2))
+    )
+    tables.comparison.insert(
+        {
+            "id": comparison_ids[i],
+            "project_id": project.pk,
+            "prompt_id": prompt_ids[i],
+            "response_1_id": response_ids[2 * i],
+            "response_2_id": response_ids[2 * i + 1],
+            "split": r.split or "",
+            "source": fmt,
+            "source_id": r.source_id or "",
+            "metadata": dict(r.metadata),
+        }
+        for i, r in enumerate(batch)
+    )
+    labelled = [(cid, r.source_labels) for cid, r in zip(comparison_ids, batch, strict=True) if r.source_labels]
+    label_ids = tables.source_label.reserve_ids(len(labelled))
+    tables.source_label.insert(
+        {
+            "id": lid,
+            "comparison_id": cid,
+            "source": fmt,
+            "ratings": _ratings(labels.ratings_1, labels.ratings_2),
+            "preference_strength": labels.preference_strength,
+            "justification": labels.justification or "",
+        }
+        for lid, (cid, labels) in zip(label_ids, labelled, strict=True)
+    )
+
+    individual = [(cid, a) for cid, r in zip(comparison_ids, batch, strict=True) for a in r.annotations]
+    if individual:
+        _source_annotators(fmt, max(a.annotator_index for _, a in individual), annotators)
+    assignment_ids = tables.assignment.reserve_ids(len(individual))
+    tables.assignment.insert(
+        {
+            "id": aid,
+            "comparison_id": cid,
+            "annotator_id": annotators[a.annotator_index],
+            "status": AssignmentStatus.SKIPPED if a.not_ratable else AssignmentStatus.SUBMITTED,
+            "skip_reason": SkipReason.NOT_RATABLE if a.not_ratable else "",
+            "skip_note": a.justification if a.not_ratable else "",
+        }
+        for aid, (cid, a) in zip(assignment_ids, individual, strict=True)
+    )
+    rated = [(aid, cid, a) for aid, (cid, a) in zip(assignment_ids, individual, strict=True) if not a.not_ratable]
+    annotation_ids = tables.annotation.reserve_ids(len(rated))
+    tables.annotation.insert(
+        {
+            "id": nid,
+            "assignment_id": aid,
+            "comparison_id": cid,
+            "annotator_id": annotators[a.annotator_index],
+            "ratings": _ratings(a.ratings_1, a.ratings_2),
+            "preference_strength": a.preference_strength,
+            "justification": a.justification,
+            "source": fmt,
+        }
+        for nid, (aid, cid, a) in zip(annotation_ids, rated, strict=True)
+    )
+    return n, len(rated), len(labelled), len(individual) - len(rated)
 
 
 @transaction.atomic
@@ -183,6 +197,7 @@ def comparisons_import(
     limit = settings.PREFSTACK_IMPORT_MAX_BYTES if max_bytes is None else max_bytes
     totals = [0, 0, 0, 0]
     annotators: dict[int, int] = {}
+    tables = _Tables.create()
     try:
         records = parse_file(
             source,
@@ -193,7 +208,7 @@ def comparisons_import(
             split=split,  # type: ignore[arg-type]
         )
         for batch in _batches(records, BATCH_SIZE):
-            counts = _write_batch(project, fmt, batch, annotators)
+            counts = _write_batch(project, fmt, batch, annotators, tables)
             totals = [t + c for t, c in zip(totals, counts, strict=True)]
             if on_progress is not None:
                 on_progress(totals[0])

@@ -60,7 +60,7 @@ def project_create_allowed(*, user: AbstractBaseUser | AnonymousUser) -> bool:
         return False
     if getattr(user, "is_staff", False):
         return True
-    return Membership.objects.filter(user=user, role=Role.LEAD).exists()
+    return bool(Membership.objects.filter(user=user, role=Role.LEAD).exists())
 
 
 @transaction.atomic
@@ -269,7 +269,8 @@ def membership_add(*, project: Project, username: str, role: str) -> Membership:
         raise _fields_error(errors)
     if Membership.objects.filter(project=project, user=user, role=role).exists():
         raise _fields_error({"username": f"{username} already holds the {role} role here."})
-    return Membership.objects.create(project=project, user=user, role=role)
+    membership: Membership = Membership.objects.create(project=project, user=user, role=role)
+    return membership
 
 
 @transaction.atomic

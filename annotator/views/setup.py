@@ -39,9 +39,13 @@ from annotator.services.imports import comparisons_import
 GOLD_PAGE_SIZE = 50
 
 
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))  # django-htmx's middleware sets request.htmx
+
+
 def _lead_project(request: HttpRequest, slug: str) -> Project:
     try:
-        return project_get_for_role(slug=slug, user=request.user, roles={Role.LEAD})
+        return project_get_for_role(slug=slug, user=request.user, roles={"lead"})
     except NotFound as exc:
         raise Http404(exc.message) from exc
     except PermissionDenied as exc:
@@ -52,12 +56,12 @@ def _render(
     request: HttpRequest, page: str, partial: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     """The full page, or for an htmx request the partial that the page includes."""
-    template = partial if getattr(request, "htmx", False) else page
+    template = partial if _is_htmx(request) else page
     return render(request, template, context, status=status)
 
 
 def _setup_url(name: str, project: Project) -> str:
-    return reverse(f"annotator:{name}", kwargs={"slug": project.slug})
+    return str(reverse(f"annotator:{name}", kwargs={"slug": project.slug}))
 
 
 # --- create ---------------------------------------------------------------------------------------------------
@@ -99,7 +103,7 @@ def setup_settings(request: HttpRequest, slug: str) -> HttpResponse:
             except ValidationFailed as exc:
                 add_service_errors(form, exc)
             else:
-                if not request.htmx:  # type: ignore[attr-defined]
+                if not _is_htmx(request):
                     messages.success(request, "Settings saved.")
                     return redirect(_setup_url("setup_settings", project))
                 saved = True
@@ -121,7 +125,7 @@ def setup_guidelines_preview(request: HttpRequest, slug: str) -> HttpResponse:
     """
     project = _lead_project(request, slug)
     guidelines = request.POST.get("guidelines", "")
-    if request.htmx:  # type: ignore[attr-defined]
+    if _is_htmx(request):
         return render(
             request, "annotator/partials/_setup_guidelines_preview.html", {"preview_html": render_markdown(guidelines)}
         )
@@ -187,7 +191,7 @@ def setup_attributes(request: HttpRequest, slug: str) -> HttpResponse:
                         notice = f"Attribute {bound.cleaned_data['name']} saved."
                         bound = None
         failed = bool(error) or (bound is not None) or new_form.is_bound
-        if not request.htmx and not failed:  # type: ignore[attr-defined]
+        if not _is_htmx(request) and not failed:
             messages.success(request, notice)
             return redirect(_setup_url("setup_attributes", project))
     context = {
@@ -231,7 +235,7 @@ def setup_members(request: HttpRequest, slug: str) -> HttpResponse:
                 else:
                     notice = f"{added.user} added as {added.role}."
                     form = MembershipAddForm()
-        if not request.htmx and not error and not form.is_bound:  # type: ignore[attr-defined]
+        if not _is_htmx(request) and not error and not form.is_bound:
             messages.success(request, notice)
             return redirect(_setup_url("setup_members", project))
     memberships = Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
@@ -274,7 +278,7 @@ def setup_import(request: HttpRequest, slug: str) -> HttpResponse:
             except ApplicationError as exc:  # ImportFailed: extra names the line or row, column and expectation
                 error = exc
         if result is None:
-            status = 200 if request.htmx else 400  # type: ignore[attr-defined]  # htmx swaps only 2xx by default
+            status = 200 if _is_htmx(request) else 400  # htmx swaps only 2xx by default
     context = {
         "project": project,
         "tab": "import",
@@ -332,7 +336,7 @@ def setup_gold(request: HttpRequest, slug: str) -> HttpResponse:
                 else:
                     notice = f"Comparison {comparison.pk} is gold."
                     gold_form = GoldForm(comparison=comparison, attributes=attributes)
-        if not request.htmx and not gold_form.errors:  # type: ignore[attr-defined]
+        if not _is_htmx(request) and not gold_form.errors:
             messages.success(request, notice)
             return redirect(f"{_setup_url('setup_gold', project)}?comparison={comparison.pk}")
     only_gold = request.GET.get("gold") == "1"

@@ -19,4 +19,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" field; name each choice set after its model so the schema is unambiguous.
+    "ENUM_NAME_OVERRIDES": {
+        "SnapshotStatusEnum": "annotator.models.release.SnapshotStatus",
+        "JobStatusEnum": "rm_jobs.models.JobStatus",
+        "EvaluationStatusEnum": "rm_jobs.models.EvaluationStatus",
+    },
 }

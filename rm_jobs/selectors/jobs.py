@@ -39,9 +39,11 @@ def training_job_get_for_role(
 
 
 def training_job_in_project(*, project: Project, job_id: int) -> TrainingJob:
-    job = TrainingJob.objects.select_related("project", "snapshot", "created_by").filter(
-        project=project, id=job_id
-    ).first()
+    job = (
+        TrainingJob.objects.select_related("project", "snapshot", "created_by")
+        .filter(project=project, id=job_id)
+        .first()
+    )
     if job is None:
         raise NotFound(f"Project {project.slug} has no training job {job_id}.")
     return job

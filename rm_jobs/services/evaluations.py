@@ -3,7 +3,7 @@
 An evaluation scores a snapshot's validation split (pairwise accuracy for every model; per-attribute RMSE and
 Pearson r for models with regression outputs) or an uploaded RewardBench-format file (accuracy per ``subset``, ties
 counted wrong as in allenai/reward-bench ``scripts/run_rm.py``). On a validation split it also lists the comparisons
-whose aggregated human preference the model contradicts most confidently: r(chosen) − r(rejected) most negative.
+whose aggregated human preference the model contradicts most confidently: r(chosen) - r(rejected) most negative.
 
 Review queue — the choice made: the annotator app has no comparison-level review queue (its reviews are per
 annotation), and ``annotator`` must not import ``rm_jobs``. So a :class:`ReviewRequest` row records who sent what and
@@ -121,7 +121,9 @@ def evaluation_create(
         except (ValidationFailed, UnicodeDecodeError) as error:
             target.unlink(missing_ok=True)
             if isinstance(error, UnicodeDecodeError):
-                raise ValidationFailed("The file is not UTF-8 text.", extra={"fields": {"file": "Not UTF-8."}}) from error
+                raise ValidationFailed(
+                    "The file is not UTF-8 text.", extra={"fields": {"file": "Not UTF-8."}}
+                ) from error
             raise
         evaluation.kind, evaluation.data_file = EvaluationKind.REWARD_BENCH, _relative(target)
     evaluation.save()
@@ -234,12 +236,12 @@ def _disagreements(pairs: list[dict[str, Any]], margins: list[float]) -> list[di
             ids[i] = int(pairs[i]["id"])
         except (KeyError, TypeError, ValueError):
             continue
-    texts = dict(
-        (cid, (r1, r2))
+    texts = {
+        cid: (r1, r2)
         for cid, r1, r2 in Comparison.objects.filter(id__in=ids.values()).values_list(
             "id", "response_1__text", "response_2__text"
         )
-    )
+    }
     out = []
     for margin, i in wrong:
         cid = ids.get(i)
@@ -283,7 +285,9 @@ def disagreements_send_to_review(
         raise Conflict(f"Evaluation {evaluation.id} is {evaluation.status}.", code="evaluation_not_ready")
     reason = (reason or "").strip()
     if len(reason) > REASON_MAX_LENGTH:
-        raise ValidationFailed(f"Keep the reason under {REASON_MAX_LENGTH} characters.", extra={"fields": {"reason": "Too long."}})
+        raise ValidationFailed(
+            f"Keep the reason under {REASON_MAX_LENGTH} characters.", extra={"fields": {"reason": "Too long."}}
+        )
     listed = {int(d["comparison_id"]): d for d in evaluation.disagreements}
     wanted = list(listed) if comparison_ids is None else [int(c) for c in comparison_ids]
     unknown = [c for c in wanted if c not in listed]

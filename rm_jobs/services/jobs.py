@@ -89,7 +89,7 @@ class HyperParameters:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValidationFailed(
-                f"Unknown hyper-parameter {unknown[0]!r}.", extra={"fields": {name: "Unknown." for name in unknown}}
+                f"Unknown hyper-parameter {unknown[0]!r}.", extra={"fields": dict.fromkeys(unknown, "Unknown.")}
             )
         try:
             hyper = cls(**data)
@@ -220,7 +220,8 @@ def training_job_create(
     """
     if objective not in Objective.values:
         raise ValidationFailed(
-            f"Unknown objective {objective!r}.", extra={"fields": {"objective": f"One of {', '.join(Objective.values)}."}}
+            f"Unknown objective {objective!r}.",
+            extra={"fields": {"objective": f"One of {', '.join(Objective.values)}."}},
         )
     if queue not in Queue.values:
         raise ValidationFailed(f"Unknown queue {queue!r}.", extra={"fields": {"queue": "default or gpu."}})
@@ -291,7 +292,10 @@ def training_job_start(*, job_id: int, worker: str) -> TrainingJob | None:
     if not claimed:
         return None
     job = TrainingJob.objects.select_related("snapshot", "project").get(id=job_id)
-    _log(job_id, f"attempt {job.attempt} started on {worker}" + (f", resuming {job.resume_from}" if job.resume_from else ""))
+    _log(
+        job_id,
+        f"attempt {job.attempt} started on {worker}" + (f", resuming {job.resume_from}" if job.resume_from else ""),
+    )
     return job
 
 

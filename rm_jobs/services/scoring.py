@@ -29,7 +29,10 @@ _lock = threading.Lock()
 
 
 class InputTooLong(ValidationFailed):
+    """413: the request is well formed but longer than the model (or the server) takes."""
+
     code = "input_too_long"
+    status = 413
 
 
 @dataclass(frozen=True)

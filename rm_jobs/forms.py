@@ -1,0 +1,66 @@
+"""Plain Django forms for the jobs pages: they parse input; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from annotator.errors import ApplicationError
+from annotator.models import Snapshot
+from rm_jobs.models import Objective, Queue
+from rm_jobs.services.jobs import HyperParameters, base_model_choices
+
+
+class TrainingJobForm(forms.Form):
+    snapshot = forms.ModelChoiceField(queryset=Snapshot.objects.none(), empty_label=None)
+    objective = forms.ChoiceField(choices=Objective.choices, initial=Objective.SCALED_BT)
+    base_model = forms.ChoiceField(choices=())
+    queue = forms.ChoiceField(choices=Queue.choices, initial=Queue.DEFAULT, label="Device")
+    learning_rate = forms.FloatField(initial=HyperParameters.learning_rate, min_value=1e-8, max_value=1e-2)
+    batch_size = forms.IntegerField(initial=HyperParameters.batch_size, min_value=1, max_value=1024)
+    epochs = forms.IntegerField(initial=HyperParameters.epochs, min_value=1, max_value=100)
+    max_steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: every epoch in full.")
+    max_length = forms.IntegerField(initial=HyperParameters.max_length, min_value=16, max_value=32768)
+
+    HYPER_FIELDS = ("learning_rate", "batch_size", "epochs", "max_steps", "max_length")
+
+    def __init__(self, *args: Any, snapshots: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        snapshot_field = self.fields["snapshot"]
+        assert isinstance(snapshot_field, forms.ModelChoiceField)
+        snapshot_field.queryset = snapshots
+        snapshot_field.label_from_instance = lambda s: f"v{s.number} · {s.name}"  # type: ignore[method-assign]
+        names = list(base_model_choices())
+        base = self.fields["base_model"]
+        assert isinstance(base, forms.ChoiceField)
+        base.choices = [(name, name) for name in names]
+        base.initial = names[0] if names else None
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {name: self.cleaned_data.get(name) for name in self.HYPER_FIELDS}
+
+
+class EvaluationForm(forms.Form):
+    snapshot = forms.ModelChoiceField(queryset=Snapshot.objects.none(), required=False, empty_label="—")
+    file = forms.FileField(required=False, label="RewardBench-format file (JSONL)")
+
+    def __init__(self, *args: Any, snapshots: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["snapshot"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = snapshots
+        field.label_from_instance = lambda s: f"v{s.number} · validation split"  # type: ignore[method-assign]
+
+
+def add_service_errors(form: forms.Form, error: ApplicationError) -> None:
+    """Show a service's error in place: on the fields it names, else on the form."""
+    fields = error.extra.get("fields") if isinstance(error.extra, dict) else None
+    placed = False
+    if isinstance(fields, dict):
+        for name, message in fields.items():
+            if name in form.fields:
+                form.add_error(name, str(message))
+                placed = True
+    if not placed:
+        form.add_error(None, error.message)

@@ -1,0 +1,268 @@
+"""The researcher's training pages: jobs list with the launch form, the job page (live chart, status, log, cancel,
+checkpoint download, evaluations, disagreements), and the side-by-side table of objectives.
+
+Function views; each page works as plain HTML forms, and for an htmx request a view answers with the partial the
+page itself includes. Active jobs poll their partial (``hx-trigger="every 2s"``) and stop once they finish, because
+the finished partial no longer carries the trigger. Researchers and leads only: non-members 404, annotators 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from annotator.errors import ApplicationError, NotFound, PermissionDenied
+from annotator.models import Project
+from annotator.selectors.projects import project_get_for_role
+from rm_jobs.forms import EvaluationForm, TrainingJobForm, add_service_errors
+from rm_jobs.models import Evaluation, TrainingJob
+from rm_jobs.selectors.jobs import (
+    JOB_ROLES,
+    job_evaluations,
+    ready_snapshots,
+    training_job_comparison,
+    training_job_in_project,
+    training_job_list,
+    training_job_series,
+)
+from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create
+from rm_jobs.services.jobs import (
+    training_job_cancel,
+    training_job_checkpoint_zip,
+    training_job_create,
+    training_jobs_sweep_stale,
+)
+
+
+def _project(request: HttpRequest, slug: str) -> Project:
+    try:
+        return project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+
+
+def _job(project: Project, job_id: int) -> TrainingJob:
+    try:
+        return training_job_in_project(project=project, job_id=job_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def _render(
+    request: HttpRequest, page: str, partial: str, context: dict[str, Any], *, status: int = 200
+) -> HttpResponse:
+    template = partial if getattr(request, "htmx", False) else page
+    return render(request, template, context, status=status)
+
+
+def _job_url(job: TrainingJob) -> str:
+    return reverse("rm_jobs:job_detail", kwargs={"slug": job.project.slug, "job_id": job.id})
+
+
+# --- list and launch -------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def jobs_list(request: HttpRequest, slug: str) -> HttpResponse:
+    """The project's jobs (the table polls while any is active) and the form that launches one."""
+    project = _project(request, slug)
+    snapshots = ready_snapshots(project=project)
+    form = TrainingJobForm(request.POST or None, snapshots=snapshots)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                job = training_job_create(
+                    snapshot=form.cleaned_data["snapshot"],
+                    user=request.user,  # type: ignore[arg-type]
+                    objective=form.cleaned_data["objective"],
+                    base_model=form.cleaned_data["base_model"],
+                    queue=form.cleaned_data["queue"],
+                    hyperparameters=form.hyperparameters(),
+                )
+            except ApplicationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"Job {job.id} queued on '{job.queue}'.")
+                job.project = project
+                if getattr(request, "htmx", False):
+                    return HttpResponseClientRedirect(_job_url(job))
+                return redirect(_job_url(job))
+        status = 400
+        if getattr(request, "htmx", False):
+            return render(request, "rm_jobs/partials/_job_form.html", {"project": project, "form": form}, status=status)
+    training_jobs_sweep_stale(project_id=project.id)
+    jobs = list(training_job_list(project=project))
+    context = {
+        "project": project,
+        "form": form,
+        "jobs": jobs,
+        "any_active": any(j.is_active for j in jobs),
+        "has_snapshots": snapshots.exists(),
+    }
+    return _render(request, "rm_jobs/jobs.html", "rm_jobs/partials/_jobs_table.html", context, status=status)
+
+
+# --- one job ---------------------------------------------------------------------------------------------------
+
+
+def _job_context(project: Project, job: TrainingJob, **extra: Any) -> dict[str, Any]:
+    evaluations = list(job_evaluations(job=job))
+    stages = job.config.get("stages", [])
+    percent = 0
+    if job.total_steps:
+        done = job.stage + job.step / job.total_steps
+        percent = round(100 * done / max(1, len(stages)))
+    return {
+        "project": project,
+        "job": job,
+        "stages": stages,
+        "percent": min(100, percent),
+        "evaluations": evaluations,
+        "evaluation_form": extra.pop("evaluation_form", None)
+        or EvaluationForm(snapshots=ready_snapshots(project=project)),
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """The job page; for htmx polling, its status partial (which stops polling once the job finished)."""
+    project = _project(request, slug)
+    job = _job(project, job_id)
+    if job.is_active:
+        training_jobs_sweep_stale(project_id=project.id)
+        job.refresh_from_db()
+    return _render(request, "rm_jobs/job.html", "rm_jobs/partials/_job_status.html", _job_context(project, job))
+
+
+@login_required
+@require_GET
+def job_metrics(request: HttpRequest, slug: str, job_id: int) -> JsonResponse:
+    """The chart's data (static/js/jobs.js polls it while the job is active)."""
+    project = _project(request, slug)
+    return JsonResponse(training_job_series(job=_job(project, job_id)))
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = _project(request, slug)
+    job = _job(project, job_id)
+    try:
+        job = training_job_cancel(job=job, user=request.user)  # type: ignore[arg-type]
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(
+            request, "Cancelled." if job.status == "cancelled" else "Cancel requested: the job stops at its next step."
+        )
+    if getattr(request, "htmx", False):
+        job.refresh_from_db()
+        return render(request, "rm_jobs/partials/_job_status.html", _job_context(project, job))
+    return redirect(_job_url(job))
+
+
+@login_required
+@require_GET
+def job_checkpoint(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = _project(request, slug)
+    job = _job(project, job_id)
+    try:
+        path = training_job_checkpoint_zip(job=job)
+    except ApplicationError as exc:
+        raise Http404(exc.message) from exc
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=f"reward-model-job-{job.id}.zip", content_type="application/zip"
+    )
+
+
+@login_required
+@require_POST
+def evaluation_new(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Evaluate the job's model on another snapshot's validation split or an uploaded RewardBench file."""
+    project = _project(request, slug)
+    job = _job(project, job_id)
+    form = EvaluationForm(request.POST, request.FILES, snapshots=ready_snapshots(project=project))
+    status = 200
+    if form.is_valid():
+        try:
+            evaluation_create(
+                job=job,
+                user=request.user,  # type: ignore[arg-type]
+                snapshot=form.cleaned_data.get("snapshot"),
+                reward_bench_file=form.cleaned_data.get("file"),
+            )
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+            status = 400
+        else:
+            messages.success(request, "Evaluation queued.")
+            if not getattr(request, "htmx", False):
+                return redirect(_job_url(job))
+            form = EvaluationForm(snapshots=ready_snapshots(project=project))
+    else:
+        status = 400
+    if not getattr(request, "htmx", False):
+        return render(request, "rm_jobs/job.html", _job_context(project, job, evaluation_form=form), status=status)
+    return render(
+        request,
+        "rm_jobs/partials/_job_evaluations.html",
+        _job_context(project, job, evaluation_form=form),
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def evaluation_review(request: HttpRequest, slug: str, job_id: int, evaluation_id: int) -> HttpResponse:
+    """Send the checked disagreements (all listed ones when none is checked) to the leads' review."""
+    project = _project(request, slug)
+    job = _job(project, job_id)
+    evaluation = Evaluation.objects.filter(job=job, id=evaluation_id).first()
+    if evaluation is None:
+        raise Http404("No such evaluation.")
+    ids = [int(v) for v in request.POST.getlist("comparison") if v.isdigit()]
+    try:
+        created = disagreements_send_to_review(
+            evaluation=evaluation,
+            user=request.user,  # type: ignore[arg-type]
+            comparison_ids=ids or None,
+            reason=request.POST.get("reason", ""),
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{len(created)} comparison(s) sent to the leads' review.")
+    if getattr(request, "htmx", False):
+        return render(request, "rm_jobs/partials/_job_evaluations.html", _job_context(project, job))
+    return redirect(_job_url(job))
+
+
+# --- comparison of objectives ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def jobs_compare(request: HttpRequest, slug: str) -> HttpResponse:
+    """Succeeded jobs side by side on one snapshot's validation split (the paper's table of objectives)."""
+    project = _project(request, slug)
+    raw = request.GET.get("snapshot", "")
+    try:
+        table = training_job_comparison(project=project, snapshot_id=int(raw) if raw.isdigit() else None)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    context = {"project": project, "table": table}
+    return _render(request, "rm_jobs/compare.html", "rm_jobs/partials/_compare_table.html", context)

@@ -1,0 +1,52 @@
+"""The OpenAPI schema of the whole API (every app's endpoints) is generated without warnings and is valid."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import yaml
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    out = io.StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    return yaml.safe_load(out.getvalue())
+
+
+def test_schema_is_valid_openapi_3(schema: dict) -> None:
+    assert schema["openapi"].startswith("3.")
+
+
+def test_every_operation_documents_its_success_and_error_bodies(schema: dict) -> None:
+    missing = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            responses = operation.get("responses", {})
+            if not any(code.startswith("2") for code in responses):
+                missing.append(f"{method.upper()} {path}: no 2xx")
+            if "401" not in responses and operation.get("security") != [{}]:
+                missing.append(f"{method.upper()} {path}: no 401")
+            for code, response in responses.items():
+                if not code.startswith("2") and "content" not in response:
+                    missing.append(f"{method.upper()} {path}: {code} has no body")
+            if method in ("post", "put", "patch") and "requestBody" not in operation:
+                missing.append(f"{method.upper()} {path}: no request body")
+    assert missing == []
+
+
+def test_snapshot_endpoints_are_in_the_schema(schema: dict) -> None:
+    paths = schema["paths"]
+    assert "post" in paths["/api/v1/projects/{slug}/snapshots/create/"]
+    assert "get" in paths["/api/v1/snapshots/{snapshot_id}/download/"]
+    error = schema["components"]["schemas"]["ErrorOutput"]
+    assert set(error["properties"]) == {"message", "code", "extra"}
+
+
+def test_schema_and_docs_are_served(client) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/api/schema/").status_code == 200
+    assert client.get("/api/docs/").status_code == 200

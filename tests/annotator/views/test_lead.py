@@ -1,0 +1,206 @@
+"""The lead's pages: who gets in, full page vs htmx partial, review in place and without JavaScript, pinned queries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from annotator.models import AggregationRule, Assignment, AssignmentStatus, Review, Role
+from annotator.services.agreement_intervals import agreement_intervals_compute, agreement_intervals_request
+from annotator.tasks_quality import agreement_intervals_task
+from tests.annotator.selectors.quality_data import annotate, simulated_project
+from tests.factories import ComparisonFactory, ProjectFactory, member
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+PAGES = ["lead_overview", "lead_annotators", "lead_disagreements", "lead_rules", "lead_intervals"]
+
+
+def _client(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+@pytest.fixture
+def project():
+    project = ProjectFactory(overlap=3)
+    simulated_project(project, comparisons=30, profiles=["careful", "careful", "lenient", "random"], seed=3)
+    return project
+
+
+@pytest.fixture
+def lead(project):
+    return member(project, Role.LEAD)
+
+
+def _url(name: str, project, **kwargs) -> str:
+    return reverse(f"annotator:{name}", kwargs={"slug": project.slug, **kwargs})
+
+
+# --- permissions ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PAGES)
+@pytest.mark.parametrize(("role", "status"), [(Role.ANNOTATOR, 403), (Role.RESEARCHER, 403), (None, 404)])
+def test_only_leads_of_the_project_see_the_pages(project, name, role, status) -> None:
+    user = member(project, role) if role else member(ProjectFactory(), Role.LEAD)  # a lead of another project
+    assert _client(user).get(_url(name, project)).status_code == status
+
+
+def test_anonymous_users_are_sent_to_log_in(project) -> None:
+    response = Client().get(_url("lead_overview", project))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_review_and_detail_are_refused_to_non_leads_and_across_projects(project, lead) -> None:
+    annotation = project.comparisons.first().annotations.first()
+    annotator = member(project)
+    url = _url("lead_review", project, annotation_id=annotation.pk)
+    assert _client(annotator).post(url, {"decision": "reject", "reason": "x"}).status_code == 403
+    other = ProjectFactory()
+    other_lead = member(other, Role.LEAD)
+    # A lead of another project can't reach this annotation through their own project's URL either.
+    assert _client(other_lead).post(_url("lead_review", other, annotation_id=annotation.pk), {"decision": "accept"}).status_code == 404
+    assert _client(annotator).get(_url("lead_annotator_detail", project, user_id=annotation.annotator_id)).status_code == 403
+    assert not Review.objects.exists()
+
+
+# --- overview -------------------------------------------------------------------------------------------------
+
+
+def test_overview_shows_progress_agreement_and_chart_data(project, lead, django_assert_max_num_queries) -> None:
+    with django_assert_max_num_queries(14):
+        response = _client(lead).get(_url("lead_overview", project))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-stat="comparisons">30<' in html
+    assert "vendor/chart.umd.min.js" in html and "js/lead.js" in html
+    data = json.loads(html.split('id="lead-chart-data" type="application/json">')[1].split("</script>")[0])
+    measures = [m["measure"] for m in data["measures"]]
+    assert measures[:5] == ["helpfulness", "correctness", "coherence", "complexity", "verbosity"]
+    assert "preference_strength" in measures and all(m["ci_low"] is None for m in data["measures"])
+    assert len(data["over_time"]["n_annotations"]) == 10
+    assert "Compute intervals" in html
+
+
+def test_overview_shows_cached_intervals_once_computed(project, lead, monkeypatch) -> None:
+    monkeypatch.setattr(agreement_intervals_task, "delay", lambda project_id: None)
+    agreement_intervals_request(project=project, n_resamples=100)
+    busy = _client(lead).get(_url("lead_intervals", project), **HX)
+    assert busy.status_code == 200 and 'hx-trigger="every 2s"' in busy.content.decode()
+    agreement_intervals_compute(project_id=project.pk)
+    done = _client(lead).get(_url("lead_intervals", project), **HX)
+    assert done.status_code == 286  # htmx: stop polling
+    html = _client(lead).get(_url("lead_overview", project)).content.decode()
+    data = json.loads(html.split('id="lead-chart-data" type="application/json">')[1].split("</script>")[0])
+    helpfulness = next(m for m in data["measures"] if m["measure"] == "helpfulness")
+    assert helpfulness["ci_low"] <= helpfulness["alpha"] <= helpfulness["ci_high"]
+    assert "Recompute intervals" in html
+
+
+def test_asking_for_intervals_enqueues_the_task(project, lead, monkeypatch, django_capture_on_commit_callbacks) -> None:
+    calls = []
+    monkeypatch.setattr(agreement_intervals_task, "delay", calls.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _client(lead).post(_url("lead_intervals", project))
+    assert response.status_code == 302 and calls == [project.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _client(lead).post(_url("lead_intervals", project), **HX)
+    assert "Computing bootstrap intervals" in response.content.decode() and calls == [project.pk]
+
+
+# --- annotators -----------------------------------------------------------------------------------------------
+
+
+def test_annotators_table_full_page_and_sorted_partial(project, lead, django_assert_max_num_queries) -> None:
+    with django_assert_max_num_queries(14):
+        page = _client(lead).get(_url("lead_annotators", project))
+    html = page.content.decode()
+    assert "<h1>Annotators</h1>" in html and 'id="annotator-table"' in html
+    assert html.index('data-annotator="random') < html.index('data-annotator="careful')  # worst agreement first
+    partial = _client(lead).get(_url("lead_annotators", project) + "?sort=bias_helpfulness&dir=desc", **HX)
+    body = partial.content.decode()
+    assert "<h1>" not in body and body.lstrip().startswith('<div id="annotator-table"')
+    assert body.index('data-annotator="lenient') < body.index('data-annotator="careful')
+    assert 'aria-sort="descending"' in body
+    bad = _client(lead).get(_url("lead_annotators", project) + "?sort=password")
+    assert bad.status_code == 400 and "Cannot sort by" in bad.content.decode()
+
+
+def test_clicking_through_to_an_annotators_annotations(project, lead) -> None:
+    annotation = project.comparisons.first().annotations.first()
+    response = _client(lead).get(_url("lead_annotator_detail", project, user_id=annotation.annotator_id))
+    assert response.status_code == 200
+    assert f'data-annotation="{annotation.pk}"' in response.content.decode()
+    assert _client(lead).get(_url("lead_annotator_detail", project, user_id=99999)).status_code == 404
+
+
+# --- disagreement queue and review ----------------------------------------------------------------------------
+
+
+def test_disagreement_queue_page_and_partial(project, lead, django_assert_max_num_queries) -> None:
+    with django_assert_max_num_queries(16):
+        page = _client(lead).get(_url("lead_disagreements", project))
+    html = page.content.decode()
+    assert html.count('class="card disagreement"') == 10 and "page 1 of 3" in html
+    partial = _client(lead).get(_url("lead_disagreements", project) + "?order=strength&page=2", **HX).content.decode()
+    assert partial.lstrip().startswith('<div id="disagreement-list"') and "page 2 of 3" in partial
+    assert _client(lead).get(_url("lead_disagreements", project) + "?order=nonsense&page=x").status_code == 200
+
+
+def test_reject_in_place_with_htmx_returns_the_card(project, lead) -> None:
+    annotation = project.comparisons.first().annotations.first()
+    url = _url("lead_review", project, annotation_id=annotation.pk)
+    missing = _client(lead).post(url, {"decision": "reject", "reason": ""}, **HX)
+    assert missing.status_code == 200 and "Say why you reject it" in missing.content.decode()
+    response = _client(lead).post(url, {"decision": "reject", "reason": "Helpfulness 4 for a wrong answer."}, **HX)
+    html = response.content.decode()
+    assert response.status_code == 200 and html.lstrip().startswith(f'<section class="annotation-card review-rejected" id="annotation-{annotation.pk}"')
+    assert "Helpfulness 4 for a wrong answer." in html
+    assignment = Assignment.objects.get(pk=annotation.assignment_id)
+    assert (assignment.status, assignment.review_note) == (AssignmentStatus.RETURNED, "Helpfulness 4 for a wrong answer.")
+
+
+def test_review_without_javascript_redirects_back_or_explains(project, lead) -> None:
+    annotation = project.comparisons.first().annotations.first()
+    url = _url("lead_review", project, annotation_id=annotation.pk)
+    back = _url("lead_disagreements", project) + "?page=2"
+    response = _client(lead).post(url, {"decision": "accept", "next": back})
+    assert response.status_code == 302 and response["Location"] == back
+    evil = _client(lead).post(url, {"decision": "reject", "reason": "r", "next": "https://evil.example/"})
+    assert evil["Location"] == _url("lead_disagreements", project)
+    again = _client(lead).post(url, {"decision": "reject", "reason": "r"})
+    assert again.status_code == 400 and "already rejected" in again.content.decode()
+    assert _client(lead).get(url).status_code == 405
+
+
+# --- rules ----------------------------------------------------------------------------------------------------
+
+
+def test_rules_page_lists_defaults_and_previews_one(project, lead) -> None:
+    page = _client(lead).get(_url("lead_rules", project))
+    html = page.content.decode()
+    assert 'data-rule="helpsteer2"' in html and 'data-rule="mean-accepted"' in html
+    rule = AggregationRule.objects.get(name="helpsteer2", version=1)
+    partial = _client(lead).get(_url("lead_rules", project) + f"?rule={rule.pk}", **HX).content.decode()
+    assert partial.lstrip().startswith('<section id="rule-preview"')
+    assert "of 30 comparisons kept" in partial and 'data-reason="helpfulness_spread"' in partial
+    assert "alpha before" in partial
+    assert "Choose a rule" in _client(lead).get(_url("lead_rules", project) + "?rule=abc").content.decode()
+    assert "No such aggregation rule" in _client(lead).get(_url("lead_rules", project) + "?rule=999999").content.decode()
+
+
+def test_pages_work_on_an_empty_project(lead) -> None:
+    empty = ProjectFactory()
+    boss = member(empty, Role.LEAD)
+    ComparisonFactory(project=empty)
+    for name in ["lead_overview", "lead_annotators", "lead_disagreements", "lead_rules"]:
+        assert _client(boss).get(_url(name, empty)).status_code == 200
+    annotate(ComparisonFactory(project=empty), member(empty))  # one annotation: nothing measurable yet
+    html = _client(boss).get(_url("lead_overview", empty)).content.decode()
+    assert "n/a" in html
