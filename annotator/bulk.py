@@ -44,6 +44,7 @@ class BulkTable:
                 self._defaults.append(_UNSET)
         self._is_json = [isinstance(f, models.JSONField) for f in self.fields]
         self._is_datetime = [isinstance(f, models.DateTimeField) for f in self.fields]
+        self._needs_adapting = [j or d for j, d in zip(self._is_json, self._is_datetime, strict=True)]
 
     def reserve_ids(self, count: int) -> list[int]:
         """``count`` fresh primary keys for this table."""
@@ -63,24 +64,33 @@ class BulkTable:
             start = int(cursor.fetchone()[0]) + 1
             return list(range(start, start + count))
 
-    def _tuple(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = []
-        for attname, default, is_json, is_datetime in zip(
-            self.attnames, self._defaults, self._is_json, self._is_datetime, strict=True
-        ):
-            value = row.get(attname, default)
-            if value is _UNSET:
-                raise ValueError(f"{self.model.__name__}.{attname} needs a value")
-            if is_json:
-                value = json.dumps(value, ensure_ascii=False)
-            elif is_datetime and value is not None and connection.vendor != "postgresql":
-                value = connection.ops.adapt_datetimefield_value(value)
-            values.append(value)
-        return tuple(values)
+    def _adapt(self, index: int, value: Any) -> Any:
+        if value is None:
+            return None
+        if self._is_json[index]:
+            return json.dumps(value, ensure_ascii=False)
+        if self._is_datetime[index] and connection.vendor != "postgresql":
+            return connection.ops.adapt_datetimefield_value(value)
+        return value
+
+    def _tuple(self, row: Mapping[str, Any], defaults: list[Any]) -> tuple[Any, ...]:
+        # Hot loop: plain lookups only; defaults were adapted once per insert.
+        adapt, out = self._adapt, []
+        for index, attname in enumerate(self.attnames):
+            if attname in row:
+                value = row[attname]
+                out.append(adapt(index, value) if self._needs_adapting[index] else value)
+            else:
+                default = defaults[index]
+                if default is _UNSET:
+                    raise ValueError(f"{self.model.__name__}.{attname} needs a value")
+                out.append(default)
+        return tuple(out)
 
     def insert(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Write ``rows``; each must carry its ``id`` (from :meth:`reserve_ids`) and every field without a default."""
-        tuples = [self._tuple(row) for row in rows]
+        defaults = [d if d is _UNSET else self._adapt(i, d) for i, d in enumerate(self._defaults)]
+        tuples = [self._tuple(row, defaults) for row in rows]
         if not tuples:
             return 0
         quote = connection.ops.quote_name

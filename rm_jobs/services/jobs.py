@@ -9,6 +9,7 @@ workers that consume ``gpu``.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import shutil
 import zipfile
@@ -184,7 +185,9 @@ def _stages(
             eval_every_steps=hyper.eval_every_steps,
             extra={"snapshot": snapshot.id, "project": snapshot.project.slug, "stage": index},
         )
-        stages.append({"data": data, "init_from": "base" if index == 0 else "previous", "train": config.to_dict()})
+        # Through JSON now, so the job object holds what the database will (lists, not tuples).
+        train = json.loads(json.dumps(config.to_dict()))
+        stages.append({"data": data, "init_from": "base" if index == 0 else "previous", "train": train})
     return stages
 
 

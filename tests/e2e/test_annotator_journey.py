@@ -26,7 +26,9 @@ def _rate_everything(page: Page, rating: str, strength_key: str) -> None:
 
 
 def _submitted(page: Page, n: int) -> None:
+    """The next comparison has been swapped in and the first question has the focus."""
     expect(page.get_by_test_id("submitted-count")).to_have_text(str(n))
+    expect(page.locator('input[name="left.helpfulness"]').first).to_be_focused()
 
 
 def test_annotator_journey_keyboard_only(live_server, page: Page) -> None:
@@ -42,6 +44,7 @@ def test_annotator_journey_keyboard_only(live_server, page: Page) -> None:
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     expect(page.locator("#annotate-form")).to_be_visible()
+    expect(page.locator('input[name="left.helpfulness"]').first).to_be_focused()
     expect(page.get_by_text("Ctrl+Enter", exact=False).first).to_be_visible()
 
     # 1. A validation error first: a justification that is too short.
@@ -75,6 +78,7 @@ def test_annotator_journey_keyboard_only(live_server, page: Page) -> None:
     page.keyboard.type("about tax law")
     page.keyboard.press("Control+Enter")
     expect(page.locator(".ws-notice").first).to_have_text("Skipped.")
+    expect(page.locator('input[name="left.helpfulness"]').first).to_be_focused()
 
     # 4. Start the fourth, leave a draft, reload, find it again.
     fourth_id = page.locator("#workspace").get_attribute("data-assignment")

@@ -126,3 +126,57 @@ def researcher(project: Project) -> Any:
 @pytest.fixture
 def snapshot(project: Project) -> Snapshot:
     return ready_snapshot(project)
+
+
+@pytest.fixture(autouse=True)
+def _heartbeat_from_steps_only(settings: Any) -> None:
+    """In-process runs share the test's database connection; the heartbeat thread is for real workers."""
+    settings.PREFSTACK_JOB_HEARTBEAT_SECONDS = 0
+
+
+@pytest.fixture(scope="session")
+def trained_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BT model trained for a few steps, once per session (the engine alone, no database)."""
+    from rm_jobs.training import TrainConfig, train
+
+    rng = random.Random(1)
+    rows = []
+    for _ in range(24):
+        g1, g2 = rng.sample(range(5), 2)
+        r1, r2 = _response(rng, g1), _response(rng, g2)
+        chosen, rejected = (r1, r2) if g1 > g2 else (r2, r1)
+        rows.append({"prompt": "How do I do it?", "chosen": chosen, "rejected": rejected, "margin": float(abs(g1 - g2))})
+    config = TrainConfig(model_path=str(tiny_model), objective="bt", batch_size=8, max_steps=3, max_length=64)
+    result = train(config, rows, output_dir=tmp_path_factory.mktemp("trained"))
+    return result.model_dir
+
+
+def succeeded_job(snapshot: Snapshot, model_dir: Path, *, objective: str = "bt", accuracy: float = 0.75) -> Any:
+    """A finished job row whose checkpoint is ``model_dir``, with its end-of-training evaluation."""
+    from django.utils import timezone
+
+    from rm_jobs.models import Evaluation, EvaluationStatus, JobStatus, TrainingJob
+
+    job = TrainingJob.objects.create(
+        project=snapshot.project,
+        snapshot=snapshot,
+        objective=objective,
+        base_model="tiny",
+        status=JobStatus.SUCCEEDED,
+        attempt=1,
+        config={"objective": objective, "hyperparameters": {}, "stages": [{"train": {"max_length": 64}}]},
+        checkpoint_path=str(model_dir),
+        summary={"accuracy": accuracy, "wall_s": 1.5, "tokens_per_s": 900.0},
+        finished_at=timezone.now(),
+    )
+    comparison_id = snapshot.project.comparisons.order_by("id").values_list("id", flat=True).first()
+    Evaluation.objects.create(
+        job=job,
+        snapshot=snapshot,
+        status=EvaluationStatus.SUCCEEDED,
+        metrics={"accuracy": accuracy, "num_pairs": 8, "rmse_mean": 0.9 if "regression" in objective else None},
+        disagreements=[
+            {"comparison_id": comparison_id, "human_preferred": 1, "human_strength": 2.0, "model_margin": -1.25}
+        ],
+    )
+    return job

@@ -3,11 +3,14 @@ path parameters, no generated request — valid or malformed body, query or path
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -25,7 +28,17 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application).include(
 
 
 @pytest.fixture
-def researcher_world(db: None) -> dict[str, Any]:
+def _keep_test_connection() -> Iterator[None]:
+    """As Django's test client does: the WSGI handler must not close the test transaction's connection."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def researcher_world(db: None, _keep_test_connection: None) -> dict[str, Any]:
     project = ProjectFactory()
     researcher = member(project, Role.RESEARCHER)
     member(project, Role.LEAD, username=researcher.username)

@@ -1,0 +1,244 @@
+"""training_job_create / _start / _progress / _finish / _cancel and the stale-job sweep: the state machine guards
+itself (every transition conditional), and a job whose worker died never stays running."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from annotator.errors import Conflict, ValidationFailed
+from annotator.models import Snapshot, SnapshotStatus
+from rm_jobs.models import JobMetric, JobStatus, TrainingJob
+from rm_jobs.services import jobs as service
+from rm_jobs.services.jobs import (
+    latest_checkpoint,
+    training_job_cancel,
+    training_job_create,
+    training_job_finish,
+    training_job_progress,
+    training_job_start,
+    training_jobs_sweep_stale,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def create(snapshot: Snapshot, user: Any, capture: Any, **kwargs: Any) -> TrainingJob:
+    kwargs.setdefault("objective", "bt")
+    with capture(execute=False) as callbacks:
+        job = training_job_create(snapshot=snapshot, user=user, **kwargs)
+    assert len(callbacks) == 1  # the task is sent once, after commit
+    return job
+
+
+def test_create_records_config_lineage_and_queue(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
+    job = create(
+        snapshot, researcher, django_capture_on_commit_callbacks, objective="regression-then-scaled-bt", queue="gpu",
+        hyperparameters={"max_steps": 7, "learning_rate": 5e-5},
+    )  # fmt: skip
+    assert (job.status, job.queue, job.snapshot_id, job.attempt) == (JobStatus.QUEUED, "gpu", snapshot.id, 0)
+    stages = job.config["stages"]
+    assert [s["train"]["objective"] for s in stages] == ["regression", "scaled_bt"]
+    assert stages[0]["train"]["attributes"] == ["helpfulness"]
+    assert stages[1]["init_from"] == "previous"
+    assert stages[0]["train"]["max_steps"] == 7 and stages[0]["train"]["learning_rate"] == 5e-5
+    assert stages[0]["train"]["extra"] == {"snapshot": snapshot.id, "project": snapshot.project.slug, "stage": 0, "job": job.id}
+    assert job.output_folder == f"runs/job-{job.id}"
+
+
+def test_the_task_goes_to_the_jobs_own_queue(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
+    with (
+        mock.patch("rm_jobs.tasks.training_job_run_task.apply_async") as send,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        job = training_job_create(snapshot=snapshot, user=researcher, objective="bt", queue="gpu")
+    send.assert_called_once_with(args=[job.id], queue="gpu")
+
+
+def test_regression_trains_every_attribute_of_the_project(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
+    job = create(snapshot, researcher, django_capture_on_commit_callbacks, objective="regression")
+    assert job.config["stages"][0]["train"]["attributes"] == [
+        "helpfulness", "correctness", "coherence", "complexity", "verbosity"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"objective": "dpo"}, "objective"),
+        ({"queue": "tpu"}, "queue"),
+        ({"base_model": "gpt-17"}, "base_model"),
+        ({"hyperparameters": {"batch_size": 0}}, "batch_size"),
+        ({"hyperparameters": {"learning_rate": 3.0}}, "learning_rate"),
+        ({"hyperparameters": {"momentum": 0.9}}, "momentum"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field(snapshot, researcher, tiny_base_model, kwargs, field):
+    kwargs = {"objective": "bt", **kwargs}
+    with pytest.raises(ValidationFailed) as caught:
+        training_job_create(snapshot=snapshot, user=researcher, **kwargs)
+    assert field in caught.value.extra["fields"]
+    assert not TrainingJob.objects.exists()
+
+
+def test_a_model_path_is_accepted_only_where_allowed(snapshot, researcher, tiny_model, django_capture_on_commit_callbacks):
+    with pytest.raises(ValidationFailed):
+        training_job_create(snapshot=snapshot, user=researcher, objective="bt", base_model=str(tiny_model))
+    job = create(snapshot, researcher, django_capture_on_commit_callbacks, base_model=str(tiny_model), allow_model_path=True)
+    assert job.config["model_path"] == str(tiny_model.resolve())
+
+
+def test_a_snapshot_that_is_not_ready_is_a_conflict(snapshot, researcher, tiny_base_model):
+    Snapshot.objects.filter(id=snapshot.id).update(status=SnapshotStatus.BUILDING)
+    snapshot.refresh_from_db()
+    with pytest.raises(Conflict) as caught:
+        training_job_create(snapshot=snapshot, user=researcher, objective="bt")
+    assert caught.value.code == "snapshot_not_ready"
+
+
+def test_helpfulness_objectives_need_a_helpfulness_attribute(project, researcher, tiny_base_model):
+    from tests.rm_jobs.conftest import ready_snapshot
+
+    project.attributes.filter(name="helpfulness").delete()
+    snapshot = ready_snapshot(project, comparisons=5)
+    with pytest.raises(ValidationFailed):
+        training_job_create(snapshot=snapshot, user=researcher, objective="regression-helpfulness")
+
+
+# --- transitions -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def job(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks) -> TrainingJob:
+    return create(snapshot, researcher, django_capture_on_commit_callbacks)
+
+
+def test_a_job_starts_once_however_often_it_is_delivered(job):
+    first = training_job_start(job_id=job.id, worker="w1@host")
+    second = training_job_start(job_id=job.id, worker="w2@host")
+    assert first is not None and first.attempt == 1 and first.worker == "w1@host"
+    assert second is None
+    job.refresh_from_db()
+    assert (job.status, job.worker, job.attempt) == (JobStatus.RUNNING, "w1@host", 1)
+
+
+def test_progress_writes_the_time_series_and_reports_a_cancel(job):
+    training_job_start(job_id=job.id, worker="w")
+    report = training_job_progress(
+        job_id=job.id, attempt=1, stage=0, step=1, total_steps=5, points=[{"split": "train", "loss": 0.7, "accuracy": 0.5}]
+    )
+    assert report.owned and not report.cancel_requested
+    training_job_cancel(job=job)
+    report = training_job_progress(
+        job_id=job.id, attempt=1, stage=0, step=2, total_steps=5,
+        points=[{"split": "train", "loss": 0.6}, {"split": "validation", "loss": 0.65, "accuracy": 0.6}],
+    )  # fmt: skip
+    assert report.owned and report.cancel_requested
+    assert list(JobMetric.objects.filter(job=job).values_list("step", "split", "loss")) == [
+        (1, "train", 0.7), (2, "train", 0.6), (2, "validation", 0.65)
+    ]  # fmt: skip
+    job.refresh_from_db()
+    assert (job.step, job.total_steps, job.status) == (2, 5, JobStatus.RUNNING)
+
+
+def test_a_stale_attempt_can_neither_report_nor_finish(job):
+    training_job_start(job_id=job.id, worker="w")
+    TrainingJob.objects.filter(id=job.id).update(attempt=2)  # someone else runs it now
+    assert not training_job_progress(job_id=job.id, attempt=1, stage=0, step=1, total_steps=5, points=[]).owned
+    assert not training_job_finish(job_id=job.id, attempt=1, status=JobStatus.SUCCEEDED)
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING
+
+
+def test_finish_is_conditional_on_running(job):
+    training_job_start(job_id=job.id, worker="w")
+    assert training_job_finish(job_id=job.id, attempt=1, status=JobStatus.SUCCEEDED, checkpoint_path="runs/x/final")
+    assert not training_job_finish(job_id=job.id, attempt=1, status=JobStatus.FAILED, error="late")
+    job.refresh_from_db()
+    assert (job.status, job.error, job.checkpoint_path) == (JobStatus.SUCCEEDED, "", "runs/x/final")
+    assert job.finished_at is not None
+
+
+def test_cancel_a_queued_job_at_once_and_it_never_starts(job):
+    training_job_cancel(job=job)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert training_job_start(job_id=job.id, worker="w") is None
+
+
+def test_cancel_a_finished_job_is_a_conflict(job):
+    training_job_start(job_id=job.id, worker="w")
+    training_job_finish(job_id=job.id, attempt=1, status=JobStatus.FAILED, error="x")
+    with pytest.raises(Conflict):
+        training_job_cancel(job=job)
+
+
+# --- dead workers ---------------------------------------------------------------------------------------------------
+
+
+def _go_stale(job: TrainingJob, seconds: int = 600) -> None:
+    TrainingJob.objects.filter(id=job.id).update(heartbeat_at=timezone.now() - timedelta(seconds=seconds))
+
+
+def _fake_checkpoint(job: TrainingJob, step: int, *, complete: bool = True) -> Path:
+    folder = service.stage_output_dir(job, 0) / f"checkpoint-{step}"
+    folder.mkdir(parents=True)
+    if complete:
+        (folder / "trainer_state.pt").write_bytes(b"x")
+    return folder
+
+
+def test_latest_checkpoint_ignores_incomplete_ones(job):
+    _fake_checkpoint(job, 2)
+    _fake_checkpoint(job, 4)
+    _fake_checkpoint(job, 6, complete=False)
+    assert latest_checkpoint(service.stage_output_dir(job, 0)).name == "checkpoint-4"
+
+
+def test_a_fresh_heartbeat_is_left_alone(job):
+    training_job_start(job_id=job.id, worker="w")
+    assert training_jobs_sweep_stale(stale_seconds=60) == service.SweepResult([], [], [])
+
+
+def test_a_stale_job_is_requeued_from_its_last_checkpoint(job, django_capture_on_commit_callbacks):
+    training_job_start(job_id=job.id, worker="w")
+    _fake_checkpoint(job, 4)
+    _go_stale(job)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        result = training_jobs_sweep_stale(stale_seconds=60)
+    assert result.requeued == [job.id] and len(callbacks) == 1
+    job.refresh_from_db()
+    assert (job.status, job.worker, job.resume_from) == (JobStatus.QUEUED, "", f"runs/job-{job.id}/stage-0/checkpoint-4")
+    again = training_job_start(job_id=job.id, worker="w2")
+    assert again is not None and again.attempt == 2
+
+
+def test_a_stale_job_without_attempts_left_fails(job, settings):
+    settings.PREFSTACK_JOB_MAX_ATTEMPTS = 1
+    training_job_start(job_id=job.id, worker="w@dead")
+    _go_stale(job)
+    assert training_jobs_sweep_stale(stale_seconds=60).failed == [job.id]
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "w@dead stopped sending heartbeats" in job.error
+
+
+def test_a_stale_job_being_cancelled_ends_cancelled(job):
+    training_job_start(job_id=job.id, worker="w")
+    training_job_cancel(job=job)
+    _go_stale(job)
+    assert training_jobs_sweep_stale(stale_seconds=60).cancelled == [job.id]
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+
+
+def test_a_restarted_worker_gives_up_its_old_jobs_at_once(job, settings):
+    settings.PREFSTACK_JOB_MAX_ATTEMPTS = 1
+    training_job_start(job_id=job.id, worker="w@host")
+    assert training_jobs_sweep_stale(stale_seconds=3600, dead_worker="w@other").failed == []
+    assert training_jobs_sweep_stale(stale_seconds=3600, dead_worker="w@host").failed == [job.id]
