@@ -30,7 +30,7 @@ from _common import ROOT, peak_rss_mb, report
 
 sys.path.insert(0, str(ROOT))
 
-from annotator.exports import (  # noqa: E402
+from annotator.exports import (
     EXPORT_FORMATS,
     ExportTarget,
     FileType,
@@ -39,14 +39,60 @@ from annotator.exports import (  # noqa: E402
     SnapshotItem,
     write_exports,
 )
-from annotator.imports import Turn  # noqa: E402
+from annotator.imports import Turn
 
 ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
-WORDS = (
-    "the model answer explains a python function that returns sorted values with clear steps and examples while "
-    "response one is correct but verbose second misses edge case user asked about performance memory threads "
-    "database query index join table column row group parquet arrow schema list struct string integer float"
-).split()
+WORDS = [
+    "the",
+    "model",
+    "answer",
+    "explains",
+    "a",
+    "python",
+    "function",
+    "that",
+    "returns",
+    "sorted",
+    "values",
+    "with",
+    "clear",
+    "steps",
+    "and",
+    "examples",
+    "while",
+    "response",
+    "one",
+    "is",
+    "correct",
+    "but",
+    "verbose",
+    "second",
+    "misses",
+    "edge",
+    "case",
+    "user",
+    "asked",
+    "about",
+    "performance",
+    "memory",
+    "threads",
+    "database",
+    "query",
+    "index",
+    "join",
+    "table",
+    "column",
+    "row",
+    "group",
+    "parquet",
+    "arrow",
+    "schema",
+    "list",
+    "struct",
+    "string",
+    "integer",
+    "float",
+]
 
 
 def _corpus(rng: random.Random, chars: int) -> str:
@@ -105,17 +151,21 @@ def synthetic_items(n: int, seed: int = 0) -> Iterator[SnapshotItem]:
 
 def child(n: int, file_types: list[FileType]) -> None:
     """Run in a subprocess: time generation alone, then each file type; print one JSON object."""
-    started = time.perf_counter()
+    import pyarrow as pa
+
+    pa.array([""])  # pyarrow imports pandas on its first conversion: a one-off start-up cost, not the writers'
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in synthetic_items(n):
         pass
-    generate = time.perf_counter() - started
+    generate, generate_cpu = time.perf_counter() - started, time.process_time() - cpu
     result: dict[str, float] = {"generate_s": generate}
     with tempfile.TemporaryDirectory(prefix="export-writers-") as folder:
         for file_type in file_types:
             targets = [ExportTarget(fmt, file_type) for fmt in EXPORT_FORMATS]
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             written = write_exports(synthetic_items(n), Path(folder) / file_type, targets=targets)
             result[f"{file_type}_s"] = time.perf_counter() - started - generate
+            result[f"{file_type}_cpu_s"] = time.process_time() - cpu - generate_cpu
             result[f"{file_type}_mb"] = sum(f.size_bytes for f in written) / 1e6
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
@@ -151,7 +201,9 @@ def main() -> None:
         f"Parquet {best['parquet_mb']:.0f} MB, gzip JSONL {best['jsonl.gz_mb']:.0f} MB; "
         f"all runs: {[round(run['parquet_s'], 2) for run in runs]} / {[round(run['jsonl.gz_s'], 2) for run in runs]} s"
     )
-    report(f"export_writers_parquet_seconds_{label}", best["parquet_s"], "s", peer="floor 3.3 s (one format + aggregation)")
+    report(
+        f"export_writers_parquet_seconds_{label}", best["parquet_s"], "s", peer="floor 3.3 s (one format + aggregation)"
+    )
     report(f"export_writers_jsonl_gz_seconds_{label}", best["jsonl.gz_s"], "s")
     report(f"export_writers_peak_rss_mb_{small_label}", rss_small, "MB")
     report(f"export_writers_peak_rss_mb_{label}", rss_large, "MB", peer="floor 373 MB")

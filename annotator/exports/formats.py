@@ -1,4 +1,4 @@
-"""Export formats: how one :class:`SnapshotItem` becomes rows, and each format's explicit Arrow schema.
+"""Export formats: how a batch of :class:`SnapshotItem` becomes columns, and each format's explicit Arrow schema.
 
 Columns follow reference/helpsteer2-spec.md §1 (HelpSteer2, disagreements, HelpSteer2-Preference), §6.2
 (HelpSteer3) and TRL's documented preference format (explicit prompt; ``margin`` is TRL's optional per-pair column).
@@ -11,13 +11,17 @@ What each format leaves out, by design:
 * ``helpsteer2-preference`` / ``helpsteer3``: comparisons without an aggregated preference strength.
 * ``trl-preference`` / ``trl-preference-conversational``: also ties (strength 0): they name no chosen response;
   ``margin`` = |strength| for TRL's margin loss.
+
+Formats are built a batch of items at a time, column by column (one list per column), so that what several formats
+share (the rendered HelpSteer2 prompt, the message lists, the rating columns) is computed once per item, and the
+writers hand whole columns to Arrow instead of one dict per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 import pyarrow as pa
 
@@ -37,11 +41,89 @@ ExportFormat = Literal[
 EXPORT_FORMATS: tuple[ExportFormat, ...] = get_args(ExportFormat)
 
 ExportRow = dict[str, object]
-RowBuilder = Callable[[SnapshotItem, Sequence[str]], Iterator[ExportRow]]
+Columns = dict[str, list[Any]]
+"""Column name -> one value per row, in the format's column order."""
 
 _MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 _MESSAGES = pa.list_(_MESSAGE)
 _HS2P_SPLIT: dict[Split, str] = {"train": "train", "validation": "val"}
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class FormatColumns:
+    """A format's rows for one batch, as columns.
+
+    Attributes
+    ----------
+    columns
+        Column name -> values, one per row, in the format's column order.
+    origins
+        For each row, the position in the batch of the item it comes from (length = number of rows).
+    """
+
+    columns: Columns
+    origins: list[int]
+
+    @property
+    def rows(self) -> int:
+        """Number of rows."""
+        return len(self.origins)
+
+    def to_rows(self) -> list[ExportRow]:
+        """One dict per row (column order kept)."""
+        names = list(self.columns)
+        return [dict(zip(names, values, strict=True)) for values in zip(*self.columns.values(), strict=True)]
+
+
+class ItemBatch:
+    """Consecutive items of a snapshot with what several formats share, each computed at most once.
+
+    Parameters
+    ----------
+    items
+        The items, in snapshot order.
+    attributes
+        Attribute names, in column order.
+    """
+
+    __slots__ = ("_shared", "attributes", "items")
+
+    def __init__(self, items: Sequence[SnapshotItem], attributes: Sequence[str]) -> None:
+        self.items = items
+        self.attributes = tuple(attributes)
+        self._shared: dict[str, object] = {}
+
+    def shared(self, key: str, compute: Callable[[ItemBatch], _T]) -> _T:
+        """``compute(self)``, computed on first use under ``key`` and kept for the batch's life."""
+        if key not in self._shared:
+            self._shared[key] = compute(self)
+        return cast(_T, self._shared[key])
+
+    @property
+    def prompts(self) -> list[str]:
+        """HelpSteer2 prompt string of each item."""
+        return self.shared("prompts", lambda b: [_helpsteer2_prompt(item.turns) for item in b.items])
+
+    @property
+    def contexts(self) -> list[list[dict[str, str]]]:
+        """``[{role, content}, ...]`` message list of each item's prompt."""
+        return self.shared("contexts", lambda b: [_messages(item.turns) for item in b.items])
+
+
+def _helpsteer2_prompt(turns: Sequence[Turn]) -> str:
+    if len(turns) == 1 and turns[0].role == "user":  # most prompts: the string is the one user turn
+        return turns[0].content
+    return render_helpsteer2_prompt(turns)
+
+
+def _messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    return [{"role": turn.role, "content": turn.content} for turn in turns]
+
+
+def _pairs(positions: list[int]) -> list[int]:
+    """Each position twice (formats with one row per response)."""
+    return [i for i in positions for _ in (1, 2)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +134,8 @@ class FormatSpec:
     ----------
     name
         The format's name (also its folder and dataset-card config name).
-    rows
-        Yields the rows of one item (0, 1 or 2).
+    build
+        Builds the columns of a batch (0, 1 or 2 rows per item).
     columns
         Builds the Arrow fields for the given attribute names.
     native_split
@@ -61,7 +143,7 @@ class FormatSpec:
     """
 
     name: ExportFormat
-    rows: RowBuilder
+    build: Callable[[ItemBatch], FormatColumns]
     columns: Callable[[Sequence[str]], list[pa.Field]]
     native_split: bool
 
@@ -73,26 +155,36 @@ class FormatSpec:
         return pa.schema(fields)
 
 
-def _messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
-    return [{"role": turn.role, "content": turn.content} for turn in turns]
-
-
-def _has_ratings(item: SnapshotItem, attributes: Sequence[str]) -> bool:
-    return any(item.ratings_1.get(name) is not None or item.ratings_2.get(name) is not None for name in attributes)
-
-
 # --- helpsteer2 ratings and regression: two rows per comparison -----------------------------------------------
 
 
-def _rating_rows(item: SnapshotItem, attributes: Sequence[str]) -> Iterator[ExportRow]:
-    if not _has_ratings(item, attributes):
-        return
-    prompt = render_helpsteer2_prompt(item.turns)
-    for response, ratings in ((item.response_1, item.ratings_1), (item.response_2, item.ratings_2)):
-        row: ExportRow = {"prompt": prompt, "response": response}
-        for name in attributes:
-            row[name] = ratings.get(name)
-        yield row
+def _rating_columns_of(batch: ItemBatch) -> FormatColumns:
+    attributes = batch.attributes
+    width = len(attributes)
+    prompts = batch.prompts
+    origins: list[int] = []
+    responses: list[str] = []
+    rows: list[list[int | None]] = []  # one list of ratings (in attribute order) per row
+    for i, item in enumerate(batch.items):
+        values_1 = list(map(item.ratings_1.get, attributes))
+        values_2 = list(map(item.ratings_2.get, attributes))
+        if values_1.count(None) + values_2.count(None) == 2 * width:
+            continue
+        origins += (i, i)
+        responses += (item.response_1, item.response_2)
+        rows += (values_1, values_2)
+    columns: Columns = {"prompt": [prompts[i] for i in origins], "response": responses}
+    columns.update(zip(attributes, _transpose(rows, width), strict=True))
+    return FormatColumns(columns, origins)
+
+
+def _transpose(rows: list[list[_T]], width: int) -> list[list[_T]]:
+    """Rows of ``width`` values -> ``width`` columns."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _rating_rows(batch: ItemBatch) -> FormatColumns:
+    return batch.shared("ratings", _rating_columns_of)
 
 
 def _rating_columns(attributes: Sequence[str]) -> list[pa.Field]:
@@ -103,9 +195,10 @@ def _rating_columns(attributes: Sequence[str]) -> list[pa.Field]:
     ]
 
 
-def _regression_rows(item: SnapshotItem, attributes: Sequence[str]) -> Iterator[ExportRow]:
-    for row in _rating_rows(item, attributes):
-        yield {"id": item.comparison_id, **row}
+def _regression_rows(batch: ItemBatch) -> FormatColumns:
+    ratings = _rating_rows(batch)
+    ids = [batch.items[i].comparison_id for i in ratings.origins]
+    return FormatColumns({"id": ids, **ratings.columns}, ratings.origins)
 
 
 def _regression_columns(attributes: Sequence[str]) -> list[pa.Field]:
@@ -115,20 +208,28 @@ def _regression_columns(attributes: Sequence[str]) -> list[pa.Field]:
 # --- helpsteer2 disagreements ----------------------------------------------------------------------------------
 
 
-def _disagreement_rows(item: SnapshotItem, attributes: Sequence[str]) -> Iterator[ExportRow]:
-    per_response = []
-    for response, side in ((item.response_1, 1), (item.response_2, 2)):
-        raters = [a.ratings_1 if side == 1 else a.ratings_2 for a in item.annotations]
-        raters = [ratings for ratings in raters if any(ratings.get(name) is not None for name in attributes)]
-        per_response.append((response, raters))
-    if not any(raters for _, raters in per_response):
-        return
-    prompt = render_helpsteer2_prompt(item.turns)
-    for response, raters in per_response:
-        row: ExportRow = {"prompt": prompt, "response": response}
-        for name in attributes:
-            row[name] = [ratings.get(name) for ratings in raters]
-        yield row
+def _disagreement_rows(batch: ItemBatch) -> FormatColumns:
+    attributes = batch.attributes
+    width = len(attributes)
+    prompts = batch.prompts
+    origins: list[int] = []
+    responses: list[str] = []
+    rows: list[list[list[int | None]]] = []  # per row: per attribute, the ratings of the annotators who rated
+    for i, item in enumerate(batch.items):
+        raters_1 = [
+            values for a in item.annotations if (values := list(map(a.ratings_1.get, attributes))).count(None) < width
+        ]
+        raters_2 = [
+            values for a in item.annotations if (values := list(map(a.ratings_2.get, attributes))).count(None) < width
+        ]
+        if not raters_1 and not raters_2:
+            continue
+        origins += (i, i)
+        responses += (item.response_1, item.response_2)
+        rows += (_transpose(raters_1, width), _transpose(raters_2, width))
+    columns: Columns = {"prompt": [prompts[i] for i in origins], "response": responses}
+    columns.update(zip(attributes, _transpose(rows, width), strict=True))
+    return FormatColumns(columns, origins)
 
 
 def _disagreement_columns(attributes: Sequence[str]) -> list[pa.Field]:
@@ -142,31 +243,46 @@ def _disagreement_columns(attributes: Sequence[str]) -> list[pa.Field]:
 # --- helpsteer2-preference -------------------------------------------------------------------------------------
 
 
-def _hs2p_rows(item: SnapshotItem, attributes: Sequence[str]) -> Iterator[ExportRow]:
-    if item.preference_strength is None:
-        return
-    statement, elaboration = split_justification(item.justification or "")
-    yield {
-        "split": _HS2P_SPLIT[item.split],
-        "prompt": render_helpsteer2_prompt(item.turns),
-        "response_1": item.response_1,
-        "response_2": item.response_2,
-        "preference_strength": item.preference_strength,
-        "preference_statement": statement,
-        "preference_elaboration": elaboration,
+def _with_strength(batch: ItemBatch) -> list[int]:
+    """Positions of the items with an aggregated preference strength."""
+    return batch.shared(
+        "with_strength", lambda b: [i for i, item in enumerate(b.items) if item.preference_strength is not None]
+    )
+
+
+def _hs2p_rows(batch: ItemBatch) -> FormatColumns:
+    kept = _with_strength(batch)
+    items = [batch.items[i] for i in kept]
+    prompts = batch.prompts
+    statements = [split_justification(item.justification or "") for item in items]
+    columns: Columns = {
+        "split": [_HS2P_SPLIT[item.split] for item in items],
+        "prompt": [prompts[i] for i in kept],
+        "response_1": [item.response_1 for item in items],
+        "response_2": [item.response_2 for item in items],
+        "preference_strength": [item.preference_strength for item in items],
+        "preference_statement": [statement for statement, _ in statements],
+        "preference_elaboration": [elaboration for _, elaboration in statements],
         "three_most_similar_preferences": [
-            {"statement": kept.statement, "elaboration": kept.elaboration, "strength": kept.strength}
-            for kept in item.kept_preferences
+            [
+                {"statement": similar.statement, "elaboration": similar.elaboration, "strength": similar.strength}
+                for similar in item.kept_preferences
+            ]
+            for item in items
         ],
         "all_preferences_unprocessed": [
-            {
-                "strength": NOT_RATABLE_STRENGTH if a.not_ratable else a.preference_strength,
-                "justification": a.justification,
-            }
-            for a in item.annotations
-            if a.not_ratable or a.preference_strength is not None
+            [
+                {
+                    "strength": NOT_RATABLE_STRENGTH if a.not_ratable else a.preference_strength,
+                    "justification": a.justification,
+                }
+                for a in item.annotations
+                if a.not_ratable or a.preference_strength is not None
+            ]
+            for item in items
         ],
     }
+    return FormatColumns(columns, kept)
 
 
 def _hs2p_columns(attributes: Sequence[str]) -> list[pa.Field]:
@@ -188,22 +304,27 @@ def _hs2p_columns(attributes: Sequence[str]) -> list[pa.Field]:
 # --- helpsteer3 ------------------------------------------------------------------------------------------------
 
 
-def _hs3_rows(item: SnapshotItem, attributes: Sequence[str]) -> Iterator[ExportRow]:
-    if item.preference_strength is None:
-        return
-    yield {
-        "domain": item.domain,
-        "language": item.language,
-        "context": _messages(item.turns),
-        "response1": item.response_1,
-        "response2": item.response_2,
-        "overall_preference": item.preference_strength,
+def _hs3_rows(batch: ItemBatch) -> FormatColumns:
+    kept = _with_strength(batch)
+    items = [batch.items[i] for i in kept]
+    contexts = batch.contexts
+    columns: Columns = {
+        "domain": [item.domain for item in items],
+        "language": [item.language for item in items],
+        "context": [contexts[i] for i in kept],
+        "response1": [item.response_1 for item in items],
+        "response2": [item.response_2 for item in items],
+        "overall_preference": [item.preference_strength for item in items],
         "individual_preference": [
-            {"score": a.preference_strength, "reasoning": a.justification}
-            for a in item.annotations
-            if a.preference_strength is not None
+            [
+                {"score": a.preference_strength, "reasoning": a.justification}
+                for a in item.annotations
+                if a.preference_strength is not None
+            ]
+            for item in items
         ],
     }
+    return FormatColumns(columns, kept)
 
 
 def _hs3_columns(attributes: Sequence[str]) -> list[pa.Field]:
@@ -222,43 +343,63 @@ def _hs3_columns(attributes: Sequence[str]) -> list[pa.Field]:
 # --- TRL preference (explicit prompt) ----------------------------------------------------------------------------
 
 
-def _chosen_rejected(item: SnapshotItem) -> tuple[str, str, float] | None:
-    strength = item.preference_strength
-    if strength is None or strength == 0:
-        return None
-    if strength < 0:
-        return item.response_1, item.response_2, float(-strength)
-    return item.response_2, item.response_1, float(strength)
+@dataclass(frozen=True, slots=True)
+class _ChosenRejected:
+    """The non-tied items of a batch: positions, chosen and rejected responses, margins (= |strength|)."""
+
+    kept: list[int]
+    chosen: list[str]
+    rejected: list[str]
+    margins: list[float]
 
 
-def _trl_rows(item: SnapshotItem, attributes: Sequence[str]) -> Iterator[ExportRow]:
-    pair = _chosen_rejected(item)
-    if pair is None:
-        return
-    chosen, rejected, margin = pair
-    yield {
-        "id": item.comparison_id,
-        "split": item.split,
-        "prompt": render_helpsteer2_prompt(item.turns),
-        "chosen": chosen,
-        "rejected": rejected,
-        "margin": margin,
+def _chosen_rejected_of(batch: ItemBatch) -> _ChosenRejected:
+    pairs = _ChosenRejected([], [], [], [])
+    for i, item in enumerate(batch.items):
+        strength = item.preference_strength
+        if strength is None or strength == 0:
+            continue
+        pairs.kept.append(i)
+        if strength < 0:
+            pairs.chosen.append(item.response_1)
+            pairs.rejected.append(item.response_2)
+        else:
+            pairs.chosen.append(item.response_2)
+            pairs.rejected.append(item.response_1)
+        pairs.margins.append(float(abs(strength)))
+    return pairs
+
+
+def _chosen_rejected(batch: ItemBatch) -> _ChosenRejected:
+    return batch.shared("chosen_rejected", _chosen_rejected_of)
+
+
+def _trl_rows(batch: ItemBatch) -> FormatColumns:
+    pairs = _chosen_rejected(batch)
+    prompts = batch.prompts
+    columns: Columns = {
+        "id": [batch.items[i].comparison_id for i in pairs.kept],
+        "split": [batch.items[i].split for i in pairs.kept],
+        "prompt": [prompts[i] for i in pairs.kept],
+        "chosen": pairs.chosen,
+        "rejected": pairs.rejected,
+        "margin": pairs.margins,
     }
+    return FormatColumns(columns, pairs.kept)
 
 
-def _trl_conversational_rows(item: SnapshotItem, attributes: Sequence[str]) -> Iterator[ExportRow]:
-    pair = _chosen_rejected(item)
-    if pair is None:
-        return
-    chosen, rejected, margin = pair
-    yield {
-        "id": item.comparison_id,
-        "split": item.split,
-        "prompt": _messages(item.turns),
-        "chosen": [{"role": "assistant", "content": chosen}],
-        "rejected": [{"role": "assistant", "content": rejected}],
-        "margin": margin,
+def _trl_conversational_rows(batch: ItemBatch) -> FormatColumns:
+    pairs = _chosen_rejected(batch)
+    contexts = batch.contexts
+    columns: Columns = {
+        "id": [batch.items[i].comparison_id for i in pairs.kept],
+        "split": [batch.items[i].split for i in pairs.kept],
+        "prompt": [contexts[i] for i in pairs.kept],
+        "chosen": [[{"role": "assistant", "content": text}] for text in pairs.chosen],
+        "rejected": [[{"role": "assistant", "content": text}] for text in pairs.rejected],
+        "margin": pairs.margins,
     }
+    return FormatColumns(columns, pairs.kept)
 
 
 def _trl_columns(text: pa.DataType) -> Callable[[Sequence[str]], list[pa.Field]]:
@@ -291,6 +432,11 @@ FORMAT_SPECS: dict[ExportFormat, FormatSpec] = {
 }
 
 
+def format_columns(batch: ItemBatch, fmt: ExportFormat) -> FormatColumns:
+    """The columns a batch of items becomes in a format; kept in the batch, so several writers share them."""
+    return batch.shared(f"format:{fmt}", FORMAT_SPECS[fmt].build)
+
+
 def format_rows(item: SnapshotItem, fmt: ExportFormat, attributes: Sequence[str]) -> list[ExportRow]:
     """The rows one item becomes in a format (handy for tests and previews)."""
-    return list(FORMAT_SPECS[fmt].rows(item, attributes))
+    return format_columns(ItemBatch([item], attributes), fmt).to_rows()

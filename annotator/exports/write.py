@@ -1,21 +1,34 @@
-"""Writing snapshot items to files: one pass over the items, every requested format and file type at once."""
+"""Writing snapshot items to files: one pass over the items, every requested format and file type at once.
+
+Items are read in batches; each format's columns are built once per batch and shared by every file type of that
+format, and what formats share (the HelpSteer2 prompt string, message lists, rating columns) once per item."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Literal
 
-from annotator.exports.formats import FORMAT_SPECS, ExportFormat
+from annotator.exports.formats import FORMAT_SPECS, ExportFormat, ItemBatch, format_columns
 from annotator.exports.items import SnapshotItem
-from annotator.exports.sinks import DEFAULT_ROW_GROUP_SIZE, JsonlSink, ParquetSink, Sink, file_sha256
+from annotator.exports.sinks import (
+    DEFAULT_ROW_GROUP_SIZE,
+    BackgroundWriter,
+    JsonlSink,
+    ParquetSink,
+    Sink,
+    files_sha256,
+)
 from annotator.imports.records import HELPSTEER2_ATTRIBUTES, Split
 
 FileType = Literal["jsonl", "jsonl.gz", "parquet"]
 SPLITS: tuple[Split, ...] = ("train", "validation")
 ALL_SPLITS_STEM = "data"
+# Items read and turned into columns at a time: big enough that per-batch costs vanish, small enough to stay flat.
+BATCH_SIZE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +117,7 @@ def write_exports(
     file_splits: tuple[Split | None, ...] = tuple(splits) if split_files else (None,)
     sinks: dict[tuple[int, Split | None], Sink] = {}
     opened: list[tuple[ExportTarget, Split | None, Path, Sink]] = []
+    background = BackgroundWriter()
     try:
         for index, target in enumerate(targets):
             spec = FORMAT_SPECS[target.fmt]
@@ -113,26 +127,37 @@ def write_exports(
                 sink: Sink
                 if target.file_type == "parquet":
                     schema = spec.schema(attributes, split_column=not split_files)
-                    sink = ParquetSink(path, schema, row_group_size=row_group_size)
+                    sink = ParquetSink(path, schema, row_group_size=row_group_size, background=background)
                 else:
-                    sink = JsonlSink(path, compress=target.file_type == "jsonl.gz")
+                    sink = JsonlSink(path, compress=target.file_type == "jsonl.gz", background=background)
                 sinks[(index, split)] = sink
                 opened.append((target, split, path, sink))
         known = frozenset(splits)
-        for item in items:
-            if item.split not in known:
-                raise ValueError(f"comparison {item.comparison_id} is in split {item.split!r}, not one of {splits}")
-            key_split = item.split if split_files else None
-            for index, target in enumerate(targets):
-                spec = FORMAT_SPECS[target.fmt]
-                sink = sinks[(index, key_split)]
-                for row in spec.rows(item, attributes):
-                    if not split_files and not spec.native_split:
-                        row["split"] = item.split
-                    sink.write(row)
+        for chunk in _chunks(items, BATCH_SIZE):
+            for item in chunk:
+                if item.split not in known:
+                    raise ValueError(f"comparison {item.comparison_id} is in split {item.split!r}, not one of {splits}")
+            groups: dict[Split | None, list[SnapshotItem]] = {}
+            if split_files:
+                for item in chunk:
+                    groups.setdefault(item.split, []).append(item)
+            else:
+                groups[None] = chunk
+            for split, group in groups.items():
+                batch = ItemBatch(group, attributes)
+                for index, target in enumerate(targets):
+                    built = format_columns(batch, target.fmt)
+                    columns = built.columns
+                    if split is None and not FORMAT_SPECS[target.fmt].native_split:
+                        columns = {**columns, "split": [group[i].split for i in built.origins]}
+                    sinks[(index, split)].write(columns, built.rows)
     finally:
-        for _, _, _, sink in opened:
-            sink.close()
+        try:
+            for _, _, _, sink in opened:
+                sink.close()
+        finally:
+            background.close()
+    digests = files_sha256(path for _, _, path, _ in opened)
     return [
         WrittenFile(
             path=path,
@@ -143,9 +168,9 @@ def write_exports(
             rows=sink.rows,
             row_groups=sink.row_groups if isinstance(sink, ParquetSink) else None,
             size_bytes=path.stat().st_size,
-            sha256=file_sha256(path),
+            sha256=digest,
         )
-        for target, split, path, sink in opened
+        for (target, split, path, sink), digest in zip(opened, digests, strict=True)
     ]
 
 
@@ -170,3 +195,9 @@ def write_export(
         attributes=attributes,
         row_group_size=row_group_size,
     )
+
+
+def _chunks(items: Iterable[SnapshotItem], size: int) -> Iterator[list[SnapshotItem]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

@@ -17,6 +17,8 @@ from annotator.errors import NotFound
 from annotator.models import Annotation, Assignment, AssignmentStatus, Attribute, Comparison, Project, Response
 from annotator.services.assignments import justification_to_shown_terms, shown_from_response_terms
 
+_MAX_ID = 2**63 - 1  # BigAutoField; a larger id in a URL is simply not found (never a database error)
+
 # HelpSteer2's preference scale in shown terms (HelpSteer2-Preference card, "Preference Strength").
 STRENGTH_CHOICES: tuple[tuple[int, str], ...] = (
     (-3, "Response 1 is much better than Response 2"),
@@ -31,7 +33,7 @@ STRENGTH_CHOICES: tuple[tuple[int, str], ...] = (
 
 def assignment_get_for_annotator(*, assignment_id: int, user: AbstractBaseUser | AnonymousUser) -> Assignment:
     """The assignment if ``user`` owns it; NotFound otherwise (another annotator's work does not exist for you)."""
-    if not user.is_authenticated:
+    if not user.is_authenticated or not 0 < assignment_id <= _MAX_ID:
         raise NotFound("No such assignment.")
     found = (
         Assignment.objects.select_related("comparison__project", "comparison__prompt")

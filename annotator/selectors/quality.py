@@ -25,7 +25,16 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from annotator.errors import NotFound, ValidationFailed
-from annotator.models import AggregationRule, Annotation, Assignment, AssignmentStatus, Comparison, Membership, Project, Role
+from annotator.models import (
+    AggregationRule,
+    Annotation,
+    Assignment,
+    AssignmentStatus,
+    Comparison,
+    Membership,
+    Project,
+    Role,
+)
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
 from annotator.services.aggregation_rules import aggregation_rule_for_stats
 from annotator.stats.aggregation import DROP_REASONS, aggregation_preview
@@ -353,7 +362,9 @@ ANNOTATOR_SORT_KEYS = (
 def _gold_accuracy(*, project: Project, attributes: Sequence[str]) -> dict[int, tuple[dict[str, float | None], int]]:
     """Per annotator: share of their gold-comparison ratings within ``gold_tolerance`` of ``gold_ratings``, per
     attribute (both responses pooled) and for ``strength`` where the gold gives one; and the gold comparisons seen."""
-    rows = Annotation.objects.filter(comparison__project=project, comparison__is_gold=True, is_current=True).values_list(
+    rows = Annotation.objects.filter(
+        comparison__project=project, comparison__is_gold=True, is_current=True
+    ).values_list(
         "annotator_id", "ratings", "preference_strength", "comparison__gold_ratings", "comparison__gold_tolerance"
     )
     hits: dict[int, Counter[str]] = {}
@@ -387,9 +398,7 @@ def _skip_rates(*, project: Project) -> dict[int, float]:
             skipped=Count("id", filter=Q(status=AssignmentStatus.SKIPPED)),
             done=Count(
                 "id",
-                filter=Q(
-                    status__in=[AssignmentStatus.SKIPPED, AssignmentStatus.SUBMITTED, AssignmentStatus.RETURNED]
-                ),
+                filter=Q(status__in=[AssignmentStatus.SKIPPED, AssignmentStatus.SUBMITTED, AssignmentStatus.RETURNED]),
             ),
         )
     )

@@ -72,7 +72,7 @@ def aggregation_rule_params_check(*, kind: str, params: dict[str, Any]) -> dict[
         raise ValidationFailed("Parameters must be an object.", extra={"fields": {"params": "Must be an object."}})
     cls = _STATS_RULES[kind]
     allowed = {f.name: f for f in fields(cls)}
-    errors: dict[str, str] = {name: "Unknown parameter." for name in sorted(set(params) - set(allowed))}
+    errors: dict[str, str] = dict.fromkeys(sorted(set(params) - set(allowed)), "Unknown parameter.")
     for name, value in params.items():
         if name not in allowed:
             continue

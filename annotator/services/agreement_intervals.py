@@ -15,7 +15,7 @@ from django.utils import timezone
 from annotator.models import AgreementIntervals, IntervalsStatus, Project
 from annotator.selectors.agreement_cache import agreement_fingerprint
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
-from annotator.selectors.quality import project_likert_domain, project_attribute_names
+from annotator.selectors.quality import project_attribute_names, project_likert_domain
 from annotator.stats.agreement import agreement_overview
 
 DEFAULT_RESAMPLES = 1000
@@ -29,9 +29,10 @@ def agreement_intervals_request(
     fingerprint = agreement_fingerprint(project=project)
     row, _ = AgreementIntervals.objects.select_for_update().get_or_create(project=project)
     same_request = row.fingerprint == fingerprint and row.n_resamples == n_resamples and row.confidence == confidence
-    if same_request and (row.status in (IntervalsStatus.PENDING, IntervalsStatus.RUNNING) or (
-        row.status == IntervalsStatus.READY and row.computed_fingerprint == fingerprint
-    )):
+    if same_request and (
+        row.status in (IntervalsStatus.PENDING, IntervalsStatus.RUNNING)
+        or (row.status == IntervalsStatus.READY and row.computed_fingerprint == fingerprint)
+    ):
         return row
     row.fingerprint = fingerprint
     row.n_resamples = n_resamples

@@ -290,19 +290,31 @@ def _agreement_summary(frame: pd.DataFrame, attributes: Sequence[str], seed: int
     }
 
 
-class _ItemsWriter:
-    """Writes the canonical items file and hashes its uncompressed bytes as it goes."""
+ITEMS_HEADER = {"format": "prefstack-snapshot-items", "version": 1}
 
-    def __init__(self, path: Path) -> None:
+
+class _ItemsWriter:
+    """Writes the canonical items file and hashes its uncompressed bytes as it goes.
+
+    Line 1 is a header naming the attributes; every further line is one item as a compact JSON array (ratings as
+    lists in attribute order), see :func:`item_to_json`.
+    """
+
+    def __init__(self, path: Path, attributes: Sequence[str]) -> None:
         self._raw = open(path, "wb")  # noqa: SIM115 - closed in close()
         self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=3)
         self._hash = hashlib.sha256()
+        self._attributes = tuple(attributes)
         self.rows = 0
+        self._emit({**ITEMS_HEADER, "attributes": list(attributes)})
 
-    def write(self, item: SnapshotItem) -> None:
-        line = (json.dumps(item_to_json(item), ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    def _emit(self, data: Any) -> None:
+        line = (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         self._hash.update(line)
         self._gzip.write(line)
+
+    def write(self, item: SnapshotItem) -> None:
+        self._emit(item_to_json(item, self._attributes))
         self.rows += 1
 
     def close(self) -> str:
@@ -311,46 +323,59 @@ class _ItemsWriter:
         return self._hash.hexdigest()
 
 
-def item_to_json(item: SnapshotItem) -> dict[str, Any]:
-    """A snapshot item as plain JSON (the canonical items file's line)."""
-    return {
-        "comparison_id": item.comparison_id,
-        "split": item.split,
-        "turns": [[t.role, t.content] for t in item.turns],
-        "response_1": item.response_1,
-        "response_2": item.response_2,
-        "ratings_1": dict(item.ratings_1),
-        "ratings_2": dict(item.ratings_2),
-        "preference_strength": item.preference_strength,
-        "justification": item.justification,
-        "kept_preferences": [[k.strength, k.statement, k.elaboration] for k in item.kept_preferences],
-        "annotations": [
-            [a.annotator, dict(a.ratings_1), dict(a.ratings_2), a.preference_strength, a.not_ratable, a.justification]
+def item_to_json(item: SnapshotItem, attributes: Sequence[str]) -> list[Any]:
+    """A snapshot item as a compact JSON array (one line of the canonical items file)."""
+    return [
+        item.comparison_id,
+        item.split,
+        [[t.role, t.content] for t in item.turns],
+        item.response_1,
+        item.response_2,
+        [item.ratings_1.get(a) for a in attributes],
+        [item.ratings_2.get(a) for a in attributes],
+        item.preference_strength,
+        item.justification,
+        [[k.strength, k.statement, k.elaboration] for k in item.kept_preferences],
+        [
+            [
+                a.annotator,
+                [a.ratings_1.get(x) for x in attributes],
+                [a.ratings_2.get(x) for x in attributes],
+                a.preference_strength,
+                a.not_ratable,
+                a.justification,
+            ]
             for a in item.annotations
-        ],
-        "domain": item.domain,
-        "language": item.language,
-    }
+        ],  # fmt: skip
+        item.domain,
+        item.language,
+    ]
 
 
-def item_from_json(data: dict[str, Any]) -> SnapshotItem:
+def item_from_json(data: list[Any], attributes: Sequence[str]) -> SnapshotItem:
+    """The inverse of :func:`item_to_json`."""
+    cid, split, turns, response_1, response_2, r1, r2, strength, justification, kept, annotations, domain, language = (
+        data
+    )
     return SnapshotItem(
-        comparison_id=data["comparison_id"],
-        split=data["split"],
-        turns=tuple(Turn(role, content) for role, content in data["turns"]),
-        response_1=data["response_1"],
-        response_2=data["response_2"],
-        ratings_1=data["ratings_1"],
-        ratings_2=data["ratings_2"],
-        preference_strength=data["preference_strength"],
-        justification=data["justification"],
-        kept_preferences=tuple(KeptPreference(s, st, el) for s, st, el in data["kept_preferences"]),
+        comparison_id=cid,
+        split=split,
+        turns=tuple(Turn(role, content) for role, content in turns),
+        response_1=response_1,
+        response_2=response_2,
+        ratings_1=dict(zip(attributes, r1, strict=True)),
+        ratings_2=dict(zip(attributes, r2, strict=True)),
+        preference_strength=strength,
+        justification=justification,
+        kept_preferences=tuple(KeptPreference(s, st, el) for s, st, el in kept),
         annotations=tuple(
-            IndividualAnnotation(annotator, r1, r2, strength, not_ratable, justification)
-            for annotator, r1, r2, strength, not_ratable, justification in data["annotations"]
+            IndividualAnnotation(
+                code, dict(zip(attributes, a1, strict=True)), dict(zip(attributes, a2, strict=True)), s, nr, text
+            )
+            for code, a1, a2, s, nr, text in annotations
         ),
-        domain=data["domain"],
-        language=data["language"],
+        domain=domain,
+        language=language,
     )
 
 
@@ -358,8 +383,12 @@ def snapshot_items(snapshot: Snapshot) -> Iterator[SnapshotItem]:
     """Stream a ready snapshot's items from its canonical file."""
     path = snapshot_folder(snapshot) / ITEMS_FILE
     with gzip.open(path, "rt", encoding="utf-8") as handle:
+        header = json.loads(handle.readline())
+        if header.get("format") != ITEMS_HEADER["format"] or header.get("version") != ITEMS_HEADER["version"]:
+            raise ValueError(f"{path} is not a version-1 Prefstack items file.")
+        attributes = tuple(header["attributes"])
         for line in handle:
-            yield item_from_json(json.loads(line))
+            yield item_from_json(json.loads(line), attributes)
 
 
 def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None]) -> _BuildResult:
@@ -389,23 +418,9 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     source_labels = source_labels_by_comparison(project=project)
     prompt_splits = prompt_source_splits(project=project)
     annotator_codes = {aid: f"a{i + 1}" for i, aid in enumerate(sorted(frame["annotator_id"].unique().tolist()))}
-
-    # Per-comparison slices of the annotation frame (it is ordered by comparison id).
-    ann_cids = frame["comparison_id"].to_numpy(dtype=np.int64)
-    ann_order = np.argsort(ann_cids, kind="stable")
-    ann_cids = ann_cids[ann_order]
-    ann = {
-        "annotation_id": frame["annotation_id"].to_numpy()[ann_order],
-        "annotator_id": frame["annotator_id"].to_numpy()[ann_order],
-        "strength": frame["strength"].to_numpy(dtype=np.float64)[ann_order],
-        "justification": frame["justification"].to_numpy()[ann_order],
-        **{
-            f"r{side}_{a}": frame[f"r{side}_{a}"].to_numpy(dtype=np.float64)[ann_order]
-            for side in (1, 2)
-            for a in attributes
-        },
-    }
-    label_index = {int(cid): i for i, cid in enumerate(labels.comparison_ids)}
+    table = _annotation_table(frame, attributes, annotator_codes, labels.kept_preference_ids)
+    label_lists = _label_lists(labels, attributes)
+    progress(0.35)
 
     counts: dict[str, Any] = {
         "comparisons": 0,
@@ -421,23 +436,15 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
         "with_ratings": dict.fromkeys(SPLITS, 0),
     }
     total = project.comparisons.count()
-    writer = _ItemsWriter(work / ITEMS_FILE)
+    writer = _ItemsWriter(work / ITEMS_FILE, attributes)
     try:
         for batch in snapshot_comparison_batches(project=project):
-            for row in batch:
+            ids = np.fromiter((row.id for row in batch), dtype=np.int64, count=len(batch))
+            lows = np.searchsorted(table.comparison_ids, ids, side="left").tolist()
+            highs = np.searchsorted(table.comparison_ids, ids, side="right").tolist()
+            for row, lo, hi in zip(batch, lows, highs, strict=True):
                 counts["comparisons"] += 1
-                item = _item(
-                    row,
-                    attributes,
-                    labels,
-                    label_index,
-                    source_labels,
-                    ann,
-                    ann_cids,
-                    annotator_codes,
-                    snapshot,
-                    prompt_splits,
-                )
+                item = _item(row, lo, hi, attributes, label_lists, source_labels, table, snapshot, prompt_splits)
                 if item is None:
                     counts["unlabelled"] += 1
                     continue
@@ -448,7 +455,7 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
                     counts["with_preference"][item.split] += 1
                 if any(v is not None for v in (*item.ratings_1.values(), *item.ratings_2.values())):
                     counts["with_ratings"][item.split] += 1
-            progress(0.3 + 0.6 * counts["comparisons"] / max(total, 1))
+            progress(0.35 + 0.6 * counts["comparisons"] / max(total, 1))
     finally:
         content_hash = writer.close()
 
@@ -457,46 +464,92 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     return _BuildResult(counts=counts, agreement=agreement, content_hash=content_hash)
 
 
+@dataclass(frozen=True)
+class _AnnotationTable:
+    """Every annotation as ready-made objects, sorted by comparison id (one comparison = one contiguous slice)."""
+
+    comparison_ids: np.ndarray
+    annotations: list[IndividualAnnotation]
+    kept: list[KeptPreference | None]  # the annotation as a kept preference, when the rule kept it
+
+
+def _python_ints(values: np.ndarray) -> list[int | None]:
+    return [None if v != v else int(v) for v in values.tolist()]  # v != v: NaN
+
+
+def _annotation_table(
+    frame: pd.DataFrame, attributes: Sequence[str], codes: dict[Any, str], kept_ids: frozenset[int]
+) -> _AnnotationTable:
+    # Column-wise conversion to Python values once, instead of numpy scalar access per annotation.
+    order = np.argsort(frame["comparison_id"].to_numpy(dtype=np.int64), kind="stable")
+    n = len(order)
+    r1 = (
+        list(zip(*[_python_ints(frame[f"r1_{a}"].to_numpy(np.float64)[order]) for a in attributes], strict=True))
+        or [()] * n
+    )
+    r2 = (
+        list(zip(*[_python_ints(frame[f"r2_{a}"].to_numpy(np.float64)[order]) for a in attributes], strict=True))
+        or [()] * n
+    )
+    strengths = _python_ints(frame["strength"].to_numpy(np.float64)[order])
+    texts = [t or "" for t in frame["justification"].to_numpy(object)[order].tolist()]
+    annotators = [codes[a] for a in frame["annotator_id"].to_numpy()[order].tolist()]
+    kept_mask = np.isin(frame["annotation_id"].to_numpy(np.int64)[order], np.fromiter(kept_ids, np.int64)).tolist()
+    annotations = [
+        IndividualAnnotation(code, dict(zip(attributes, a1, strict=True)), dict(zip(attributes, a2, strict=True)), s, False, t)
+        for code, a1, a2, s, t in zip(annotators, r1, r2, strengths, texts, strict=True)
+    ]  # fmt: skip
+    kept = [
+        KeptPreference(s, *split_justification(t)) if k and s is not None else None
+        for k, s, t in zip(kept_mask, strengths, texts, strict=True)
+    ]
+    return _AnnotationTable(frame["comparison_id"].to_numpy(np.int64)[order], annotations, kept)
+
+
+@dataclass(frozen=True)
+class _LabelLists:
+    index: dict[int, int]
+    ratings_1: list[tuple[int | None, ...]]
+    ratings_2: list[tuple[int | None, ...]]
+    strength: list[int | None]
+    justification: list[str]
+
+
+def _label_lists(labels: _Labels, attributes: Sequence[str]) -> _LabelLists:
+    n = len(labels.comparison_ids)
+    return _LabelLists(
+        index={cid: i for i, cid in enumerate(labels.comparison_ids.tolist())},
+        ratings_1=list(zip(*[_python_ints(labels.ratings_1[a]) for a in attributes], strict=True)) or [()] * n,
+        ratings_2=list(zip(*[_python_ints(labels.ratings_2[a]) for a in attributes], strict=True)) or [()] * n,
+        strength=_python_ints(labels.strength),
+        justification=[str(t or "") for t in labels.justification.tolist()],
+    )
+
+
 def _item(
     row: ComparisonRow,
+    lo: int,
+    hi: int,
     attributes: Sequence[str],
-    labels: _Labels,
-    label_index: dict[int, int],
+    labels: _LabelLists,
     source_labels: dict[int, tuple[dict[str, Any], int | None, str]],
-    ann: dict[str, np.ndarray],
-    ann_cids: np.ndarray,
-    annotator_codes: dict[Any, str],
+    table: _AnnotationTable,
     snapshot: Snapshot,
     prompt_splits: dict[int, str],
 ) -> SnapshotItem | None:
-    lo, hi = np.searchsorted(ann_cids, row.id, side="left"), np.searchsorted(ann_cids, row.id, side="right")
-    annotations = []
-    for j in range(lo, hi):
-        strength = ann["strength"][j]
-        annotations.append(
-            IndividualAnnotation(
-                annotator=annotator_codes[ann["annotator_id"][j]],
-                ratings_1={a: _int_or_none(ann[f"r1_{a}"][j]) for a in attributes},
-                ratings_2={a: _int_or_none(ann[f"r2_{a}"][j]) for a in attributes},
-                preference_strength=_int_or_none(strength),
-                justification=ann["justification"][j] or "",
-            )
-        )
+    """One comparison as a snapshot item, or None when it has no label to release."""
     ratings_1: dict[str, int | None] = {}
     ratings_2: dict[str, int | None] = {}
     strength: int | None = None
     justification: str | None = None
     kept: list[KeptPreference] = []
-    li = label_index.get(row.id)
+    li = labels.index.get(row.id)
     if li is not None:
-        ratings_1 = {a: _int_or_none(labels.ratings_1[a][li]) for a in attributes}
-        ratings_2 = {a: _int_or_none(labels.ratings_2[a][li]) for a in attributes}
-        strength = _int_or_none(labels.strength[li])
-        for j in range(lo, hi):
-            if int(ann["annotation_id"][j]) in labels.kept_preference_ids and not math.isnan(ann["strength"][j]):
-                statement, elaboration = split_justification(ann["justification"][j] or "")
-                kept.append(KeptPreference(int(ann["strength"][j]), statement, elaboration))
+        ratings_1 = dict(zip(attributes, labels.ratings_1[li], strict=True))
+        ratings_2 = dict(zip(attributes, labels.ratings_2[li], strict=True))
+        strength = labels.strength[li]
         justification = (labels.justification[li] or None) if strength is not None else None
+        kept = [k for k in table.kept[lo:hi] if k is not None]
     elif row.id in source_labels:
         ratings, source_strength, source_justification = source_labels[row.id]
         ratings_1 = {a: ratings.get("1", {}).get(a) for a in attributes}
@@ -510,8 +563,7 @@ def _item(
                         entry["strength"], str(entry.get("statement", "")), str(entry.get("elaboration", ""))
                     )
                 )
-    has_label = strength is not None or any(v is not None for v in (*ratings_1.values(), *ratings_2.values()))
-    if not has_label:
+    if strength is None and all(v is None for v in (*ratings_1.values(), *ratings_2.values())):
         return None
     split = (
         row.split
@@ -529,7 +581,7 @@ def _item(
         preference_strength=strength,
         justification=justification,
         kept_preferences=tuple(kept),
-        annotations=tuple(annotations),
+        annotations=tuple(table.annotations[lo:hi]),
         domain=_str_or_none(row.metadata.get("domain")),
         language=_str_or_none(row.metadata.get("language")),
     )

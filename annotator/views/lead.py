@@ -25,18 +25,18 @@ from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.quality import (
     DISAGREEMENT_ORDERS,
     MEASURE_LABELS,
-    agreement_overview_get,
     aggregation_rule_get,
     aggregation_rule_list,
     aggregation_rule_preview,
+    agreement_overview_get,
     annotator_annotations,
     annotator_table,
     disagreement_queue,
     project_attribute_names,
     project_progress,
 )
-from annotator.services.agreement_intervals import agreement_intervals_request
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
+from annotator.services.agreement_intervals import agreement_intervals_request
 from annotator.services.reviews import review_decide
 
 ANNOTATIONS_PER_PAGE = 25
@@ -231,7 +231,9 @@ def lead_review(request: HttpRequest, slug: str, annotation_id: int) -> HttpResp
     latest = reviews[0] if reviews else None
     item = {
         "annotation": annotation,
-        "review_status": "unreviewed" if latest is None else ("accepted" if latest.decision == "accept" else "rejected"),
+        "review_status": "unreviewed"
+        if latest is None
+        else ("accepted" if latest.decision == "accept" else "rejected"),
         "review_reason": latest.reason if latest else "",
     }
     context = {

@@ -18,7 +18,8 @@ REASON = "Helpfulness 0 for a correct answer: please reread response 1."
 
 
 def _log_in(page: Page, live_server: Any, username: str, next_url: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/?next={next_url}")
+    # Generous: the live server's first request imports every URL module (seconds on a busy machine).
+    page.goto(f"{live_server.url}/accounts/login/?next={next_url}", timeout=60_000)
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "pw-for-tests")
     page.locator("form button, form input[type=submit]").last.click()
@@ -41,7 +42,9 @@ def test_lead_rejects_an_annotation_and_the_annotator_sees_why(page: Page, live_
     expect(page.locator('[data-stat="comparisons"]')).to_have_text("2")
     expect(page.locator("#agreement-table tr[data-measure=helpfulness]")).to_be_visible()
     # Chart.js drew on both canvases (the vendored file loaded and lead.js ran).
-    page.wait_for_function("() => window.Chart && Chart.getChart('agreement-chart') && Chart.getChart('agreement-time-chart')")
+    page.wait_for_function(
+        "() => window.Chart && Chart.getChart('agreement-chart') && Chart.getChart('agreement-time-chart')"
+    )
 
     page.get_by_role("link", name="Disagreements").click()
     first = page.locator("article.disagreement").first

@@ -93,9 +93,16 @@ def test_contradictions_come_back_as_warnings() -> None:
 def test_skip_and_draft() -> None:
     project, _annotator, c = _setup(2)
     a = c.post(f"/api/v1/projects/{project.slug}/assignments/next/").json()
-    r = c.put(f"/api/v1/assignments/{a['id']}/draft/", {"draft": {"justification": "so far", "left": {"helpfulness": 2}}}, format="json")
+    r = c.put(
+        f"/api/v1/assignments/{a['id']}/draft/",
+        {"draft": {"justification": "so far", "left": {"helpfulness": 2}}},
+        format="json",
+    )
     assert r.status_code == 200
-    assert c.get(f"/api/v1/assignments/{a['id']}/draft/").json()["draft"] == {"justification": "so far", "left": {"helpfulness": 2}}
+    assert c.get(f"/api/v1/assignments/{a['id']}/draft/").json()["draft"] == {
+        "justification": "so far",
+        "left": {"helpfulness": 2},
+    }
     assert c.post(f"/api/v1/assignments/{a['id']}/skip/", {"reason": "bored"}, format="json").status_code == 400
     r = c.post(f"/api/v1/assignments/{a['id']}/skip/", {"reason": "pii", "flags": ["pii"]}, format="json")
     assert r.status_code == 200

@@ -88,7 +88,9 @@ def test_list_filter_and_bad_parameters(lead_client: tuple[APIClient, Any]) -> N
     assert client.get(f"{url}999999/").status_code == 404
 
 
-def test_list_query_count_does_not_grow_with_the_page(lead_client: tuple[APIClient, Any], django_assert_max_num_queries: Any) -> None:
+def test_list_query_count_does_not_grow_with_the_page(
+    lead_client: tuple[APIClient, Any], django_assert_max_num_queries: Any
+) -> None:
     client, project = lead_client
     for _ in range(20):
         ComparisonFactory(project=project)

@@ -73,7 +73,9 @@ def test_role_matrix(
         client.force_authenticate(world["users"][caller])
     path = template.format(slug=world["project"].slug, comparison=world["comparison"].id, snapshot=world["snapshot"].id)
     with mock.patch.object(snapshot_build_task, "delay"):
-        response = getattr(client, method)(path, body() if body else None, **({"format": "json"} if name == "snapshot create" else {}))
+        response = getattr(client, method)(
+            path, body() if body else None, **({"format": "json"} if name == "snapshot create" else {})
+        )
     want = expected[caller]
     if want == OK:
         assert 200 <= response.status_code < 300, (response.status_code, getattr(response, "data", None))

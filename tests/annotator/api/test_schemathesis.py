@@ -55,7 +55,7 @@ def researcher_world(db: None, _keep_test_connection: None) -> dict[str, Any]:
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_no_server_errors(case: Any, researcher_world: dict[str, Any]) -> None:
     # Real objects in the path half of the time, so the bodies and query strings reach the code behind them.
     if case.path_parameters and hash(str(case.query) + str(case.body)) % 2 == 0:

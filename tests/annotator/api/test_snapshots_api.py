@@ -36,11 +36,15 @@ def setup() -> dict[str, Any]:
 
 def create(setup: dict[str, Any], django_capture_on_commit_callbacks: Any, **body: Any) -> Any:
     with mock.patch.object(snapshot_build_task, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
-        response = setup["client"].post(f"/api/v1/projects/{setup['project'].slug}/snapshots/create/", body, format="json")
+        response = setup["client"].post(
+            f"/api/v1/projects/{setup['project'].slug}/snapshots/create/", body, format="json"
+        )
     return response, delay
 
 
-def test_create_returns_pending_snapshot_and_enqueues(setup: dict[str, Any], django_capture_on_commit_callbacks: Any) -> None:
+def test_create_returns_pending_snapshot_and_enqueues(
+    setup: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
     response, delay = create(setup, django_capture_on_commit_callbacks, name="first cut", split_seed=3)
     assert response.status_code == 202, response.json()
     body = response.json()
@@ -109,7 +113,9 @@ def test_unknown_rule_is_a_404(setup: dict[str, Any], django_capture_on_commit_c
 
 
 @pytest.mark.parametrize("query", ["export=csv", "file_type=xlsx&export=helpsteer2", "split=test&export=helpsteer2"])
-def test_malformed_download_query_is_a_400(setup: dict[str, Any], django_capture_on_commit_callbacks: Any, query: str) -> None:
+def test_malformed_download_query_is_a_400(
+    setup: dict[str, Any], django_capture_on_commit_callbacks: Any, query: str
+) -> None:
     response, _ = create(setup, django_capture_on_commit_callbacks)
     snapshot_build(snapshot_id=response.json()["id"])
     assert setup["client"].get(f"/api/v1/snapshots/{response.json()['id']}/download/?{query}").status_code == 400

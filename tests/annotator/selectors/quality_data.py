@@ -46,10 +46,14 @@ def simulated_project(
         strength = row["strength"]
         annotations.append(
             Annotation(
-                assignment=assignment, comparison=assignment.comparison, annotator=assignment.annotator,
-                ratings=ratings, preference_strength=None if math.isnan(strength) else int(strength),
-                justification=row["justification"], time_on_task_seconds=row["time_on_task_s"],
-            )  # fmt: skip
+                assignment=assignment,
+                comparison=assignment.comparison,
+                annotator=assignment.annotator,
+                ratings=ratings,
+                preference_strength=None if math.isnan(strength) else int(strength),
+                justification=row["justification"],
+                time_on_task_seconds=row["time_on_task_s"],
+            )
         )
     Annotation.objects.bulk_create(annotations)
     return {"users": users, "frame": frame, "comparisons": created}

@@ -4,9 +4,9 @@ from annotator.errors import ValidationFailed
 from annotator.models import Assignment, AssignmentStatus, Review, Role
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.quality import (
-    agreement_overview_get,
-    agreement_over_time,
     aggregation_rule_preview,
+    agreement_over_time,
+    agreement_overview_get,
     annotator_annotations,
     annotator_table,
     disagreement_queue,
@@ -62,9 +62,11 @@ def test_careful_annotators_agree_and_random_clickers_do_not(project) -> None:
     bad = {r.measure: r for r in agreement_overview_get(project=noisy).rows}
     assert set(good) == {"helpfulness", "correctness", "coherence", "complexity", "verbosity",
                          "preference_strength", "preference_direction"}  # fmt: skip
-    assert good["helpfulness"].alpha > 0.7 and good["preference_strength"].alpha > 0.6
+    assert good["helpfulness"].alpha > 0.7
+    assert good["preference_strength"].alpha > 0.6
     assert good["helpfulness"].kappa > 0.7
-    assert abs(bad["helpfulness"].alpha) < 0.15 and abs(bad["preference_strength"].alpha) < 0.15
+    assert abs(bad["helpfulness"].alpha) < 0.15
+    assert abs(bad["preference_strength"].alpha) < 0.15
     assert good["helpfulness"].n_units == 240  # two responses per comparison
 
 
@@ -78,7 +80,8 @@ def test_rejected_annotations_do_not_count_in_the_overview(project) -> None:
         outlier = annotate(comparison, c, r1=4 - i % 5, r2=0, strength=3)
         review_decide(annotation=outlier, reviewer=lead, decision="reject", reason="Opposite of everyone.")
     overview = agreement_overview_get(project=project)
-    assert overview.n_rejected_excluded == 6 and overview.n_annotations == 12
+    assert overview.n_rejected_excluded == 6
+    assert overview.n_annotations == 12
     assert {r.measure: r.alpha for r in overview.rows}["helpfulness"] == pytest.approx(1.0)
 
 
@@ -87,7 +90,8 @@ def test_agreement_over_time_ends_at_the_overall_figure(project) -> None:
     overview = agreement_overview_get(project=project, time_points=5)
     points = overview.over_time
     assert [p.n_annotations for p in points] == sorted(p.n_annotations for p in points)
-    assert len(points) == 5 and points[-1].n_annotations == overview.n_annotations
+    assert len(points) == 5
+    assert points[-1].n_annotations == overview.n_annotations
     final = {r.measure: r.alpha for r in overview.rows}
     for measure, alpha in points[-1].alpha.items():
         assert alpha == pytest.approx(final[measure])
@@ -113,10 +117,13 @@ def test_annotator_table_finds_the_known_troublemakers(project) -> None:
     data = simulated_project(project, comparisons=300, profiles=profiles, k=4, seed=7)
     rows = {r.username.split("-")[0] + "-" + r.username.split("-")[1]: r for r in annotator_table(project=project)}
     random_clicker, lenient, positional = rows["random-7"], rows["lenient-5"], rows["position_left-6"]
-    assert random_clicker.outlier and random_clicker.outlier_reason
+    assert random_clicker.outlier
+    assert random_clicker.outlier_reason
     assert not any(rows[f"careful-{i}"].outlier for i in range(5))
-    assert lenient.bias["helpfulness"] > 0.4 and all(abs(rows[f"careful-{i}"].bias["helpfulness"]) < 0.35 for i in range(5))
-    assert positional.left_rate > 0.75 and 0.3 < rows["careful-0"].left_rate < 0.7
+    assert lenient.bias["helpfulness"] > 0.4
+    assert all(abs(rows[f"careful-{i}"].bias["helpfulness"]) < 0.35 for i in range(5))
+    assert positional.left_rate > 0.75
+    assert 0.3 < rows["careful-0"].left_rate < 0.7
     assert rows["careful-0"].median_time_on_task_s > random_clicker.median_time_on_task_s
     expected_skips = data["frame"].groupby("annotator_id")["skipped"].mean()
     assert rows["careful-0"].skip_rate == pytest.approx(expected_skips[0])
@@ -179,9 +186,13 @@ def test_disagreement_queue_puts_the_widest_spread_first(project, django_assert_
     assert queue.total == 3
     assert texts == ["reason 0", "reason 1", "reason 2"]
     assert queue.items[0].spread["helpfulness"] == 4.0
-    assert [i.comparison.pk for i in disagreement_queue(project=project, order="strength").items][0] == split_preference.pk
+    assert (
+        next(i.comparison.pk for i in disagreement_queue(project=project, order="strength").items)
+        == split_preference.pk
+    )
     second = disagreement_queue(project=project, per_page=2, page=2)
-    assert [i.comparison.pk for i in second.items] == [calm.pk] and second.pages == 2
+    assert [i.comparison.pk for i in second.items] == [calm.pk]
+    assert second.pages == 2
     with pytest.raises(ValidationFailed):
         disagreement_queue(project=project, order="random")
 
@@ -211,7 +222,11 @@ def test_helpsteer2_preview_drops_wide_comparisons_and_raises_agreement(project)
     simulated_project(project, comparisons=150, profiles=["careful"] * 3 + ["random"] * 2, k=3, seed=5)
     preview = aggregation_rule_preview(project=project, rule=rules["helpsteer2"])
     assert preview.n_comparisons == 150
-    assert 0 < preview.dropped_by_reason["helpfulness_spread"] == preview.n_dropped - preview.dropped_by_reason["too_few_annotations"]
+    assert (
+        0
+        < preview.dropped_by_reason["helpfulness_spread"]
+        == preview.n_dropped - preview.dropped_by_reason["too_few_annotations"]
+    )
     rows = {r.measure: r for r in preview.rows}
     assert rows["helpfulness"].alpha_after > rows["helpfulness"].alpha_before
     mean = aggregation_rule_preview(project=project, rule=rules["mean"])

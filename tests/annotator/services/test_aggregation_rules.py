@@ -24,7 +24,8 @@ def test_defaults_are_created_once_with_every_parameter_spelled_out() -> None:
         "keep": 3, "max_helpfulness_spread": 2.0, "max_strength_spread": None, "helpfulness_attribute": "helpfulness",
         "min_annotations": 2, "accepted_reviews_only": False,
     }  # fmt: skip
-    assert "away from zero" in hs2.description and "tie" in hs2.description.lower()
+    assert "away from zero" in hs2.description
+    assert "tie" in hs2.description.lower()
     assert AggregationRule.objects.get(name="mean-accepted").params["accepted_reviews_only"] is True
     aggregation_rules_ensure_defaults()
     assert AggregationRule.objects.count() == 6
@@ -57,7 +58,9 @@ def test_create_refuses_a_taken_name_and_bad_parameters() -> None:
     with pytest.raises(Conflict):
         aggregation_rule_create(name="strict", kind="mean")
     with pytest.raises(ValidationFailed) as caught:
-        aggregation_rule_create(name="odd", kind="helpsteer2", params={"keep": 0, "round_to_integer": True, "max_strength_spread": "2"})
+        aggregation_rule_create(
+            name="odd", kind="helpsteer2", params={"keep": 0, "round_to_integer": True, "max_strength_spread": "2"}
+        )
     assert set(caught.value.extra["fields"]) == {"keep", "round_to_integer", "max_strength_spread"}
     with pytest.raises(ValidationFailed):
         aggregation_rule_create(name="odd", kind="mode")

@@ -32,7 +32,9 @@ def test_a_request_enqueues_once_after_commit_and_the_task_stores_intervals(
     assert agreement_intervals_task.apply(args=[project.pk]).get() == "ready"
     assert agreement_intervals_task.apply(args=[project.pk]).get() == "skipped"  # delivered twice: runs once
     state = agreement_intervals_get(project=project)
-    assert state.current and not state.busy and state.n_resamples == 200
+    assert state.current
+    assert not state.busy
+    assert state.n_resamples == 200
     helpfulness = state.results["helpfulness"]
     assert helpfulness["ci_low"] <= helpfulness["alpha"] <= helpfulness["ci_high"]
     assert helpfulness["n_units"] == 120
@@ -49,7 +51,8 @@ def test_new_annotations_make_the_intervals_stale(queued, django_capture_on_comm
     agreement_intervals_compute(project_id=project.pk)
     annotate(ComparisonFactory(project=project), member(project))
     state = agreement_intervals_get(project=project)
-    assert state.known and not state.current
+    assert state.known
+    assert not state.current
     with django_capture_on_commit_callbacks(execute=True):
         agreement_intervals_request(project=project, n_resamples=50)
     assert queued == [project.pk]  # the first request's callback was never committed; this is the second
@@ -66,4 +69,5 @@ def test_a_failure_is_recorded_and_raised(queued, monkeypatch) -> None:
     with pytest.raises(RuntimeError):
         agreement_intervals_compute(project_id=project.pk)
     row = AgreementIntervals.objects.get(project=project)
-    assert row.status == IntervalsStatus.FAILED and "database went away" in row.error
+    assert row.status == IntervalsStatus.FAILED
+    assert "database went away" in row.error

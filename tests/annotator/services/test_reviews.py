@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 
 def _submitted(project, annotator, value=3, strength=-1):
     comparison = ComparisonFactory(project=project)
-    assignment = Assignment.objects.create(comparison=comparison, annotator=annotator, status=AssignmentStatus.SUBMITTED)
+    assignment = Assignment.objects.create(
+        comparison=comparison, annotator=annotator, status=AssignmentStatus.SUBMITTED
+    )
     return Annotation.objects.create(
         assignment=assignment, comparison=comparison, annotator=annotator,
         ratings=full_ratings(project, value), preference_strength=strength, justification="@Response 1 is better.",
@@ -30,7 +32,9 @@ def lead(project):
 
 def test_reject_returns_the_assignment_with_the_reason(project, lead) -> None:
     annotation = _submitted(project, member(project))
-    review = review_decide(annotation=annotation, reviewer=lead, decision="reject", reason="  Helpfulness 4 for a wrong answer.  ")
+    review = review_decide(
+        annotation=annotation, reviewer=lead, decision="reject", reason="  Helpfulness 4 for a wrong answer.  "
+    )
     assignment = Assignment.objects.get(pk=annotation.assignment_id)
     assert assignment.status == AssignmentStatus.RETURNED
     assert assignment.review_note == "Helpfulness 4 for a wrong answer."
@@ -108,7 +112,8 @@ def test_send_back_end_to_end_through_the_annotator_services(project, lead) -> N
         justification="@Response 2 is better than @Response 1: it is correct.",
     ).annotation  # fmt: skip
     first.refresh_from_db()
-    assert not first.is_current and second.is_current
+    assert not first.is_current
+    assert second.is_current
     with pytest.raises(Conflict):  # the old one is history now
         review_decide(annotation=first, reviewer=lead, decision="accept")
     review_decide(annotation=second, reviewer=lead, decision="accept")

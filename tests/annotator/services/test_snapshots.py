@@ -112,7 +112,9 @@ def test_create_numbers_snapshots_and_enqueues_after_commit(
 
 
 def test_created_snapshot_builds_through_celery(
-    project_with_annotations: dict[str, Any], mean_rule: AggregationRule, eager_celery: None,
+    project_with_annotations: dict[str, Any],
+    mean_rule: AggregationRule,
+    eager_celery: None,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
@@ -222,7 +224,9 @@ def test_ready_snapshot_is_immutable(project_with_annotations: dict[str, Any], m
     assert newer.content_hash != snapshot.content_hash and newer.counts["included"] == 3
 
 
-def test_rejected_annotations_are_left_out(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
+def test_rejected_annotations_are_left_out(
+    project_with_annotations: dict[str, Any], mean_rule: AggregationRule
+) -> None:
     project, comparisons = project_with_annotations["project"], project_with_annotations["comparisons"]
     lead = member(project, Role.LEAD)
     Review.objects.create(
@@ -292,7 +296,9 @@ def test_every_format_exports_as_parquet_with_its_schema(
     assert snapshot_export_file(snapshot=snapshot, fmt=fmt, file_type="parquet").stat().st_mtime == path.stat().st_mtime
 
 
-def test_trl_file_has_trl_columns_and_drops_ties(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
+def test_trl_file_has_trl_columns_and_drops_ties(
+    project_with_annotations: dict[str, Any], mean_rule: AggregationRule
+) -> None:
     snapshot = build(project_with_annotations["project"], rule=mean_rule)
     frame = pd.read_parquet(snapshot_export_file(snapshot=snapshot, fmt="trl-preference"))
     assert {"prompt", "chosen", "rejected", "margin"} <= set(frame.columns)
@@ -356,8 +362,15 @@ def test_helpsteer2_preference_round_trip(mean_rule: AggregationRule, tmp_path: 
 
     def values(p: Any) -> list[tuple[Any, ...]]:
         return sorted(
-            (c.prompt.turns[0]["content"], len(c.prompt.turns), c.response_1.text, c.response_2.text, c.split,
-             c.source_labels.get().preference_strength, c.source_labels.get().justification)  # fmt: skip
+            (
+                c.prompt.turns[0]["content"],
+                len(c.prompt.turns),
+                c.response_1.text,
+                c.response_2.text,
+                c.split,
+                c.source_labels.get().preference_strength,
+                c.source_labels.get().justification,
+            )  # fmt: skip
             for c in Comparison.objects.filter(project=p)
         )
 
@@ -385,7 +398,13 @@ def test_create_snapshot_and_export_commands(
 ) -> None:
     out = io.StringIO()
     with mock.patch.object(snapshot_build_task, "delay"):
-        call_command("create_snapshot", project=project_with_annotations["project"].slug, rule="plain-mean", wait=True, stdout=out)
+        call_command(
+            "create_snapshot",
+            project=project_with_annotations["project"].slug,
+            rule="plain-mean",
+            wait=True,
+            stdout=out,
+        )
     lines = out.getvalue().splitlines()
     snapshot_id = int(lines[0].removeprefix("snapshot: "))
     assert lines[1] == "status: ready"

@@ -55,7 +55,8 @@ def test_only_leads_of_the_project_see_the_pages(name, role, status) -> None:
 
 def test_anonymous_users_are_sent_to_log_in(project) -> None:
     response = Client().get(_url("lead_overview", project))
-    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
 
 
 def test_review_and_detail_are_refused_to_non_leads_and_across_projects(project, lead) -> None:
@@ -66,8 +67,16 @@ def test_review_and_detail_are_refused_to_non_leads_and_across_projects(project,
     other = ProjectFactory()
     other_lead = member(other, Role.LEAD)
     # A lead of another project can't reach this annotation through their own project's URL either.
-    assert _client(other_lead).post(_url("lead_review", other, annotation_id=annotation.pk), {"decision": "accept"}).status_code == 404
-    assert _client(annotator).get(_url("lead_annotator_detail", project, user_id=annotation.annotator_id)).status_code == 403
+    assert (
+        _client(other_lead)
+        .post(_url("lead_review", other, annotation_id=annotation.pk), {"decision": "accept"})
+        .status_code
+        == 404
+    )
+    assert (
+        _client(annotator).get(_url("lead_annotator_detail", project, user_id=annotation.annotator_id)).status_code
+        == 403
+    )
     assert not Review.objects.exists()
 
 
@@ -81,11 +90,13 @@ def test_overview_shows_progress_agreement_and_chart_data(project, lead, django_
     assert response.status_code == 200
     html = response.content.decode()
     assert 'data-stat="comparisons">30<' in html
-    assert "vendor/chart.umd.min.js" in html and "js/lead.js" in html
+    assert "vendor/chart.umd.min.js" in html
+    assert "js/lead.js" in html
     data = json.loads(html.split('id="lead-chart-data" type="application/json">')[1].split("</script>")[0])
     measures = [m["measure"] for m in data["measures"]]
     assert measures[:5] == ["helpfulness", "correctness", "coherence", "complexity", "verbosity"]
-    assert "preference_strength" in measures and all(m["ci_low"] is None for m in data["measures"])
+    assert "preference_strength" in measures
+    assert all(m["ci_low"] is None for m in data["measures"])
     assert len(data["over_time"]["n_annotations"]) == 10
     assert "Compute intervals" in html
 
@@ -94,7 +105,8 @@ def test_overview_shows_cached_intervals_once_computed(project, lead, monkeypatc
     monkeypatch.setattr(agreement_intervals_task, "delay", lambda project_id: None)
     agreement_intervals_request(project=project, n_resamples=100)
     busy = _client(lead).get(_url("lead_intervals", project), **HX)
-    assert busy.status_code == 200 and 'hx-trigger="every 2s"' in busy.content.decode()
+    assert busy.status_code == 200
+    assert 'hx-trigger="every 2s"' in busy.content.decode()
     agreement_intervals_compute(project_id=project.pk)
     done = _client(lead).get(_url("lead_intervals", project), **HX)
     assert done.status_code == 286  # htmx: stop polling
@@ -110,10 +122,12 @@ def test_asking_for_intervals_enqueues_the_task(project, lead, monkeypatch, djan
     monkeypatch.setattr(agreement_intervals_task, "delay", calls.append)
     with django_capture_on_commit_callbacks(execute=True):
         response = _client(lead).post(_url("lead_intervals", project))
-    assert response.status_code == 302 and calls == [project.pk]
+    assert response.status_code == 302
+    assert calls == [project.pk]
     with django_capture_on_commit_callbacks(execute=True):
         response = _client(lead).post(_url("lead_intervals", project), **HX)
-    assert "Computing bootstrap intervals" in response.content.decode() and calls == [project.pk]
+    assert "Computing bootstrap intervals" in response.content.decode()
+    assert calls == [project.pk]
 
 
 # --- annotators -----------------------------------------------------------------------------------------------
@@ -124,15 +138,18 @@ def test_annotators_table_full_page_and_sorted_partial(project, lead, django_ass
     with django_assert_max_num_queries(12):
         page = client.get(_url("lead_annotators", project))
     html = page.content.decode()
-    assert "<h1>Annotators</h1>" in html and 'id="annotator-table"' in html
+    assert "<h1>Annotators</h1>" in html
+    assert 'id="annotator-table"' in html
     assert html.index('data-annotator="random') < html.index('data-annotator="careful')  # worst agreement first
     partial = _client(lead).get(_url("lead_annotators", project) + "?sort=bias_helpfulness&dir=desc", **HX)
     body = partial.content.decode()
-    assert "<h1>" not in body and body.lstrip().startswith('<div id="annotator-table"')
+    assert "<h1>" not in body
+    assert body.lstrip().startswith('<div id="annotator-table"')
     assert body.index('data-annotator="lenient') < body.index('data-annotator="careful')
     assert 'aria-sort="descending"' in body
     bad = _client(lead).get(_url("lead_annotators", project) + "?sort=password")
-    assert bad.status_code == 400 and "Cannot sort by" in bad.content.decode()
+    assert bad.status_code == 400
+    assert "Cannot sort by" in bad.content.decode()
 
 
 def test_clicking_through_to_an_annotators_annotations(project, lead) -> None:
@@ -151,9 +168,11 @@ def test_disagreement_queue_page_and_partial(project, lead, django_assert_max_nu
     with django_assert_max_num_queries(12):
         page = client.get(_url("lead_disagreements", project))
     html = page.content.decode()
-    assert html.count('class="card disagreement"') == 10 and "page 1 of 3" in html
+    assert html.count('class="card disagreement"') == 10
+    assert "page 1 of 3" in html
     partial = _client(lead).get(_url("lead_disagreements", project) + "?order=strength&page=2", **HX).content.decode()
-    assert partial.lstrip().startswith('<div id="disagreement-list"') and "page 2 of 3" in partial
+    assert partial.lstrip().startswith('<div id="disagreement-list"')
+    assert "page 2 of 3" in partial
     assert _client(lead).get(_url("lead_disagreements", project) + "?order=nonsense&page=x").status_code == 200
 
 
@@ -161,13 +180,18 @@ def test_reject_in_place_with_htmx_returns_the_card(project, lead) -> None:
     annotation = project.comparisons.first().annotations.first()
     url = _url("lead_review", project, annotation_id=annotation.pk)
     missing = _client(lead).post(url, {"decision": "reject", "reason": ""}, **HX)
-    assert missing.status_code == 200 and "Say why you reject it" in missing.content.decode()
+    assert missing.status_code == 200
+    assert "Say why you reject it" in missing.content.decode()
     response = _client(lead).post(url, {"decision": "reject", "reason": "Helpfulness 4 for a wrong answer."}, **HX)
     html = response.content.decode()
-    assert response.status_code == 200 and html.lstrip().startswith(f'<section class="annotation-card review-rejected" id="annotation-{annotation.pk}"')
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<section class="annotation-card review-rejected" id="annotation-{annotation.pk}"')
     assert "Helpfulness 4 for a wrong answer." in html
     assignment = Assignment.objects.get(pk=annotation.assignment_id)
-    assert (assignment.status, assignment.review_note) == (AssignmentStatus.RETURNED, "Helpfulness 4 for a wrong answer.")
+    assert (assignment.status, assignment.review_note) == (
+        AssignmentStatus.RETURNED,
+        "Helpfulness 4 for a wrong answer.",
+    )
 
 
 def test_review_without_javascript_redirects_back_or_explains(project, lead) -> None:
@@ -175,11 +199,13 @@ def test_review_without_javascript_redirects_back_or_explains(project, lead) -> 
     url = _url("lead_review", project, annotation_id=annotation.pk)
     back = _url("lead_disagreements", project) + "?page=2"
     response = _client(lead).post(url, {"decision": "accept", "next": back})
-    assert response.status_code == 302 and response["Location"] == back
+    assert response.status_code == 302
+    assert response["Location"] == back
     evil = _client(lead).post(url, {"decision": "reject", "reason": "r", "next": "https://evil.example/"})
     assert evil["Location"] == _url("lead_disagreements", project)
     again = _client(lead).post(url, {"decision": "reject", "reason": "r"})
-    assert again.status_code == 400 and "already rejected" in again.content.decode()
+    assert again.status_code == 400
+    assert "already rejected" in again.content.decode()
     assert _client(lead).get(url).status_code == 405
 
 
@@ -189,14 +215,18 @@ def test_review_without_javascript_redirects_back_or_explains(project, lead) -> 
 def test_rules_page_lists_defaults_and_previews_one(project, lead) -> None:
     page = _client(lead).get(_url("lead_rules", project))
     html = page.content.decode()
-    assert 'data-rule="helpsteer2"' in html and 'data-rule="mean-accepted"' in html
+    assert 'data-rule="helpsteer2"' in html
+    assert 'data-rule="mean-accepted"' in html
     rule = AggregationRule.objects.get(name="helpsteer2", version=1)
     partial = _client(lead).get(_url("lead_rules", project) + f"?rule={rule.pk}", **HX).content.decode()
     assert partial.lstrip().startswith('<section id="rule-preview"')
-    assert "of 30 comparisons kept" in partial and 'data-reason="helpfulness_spread"' in partial
+    assert "of 30 comparisons kept" in partial
+    assert 'data-reason="helpfulness_spread"' in partial
     assert "alpha before" in partial
     assert "Choose a rule" in _client(lead).get(_url("lead_rules", project) + "?rule=abc").content.decode()
-    assert "No such aggregation rule" in _client(lead).get(_url("lead_rules", project) + "?rule=999999").content.decode()
+    assert (
+        "No such aggregation rule" in _client(lead).get(_url("lead_rules", project) + "?rule=999999").content.decode()
+    )
 
 
 def test_pages_work_on_an_empty_project(lead) -> None:

@@ -109,19 +109,19 @@ def test_a_repeated_delivery_does_nothing(snapshot, researcher, tiny_base_model,
 def test_a_resumed_attempt_continues_from_its_checkpoint(
     snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
 ):
-    """Attempt 1 stops after step 2 (as if killed after its checkpoint); attempt 2 resumes there and finishes."""
+    """Attempt 1 dies at step 3, after its step-2 checkpoint (as under kill -9); attempt 2 resumes there."""
     from rm_jobs.services.jobs import training_jobs_sweep_stale
 
     job = queued(snapshot, researcher, django_capture_on_commit_callbacks, max_steps=4)
     real = runs.training_job_progress
 
-    def die_after_step_two(**kwargs: Any) -> Any:
+    def die_at_step_three(**kwargs: Any) -> Any:
         report = real(**kwargs)
-        if kwargs["step"] == 2:
+        if kwargs["step"] == 3:
             raise SystemExit("killed")  # not an Exception: the job stays running, as under kill -9
         return report
 
-    with mock.patch.object(runs, "training_job_progress", side_effect=die_after_step_two), pytest.raises(SystemExit):
+    with mock.patch.object(runs, "training_job_progress", side_effect=die_at_step_three), pytest.raises(SystemExit):
         training_job_execute(job_id=job.id, worker="w1")
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING

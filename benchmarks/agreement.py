@@ -1,0 +1,216 @@
+"""The lead overview's agreement on a large project: from the database query to the last alpha.
+
+Loads 100,000 comparisons x 5 annotators (5 attributes x 2 responses + the preference strength) from the seeded
+simulator into the database that DATABASE_URL names (a fresh SQLite file by default; ``--db-file`` keeps one between
+runs), then, in a fresh process so that peak memory is the overview's own, times what the overview page computes:
+``annotation_frame`` (one SQL query) and ``agreement_overview_get`` without kappa: ordinal alpha of every attribute
+over (comparison, response) units, ordinal alpha of the strength and nominal alpha of its direction, and the same
+alphas at 10 points in time. Target: under 3 s, no bootstrap (intervals come from the Celery task, timed apart).
+
+Prints ``name: value unit`` lines; headline ``agreement_overview_seconds`` and ``agreement_peak_rss_mb``, and the
+peer's figure: the ``krippendorff`` package computing one ordinal alpha over the same 100,000 x 2 units.
+
+    python benchmarks/agreement.py [--comparisons 100000] [--annotators 5] [--db-file /tmp/agreement.sqlite3]
+    DATABASE_URL=postgres://... python benchmarks/agreement.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import peak_rss_mb, report, setup_django  # noqa: E402
+
+SLUG = "bench-agreement"
+POOL = ["careful"] * 14 + ["lenient", "harsh", "position_left", "position_right", "random", "careful"]
+
+
+def _insert(model: type, rows: list[dict[str, object]], batch: int = 20_000) -> None:
+    """Plain INSERTs of every concrete field (defaults for those a row leaves out): ~10x faster than bulk_create."""
+    from django.db import connection
+
+    fields = list(model._meta.concrete_fields)  # type: ignore[attr-defined]
+    defaults = {f.attname: f.get_default() for f in fields}
+    table = connection.ops.quote_name(model._meta.db_table)  # type: ignore[attr-defined]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            cursor.executemany(
+                sql,
+                [
+                    tuple(
+                        f.get_db_prep_save(row[f.attname] if f.attname in row else defaults[f.attname], connection)
+                        for f in fields
+                    )
+                    for row in rows[start : start + batch]
+                ],
+            )
+
+
+def load(n_comparisons: int, k: int, seed: int) -> None:
+    """Create the project and its annotations unless a project of this size is already there."""
+    import numpy as np
+    from django.contrib.auth import get_user_model
+    from django.core.management.color import no_style
+    from django.db import connection, transaction
+
+    from annotator.models import Annotation, Assignment, AssignmentStatus, Comparison, Project, Prompt, Response
+    from annotator.models.project import HELPSTEER2_ATTRIBUTES, Attribute, Membership, Role
+    from annotator.stats.simulation import SimulatedAnnotator, make_truth, simulate_annotations
+
+    existing = Project.objects.filter(slug=SLUG).first()
+    if existing is not None:
+        if Annotation.objects.filter(comparison__project=existing).count() == n_comparisons * k:
+            print(f"# reusing the loaded project ({n_comparisons} x {k})", flush=True)
+            return
+        existing.delete()
+    clock = time.perf_counter()
+    truth = make_truth(n_comparisons, seed=seed)
+    frame = simulate_annotations(
+        truth, [SimulatedAnnotator(p, seed=i, annotator_id=i) for i, p in enumerate(POOL)], k, seed=seed
+    )
+    User = get_user_model()
+    with transaction.atomic():
+        project = Project.objects.create(slug=SLUG, name="Agreement benchmark", overlap=k)
+        for position, spec in enumerate(HELPSTEER2_ATTRIBUTES):
+            Attribute.objects.create(project=project, position=position, **spec)
+        users = [User.objects.get_or_create(username=f"bench-{i}-{p}")[0] for i, p in enumerate(POOL)]
+        Membership.objects.bulk_create(
+            [Membership(project=project, user=u, role=Role.ANNOTATOR) for u in users], ignore_conflicts=True
+        )
+        base = {m: (m.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1 for m in
+                (Prompt, Response, Comparison, Assignment, Annotation)}  # fmt: skip
+        now = datetime.now(tz=UTC)
+        ids = np.arange(n_comparisons)
+        _insert(Prompt, [{"id": base[Prompt] + i, "project_id": project.pk,
+                          "turns": [{"role": "user", "content": f"Question {i}?"}]} for i in ids])  # fmt: skip
+        _insert(Response, [{"id": base[Response] + 2 * i + s, "prompt_id": base[Prompt] + i, "text": f"Answer {i}.{s}"}
+                           for i in ids for s in (0, 1)])  # fmt: skip
+        _insert(Comparison, [{"id": base[Comparison] + i, "project_id": project.pk, "prompt_id": base[Prompt] + i,
+                              "response_1_id": base[Response] + 2 * i, "response_2_id": base[Response] + 2 * i + 1,
+                              "split": "train", "created_at": now} for i in ids])  # fmt: skip
+        attributes = [a["name"] for a in HELPSTEER2_ATTRIBUTES]
+        records = frame.to_dict("records")
+        _insert(Assignment, [{"id": base[Assignment] + n, "comparison_id": base[Comparison] + int(r["comparison_id"]),
+                              "annotator_id": users[int(r["annotator_id"])].pk, "swapped": bool(r["shown_swapped"]),
+                              "status": AssignmentStatus.SKIPPED if r["skipped"] else AssignmentStatus.SUBMITTED,
+                              "created_at": now, "updated_at": now} for n, r in enumerate(records)])  # fmt: skip
+        _insert(Annotation, [
+            {"id": base[Annotation] + n, "assignment_id": base[Assignment] + n,
+             "comparison_id": base[Comparison] + int(r["comparison_id"]), "annotator_id": users[int(r["annotator_id"])].pk,
+             "ratings": {s: {a: int(r[f"r{s}_{a}"]) for a in attributes} for s in ("1", "2")},
+             "preference_strength": int(r["strength"]), "justification": r["justification"],
+             "time_on_task_seconds": float(r["time_on_task_s"]), "created_at": r["submitted_at"].to_pydatetime()}
+            for n, r in enumerate(records) if not r["skipped"]
+        ])  # fmt: skip
+        with connection.cursor() as cursor:
+            for statement in connection.ops.sequence_reset_sql(
+                no_style(), [Prompt, Response, Comparison, Assignment, Annotation]
+            ):
+                cursor.execute(statement)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    print(f"# loaded {len(frame)} annotations in {time.perf_counter() - clock:.1f} s", flush=True)
+
+
+def measure(with_kappa: bool, intervals: bool) -> None:
+    """Time the overview from the query to the last number (runs in its own process: peak RSS is its own)."""
+    from annotator.models import Project
+    from annotator.selectors.annotations import annotation_frame
+    from annotator.selectors.quality import agreement_overview_get, project_attribute_names, project_progress
+    from annotator.stats.agreement import agreement_overview
+
+    project = Project.objects.get(slug=SLUG)
+    attributes = project_attribute_names(project=project)
+    baseline = peak_rss_mb()
+    best: dict[str, float] = {}
+    for _ in range(3):  # best of three: the machine is shared
+        t0 = time.perf_counter()
+        frame = annotation_frame(project=project, attributes=attributes)
+        t1 = time.perf_counter()
+        overview = agreement_overview_get(project=project, frame=frame, with_kappa=False)
+        t2 = time.perf_counter()
+        for name, value in (("query", t1 - t0), ("alphas", t2 - t1), ("total", t2 - t0)):
+            best[name] = min(best.get(name, float("inf")), value)
+    alpha = {r.measure: r.alpha for r in overview.rows}
+    print(f"# {len(frame)} annotations; alpha helpfulness {alpha['helpfulness']:.3f}, "
+          f"strength {alpha['preference_strength']:.3f}; {len(overview.over_time)} time points", flush=True)  # fmt: skip
+    report("agreement_query_seconds", best["query"], "s")
+    report("agreement_alphas_seconds", best["alphas"], "s")
+    report("agreement_overview_seconds", best["total"], "s")
+    report("agreement_peak_rss_mb", peak_rss_mb(), "MB")
+    report("agreement_baseline_rss_mb", baseline, "MB")
+    t = time.perf_counter()
+    project_progress(project=project)
+    report("project_progress_seconds", time.perf_counter() - t, "s")
+    if with_kappa:
+        t = time.perf_counter()
+        agreement_overview_get(project=project, frame=frame, with_kappa=True)
+        report("agreement_overview_with_kappa_seconds", time.perf_counter() - t, "s")
+    if intervals:
+        t = time.perf_counter()
+        agreement_overview(frame, attributes, n_resamples=1000, with_kappa=False)
+        report("agreement_intervals_1000_resamples_seconds", time.perf_counter() - t, "s")
+    _peer(frame, attributes[0])
+
+
+def _peer(frame: object, attribute: str) -> None:
+    """The krippendorff package on the same helpfulness data (dense raters x units matrix; value counts)."""
+    import krippendorff
+    import numpy as np
+    import pandas as pd
+
+    from annotator.stats.agreement import LIKERT_DOMAIN, reliability_matrix, value_counts_from_long
+
+    assert isinstance(frame, pd.DataFrame)
+    comp = pd.factorize(frame["comparison_id"])[0]
+    units = np.concatenate([comp * 2, comp * 2 + 1])
+    raters = np.concatenate([frame["annotator_id"].to_numpy()] * 2)
+    values = np.concatenate([frame[f"r1_{attribute}"].to_numpy(), frame[f"r2_{attribute}"].to_numpy()])
+    matrix = reliability_matrix(raters, units, values).values
+    t = time.perf_counter()
+    krippendorff.alpha(reliability_data=matrix, level_of_measurement="ordinal", value_domain=LIKERT_DOMAIN)
+    report("peer_krippendorff_one_alpha_seconds", time.perf_counter() - t, "s", peer="krippendorff 0.9.0, from the matrix")
+    counts = value_counts_from_long(units, values, LIKERT_DOMAIN)
+    t = time.perf_counter()
+    krippendorff.alpha(value_counts=counts, level_of_measurement="ordinal", value_domain=LIKERT_DOMAIN)
+    report("peer_krippendorff_one_alpha_from_counts_seconds", time.perf_counter() - t, "s", peer="krippendorff 0.9.0")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--comparisons", type=int, default=100_000)
+    parser.add_argument("--annotators", type=int, default=5, help="annotators per comparison")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--db-file", help="SQLite file to load into (and reuse on the next run)")
+    parser.add_argument("--kappa", action="store_true", help="also time the overview with pooled kappa")
+    parser.add_argument("--intervals", action="store_true", help="also time the 1,000-resample bootstrap")
+    parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.db_file and "DATABASE_URL" not in os.environ:
+        os.environ["DATABASE_URL"] = f"sqlite:///{Path(args.db_file).resolve()}"
+    vendor = setup_django()
+    if args.measure_only:
+        measure(args.kappa, args.intervals)
+        return
+    from django.db import connection
+
+    print(f"# database: {vendor} {connection.settings_dict['NAME']}", flush=True)
+    load(args.comparisons, args.annotators, args.seed)
+    env = {**os.environ, "DATABASE_URL": os.environ["DATABASE_URL"]}
+    child = [sys.executable, __file__, "--measure-only"] + (["--kappa"] if args.kappa else [])
+    child += ["--intervals"] if args.intervals else []
+    sys.exit(subprocess.call(child, env=env))
+
+
+if __name__ == "__main__":
+    main()
