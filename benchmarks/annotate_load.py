@@ -74,12 +74,17 @@ def _setup(n_annotators: int, n_comparisons: int, overlap: int) -> tuple[str, li
         [Prompt(project=project, turns=[{"role": "user", "content": f"Question {i}?"}]) for i in range(n_comparisons)]
     )
     responses = Response.objects.bulk_create(
-        [Response(prompt=p, text=f"Answer {k} to question {i}: " + "lorem ipsum " * 40)
-         for i, p in enumerate(prompts) for k in (1, 2)]  # fmt: skip
+        [
+            Response(prompt=p, text=f"Answer {k} to question {i}: " + "lorem ipsum " * 40)
+            for i, p in enumerate(prompts)
+            for k in (1, 2)
+        ]
     )
     Comparison.objects.bulk_create(
-        [Comparison(project=project, prompt=p, response_1=responses[2 * i], response_2=responses[2 * i + 1])
-         for i, p in enumerate(prompts)]  # fmt: skip
+        [
+            Comparison(project=project, prompt=p, response_1=responses[2 * i], response_2=responses[2 * i + 1])
+            for i, p in enumerate(prompts)
+        ]
     )
     User = get_user_model()
     users = User.objects.bulk_create([User(username=f"bench-{run}-{i}") for i in range(n_annotators)])
@@ -172,10 +177,24 @@ def _percentile(values: list[float], q: float) -> float:
 def _start_server(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.django.base", "DJANGO_DEBUG": "false"}
     cmd = [
-        sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-        "--keep-alive", "30", "--log-level", "warning", "--preload",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        "--preload",
+    ]
     server = subprocess.Popen(cmd, cwd=ROOT, env=env)
     for _ in range(300):
         try:

@@ -26,7 +26,7 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import peak_rss_mb, report, setup_django  # noqa: E402
+from benchmarks._common import peak_rss_mb, report, setup_django
 
 ANNOTATIONS_PER_COMPARISON = 3
 

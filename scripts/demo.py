@@ -20,7 +20,8 @@ def main() -> int:
     args = parser.parse_args()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.django.base", "HF_HUB_OFFLINE": "1"}
     manage = [PYTHON, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], check=True, env=env, cwd=ROOT)
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=env, cwd=ROOT)
+    print("Database ready (SQLite unless DATABASE_URL is set).")
     subprocess.run([*manage, "load_demo"], check=True, env=env, cwd=ROOT)
     worker = subprocess.Popen(
         [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", "default", "--pool=solo", "--loglevel=warning",

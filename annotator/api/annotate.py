@@ -90,9 +90,12 @@ def _assignment_output(assignment: Assignment) -> dict[str, Any]:
         },
         "attributes": [
             {
-                "name": a.name, "description": a.description, "scale_min": a.scale_min, "scale_max": a.scale_max,
+                "name": a.name,
+                "description": a.description,
+                "scale_min": a.scale_min,
+                "scale_max": a.scale_max,
                 "level_descriptions": list(a.level_descriptions or []),
-            }  # fmt: skip
+            }
             for a in ws.attributes
         ],
         "draft": ws.values,
@@ -109,7 +112,11 @@ class AssignmentClaimNextApi(APIView):
             "204 when nothing is left for you."
         ),
         request=None,
-        responses={200: AssignmentOutput, 204: OpenApiResponse(description="Nothing left for you."), **_errors(401, 403, 404)},
+        responses={
+            200: AssignmentOutput,
+            204: OpenApiResponse(description="Nothing left for you."),
+            **_errors(401, 403, 404),
+        },
         tags=["annotate"],
     )
     def post(self, request: Request, slug: str) -> Response:
@@ -134,9 +141,11 @@ class DraftOutput(serializers.Serializer):
 
 class AssignmentDraftApi(APIView):
     @extend_schema(
-        operation_id="assignment_draft_get", summary="Read the draft", responses={200: DraftOutput, **_errors(401, 404)},
+        operation_id="assignment_draft_get",
+        summary="Read the draft",
+        responses={200: DraftOutput, **_errors(401, 404)},
         tags=["annotate"],
-    )  # fmt: skip
+    )
     def get(self, request: Request, assignment_id: int) -> Response:
         a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
         return Response(DraftOutput({"assignment": a.pk, "draft": a.draft, "reserved_until": a.reserved_until}).data)
@@ -164,7 +173,7 @@ class ShownRatingsInput(serializers.Serializer):
 
 class SubmitInput(serializers.Serializer):
     ratings = ShownRatingsInput()
-    preference_strength = serializers.JSONField(help_text="−3 (left much better) … +3 (right much better).")
+    preference_strength = serializers.JSONField(help_text="-3 (left much better) ... +3 (right much better).")
     justification = serializers.CharField(allow_blank=True, trim_whitespace=False)
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False, default=list)
     time_on_task_seconds = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
@@ -223,7 +232,7 @@ class AssignmentSkipApi(APIView):
     @extend_schema(
         operation_id="assignment_skip",
         summary="Skip a comparison",
-        description="Give it back with a reason (\"other\" needs a note) and optional flags; it goes to someone else.",
+        description='Give it back with a reason ("other" needs a note) and optional flags; it goes to someone else.',
         request=SkipInput,
         responses={200: SkipOutput, **_errors(400, 401, 403, 404, 409)},
         tags=["annotate"],

@@ -30,6 +30,8 @@ urlpatterns = [
         name="api-assignments-next",
     ),
     path("assignments/<int:assignment_id>/draft/", annotate.AssignmentDraftApi.as_view(), name="api-assignments-draft"),
-    path("assignments/<int:assignment_id>/submit/", annotate.AnnotationSubmitApi.as_view(), name="api-assignments-submit"),
+    path(
+        "assignments/<int:assignment_id>/submit/", annotate.AnnotationSubmitApi.as_view(), name="api-assignments-submit"
+    ),
     path("assignments/<int:assignment_id>/skip/", annotate.AssignmentSkipApi.as_view(), name="api-assignments-skip"),
 ]

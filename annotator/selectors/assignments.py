@@ -79,13 +79,22 @@ def assignment_workspace(*, assignment: Assignment) -> Workspace:
     comparison = (
         Comparison.objects.select_related("project", "prompt", "response_1", "response_2")
         .only(
-            "id", "project__id", "project__slug", "project__name", "project__guidelines",
-            "project__min_justification_length", "prompt__turns", "response_1__text", "response_2__text",
-        )  # fmt: skip
+            "id",
+            "project__id",
+            "project__slug",
+            "project__name",
+            "project__guidelines",
+            "project__min_justification_length",
+            "prompt__turns",
+            "response_1__text",
+            "response_2__text",
+        )
         .get(pk=assignment.comparison_id)
     )
     left, right = (
-        (comparison.response_2, comparison.response_1) if assignment.swapped else (comparison.response_1, comparison.response_2)
+        (comparison.response_2, comparison.response_1)
+        if assignment.swapped
+        else (comparison.response_1, comparison.response_2)
     )
     values: dict[str, Any] = dict(assignment.draft or {})
     if not values and assignment.status == AssignmentStatus.RETURNED:
@@ -112,7 +121,9 @@ class AnnotatorProgress:
     reserved: int
 
 
-def annotator_progress(*, project: Project, annotator: AbstractBaseUser, now: datetime | None = None) -> AnnotatorProgress:
+def annotator_progress(
+    *, project: Project, annotator: AbstractBaseUser, now: datetime | None = None
+) -> AnnotatorProgress:
     """How much of ``project`` this annotator has done (their own work only)."""
     now = now or timezone.now()
     row = Assignment.objects.filter(comparison__project=project, annotator=annotator).aggregate(

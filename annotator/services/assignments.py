@@ -6,7 +6,7 @@ Terms the callers must know
 ---------------------------
 * **Shown terms.** Which response appears on the left is drawn at random per assignment and stored as
   ``Assignment.swapped`` (True: response 2 is on the left). Everything an annotator sends is in *shown* terms:
-  ``ratings_shown = {"left": {attribute: int}, "right": {attribute: int}}``, ``preference_strength`` from −3
+  ``ratings_shown = {"left": {attribute: int}, "right": {attribute: int}}``, ``preference_strength`` from -3
   (left much better) to +3 (right much better), and a justification where "@Response 1" is the left response and
   "@Response 2" the right one. ``annotation_submit`` maps all three back, so stored annotations are always in
   response_1 / response_2 terms (ratings ``{"1": ..., "2": ...}``, strength negative = response 1 better, mentions
@@ -22,7 +22,7 @@ Terms the callers must know
   transaction with ``BEGIN IMMEDIATE``, so writers are serialised and the same code stays correct.
   Lock order is membership → comparison → assignment everywhere.
 * **Adaptive overlap** (HelpSteer2, Wang et al. 2024, §2.2): once the first ``overlap`` annotations of a comparison
-  are in, if the helpfulness ratings of either response spread (max − min) by more than
+  are in, if the helpfulness ratings of either response spread (max - min) by more than
   ``project.adaptive_overlap_threshold``, the comparison asks for ``project.adaptive_overlap_extra`` more
   annotators.
 """
@@ -247,7 +247,7 @@ def _clean_draft(draft: Mapping[str, Any], attribute_names: set[str]) -> dict[st
         if isinstance(values, Mapping):
             cleaned[side] = {k: v for k, v in values.items() if k in attribute_names and _is_int(v)}
     strength = draft.get("preference_strength")
-    if _is_int(strength) and STRENGTH_MIN <= strength <= STRENGTH_MAX:
+    if isinstance(strength, int) and not isinstance(strength, bool) and STRENGTH_MIN <= strength <= STRENGTH_MAX:
         cleaned["preference_strength"] = strength
     justification = draft.get("justification")
     if isinstance(justification, str):
@@ -311,9 +311,7 @@ def _validate_ratings(
             if value is None:
                 errors[key] = f"Rate {attribute.name} for {label}."
             elif not _is_int(value) or not attribute.scale_min <= value <= attribute.scale_max:
-                errors[key] = (
-                    f"{attribute.name} is a whole number from {attribute.scale_min} to {attribute.scale_max}."
-                )
+                errors[key] = f"{attribute.name} is a whole number from {attribute.scale_min} to {attribute.scale_max}."
             else:
                 cleaned[side][attribute.name] = value
     return cleaned
@@ -371,7 +369,7 @@ def annotation_submit(
 
     Refuses (ValidationFailed, ``extra["fields"]`` keyed ``left.<attribute>``, ``right.<attribute>``,
     ``preference_strength``, ``justification``, ``flags``, ``time_on_task_seconds``): a missing or out-of-scale
-    rating, a strength outside −3…3, a justification shorter than ``project.min_justification_length``.
+    rating, a strength outside -3...3, a justification shorter than ``project.min_justification_length``.
     Refuses (Conflict) a second submission, a skipped or expired assignment, and a reservation that ran out while
     its slot went to someone else; NotFound for another annotator's assignment; PermissionDenied for a non-member.
     Accepts a ``returned`` assignment (resubmission after a rejection): the previous annotation is superseded.
@@ -431,7 +429,9 @@ def annotation_submit(
         warnings.append(warning)
 
     swapped = locked.swapped
-    stored_ratings = {"1": ratings["right"], "2": ratings["left"]} if swapped else {"1": ratings["left"], "2": ratings["right"]}
+    stored_ratings = (
+        {"1": ratings["right"], "2": ratings["left"]} if swapped else {"1": ratings["left"], "2": ratings["right"]}
+    )
     if locked.status == AssignmentStatus.RETURNED:
         Annotation.objects.filter(assignment=locked, is_current=True).update(is_current=False)
     annotation = Annotation.objects.create(

@@ -346,7 +346,7 @@ def item_to_json(item: SnapshotItem, attributes: Sequence[str]) -> list[Any]:
                 a.justification,
             ]
             for a in item.annotations
-        ],  # fmt: skip
+        ],
         item.domain,
         item.language,
     ]

@@ -42,8 +42,8 @@ PAGE = "annotator/annotate.html"
 PARTIAL = "annotator/partials/_workspace.html"
 # Keys the annotate form understands; shortcuts are documented on the page from this list.
 SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("0–4", "rate the focused attribute, then move on"),
-    ("1–7", "preference strength (1 = Response 1 much better … 7 = Response 2 much better)"),
+    ("0-4", "rate the focused attribute, then move on"),
+    ("1-7", "preference strength (1 = Response 1 much better … 7 = Response 2 much better)"),
     ("Tab / Shift+Tab", "next / previous question"),
     ("← →", "change the focused choice"),
     ("J", "write the justification"),
@@ -236,9 +236,13 @@ def annotate_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         )
     except ValidationFailed as exc:
         context = _context(
-            request, project, assignment, values=form.as_values(), errors=exc.extra.get("fields", {}),
+            request,
+            project,
+            assignment,
+            values=form.as_values(),
+            errors=exc.extra.get("fields", {}),
             error_message=exc.message,
-        )  # fmt: skip
+        )
         return _respond(request, context, status=422)
     except Conflict as exc:
         return _next(request, project, [exc.message])
@@ -263,9 +267,14 @@ def annotate_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
     except ValidationFailed as exc:
         values = dict(assignment.draft or {})
         context = _context(
-            request, project, assignment, values=values, errors=exc.extra.get("fields", {}), error_message=exc.message,
+            request,
+            project,
+            assignment,
+            values=values,
+            errors=exc.extra.get("fields", {}),
+            error_message=exc.message,
             skip_open=True,
-        )  # fmt: skip
+        )
         context.update(skip_reason=request.POST.get("reason", ""), skip_note=request.POST.get("note", ""))
         return _respond(request, context, status=422)
     except Conflict as exc:

@@ -101,7 +101,8 @@ def test_annotator_journey_keyboard_only(live_server, page: Page) -> None:
     assert first.preference_strength == (2 if first.assignment.swapped else -2)
     assert second.preference_strength == (-2 if second.assignment.swapped else 2)
     assert set(first.ratings["1"].values()) == {3}
-    assert first.time_on_task_seconds is not None and first.time_on_task_seconds > 0
+    assert first.time_on_task_seconds is not None
+    assert first.time_on_task_seconds > 0
     skipped = Assignment.objects.get(annotator=annotator, status=AssignmentStatus.SKIPPED)
     assert (skipped.skip_reason, skipped.skip_note) == ("needs_expertise", "about tax law")
     draft = Assignment.objects.get(pk=fourth_id).draft

@@ -34,7 +34,7 @@ def _setup(n: int = 2, **kwargs: Any):
 
 
 def test_claim_submit_and_the_next_claim() -> None:
-    project, annotator, c = _setup(2)
+    project, _annotator, c = _setup(2)
     r = c.post(f"/api/v1/projects/{project.slug}/assignments/next/")
     assert r.status_code == 200, r.content
     body = r.json()
@@ -42,7 +42,8 @@ def test_claim_submit_and_the_next_claim() -> None:
     shown_left = a.comparison.response_2 if a.swapped else a.comparison.response_1
     assert body["comparison"]["left"]["text"] == shown_left.text
     assert [x["name"] for x in body["attributes"]][:2] == ["helpfulness", "correctness"]
-    assert "swapped" not in body and "response_1" not in str(body)
+    assert "swapped" not in body
+    assert "response_1" not in str(body)
     # The same claim again returns the same assignment.
     assert c.post(f"/api/v1/projects/{project.slug}/assignments/next/").json()["id"] == a.pk
 
@@ -70,7 +71,8 @@ def test_validation_errors_name_the_fields() -> None:
     assert err["code"] == "validation_failed"
     assert set(err["extra"]["fields"]) == {"right.coherence", "preference_strength"}
     r = c.post(f"/api/v1/assignments/{a['id']}/submit/", {"ratings": "nope"}, format="json")
-    assert r.status_code == 400 and r.json()["code"] == "validation_failed"
+    assert r.status_code == 400
+    assert r.json()["code"] == "validation_failed"
 
 
 def test_a_second_submission_is_a_409() -> None:
@@ -111,7 +113,7 @@ def test_skip_and_draft() -> None:
 
 
 def test_permissions_never_leak_data() -> None:
-    project, annotator, c = _setup(1)
+    project, _annotator, c = _setup(1)
     a = c.post(f"/api/v1/projects/{project.slug}/assignments/next/").json()
     outsider = _client(member(ProjectFactory()))
     colleague = _client(member(project))

@@ -52,9 +52,12 @@ def test_import_then_list_and_read(lead_client: tuple[APIClient, Any]) -> None:
     assert response.status_code == 201, response.json()
     assert response.json()["comparisons"] == 3
     page = client.get(f"/api/v1/projects/{project.slug}/comparisons/", {"limit": 2, "split": "train"}).json()
-    assert page["count"] == 3 and len(page["results"]) == 2 and page["next"]
+    assert page["count"] == 3
+    assert len(page["results"]) == 2
+    assert page["next"]
     first = page["results"][0]
-    assert first["prompt"] == [{"role": "user", "content": "Q0?"}] and first["response_1"] == "a"
+    assert first["prompt"] == [{"role": "user", "content": "Q0?"}]
+    assert first["response_1"] == "a"
     one = client.get(f"/api/v1/projects/{project.slug}/comparisons/{first['id']}/").json()
     assert one == first
 
@@ -66,7 +69,8 @@ def test_a_bad_file_imports_nothing(lead_client: tuple[APIClient, Any]) -> None:
         f"/api/v1/projects/{project.slug}/comparisons/import/",
         {"file": SimpleUploadedFile("p.jsonl", bad), "format": "helpsteer2-preference"},
     )
-    assert response.status_code == 400 and response.json()["code"] == "import_failed"
+    assert response.status_code == 400
+    assert response.json()["code"] == "import_failed"
     assert not Comparison.objects.exists()
 
 
@@ -74,7 +78,8 @@ def test_a_bad_file_imports_nothing(lead_client: tuple[APIClient, Any]) -> None:
 def test_malformed_import_is_a_400(lead_client: tuple[APIClient, Any], body: dict[str, Any]) -> None:
     client, project = lead_client
     response = client.post(f"/api/v1/projects/{project.slug}/comparisons/import/", body)
-    assert response.status_code == 400 and response.json()["code"] == "validation_failed"
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_failed"
 
 
 def test_list_filter_and_bad_parameters(lead_client: tuple[APIClient, Any]) -> None:

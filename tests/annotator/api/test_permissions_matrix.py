@@ -41,7 +41,7 @@ ENDPOINTS: list[tuple[str, str, str, Callable[[], Any] | None, dict[str, Any]]] 
     ("comparisons import", "post", "/api/v1/projects/{slug}/comparisons/import/", _upload, DATA),
     ("annotations list", "get", "/api/v1/projects/{slug}/annotations/", None, MEMBERS),
     ("snapshots list", "get", "/api/v1/projects/{slug}/snapshots/", None, DATA),
-    ("snapshot create", "post", "/api/v1/projects/{slug}/snapshots/create/", lambda: {}, DATA),
+    ("snapshot create", "post", "/api/v1/projects/{slug}/snapshots/create/", dict, DATA),
     ("snapshot detail", "get", "/api/v1/snapshots/{snapshot}/", None, DATA),
     ("snapshot card", "get", "/api/v1/snapshots/{snapshot}/card/", None, DATA),
     ("snapshot download", "get", "/api/v1/snapshots/{snapshot}/download/?export=trl-preference", None, DATA),

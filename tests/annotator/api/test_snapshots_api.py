@@ -48,7 +48,9 @@ def test_create_returns_pending_snapshot_and_enqueues(
     response, delay = create(setup, django_capture_on_commit_callbacks, name="first cut", split_seed=3)
     assert response.status_code == 202, response.json()
     body = response.json()
-    assert body["status"] == "pending" and body["number"] == 1 and body["name"] == "first cut"
+    assert body["status"] == "pending"
+    assert body["number"] == 1
+    assert body["name"] == "first cut"
     assert body["created_by"] == setup["researcher"].username
     assert body["rule"]["name"] == "helpsteer2"
     delay.assert_called_once_with(body["id"])
@@ -62,8 +64,10 @@ def test_status_card_and_download_after_build(setup: dict[str, Any], django_capt
     assert client.get(f"/api/v1/snapshots/{snapshot_id}/card/").json()["code"] == "snapshot_not_ready"
     snapshot_build(snapshot_id=snapshot_id)
     status = client.get(f"/api/v1/snapshots/{snapshot_id}/").json()
-    assert status["status"] == "ready" and status["progress"] == 1.0
-    assert status["counts"]["included"] == 2 and len(status["content_hash"]) == 64
+    assert status["status"] == "ready"
+    assert status["progress"] == 1.0
+    assert status["counts"]["included"] == 2
+    assert len(status["content_hash"]) == 64
     assert client.get(f"/api/v1/snapshots/{snapshot_id}/card/").json()["markdown"].startswith("---\nlicense: cc-by-4.0")
 
     download = client.get(f"/api/v1/snapshots/{snapshot_id}/download/?export=helpsteer2-preference&file_type=parquet")
@@ -83,7 +87,8 @@ def test_list_filters_by_status(setup: dict[str, Any], django_capture_on_commit_
     snapshot_build(snapshot_id=first.json()["id"])
     url = f"/api/v1/projects/{setup['project'].slug}/snapshots/"
     everything = setup["client"].get(url).json()
-    assert everything["count"] == 2 and [s["number"] for s in everything["results"]] == [2, 1]
+    assert everything["count"] == 2
+    assert [s["number"] for s in everything["results"]] == [2, 1]
     ready = setup["client"].get(url, {"status": "ready"}).json()
     assert [s["number"] for s in ready["results"]] == [1]
 
@@ -102,14 +107,16 @@ def test_malformed_create_body_is_a_400(
 ) -> None:
     response, delay = create(setup, django_capture_on_commit_callbacks, **body)
     assert response.status_code == 400
-    assert response.json()["code"] == "validation_failed" and field in response.json()["extra"]["fields"]
+    assert response.json()["code"] == "validation_failed"
+    assert field in response.json()["extra"]["fields"]
     delay.assert_not_called()
     assert not Snapshot.objects.exists()
 
 
 def test_unknown_rule_is_a_404(setup: dict[str, Any], django_capture_on_commit_callbacks: Any) -> None:
     response, _ = create(setup, django_capture_on_commit_callbacks, rule="no-such-rule")
-    assert response.status_code == 404 and "no-such-rule" in response.json()["message"]
+    assert response.status_code == 404
+    assert "no-such-rule" in response.json()["message"]
 
 
 @pytest.mark.parametrize("query", ["export=csv", "file_type=xlsx&export=helpsteer2", "split=test&export=helpsteer2"])

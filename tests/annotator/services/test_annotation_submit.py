@@ -136,8 +136,12 @@ def test_unknown_flags_and_negative_time_are_refused() -> None:
     assert set(err.value.extra["fields"]) == {"flags", "time_on_task_seconds"}
 
 
-@pytest.mark.parametrize(("strength", "left", "right", "warns"), [(-2, 1, 3, True), (2, 3, 1, True), (-2, 3, 1, False), (0, 1, 4, False)])
-def test_a_strength_contradicting_helpfulness_warns_but_is_stored(strength: int, left: int, right: int, warns: bool) -> None:
+@pytest.mark.parametrize(
+    ("strength", "left", "right", "warns"), [(-2, 1, 3, True), (2, 3, 1, True), (-2, 3, 1, False), (0, 1, 4, False)]
+)
+def test_a_strength_contradicting_helpfulness_warns_but_is_stored(
+    strength: int, left: int, right: int, warns: bool
+) -> None:
     a, annotator = _setup()
     result = _submit(a, annotator, ratings_shown=_ratings(a, left, right), preference_strength=strength)
     assert bool(result.warnings) is warns

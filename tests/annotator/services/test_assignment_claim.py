@@ -57,9 +57,11 @@ def test_claim_prefers_comparisons_closest_to_completion() -> None:
         other = member(project)
         Assignment.objects.create(comparison=half, annotator=other, status=AssignmentStatus.SUBMITTED)
     a = assignment_claim_next(project=project, annotator=member(project))
-    assert a is not None and a.comparison == half
+    assert a is not None
+    assert a.comparison == half
     b = assignment_claim_next(project=project, annotator=member(project))
-    assert b is not None and b.comparison == fresh  # half is now full (2 submitted + 1 reserved)
+    assert b is not None
+    assert b.comparison == fresh
 
 
 def test_claim_never_hands_the_same_comparison_twice_to_one_annotator() -> None:
@@ -89,7 +91,8 @@ def test_expired_reservations_are_reclaimed_by_others() -> None:
     assert a is not None
     assert assignment_claim_next(project=project, annotator=fast, now=t0 + timedelta(minutes=29)) is None
     b = assignment_claim_next(project=project, annotator=fast, now=t0 + timedelta(minutes=31))
-    assert b is not None and b.comparison == comparison
+    assert b is not None
+    assert b.comparison == comparison
     # The slow annotator comes back: their slot is gone, they get nothing and their reservation is marked expired.
     assert assignment_claim_next(project=project, annotator=slow, now=t0 + timedelta(minutes=32)) is None
     a.refresh_from_db()
@@ -106,7 +109,8 @@ def test_an_expired_reservation_whose_slot_is_free_is_renewed_with_its_draft() -
     Assignment.objects.filter(pk=a.pk).update(draft={"justification": "half-written"})
     later = t0 + timedelta(hours=2)
     again = assignment_claim_next(project=project, annotator=annotator, now=later)
-    assert again is not None and again.pk == a.pk
+    assert again is not None
+    assert again.pk == a.pk
     assert again.reserved_until == later + timedelta(minutes=30)
     assert again.draft == {"justification": "half-written"}
 
@@ -132,7 +136,8 @@ def test_gold_comparisons_are_ordinary_candidates() -> None:
     project = ProjectFactory()
     gold = ComparisonFactory(project=project, is_gold=True, gold_ratings={"1": {"helpfulness": 4}})
     a = assignment_claim_next(project=project, annotator=member(project))
-    assert a is not None and a.comparison == gold
+    assert a is not None
+    assert a.comparison == gold
 
 
 def test_claim_is_refused_to_non_annotators() -> None:
@@ -240,7 +245,7 @@ def test_concurrent_claims_and_submissions_never_exceed_the_overlap() -> None:
                     preference_strength=-1, justification=JUSTIFICATION,
                 )  # fmt: skip
                 submitted.append(result.annotation.pk)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             failures.append(exc)
         finally:
             connections.close_all()
@@ -251,7 +256,9 @@ def test_concurrent_claims_and_submissions_never_exceed_the_overlap() -> None:
     for t in threads:
         t.join(60)
     assert not failures, failures
-    per_comparison = Counter(Annotation.objects.filter(comparison__project=project).values_list("comparison_id", flat=True))
+    per_comparison = Counter(
+        Annotation.objects.filter(comparison__project=project).values_list("comparison_id", flat=True)
+    )
     assert per_comparison == dict.fromkeys(Comparison.objects.filter(project=project).values_list("id", flat=True), 3)
     assert sorted(submitted) == sorted(Annotation.objects.values_list("pk", flat=True))  # none lost
     assert len(submitted) == 36

@@ -25,7 +25,9 @@ def _setup(**project_kwargs: Any) -> tuple[Assignment, Any]:
 
 def test_skip_with_a_reason_and_flags_is_its_own_outcome() -> None:
     a, annotator = _setup()
-    skipped = assignment_skip(assignment=a, annotator=annotator, reason="pii", note="a phone number", flags=["pii", "unsafe"])
+    skipped = assignment_skip(
+        assignment=a, annotator=annotator, reason="pii", note="a phone number", flags=["pii", "unsafe"]
+    )
     assert skipped.status == AssignmentStatus.SKIPPED
     assert skipped.skip_reason == "pii"
     assert skipped.skip_note == "a phone number"
@@ -37,7 +39,8 @@ def test_a_skipped_comparison_goes_to_someone_else() -> None:
     a, annotator = _setup(overlap=1)
     assignment_skip(assignment=a, annotator=annotator, reason="needs_expertise")
     b = assignment_claim_next(project=a.comparison.project, annotator=member(a.comparison.project))
-    assert b is not None and b.comparison_id == a.comparison_id
+    assert b is not None
+    assert b.comparison_id == a.comparison_id
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,8 @@ def test_create_numbers_snapshots_and_enqueues_after_commit(
             callback()
     assert (first.number, second.number) == (1, 2)
     assert first.status == SnapshotStatus.PENDING
-    assert first.rule.name == "helpsteer2" and first.rule_params["kind"] == AggregationKind.HELPSTEER2
+    assert first.rule.name == "helpsteer2"
+    assert first.rule_params["kind"] == AggregationKind.HELPSTEER2
     assert [c.args for c in delay.call_args_list] == [(first.id,), (second.id,)]
 
 
@@ -135,10 +136,12 @@ def test_build_freezes_aggregated_items(project_with_annotations: dict[str, Any]
     assert dict(first.ratings_2) == dict.fromkeys(ATTRS, 4)
     assert first.preference_strength == 2  # mean of 1, 2, 2 rounded half away from zero
     assert first.justification == "@Response 2 is better by 2. Because."
-    assert len(first.annotations) == 3 and {a.annotator for a in first.annotations} <= {"a1", "a2", "a3"}
+    assert len(first.annotations) == 3
+    assert {a.annotator for a in first.annotations} <= {"a1", "a2", "a3"}
     assert first.turns[0].role == "user"
     assert items[1].preference_strength == 0
-    assert snapshot.counts["included"] == 2 and snapshot.counts["unlabelled"] == 1
+    assert snapshot.counts["included"] == 2
+    assert snapshot.counts["unlabelled"] == 1
     assert snapshot.counts["annotations"] == 4
     assert sum(snapshot.counts["splits"].values()) == 2
     assert len(snapshot.content_hash) == 64
@@ -155,7 +158,8 @@ def test_content_hash_is_sha256_of_the_canonical_items(
     assert hashlib.sha256(raw).hexdigest() == snapshot.content_hash
     # The same data and rule give the same hash in a new version.
     again = build(project_with_annotations["project"], rule=mean_rule)
-    assert again.number == snapshot.number + 1 and again.content_hash == snapshot.content_hash
+    assert again.number == snapshot.number + 1
+    assert again.content_hash == snapshot.content_hash
 
 
 def test_card_and_licence(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
@@ -163,9 +167,11 @@ def test_card_and_licence(project_with_annotations: dict[str, Any], mean_rule: A
     folder = service.snapshot_folder(snapshot)
     card = (folder / "README.md").read_text()
     assert card.startswith("---\nlicense: cc-by-4.0\n")
-    assert "config_name" in card and "helpsteer2-preference/train.parquet" in card
+    assert "config_name" in card
+    assert "helpsteer2-preference/train.parquet" in card
     assert "plain-mean v1 (mean)" in card
-    assert "### helpfulness" in card and "Perfectly helpful" in card
+    assert "### helpfulness" in card
+    assert "Perfectly helpful" in card
     assert "| train |" in card
     assert "Creative Commons Attribution 4.0" in (folder / "LICENSE").read_text()
 
@@ -221,7 +227,8 @@ def test_ready_snapshot_is_immutable(project_with_annotations: dict[str, Any], m
     # Building the same snapshot again does nothing; a new version sees the new work.
     assert snapshot_build(snapshot_id=snapshot.id).content_hash == snapshot.content_hash
     newer = build(project, rule=mean_rule)
-    assert newer.content_hash != snapshot.content_hash and newer.counts["included"] == 3
+    assert newer.content_hash != snapshot.content_hash
+    assert newer.counts["included"] == 3
 
 
 def test_rejected_annotations_are_left_out(
@@ -370,7 +377,7 @@ def test_helpsteer2_preference_round_trip(mean_rule: AggregationRule, tmp_path: 
                 c.split,
                 c.source_labels.get().preference_strength,
                 c.source_labels.get().justification,
-            )  # fmt: skip
+            )
             for c in Comparison.objects.filter(project=p)
         )
 

@@ -32,7 +32,11 @@ def _client(user) -> Client:
 
 
 def _form(project, left: int = 3, right: int = 1, strength: int = -2, justification: str = GOOD) -> dict[str, Any]:
-    data: dict[str, Any] = {"preference_strength": strength, "justification": justification, "time_on_task_seconds": "12.5"}
+    data: dict[str, Any] = {
+        "preference_strength": strength,
+        "justification": justification,
+        "time_on_task_seconds": "12.5",
+    }
     for name in project.attributes.values_list("name", flat=True):
         data[f"left.{name}"] = left
         data[f"right.{name}"] = right
@@ -50,9 +54,14 @@ def test_annotate_page_claims_and_shows_a_comparison_side_by_side() -> None:
     assert r.status_code == 200
     a = Assignment.objects.get(annotator=annotator)
     html = r.content.decode()
-    left, right = (a.comparison.response_2, a.comparison.response_1) if a.swapped else (a.comparison.response_1, a.comparison.response_2)
+    left, right = (
+        (a.comparison.response_2, a.comparison.response_1)
+        if a.swapped
+        else (a.comparison.response_1, a.comparison.response_2)
+    )
     assert html.index(left.text) < html.index(right.text)  # shown order follows the stored swap
-    assert 'name="left.helpfulness"' in html and 'name="right.verbosity"' in html
+    assert 'name="left.helpfulness"' in html
+    assert 'name="right.verbosity"' in html
     assert html.count('name="preference_strength"') == 7
     assert "Response 2 is much better than Response 1" in html
     assert "Perfectly helpful" in html  # level descriptions are on the page
@@ -110,7 +119,8 @@ def test_other_annotators_assignments_are_404_and_never_data() -> None:
         assert r.status_code == 404
         assert a.comparison.response_1.text not in r.content.decode()
     a.refresh_from_db()
-    assert a.status == AssignmentStatus.RESERVED and a.draft == {}
+    assert a.status == AssignmentStatus.RESERVED
+    assert a.draft == {}
 
 
 def test_blind_annotation_hides_other_annotators_work() -> None:
@@ -217,9 +227,16 @@ def test_draft_is_kept_and_shown_when_the_annotator_comes_back() -> None:
     c = _client(annotator)
     c.get(reverse("annotator:annotate", kwargs={"slug": project.slug}))
     a = Assignment.objects.get(annotator=annotator)
-    r = c.post(_url("annotate_draft", a), {"left.helpfulness": "4", "justification": "half a thought", "time_on_task_seconds": "30"}, HTTP_X_REQUESTED_WITH="fetch")
+    r = c.post(
+        _url("annotate_draft", a),
+        {"left.helpfulness": "4", "justification": "half a thought", "time_on_task_seconds": "30"},
+        HTTP_X_REQUESTED_WITH="fetch",
+    )
     assert r.status_code == 204
-    r = c.post(_url("annotate_draft", a), {"left.helpfulness": "4", "justification": "half a thought, more", "time_on_task_seconds": "31"})
+    r = c.post(
+        _url("annotate_draft", a),
+        {"left.helpfulness": "4", "justification": "half a thought, more", "time_on_task_seconds": "31"},
+    )
     assert r.status_code == 302  # the no-JS "Save draft" button
     html = c.get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content.decode()
     assert ">half a thought, more</textarea>" in html
@@ -260,12 +277,20 @@ def test_project_page_links_by_role() -> None:
     Membership.objects.create(project=project, user=annotator, role=Role.RESEARCHER)
     html = _client(annotator).get(reverse("annotator:project", kwargs={"slug": project.slug})).content.decode()
     assert reverse("annotator:annotate", kwargs={"slug": project.slug}) in html
-    assert f"/p/{project.slug}/snapshots/" in html and f"/p/{project.slug}/jobs/" in html
+    assert f"/p/{project.slug}/snapshots/" in html
+    assert f"/p/{project.slug}/jobs/" in html
     assert f"/p/{project.slug}/lead/" not in html
-    lead_html = _client(member(project, role=Role.LEAD)).get(reverse("annotator:project", kwargs={"slug": project.slug})).content.decode()
+    lead_html = (
+        _client(member(project, role=Role.LEAD))
+        .get(reverse("annotator:project", kwargs={"slug": project.slug}))
+        .content.decode()
+    )
     assert f"/p/{project.slug}/lead/" in lead_html
     assert reverse("annotator:annotate", kwargs={"slug": project.slug}) not in lead_html
-    assert _client(member(ProjectFactory())).get(reverse("annotator:project", kwargs={"slug": project.slug})).status_code == 404
+    assert (
+        _client(member(ProjectFactory())).get(reverse("annotator:project", kwargs={"slug": project.slug})).status_code
+        == 404
+    )
 
 
 def test_annotate_page_is_a_handful_of_queries(django_assert_max_num_queries) -> None:
@@ -282,7 +307,8 @@ def test_the_page_stays_light() -> None:
     project = _project(1)
     html = _client(member(project)).get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content
     assets = re.findall(rb'(?:src|href)="/static/([^"]+)"', html)
-    assert any(a.endswith(b".js") for a in assets) and any(a.endswith(b".css") for a in assets)
+    assert any(a.endswith(b".js") for a in assets)
+    assert any(a.endswith(b".css") for a in assets)
     sizes = {}
     for asset in assets:
         path = finders.find(asset.decode())

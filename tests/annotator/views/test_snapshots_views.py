@@ -32,11 +32,14 @@ def test_create_from_the_page_and_poll_while_building(
     url = f"/p/{project.slug}/snapshots/"
     with mock.patch.object(snapshot_build_task, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"name": "first"})
-    assert response.status_code == 302 and delay.called
+    assert response.status_code == 302
+    assert delay.called
     page = client.get(url).content.decode()
-    assert "pending" in page and 'hx-trigger="every 2s"' in page
+    assert "pending" in page
+    assert 'hx-trigger="every 2s"' in page
     partial = client.get(url, headers={"HX-Request": "true"})
-    assert partial.status_code == 200 and "<html" not in partial.content.decode()
+    assert partial.status_code == 200
+    assert "<html" not in partial.content.decode()
     snapshot_build(snapshot_id=Snapshot.objects.get().id)
     done = client.get(url, headers={"HX-Request": "true"})
     assert done.status_code == 286  # htmx: stop polling
@@ -48,13 +51,15 @@ def test_detail_renders_the_card_and_downloads(world: dict[str, Any]) -> None:
         snapshot = snapshot_create(project=world["project"], user=world["researcher"])
     snapshot_build(snapshot_id=snapshot.id)
     page = world["client"].get(f"/p/{world['project'].slug}/snapshots/1/").content.decode()
-    assert "<h2>Licence</h2>" in page and "license: cc-by-4.0" not in page  # front matter not shown as prose
+    assert "<h2>Licence</h2>" in page
+    assert "license: cc-by-4.0" not in page
     assert f"/api/v1/snapshots/{snapshot.id}/download/?export=trl-preference&amp;file_type=parquet" in page
 
 
 def test_bad_rule_is_shown_in_place(world: dict[str, Any]) -> None:
     response = world["client"].post(f"/p/{world['project'].slug}/snapshots/", {"rule": "nope"})
-    assert response.status_code == 400 and "No aggregation rule named" in response.content.decode()
+    assert response.status_code == 400
+    assert "No aggregation rule named" in response.content.decode()
 
 
 def test_annotators_and_outsiders_are_kept_out(world: dict[str, Any], client: Any) -> None:
