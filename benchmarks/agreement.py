@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import peak_rss_mb, report, setup_django  # noqa: E402
+from benchmarks._common import report, setup_django
 
 SLUG = "bench-agreement"
 POOL = ["careful"] * 14 + ["lenient", "harsh", "position_left", "position_right", "random", "careful"]
@@ -108,7 +108,7 @@ def load(n_comparisons: int, k: int, seed: int) -> None:
              "comparison_id": base[Comparison] + int(r["comparison_id"]), "annotator_id": users[int(r["annotator_id"])].pk,
              "ratings": {s: {a: int(r[f"r{s}_{a}"]) for a in attributes} for s in ("1", "2")},
              "preference_strength": int(r["strength"]), "justification": r["justification"],
-             "time_on_task_seconds": float(r["time_on_task_s"]), "created_at": r["submitted_at"].to_pydatetime()}
+             "time_on_task_seconds": float(r["time_on_task_s"]), "created_at": r["submitted_at"].to_pydatetime(warn=False)}
             for n, r in enumerate(records) if not r["skipped"]
         ])  # fmt: skip
         with connection.cursor() as cursor:
@@ -120,6 +120,17 @@ def load(n_comparisons: int, k: int, seed: int) -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     print(f"# loaded {len(frame)} annotations in {time.perf_counter() - clock:.1f} s", flush=True)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB. Not getrusage: on Linux its ru_maxrss survives exec, so a
+    child started by a big parent would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(with_kappa: bool, intervals: bool) -> None:
@@ -179,7 +190,9 @@ def _peer(frame: object, attribute: str) -> None:
     matrix = reliability_matrix(raters, units, values).values
     t = time.perf_counter()
     krippendorff.alpha(reliability_data=matrix, level_of_measurement="ordinal", value_domain=LIKERT_DOMAIN)
-    report("peer_krippendorff_one_alpha_seconds", time.perf_counter() - t, "s", peer="krippendorff 0.9.0, from the matrix")
+    report(
+        "peer_krippendorff_one_alpha_seconds", time.perf_counter() - t, "s", peer="krippendorff 0.9.0, from the matrix"
+    )
     counts = value_counts_from_long(units, values, LIKERT_DOMAIN)
     t = time.perf_counter()
     krippendorff.alpha(value_counts=counts, level_of_measurement="ordinal", value_domain=LIKERT_DOMAIN)

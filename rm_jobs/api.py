@@ -479,3 +479,9 @@ class ScoreApi(APIView):
         responses = data["responses"] if "responses" in data else [data["response"]]
         result = reward_model_score(job=job, prompt=data["prompt"], responses=responses)
         return Response({"rewards": result.rewards, "num_tokens": result.num_tokens, "max_length": result.max_length})
+
+
+class ScoreSlashApi(ScoreApi):
+    """``…/score/``: the score endpoint under the trailing-slash spelling; documented once, as ``…/score``."""
+
+    schema = None

@@ -1,6 +1,6 @@
 """Training jobs, evaluations and reward models under ``/api/v1/``."""
 
-from django.urls import path, re_path
+from django.urls import path
 
 from rm_jobs import api
 
@@ -37,5 +37,7 @@ urlpatterns = [
         name="api-evaluations-review-requests",
     ),
     path("reward-models/base-models/", api.BaseModelListApi.as_view(), name="api-base-models-list"),
-    re_path(r"^reward-models/(?P<job_id>[0-9]+)/score/?$", api.ScoreApi.as_view(), name="api-reward-models-score"),
+    path("reward-models/<int:job_id>/score", api.ScoreApi.as_view(), name="api-reward-models-score"),
+    # The same operation with a trailing slash, as every other path here has one (not repeated in the schema).
+    path("reward-models/<int:job_id>/score/", api.ScoreSlashApi.as_view(), name="api-reward-models-score-slash"),
 ]

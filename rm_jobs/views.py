@@ -145,7 +145,8 @@ def job_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     if job.is_active:
         training_jobs_sweep_stale(project_id=project.id)
         job.refresh_from_db()
-    return _render(request, "rm_jobs/job.html", "rm_jobs/partials/_job_status.html", _job_context(project, job))
+    # The polled partial carries the evaluations too (out of band): they appear when the job finishes.
+    return _render(request, "rm_jobs/job.html", "rm_jobs/partials/_job_poll.html", _job_context(project, job))
 
 
 @login_required

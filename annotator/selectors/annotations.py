@@ -70,13 +70,12 @@ def annotation_queryset(
         ),
         **_rating_columns(attributes),
     }
-    if include_justifications:
-        fields["justification"] = F("justification")
+    columns = [*fields.keys(), *(["justification"] if include_justifications else [])]
     return (
         qs.annotate(review_decision=Subquery(latest_review))
         .annotate(**fields)  # type: ignore[arg-type]
         .order_by("comparison_id", "id")
-        .values_list("comparison_id", "annotator_id", *fields.keys())
+        .values_list("comparison_id", "annotator_id", *columns)
     )
 
 
@@ -125,7 +124,11 @@ def annotation_frame(
 def _select_order(qs: QuerySet[Annotation], wanted: list[str]) -> list[str]:
     """Column names in the order the compiled SELECT lists them (values_list + annotate may reorder)."""
     query = qs.query
-    names = list(query.values_select) + [a for a in query.annotation_select if a not in query.values_select]
+    selected = getattr(query, "selected", None)  # Django 5.2+: the SELECT follows values_list's order
+    if selected:
+        names = list(selected)
+    else:  # pragma: no cover - older Django: model fields first, then annotations
+        names = list(query.values_select) + [a for a in query.annotation_select if a not in query.values_select]
     if sorted(names) != sorted(wanted):  # pragma: no cover - a programming error, caught by the tests
         raise RuntimeError(f"unexpected columns {names}")
     return names

@@ -41,6 +41,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.query import QuerySet
 from django.utils import timezone
 
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -163,6 +164,31 @@ def _is_int(value: object) -> bool:
 # --- claim ---------------------------------------------------------------------------------------------------------
 
 
+def _candidate_comparisons(*, project: Project, annotator: AbstractBaseUser, now: datetime) -> QuerySet[Comparison]:
+    """Comparisons of ``project`` that still need annotators and this annotator never had, closest to completion first.
+
+    Locked with SKIP LOCKED on PostgreSQL, so concurrent claimers spread over different comparisons. The live count
+    comes from the statement's snapshot and may be stale by the time the lock is held; the caller recounts.
+    """
+    live = (
+        Assignment.objects.filter(_live_q(now), comparison=OuterRef("pk"))
+        .order_by()
+        .values("comparison")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    mine = Assignment.objects.filter(annotator=annotator).values("comparison_id")
+    return (
+        Comparison.objects.filter(project=project)
+        .exclude(pk__in=mine)
+        .annotate(live=Coalesce(Subquery(live, output_field=IntegerField()), 0))
+        .filter(live__lt=F("extra_annotators") + project.overlap)
+        .order_by((F("extra_annotators") + project.overlap) - F("live"), "id")
+        .select_for_update(skip_locked=True, of=("self",))
+        .only("id", "extra_annotators")
+    )
+
+
 @transaction.atomic
 def assignment_claim_next(
     *, project: Project, annotator: AbstractBaseUser, now: datetime | None = None
@@ -200,24 +226,7 @@ def assignment_claim_next(
         own.status = AssignmentStatus.EXPIRED
         own.save(update_fields=["status", "updated_at"])
 
-    live = (
-        Assignment.objects.filter(_live_q(now), comparison=OuterRef("pk"))
-        .order_by()
-        .values("comparison")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    # NOT IN over the annotator's own (few) assignments: PostgreSQL hashes it once instead of probing per row.
-    mine = Assignment.objects.filter(annotator=annotator).values("comparison_id")
-    candidates = (
-        Comparison.objects.filter(project=project)
-        .exclude(pk__in=mine)
-        .annotate(live=Coalesce(Subquery(live, output_field=IntegerField()), 0))
-        .filter(live__lt=F("extra_annotators") + project.overlap)
-        .order_by((F("extra_annotators") + project.overlap) - F("live"), "id")
-        .select_for_update(skip_locked=True, of=("self",))
-        .only("id", "extra_annotators")
-    )
+    candidates = _candidate_comparisons(project=project, annotator=annotator, now=now)
     tried: list[int] = []
     for _ in range(_CLAIM_ATTEMPTS):
         comparison = candidates.exclude(pk__in=tried).first()

@@ -116,3 +116,24 @@ def test_datasets_loads_the_parquet_with_the_documented_features(items: list[Sna
     assert trl[0]["chosen"] == [{"role": "assistant", "content": "C# is a language."}]
     assert trl[0]["prompt"][-1] == {"role": "user", "content": "c#"}
     assert trl.features["margin"].dtype == "float64"
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 1024])
+def test_the_batch_size_changes_no_byte_of_any_file(
+    batch_size: int, items: list[SnapshotItem], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = [replace(item, comparison_id=f"{item.comparison_id}-{i}") for i in range(7) for item in items]
+    targets = [ExportTarget(fmt, file_type) for fmt in EXPORT_FORMATS for file_type in ("parquet", "jsonl.gz")]
+    expected = write_exports(many, tmp_path / "one-pass", targets=targets, split_files=False, row_group_size=3)
+    monkeypatch.setattr("annotator.exports.write.BATCH_SIZE", batch_size)
+    written = write_exports(many, tmp_path / "batched", targets=targets, split_files=False, row_group_size=3)
+    assert [(f.relative_path, f.rows, f.row_groups, f.sha256) for f in written] == [
+        (f.relative_path, f.rows, f.row_groups, f.sha256) for f in expected
+    ]
+    (helpsteer2,) = (f for f in written if f.relative_path == "helpsteer2/data.parquet")
+    metadata = pq.ParquetFile(helpsteer2.path).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [3, 3, 3, 3, 3, 3, 3, 3, 3, 1]
+    # Splits interleave across batches: rows stay in item order.
+    assert pq.read_table(helpsteer2.path, columns=["split"]).column(0).to_pylist() == [
+        split for _ in range(7) for split in ("train", "train", "validation", "validation")
+    ]

@@ -207,6 +207,28 @@ def test_adaptive_overlap_can_be_switched_off() -> None:
     assert comparison.extra_annotators == 0
 
 
+def test_a_stale_candidate_is_recounted_under_its_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A concurrent claim may commit between the candidate query's snapshot and our lock: the recount catches it.
+
+    The stale snapshot is simulated by a candidate query that sees every comparison as open.
+    """
+    from annotator.services import assignments as service
+
+    project = ProjectFactory(overlap=1)
+    full, open_ = ComparisonFactory(project=project), ComparisonFactory(project=project)
+    Assignment.objects.create(comparison=full, annotator=member(project), status=AssignmentStatus.SUBMITTED)
+    monkeypatch.setattr(
+        service,
+        "_candidate_comparisons",
+        lambda **kw: Comparison.objects.filter(project=project).order_by("id").only("id", "extra_annotators"),
+    )
+    a = assignment_claim_next(project=project, annotator=member(project))
+    assert a is not None
+    assert a.comparison == open_
+    assert assignment_claim_next(project=project, annotator=member(project)) is None
+    assert full.assignments.count() == 1
+
+
 def test_claim_is_a_handful_of_queries(django_assert_max_num_queries) -> None:
     project = ProjectFactory(overlap=3)
     for c in ComparisonFactory.create_batch(50, project=project)[:10]:

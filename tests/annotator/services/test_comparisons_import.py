@@ -105,3 +105,16 @@ def test_unknown_format_and_oversized_file_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ImportFailed):
         comparisons_import(project=project, source=str(path), fmt="helpsteer2", max_bytes=10)
     assert not Comparison.objects.exists()
+
+
+def test_annotation_frame_can_carry_justifications(tmp_path: Path) -> None:
+    project = ProjectFactory()
+    row = {
+        "split": "train", "prompt": "p", "response_1": "a", "response_2": "b", "preference_strength": 2,
+        "preference_statement": "s.", "preference_elaboration": "e.", "three_most_similar_preferences": [],
+        "all_preferences_unprocessed": [{"strength": 2, "justification": "@Response 2 is better."}],
+    }  # fmt: skip
+    comparisons_import(project=project, source=str(_jsonl(tmp_path, [row])), fmt="helpsteer2-preference")
+    frame = annotation_frame(project=project, include_justifications=True)
+    assert frame["justification"].tolist() == ["@Response 2 is better."]
+    assert frame["strength"].tolist() == [2.0] and frame["review_status"].tolist() == ["unreviewed"]
