@@ -116,9 +116,8 @@ def load(n_comparisons: int, k: int, seed: int) -> None:
                 no_style(), [Prompt, Response, Comparison, Assignment, Annotation]
             ):
                 cursor.execute(statement)
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:  # fresh statistics, or the planner guesses a handful of rows
+        cursor.execute("ANALYZE")
     print(f"# loaded {len(frame)} annotations in {time.perf_counter() - clock:.1f} s", flush=True)
 
 

@@ -27,11 +27,11 @@ from typing import Any
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from rm_jobs.training import Progress, TrainConfig, train  # noqa: E402
-from rm_jobs.training.data import build_pair_examples  # noqa: E402
-from rm_jobs.training.model import load_tokenizer  # noqa: E402
+from rm_jobs.training import Progress, TrainConfig, train
+from rm_jobs.training.data import build_pair_examples
+from rm_jobs.training.model import load_tokenizer
 
 THREADS = 2
 BATCH_PAIRS = 16
@@ -90,9 +90,13 @@ def describe_lengths(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 class Measurement:
-    def __init__(self, name: str, pairs: int, tokens: int, seconds: float, final_loss: float, padded: int) -> None:
-        self.name, self.pairs, self.tokens, self.seconds, self.final_loss = name, pairs, tokens, seconds, final_loss
-        self.padded = padded
+    """One timed pass: wall seconds, and process CPU seconds (less sensitive to other load on a shared machine)."""
+
+    def __init__(
+        self, name: str, pairs: int, tokens: int, seconds: float, cpu_seconds: float, final_loss: float
+    ) -> None:
+        self.name, self.pairs, self.tokens, self.final_loss = name, pairs, tokens, final_loss
+        self.seconds, self.cpu_seconds = seconds, cpu_seconds
 
     @property
     def pairs_per_s(self) -> float:
@@ -111,17 +115,30 @@ def run_prefstack(warmup: list[dict[str, Any]], rows: list[dict[str, Any]], **ov
     with tempfile.TemporaryDirectory() as scratch:
         train(config.replace(max_steps=3), warmup, output_dir=Path(scratch) / "warmup")
     losses: list[float] = []
+    clock: dict[str, float] = {}
+
+    def started() -> bool:  # polled once before the first step, then after every step
+        clock.setdefault("start", time.perf_counter())
+        clock.setdefault("cpu_start", time.process_time())
+        return False
 
     def record(progress: Progress) -> None:
+        clock["end"], clock["cpu_end"] = time.perf_counter(), time.process_time()
         losses.append(progress.loss)
 
     with tempfile.TemporaryDirectory() as scratch:
-        result = train(config, rows, output_dir=Path(scratch), on_progress=record)
+        train(config, rows, output_dir=Path(scratch), on_progress=record, should_stop=started)
     tokenizer = load_tokenizer(model_path())
     examples = build_pair_examples(rows, tokenizer, MAX_LENGTH)
     tokens = sum(e.num_tokens for e in examples)
-    seconds = len(examples) / result.examples_per_s
-    return Measurement("prefstack", len(examples), tokens, seconds, sum(losses[-10:]) / len(losses[-10:]), 0)
+    return Measurement(
+        "prefstack",
+        len(examples),
+        tokens,
+        clock["end"] - clock["start"],
+        clock["cpu_end"] - clock["cpu_start"],
+        sum(losses[-10:]) / len(losses[-10:]),
+    )
 
 
 # --- TRL ----------------------------------------------------------------------------------------------------------------
@@ -147,15 +164,14 @@ def run_trl(name: str, warmup: list[dict[str, Any]], rows: list[dict[str, Any]],
 
     class Clock(TrainerCallback):
         def __init__(self) -> None:
-            self.start = 0.0
-            self.end = 0.0
+            self.start = self.end = self.cpu_start = self.cpu_end = 0.0
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if not self.start:
-                self.start = time.perf_counter()
+                self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
-        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.end = time.perf_counter()
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.end, self.cpu_end = time.perf_counter(), time.process_time()
 
     def run(source: list[dict[str, Any]], max_steps: int) -> tuple[Clock, Any]:
         torch.manual_seed(42)
@@ -198,7 +214,9 @@ def run_trl(name: str, warmup: list[dict[str, Any]], rows: list[dict[str, Any]],
     losses = [entry["loss"] for entry in history if "loss" in entry]
     examples = build_pair_examples(rows, tokenizer, MAX_LENGTH)
     tokens = sum(e.num_tokens for e in examples)
-    return Measurement(name, len(examples), tokens, clock.end - clock.start, losses[-1], 0)
+    return Measurement(
+        name, len(examples), tokens, clock.end - clock.start, clock.cpu_end - clock.cpu_start, losses[-1]
+    )
 
 
 def main() -> int:
@@ -236,7 +254,8 @@ def main() -> int:
     for name, m in results.items():
         print(f"pairs_per_s_{name}: {m.pairs_per_s:.2f} pairs/s")
         print(f"real_tokens_per_s_{name}: {m.tokens_per_s:.0f} tokens/s")
-        print(f"final_loss_{name}: {m.final_loss:.4f} nats")
+        print(f"pairs_per_cpu_s_{name}: {m.pairs / m.cpu_seconds:.2f} pairs/CPU-s")
+        print(f"final_loss_{name}: {m.final_loss:.4f} nats (mean of the last 10 steps)")
         gflops = 6 * n_params * m.tokens_per_s / 1e9
         print(f"model_gflops_{name}: {gflops:.0f} GFLOP/s (6·N·real tokens)")
         print(f"mfu_bf16_peak_{name}: {100 * gflops / BF16_PEAK_GFLOPS:.1f} %")
@@ -245,6 +264,8 @@ def main() -> int:
         for peer in ("trl_default", "trl_tuned"):
             if peer in results:
                 print(f"ratio_vs_{peer}: {ours / results[peer].pairs_per_s:.2f} x")
+                cpu_ratio = results[peer].cpu_seconds / results["prefstack"].cpu_seconds
+                print(f"cpu_time_ratio_vs_{peer}: {cpu_ratio:.2f} x")
     return 0
 
 

@@ -17,6 +17,7 @@ import logging
 import math
 import traceback
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +163,10 @@ def evaluation_run_for_job(*, job: TrainingJob, model_dir: Path) -> Evaluation:
 
 
 def _compute(evaluation: Evaluation, model_dir: Path) -> None:
+    disagreements: list[dict[str, Any]] = []
     try:
         if evaluation.kind == EvaluationKind.REWARD_BENCH:
-            metrics, disagreements = _reward_bench(model_dir, media_path(evaluation.data_file)), []
+            metrics = _reward_bench(model_dir, media_path(evaluation.data_file))
         else:
             assert evaluation.snapshot is not None
             metrics, disagreements = _validation(model_dir, evaluation.snapshot)
@@ -226,7 +228,7 @@ def _training_config(model_dir: Path) -> TrainConfig | None:
         return None
 
 
-def _disagreements(pairs: list[dict[str, Any]], margins: list[float]) -> list[dict[str, Any]]:
+def _disagreements(pairs: Sequence[Mapping[str, Any]], margins: list[float]) -> list[dict[str, Any]]:
     """Pairs the model gets wrong, most confident first; which response humans preferred is read back from the
     comparison (the TRL file names chosen/rejected texts, not positions)."""
     wrong = sorted((m, i) for i, m in enumerate(margins) if m <= 0 and math.isfinite(m))[:DISAGREEMENTS_KEPT]

@@ -29,6 +29,7 @@ from rm_jobs.services.jobs import (
     training_job_start,
 )
 from rm_jobs.training import PairMetrics, Progress, RegressionMetrics, TrainConfig, load_rows, split_rows, train
+from rm_jobs.training.data import Row
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 TRAINER_FORMATS = {"preference": "trl-preference", "regression": "regression"}
 
 
-def snapshot_trainer_rows(*, snapshot: Snapshot, data: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def snapshot_trainer_rows(*, snapshot: Snapshot, data: str) -> tuple[list[Row], list[Row]]:
     """(train, validation) rows of a ready snapshot's trainer-ready file: ``preference`` (TRL: prompt, chosen,
     rejected, margin, split, id) or ``regression`` (prompt, response, one column per attribute, split, id)."""
     path = snapshot_export_file(snapshot=snapshot, fmt=TRAINER_FORMATS[data], file_type="jsonl")
@@ -183,7 +184,7 @@ def _run_stages(job: TrainingJob, attempt: int) -> tuple[str, str, dict[str, Any
     stages: list[dict[str, Any]] = job.config["stages"]
     summary: dict[str, Any] = dict(job.summary or {})
     summary.setdefault("stages", [])
-    rows_cache: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    rows_cache: dict[str, tuple[list[Row], list[Row]]] = {}
     model_dir: Path | None = None
     for index in range(job.stage, len(stages)):
         spec = stages[index]

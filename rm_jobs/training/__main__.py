@@ -110,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"accuracy": result_rb.accuracy, "per_subset": result_rb.per_subset}, indent=2))
     else:
         rows = load_rows(arguments.data)
-        for row, reward in zip(rows, score(arguments.model_dir, [(r["prompt"], r["response"]) for r in rows]), strict=True):
+        for row, reward in zip(
+            rows, score(arguments.model_dir, [(r["prompt"], r["response"]) for r in rows]), strict=True
+        ):
             print(json.dumps({"id": row.get("id"), "reward": reward}))
     return 0
 

@@ -36,7 +36,7 @@ class TrainConfig:
     model_path: str
     """Local directory readable by ``AutoModelForSequenceClassification.from_pretrained`` (no hub access)."""
     objective: Objective = "bt"
-    """``bt``: -log σ(r_c - r_r); ``margin_bt``: -log σ(r_c - r_r - m); ``scaled_bt``: -m log σ(r_c - r_r);
+    """``bt``: -log sigmoid(r_c - r_r); ``margin_bt``: -log sigmoid(r_c - r_r - m); ``scaled_bt``: -m log sigmoid(r_c - r_r);
     ``regression``: masked MSE over ``attributes``."""
     attributes: tuple[str, ...] = HELPSTEER_ATTRIBUTES
     """Regression only: one head output per attribute, in this order. ``("helpfulness",)`` = helpfulness-only."""
@@ -47,17 +47,17 @@ class TrainConfig:
     center_rewards_coefficient: float | None = None
     """Adds coef · mean((r_c + r_r)²) (Eisenstein et al. 2023, arXiv 2312.09244; TRL recommends 0.01)."""
     expo_alpha: float = 0.0
-    """ExPO (Zheng et al. 2024, arXiv 2404.16792): final θ = θ_T + α (θ_T - θ_0); 0 disables it."""
+    """ExPO (Zheng et al. 2024, arXiv 2404.16792): final θ = θ_T + alpha (θ_T - θ_0); 0 disables it."""
 
     # --- data ------------------------------------------------------------------------------------------------------
     max_length: int = 512
     """Tokens per (prompt, response) sequence; the prompt is cut first (from its start), then the response's end."""
     batch_size: int = 16
-    """Pairs per optimizer step for pairwise objectives (2× sequences in the forward), rows for regression."""
+    """Pairs per optimizer step for pairwise objectives (2x sequences in the forward), rows for regression."""
     group_by_length: bool = True
     """Batches are drawn from shuffled mega-batches sorted by length, so padding stays small."""
     length_group_factor: int = 50
-    """Mega-batch = length_group_factor × batch_size examples (the value transformers' LengthGroupedSampler uses)."""
+    """Mega-batch = length_group_factor x batch_size examples (the value transformers' LengthGroupedSampler uses)."""
 
     # --- optimisation ----------------------------------------------------------------------------------------------
     learning_rate: float = 1e-4

@@ -229,7 +229,7 @@ def batch_plan(
 ) -> list[list[int]]:
     """Example indices of every batch of one epoch; a pure function of (seed, epoch), so resuming replays it.
 
-    With ``group_by_length`` the shuffled indices are cut into mega-batches of ``length_group_factor ×
+    With ``group_by_length`` the shuffled indices are cut into mega-batches of ``length_group_factor x
     batch_size``, each sorted by length (longest first) and cut into batches, and the batch order is shuffled
     again, as in transformers' ``LengthGroupedSampler`` but with shuffled batch order.
 

@@ -146,7 +146,11 @@ def evaluate_regression(
     if not examples:
         return RegressionMetrics(math.nan, {}, {}, 0)
     predictions = predict(
-        reward_model, [e.sequence for e in examples], pad_token_id=pad_token_id, batch_size=config.batch_size, dtype=dtype
+        reward_model,
+        [e.sequence for e in examples],
+        pad_token_id=pad_token_id,
+        batch_size=config.batch_size,
+        dtype=dtype,
     )
     targets = torch.tensor([e.ratings for e in examples])
     mask = torch.tensor([e.mask for e in examples])

@@ -47,7 +47,7 @@ from rm_jobs.training.evaluate import (
     evaluate_pairs,
     evaluate_regression,
 )
-from rm_jobs.training.model import RewardModel, load_model, load_tokenizer, resolve_precision
+from rm_jobs.training.model import RewardModel, load_model, load_tokenizer, resolve_precision, supports_unpadded
 from rm_jobs.training.objectives import masked_mse, pairwise_loss
 
 logger = logging.getLogger(__name__)
@@ -125,8 +125,8 @@ def _schedule(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
 
 
 def extrapolate(model: torch.nn.Module, initial: torch.nn.Module, alpha: float) -> None:
-    """ExPO (Zheng et al. 2024, arXiv 2404.16792, Eq. 1): θ ← θ_T + α (θ_T - θ_0), in place, for every float
-    parameter; α = 0 is the identity."""
+    """ExPO (Zheng et al. 2024, arXiv 2404.16792, Eq. 1): θ ← θ_T + alpha (θ_T - θ_0), in place, for every float
+    parameter; alpha = 0 is the identity."""
     initial_state = initial.state_dict()
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
@@ -188,6 +188,10 @@ def train(
         raise ValueError("no usable training rows (all ties or unrated?)")
     lengths = [e.length for e in examples]
 
+    if config.unpad == "on" and not supports_unpadded(model):
+        raise ValueError(
+            f"unpad='on' needs a BERT-family model without gradient checkpointing, not {type(model).__name__}"
+        )
     reward_model = RewardModel(model, unpad=config.unpad != "off")
     forward: torch.nn.Module = reward_model
     if world > 1:
@@ -201,7 +205,9 @@ def train(
     if config.max_steps is not None:
         total_steps = min(total_steps, config.max_steps)
     decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim >= 2 and "embeddings" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and not (p.ndim >= 2 and "embeddings" not in n)]
+    no_decay = [
+        p for n, p in model.named_parameters() if p.requires_grad and not (p.ndim >= 2 and "embeddings" not in n)
+    ]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.learning_rate,
@@ -280,7 +286,8 @@ def train(
                 )
                 accuracy = (chosen > rejected).float().mean()
             else:
-                assert batch.targets is not None and batch.target_mask is not None
+                assert batch.targets is not None
+                assert batch.target_mask is not None
                 loss = masked_mse(outputs, batch.targets, batch.target_mask)
             loss.backward()
             if config.max_grad_norm is not None:
@@ -292,8 +299,12 @@ def train(
             batch_index += 1
 
             stats = torch.tensor(
-                [float(loss.detach()), float(accuracy) if accuracy is not None else 0.0, batch.num_tokens,
-                 int(batch.input_ids.shape[0] // (2 if config.is_pairwise else 1))],
+                [
+                    float(loss.detach()),
+                    float(accuracy) if accuracy is not None else 0.0,
+                    batch.num_tokens,
+                    int(batch.input_ids.shape[0] // (2 if config.is_pairwise else 1)),
+                ],
                 dtype=torch.float64,
             )
             if world > 1:

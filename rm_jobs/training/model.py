@@ -164,22 +164,18 @@ def unpadded_bert_logits(
         hidden_size = heads * head_dim
         last = depth == len(layers) - 1
 
-        def to_padded(packed: Tensor) -> Tensor:
-            grid = packed.new_zeros(n * width, packed.shape[-1]).index_copy(0, index, packed)
-            return grid.view(n, width, -1, heads, head_dim).permute(2, 0, 3, 1, 4)  # (k, N, heads, L, d)
-
         dropout_p = attention.dropout.p if model.training else 0.0
         if not last:
             weight = torch.cat([attention.query.weight, attention.key.weight, attention.value.weight])
             bias = torch.cat([attention.query.bias, attention.key.bias, attention.value.bias])
-            query, key, value = to_padded(F.linear(hidden, weight, bias))
+            query, key, value = _to_heads(F.linear(hidden, weight, bias), index, n, width, heads, head_dim)
             context = F.scaled_dot_product_attention(query, key, value, attn_mask=key_mask, dropout_p=dropout_p)
             context = context.transpose(1, 2).reshape(n * width, hidden_size).index_select(0, index)
             residual = hidden
         else:
             weight = torch.cat([attention.key.weight, attention.value.weight])
             bias = torch.cat([attention.key.bias, attention.value.bias])
-            key, value = to_padded(F.linear(hidden, weight, bias))
+            key, value = _to_heads(F.linear(hidden, weight, bias), index, n, width, heads, head_dim)
             residual = hidden.index_select(0, cls_packed)
             query = attention.query(residual).view(n, 1, heads, head_dim).transpose(1, 2)
             context = F.scaled_dot_product_attention(query, key, value, attn_mask=key_mask, dropout_p=dropout_p)
@@ -189,6 +185,12 @@ def unpadded_bert_logits(
     pooled = bert.pooler.activation(bert.pooler.dense(hidden)) if bert.pooler is not None else hidden
     logits: Tensor = model.classifier(model.dropout(pooled))
     return logits
+
+
+def _to_heads(packed: Tensor, index: Tensor, rows: int, width: int, heads: int, head_dim: int) -> Tensor:
+    """Packed projections (T, k·H) → padded per-head tensors (k, N, heads, L, d), zeros at the padding."""
+    grid = packed.new_zeros(rows * width, packed.shape[-1]).index_copy(0, index, packed)
+    return grid.view(rows, width, -1, heads, head_dim).permute(2, 0, 3, 1, 4)
 
 
 def resolve_precision(config: TrainConfig, device: torch.device) -> torch.dtype | None:
@@ -203,7 +205,7 @@ def resolve_precision(config: TrainConfig, device: torch.device) -> torch.dtype 
 
 
 def cpu_has_bf16_matmul() -> bool:
-    """AMX-BF16 or AVX512-BF16 in /proc/cpuinfo (where bf16 autocast measured ~2× faster than fp32 here)."""
+    """AMX-BF16 or AVX512-BF16 in /proc/cpuinfo (where bf16 autocast measured ~2x faster than fp32 here)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -13,7 +13,7 @@ from torch import Tensor
 
 
 def bradley_terry(chosen_rewards: Tensor, rejected_rewards: Tensor) -> Tensor:
-    """Bradley-Terry loss ``-log σ(r_c - r_r)`` (Ouyang et al. 2022, arXiv 2203.02155, Eq. 1).
+    """Bradley-Terry loss ``-log sigmoid(r_c - r_r)`` (Ouyang et al. 2022, arXiv 2203.02155, Eq. 1).
 
     Parameters
     ----------
@@ -30,7 +30,7 @@ def bradley_terry(chosen_rewards: Tensor, rejected_rewards: Tensor) -> Tensor:
 
 
 def margin_bradley_terry(chosen_rewards: Tensor, rejected_rewards: Tensor, margin: Tensor) -> Tensor:
-    """Margin BT ``-log σ(r_c - r_r - m)`` (Touvron et al. 2023, Llama 2, arXiv 2307.09288, Eq. 2).
+    """Margin BT ``-log sigmoid(r_c - r_r - m)`` (Touvron et al. 2023, Llama 2, arXiv 2307.09288, Eq. 2).
 
     Parameters
     ----------
@@ -47,7 +47,7 @@ def margin_bradley_terry(chosen_rewards: Tensor, rejected_rewards: Tensor, margi
 
 
 def scaled_bradley_terry(chosen_rewards: Tensor, rejected_rewards: Tensor, strength: Tensor) -> Tensor:
-    """Scaled BT ``-|m| · log σ(r_c - r_r)`` (Wang et al. 2024, HelpSteer2-Preference, arXiv 2410.01257, §3).
+    """Scaled BT ``-|m| · log sigmoid(r_c - r_r)`` (Wang et al. 2024, HelpSteer2-Preference, arXiv 2410.01257, §3).
 
     The magnitude weights the pair as if it had been sampled ``|m|`` times; unlike margin BT it does not ask the
     reward gap to exceed ``m``.

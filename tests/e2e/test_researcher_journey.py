@@ -22,7 +22,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.slow, pytest.mark
 DEMO_PASSWORD = "prefstack-demo"  # annotator/management/commands/load_demo.py
 
 
-def test_researcher_cuts_a_snapshot_trains_and_compares(live_server: Any, page: Page, settings: Any, tmp_path: Any) -> None:
+def test_researcher_cuts_a_snapshot_trains_and_compares(
+    live_server: Any, page: Page, settings: Any, tmp_path: Any
+) -> None:
     settings.PREFSTACK_BASE_MODELS = {"tiny": str(build_tiny_model(tmp_path / "tiny"))}
     call_command("load_demo", stdout=io.StringIO())
     project = Project.objects.get(slug="demo")

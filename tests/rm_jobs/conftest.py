@@ -145,7 +145,9 @@ def trained_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) ->
         g1, g2 = rng.sample(range(5), 2)
         r1, r2 = _response(rng, g1), _response(rng, g2)
         chosen, rejected = (r1, r2) if g1 > g2 else (r2, r1)
-        rows.append({"prompt": "How do I do it?", "chosen": chosen, "rejected": rejected, "margin": float(abs(g1 - g2))})
+        rows.append(
+            {"prompt": "How do I do it?", "chosen": chosen, "rejected": rejected, "margin": float(abs(g1 - g2))}
+        )
     config = TrainConfig(model_path=str(tiny_model), objective="bt", batch_size=8, max_steps=3, max_length=64)
     result = train(config, rows, output_dir=tmp_path_factory.mktemp("trained"))
     return result.model_dir

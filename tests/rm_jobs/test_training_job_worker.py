@@ -62,7 +62,8 @@ def test_cpu_worker_runs_cpu_jobs_end_to_end_and_never_takes_a_gpu_job(snapshot,
         assert cpu_job.status == JobStatus.SUCCEEDED, cpu_job.error + cpu_job.log
         assert set(seen) <= {JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED}
         # queued -> running (by this worker, attempt 1) -> succeeded, as the log and timestamps record it
-        assert cpu_job.worker.startswith("cpu-") and f"attempt 1 started on {cpu_job.worker}" in cpu_job.log
+        assert cpu_job.worker.startswith("cpu-")
+        assert f"attempt 1 started on {cpu_job.worker}" in cpu_job.log
         assert cpu_job.started_at < cpu_job.finished_at
         assert JobMetric.objects.filter(job=cpu_job, split="train").count() == 12
         AutoModelForSequenceClassification.from_pretrained(media_path(cpu_job.checkpoint_path))
@@ -75,7 +76,8 @@ def test_cpu_worker_runs_cpu_jobs_end_to_end_and_never_takes_a_gpu_job(snapshot,
             "--max-steps", "3", "--batch-size", "8", "--wait", "--timeout", "180", stdout=out, stderr=io.StringIO(),
         )  # fmt: skip
         lines = out.getvalue().splitlines()
-        assert lines[0].startswith("job: ") and "status: succeeded" in lines
+        assert lines[0].startswith("job: ")
+        assert "status: succeeded" in lines
         checkpoint = next(line for line in lines if line.startswith("checkpoint: ")).removeprefix("checkpoint: ")
         AutoModelForSequenceClassification.from_pretrained(checkpoint)
 
@@ -100,7 +102,9 @@ def test_cancel_stops_a_running_job_and_keeps_its_checkpoint(snapshot, researche
     AutoModelForSequenceClassification.from_pretrained(media_path(job.checkpoint_path))
 
 
-def test_a_worker_killed_mid_job_leaves_it_to_the_sweep_which_resumes_it(snapshot, researcher, tiny_base_model, settings):
+def test_a_worker_killed_mid_job_leaves_it_to_the_sweep_which_resumes_it(
+    snapshot, researcher, tiny_base_model, settings
+):
     settings.PREFSTACK_JOB_STALE_SECONDS = 3
     with worker_process(hostname="doomed", env=WORKER_ENV) as worker:
         job = create(snapshot, researcher, max_steps=16, save_every_steps=2)

@@ -61,8 +61,9 @@ def test_who_may_see_jobs(project, done, caller, expected):
 
 
 def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, django_capture_on_commit_callbacks):
-    with mock.patch("rm_jobs.tasks.training_job_run_task.apply_async") as send, django_capture_on_commit_callbacks(
-        execute=True
+    with (
+        mock.patch("rm_jobs.tasks.training_job_run_task.apply_async") as send,
+        django_capture_on_commit_callbacks(execute=True),
     ):
         response = api.post(
             f"/api/v1/projects/{project.slug}/training-jobs/create/",
@@ -71,7 +72,12 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
         )
     assert response.status_code == 202, response.json()
     body = response.json()
-    assert (body["status"], body["queue"], body["snapshot"], body["objective"]) == ("queued", "gpu", snapshot.id, "scaled-bt")
+    assert (body["status"], body["queue"], body["snapshot"], body["objective"]) == (
+        "queued",
+        "gpu",
+        snapshot.id,
+        "scaled-bt",
+    )
     assert body["hyperparameters"]["max_steps"] == 5
     send.assert_called_once_with(args=[body["id"]], queue="gpu")
     listed = api.get(f"/api/v1/projects/{project.slug}/training-jobs/").json()
@@ -92,7 +98,11 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
     ],
 )
 def test_create_refuses_bad_input(api, project, snapshot, tiny_base_model, payload, status, code):
-    payload = {"snapshot": snapshot.id, **payload} if "snapshot" not in payload and payload != {"objective": "scaled-bt"} else payload
+    payload = (
+        {"snapshot": snapshot.id, **payload}
+        if "snapshot" not in payload and payload != {"objective": "scaled-bt"}
+        else payload
+    )
     response = api.post(f"/api/v1/projects/{project.slug}/training-jobs/create/", payload, format="json")
     assert (response.status_code, response.json()["code"]) == (status, code)
     assert not TrainingJob.objects.exists()
@@ -105,7 +115,9 @@ def test_a_snapshot_of_another_project_is_refused(api, project, researcher, tiny
     member(other, Role.RESEARCHER, username=researcher.username)
     foreign = ready_snapshot(other, comparisons=5)
     response = api.post(
-        f"/api/v1/projects/{project.slug}/training-jobs/create/", {"snapshot": foreign.id, "objective": "bt"}, format="json"
+        f"/api/v1/projects/{project.slug}/training-jobs/create/",
+        {"snapshot": foreign.id, "objective": "bt"},
+        format="json",
     )
     assert response.status_code == 400
 
@@ -128,7 +140,8 @@ def test_checkpoint_zip_loads_with_from_pretrained(api, done, tmp_path):
     with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
         names = archive.namelist()
         archive.extractall(tmp_path)
-    assert "config.json" in names and "trainer_state.pt" not in names
+    assert "config.json" in names
+    assert "trainer_state.pt" not in names
     assert AutoModelForSequenceClassification.from_pretrained(tmp_path).config.num_labels == 1
 
 
@@ -159,7 +172,9 @@ def test_evaluate_on_a_rewardbench_file_then_list_it(api, done, django_capture_o
     ]
     upload = SimpleUploadedFile("rb.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = api.post(f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart")
+        response = api.post(
+            f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart"
+        )
     assert response.status_code == 202, response.json()
     from rm_jobs.services.evaluations import evaluation_run
 
@@ -181,7 +196,9 @@ def test_a_malformed_rewardbench_file_is_refused(api, done):
 def test_evaluate_on_another_snapshots_validation_split(api, project, done, django_capture_on_commit_callbacks):
     other = ready_snapshot(project, comparisons=10, seed=3)
     with django_capture_on_commit_callbacks(execute=False):
-        response = api.post(f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"snapshot": other.id}, format="json")
+        response = api.post(
+            f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"snapshot": other.id}, format="json"
+        )
     assert response.status_code == 202
     from rm_jobs.services.evaluations import evaluation_run
 
@@ -199,7 +216,8 @@ def test_send_disagreements_to_review(api, done):
     assert (response.status_code, response.json()) == (201, {"created": [comparison_id]})
     assert api.post(url, {}, format="json").json() == {"created": []}  # idempotent
     flagged = Comparison.objects.get(id=comparison_id).metadata["needs_review"]
-    assert flagged["job"] == done.id and "margin -1.250" in flagged["reason"]
+    assert flagged["job"] == done.id
+    assert "margin -1.250" in flagged["reason"]
     assert ReviewRequest.objects.get().requested_by is not None
     bad = api.post(url, {"comparison_ids": [999999]}, format="json")
     assert bad.status_code == 400
@@ -212,12 +230,15 @@ def test_compare_lists_finished_jobs_on_the_same_validation_data(api, project, s
     bt = succeeded_job(snapshot, trained_model, objective="bt", accuracy=0.7)
     scaled = succeeded_job(snapshot, trained_model, objective="scaled-bt", accuracy=0.8)
     regression = succeeded_job(snapshot, trained_model, objective="regression", accuracy=0.6)
-    TrainingJob.objects.create(project=project, snapshot=snapshot, objective="bt", base_model="tiny")  # queued: not listed
+    TrainingJob.objects.create(
+        project=project, snapshot=snapshot, objective="bt", base_model="tiny"
+    )  # queued: not listed
     body = api.get(f"/api/v1/projects/{project.slug}/training-jobs/compare/").json()
     assert body["snapshot"] == snapshot.id
     assert [r["job"] for r in body["rows"]] == [scaled.id, bt.id, regression.id]
     assert [r["objective"] for r in body["rows"]] == ["scaled-bt", "bt", "regression"]
-    assert body["rows"][2]["rmse"] == 0.9 and body["rows"][0]["rmse"] is None
+    assert body["rows"][2]["rmse"] == 0.9
+    assert body["rows"][0]["rmse"] is None
     assert body["rows"][0]["tokens_per_s"] == 900.0
     assert api.get(f"/api/v1/projects/{project.slug}/training-jobs/compare/?snapshot=999").status_code == 404
 
@@ -236,7 +257,9 @@ def test_score_one_and_many_responses(api, done):
     )
     assert many.status_code == 200
     body = many.json()
-    assert len(body["rewards"]) == 3 and len(body["num_tokens"]) == 3 and body["max_length"] == 64
+    assert len(body["rewards"]) == 3
+    assert len(body["num_tokens"]) == 3
+    assert body["max_length"] == 64
     from rm_jobs.training import score
 
     expected = score(done.checkpoint_path, [("How?", "clear correct helpful")])[0]
@@ -251,7 +274,8 @@ def test_score_limits_and_errors(api, done, settings):
     assert (too_many.status_code, too_many.json()["code"]) == (400, "too_many_items")
     long_tokens = api.post(url, {"prompt": "Q", "response": "word " * 200}, format="json")
     assert (long_tokens.status_code, long_tokens.json()["code"]) == (413, "input_too_long")
-    assert long_tokens.json()["extra"]["max_tokens"] == 64 and long_tokens.json()["extra"]["index"] == 0
+    assert long_tokens.json()["extra"]["max_tokens"] == 64
+    assert long_tokens.json()["extra"]["index"] == 0
     settings.PREFSTACK_SCORE_MAX_CHARS = 10
     long_chars = api.post(url, {"prompt": "Q", "response": "a" * 20}, format="json")
     assert (long_chars.status_code, long_chars.json()["code"]) == (413, "input_too_long")

@@ -37,7 +37,8 @@ def test_inline_runs_it_here_and_prints_the_checkpoint(snapshot, tiny_model, dja
         lines = run("--snapshot", str(snapshot.id), "--objective", "bt", "--base-model", str(tiny_model),
                     "--max-steps", "2", "--batch-size", "8", "--max-length", "64", "--inline")  # fmt: skip
     job = TrainingJob.objects.get()
-    assert lines[0] == f"job: {job.id}" and "status: succeeded" in lines
+    assert lines[0] == f"job: {job.id}"
+    assert "status: succeeded" in lines
     checkpoint = next(line for line in lines if line.startswith("checkpoint: ")).removeprefix("checkpoint: ")
     assert AutoModelForSequenceClassification.from_pretrained(checkpoint).config.num_labels == 1
 

@@ -7,7 +7,6 @@ from typing import Any
 from unittest import mock
 
 import pytest
-import torch
 from transformers import AutoModelForSequenceClassification
 
 from rm_jobs.models import Evaluation, JobMetric, JobStatus, TrainingJob
@@ -22,9 +21,7 @@ FAST = {"max_steps": 4, "batch_size": 8, "max_length": 64, "save_every_steps": 2
 
 def queued(snapshot: Any, user: Any, capture: Any, objective: str = "bt", **hyper: Any) -> TrainingJob:
     with capture(execute=False):
-        return training_job_create(
-            snapshot=snapshot, user=user, objective=objective, hyperparameters={**FAST, **hyper}
-        )
+        return training_job_create(snapshot=snapshot, user=user, objective=objective, hyperparameters={**FAST, **hyper})
 
 
 def test_a_job_runs_to_success_with_metrics_checkpoint_and_evaluation(
@@ -42,16 +39,20 @@ def test_a_job_runs_to_success_with_metrics_checkpoint_and_evaluation(
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
     assert model.config.num_labels == 1
     evaluation = Evaluation.objects.get(job=job)
-    assert evaluation.status == "succeeded" and evaluation.snapshot_id == snapshot.id
+    assert evaluation.status == "succeeded"
+    assert evaluation.snapshot_id == snapshot.id
     assert evaluation.metrics["num_pairs"] == 8  # every fifth of 40 comparisons is validation
     assert 0.0 <= evaluation.metrics["accuracy"] <= 1.0
     assert job.summary["accuracy"] == evaluation.metrics["accuracy"]
     for item in evaluation.disagreements:
-        assert item["model_margin"] <= 0 and item["human_preferred"] in (1, 2)
+        assert item["model_margin"] <= 0
+        assert item["human_preferred"] in (1, 2)
     assert "succeeded" in job.log
 
 
-def test_regression_then_scaled_bt_runs_two_stages(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
+def test_regression_then_scaled_bt_runs_two_stages(
+    snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
+):
     job = queued(snapshot, researcher, django_capture_on_commit_callbacks, "regression-then-scaled-bt", max_steps=2)
     job = training_job_execute(job_id=job.id, worker="w")
     assert job.status == JobStatus.SUCCEEDED, job.error
@@ -60,13 +61,16 @@ def test_regression_then_scaled_bt_runs_two_stages(snapshot, researcher, tiny_ba
     assert set(JobMetric.objects.filter(job=job).values_list("stage", flat=True)) == {0, 1}
 
 
-def test_a_regression_model_is_evaluated_per_attribute(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
+def test_a_regression_model_is_evaluated_per_attribute(
+    snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
+):
     job = queued(snapshot, researcher, django_capture_on_commit_callbacks, "regression", max_steps=2)
     job = training_job_execute(job_id=job.id, worker="w")
     assert job.status == JobStatus.SUCCEEDED, job.error
     metrics = Evaluation.objects.get(job=job).metrics
     assert set(metrics["rmse"]) == {"helpfulness", "correctness", "coherence", "complexity", "verbosity"}
-    assert metrics["rmse_mean"] > 0 and "accuracy" in metrics
+    assert metrics["rmse_mean"] > 0
+    assert "accuracy" in metrics
 
 
 def test_cancel_stops_at_the_next_step_and_keeps_the_checkpoint(
@@ -89,7 +93,9 @@ def test_cancel_stops_at_the_next_step_and_keeps_the_checkpoint(
     assert not Evaluation.objects.filter(job=job).exists()
 
 
-def test_an_engine_error_fails_the_job_with_its_text(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
+def test_an_engine_error_fails_the_job_with_its_text(
+    snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
+):
     job = queued(snapshot, researcher, django_capture_on_commit_callbacks)
     with mock.patch.object(runs, "train", side_effect=RuntimeError("CUDA out of memory")):
         job = training_job_execute(job_id=job.id, worker="w")

@@ -36,7 +36,9 @@ def create(snapshot: Snapshot, user: Any, capture: Any, **kwargs: Any) -> Traini
     return job
 
 
-def test_create_records_config_lineage_and_queue(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
+def test_create_records_config_lineage_and_queue(
+    snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
+):
     job = create(
         snapshot, researcher, django_capture_on_commit_callbacks, objective="regression-then-scaled-bt", queue="gpu",
         hyperparameters={"max_steps": 7, "learning_rate": 5e-5},
@@ -46,8 +48,14 @@ def test_create_records_config_lineage_and_queue(snapshot, researcher, tiny_base
     assert [s["train"]["objective"] for s in stages] == ["regression", "scaled_bt"]
     assert stages[0]["train"]["attributes"] == ["helpfulness"]
     assert stages[1]["init_from"] == "previous"
-    assert stages[0]["train"]["max_steps"] == 7 and stages[0]["train"]["learning_rate"] == 5e-5
-    assert stages[0]["train"]["extra"] == {"snapshot": snapshot.id, "project": snapshot.project.slug, "stage": 0, "job": job.id}
+    assert stages[0]["train"]["max_steps"] == 7
+    assert stages[0]["train"]["learning_rate"] == 5e-5
+    assert stages[0]["train"]["extra"] == {
+        "snapshot": snapshot.id,
+        "project": snapshot.project.slug,
+        "stage": 0,
+        "job": job.id,
+    }
     assert job.output_folder == f"runs/job-{job.id}"
 
 
@@ -60,7 +68,9 @@ def test_the_task_goes_to_the_jobs_own_queue(snapshot, researcher, tiny_base_mod
     send.assert_called_once_with(args=[job.id], queue="gpu")
 
 
-def test_regression_trains_every_attribute_of_the_project(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
+def test_regression_trains_every_attribute_of_the_project(
+    snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
+):
     job = create(snapshot, researcher, django_capture_on_commit_callbacks, objective="regression")
     assert job.config["stages"][0]["train"]["attributes"] == [
         "helpfulness", "correctness", "coherence", "complexity", "verbosity"
@@ -86,10 +96,14 @@ def test_bad_input_is_refused_naming_the_field(snapshot, researcher, tiny_base_m
     assert not TrainingJob.objects.exists()
 
 
-def test_a_model_path_is_accepted_only_where_allowed(snapshot, researcher, tiny_model, django_capture_on_commit_callbacks):
+def test_a_model_path_is_accepted_only_where_allowed(
+    snapshot, researcher, tiny_model, django_capture_on_commit_callbacks
+):
     with pytest.raises(ValidationFailed):
         training_job_create(snapshot=snapshot, user=researcher, objective="bt", base_model=str(tiny_model))
-    job = create(snapshot, researcher, django_capture_on_commit_callbacks, base_model=str(tiny_model), allow_model_path=True)
+    job = create(
+        snapshot, researcher, django_capture_on_commit_callbacks, base_model=str(tiny_model), allow_model_path=True
+    )
     assert job.config["model_path"] == str(tiny_model.resolve())
 
 
@@ -121,7 +135,9 @@ def job(snapshot, researcher, tiny_base_model, django_capture_on_commit_callback
 def test_a_job_starts_once_however_often_it_is_delivered(job):
     first = training_job_start(job_id=job.id, worker="w1@host")
     second = training_job_start(job_id=job.id, worker="w2@host")
-    assert first is not None and first.attempt == 1 and first.worker == "w1@host"
+    assert first is not None
+    assert first.attempt == 1
+    assert first.worker == "w1@host"
     assert second is None
     job.refresh_from_db()
     assert (job.status, job.worker, job.attempt) == (JobStatus.RUNNING, "w1@host", 1)
@@ -130,15 +146,22 @@ def test_a_job_starts_once_however_often_it_is_delivered(job):
 def test_progress_writes_the_time_series_and_reports_a_cancel(job):
     training_job_start(job_id=job.id, worker="w")
     report = training_job_progress(
-        job_id=job.id, attempt=1, stage=0, step=1, total_steps=5, points=[{"split": "train", "loss": 0.7, "accuracy": 0.5}]
+        job_id=job.id,
+        attempt=1,
+        stage=0,
+        step=1,
+        total_steps=5,
+        points=[{"split": "train", "loss": 0.7, "accuracy": 0.5}],
     )
-    assert report.owned and not report.cancel_requested
+    assert report.owned
+    assert not report.cancel_requested
     training_job_cancel(job=job)
     report = training_job_progress(
         job_id=job.id, attempt=1, stage=0, step=2, total_steps=5,
         points=[{"split": "train", "loss": 0.6}, {"split": "validation", "loss": 0.65, "accuracy": 0.6}],
     )  # fmt: skip
-    assert report.owned and report.cancel_requested
+    assert report.owned
+    assert report.cancel_requested
     assert list(JobMetric.objects.filter(job=job).values_list("step", "split", "loss")) == [
         (1, "train", 0.7), (2, "train", 0.6), (2, "validation", 0.65)
     ]  # fmt: skip
@@ -211,11 +234,17 @@ def test_a_stale_job_is_requeued_from_its_last_checkpoint(job, django_capture_on
     _go_stale(job)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         result = training_jobs_sweep_stale(stale_seconds=60)
-    assert result.requeued == [job.id] and len(callbacks) == 1
+    assert result.requeued == [job.id]
+    assert len(callbacks) == 1
     job.refresh_from_db()
-    assert (job.status, job.worker, job.resume_from) == (JobStatus.QUEUED, "", f"runs/job-{job.id}/stage-0/checkpoint-4")
+    assert (job.status, job.worker, job.resume_from) == (
+        JobStatus.QUEUED,
+        "",
+        f"runs/job-{job.id}/stage-0/checkpoint-4",
+    )
     again = training_job_start(job_id=job.id, worker="w2")
-    assert again is not None and again.attempt == 2
+    assert again is not None
+    assert again.attempt == 2
 
 
 def test_a_stale_job_without_attempts_left_fails(job, settings):

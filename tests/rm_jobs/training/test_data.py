@@ -41,12 +41,17 @@ def test_load_rows_reads_jsonl_and_parquet_alike(tmp_path: Path) -> None:
 
 def test_split_rows_uses_the_split_column() -> None:
     train, validation = split_rows(ROWS)
-    assert [r["chosen"] for r in train] == ["a"] and [r["chosen"] for r in validation] == ["c"]
+    assert [r["chosen"] for r in train] == ["a"]
+    assert [r["chosen"] for r in validation] == ["c"]
 
 
 def test_render_prompt_without_chat_template_joins_turns(tiny_model_dir: Path) -> None:
     tokenizer = load_tokenizer(tiny_model_dir)
-    turns = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"}, {"role": "user", "content": "x"}]
+    turns = [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "hi"},
+        {"role": "user", "content": "x"},
+    ]
     assert render_prompt(turns, tokenizer) == "User: hello\nAssistant: hi\nUser: x"
     assert render_prompt("plain", tokenizer) == "plain"
 
@@ -73,7 +78,8 @@ def test_minilm_pair_template_is_bert_layout() -> None:
 def test_build_pair_examples_drops_ties_and_keeps_strength(tiny_model_dir: Path) -> None:
     tokenizer = load_tokenizer(tiny_model_dir)
     examples = build_pair_examples(ROWS, tokenizer, max_length=32)
-    assert len(examples) == 1 and examples[0].strength == 2.0
+    assert len(examples) == 1
+    assert examples[0].strength == 2.0
     assert len(build_pair_examples(ROWS, tokenizer, max_length=32, keep_ties=True)) == 2
 
 
@@ -85,7 +91,8 @@ def test_build_rated_examples_masks_unrated_attributes(tiny_model_dir: Path) -> 
     ]
     examples = build_rated_examples(rows, tokenizer, 32, ("helpfulness", "correctness"))
     assert len(examples) == 1  # nothing rated → skipped
-    assert examples[0].ratings == (3.0, 0.0) and examples[0].mask == (True, False)
+    assert examples[0].ratings == (3.0, 0.0)
+    assert examples[0].mask == (True, False)
 
 
 def test_batch_plan_is_a_deterministic_partition() -> None:
@@ -112,5 +119,7 @@ def test_collate_puts_chosen_first_then_rejected(tiny_model_dir: Path) -> None:
     batch = collate(build_pair_examples(rows, tokenizer, 32), tokenizer.pad_token_id)
     assert batch.input_ids.shape == (4, 6)  # [CLS] w1 [SEP] good good [SEP]
     assert batch.attention_mask.sum(1).tolist() == [6, 6, 5, 5]
-    assert batch.num_tokens == 22 and batch.strength is not None and batch.strength.tolist() == [1.0, 1.0]
+    assert batch.num_tokens == 22
+    assert batch.strength is not None
+    assert batch.strength.tolist() == [1.0, 1.0]
     assert Encoded((1,), None).token_type_ids is None

@@ -15,7 +15,12 @@ from rm_jobs.training.__main__ import main
 @pytest.fixture(scope="module")
 def trained_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     config = TrainConfig(
-        model_path=str(tiny_model_dir), learning_rate=2e-3, precision="fp32", num_threads=1, max_steps=60, save_every_steps=0
+        model_path=str(tiny_model_dir),
+        learning_rate=2e-3,
+        precision="fp32",
+        num_threads=1,
+        max_steps=60,
+        save_every_steps=0,
     )
     return train(config, simulated_preferences(960, 0), output_dir=tmp_path_factory.mktemp("run")).model_dir
 
@@ -47,11 +52,33 @@ def test_cli_trains_and_evaluates(tmp_path: Path, tiny_model_dir: Path, capsys: 
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "run"
-    assert main(["train", "--model-path", str(tiny_model_dir), "--train", str(data), "--output-dir", str(out),
-                 "--objective", "margin_bt", "--precision", "fp32", "--num-threads", "1", "--max-steps", "3"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model-path",
+                str(tiny_model_dir),
+                "--train",
+                str(data),
+                "--output-dir",
+                str(out),
+                "--objective",
+                "margin_bt",
+                "--precision",
+                "fp32",
+                "--num-threads",
+                "1",
+                "--max-steps",
+                "3",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
-    assert summary["steps"] == 3 and summary["model_dir"] == str(out / "final")
+    assert summary["steps"] == 3
+    assert summary["model_dir"] == str(out / "final")
     assert main(["evaluate", str(out / "final"), str(data)]) == 0
     metrics = json.loads(capsys.readouterr().out)
-    assert metrics["num_pairs"] == 64 and 0.0 <= metrics["accuracy"] <= 1.0
+    assert metrics["num_pairs"] == 64
+    assert 0.0 <= metrics["accuracy"] <= 1.0
     assert TrainConfig.load(out / "final").objective == "margin_bt"

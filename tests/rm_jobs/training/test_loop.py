@@ -36,12 +36,16 @@ def test_tiny_model_learns_a_simulated_preference(tmp_path: Path, tiny_model_dir
         output_dir=tmp_path,
         on_progress=progress.append,
     )
-    assert result.validation is not None and result.validation.num_pairs == 200
+    assert result.validation is not None
+    assert result.validation.num_pairs == 200
     assert result.validation.accuracy > 0.8  # chance is 0.5
-    assert [p.step for p in progress] == list(range(1, 151)) and progress[-1].total_steps == 150
-    assert progress[-1].tokens_per_s > 0 and progress[-1].accuracy is not None
+    assert [p.step for p in progress] == list(range(1, 151))
+    assert progress[-1].total_steps == 150
+    assert progress[-1].tokens_per_s > 0
+    assert progress[-1].accuracy is not None
     assert progress[-1].lr == pytest.approx(0.0)  # linear decay to 0
-    assert not result.cancelled and result.model_dir == tmp_path / "final"
+    assert not result.cancelled
+    assert result.model_dir == tmp_path / "final"
 
 
 def weights(directory: Path) -> dict[str, torch.Tensor]:
@@ -56,7 +60,9 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path: Path, t
 
     calls = iter(range(1000))
     stopped = train(config, rows, output_dir=tmp_path / "parts", should_stop=lambda: next(calls) == 13)
-    assert stopped.cancelled and stopped.steps == 13 and stopped.model_dir == tmp_path / "parts/checkpoint-13"
+    assert stopped.cancelled
+    assert stopped.steps == 13
+    assert stopped.model_dir == tmp_path / "parts/checkpoint-13"
     assert latest_checkpoint(tmp_path / "parts") == stopped.checkpoint_dir
     resumed = train(config, rows, output_dir=tmp_path / "parts", resume_from=stopped.checkpoint_dir)
     assert resumed.steps == whole.steps == 20
@@ -67,14 +73,21 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path: Path, t
 
 
 def test_stop_before_the_first_step_still_leaves_a_loadable_checkpoint(tmp_path: Path, tiny_model_dir: Path) -> None:
-    result = train(tiny_config(tiny_model_dir), simulated_preferences(40, 3), output_dir=tmp_path, should_stop=lambda: True)
-    assert result.cancelled and result.steps == 0
+    result = train(
+        tiny_config(tiny_model_dir), simulated_preferences(40, 3), output_dir=tmp_path, should_stop=lambda: True
+    )
+    assert result.cancelled
+    assert result.steps == 0
     assert (result.checkpoint_dir / CONFIG_FILE_NAME).exists()
     AutoModelForSequenceClassification.from_pretrained(str(result.checkpoint_dir))
 
 
 def test_periodic_checkpoints_are_pruned(tmp_path: Path, tiny_model_dir: Path) -> None:
-    train(tiny_config(tiny_model_dir, save_every_steps=2, keep_checkpoints=2), simulated_preferences(120, 4), output_dir=tmp_path)
+    train(
+        tiny_config(tiny_model_dir, save_every_steps=2, keep_checkpoints=2),
+        simulated_preferences(120, 4),
+        output_dir=tmp_path,
+    )
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-6", "checkpoint-8"]
 
 
@@ -86,7 +99,8 @@ def test_regression_then_scaled_bt_with_expo(tmp_path: Path, tiny_model_dir: Pat
         output_dir=tmp_path / "regression",
     )
     metrics = regression.validation
-    assert isinstance(metrics, RegressionMetrics) and set(metrics.rmse) == {"helpfulness", "correctness"}
+    assert isinstance(metrics, RegressionMetrics)
+    assert set(metrics.rmse) == {"helpfulness", "correctness"}
     assert metrics.pearson["helpfulness"] > 0.5
     assert evaluate(regression.model_dir, simulated_ratings(96, seed=6)) == metrics
 
@@ -95,7 +109,7 @@ def test_regression_then_scaled_bt_with_expo(tmp_path: Path, tiny_model_dir: Pat
     plain = train(config, pairs, pairs[:64], output_dir=tmp_path / "bt")
     expo = train(config.replace(expo_alpha=0.5), pairs, pairs[:64], output_dir=tmp_path / "expo")
     assert AutoModelForSequenceClassification.from_pretrained(str(expo.model_dir)).config.num_labels == 1
-    # θ_expo = θ_T + α(θ_T - θ_0): check one tensor against the three checkpoints.
+    # θ_expo = θ_T + alpha(θ_T - θ_0): check one tensor against the three checkpoints.
     name = "classifier.weight"
     start = weights(regression.model_dir)[name][0:1]  # the helpfulness row
     trained, extrapolated = weights(plain.model_dir)[name], weights(expo.model_dir)[name]

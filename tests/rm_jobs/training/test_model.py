@@ -14,7 +14,9 @@ from rm_jobs.training.model import RewardModel, load_model, load_tokenizer, supp
 from rm_jobs.training.objectives import pairwise_loss
 
 
-def random_batch(vocab: int, lengths: list[int], *, types: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+def random_batch(
+    vocab: int, lengths: list[int], *, types: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     generator = torch.Generator().manual_seed(1)
     width = max(lengths)
     ids = torch.randint(5, vocab, (len(lengths), width), generator=generator)
@@ -33,7 +35,8 @@ def test_unpadded_forward_matches_the_padded_hf_forward(tiny_model_dir: Path, ty
     model = load_model(tiny_model_dir, config, load_tokenizer(tiny_model_dir))
     ids, mask, token_types = random_batch(40, [17, 5, 30, 9], types=types)
     padded, unpadded = RewardModel(model, unpad=False), RewardModel(model, unpad=True)
-    assert unpadded.unpad and supports_unpadded(model)
+    assert unpadded.unpad
+    assert supports_unpadded(model)
 
     reference = padded(ids, mask, token_types)
     reference.sum().backward()
@@ -50,11 +53,16 @@ def test_unpadded_forward_matches_the_padded_hf_forward(tiny_model_dir: Path, ty
         torch.testing.assert_close(parameter.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_regression_head_names_attributes_and_pairwise_start_keeps_the_helpfulness_row(tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_regression_head_names_attributes_and_pairwise_start_keeps_the_helpfulness_row(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
     tokenizer = load_tokenizer(tiny_model_dir)
-    regression = TrainConfig(model_path=str(tiny_model_dir), objective="regression", attributes=("correctness", "helpfulness"))
+    regression = TrainConfig(
+        model_path=str(tiny_model_dir), objective="regression", attributes=("correctness", "helpfulness")
+    )
     model = load_model(tiny_model_dir, regression, tokenizer)
-    assert model.config.num_labels == 2 and model.config.id2label == {0: "correctness", 1: "helpfulness"}
+    assert model.config.num_labels == 2
+    assert model.config.id2label == {0: "correctness", 1: "helpfulness"}
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
 
@@ -74,13 +82,15 @@ def test_minilm_loads_and_trains_a_step() -> None:
     config = TrainConfig(model_path=path, precision="fp32")
     tokenizer = load_tokenizer(path)
     model = load_model(path, config, tokenizer)
-    assert model.config.num_labels == 1 and supports_unpadded(model)
+    assert model.config.num_labels == 1
+    assert supports_unpadded(model)
     rows = [
         {"prompt": "What is the capital of France?", "chosen": "Paris.", "rejected": "Berlin, I think.", "margin": 2.0},
         {"prompt": "2 + 2?", "chosen": "4", "rejected": "5", "margin": 3.0},
     ]
     batch = collate(build_pair_examples(rows, tokenizer, 64), tokenizer.pad_token_id)
-    assert batch.token_type_ids is not None and batch.token_type_ids.sum() > 0
+    assert batch.token_type_ids is not None
+    assert batch.token_type_ids.sum() > 0
     reward_model = RewardModel(model, unpad=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     losses = []

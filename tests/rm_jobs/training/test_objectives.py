@@ -23,13 +23,13 @@ def softplus(x: float) -> float:
 
 def test_bradley_terry_hand_values() -> None:
     loss = bradley_terry(torch.tensor([1.0, 0.0, -2.0]), torch.tensor([0.0, 0.0, 1.0]))
-    # -log σ(d) = log(1 + e^{-d})
+    # -log sigmoid(d) = log(1 + e^{-d})
     assert loss.tolist() == pytest.approx([softplus(-1.0), math.log(2.0), softplus(3.0)], rel=1e-6)
 
 
 def test_bradley_terry_swap_flips_the_sign_of_the_difference() -> None:
     chosen, rejected = torch.randn(64), torch.randn(64)
-    # -log σ(d) - (-log σ(-d)) = -d for every d
+    # -log sigmoid(d) - (-log sigmoid(-d)) = -d for every d
     difference = bradley_terry(chosen, rejected) - bradley_terry(rejected, chosen)
     torch.testing.assert_close(difference, -(chosen - rejected))
 
@@ -47,7 +47,8 @@ def test_scaled_bt_hand_values_zero_on_ties_and_sign_of_strength_ignored() -> No
     loss = scaled_bradley_terry(chosen, rejected, torch.tensor([3.0, 0.0, -2.0]))
     assert loss.tolist() == pytest.approx([3 * softplus(-1.0), 0.0, 2 * softplus(1.5)], rel=1e-6)
     loss[1].backward()
-    assert chosen.grad is not None and chosen.grad.abs().sum() == 0  # a tie moves nothing
+    assert chosen.grad is not None
+    assert chosen.grad.abs().sum() == 0
 
 
 def test_masked_mse_hand_value() -> None:
@@ -66,7 +67,8 @@ def test_masked_mse_ignores_masked_cells_whatever_they_hold() -> None:
     noisy = torch.where(mask, predictions, predictions + 100.0)
     torch.testing.assert_close(masked_mse(noisy, scrambled, mask), base)
     base.backward()
-    assert predictions.grad is not None and predictions.grad[~mask].abs().sum() == 0
+    assert predictions.grad is not None
+    assert predictions.grad[~mask].abs().sum() == 0
 
 
 def test_masked_mse_with_nothing_rated_is_zero() -> None:

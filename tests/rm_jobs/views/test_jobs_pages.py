@@ -36,13 +36,15 @@ def test_list_page_shows_jobs_and_the_launch_form(web, project, done, django_ass
         page = web.get(f"/p/{project.slug}/jobs/")
     html = page.content.decode()
     assert page.status_code == 200
-    assert "Launch training" in html and f"#{done.id}" in html
+    assert "Launch training" in html
+    assert f"#{done.id}" in html
     assert 'hx-trigger="every 3s"' in html  # a queued job: the table polls
 
 
 def test_the_table_partial_for_htmx_stops_polling_when_nothing_is_active(web, project, done):
     partial = web.get(f"/p/{project.slug}/jobs/", **HX).content.decode()
-    assert partial.startswith('<div id="jobs-table"') and "every 3s" not in partial
+    assert partial.startswith('<div id="jobs-table"')
+    assert "every 3s" not in partial
     assert "<html" not in partial
 
 
@@ -52,7 +54,8 @@ def test_launch_a_job_from_the_form(web, project, snapshot, tiny_base_model, dja
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = web.post(f"/p/{project.slug}/jobs/", form)
     job = TrainingJob.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/p/{project.slug}/jobs/{job.id}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/p/{project.slug}/jobs/{job.id}/"
     assert len(callbacks) == 1
     assert (job.objective, job.config["hyperparameters"]["max_steps"]) == ("scaled-bt", 5)
     with django_capture_on_commit_callbacks(execute=False):
@@ -65,35 +68,44 @@ def test_a_bad_form_is_shown_again_with_its_errors(web, project, snapshot, tiny_
             "learning_rate": "0.0001", "batch_size": "0", "epochs": "1", "max_length": "64"}  # fmt: skip
     response = web.post(f"/p/{project.slug}/jobs/", form, **HX)
     assert response.status_code == 400
-    assert 'id="job-form"' in response.content.decode() and "field-error" in response.content.decode()
+    assert 'id="job-form"' in response.content.decode()
+    assert "field-error" in response.content.decode()
     assert not TrainingJob.objects.exists()
 
 
 def test_job_page_and_its_status_partial(web, project, done):
     page = web.get(f"/p/{project.slug}/jobs/{done.id}/").content.decode()
-    assert 'data-metrics-url="/p/' in page and "chart.umd.min.js" in page and "js/jobs.js" in page
-    assert "Download checkpoint" in page and "Send to the leads" in page
+    assert 'data-metrics-url="/p/' in page
+    assert "chart.umd.min.js" in page
+    assert "js/jobs.js" in page
+    assert "Download checkpoint" in page
+    assert "Send to the leads" in page
     partial = web.get(f"/p/{project.slug}/jobs/{done.id}/", **HX).content.decode()
-    assert partial.lstrip().startswith('<section id="job-status"') and "every 2s" not in partial
+    assert partial.lstrip().startswith('<section id="job-status"')
+    assert "every 2s" not in partial
 
 
 def test_an_active_job_polls_and_can_be_cancelled(web, project, snapshot):
     job = TrainingJob.objects.create(project=project, snapshot=snapshot, objective="bt", base_model="tiny")
     partial = web.get(f"/p/{project.slug}/jobs/{job.id}/", **HX).content.decode()
-    assert 'hx-trigger="every 2s"' in partial and ">Cancel<" in partial
+    assert 'hx-trigger="every 2s"' in partial
+    assert ">Cancel<" in partial
     after = web.post(f"/p/{project.slug}/jobs/{job.id}/cancel/", **HX).content.decode()
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
-    assert "every 2s" not in after and 'data-status="cancelled"' in after
+    assert "every 2s" not in after
+    assert 'data-status="cancelled"' in after
     plain = web.post(f"/p/{project.slug}/jobs/{job.id}/cancel/")  # already cancelled: said in place, no 500
     assert plain.status_code == 302
 
 
 def test_metrics_json_and_checkpoint_download(web, project, done):
     series = web.get(f"/p/{project.slug}/jobs/{done.id}/metrics.json").json()
-    assert series["status"] == "succeeded" and set(series["series"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert series["status"] == "succeeded"
+    assert set(series["series"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     download = web.get(f"/p/{project.slug}/jobs/{done.id}/checkpoint.zip")
-    assert download.status_code == 200 and download["Content-Type"] == "application/zip"
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/zip"
 
 
 def test_send_checked_disagreements_to_review(web, project, done):
@@ -102,21 +114,26 @@ def test_send_checked_disagreements_to_review(web, project, done):
     response = web.post(
         f"/p/{project.slug}/jobs/{done.id}/evaluations/{evaluation.id}/review/", {"comparison": [str(cid)]}, **HX
     )
-    assert response.status_code == 200 and "1 already sent" in response.content.decode()
+    assert response.status_code == 200
+    assert "1 already sent" in response.content.decode()
     assert ReviewRequest.objects.filter(comparison_id=cid).exists()
 
 
 def test_evaluation_form_needs_a_snapshot_or_a_file(web, project, done):
     response = web.post(f"/p/{project.slug}/jobs/{done.id}/evaluations/", {}, **HX)
-    assert response.status_code == 400 and "One of snapshot or file." in response.content.decode()
+    assert response.status_code == 400
+    assert "One of snapshot or file." in response.content.decode()
 
 
 def test_compare_page(web, project, snapshot, trained_model, django_assert_max_num_queries):
-    jobs = [succeeded_job(snapshot, trained_model, objective=o, accuracy=a) for o, a in (("bt", 0.6), ("scaled-bt", 0.9))]
+    jobs = [
+        succeeded_job(snapshot, trained_model, objective=o, accuracy=a) for o, a in (("bt", 0.6), ("scaled-bt", 0.9))
+    ]
     with django_assert_max_num_queries(8):
         html = web.get(f"/p/{project.slug}/jobs/compare/").content.decode()
     assert html.index(f"#{jobs[1].id}") < html.index(f"#{jobs[0].id}")  # best accuracy first
-    assert "Scaled Bradley-Terry" in html and "0.900" in html
+    assert "Scaled Bradley-Terry" in html
+    assert "0.900" in html
     partial = web.get(f"/p/{project.slug}/jobs/compare/?snapshot={snapshot.id}", **HX).content.decode()
     assert partial.startswith('<div id="compare-table">')
 
@@ -132,4 +149,5 @@ def test_annotators_and_outsiders_are_kept_out(project, done, role, status):
 
 def test_anonymous_is_sent_to_log_in(project):
     response = Client().get(f"/p/{project.slug}/jobs/")
-    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
