@@ -68,7 +68,7 @@ def load(n_comparisons: int, k: int, seed: int) -> None:
 
     existing = Project.objects.filter(slug=SLUG).first()
     if existing is not None:
-        if Annotation.objects.filter(comparison__project=existing).count() == n_comparisons * k:
+        if Assignment.objects.filter(comparison__project=existing).count() == n_comparisons * k:
             print(f"# reusing the loaded project ({n_comparisons} x {k})", flush=True)
             return
         existing.delete()

@@ -40,7 +40,7 @@ class BackgroundWriter:
     bounded; an error in a write is raised by the next :meth:`submit` or by :meth:`close`.
     """
 
-    def __init__(self, max_pending: int = 2) -> None:
+    def __init__(self, max_pending: int = 1) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-writer")
         self._pending: deque[Future[object]] = deque()
         self._max_pending = max_pending

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rm_jobs.training.config import TrainConfig
-from rm_jobs.training.data import load_rows, split_rows
+from rm_jobs.training.data import Row, load_rows, split_rows
 from rm_jobs.training.evaluate import evaluate, reward_bench, score
 from rm_jobs.training.loop import Progress, train
 
@@ -88,9 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if raw is not None:
                 values[field.name] = _parse_value(field.name, raw)
         config = TrainConfig.from_dict(values)
-        rows = load_rows(arguments.train)
+        rows: list[Row] = list(load_rows(arguments.train))
         if arguments.val:
-            train_rows, val_rows = rows, load_rows(arguments.val)
+            train_rows, val_rows = rows, list[Row](load_rows(arguments.val))
         else:
             train_rows, val_rows = split_rows(rows)
         result = train(
@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result_rb = reward_bench(arguments.model_dir, arguments.data)
         print(json.dumps({"accuracy": result_rb.accuracy, "per_subset": result_rb.per_subset}, indent=2))
     else:
-        rows = load_rows(arguments.data)
+        rows = list(load_rows(arguments.data))
         for row, reward in zip(
             rows, score(arguments.model_dir, [(r["prompt"], r["response"]) for r in rows]), strict=True
         ):

@@ -173,7 +173,8 @@ def train(
     _seed_everything(config.seed)
 
     tokenizer = load_tokenizer(resume_from or config.model_path)
-    model = load_model(resume_from or config.model_path, config, tokenizer).to(device)
+    model = load_model(resume_from or config.model_path, config, tokenizer)
+    model.to(device)
     pad_token_id = int(tokenizer.pad_token_id)
     examples: list[Example]
     val_pairs: list[PairExample] = []
@@ -289,7 +290,7 @@ def train(
                 assert batch.targets is not None
                 assert batch.target_mask is not None
                 loss = masked_mse(outputs, batch.targets, batch.target_mask)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             if config.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()

@@ -71,12 +71,13 @@ def load_model(path: str | Path, config: TrainConfig, tokenizer: PreTrainedToken
                 module.p = 0.0
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return model
+    loaded: PreTrainedModel = model
+    return loaded
 
 
 def _keep_head_row(model: PreTrainedModel, row: int) -> None:
     """Replace the n-output head by a 1-output head holding row ``row`` of the old weights."""
-    num_labels = int(model.config.num_labels)
+    num_labels = int(model.config.num_labels or 1)
     for name, module in reversed(list(model.named_modules())):
         if isinstance(module, nn.Linear) and module.out_features == num_labels:
             head = nn.Linear(module.in_features, 1, bias=module.bias is not None)
@@ -140,7 +141,7 @@ def unpadded_bert_logits(
     Tensor, shape (N, num_labels)
         Same values as the padded HF forward (up to float summation order).
     """
-    bert = model.bert
+    bert: Any = model.bert  # transformers' modules are untyped; the attribute names are BERT's
     n, width = input_ids.shape
     real = attention_mask.reshape(-1).bool()
     index = real.nonzero().squeeze(1)  # (T,) positions of real tokens in the flattened (N·L) grid
@@ -157,7 +158,7 @@ def unpadded_bert_logits(
     hidden = embeddings.dropout(embeddings.LayerNorm(hidden))
 
     key_mask = attention_mask.bool()[:, None, None, :]  # (N, 1, 1, L) True = may attend
-    layers = list(bert.encoder.layer)
+    layers: list[Any] = list(bert.encoder.layer)
     for depth, layer in enumerate(layers):
         attention = layer.attention.self
         heads, head_dim = attention.num_attention_heads, attention.attention_head_size
