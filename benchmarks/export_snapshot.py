@@ -43,9 +43,9 @@ def measure(size: int) -> None:
     attributes = list(project.attributes.order_by("position").values_list("name", flat=True))
     with mock.patch.object(snapshot_build_task, "delay"):  # built here, not by a worker
         snapshot = snapshot_create(project=project, user=None)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     snapshot = snapshot_build(snapshot_id=snapshot.id)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     assert snapshot.status == "ready", snapshot.error
     with tempfile.TemporaryDirectory() as out:
         files = write_exports(
@@ -54,7 +54,7 @@ def measure(size: int) -> None:
             targets=[ExportTarget(fmt, "parquet") for fmt in EXPORT_FORMATS],
             attributes=attributes,
         )
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         rss_parquet = peak_rss_mb()
         write_exports(
             snapshot_items(snapshot),
@@ -68,6 +68,8 @@ def measure(size: int) -> None:
           f"(dropped {snapshot.counts['filtered_by_rule']}), {rows} Parquet rows in {len(files)} files", flush=True)  # fmt: skip
     report(f"snapshot_seconds_{size // 1000}k", t1 - t0, "s")
     report(f"parquet_export_seconds_{size // 1000}k", t2 - t1, "s")
+    report(f"snapshot_cpu_seconds_{size // 1000}k", c1 - c0, "s")
+    report(f"parquet_export_cpu_seconds_{size // 1000}k", c2 - c1, "s")
     report(f"jsonl_gz_export_seconds_{size // 1000}k", t3 - t2, "s")
     report(f"export_peak_rss_mb_{size // 1000}k", rss_parquet, "MB")
     report(f"all_formats_peak_rss_mb_{size // 1000}k", peak_rss_mb(), "MB")

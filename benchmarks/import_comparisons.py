@@ -18,7 +18,7 @@ from pathlib import Path
 from _common import peak_rss_mb, report, setup_django
 
 ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
-WORDS = "the model answer explains a python function that returns sorted values with clear steps and examples".split()
+WORDS = ["the", "model", "answer", "explains", "a", "python", "function", "that", "returns", "sorted", "values", "with", "clear", "steps", "and", "examples"]
 
 
 def write_file(path: Path, comparisons: int, seed: int = 0) -> None:

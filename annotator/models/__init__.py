@@ -1,24 +1,30 @@
 """The annotation domain: projects, their attributes, comparisons to annotate, assignments, annotations, reviews."""
 
-from annotator.models.annotation import Annotation, Assignment, AssignmentStatus, Flag, Review, ReviewDecision, SkipReason
+from annotator.models.annotation import (
+    Annotation,
+    Assignment,
+    AssignmentStatus,
+    Flag,
+    Review,
+    ReviewDecision,
+    SkipReason,
+)
 from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
 from annotator.models.project import Attribute, Membership, Project, Role
 from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
 
 __all__ = [
-    "AgreementIntervals",
-    "IntervalsStatus",
     "AggregationKind",
     "AggregationRule",
-    "Snapshot",
-    "SnapshotStatus",
+    "AgreementIntervals",
     "Annotation",
     "Assignment",
     "AssignmentStatus",
     "Attribute",
     "Comparison",
     "Flag",
+    "IntervalsStatus",
     "Membership",
     "Project",
     "Prompt",
@@ -27,6 +33,8 @@ __all__ = [
     "ReviewDecision",
     "Role",
     "SkipReason",
+    "Snapshot",
+    "SnapshotStatus",
     "SourceLabel",
     "Split",
 ]

@@ -120,3 +120,6 @@ class Review(models.Model):
                 condition=models.Q(decision="accept") | ~models.Q(reason=""), name="review_reject_needs_reason"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} of annotation {self.annotation_id}"

@@ -82,3 +82,6 @@ class SourceLabel(models.Model):
                 name="source_label_strength_range",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.source} labels of comparison {self.comparison_id}"

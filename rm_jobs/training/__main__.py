@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = TrainConfig.from_dict(values)
         rows: list[Row] = list(load_rows(arguments.train))
         if arguments.val:
-            train_rows, val_rows = rows, list[Row](load_rows(arguments.val))
+            train_rows, val_rows = rows, list(load_rows(arguments.val))
         else:
             train_rows, val_rows = split_rows(rows)
         result = train(

@@ -174,7 +174,7 @@ def train(
 
     tokenizer = load_tokenizer(resume_from or config.model_path)
     model = load_model(resume_from or config.model_path, config, tokenizer)
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]  # transformers types .to() oddly
     pad_token_id = int(tokenizer.pad_token_id)
     examples: list[Example]
     val_pairs: list[PairExample] = []

@@ -54,7 +54,7 @@ class Command(BaseCommand):
             annotations_simulate(project=project, annotators=6, seed=7, max_per_annotator=18)
         verb = "Created" if created_project else "Reusing"
         self.stdout.write(f"{verb} project '{project.slug}' with {project.comparisons.count()} comparisons.")
-        self.stdout.write("Logins (password: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Logins (password: {DEMO_PASSWORD}):")
         for username, role in DEMO_USERS.items():
             self.stdout.write(f"  {role.label:<10} {username}")
 
