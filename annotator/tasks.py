@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from annotator import tasks_quality  # noqa: F401 - registers the agreement-interval task with the worker
 from annotator.services.snapshots import snapshot_build
 
 
