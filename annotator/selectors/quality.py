@@ -538,7 +538,7 @@ def _with_review(annotation: Annotation, latest: Any) -> AnnotatorAnnotation:
 # Disagreement queue
 # ---------------------------------------------------------------------------------------------------------------
 
-DISAGREEMENT_ORDERS = ("rating", "helpfulness", "strength")
+DISAGREEMENT_ORDERS = ("rating", "helpfulness", "strength", "flagged")
 
 
 @dataclass(frozen=True)
@@ -566,7 +566,10 @@ def disagreement_queue(
     """Comparisons with two or more counted annotations, largest spread first, with every current annotation.
 
     ``order``: ``rating`` (largest spread of any attribute on either response, then strength spread),
-    ``helpfulness`` (largest helpfulness spread), ``strength`` (preference strength spread). Ties: comparison id.
+    ``helpfulness`` (largest helpfulness spread), ``strength`` (preference strength spread), ``flagged`` (only the
+    comparisons sent to review from elsewhere — a reward model that disagrees with the humans sets
+    ``metadata["needs_review"]`` — whatever their number of annotations, largest rating spread first).
+    Ties: comparison id.
     """
     if order not in DISAGREEMENT_ORDERS:
         raise ValidationFailed(f"Cannot order by {order!r}.", extra={"fields": {"order": "Unknown order."}})
@@ -575,8 +578,18 @@ def disagreement_queue(
         frame = annotation_frame(project=project, attributes=attributes)
     counted = _counted(frame)
     spread = comparison_spread(counted, attributes) if len(counted) else pd.DataFrame()
+    if order == "flagged":
+        flagged = list(
+            Comparison.objects.filter(project=project, metadata__has_key="needs_review").values_list("id", flat=True)
+        )
+        spread = spread.reindex(flagged) if len(spread) else pd.DataFrame(index=pd.Index(flagged))
+        rating_columns = [f"r{side}_{a}" for side in (1, 2) for a in attributes]
+        for column in ("n_annotations", "max_rating_spread", "strength", *rating_columns):
+            if column not in spread:
+                spread[column] = np.nan
+        spread["n_annotations"] = spread["n_annotations"].fillna(0)
     if len(spread):
-        spread = spread[spread["n_annotations"] >= 2].copy()
+        spread = spread[(spread["n_annotations"] >= 2) | (order == "flagged")].copy()
         spread["strength_key"] = spread["strength"].fillna(-1) if "strength" in spread else -1
         spread["helpfulness_key"] = (
             spread[["r1_helpfulness", "r2_helpfulness"]].max(axis=1).fillna(-1)
@@ -584,7 +597,9 @@ def disagreement_queue(
             else spread["max_rating_spread"].fillna(-1)
         )
         spread["rating_key"] = spread["max_rating_spread"].fillna(-1)
-        primary = {"rating": "rating_key", "helpfulness": "helpfulness_key", "strength": "strength_key"}[order]
+        primary = {"rating": "rating_key", "helpfulness": "helpfulness_key", "strength": "strength_key"}.get(
+            order, "rating_key"
+        )
         secondary = "strength_key" if order != "strength" else "rating_key"
         spread["comparison_key"] = spread.index.to_numpy()
         spread = spread.sort_values([primary, secondary, "comparison_key"], ascending=[False, False, True])

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+import orjson
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import QuerySet
 
 from annotator.errors import NotFound
@@ -58,32 +59,57 @@ def aggregation_rule_get(*, name: str | None) -> AggregationRule | None:
 
 
 @dataclass(frozen=True, slots=True)
-class ComparisonRow:
-    """What a snapshot needs of one comparison, read without model instances."""
+class ComparisonChunk:
+    """Consecutive comparisons (by id) as columns, read without model instances; each list has one entry per
+    comparison. ``turns`` and ``metadata`` are decoded JSON."""
 
-    id: int
-    prompt_id: int
-    turns: list[dict[str, str]]
-    response_1: str
-    response_2: str
-    split: str
-    metadata: dict[str, Any]
+    ids: list[int]
+    prompt_ids: list[int]
+    turns: list[list[dict[str, str]]]
+    response_1: list[str]
+    response_2: list[str]
+    split: list[str]
+    metadata: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
-def snapshot_comparison_batches(*, project: Project, batch_size: int = 5000) -> Iterator[list[ComparisonRow]]:
-    """The project's comparisons in id order, ``batch_size`` at a time (keyset pagination: memory stays flat)."""
+def _rows(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """A values_list query run on a raw cursor: no per-row conversion by the ORM (JSON stays text)."""
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+def snapshot_comparison_chunks(*, project: Project, chunk_size: int = 10_000) -> Iterator[ComparisonChunk]:
+    """The project's comparisons in id order, ``chunk_size`` at a time (keyset pagination: memory stays flat)."""
     last_id = 0
     qs = Comparison.objects.filter(project=project).order_by("id")
     while True:
-        rows = list(
+        rows = _rows(
             qs.filter(id__gt=last_id).values_list(
                 "id", "prompt_id", "prompt__turns", "response_1__text", "response_2__text", "split", "metadata"
-            )[:batch_size]
+            )[:chunk_size]
         )
         if not rows:
             return
-        yield [ComparisonRow(*row) for row in rows]
-        last_id = rows[-1][0]
+        ids, prompt_ids, turns, response_1, response_2, split, metadata = (list(c) for c in zip(*rows, strict=True))
+        yield ComparisonChunk(
+            ids=ids,
+            prompt_ids=prompt_ids,
+            turns=[_json(t) for t in turns],
+            response_1=response_1,
+            response_2=response_2,
+            split=split,
+            metadata=[_json(m) or {} for m in metadata],
+        )
+        last_id = ids[-1]
 
 
 def prompt_source_splits(*, project: Project) -> dict[int, str]:
@@ -103,11 +129,16 @@ def source_labels_by_comparison(*, project: Project) -> dict[int, tuple[dict[str
     }
 
 
-def annotation_justifications(*, project: Project) -> pd.Series:
-    """Annotation id -> justification of the project's current annotations (one query, no model instances)."""
-    rows = Annotation.objects.filter(comparison__project=project, is_current=True).values_list("id", "justification")
-    ids, texts = zip(*rows, strict=True) if rows else ((), ())
-    return pd.Series(texts, index=pd.Index(ids, dtype="int64"), dtype=object)
+def annotation_justifications(*, project: Project, first_comparison_id: int, last_comparison_id: int) -> dict[int, str]:
+    """Annotation id -> justification of the project's current annotations on the comparisons whose ids lie in
+    [``first_comparison_id``, ``last_comparison_id``] (one query, no model instances)."""
+    qs = Annotation.objects.filter(
+        comparison__project=project,
+        is_current=True,
+        comparison_id__gte=first_comparison_id,
+        comparison_id__lte=last_comparison_id,
+    )
+    return dict(_rows(qs.values_list("id", "justification")))
 
 
 def source_annotator_ids() -> set[int]:

@@ -17,9 +17,7 @@ renamed into place, and are then served as they are.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import logging
 import math
 import os
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -41,18 +40,18 @@ from django.utils import timezone
 
 from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.exports.bundle import write_bundle
+from annotator.exports.canonical import ItemColumns, ItemsWriter, read_items
 from annotator.exports.card import AgreementFigure, AttributeCard, license_notice, render_dataset_card
 from annotator.exports.formats import EXPORT_FORMATS
-from annotator.exports.items import IndividualAnnotation, KeptPreference, SnapshotItem, split_justification
+from annotator.exports.items import KeptPreference, SnapshotItem, split_justification
 from annotator.exports.write import ALL_SPLITS_STEM, SPLITS, FileType, write_export
-from annotator.imports.records import Turn
 from annotator.models import AggregationKind, AggregationRule, Project, Snapshot, SnapshotStatus
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
 from annotator.selectors.snapshots import (
-    ComparisonRow,
+    ComparisonChunk,
     annotation_justifications,
     prompt_source_splits,
-    snapshot_comparison_batches,
+    snapshot_comparison_chunks,
     source_annotator_ids,
     source_labels_by_comparison,
 )
@@ -61,7 +60,9 @@ from annotator.stats.agreement import agreement_overview
 
 logger = logging.getLogger(__name__)
 
-ITEMS_FILE = "items.jsonl.gz"
+ITEMS_FILE = "items.parquet"
+# Comparisons read, labelled and written (as one row group) at a time: the build holds one chunk of texts.
+CHUNK_SIZE = 10_000
 CARD_FILE = "README.md"
 LICENSE_FILE = "LICENSE"
 EXPORTS_FOLDER = "exports"
@@ -70,6 +71,8 @@ FILE_TYPES: tuple[FileType, ...] = ("parquet", "jsonl", "jsonl.gz")
 DEFAULT_RULE_NAME = "helpsteer2"
 # Bootstrap resamples for the agreement intervals printed on the card (cost is independent of the data size).
 AGREEMENT_RESAMPLES = 200
+
+FloatArray = npt.NDArray[np.float64]
 
 
 class SnapshotNotReady(Conflict):
@@ -209,14 +212,15 @@ class _BuildResult:
 
 @dataclass(frozen=True)
 class _Labels:
-    """Aggregated labels of the comparisons the rule kept, arrays aligned on ``comparison_ids``."""
+    """Aggregated labels of the comparisons the rule kept, arrays of shape (c,) aligned on ``comparison_ids``
+    (ascending)."""
 
-    comparison_ids: np.ndarray
-    ratings_1: dict[str, np.ndarray]  # attribute -> float (NaN = none)
-    ratings_2: dict[str, np.ndarray]
-    strength: np.ndarray  # float, NaN = none
-    justification: np.ndarray  # object: the chosen justification ("" = none)
-    kept_preference_ids: frozenset[int]  # annotations kept for the preference part
+    comparison_ids: npt.NDArray[np.int64]
+    ratings_1: dict[str, FloatArray]  # attribute -> rating (NaN = none)
+    ratings_2: dict[str, FloatArray]
+    strength: FloatArray  # NaN = none
+    justification_from: npt.NDArray[np.int64]  # the annotation whose justification was chosen (-1 = none)
+    kept_preference_ids: npt.NDArray[np.int64]  # annotations kept for the preference part (any comparison)
     dropped_by_reason: dict[str, int]
     retained: pd.DataFrame  # the annotation table as the rule left it (for agreement "after")
 
@@ -242,20 +246,26 @@ def stats_rule(rule_params: dict[str, Any]) -> aggregation.AggregationRule:
 
 
 def _aggregate(frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Sequence[str]) -> _Labels:
-    """Apply the snapshot's rule (annotator.stats.aggregation) and keep what it kept."""
-    result = aggregation.aggregate(frame, stats_rule(rule_params), attributes)
+    """Apply the snapshot's rule (annotator.stats.aggregation) and keep what it kept.
+
+    The rule picks each comparison's justification by position among its annotations; it is handed the annotation
+    ids (as text) in place of the texts, so it names the annotation whose text the build then reads with its chunk.
+    """
+    ids_as_text = frame.assign(justification=frame["annotation_id"].astype(np.int64).astype(str))
+    result = aggregation.aggregate(ids_as_text, stats_rule(rule_params), attributes)
     table = result.comparisons
-    kept = table[table["kept"].to_numpy(dtype=bool)]
+    kept = table[table["kept"].to_numpy(dtype=bool)].sort_index()
     reasons = table.loc[~table["kept"].to_numpy(dtype=bool), "drop_reason"].value_counts()
     preference = result.kept_annotations[result.kept_annotations["part"] == "preference"]["annotation_id"]
+    chosen = pd.to_numeric(kept["justification"].replace("", "-1"), errors="raise")
     return _Labels(
         comparison_ids=kept.index.to_numpy(dtype=np.int64),
         # Released labels are integers on the scale: a rule that does not round is rounded half away from zero.
         ratings_1={a: aggregation.round_half_away_from_zero(kept[f"r1_{a}"]) for a in attributes},
         ratings_2={a: aggregation.round_half_away_from_zero(kept[f"r2_{a}"]) for a in attributes},
         strength=aggregation.round_half_away_from_zero(kept["strength"]),
-        justification=kept["justification"].to_numpy(dtype=object),
-        kept_preference_ids=frozenset(int(x) for x in preference.tolist()),
+        justification_from=chosen.to_numpy(dtype=np.int64),
+        kept_preference_ids=np.unique(preference.to_numpy(dtype=np.int64)),
         dropped_by_reason={str(k): int(v) for k, v in reasons.items()},
         retained=aggregation.retained_annotations(frame, result),
     )
@@ -290,105 +300,9 @@ def _agreement_summary(frame: pd.DataFrame, attributes: Sequence[str], seed: int
     }
 
 
-ITEMS_HEADER = {"format": "prefstack-snapshot-items", "version": 1}
-
-
-class _ItemsWriter:
-    """Writes the canonical items file and hashes its uncompressed bytes as it goes.
-
-    Line 1 is a header naming the attributes; every further line is one item as a compact JSON array (ratings as
-    lists in attribute order), see :func:`item_to_json`.
-    """
-
-    def __init__(self, path: Path, attributes: Sequence[str]) -> None:
-        self._raw = open(path, "wb")  # noqa: SIM115 - closed in close()
-        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=3)
-        self._hash = hashlib.sha256()
-        self._attributes = tuple(attributes)
-        self.rows = 0
-        self._emit({**ITEMS_HEADER, "attributes": list(attributes)})
-
-    def _emit(self, data: Any) -> None:
-        line = (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        self._hash.update(line)
-        self._gzip.write(line)
-
-    def write(self, item: SnapshotItem) -> None:
-        self._emit(item_to_json(item, self._attributes))
-        self.rows += 1
-
-    def close(self) -> str:
-        self._gzip.close()
-        self._raw.close()
-        return self._hash.hexdigest()
-
-
-def item_to_json(item: SnapshotItem, attributes: Sequence[str]) -> list[Any]:
-    """A snapshot item as a compact JSON array (one line of the canonical items file)."""
-    return [
-        item.comparison_id,
-        item.split,
-        [[t.role, t.content] for t in item.turns],
-        item.response_1,
-        item.response_2,
-        [item.ratings_1.get(a) for a in attributes],
-        [item.ratings_2.get(a) for a in attributes],
-        item.preference_strength,
-        item.justification,
-        [[k.strength, k.statement, k.elaboration] for k in item.kept_preferences],
-        [
-            [
-                a.annotator,
-                [a.ratings_1.get(x) for x in attributes],
-                [a.ratings_2.get(x) for x in attributes],
-                a.preference_strength,
-                a.not_ratable,
-                a.justification,
-            ]
-            for a in item.annotations
-        ],
-        item.domain,
-        item.language,
-    ]
-
-
-def item_from_json(data: list[Any], attributes: Sequence[str]) -> SnapshotItem:
-    """The inverse of :func:`item_to_json`."""
-    cid, split, turns, response_1, response_2, r1, r2, strength, justification, kept, annotations, domain, language = (
-        data
-    )
-    return SnapshotItem(
-        comparison_id=cid,
-        split=split,
-        turns=tuple(Turn(role, content) for role, content in turns),
-        response_1=response_1,
-        response_2=response_2,
-        ratings_1=dict(zip(attributes, r1, strict=True)),
-        ratings_2=dict(zip(attributes, r2, strict=True)),
-        preference_strength=strength,
-        justification=justification,
-        kept_preferences=tuple(KeptPreference(s, st, el) for s, st, el in kept),
-        annotations=tuple(
-            IndividualAnnotation(
-                code, dict(zip(attributes, a1, strict=True)), dict(zip(attributes, a2, strict=True)), s, nr, text
-            )
-            for code, a1, a2, s, nr, text in annotations
-        ),
-        domain=domain,
-        language=language,
-    )
-
-
 def snapshot_items(snapshot: Snapshot) -> Iterator[SnapshotItem]:
-    """Stream a ready snapshot's items from its canonical file."""
-    path = snapshot_folder(snapshot) / ITEMS_FILE
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        header = json.loads(handle.readline())
-        if header.get("format") != ITEMS_HEADER["format"] or header.get("version") != ITEMS_HEADER["version"]:
-            raise ValueError(f"{path} is not a version-1 Prefstack items file.")
-        attributes = tuple(header["attributes"])
-        for line in handle:
-            yield item_from_json(json.loads(line), attributes)
+    """Stream a ready snapshot's items from its canonical file, a batch of rows at a time."""
+    return read_items(snapshot_folder(snapshot) / ITEMS_FILE)
 
 
 def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None]) -> _BuildResult:
@@ -396,11 +310,10 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     attributes = list(project.attributes.order_by("position", "id").values_list("name", flat=True))
     work.mkdir(parents=True)
 
+    # Numbers only (300k annotations ~ 60 MB); justifications are read per chunk of comparisons below.
     frame = annotation_frame(project=project, attributes=attributes)
-    justifications = annotation_justifications(project=project)
-    frame["justification"] = justifications.reindex(frame["annotation_id"].to_numpy()).fillna("").to_numpy()
     n_rejected = int((frame["review_status"] == REVIEW_REJECTED).sum())
-    frame = frame[frame["review_status"] != REVIEW_REJECTED]
+    frame = frame[frame["review_status"] != REVIEW_REJECTED].reset_index(drop=True)
     # Where people annotated a comparison, their annotations decide; annotations that came with an imported
     # dataset decide only comparisons nobody here annotated.
     imported = frame["annotator_id"].isin(source_annotator_ids()).to_numpy()
@@ -415,11 +328,16 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     }
     progress(0.3)
 
-    source_labels = source_labels_by_comparison(project=project)
-    prompt_splits = prompt_source_splits(project=project)
-    annotator_codes = {aid: f"a{i + 1}" for i, aid in enumerate(sorted(frame["annotator_id"].unique().tolist()))}
-    table = _annotation_table(frame, attributes, annotator_codes, labels.kept_preference_ids)
-    label_lists = _label_lists(labels, attributes)
+    context = _ChunkContext(
+        attributes=tuple(attributes),
+        labels=labels,
+        table=_annotation_table(frame, attributes, labels.kept_preference_ids),
+        source_labels=source_labels_by_comparison(project=project),
+        prompt_splits=prompt_source_splits(project=project),
+        split_seed=snapshot.split_seed,
+        validation_fraction=snapshot.validation_fraction,
+    )
+    del frame, basis
     progress(0.35)
 
     counts: dict[str, Any] = {
@@ -428,33 +346,23 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
         "unlabelled": 0,
         "filtered_by_rule": sum(labels.dropped_by_reason.values()),
         "dropped_by_reason": labels.dropped_by_reason,
-        "annotations": len(frame),
+        "annotations": len(context.table.comparison_ids),
         "rejected_annotations": n_rejected,
-        "annotators": len(annotator_codes),
+        "annotators": len(context.table.codes),
         "splits": dict.fromkeys(SPLITS, 0),
         "with_preference": dict.fromkeys(SPLITS, 0),
         "with_ratings": dict.fromkeys(SPLITS, 0),
     }
     total = project.comparisons.count()
-    writer = _ItemsWriter(work / ITEMS_FILE, attributes)
+    writer = ItemsWriter(work / ITEMS_FILE, attributes)
     try:
-        for batch in snapshot_comparison_batches(project=project):
-            ids = np.fromiter((row.id for row in batch), dtype=np.int64, count=len(batch))
-            lows = np.searchsorted(table.comparison_ids, ids, side="left").tolist()
-            highs = np.searchsorted(table.comparison_ids, ids, side="right").tolist()
-            for row, lo, hi in zip(batch, lows, highs, strict=True):
-                counts["comparisons"] += 1
-                item = _item(row, lo, hi, attributes, label_lists, source_labels, table, snapshot, prompt_splits)
-                if item is None:
-                    counts["unlabelled"] += 1
-                    continue
-                writer.write(item)
-                counts["included"] += 1
-                counts["splits"][item.split] += 1
-                if item.preference_strength is not None:
-                    counts["with_preference"][item.split] += 1
-                if any(v is not None for v in (*item.ratings_1.values(), *item.ratings_2.values())):
-                    counts["with_ratings"][item.split] += 1
+        for chunk in snapshot_comparison_chunks(project=project, chunk_size=CHUNK_SIZE):
+            texts = annotation_justifications(
+                project=project, first_comparison_id=chunk.ids[0], last_comparison_id=chunk.ids[-1]
+            )
+            columns = _chunk_columns(chunk, texts, context)
+            writer.write(columns)
+            _count(counts, columns, len(chunk), attributes)
             progress(0.35 + 0.6 * counts["comparisons"] / max(total, 1))
     finally:
         content_hash = writer.close()
@@ -464,127 +372,209 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     return _BuildResult(counts=counts, agreement=agreement, content_hash=content_hash)
 
 
+def _count(counts: dict[str, Any], columns: ItemColumns, n_comparisons: int, attributes: Sequence[str]) -> None:
+    """Add a chunk's comparisons and items to the snapshot's counts."""
+    included = len(columns)
+    counts["comparisons"] += n_comparisons
+    counts["included"] += included
+    counts["unlabelled"] += n_comparisons - included
+    split = np.asarray(columns.split, dtype=object)
+    rated = np.zeros(included, dtype=bool)
+    for a in attributes:
+        rated |= ~np.isnan(columns.ratings_1[a]) | ~np.isnan(columns.ratings_2[a])
+    with_strength = ~np.isnan(columns.preference_strength)
+    for name in SPLITS:
+        in_split = split == name
+        counts["splits"][name] += int(in_split.sum())
+        counts["with_preference"][name] += int((in_split & with_strength).sum())
+        counts["with_ratings"][name] += int((in_split & rated).sum())
+
+
 @dataclass(frozen=True)
 class _AnnotationTable:
-    """Every annotation as ready-made objects, sorted by comparison id (one comparison = one contiguous slice)."""
+    """Every non-rejected annotation as arrays of shape (m,), sorted by comparison id (stable, so each comparison's
+    annotations keep the frame's order and form one contiguous slice)."""
 
-    comparison_ids: np.ndarray
-    annotations: list[IndividualAnnotation]
-    kept: list[KeptPreference | None]  # the annotation as a kept preference, when the rule kept it
-
-
-def _python_ints(values: np.ndarray) -> list[int | None]:
-    return [None if v != v else int(v) for v in values.tolist()]  # v != v: NaN
+    comparison_ids: npt.NDArray[np.int64]
+    annotation_ids: npt.NDArray[np.int64]
+    annotator: npt.NDArray[np.object_]  # the anonymised code: "a1", "a2", ... by user id
+    ratings_1: dict[str, FloatArray]
+    ratings_2: dict[str, FloatArray]
+    strength: FloatArray
+    kept: npt.NDArray[np.bool_]  # kept by the rule for the preference part, with a strength
+    codes: tuple[str, ...]
 
 
 def _annotation_table(
-    frame: pd.DataFrame, attributes: Sequence[str], codes: dict[Any, str], kept_ids: frozenset[int]
+    frame: pd.DataFrame, attributes: Sequence[str], kept_ids: npt.NDArray[np.int64]
 ) -> _AnnotationTable:
-    # Column-wise conversion to Python values once, instead of numpy scalar access per annotation.
     order = np.argsort(frame["comparison_id"].to_numpy(dtype=np.int64), kind="stable")
-    n = len(order)
-    r1 = (
-        list(zip(*[_python_ints(frame[f"r1_{a}"].to_numpy(np.float64)[order]) for a in attributes], strict=True))
-        or [()] * n
+    annotator_ids, code_of = np.unique(frame["annotator_id"].to_numpy(dtype=np.int64), return_inverse=True)
+    codes = np.array([f"a{i + 1}" for i in range(len(annotator_ids))], dtype=object)
+    annotation_ids = frame["annotation_id"].to_numpy(dtype=np.int64)[order]
+    strength = frame["strength"].to_numpy(dtype=np.float64)[order]
+    return _AnnotationTable(
+        comparison_ids=frame["comparison_id"].to_numpy(dtype=np.int64)[order],
+        annotation_ids=annotation_ids,
+        annotator=codes[code_of[order]] if len(order) else np.array([], dtype=object),
+        ratings_1={a: frame[f"r1_{a}"].to_numpy(dtype=np.float64)[order] for a in attributes},
+        ratings_2={a: frame[f"r2_{a}"].to_numpy(dtype=np.float64)[order] for a in attributes},
+        strength=strength,
+        kept=np.isin(annotation_ids, kept_ids) & ~np.isnan(strength),
+        codes=tuple(codes.tolist()),
     )
-    r2 = (
-        list(zip(*[_python_ints(frame[f"r2_{a}"].to_numpy(np.float64)[order]) for a in attributes], strict=True))
-        or [()] * n
-    )
-    strengths = _python_ints(frame["strength"].to_numpy(np.float64)[order])
-    texts = [t or "" for t in frame["justification"].to_numpy(object)[order].tolist()]
-    annotators = [codes[a] for a in frame["annotator_id"].to_numpy()[order].tolist()]
-    kept_mask = np.isin(frame["annotation_id"].to_numpy(np.int64)[order], np.fromiter(kept_ids, np.int64)).tolist()
-    annotations = [
-        IndividualAnnotation(code, dict(zip(attributes, a1, strict=True)), dict(zip(attributes, a2, strict=True)), s, False, t)
-        for code, a1, a2, s, t in zip(annotators, r1, r2, strengths, texts, strict=True)
-    ]  # fmt: skip
-    kept = [
-        KeptPreference(s, *split_justification(t)) if k and s is not None else None
-        for k, s, t in zip(kept_mask, strengths, texts, strict=True)
-    ]
-    return _AnnotationTable(frame["comparison_id"].to_numpy(np.int64)[order], annotations, kept)
 
 
 @dataclass(frozen=True)
-class _LabelLists:
-    index: dict[int, int]
-    ratings_1: list[tuple[int | None, ...]]
-    ratings_2: list[tuple[int | None, ...]]
-    strength: list[int | None]
-    justification: list[str]
+class _ChunkContext:
+    """What every chunk of a build reads: the aggregated labels, the annotations, imported labels, splits."""
+
+    attributes: tuple[str, ...]
+    labels: _Labels
+    table: _AnnotationTable
+    source_labels: dict[int, tuple[dict[str, Any], int | None, str]]
+    prompt_splits: dict[int, str]
+    split_seed: int
+    validation_fraction: float
 
 
-def _label_lists(labels: _Labels, attributes: Sequence[str]) -> _LabelLists:
-    n = len(labels.comparison_ids)
-    return _LabelLists(
-        index={cid: i for i, cid in enumerate(labels.comparison_ids.tolist())},
-        ratings_1=list(zip(*[_python_ints(labels.ratings_1[a]) for a in attributes], strict=True)) or [()] * n,
-        ratings_2=list(zip(*[_python_ints(labels.ratings_2[a]) for a in attributes], strict=True)) or [()] * n,
-        strength=_python_ints(labels.strength),
-        justification=[str(t or "") for t in labels.justification.tolist()],
-    )
+def _positions(sorted_ids: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Index of each of ``ids`` in ``sorted_ids``, -1 where absent."""
+    at = np.searchsorted(sorted_ids, ids)
+    found = at < len(sorted_ids)
+    found[found] = sorted_ids[at[found]] == ids[found]
+    return np.where(found, at, -1).astype(np.int64)
 
 
-def _item(
-    row: ComparisonRow,
-    lo: int,
-    hi: int,
-    attributes: Sequence[str],
-    labels: _LabelLists,
-    source_labels: dict[int, tuple[dict[str, Any], int | None, str]],
-    table: _AnnotationTable,
-    snapshot: Snapshot,
-    prompt_splits: dict[int, str],
-) -> SnapshotItem | None:
-    """One comparison as a snapshot item, or None when it has no label to release."""
-    ratings_1: dict[str, int | None] = {}
-    ratings_2: dict[str, int | None] = {}
-    strength: int | None = None
-    justification: str | None = None
-    kept: list[KeptPreference] = []
-    li = labels.index.get(row.id)
-    if li is not None:
-        ratings_1 = dict(zip(attributes, labels.ratings_1[li], strict=True))
-        ratings_2 = dict(zip(attributes, labels.ratings_2[li], strict=True))
-        strength = labels.strength[li]
-        justification = (labels.justification[li] or None) if strength is not None else None
-        kept = [k for k in table.kept[lo:hi] if k is not None]
-    elif row.id in source_labels:
-        ratings, source_strength, source_justification = source_labels[row.id]
-        ratings_1 = {a: ratings.get("1", {}).get(a) for a in attributes}
-        ratings_2 = {a: ratings.get("2", {}).get(a) for a in attributes}
-        strength = source_strength
-        justification = source_justification or None
-        for entry in row.metadata.get("three_most_similar_preferences") or []:
+def _offsets(owner: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int32]:
+    """List offsets (n + 1,) for values whose owning item positions ``owner`` are sorted."""
+    return np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int32)
+
+
+def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _ChunkContext) -> ItemColumns:
+    """The items of one chunk of comparisons, as columns: those with an aggregated label, else an imported one.
+
+    A comparison is left out when it has neither a preference strength nor any rating.
+    """
+    attributes, labels, table = context.attributes, context.labels, context.table
+    ids = np.asarray(chunk.ids, dtype=np.int64)
+    n = len(ids)
+    at = _positions(labels.comparison_ids, ids)
+    labelled = at >= 0
+    take = np.maximum(at, 0)
+
+    def from_labels(values: npt.NDArray[Any], missing: float) -> npt.NDArray[Any]:
+        if not len(values):
+            return np.full(n, missing, dtype=values.dtype)
+        return np.where(labelled, values[take], missing)
+
+    ratings_1 = {a: from_labels(labels.ratings_1[a], np.nan) for a in attributes}
+    ratings_2 = {a: from_labels(labels.ratings_2[a], np.nan) for a in attributes}
+    strength = from_labels(labels.strength, np.nan)
+    chosen = from_labels(labels.justification_from, -1)
+    justification: list[str | None] = [
+        (texts.get(a) or None) if a >= 0 and s == s else None  # s == s: not NaN
+        for a, s in zip(chosen.tolist(), strength.tolist(), strict=True)
+    ]
+    # Comparisons nobody's annotations decided keep the labels their dataset came with.
+    source_kept: list[tuple[int, KeptPreference]] = []
+    for i in np.flatnonzero(~labelled).tolist():
+        source = context.source_labels.get(chunk.ids[i])
+        if source is None:
+            continue
+        ratings, source_strength, source_justification = source
+        for a in attributes:
+            ratings_1[a][i] = _number(ratings.get("1", {}).get(a))
+            ratings_2[a][i] = _number(ratings.get("2", {}).get(a))
+        strength[i] = _number(source_strength)
+        justification[i] = source_justification or None
+        for entry in chunk.metadata[i].get("three_most_similar_preferences") or []:
             if isinstance(entry, dict) and isinstance(entry.get("strength"), int):
-                kept.append(
-                    KeptPreference(
-                        entry["strength"], str(entry.get("statement", "")), str(entry.get("elaboration", ""))
-                    )
+                kept = KeptPreference(
+                    entry["strength"], str(entry.get("statement", "")), str(entry.get("elaboration", ""))
                 )
-    if strength is None and all(v is None for v in (*ratings_1.values(), *ratings_2.values())):
-        return None
-    split = (
-        row.split
-        or prompt_splits.get(row.prompt_id)
-        or _split_of(row.prompt_id, snapshot.split_seed, snapshot.validation_fraction)
+                source_kept.append((i, kept))
+    included = ~np.isnan(strength)
+    for a in attributes:
+        included |= ~np.isnan(ratings_1[a]) | ~np.isnan(ratings_2[a])
+    rows = np.flatnonzero(included)
+    position = np.cumsum(included) - 1  # item position of each comparison of the chunk (where included)
+    n_items = len(rows)
+
+    # The chunk's annotations: one contiguous slice of the table, each row's comparison in the chunk.
+    lo = int(np.searchsorted(table.comparison_ids, ids[0], side="left"))
+    hi = int(np.searchsorted(table.comparison_ids, ids[-1], side="right"))
+    owner = np.searchsorted(ids, table.comparison_ids[lo:hi])  # chunk position of each annotation's comparison
+    in_items = included[owner]
+    mine = lo + np.flatnonzero(in_items)  # table rows of the included comparisons' annotations
+    note_owner = position[owner[in_items]]
+    note_texts = [texts.get(a) or "" for a in table.annotation_ids[mine].tolist()]
+    # Kept preferences of comparisons the rule labelled (imported labels bring theirs in the metadata).
+    kept_rows = table.kept[mine] & labelled[owner[in_items]]
+    kept_owner = note_owner[kept_rows]
+    kept_strength = table.strength[mine][kept_rows]
+    kept_texts = [t for t, k in zip(note_texts, kept_rows.tolist(), strict=True) if k]
+    kept_parts = [split_justification(t) for t in kept_texts]
+    if source_kept:
+        extra = [(position[i], k) for i, k in source_kept if included[i]]
+        kept_owner = np.concatenate([kept_owner, np.array([p for p, _ in extra], dtype=np.int64)])
+        kept_strength = np.concatenate([kept_strength, np.array([k.strength for _, k in extra], dtype=np.float64)])
+        kept_parts += [(k.statement, k.elaboration) for _, k in extra]
+        order = np.argsort(kept_owner, kind="stable")
+        kept_owner, kept_strength = kept_owner[order], kept_strength[order]
+        kept_parts = [kept_parts[j] for j in order.tolist()]
+
+    turn_role: list[str] = []
+    turn_content: list[str] = []
+    turn_counts = np.zeros(n_items, dtype=np.int64)
+    splits: list[str] = []
+    domains: list[str | None] = []
+    languages: list[str | None] = []
+    for item, i in enumerate(rows.tolist()):
+        turns = chunk.turns[i]
+        turn_counts[item] = len(turns)
+        for turn in turns:
+            turn_role.append(turn["role"])
+            turn_content.append(turn["content"])
+        prompt_id = chunk.prompt_ids[i]
+        splits.append(
+            chunk.split[i]
+            or context.prompt_splits.get(prompt_id)
+            or _split_of(prompt_id, context.split_seed, context.validation_fraction)
+        )
+        metadata = chunk.metadata[i]
+        domains.append(_str_or_none(metadata.get("domain")))
+        languages.append(_str_or_none(metadata.get("language")))
+    return ItemColumns(
+        comparison_id=[str(chunk.ids[i]) for i in rows.tolist()],
+        split=splits,
+        turn_offsets=np.concatenate([[0], np.cumsum(turn_counts)]).astype(np.int32),
+        turn_role=turn_role,
+        turn_content=turn_content,
+        response_1=[chunk.response_1[i] for i in rows.tolist()],
+        response_2=[chunk.response_2[i] for i in rows.tolist()],
+        ratings_1={a: ratings_1[a][rows] for a in attributes},
+        ratings_2={a: ratings_2[a][rows] for a in attributes},
+        preference_strength=strength[rows],
+        justification=[justification[i] for i in rows.tolist()],
+        kept_offsets=_offsets(kept_owner, n_items),
+        kept_strength=kept_strength,
+        kept_statement=[s for s, _ in kept_parts],
+        kept_elaboration=[e for _, e in kept_parts],
+        annotation_offsets=_offsets(note_owner, n_items),
+        annotator=table.annotator[mine].tolist(),
+        annotation_ratings_1={a: table.ratings_1[a][mine] for a in attributes},
+        annotation_ratings_2={a: table.ratings_2[a][mine] for a in attributes},
+        annotation_strength=table.strength[mine],
+        annotation_not_ratable=np.zeros(len(mine), dtype=bool),
+        annotation_justification=note_texts,
+        domain=domains,
+        language=languages,
     )
-    return SnapshotItem(
-        comparison_id=str(row.id),
-        split=split,  # type: ignore[arg-type]
-        turns=tuple(Turn(t["role"], t["content"]) for t in row.turns),  # type: ignore[arg-type]
-        response_1=row.response_1,
-        response_2=row.response_2,
-        ratings_1=ratings_1,
-        ratings_2=ratings_2,
-        preference_strength=strength,
-        justification=justification,
-        kept_preferences=tuple(kept),
-        annotations=tuple(table.annotations[lo:hi]),
-        domain=_str_or_none(row.metadata.get("domain")),
-        language=_str_or_none(row.metadata.get("language")),
-    )
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
 
 
 def _str_or_none(value: object) -> str | None:

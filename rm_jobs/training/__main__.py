@@ -89,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 values[field.name] = _parse_value(field.name, raw)
         config = TrainConfig.from_dict(values)
         rows: list[Row] = list(load_rows(arguments.train))
+        train_rows: list[Row]
+        val_rows: list[Row]
         if arguments.val:
             train_rows, val_rows = rows, list(load_rows(arguments.val))
         else:

@@ -245,3 +245,14 @@ def test_accepted_only_rule_counts_only_accepted_annotations(project) -> None:
     preview = aggregation_rule_preview(project=project, rule=rules["mean-accepted"])
     assert (preview.n_comparisons, preview.n_kept, preview.dropped_by_reason["no_annotations"]) == (2, 1, 1)
     assert Review.objects.count() == 3
+
+
+def test_the_flagged_order_lists_comparisons_a_reward_model_sent_to_review() -> None:
+    from annotator.selectors.quality import disagreement_queue
+    from tests.factories import ComparisonFactory
+
+    flagged = ComparisonFactory(metadata={"needs_review": {"reason": "model prefers response 1 by 4.2", "job": 7}})
+    ComparisonFactory(project=flagged.project)
+    page = disagreement_queue(project=flagged.project, order="flagged")
+    assert [item.comparison.pk for item in page.items] == [flagged.pk]
+    assert page.items[0].annotations == []
