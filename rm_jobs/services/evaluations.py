@@ -39,7 +39,7 @@ from rm_jobs.models import (
 )
 from rm_jobs.services.jobs import _relative, job_output_dir, media_path
 from rm_jobs.services.runs import _finite, snapshot_trainer_rows, validation_summary
-from rm_jobs.training import TrainConfig, evaluate, reward_bench, score
+from rm_jobs.training import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +184,8 @@ def _compute(evaluation: Evaluation, model_dir: Path) -> None:
 
 
 def _reward_bench(model_dir: Path, path: Path) -> dict[str, Any]:
+    from rm_jobs.training import reward_bench  # torch: imported in the worker only
+
     result = reward_bench(model_dir, path)
     return {
         "accuracy": _finite(result.accuracy),
@@ -193,6 +195,8 @@ def _reward_bench(model_dir: Path, path: Path) -> dict[str, Any]:
 
 
 def _validation(model_dir: Path, snapshot: Snapshot) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from rm_jobs.training import evaluate, score  # torch: imported in the worker only
+
     """Pairwise accuracy and disagreements on the snapshot's validation pairs; RMSE/Pearson for regression models."""
     metrics: dict[str, Any] = {}
     _, pairs = snapshot_trainer_rows(snapshot=snapshot, data="preference")

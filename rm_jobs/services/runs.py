@@ -9,7 +9,7 @@ import math
 import threading
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection
@@ -28,8 +28,11 @@ from rm_jobs.services.jobs import (
     training_job_stage_done,
     training_job_start,
 )
-from rm_jobs.training import PairMetrics, Progress, RegressionMetrics, TrainConfig, load_rows, split_rows, train
-from rm_jobs.training.data import Row
+from rm_jobs.training import TrainConfig
+
+if TYPE_CHECKING:  # torch and transformers load in the worker only, when a job runs
+    from rm_jobs.training import PairMetrics, Progress, RegressionMetrics
+    from rm_jobs.training.data import Row
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ def snapshot_trainer_rows(*, snapshot: Snapshot, data: str) -> tuple[list[Row], 
     """(train, validation) rows of a ready snapshot's trainer-ready file: ``preference`` (TRL: prompt, chosen,
     rejected, margin, split, id) or ``regression`` (prompt, response, one column per attribute, split, id)."""
     path = snapshot_export_file(snapshot=snapshot, fmt=TRAINER_FORMATS[data], file_type="jsonl")
+    from rm_jobs.training import load_rows, split_rows
+
     return split_rows(load_rows(path))
 
 
@@ -87,6 +92,8 @@ def _finite_map(values: dict[str, float]) -> dict[str, float | None]:
 
 def validation_summary(metrics: PairMetrics | RegressionMetrics | None) -> dict[str, Any]:
     """Engine validation metrics as JSON-safe numbers (NaN → null)."""
+    from rm_jobs.training import PairMetrics, RegressionMetrics
+
     if isinstance(metrics, PairMetrics):
         return {
             "loss": _finite(metrics.loss),
@@ -202,6 +209,8 @@ def _run_stages(job: TrainingJob, attempt: int) -> tuple[str, str, dict[str, Any
             f"{len(val_rows)} validation rows" + (f", resuming {job.resume_from}" if resume else ""),
         )
         reporter = _Reporter(job.id, attempt, index)
+        from rm_jobs.training import train
+
         result = train(
             config,
             train_rows,

@@ -14,14 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from django.conf import settings
 
 from annotator.errors import Conflict, ValidationFailed
 from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.services.jobs import media_path
-from rm_jobs.training.data import PairTemplate, encode_pairs, render_prompt
-from rm_jobs.training.evaluate import load_for_inference, predict, reward_column
 
 _CACHE_SIZE = 2
 _cache: OrderedDict[tuple[str, float], Any] = OrderedDict()
@@ -43,6 +40,8 @@ class ScoreResult:
 
 
 def _loaded(model_dir: Path) -> Any:
+    from rm_jobs.training.evaluation import load_for_inference  # torch: only once a model is scored
+
     key = (str(model_dir), (model_dir / "config.json").stat().st_mtime)
     with _lock:
         if key in _cache:
@@ -80,6 +79,11 @@ def reward_model_score(
                 f"the limit is {max_chars}.",
                 extra={"index": index, "characters": prompt_chars + len(response), "max_characters": max_chars},
             )
+    import torch
+
+    from rm_jobs.training.data import PairTemplate, encode_pairs, render_prompt
+    from rm_jobs.training.evaluation import predict, reward_column
+
     reward_model, tokenizer, config = _loaded(media_path(job.checkpoint_path))
     text = render_prompt(prompt, tokenizer)
     prompt_ids = tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -24,10 +24,46 @@ Objectives (``TrainConfig.objective``): ``bt``, ``margin_bt``, ``scaled_bt`` (pa
 the regression run's ``final/`` directory, optionally with ``expo_alpha``. Command line: ``python -m rm_jobs.training``.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from rm_jobs.training.config import HELPSTEER_ATTRIBUTES, TrainConfig
-from rm_jobs.training.data import load_rows, split_rows
-from rm_jobs.training.evaluate import PairMetrics, RegressionMetrics, RewardBenchResult, evaluate, reward_bench, score
-from rm_jobs.training.loop import Progress, TrainResult, train
+
+if TYPE_CHECKING:
+    from rm_jobs.training.data import load_rows, split_rows
+    from rm_jobs.training.evaluation import (
+        PairMetrics,
+        RegressionMetrics,
+        RewardBenchResult,
+        evaluate,
+        reward_bench,
+        score,
+    )
+    from rm_jobs.training.loop import Progress, TrainResult, train
+
+# torch and transformers take seconds to import: the web process, which only needs the config, never pays for them.
+_LAZY = {
+    "load_rows": "data",
+    "split_rows": "data",
+    "PairMetrics": "evaluation",
+    "RegressionMetrics": "evaluation",
+    "RewardBenchResult": "evaluation",
+    "evaluate": "evaluation",
+    "reward_bench": "evaluation",
+    "score": "evaluation",
+    "Progress": "loop",
+    "TrainResult": "loop",
+    "train": "loop",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"rm_jobs.training.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'rm_jobs.training' has no attribute {name!r}")
+
 
 __all__ = [
     "HELPSTEER_ATTRIBUTES",

@@ -25,7 +25,7 @@ from typing import Any
 
 from rm_jobs.training.config import TrainConfig
 from rm_jobs.training.data import Row, load_rows, split_rows
-from rm_jobs.training.evaluate import evaluate, reward_bench, score
+from rm_jobs.training.evaluation import evaluate, reward_bench, score
 from rm_jobs.training.loop import Progress, train
 
 CONFIG_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.name != "extra"]

@@ -40,7 +40,7 @@ from rm_jobs.training.data import (
     build_rated_examples,
     collate,
 )
-from rm_jobs.training.evaluate import (
+from rm_jobs.training.evaluation import (
     PairMetrics,
     RegressionMetrics,
     autocast,

@@ -46,7 +46,7 @@ def test_inline_runs_it_here_and_prints_the_checkpoint(snapshot, tiny_model, dja
 def test_a_failed_job_exits_non_zero(snapshot, tiny_model, django_capture_on_commit_callbacks):
     with (
         django_capture_on_commit_callbacks(execute=False),
-        mock.patch.object(runs, "train", side_effect=RuntimeError("boom")),
+        mock.patch("rm_jobs.training.loop.train", side_effect=RuntimeError("boom")),
         pytest.raises(CommandError, match="did not succeed: RuntimeError: boom"),
     ):
         run("--snapshot", str(snapshot.id), "--objective", "bt", "--base-model", str(tiny_model), "--inline")

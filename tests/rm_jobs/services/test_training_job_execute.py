@@ -97,7 +97,7 @@ def test_an_engine_error_fails_the_job_with_its_text(
     snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
 ):
     job = queued(snapshot, researcher, django_capture_on_commit_callbacks)
-    with mock.patch.object(runs, "train", side_effect=RuntimeError("CUDA out of memory")):
+    with mock.patch("rm_jobs.training.loop.train", side_effect=RuntimeError("CUDA out of memory")):
         job = training_job_execute(job_id=job.id, worker="w")
     assert job.status == JobStatus.FAILED
     assert job.error.startswith("RuntimeError: CUDA out of memory")
@@ -107,7 +107,7 @@ def test_an_engine_error_fails_the_job_with_its_text(
 def test_a_repeated_delivery_does_nothing(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
     job = queued(snapshot, researcher, django_capture_on_commit_callbacks)
     TrainingJob.objects.filter(id=job.id).update(status=JobStatus.SUCCEEDED)
-    with mock.patch.object(runs, "train") as train:
+    with mock.patch("rm_jobs.training.loop.train") as train:
         assert training_job_execute(job_id=job.id, worker="w") is None
     train.assert_not_called()
 
