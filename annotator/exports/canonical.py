@@ -309,7 +309,8 @@ def read_items(path: Path, *, batch_size: int = READ_BATCH_SIZE) -> Iterator[Sna
 def _nested(column: pa.ListArray) -> tuple[list[int], dict[str, list[object]]]:
     """A list<struct> column as offsets into its flattened values and the values' fields as Python lists."""
     offsets = column.offsets.to_pylist()
-    values = column.values
+    offsets = [o - offsets[0] for o in offsets]
+    values = column.flatten()  # only this (possibly sliced) array's elements
     return offsets, {values.type.field(i).name: values.field(i).to_pylist() for i in range(values.type.num_fields)}
 
 
@@ -326,8 +327,9 @@ def items_from_batch(batch: pa.RecordBatch, attributes: Sequence[str]) -> list[S
     note_at, note = _nested(column["annotations"])
     turns = [Turn(r, c) for r, c in zip(turn["role"], turn["content"], strict=True)]  # type: ignore[arg-type]
     kept_items = [
-        KeptPreference(*v) for v in zip(kept["strength"], kept["statement"], kept["elaboration"], strict=True)
-    ]  # type: ignore[arg-type]
+        KeptPreference(*v)  # type: ignore[arg-type]
+        for v in zip(kept["strength"], kept["statement"], kept["elaboration"], strict=True)
+    ]
     note_1 = list(zip(*(note[f"r1_{a}"] for a in attributes), strict=True)) or [()] * len(note["annotator"])
     note_2 = list(zip(*(note[f"r2_{a}"] for a in attributes), strict=True)) or [()] * len(note["annotator"])
     notes = [

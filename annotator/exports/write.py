@@ -12,6 +12,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from annotator.exports.canonical import items_attributes, items_from_batch, read_item_batches
+from annotator.exports.columnar import COLUMNAR_FORMATS, format_table
 from annotator.exports.formats import FORMAT_SPECS, ExportFormat, ItemBatch, format_columns
 from annotator.exports.items import SnapshotItem
 from annotator.exports.sinks import (
@@ -19,6 +25,7 @@ from annotator.exports.sinks import (
     BackgroundWriter,
     JsonlSink,
     ParquetSink,
+    ParquetTableSink,
     Sink,
     files_sha256,
 )
@@ -195,6 +202,118 @@ def write_export(
         attributes=attributes,
         row_group_size=row_group_size,
     )
+
+
+def write_exports_from_canonical(
+    items_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    targets: Sequence[ExportTarget],
+    split_files: bool = True,
+    splits: Sequence[Split] = SPLITS,
+    row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+) -> list[WrittenFile]:
+    """:func:`write_exports` of a canonical items file (:mod:`annotator.exports.canonical`), the same files.
+
+    Parquet files of the formats in :data:`~annotator.exports.columnar.COLUMNAR_FORMATS` are built from the
+    file's Arrow columns (:func:`~annotator.exports.columnar.format_table`); everything else from
+    :class:`SnapshotItem` objects, made only when something needs them. The attributes are the file's.
+    """
+    path = Path(items_path)
+    attributes = items_attributes(pq.read_schema(path))
+    root = Path(out_dir)
+    file_splits: tuple[Split | None, ...] = tuple(splits) if split_files else (None,)
+    sinks: dict[tuple[int, Split | None], Sink | ParquetTableSink] = {}
+    opened: list[tuple[ExportTarget, Split | None, Path, Sink | ParquetTableSink]] = []
+    background = BackgroundWriter()
+    # JSON lines are written from Python values either way; from items that is the faster way to get them.
+    columnar = [target.fmt in COLUMNAR_FORMATS and target.file_type == "parquet" for target in targets]
+    try:
+        for index, target in enumerate(targets):
+            spec = FORMAT_SPECS[target.fmt]
+            for split in file_splits:
+                file = root / export_relative_path(target.fmt, target.file_type, split)
+                file.parent.mkdir(parents=True, exist_ok=True)
+                sink: Sink | ParquetTableSink
+                if target.file_type == "parquet":
+                    schema = spec.schema(attributes, split_column=not split_files)
+                    kind = ParquetTableSink if columnar[index] else ParquetSink
+                    sink = kind(file, schema, row_group_size=row_group_size, background=background)
+                else:
+                    sink = JsonlSink(file, compress=target.file_type == "jsonl.gz", background=background)
+                sinks[(index, split)] = sink
+                opened.append((target, split, file, sink))
+        known = pa.array(list(splits), pa.string())
+        for batch in read_item_batches(path, batch_size=row_group_size):
+            outside = pc.invert(pc.is_in(batch.column("split"), value_set=known))
+            if pc.any(outside).as_py():
+                first = pc.filter(batch, outside).slice(0, 1).to_pylist()[0]
+                raise ValueError(
+                    f"comparison {first['comparison_id']} is in split {first['split']!r}, not one of {splits}"
+                )
+            groups: dict[Split | None, pa.RecordBatch] = {}
+            if split_files:
+                for split in splits:
+                    groups[split] = batch.filter(pc.equal(batch.column("split"), split))
+            else:
+                groups[None] = batch
+            for split, group in groups.items():
+                if not group.num_rows:
+                    continue
+                for index, target in enumerate(targets):
+                    if columnar[index]:
+                        built = format_table(group, target.fmt, attributes)
+                        table = built.table
+                        if split is None and not FORMAT_SPECS[target.fmt].native_split:
+                            table = table.append_column(
+                                "split", group.column("split").take(pa.array(built.origins, pa.int64()))
+                            )
+                        _write_table(sinks[(index, split)], table)
+                if all(columnar):
+                    continue
+                # The other formats, from items made a batch at a time.
+                for start in range(0, group.num_rows, BATCH_SIZE):
+                    items = items_from_batch(group.slice(start, BATCH_SIZE), attributes)
+                    item_batch = ItemBatch(items, attributes)
+                    for index, target in enumerate(targets):
+                        if columnar[index]:
+                            continue
+                        built_items = format_columns(item_batch, target.fmt)
+                        columns = built_items.columns
+                        if split is None and not FORMAT_SPECS[target.fmt].native_split:
+                            columns = {**columns, "split": [items[i].split for i in built_items.origins]}
+                        sink = sinks[(index, split)]
+                        assert not isinstance(sink, ParquetTableSink)  # items go to the row sinks
+                        sink.write(columns, built_items.rows)
+    finally:
+        try:
+            for _, _, _, sink in opened:
+                sink.close()
+        finally:
+            background.close()
+    digests = files_sha256(file for _, _, file, _ in opened)
+    return [
+        WrittenFile(
+            path=file,
+            relative_path=file.relative_to(root).as_posix(),
+            fmt=target.fmt,
+            file_type=target.file_type,
+            split=split,
+            rows=sink.rows,
+            row_groups=sink.row_groups if isinstance(sink, ParquetSink | ParquetTableSink) else None,
+            size_bytes=file.stat().st_size,
+            sha256=digest,
+        )
+        for (target, split, file, sink), digest in zip(opened, digests, strict=True)
+    ]
+
+
+def _write_table(sink: Sink | ParquetTableSink, table: pa.Table) -> None:
+    """Columnar rows into either sink: Parquet takes the table, JSONL its columns as Python values."""
+    if isinstance(sink, ParquetTableSink):
+        sink.write_table(table)
+    else:
+        sink.write({name: table.column(name).to_pylist() for name in table.column_names}, table.num_rows)
 
 
 def _chunks(items: Iterable[SnapshotItem], size: int) -> Iterator[list[SnapshotItem]]:

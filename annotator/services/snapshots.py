@@ -2,17 +2,21 @@
 
 ``snapshot_create`` records a pending snapshot and enqueues ``snapshot_build_task`` once the transaction commits.
 ``snapshot_build`` (what the task runs) moves the snapshot pending → building → ready | failed, each step a
-conditional UPDATE on the current status, so a task delivered twice builds once. It streams the comparisons out of
-the database, aggregates the annotations with the snapshot's rule (``annotator.stats.aggregation``) and writes, under
+conditional UPDATE on the current status, so a task delivered twice builds once. It reads the annotations' numbers
+once (``annotation_frame``), aggregates them with the snapshot's rule (``annotator.stats.aggregation``, vectorised),
+then streams the comparisons out of the database in chunks of ``CHUNK_SIZE`` ids (texts and justifications on raw
+cursors, no model instances), builds each chunk's items as Arrow columns and writes, under
 ``MEDIA_ROOT/snapshots/<project>/<number>/``:
 
-* ``items.jsonl.gz`` — the canonical items, one :class:`~annotator.exports.items.SnapshotItem` per line; the
-  snapshot's ``content_hash`` is the SHA-256 of its uncompressed bytes. Written once; every export is made from it,
-  never from the database again, so a later annotation cannot change a ready snapshot.
+* ``items.parquet`` — the canonical items (:mod:`annotator.exports.canonical`), one row group per chunk; the
+  snapshot's ``content_hash`` is the SHA-256 of the file (deterministic for a given pyarrow version). Written once;
+  every export is made from it, never from the database again, so a later annotation cannot change a ready
+  snapshot. Memory holds the numeric annotation table and one chunk of texts, whatever the project's size.
 * ``README.md`` (the dataset card) and ``LICENSE``.
 
-Exports (``snapshot_export_file``) are written lazily from the items on first request, each into a temporary file
-renamed into place, and are then served as they are.
+Exports (``snapshot_export_file``) are written lazily from the canonical file on first request, Parquet straight from
+its Arrow columns (:mod:`annotator.exports.columnar`), each into a temporary file renamed into place, and are then
+served as they are.
 """
 
 from __future__ import annotations
@@ -44,7 +48,13 @@ from annotator.exports.canonical import ItemColumns, ItemsWriter, read_items
 from annotator.exports.card import AgreementFigure, AttributeCard, license_notice, render_dataset_card
 from annotator.exports.formats import EXPORT_FORMATS
 from annotator.exports.items import KeptPreference, SnapshotItem, split_justification
-from annotator.exports.write import ALL_SPLITS_STEM, SPLITS, FileType, write_export
+from annotator.exports.write import (
+    ALL_SPLITS_STEM,
+    SPLITS,
+    ExportTarget,
+    FileType,
+    write_exports_from_canonical,
+)
 from annotator.models import AggregationKind, AggregationRule, Project, Snapshot, SnapshotStatus
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
 from annotator.selectors.snapshots import (
@@ -222,7 +232,6 @@ class _Labels:
     justification_from: npt.NDArray[np.int64]  # the annotation whose justification was chosen (-1 = none)
     kept_preference_ids: npt.NDArray[np.int64]  # annotations kept for the preference part (any comparison)
     dropped_by_reason: dict[str, int]
-    retained: pd.DataFrame  # the annotation table as the rule left it (for agreement "after")
 
 
 _RULE_CLASSES: dict[str, type[aggregation.AggregationRule]] = {  # type: ignore[valid-type]
@@ -245,8 +254,11 @@ def stats_rule(rule_params: dict[str, Any]) -> aggregation.AggregationRule:
         raise ValidationFailed(f"Bad aggregation rule parameters: {error}") from error
 
 
-def _aggregate(frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Sequence[str]) -> _Labels:
-    """Apply the snapshot's rule (annotator.stats.aggregation) and keep what it kept.
+def _aggregate(
+    frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Sequence[str]
+) -> tuple[_Labels, pd.DataFrame]:
+    """Apply the snapshot's rule (annotator.stats.aggregation): the labels it kept, and the annotation table as it
+    left it (for agreement "after").
 
     The rule picks each comparison's justification by position among its annotations; it is handed the annotation
     ids (as text) in place of the texts, so it names the annotation whose text the build then reads with its chunk.
@@ -258,7 +270,7 @@ def _aggregate(frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Seq
     reasons = table.loc[~table["kept"].to_numpy(dtype=bool), "drop_reason"].value_counts()
     preference = result.kept_annotations[result.kept_annotations["part"] == "preference"]["annotation_id"]
     chosen = pd.to_numeric(kept["justification"].replace("", "-1"), errors="raise")
-    return _Labels(
+    labels = _Labels(
         comparison_ids=kept.index.to_numpy(dtype=np.int64),
         # Released labels are integers on the scale: a rule that does not round is rounded half away from zero.
         ratings_1={a: aggregation.round_half_away_from_zero(kept[f"r1_{a}"]) for a in attributes},
@@ -267,8 +279,8 @@ def _aggregate(frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Seq
         justification_from=chosen.to_numpy(dtype=np.int64),
         kept_preference_ids=np.unique(preference.to_numpy(dtype=np.int64)),
         dropped_by_reason={str(k): int(v) for k, v in reasons.items()},
-        retained=aggregation.retained_annotations(frame, result),
     )
+    return labels, aggregation.retained_annotations(frame, result)
 
 
 def _split_of(prompt_id: int, seed: int, fraction: float) -> str:
@@ -321,9 +333,9 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     basis = frame[~imported | ~has_people].reset_index(drop=True)
     progress(0.15)
 
-    labels = _aggregate(basis, snapshot.rule_params, attributes)
+    labels, retained = _aggregate(basis, snapshot.rule_params, attributes)
     agreement = {
-        "released": _agreement_summary(labels.retained, attributes, snapshot.split_seed, AGREEMENT_RESAMPLES),
+        "released": _agreement_summary(retained, attributes, snapshot.split_seed, AGREEMENT_RESAMPLES),
         "all_annotations": _agreement_summary(basis, attributes, snapshot.split_seed, 0),
     }
     progress(0.3)
@@ -337,7 +349,7 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
         split_seed=snapshot.split_seed,
         validation_fraction=snapshot.validation_fraction,
     )
-    del frame, basis
+    del frame, basis, retained  # the chunks need only the arrays above
     progress(0.35)
 
     counts: dict[str, Any] = {
@@ -688,16 +700,13 @@ def snapshot_export_file(*, snapshot: Snapshot, fmt: str, file_type: str = "parq
     root = snapshot_folder(snapshot) / EXPORTS_FOLDER / mode
     target = root / fmt / f"{split or ALL_SPLITS_STEM}.{file_type}"
     if not target.exists():
-        attributes = list(snapshot.project.attributes.order_by("position", "id").values_list("name", flat=True))
         tmp = root / f".tmp-{uuid.uuid4().hex[:8]}"
         try:
-            written = write_export(
-                snapshot_items(snapshot),
-                fmt,  # type: ignore[arg-type]
+            written = write_exports_from_canonical(
+                snapshot_folder(snapshot) / ITEMS_FILE,
                 tmp,
-                file_type=file_type,  # type: ignore[arg-type]
+                targets=[ExportTarget(fmt, file_type)],  # type: ignore[arg-type]
                 split_files=split is not None,
-                attributes=attributes,
             )
             for file in written:
                 destination = root / file.relative_path

@@ -387,6 +387,38 @@ def test_helpsteer2_preference_round_trip(mean_rule: AggregationRule, tmp_path: 
     assert [(r["split"], r["preference_strength"]) for r in exported_rows] == [("train", -2), ("train", 1), ("val", 0)]
 
 
+def test_imported_labels_keep_their_similar_preferences(mean_rule: AggregationRule, tmp_path: Path) -> None:
+    """Comparisons nobody here annotated keep the imported label, its three most similar preferences in order."""
+    similar = [
+        {"statement": f"@Response 1 is better ({n}).", "elaboration": "Shorter.", "strength": -n} for n in (1, 2, 3)
+    ]
+    rows = [
+        {
+            "split": "train",
+            "prompt": f"Question {i}?",
+            "response_1": f"One {i}.",
+            "response_2": f"Two {i}.",
+            "preference_strength": -2,
+            "preference_statement": "@Response 1 is better.",
+            "preference_elaboration": "It is shorter.",
+            "three_most_similar_preferences": similar[: i + 1],
+            "all_preferences_unprocessed": [],
+        }
+        for i in range(3)
+    ]
+    source = tmp_path / "preference.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    project = ProjectFactory()
+    comparisons_import(project=project, source=str(source), fmt="helpsteer2-preference")
+    snapshot = build(project, rule=mean_rule)
+    items = list(snapshot_items(snapshot))
+    assert [len(i.kept_preferences) for i in items] == [1, 2, 3]
+    assert [(k.strength, k.statement) for k in items[2].kept_preferences] == [
+        (s["strength"], s["statement"]) for s in similar
+    ]
+    assert {i.preference_strength for i in items} == {-2}
+
+
 def test_helpsteer2_ratings_round_trip(mean_rule: AggregationRule, tmp_path: Path) -> None:
     lines = []
     for i in range(3):
