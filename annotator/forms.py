@@ -20,7 +20,7 @@ IMPORT_FORMAT_LABELS = {
 }
 
 
-def add_service_errors(form: forms.Form, error: ApplicationError) -> None:
+def add_service_errors(form: forms.BaseForm, error: ApplicationError) -> None:
     """Show a service's ``ValidationFailed`` field messages beside the form's fields (the rest at the top)."""
     fields = error.extra.get("fields") or {}
     shown = False

@@ -18,7 +18,24 @@ from pathlib import Path
 from _common import peak_rss_mb, report, setup_django
 
 ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
-WORDS = ["the", "model", "answer", "explains", "a", "python", "function", "that", "returns", "sorted", "values", "with", "clear", "steps", "and", "examples"]
+WORDS = [
+    "the",
+    "model",
+    "answer",
+    "explains",
+    "a",
+    "python",
+    "function",
+    "that",
+    "returns",
+    "sorted",
+    "values",
+    "with",
+    "clear",
+    "steps",
+    "and",
+    "examples",
+]
 
 
 def write_file(path: Path, comparisons: int, seed: int = 0) -> None:
@@ -57,7 +74,12 @@ def main() -> None:
     assert result.comparisons == args.comparisons
     print(f"database: {vendor}; comparisons: {result.comparisons}; file: {path.name}")
     per_50k = seconds * 50_000 / args.comparisons
-    report("import_seconds", seconds, "s", peer=f"Label Studio 1.23: 10.1 s for 50,000 tasks; ours {per_50k:.2f} s per 50,000")
+    report(
+        "import_seconds",
+        seconds,
+        "s",
+        peer=f"Label Studio 1.23: 10.1 s for 50,000 tasks; ours {per_50k:.2f} s per 50,000",
+    )
     report("import_peak_rss_mb", peak_rss_mb(), "MB", peer="Label Studio 1.23: 1.5 GiB for 50,000 tasks")
     report("import_rss_before_mb", rss_before, "MB")
     project.delete()

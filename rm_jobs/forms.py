@@ -30,7 +30,7 @@ class TrainingJobForm(forms.Form):
         snapshot_field = self.fields["snapshot"]
         assert isinstance(snapshot_field, forms.ModelChoiceField)
         snapshot_field.queryset = snapshots
-        snapshot_field.label_from_instance = lambda s: f"v{s.number} · {s.name}"  # type: ignore[method-assign]
+        snapshot_field.label_from_instance = lambda obj: f"v{obj.number} · {obj.name}"  # type: ignore[method-assign]
         names = list(base_model_choices())
         base = self.fields["base_model"]
         assert isinstance(base, forms.ChoiceField)
@@ -50,7 +50,7 @@ class EvaluationForm(forms.Form):
         field = self.fields["snapshot"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = snapshots
-        field.label_from_instance = lambda s: f"v{s.number} · validation split"  # type: ignore[method-assign]
+        field.label_from_instance = lambda obj: f"v{obj.number} · validation split"  # type: ignore[method-assign]
 
 
 def add_service_errors(form: forms.Form, error: ApplicationError) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,6 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from annotator.errors import ApplicationError, NotFound, PermissionDenied
 from annotator.models import Project
 from annotator.selectors.projects import project_get_for_role
+from annotator.views import HtmxHttpRequest, request_user
 from rm_jobs.forms import EvaluationForm, TrainingJobForm, add_service_errors
 from rm_jobs.models import Evaluation, TrainingJob
 from rm_jobs.selectors.jobs import (
@@ -42,9 +43,9 @@ from rm_jobs.services.jobs import (
 )
 
 
-def _project(request: HttpRequest, slug: str) -> Project:
+def _project(request: HtmxHttpRequest, slug: str) -> Project:
     try:
-        return project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
+        return project_get_for_role(slug=slug, user=request_user(request), roles=set(JOB_ROLES))
     except NotFound as exc:
         raise Http404(exc.message) from exc
     except PermissionDenied as exc:
@@ -59,9 +60,9 @@ def _job(project: Project, job_id: int) -> TrainingJob:
 
 
 def _render(
-    request: HttpRequest, page: str, partial: str, context: dict[str, Any], *, status: int = 200
+    request: HtmxHttpRequest, page: str, partial: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
-    template = partial if getattr(request, "htmx", False) else page
+    template = partial if request.htmx else page
     return render(request, template, context, status=status)
 
 
@@ -74,7 +75,7 @@ def _job_url(job: TrainingJob) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def jobs_list(request: HttpRequest, slug: str) -> HttpResponse:
+def jobs_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The project's jobs (the table polls while any is active) and the form that launches one."""
     project = _project(request, slug)
     snapshots = ready_snapshots(project=project)
@@ -85,7 +86,7 @@ def jobs_list(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 job = training_job_create(
                     snapshot=form.cleaned_data["snapshot"],
-                    user=request.user,  # type: ignore[arg-type]
+                    user=request_user(request),
                     objective=form.cleaned_data["objective"],
                     base_model=form.cleaned_data["base_model"],
                     queue=form.cleaned_data["queue"],
@@ -96,11 +97,11 @@ def jobs_list(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.success(request, f"Job {job.id} queued on '{job.queue}'.")
                 job.project = project
-                if getattr(request, "htmx", False):
+                if request.htmx:
                     return HttpResponseClientRedirect(_job_url(job))
                 return redirect(_job_url(job))
         status = 400
-        if getattr(request, "htmx", False):
+        if request.htmx:
             return render(request, "rm_jobs/partials/_job_form.html", {"project": project, "form": form}, status=status)
     training_jobs_sweep_stale(project_id=project.id)
     jobs = list(training_job_list(project=project))
@@ -138,7 +139,7 @@ def _job_context(project: Project, job: TrainingJob, **extra: Any) -> dict[str, 
 
 @login_required
 @require_GET
-def job_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+def job_detail(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
     """The job page; for htmx polling, its status partial (which stops polling once the job finished)."""
     project = _project(request, slug)
     job = _job(project, job_id)
@@ -151,7 +152,7 @@ def job_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_metrics(request: HttpRequest, slug: str, job_id: int) -> JsonResponse:
+def job_metrics(request: HtmxHttpRequest, slug: str, job_id: int) -> JsonResponse:
     """The chart's data (static/js/jobs.js polls it while the job is active)."""
     project = _project(request, slug)
     return JsonResponse(training_job_series(job=_job(project, job_id)))
@@ -159,18 +160,18 @@ def job_metrics(request: HttpRequest, slug: str, job_id: int) -> JsonResponse:
 
 @login_required
 @require_POST
-def job_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+def job_cancel(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = _project(request, slug)
     job = _job(project, job_id)
     try:
-        job = training_job_cancel(job=job, user=request.user)  # type: ignore[arg-type]
+        job = training_job_cancel(job=job, user=request_user(request))
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
         messages.info(
             request, "Cancelled." if job.status == "cancelled" else "Cancel requested: the job stops at its next step."
         )
-    if getattr(request, "htmx", False):
+    if request.htmx:
         job.refresh_from_db()
         return render(request, "rm_jobs/partials/_job_status.html", _job_context(project, job))
     return redirect(_job_url(job))
@@ -178,7 +179,7 @@ def job_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_checkpoint(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+def job_checkpoint(request: HtmxHttpRequest, slug: str, job_id: int) -> FileResponse:
     project = _project(request, slug)
     job = _job(project, job_id)
     try:
@@ -192,7 +193,7 @@ def job_checkpoint(request: HttpRequest, slug: str, job_id: int) -> HttpResponse
 
 @login_required
 @require_POST
-def evaluation_new(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
     """Evaluate the job's model on another snapshot's validation split or an uploaded RewardBench file."""
     project = _project(request, slug)
     job = _job(project, job_id)
@@ -202,7 +203,7 @@ def evaluation_new(request: HttpRequest, slug: str, job_id: int) -> HttpResponse
         try:
             evaluation_create(
                 job=job,
-                user=request.user,  # type: ignore[arg-type]
+                user=request_user(request),
                 snapshot=form.cleaned_data.get("snapshot"),
                 reward_bench_file=form.cleaned_data.get("file"),
             )
@@ -211,12 +212,12 @@ def evaluation_new(request: HttpRequest, slug: str, job_id: int) -> HttpResponse
             status = 400
         else:
             messages.success(request, "Evaluation queued.")
-            if not getattr(request, "htmx", False):
+            if not request.htmx:
                 return redirect(_job_url(job))
             form = EvaluationForm(snapshots=ready_snapshots(project=project))
     else:
         status = 400
-    if not getattr(request, "htmx", False):
+    if not request.htmx:
         return render(request, "rm_jobs/job.html", _job_context(project, job, evaluation_form=form), status=status)
     return render(
         request,
@@ -228,7 +229,7 @@ def evaluation_new(request: HttpRequest, slug: str, job_id: int) -> HttpResponse
 
 @login_required
 @require_POST
-def evaluation_review(request: HttpRequest, slug: str, job_id: int, evaluation_id: int) -> HttpResponse:
+def evaluation_review(request: HtmxHttpRequest, slug: str, job_id: int, evaluation_id: int) -> HttpResponse:
     """Send the checked disagreements (all listed ones when none is checked) to the leads' review."""
     project = _project(request, slug)
     job = _job(project, job_id)
@@ -239,7 +240,7 @@ def evaluation_review(request: HttpRequest, slug: str, job_id: int, evaluation_i
     try:
         created = disagreements_send_to_review(
             evaluation=evaluation,
-            user=request.user,  # type: ignore[arg-type]
+            user=request_user(request),
             comparison_ids=ids or None,
             reason=request.POST.get("reason", ""),
         )
@@ -247,7 +248,7 @@ def evaluation_review(request: HttpRequest, slug: str, job_id: int, evaluation_i
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{len(created)} comparison(s) sent to the leads' review.")
-    if getattr(request, "htmx", False):
+    if request.htmx:
         return render(request, "rm_jobs/partials/_job_evaluations.html", _job_context(project, job))
     return redirect(_job_url(job))
 
@@ -257,7 +258,7 @@ def evaluation_review(request: HttpRequest, slug: str, job_id: int, evaluation_i
 
 @login_required
 @require_GET
-def jobs_compare(request: HttpRequest, slug: str) -> HttpResponse:
+def jobs_compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Succeeded jobs side by side on one snapshot's validation split (the paper's table of objectives)."""
     project = _project(request, slug)
     raw = request.GET.get("snapshot", "")

@@ -18,7 +18,9 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if CHROMIUM:
         return
-    skip = pytest.mark.skip(reason="browser test skipped: no Chromium found (apt-get install chromium, or CHROMIUM_PATH)")
+    skip = pytest.mark.skip(
+        reason="browser test skipped: no Chromium found (apt-get install chromium, or CHROMIUM_PATH)"
+    )
     for item in items:
         if "e2e" in item.keywords:
             item.add_marker(skip)

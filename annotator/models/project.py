@@ -103,7 +103,9 @@ class Attribute(models.Model):
         ordering = ["project_id", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "name"], name="attribute_unique_name"),
-            models.CheckConstraint(condition=models.Q(scale_max__gt=models.F("scale_min")), name="attribute_scale_order"),
+            models.CheckConstraint(
+                condition=models.Q(scale_max__gt=models.F("scale_min")), name="attribute_scale_order"
+            ),
         ]
 
     def __str__(self) -> str:

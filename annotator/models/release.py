@@ -75,7 +75,9 @@ class Snapshot(models.Model):
         ordering = ["project_id", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["project", "number"], name="snapshot_unique_number"),
-            models.CheckConstraint(condition=models.Q(progress__gte=0, progress__lte=1), name="snapshot_progress_range"),
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0, progress__lte=1), name="snapshot_progress_range"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -32,7 +32,7 @@ def _rating_sql(side: str, attribute: str) -> str:
         raise ValueError(f"bad attribute name {attribute!r}")
     if connection.vendor == "postgresql":
         return f"((a.ratings -> '{side}') ->> '{attribute}')::float8"
-    return f"CAST(json_extract(a.ratings, '$.\"{side}\".\"{attribute}\"') AS REAL)"
+    return f'CAST(json_extract(a.ratings, \'$."{side}"."{attribute}"\') AS REAL)'
 
 
 def _numbers_sql(attributes: Sequence[str], include_imported: bool) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -31,7 +31,7 @@ STRENGTH_CHOICES: tuple[tuple[int, str], ...] = (
 )
 
 
-def assignment_get_for_annotator(*, assignment_id: int, user: AbstractBaseUser | AnonymousUser) -> Assignment:
+def assignment_get_for_annotator(*, assignment_id: int, user: User | AnonymousUser) -> Assignment:
     """The assignment if ``user`` owns it; NotFound otherwise (another annotator's work does not exist for you)."""
     if not user.is_authenticated or not 0 < assignment_id <= _MAX_ID:
         raise NotFound("No such assignment.")
@@ -121,9 +121,7 @@ class AnnotatorProgress:
     reserved: int
 
 
-def annotator_progress(
-    *, project: Project, annotator: AbstractBaseUser, now: datetime | None = None
-) -> AnnotatorProgress:
+def annotator_progress(*, project: Project, annotator: User, now: datetime | None = None) -> AnnotatorProgress:
     """How much of ``project`` this annotator has done (their own work only)."""
     now = now or timezone.now()
     row = Assignment.objects.filter(comparison__project=project, annotator=annotator).aggregate(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from annotator.errors import NotFound
@@ -29,7 +29,7 @@ def comparison_get(*, project: Project, comparison_id: int) -> Comparison:
 def annotation_list(
     *,
     project: Project,
-    annotator: AbstractBaseUser | AnonymousUser | None = None,
+    annotator: User | None = None,
     comparison_id: int | None = None,
     include_superseded: bool = False,
 ) -> QuerySet[Annotation]:

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Q
 
 from annotator.errors import NotFound, PermissionDenied
 from annotator.models import AssignmentStatus, Membership, Project, Role
 
 
-def project_roles(*, project: Project, user: AbstractBaseUser | AnonymousUser) -> set[str]:
+def project_roles(*, project: Project, user: User | AnonymousUser) -> set[str]:
     if not user.is_authenticated:
         return set()
     return set(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
 
 
-def project_get_for_role(*, slug: str, user: AbstractBaseUser | AnonymousUser, roles: set[str] | None = None) -> Project:
+def project_get_for_role(*, slug: str, user: User | AnonymousUser, roles: Collection[str] | None = None) -> Project:
     """The project named ``slug`` if ``user`` holds one of ``roles`` in it (any role when None).
 
     A non-member gets NotFound, never a hint that the project exists; a member without the role gets PermissionDenied.
@@ -28,7 +29,7 @@ def project_get_for_role(*, slug: str, user: AbstractBaseUser | AnonymousUser, r
     held = project_roles(project=project, user=user)
     if not held:
         raise NotFound("No such project.")
-    if roles is not None and not (held & roles):
+    if roles is not None and held.isdisjoint(roles):
         wanted = " or ".join(sorted(roles))
         raise PermissionDenied(f"This needs the {wanted} role in project {project.slug}.")
     return project
@@ -42,7 +43,7 @@ class ProjectSummary:
     my_submitted: int
 
 
-def project_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> list[ProjectSummary]:
+def project_list_for_user(*, user: User) -> list[ProjectSummary]:
     memberships = Membership.objects.filter(user=user).select_related("project").order_by("project__name", "role")
     roles: dict[int, list[str]] = {}
     projects: dict[int, Project] = {}

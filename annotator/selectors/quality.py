@@ -120,7 +120,7 @@ def project_progress(*, project: Project) -> ProjectProgress:
         ) per_comparison
         GROUP BY k, extra, has_open, has_any, returned
     """
-    params = [
+    params: list[str | int] = [
         AssignmentStatus.SUBMITTED,
         AssignmentStatus.RETURNED,
         AssignmentStatus.RESERVED,

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -31,7 +31,7 @@ def snapshot_list(*, project: Project, status: str | None = None) -> QuerySet[Sn
 
 
 def snapshot_get_for_role(
-    *, snapshot_id: int, user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] = SNAPSHOT_ROLES
+    *, snapshot_id: int, user: User | AnonymousUser, roles: frozenset[str] = SNAPSHOT_ROLES
 ) -> Snapshot:
     """The snapshot ``snapshot_id`` if ``user`` holds one of ``roles`` in its project.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
@@ -104,7 +104,7 @@ def aggregation_rule_create(
     kind: str,
     params: dict[str, Any] | None = None,
     description: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> AggregationRule:
     """Version 1 of a new rule named ``name``. Conflict if the name is taken (make a new version instead)."""
     checked = aggregation_rule_params_check(kind=kind, params=params or {})
@@ -125,7 +125,7 @@ def aggregation_rule_version_create(
     name: str,
     params: dict[str, Any],
     description: str | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> AggregationRule:
     """The next version of rule ``name``: same kind, ``params`` merged over the latest version's parameters.
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -91,7 +91,7 @@ def _live_count(*, comparison_id: int, now: datetime, exclude_pk: int | None = N
     return qs.count()
 
 
-def _lock_membership(*, project: Project, annotator: AbstractBaseUser) -> None:
+def _lock_membership(*, project: Project, annotator: User) -> None:
     """Lock the annotator's membership row (serialises one annotator's claims); refuse non-annotators."""
     found = (
         Membership.objects.select_for_update()
@@ -103,7 +103,7 @@ def _lock_membership(*, project: Project, annotator: AbstractBaseUser) -> None:
         raise PermissionDenied(f"You are not an annotator in project {project.slug}.")
 
 
-def _check_owner(*, assignment: Assignment, annotator: AbstractBaseUser) -> None:
+def _check_owner(*, assignment: Assignment, annotator: User) -> None:
     if assignment.annotator_id != annotator.pk:
         # Another annotator's work is not even acknowledged to exist (blind annotation).
         raise NotFound("No such assignment.")
@@ -164,7 +164,7 @@ def _is_int(value: object) -> bool:
 # --- claim ---------------------------------------------------------------------------------------------------------
 
 
-def _candidate_comparisons(*, project: Project, annotator: AbstractBaseUser, now: datetime) -> QuerySet[Comparison]:
+def _candidate_comparisons(*, project: Project, annotator: User, now: datetime) -> QuerySet[Comparison]:
     """Comparisons of ``project`` that still need annotators and this annotator never had, closest to completion first.
 
     Locked with SKIP LOCKED on PostgreSQL, so concurrent claimers spread over different comparisons. The live count
@@ -190,9 +190,7 @@ def _candidate_comparisons(*, project: Project, annotator: AbstractBaseUser, now
 
 
 @transaction.atomic
-def assignment_claim_next(
-    *, project: Project, annotator: AbstractBaseUser, now: datetime | None = None
-) -> Assignment | None:
+def assignment_claim_next(*, project: Project, annotator: User, now: datetime | None = None) -> Assignment | None:
     """The annotator's unfinished assignment, or a newly reserved comparison; None when nothing is left for them.
 
     Order: an assignment a lead returned for revision, then the annotator's live reservation (an expired one is
@@ -217,9 +215,9 @@ def assignment_claim_next(
         if own.status == AssignmentStatus.RETURNED or (own.reserved_until and own.reserved_until >= now):
             return own
         # Our own reservation expired: keep it (and its draft) if nobody took the slot meanwhile.
-        comparison = Comparison.objects.select_for_update().get(pk=own.comparison_id)
-        needed = project.overlap + comparison.extra_annotators
-        if _live_count(comparison_id=comparison.pk, now=now, exclude_pk=own.pk) < needed:
+        reserved = Comparison.objects.select_for_update().get(pk=own.comparison_id)
+        needed = project.overlap + reserved.extra_annotators
+        if _live_count(comparison_id=reserved.pk, now=now, exclude_pk=own.pk) < needed:
             own.reserved_until = _reservation_end(project=project, now=now)
             own.save(update_fields=["reserved_until", "updated_at"])
             return own
@@ -272,7 +270,7 @@ def _clean_draft(draft: Mapping[str, Any], attribute_names: set[str]) -> dict[st
 
 @transaction.atomic
 def assignment_draft_save(
-    *, assignment: Assignment, annotator: AbstractBaseUser, draft: Mapping[str, Any], now: datetime | None = None
+    *, assignment: Assignment, annotator: User, draft: Mapping[str, Any], now: datetime | None = None
 ) -> Assignment:
     """Store the annotator's unfinished form (shown terms) on the assignment; a live reservation is extended.
 
@@ -366,7 +364,7 @@ def _apply_adaptive_overlap(*, comparison: Comparison, project: Project, attribu
 def annotation_submit(
     *,
     assignment: Assignment,
-    annotator: AbstractBaseUser,
+    annotator: User,
     ratings_shown: Mapping[str, Mapping[str, Any]],
     preference_strength: int | None,
     justification: str,
@@ -467,7 +465,7 @@ def annotation_submit(
 def assignment_skip(
     *,
     assignment: Assignment,
-    annotator: AbstractBaseUser,
+    annotator: User,
     reason: str,
     note: str = "",
     flags: Iterable[str] = (),

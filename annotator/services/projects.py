@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, QuerySet
@@ -54,7 +53,7 @@ def _full_clean(instance: Project | Attribute, *, exclude: Sequence[str] = ()) -
 # --- projects -------------------------------------------------------------------------------------------------
 
 
-def project_create_allowed(*, user: AbstractBaseUser | AnonymousUser) -> bool:
+def project_create_allowed(*, user: User | AnonymousUser) -> bool:
     """Staff users, and users who lead at least one project, may create projects."""
     if not user.is_authenticated:
         return False
@@ -68,7 +67,7 @@ def project_create(
     *,
     slug: str,
     name: str,
-    creator: AbstractBaseUser,
+    creator: User,
     attributes: Sequence[Mapping[str, Any]] | None = None,
     **settings: Any,
 ) -> Project:
@@ -260,12 +259,12 @@ def membership_add(*, project: Project, username: str, role: str) -> Membership:
     """Give the user named ``username`` the ``role`` in ``project`` (a user may hold several roles)."""
     errors: dict[str, str] = {}
     username = (username or "").strip()
-    user = get_user_model().objects.filter(username=username).first() if username else None
+    user = User.objects.filter(username=username).first() if username else None
     if user is None:
         errors["username"] = f"No user named {username!r}." if username else "Give a username."
     if role not in Role.values:
         errors["role"] = f"Choose one of {', '.join(Role.values)}."
-    if errors:
+    if errors or user is None:
         raise _fields_error(errors)
     if Membership.objects.filter(project=project, user=user, role=role).exists():
         raise _fields_error({"username": f"{username} already holds the {role} role here."})

@@ -8,7 +8,7 @@ annotator resubmits; ``annotation_submit`` then supersedes it. The assignment go
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator.errors import Conflict, PermissionDenied, ValidationFailed
@@ -18,7 +18,7 @@ REASON_MAX_LENGTH = 2000
 
 
 @transaction.atomic
-def review_decide(*, annotation: Annotation, reviewer: AbstractBaseUser, decision: str, reason: str = "") -> Review:
+def review_decide(*, annotation: Annotation, reviewer: User, decision: str, reason: str = "") -> Review:
     """Record a lead's decision on ``annotation``; a rejection returns the assignment to its annotator.
 
     Parameters

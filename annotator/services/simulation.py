@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator.errors import ApplicationError
@@ -53,11 +53,17 @@ def _truth(comparison: Comparison, attributes: tuple[str, ...], seed: int) -> Co
     return ComparisonTruth(comparison.pk, attributes, drawn.scores[0], float(drawn.strength[0]))
 
 
+def _number(value: object) -> float:
+    """A rating, strength or time from the generator's row (typed ``object`` there; always a float)."""
+    if not isinstance(value, int | float):
+        raise TypeError(f"Expected a number from the simulated annotator, got {value!r}.")
+    return float(value)
+
+
 @transaction.atomic
-def simulated_annotators_ensure(*, project: Project, count: int, seed: int) -> list[tuple[object, SimulatedAnnotator]]:
+def simulated_annotators_ensure(*, project: Project, count: int, seed: int) -> list[tuple[User, SimulatedAnnotator]]:
     """``count`` simulated annotator users (members of ``project``) with their generators, created on first use."""
-    User = get_user_model()
-    pool = []
+    pool: list[tuple[User, SimulatedAnnotator]] = []
     for i in range(count):
         profile = PROFILE_CYCLE[i % len(PROFILE_CYCLE)]
         user, created = User.objects.get_or_create(username=f"{SIMULATED_PREFIX}{project.slug}-{i + 1}-{profile}")
@@ -89,7 +95,7 @@ def annotations_simulate(
             if max_per_annotator is not None and done[index] >= max_per_annotator:
                 active.discard(index)
                 continue
-            assignment = assignment_claim_next(project=project, annotator=user)  # type: ignore[arg-type]
+            assignment = assignment_claim_next(project=project, annotator=user)
             if assignment is None:
                 active.discard(index)
                 continue
@@ -98,26 +104,27 @@ def annotations_simulate(
             done[index] += 1
             try:
                 if result["skipped"]:
-                    assignment_skip(assignment=assignment, annotator=user, reason="needs_expertise")  # type: ignore[arg-type]
+                    assignment_skip(assignment=assignment, annotator=user, reason="needs_expertise")
                     skipped += 1
                 else:
                     ratings = {
-                        side: {a: int(result[f"r{side}_{a}"]) for a in attributes}  # type: ignore[call-overload]
-                        for side in ("1", "2")
+                        side: {a: int(_number(result[f"r{side}_{a}"])) for a in attributes} for side in ("1", "2")
                     }
                     strength = result["strength"]
                     shown, shown_strength = shown_from_response_terms(
                         swapped=assignment.swapped,
                         ratings=ratings,
-                        preference_strength=0 if not isinstance(strength, float) or math.isnan(strength) else int(strength),
+                        preference_strength=0
+                        if not isinstance(strength, float) or math.isnan(strength)
+                        else int(strength),
                     )
                     annotation_submit(
                         assignment=assignment,
-                        annotator=user,  # type: ignore[arg-type]
+                        annotator=user,
                         ratings_shown=shown,
                         preference_strength=shown_strength,
                         justification=_shown_justification(str(result["justification"]), assignment.swapped),
-                        time_on_task_seconds=float(result["time_on_task_s"]),  # type: ignore[arg-type]
+                        time_on_task_seconds=_number(result["time_on_task_s"]),
                     )
                     submitted += 1
             except ApplicationError:
@@ -131,6 +138,8 @@ def _shown_justification(text: str, swapped: bool) -> str:
     """The generator writes in response terms; a person writes about what they see (left = "@Response 1")."""
     if not swapped:
         return text
-    return text.replace("@Response 1", "@Response_tmp").replace("@Response 2", "@Response 1").replace(
-        "@Response_tmp", "@Response 2"
+    return (
+        text.replace("@Response 1", "@Response_tmp")
+        .replace("@Response 2", "@Response 1")
+        .replace("@Response_tmp", "@Response 2")
     )

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -111,7 +111,7 @@ def _default_rule() -> AggregationRule:
 def snapshot_create(
     *,
     project: Project,
-    user: AbstractBaseUser | None,
+    user: User | None,
     rule: AggregationRule | None = None,
     name: str = "",
     split_seed: int = 0,

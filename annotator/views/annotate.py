@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -37,6 +37,7 @@ from annotator.services.assignments import (
     assignment_draft_save,
     assignment_skip,
 )
+from annotator.views import HtmxHttpRequest, request_user
 
 PAGE = "annotator/annotate.html"
 PARTIAL = "annotator/partials/_workspace.html"
@@ -54,18 +55,18 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _annotator_project(request: HttpRequest, slug: str) -> Project:
+def _annotator_project(request: HtmxHttpRequest, slug: str) -> Project:
     try:
-        return project_get_for_role(slug=slug, user=request.user, roles={Role.ANNOTATOR})
+        return project_get_for_role(slug=slug, user=request_user(request), roles={Role.ANNOTATOR})
     except NotFound as exc:
         raise Http404(exc.message) from exc
     except PermissionDenied as exc:
         raise DjangoPermissionDenied(exc.message) from exc
 
 
-def _own_assignment(request: HttpRequest, assignment_id: int) -> Assignment:
+def _own_assignment(request: HtmxHttpRequest, assignment_id: int) -> Assignment:
     try:
-        return assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
+        return assignment_get_for_annotator(assignment_id=assignment_id, user=request_user(request))
     except NotFound as exc:
         raise Http404(exc.message) from exc
 
@@ -84,11 +85,13 @@ def _int_or_raw(raw: str | None) -> int | str | None:
 
 
 def _seconds(raw: str | None) -> float | None:
+    if not raw:
+        return None
     try:
-        value = float(raw) if raw not in (None, "") else None
+        value = float(raw)
     except ValueError:
         return None
-    return value if value is not None and math.isfinite(value) and value >= 0 else None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,9 @@ def _parse(post: QueryDict, attributes: list[Attribute]) -> SubmittedForm:
 
 
 def _side(ws: Workspace, key: str, label: str, errors: dict[str, str]) -> dict[str, Any]:
-    given = ws.values.get(key) if isinstance(ws.values.get(key), dict) else {}
+    given = ws.values.get(key)
+    if not isinstance(given, dict):
+        given = {}
     rows = [
         {
             "attribute": a,
@@ -144,7 +149,7 @@ def _side(ws: Workspace, key: str, label: str, errors: dict[str, str]) -> dict[s
 
 
 def _context(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     project: Project,
     assignment: Assignment | None,
     *,
@@ -158,7 +163,7 @@ def _context(
     context: dict[str, Any] = {
         "project": project,
         "assignment": assignment,
-        "progress": annotator_progress(project=project, annotator=request.user),  # type: ignore[arg-type]
+        "progress": annotator_progress(project=project, annotator=request_user(request)),
         "notices": notices or [],
         "shortcuts": SHORTCUTS,
         "errors": errors,
@@ -182,21 +187,21 @@ def _context(
     return context
 
 
-def _respond(request: HttpRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+def _respond(request: HtmxHttpRequest, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
     """The full page, or for htmx the workspace partial (always 200, so htmx swaps it in)."""
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, PARTIAL, context)
     return render(request, PAGE, context, status=status)
 
 
-def _next(request: HttpRequest, project: Project, notices: list[str]) -> HttpResponse:
+def _next(request: HtmxHttpRequest, project: Project, notices: list[str]) -> HttpResponse:
     """After a submit or skip: htmx gets the next comparison in place; a plain post is redirected to it."""
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         for notice in notices:
             messages.info(request, notice)
         return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}), permanent=False)
     try:
-        assignment = assignment_claim_next(project=project, annotator=request.user)  # type: ignore[arg-type]
+        assignment = assignment_claim_next(project=project, annotator=request_user(request))
     except PermissionDenied as exc:
         raise DjangoPermissionDenied(exc.message) from exc
     return _respond(request, _context(request, project, assignment, notices=notices))
@@ -207,11 +212,11 @@ def _next(request: HttpRequest, project: Project, notices: list[str]) -> HttpRes
 
 @login_required
 @require_GET
-def annotate(request: HttpRequest, slug: str) -> HttpResponse:
+def annotate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The annotator's current comparison (claimed now if they have none), or a note that nothing is left."""
     project = _annotator_project(request, slug)
     try:
-        assignment = assignment_claim_next(project=project, annotator=request.user)  # type: ignore[arg-type]
+        assignment = assignment_claim_next(project=project, annotator=request_user(request))
     except PermissionDenied as exc:
         raise DjangoPermissionDenied(exc.message) from exc
     return _respond(request, _context(request, project, assignment))
@@ -219,7 +224,7 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def annotate_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def annotate_submit(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _own_assignment(request, assignment_id)
     project = assignment.comparison.project
     attributes = list(project.attributes.all())
@@ -227,7 +232,7 @@ def annotate_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     try:
         result = annotation_submit(
             assignment=assignment,
-            annotator=request.user,  # type: ignore[arg-type]
+            annotator=request_user(request),
             ratings_shown=form.ratings_shown,
             preference_strength=form.preference_strength,
             justification=form.justification,
@@ -253,13 +258,13 @@ def annotate_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def annotate_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def annotate_skip(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _own_assignment(request, assignment_id)
     project = assignment.comparison.project
     try:
         assignment_skip(
             assignment=assignment,
-            annotator=request.user,  # type: ignore[arg-type]
+            annotator=request_user(request),
             reason=request.POST.get("reason", ""),
             note=request.POST.get("note", ""),
             flags=request.POST.getlist("flags"),
@@ -286,22 +291,22 @@ def annotate_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def annotate_draft(request: HttpRequest, assignment_id: int) -> HttpResponse:
+def annotate_draft(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
     """Keep the unfinished form. Script (autosave, sendBeacon on leaving) gets 204; a plain post a redirect back."""
     assignment = _own_assignment(request, assignment_id)
     project = assignment.comparison.project
     form = _parse(request.POST, list(project.attributes.all()))
     draft = form.as_values()
     try:
-        assignment_draft_save(assignment=assignment, annotator=request.user, draft=draft)  # type: ignore[arg-type]
+        assignment_draft_save(assignment=assignment, annotator=request_user(request), draft=draft)
     except Conflict as exc:
-        if request.htmx or request.headers.get("X-Requested-With"):  # type: ignore[attr-defined]
+        if request.htmx or request.headers.get("X-Requested-With"):
             return HttpResponse(exc.message, status=409, content_type="text/plain")
         messages.info(request, exc.message)
         return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}))
     except ApplicationError as exc:
         raise DjangoPermissionDenied(exc.message) from exc
-    if request.htmx or request.headers.get("X-Requested-With"):  # type: ignore[attr-defined]
+    if request.htmx or request.headers.get("X-Requested-With"):
         return HttpResponse(status=204)
     messages.info(request, "Draft saved.")
     return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}))

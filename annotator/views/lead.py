@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -38,27 +38,30 @@ from annotator.selectors.quality import (
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
 from annotator.services.agreement_intervals import agreement_intervals_request
 from annotator.services.reviews import review_decide
+from annotator.views import HtmxHttpRequest, request_user
 
 ANNOTATIONS_PER_PAGE = 25
 
 
-def _lead_project(request: HttpRequest, slug: str) -> Project:
+def _lead_project(request: HtmxHttpRequest, slug: str) -> Project:
     try:
-        return project_get_for_role(slug=slug, user=request.user, roles={Role.LEAD})
+        return project_get_for_role(slug=slug, user=request_user(request), roles={Role.LEAD})
     except NotFound as exc:
         raise Http404(exc.message) from exc
     except PermissionDenied as exc:
         raise DjangoPermissionDenied(exc.message) from exc
 
 
-def _render(request: HttpRequest, page: str, partial: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+def _render(
+    request: HtmxHttpRequest, page: str, partial: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
     """The full page, or for htmx the partial the page includes (htmx swaps only 2xx, so errors come as 200)."""
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, partial, context)
     return render(request, page, context, status=status)
 
 
-def _int_param(request: HttpRequest, name: str, default: int) -> int:
+def _int_param(request: HtmxHttpRequest, name: str, default: int) -> int:
     try:
         return max(1, int(request.GET.get(name, default)))
     except (TypeError, ValueError):
@@ -70,7 +73,7 @@ def _int_param(request: HttpRequest, name: str, default: int) -> int:
 
 @login_required
 @require_GET
-def lead_overview(request: HttpRequest, slug: str) -> HttpResponse:
+def lead_overview(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Progress, agreement per attribute (with intervals when the background task has them) and over time."""
     project = _lead_project(request, slug)
     fingerprint = agreement_fingerprint(project=project)
@@ -88,19 +91,19 @@ def lead_overview(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def lead_intervals(request: HttpRequest, slug: str) -> HttpResponse:
+def lead_intervals(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """GET: the intervals panel (polled while a computation runs). POST: ask for a fresh computation."""
     project = _lead_project(request, slug)
     if request.method == "POST":
         agreement_intervals_request(project=project)
-        if not request.htmx:  # type: ignore[attr-defined]
+        if not request.htmx:
             return HttpResponseRedirect(reverse("annotator:lead_overview", kwargs={"slug": slug}))
     elif request.method != "GET":
         return HttpResponse(status=405)
     state = agreement_intervals_get(project=project)
     context = {"project": project, "intervals": state, "labels": MEASURE_LABELS}
     response = render(request, "annotator/partials/_lead_intervals.html", context)
-    if request.method == "GET" and request.htmx and not state.busy:  # type: ignore[attr-defined]
+    if request.method == "GET" and request.htmx and not state.busy:
         # Done: the panel has its final content; 286 tells htmx to stop polling.
         stop = HttpResponseStopPolling()
         stop.content = response.content
@@ -113,7 +116,7 @@ def lead_intervals(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def lead_annotators(request: HttpRequest, slug: str) -> HttpResponse:
+def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The per-annotator table, sortable by any column; outliers marked."""
     project = _lead_project(request, slug)
     sort = request.GET.get("sort", "loo_agreement")
@@ -160,7 +163,7 @@ def _annotator_columns(attributes: list[str]) -> list[tuple[str, str, bool]]:
 
 @login_required
 @require_GET
-def lead_annotator_detail(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+def lead_annotator_detail(request: HtmxHttpRequest, slug: str, user_id: int) -> HttpResponse:
     """One annotator's annotations, newest first, each with its review and the review form."""
     project = _lead_project(request, slug)
     page = _int_param(request, "page", 1)
@@ -189,7 +192,7 @@ def lead_annotator_detail(request: HttpRequest, slug: str, user_id: int) -> Http
 
 @login_required
 @require_GET
-def lead_disagreements(request: HttpRequest, slug: str) -> HttpResponse:
+def lead_disagreements(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Comparisons ordered by how much their annotators disagree, every annotation side by side."""
     project = _lead_project(request, slug)
     order = request.GET.get("order", "rating")
@@ -204,7 +207,7 @@ def lead_disagreements(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def lead_review(request: HttpRequest, slug: str, annotation_id: int) -> HttpResponse:
+def lead_review(request: HtmxHttpRequest, slug: str, annotation_id: int) -> HttpResponse:
     """Accept, or reject with a reason (the annotation goes back to its annotator). htmx: the annotation's card."""
     project = _lead_project(request, slug)
     annotation = (
@@ -218,10 +221,10 @@ def lead_review(request: HttpRequest, slug: str, annotation_id: int) -> HttpResp
     reason = request.POST.get("reason", "")
     error = ""
     try:
-        review_decide(annotation=annotation, reviewer=request.user, decision=decision, reason=reason)  # type: ignore[arg-type]
+        review_decide(annotation=annotation, reviewer=request_user(request), decision=decision, reason=reason)
     except ApplicationError as exc:
         error = exc.message
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         if error:
             context = {"project": project, "tab": "disagreements", "error": error, "back": _next_url(request, slug)}
             return render(request, "annotator/lead/review_error.html", context, status=400)
@@ -247,7 +250,7 @@ def lead_review(request: HttpRequest, slug: str, annotation_id: int) -> HttpResp
     return render(request, "annotator/partials/_lead_annotation_review.html", context)
 
 
-def _next_url(request: HttpRequest, slug: str) -> str:
+def _next_url(request: HtmxHttpRequest, slug: str) -> str:
     candidate = request.POST.get("next", "")
     if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}):
         return candidate
@@ -259,7 +262,7 @@ def _next_url(request: HttpRequest, slug: str) -> str:
 
 @login_required
 @require_GET
-def lead_rules(request: HttpRequest, slug: str) -> HttpResponse:
+def lead_rules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The aggregation rules and, for the chosen one, what it would keep and drop here and agreement before/after."""
     project = _lead_project(request, slug)
     # The default rules are seeded on first use (idempotent), so a fresh install needs no extra step.

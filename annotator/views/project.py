@@ -11,18 +11,20 @@ from annotator.errors import NotFound
 from annotator.models import Role
 from annotator.selectors.assignments import annotator_progress
 from annotator.selectors.projects import project_get_for_role, project_roles
+from annotator.views import request_user
 
 
 @login_required
 @require_GET
 def project_home(request: HttpRequest, slug: str) -> HttpResponse:
     """Links by role: Annotate (annotators), the lead's pages (leads), snapshots and jobs (researchers)."""
+    user = request_user(request)
     try:
-        project = project_get_for_role(slug=slug, user=request.user)
+        project = project_get_for_role(slug=slug, user=user)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    roles = project_roles(project=project, user=request.user)
-    progress = annotator_progress(project=project, annotator=request.user) if Role.ANNOTATOR in roles else None  # type: ignore[arg-type]
+    roles = project_roles(project=project, user=user)
+    progress = annotator_progress(project=project, annotator=user) if Role.ANNOTATOR in roles else None
     context = {
         "project": project,
         "roles": roles,

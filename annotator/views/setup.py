@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -35,17 +35,18 @@ from annotator.rendering import render_markdown
 from annotator.selectors.projects import project_get_for_role
 from annotator.services import projects as project_services
 from annotator.services.imports import comparisons_import
+from annotator.views import HtmxHttpRequest, request_user
 
 GOLD_PAGE_SIZE = 50
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))  # django-htmx's middleware sets request.htmx
+def _is_htmx(request: HtmxHttpRequest) -> bool:
+    return bool(request.htmx)
 
 
-def _lead_project(request: HttpRequest, slug: str) -> Project:
+def _lead_project(request: HtmxHttpRequest, slug: str) -> Project:
     try:
-        return project_get_for_role(slug=slug, user=request.user, roles={"lead"})
+        return project_get_for_role(slug=slug, user=request_user(request), roles={"lead"})
     except NotFound as exc:
         raise Http404(exc.message) from exc
     except PermissionDenied as exc:
@@ -53,7 +54,7 @@ def _lead_project(request: HttpRequest, slug: str) -> Project:
 
 
 def _render(
-    request: HttpRequest, page: str, partial: str, context: dict[str, Any], *, status: int = 200
+    request: HtmxHttpRequest, page: str, partial: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     """The full page, or for an htmx request the partial that the page includes."""
     template = partial if _is_htmx(request) else page
@@ -69,15 +70,15 @@ def _setup_url(name: str, project: Project) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_new(request: HttpRequest) -> HttpResponse:
+def project_new(request: HtmxHttpRequest) -> HttpResponse:
     """Create a project (staff and existing leads only); the creator becomes its lead."""
-    if not project_services.project_create_allowed(user=request.user):
+    if not project_services.project_create_allowed(user=request_user(request)):
         raise DjangoPermissionDenied("Only staff and data leads may create projects.")
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             project = project_services.project_create(
-                slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], creator=request.user
+                slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], creator=request_user(request)
             )
         except ValidationFailed as exc:
             add_service_errors(form, exc)
@@ -92,7 +93,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def setup_settings(request: HttpRequest, slug: str) -> HttpResponse:
+def setup_settings(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     project = _lead_project(request, slug)
     saved = False
     if request.method == "POST":
@@ -117,7 +118,7 @@ def setup_settings(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def setup_guidelines_preview(request: HttpRequest, slug: str) -> HttpResponse:
+def setup_guidelines_preview(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The guidelines as annotators will see them, rendered by the one Markdown renderer; nothing is saved.
 
     Without JS the Preview button posts the whole settings form here and gets the settings page back, unsaved
@@ -149,7 +150,7 @@ def _attribute_forms(project: Project, bound: AttributeForm | None = None) -> li
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def setup_attributes(request: HttpRequest, slug: str) -> HttpResponse:
+def setup_attributes(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """List the attributes, each an editable form with one description per scale level; add and delete them.
 
     POST ``action`` = ``save`` | ``delete`` (with ``attribute`` = its id) or ``create``.
@@ -210,7 +211,7 @@ def setup_attributes(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def setup_members(request: HttpRequest, slug: str) -> HttpResponse:
+def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Members by role; POST ``action`` = ``add`` (username, role) or ``remove`` (``membership`` = its id)."""
     project = _lead_project(request, slug)
     form = MembershipAddForm()
@@ -256,7 +257,7 @@ def setup_members(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def setup_import(request: HttpRequest, slug: str) -> HttpResponse:
+def setup_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Upload a file of comparisons; all rows are imported or none, and the first bad row is shown with its
     line (or row) and column. Files of tens of MB import within the request in seconds."""
     project = _lead_project(request, slug)
@@ -297,7 +298,7 @@ def setup_import(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def setup_gold(request: HttpRequest, slug: str) -> HttpResponse:
+def setup_gold(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Comparisons of the project, gold ones marked; pick one (``?comparison=<id>``) to set its expected ratings.
 
     POST ``comparison`` = its id and ``action`` = ``mark`` | ``unmark``. Gold comparisons are claimed like any other

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
@@ -16,13 +16,14 @@ from annotator.models import Project, Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.snapshots import SNAPSHOT_ROLES, aggregation_rule_get, snapshot_get_in_project, snapshot_list
 from annotator.services.snapshots import snapshot_card, snapshot_create
+from annotator.views import HtmxHttpRequest, request_user
 
 IN_PROGRESS = (SnapshotStatus.PENDING, SnapshotStatus.BUILDING)
 
 
-def _project(request: HttpRequest, slug: str) -> Project:
+def _project(request: HtmxHttpRequest, slug: str) -> Project:
     try:
-        return project_get_for_role(slug=slug, user=request.user, roles=set(SNAPSHOT_ROLES))
+        return project_get_for_role(slug=slug, user=request_user(request), roles=set(SNAPSHOT_ROLES))
     except NotFound as exc:
         raise Http404(exc.message) from exc
     except PermissionDenied as exc:
@@ -40,7 +41,7 @@ def _strip_front_matter(card: str) -> str:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def snapshots(request: HttpRequest, slug: str) -> HttpResponse:
+def snapshots(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The list; POST cuts a new snapshot. htmx polls the list partial while any snapshot is being built."""
     project = _project(request, slug)
     error = None
@@ -50,7 +51,9 @@ def snapshots(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             if rule_name and rule is None:
                 raise NotFound(f"No aggregation rule named {rule_name!r}.")
-            snapshot_create(project=project, user=request.user, rule=rule, name=request.POST.get("name", "")[:200])
+            snapshot_create(
+                project=project, user=request_user(request), rule=rule, name=request.POST.get("name", "")[:200]
+            )
         except ApplicationError as exc:
             error = exc.message
         else:
@@ -71,7 +74,7 @@ def snapshots(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def snapshot_detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+def snapshot_detail(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
     project = _project(request, slug)
     try:
         snapshot: Snapshot = snapshot_get_in_project(project=project, number=number)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from annotator.errors import NotFound
@@ -27,7 +27,7 @@ def training_job_list(*, project: Project, status: str | None = None) -> QuerySe
 
 
 def training_job_get_for_role(
-    *, job_id: int, user: AbstractBaseUser | AnonymousUser, roles: frozenset[str] = JOB_ROLES
+    *, job_id: int, user: User | AnonymousUser, roles: frozenset[str] = JOB_ROLES
 ) -> TrainingJob:
     """The job ``job_id`` if ``user`` holds one of ``roles`` in its project (non-member: NotFound; other role:
     PermissionDenied)."""
@@ -49,7 +49,21 @@ def training_job_in_project(*, project: Project, job_id: int) -> TrainingJob:
     return job
 
 
-def training_job_metrics(*, job: TrainingJob, after_id: int = 0) -> list[dict[str, Any]]:
+class MetricPoint(TypedDict):
+    """One row of a job's metric series, as ``training_job_metrics`` gives it (a ``JobMetric``'s values)."""
+
+    id: int
+    stage: int
+    step: int
+    split: str  # "train" or "validation"
+    epoch: float | None
+    loss: float | None
+    accuracy: float | None
+    tokens_per_s: float | None
+    learning_rate: float | None
+
+
+def training_job_metrics(*, job: TrainingJob, after_id: int = 0) -> list[MetricPoint]:
     """The job's metric points in order (``after_id``: only newer ones, for live polling)."""
     rows = JobMetric.objects.filter(job=job, id__gt=after_id).order_by("stage", "step", "id")
     return list(

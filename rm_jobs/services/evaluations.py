@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -82,7 +82,7 @@ def _check_reward_bench_file(path: Path) -> int:
 def evaluation_create(
     *,
     job: TrainingJob,
-    user: AbstractBaseUser | None,
+    user: User | None,
     snapshot: Snapshot | None = None,
     reward_bench_file: UploadedFile | None = None,
 ) -> Evaluation:
@@ -274,7 +274,7 @@ def _disagreements(pairs: Sequence[Mapping[str, Any]], margins: list[float]) -> 
 def disagreements_send_to_review(
     *,
     evaluation: Evaluation,
-    user: AbstractBaseUser | None,
+    user: User | None,
     comparison_ids: list[int] | None = None,
     reason: str = "",
 ) -> list[ReviewRequest]:

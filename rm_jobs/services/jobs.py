@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
@@ -195,7 +195,7 @@ def _stages(
 def training_job_create(
     *,
     snapshot: Snapshot,
-    user: AbstractBaseUser | None,
+    user: User | None,
     objective: str,
     base_model: str | None = None,
     queue: str = Queue.DEFAULT,
@@ -375,7 +375,7 @@ def training_job_finish(
 
 
 @transaction.atomic
-def training_job_cancel(*, job: TrainingJob, user: AbstractBaseUser | None = None) -> TrainingJob:
+def training_job_cancel(*, job: TrainingJob, user: User | None = None) -> TrainingJob:
     """Cancel a job: a queued one at once, a running one at its next step (its last checkpoint is kept).
 
     Raises Conflict for a job that already finished.
@@ -399,7 +399,7 @@ def training_job_cancel(*, job: TrainingJob, user: AbstractBaseUser | None = Non
     return job
 
 
-def _by(user: AbstractBaseUser | None) -> str:
+def _by(user: User | None) -> str:
     return f" by {user.get_username()}" if user is not None else ""
 
 

@@ -27,7 +27,7 @@ def test_the_services_the_design_names_are_there() -> None:
 def test_web_migrates_first_then_serves_the_real_wsgi_application() -> None:
     command = SERVICES["web"]["command"]
     assert command.index("migrate") < command.index("gunicorn")
-    target = next(arg for arg in command.replace("\"", " ").split() if arg.startswith("config.wsgi"))
+    target = next(arg for arg in command.replace('"', " ").split() if arg.startswith("config.wsgi"))
     module, attribute = target.split(":")
     assert hasattr(importlib.import_module(module), attribute)
 

@@ -22,13 +22,18 @@ def test_load_demo_creates_the_project_the_users_and_some_simulated_work_and_reu
     output = _call("load_demo")
     project = Project.objects.get(slug="demo")
     assert project.comparisons.count() >= 60
-    assert {m.role for m in Membership.objects.filter(project=project, user__username__in=["annotator", "lead", "researcher"])} == set(Role.values)
+    assert {
+        m.role
+        for m in Membership.objects.filter(project=project, user__username__in=["annotator", "lead", "researcher"])
+    } == set(Role.values)
     assert authenticate(username="annotator", password="prefstack-demo") is not None
     assert "annotator" in output and "prefstack-demo" in output
     annotations = Annotation.objects.filter(comparison__project=project).count()
     assert annotations > 50
     # The demo annotator still finds work: some comparisons have free slots.
-    assert Assignment.objects.filter(comparison__project=project).count() < project.comparisons.count() * project.overlap
+    assert (
+        Assignment.objects.filter(comparison__project=project).count() < project.comparisons.count() * project.overlap
+    )
 
     again = _call("load_demo")
     assert "Reusing" in again

@@ -46,7 +46,9 @@ def test_disagreements_become_annotations_by_anonymous_source_annotators(tmp_pat
     project = ProjectFactory()
     row1 = {"prompt": "p", "response": "a", **{k: [3, 3, 4] for k in ATTRS}}
     row2 = {"prompt": "p", "response": "b", **{k: [1, 2, 1] for k in ATTRS}}
-    result = comparisons_import(project=project, source=str(_jsonl(tmp_path, [row1, row2])), fmt="helpsteer2-disagreements")
+    result = comparisons_import(
+        project=project, source=str(_jsonl(tmp_path, [row1, row2])), fmt="helpsteer2-disagreements"
+    )
     assert result.annotations == 3
     annotations = Annotation.objects.order_by("annotator__username")
     assert [a.annotator.username for a in annotations] == [f"source.helpsteer2-disagreements.{i}" for i in (1, 2, 3)]

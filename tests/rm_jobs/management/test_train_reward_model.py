@@ -11,7 +11,6 @@ from django.core.management import CommandError, call_command
 from transformers import AutoModelForSequenceClassification
 
 from rm_jobs.models import JobStatus, TrainingJob
-from rm_jobs.services import runs
 
 pytestmark = pytest.mark.django_db
 
