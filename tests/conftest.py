@@ -73,3 +73,13 @@ def _private_celery_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     app.conf.broker_transport_options = options
     yield
     settings.CELERY_QUEUE_ROOT, settings.CELERY_BROKER_TRANSPORT_OPTIONS = old_root, old_options
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _patient_browser_assertions() -> None:
+    """CI machines are small and busy: browser assertions wait up to 30 s (Playwright's default is 5 s)."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # pragma: no cover - playwright is a dev requirement
+        return
+    expect.set_options(timeout=30_000)

@@ -40,7 +40,7 @@ def test_researcher_cuts_a_snapshot_trains_and_compares(
         # 1. Cut a snapshot; the list polls until the worker has built it.
         page.fill('input[name="name"]', "journey")
         page.get_by_role("button", name="Cut a snapshot").click()
-        expect(page.locator("#snapshot-list .badge.ok")).to_have_text("ready")
+        expect(page.locator("#snapshot-list .badge.ok")).to_have_text("ready", timeout=120_000)
         snapshot = Snapshot.objects.get(project=project, name="journey")
 
         # 2. Launch a job from the jobs page.
@@ -57,7 +57,7 @@ def test_researcher_cuts_a_snapshot_trains_and_compares(
 
         # 3. The job page follows it to the end: status polled, chart filled, checkpoint offered.
         expect(page).to_have_url(re.compile(r"/p/demo/jobs/\d+/$"))
-        expect(page.locator("#job-status .job-status")).to_have_text(re.compile("Succeeded"))
+        expect(page.locator("#job-status .job-status")).to_have_text(re.compile("Succeeded"), timeout=240_000)
         expect(page.locator("#job-chart")).to_have_attribute("data-points", "6")
         expect(page.get_by_role("link", name="Download checkpoint (.zip)")).to_be_visible()
         expect(page.locator("#job-evaluations")).to_contain_text("Accuracy")
