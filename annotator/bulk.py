@@ -10,10 +10,10 @@ the model field itself. Call it inside a transaction: on SQLite the reserved ids
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from django.db import connection, models
 from django.utils import timezone
 
@@ -44,7 +44,9 @@ class BulkTable:
                 self._defaults.append(_UNSET)
         self._is_json = [isinstance(f, models.JSONField) for f in self.fields]
         self._is_datetime = [isinstance(f, models.DateTimeField) for f in self.fields]
-        self._needs_adapting = [j or d for j, d in zip(self._is_json, self._is_datetime, strict=True)]
+        self._adapt_indexes = [
+            i for i, (j, d) in enumerate(zip(self._is_json, self._is_datetime, strict=True)) if j or d
+        ]
 
     def reserve_ids(self, count: int) -> list[int]:
         """``count`` fresh primary keys for this table."""
@@ -68,24 +70,21 @@ class BulkTable:
         if value is None:
             return None
         if self._is_json[index]:
-            return json.dumps(value, ensure_ascii=False)
+            return orjson.dumps(value).decode()
         if self._is_datetime[index] and connection.vendor != "postgresql":
             return connection.ops.adapt_datetimefield_value(value)
         return value
 
     def _tuple(self, row: Mapping[str, Any], defaults: list[Any]) -> tuple[Any, ...]:
-        # Hot loop: plain lookups only; defaults were adapted once per insert.
-        adapt, out = self._adapt, []
-        for index, attname in enumerate(self.attnames):
-            if attname in row:
-                value = row[attname]
-                out.append(adapt(index, value) if self._needs_adapting[index] else value)
-            else:
-                default = defaults[index]
-                if default is _UNSET:
-                    raise ValueError(f"{self.model.__name__}.{attname} needs a value")
-                out.append(default)
-        return tuple(out)
+        # Hot loop (hundreds of thousands of rows): one comprehension, then only the columns that need adapting.
+        values = [row.get(attname, default) for attname, default in zip(self.attnames, defaults, strict=True)]
+        for index in self._adapt_indexes:
+            if self.attnames[index] in row:
+                values[index] = self._adapt(index, values[index])
+        if _UNSET in values:
+            missing = [a for a, v in zip(self.attnames, values, strict=True) if v is _UNSET]
+            raise ValueError(f"{self.model.__name__} needs a value for {', '.join(missing)}")
+        return tuple(values)
 
     def insert(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Write ``rows``; each must carry its ``id`` (from :meth:`reserve_ids`) and every field without a default."""
