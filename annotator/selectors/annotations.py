@@ -25,6 +25,7 @@ REVIEW_UNREVIEWED = "unreviewed"
 _DECISIONS = {"accept": REVIEW_ACCEPTED, "reject": REVIEW_REJECTED}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _IDS = ("comparison_id", "annotator_id", "annotation_id")
+_FETCH_BLOCK = 20_000
 
 
 def _rating_sql(side: str, attribute: str) -> str:
@@ -63,8 +64,12 @@ def _read_numbers(sql: str, project_id: int, columns: list[str]) -> pd.DataFrame
                 return pd.DataFrame({c: np.empty(0) for c in columns})
             return pd.read_csv(buffer, names=columns, header=None, dtype=np.float64, engine="c")
         cursor.execute(sql, [project_id])
-        rows = cursor.fetchall()
-    values = np.array(rows, dtype=np.float64) if rows else np.empty((0, len(columns)))
+        # In blocks, so that at most one block of Python tuples is alive beside the growing arrays.
+        blocks = []
+        while rows := cursor.fetchmany(_FETCH_BLOCK):
+            blocks.append(np.array(rows, dtype=np.float64))
+            del rows
+    values = np.concatenate(blocks) if blocks else np.empty((0, len(columns)))
     return pd.DataFrame(values, columns=columns)
 
 
