@@ -324,13 +324,18 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
 
     # Numbers only (300k annotations ~ 60 MB); justifications are read per chunk of comparisons below.
     frame = annotation_frame(project=project, attributes=attributes)
-    n_rejected = int((frame["review_status"] == REVIEW_REJECTED).sum())
-    frame = frame[frame["review_status"] != REVIEW_REJECTED].reset_index(drop=True)
+    rejected = (frame["review_status"] == REVIEW_REJECTED).to_numpy()
+    n_rejected = int(rejected.sum())
+    if n_rejected:  # copies of a 100k-comparison frame cost tens of MB each: only filter when something goes
+        frame = frame[~rejected].reset_index(drop=True)
     # Where people annotated a comparison, their annotations decide; annotations that came with an imported
     # dataset decide only comparisons nobody here annotated.
     imported = frame["annotator_id"].isin(source_annotator_ids()).to_numpy()
-    has_people = pd.Series(~imported).groupby(frame["comparison_id"].to_numpy()).transform("any").to_numpy()
-    basis = frame[~imported | ~has_people].reset_index(drop=True)
+    if imported.any():
+        has_people = pd.Series(~imported).groupby(frame["comparison_id"].to_numpy()).transform("any").to_numpy()
+        basis = frame[~imported | ~has_people].reset_index(drop=True)
+    else:
+        basis = frame
     progress(0.15)
 
     labels, retained = _aggregate(basis, snapshot.rule_params, attributes)
