@@ -10,6 +10,26 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
+# The vocabulary of the synthetic prompts and responses.
+WORDS = (
+    "the",
+    "model",
+    "answer",
+    "explains",
+    "a",
+    "python",
+    "function",
+    "that",
+    "returns",
+    "sorted",
+    "values",
+    "with",
+    "clear",
+    "steps",
+    "and",
+    "examples",
+)
 
 
 def setup_django() -> str:

@@ -27,7 +27,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from _common import ROOT, peak_rss_mb, report
+from _common import ATTRIBUTES, ROOT, peak_rss_mb, report
+from _common import WORDS as BASE_WORDS
 
 sys.path.insert(0, str(ROOT))
 
@@ -42,24 +43,8 @@ from annotator.exports import (
 )
 from annotator.imports import Turn
 
-ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
-WORDS = [
-    "the",
-    "model",
-    "answer",
-    "explains",
-    "a",
-    "python",
-    "function",
-    "that",
-    "returns",
-    "sorted",
-    "values",
-    "with",
-    "clear",
-    "steps",
-    "and",
-    "examples",
+WORDS = (
+    *BASE_WORDS,
     "while",
     "response",
     "one",
@@ -93,7 +78,7 @@ WORDS = [
     "string",
     "integer",
     "float",
-]
+)
 
 
 def _corpus(rng: random.Random, chars: int) -> str:

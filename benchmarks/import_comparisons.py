@@ -15,27 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import peak_rss_mb, report, setup_django
-
-ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
-WORDS = [
-    "the",
-    "model",
-    "answer",
-    "explains",
-    "a",
-    "python",
-    "function",
-    "that",
-    "returns",
-    "sorted",
-    "values",
-    "with",
-    "clear",
-    "steps",
-    "and",
-    "examples",
-]
+from _common import ATTRIBUTES, WORDS, peak_rss_mb, report, setup_django
 
 
 def write_file(path: Path, comparisons: int, seed: int = 0) -> None:
