@@ -22,6 +22,7 @@ served as they are.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import math
 import os
@@ -254,7 +255,38 @@ def stats_rule(rule_params: dict[str, Any]) -> aggregation.AggregationRule:
         raise ValidationFailed(f"Bad aggregation rule parameters: {error}") from error
 
 
+AGGREGATE_BLOCK = 20_000  # comparisons aggregated at a time: the rule's working space stays that size
+
+
 def _aggregate(
+    frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Sequence[str]
+) -> tuple[_Labels, pd.DataFrame]:
+    """Apply the snapshot's rule block by block of comparisons (the rule looks at one comparison at a time, and the
+    frame is sorted by comparison), so its working memory does not grow with the project."""
+    ids = frame["comparison_id"].to_numpy()
+    starts = np.unique(ids)[::AGGREGATE_BLOCK]
+    edges = [*np.searchsorted(ids, starts, side="left").tolist(), len(ids)]
+    parts = [_aggregate_block(frame.iloc[lo:hi], rule_params, attributes) for lo, hi in itertools.pairwise(edges)]
+    if not parts:
+        return _aggregate_block(frame, rule_params, attributes)
+    labels = [p[0] for p in parts]
+    reasons: dict[str, int] = {}
+    for part in labels:
+        for reason, count in part.dropped_by_reason.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    merged = _Labels(
+        comparison_ids=np.concatenate([p.comparison_ids for p in labels]),
+        ratings_1={a: np.concatenate([p.ratings_1[a] for p in labels]) for a in attributes},
+        ratings_2={a: np.concatenate([p.ratings_2[a] for p in labels]) for a in attributes},
+        strength=np.concatenate([p.strength for p in labels]),
+        justification_from=np.concatenate([p.justification_from for p in labels]),
+        kept_preference_ids=np.unique(np.concatenate([p.kept_preference_ids for p in labels])),
+        dropped_by_reason=reasons,
+    )
+    return merged, pd.concat([p[1] for p in parts], ignore_index=True)
+
+
+def _aggregate_block(
     frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Sequence[str]
 ) -> tuple[_Labels, pd.DataFrame]:
     """Apply the snapshot's rule (annotator.stats.aggregation): the labels it kept, and the annotation table as it

@@ -466,3 +466,30 @@ def test_create_snapshot_command_refuses_unknown_rule(project_with_annotations: 
 def test_bad_validation_fraction_is_refused(project_with_annotations: dict[str, Any]) -> None:
     with pytest.raises(ValidationFailed):
         snapshot_create(project=project_with_annotations["project"], user=None, validation_fraction=1.5)
+
+
+def test_aggregating_block_by_block_gives_the_same_labels_as_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from annotator.services import snapshots as service
+    from annotator.stats.simulation import SimulatedAnnotator, make_truth, simulate_annotations
+
+    attributes = ["helpfulness", "correctness", "coherence", "complexity", "verbosity"]
+    truth = make_truth(60, attributes, seed=3)
+    pool = [SimulatedAnnotator(p, seed=i) for i, p in enumerate(["careful", "lenient", "harsh", "random", "careful"])]
+    frame = simulate_annotations(truth, pool, per_comparison_k=(3, 5), seed=4)
+    frame = frame[~frame["skipped"]].sort_values(["comparison_id", "annotation_id"], ignore_index=True)
+    frame["annotation_id"] = np.arange(1, len(frame) + 1)
+    params = {"kind": "helpsteer2", "params": {}}
+    whole, whole_retained = service._aggregate(frame, params, attributes)
+    monkeypatch.setattr(service, "AGGREGATE_BLOCK", 7)
+    blocks, blocks_retained = service._aggregate(frame, params, attributes)
+    np.testing.assert_array_equal(whole.comparison_ids, blocks.comparison_ids)
+    for a in attributes:
+        np.testing.assert_array_equal(whole.ratings_1[a], blocks.ratings_1[a])
+        np.testing.assert_array_equal(whole.ratings_2[a], blocks.ratings_2[a])
+    np.testing.assert_array_equal(whole.strength, blocks.strength)
+    np.testing.assert_array_equal(whole.justification_from, blocks.justification_from)
+    np.testing.assert_array_equal(whole.kept_preference_ids, blocks.kept_preference_ids)
+    assert whole.dropped_by_reason == blocks.dropped_by_reason
+    assert len(whole_retained) == len(blocks_retained)
