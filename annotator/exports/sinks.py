@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from io import BufferedIOBase
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 import pyarrow as pa
@@ -111,7 +111,54 @@ class JsonlSink:
         self._raw.close()
 
 
-class ParquetSink:
+class _RowGroupedParquet:
+    """What both Parquet sinks share: the writer settings, exact row groups, and the hand-over to the writer."""
+
+    def __init__(
+        self,
+        path: Path,
+        schema: pa.Schema,
+        *,
+        row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+        compression: ParquetCompression = DEFAULT_PARQUET_COMPRESSION,
+        background: BackgroundWriter | None = None,
+    ) -> None:
+        if row_group_size < 1:
+            raise ValueError("row_group_size must be positive")
+        self.rows = 0
+        self.row_groups = 0
+        self._background = background
+        self._schema = schema
+        self._row_group_size = row_group_size
+        self._buffered = 0
+        self._writer = pq.ParquetWriter(
+            path, schema, compression=compression, use_dictionary=_dictionary_columns(schema)
+        )
+
+    def _buffer_rows(self, rows: int) -> None:
+        self.rows += rows
+        self._buffered += rows
+        if self._buffered >= self._row_group_size:
+            self._flush(self._buffered - self._buffered % self._row_group_size)
+
+    def _take(self, rows: int) -> pa.Table:
+        """Remove and return the first ``rows`` buffered rows."""
+        raise NotImplementedError
+
+    def _flush(self, rows: int) -> None:
+        """Hand the first ``rows`` buffered rows (a whole number of row groups, or the rest) to Parquet."""
+        table = self._take(rows)
+        self._buffered -= rows
+        _run(self._background, partial(self._writer.write_table, table, row_group_size=self._row_group_size))
+        self.row_groups += -(-rows // self._row_group_size)
+
+    def close(self) -> None:
+        if self._buffered:
+            self._flush(self._buffered)
+        _run(self._background, self._writer.close)
+
+
+class ParquetSink(_RowGroupedParquet):
     """Writes rows to Parquet with an explicit schema, in row groups of exactly ``row_group_size`` rows (the last
     one may be shorter).
 
@@ -119,103 +166,43 @@ class ParquetSink:
     a dictionary only costs time before Parquet falls back to plain encoding.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        schema: pa.Schema,
-        *,
-        row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
-        compression: ParquetCompression = DEFAULT_PARQUET_COMPRESSION,
-        background: BackgroundWriter | None = None,
-    ) -> None:
-        if row_group_size < 1:
-            raise ValueError("row_group_size must be positive")
-        self.rows = 0
-        self.row_groups = 0
-        self._background = background
-        self._schema = schema
-        self._row_group_size = row_group_size
+    def __init__(self, path: Path, schema: pa.Schema, **options: Any) -> None:
+        super().__init__(path, schema, **options)
         self._buffer: Columns = {name: [] for name in schema.names}
-        self._buffered = 0
-        self._writer = pq.ParquetWriter(
-            path, schema, compression=compression, use_dictionary=_dictionary_columns(schema)
-        )
 
     def write(self, columns: Columns, rows: int) -> None:
         if not rows:
             return
         for name, values in columns.items():
             self._buffer[name].extend(values)
-        self.rows += rows
-        self._buffered += rows
-        if self._buffered >= self._row_group_size:
-            self._flush(self._buffered - self._buffered % self._row_group_size)
+        self._buffer_rows(rows)
 
-    def _flush(self, rows: int) -> None:
-        """Hand the first ``rows`` buffered rows (a whole number of row groups, or the rest) to Parquet."""
+    def _take(self, rows: int) -> pa.Table:
         chunk = {}
         for name, values in self._buffer.items():
             chunk[name] = values[:rows]
             del values[:rows]
-        self._buffered -= rows
-        table = pa.Table.from_batches([pa.RecordBatch.from_pydict(chunk, schema=self._schema)])
-        _run(self._background, partial(self._writer.write_table, table, row_group_size=self._row_group_size))
-        self.row_groups += -(-rows // self._row_group_size)
-
-    def close(self) -> None:
-        if self._buffered:
-            self._flush(self._buffered)
-        _run(self._background, self._writer.close)
+        return pa.Table.from_batches([pa.RecordBatch.from_pydict(chunk, schema=self._schema)])
 
 
-class ParquetTableSink:
+class ParquetTableSink(_RowGroupedParquet):
     """:class:`ParquetSink` for rows that arrive as Arrow tables (the columnar export path): the same writer
     settings and the same row groups, so the same rows give the same file."""
 
-    def __init__(
-        self,
-        path: Path,
-        schema: pa.Schema,
-        *,
-        row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
-        compression: ParquetCompression = DEFAULT_PARQUET_COMPRESSION,
-        background: BackgroundWriter | None = None,
-    ) -> None:
-        if row_group_size < 1:
-            raise ValueError("row_group_size must be positive")
-        self.rows = 0
-        self.row_groups = 0
-        self._background = background
-        self._schema = schema
-        self._row_group_size = row_group_size
+    def __init__(self, path: Path, schema: pa.Schema, **options: Any) -> None:
+        super().__init__(path, schema, **options)
         self._pending: list[pa.Table] = []
-        self._buffered = 0
-        self._writer = pq.ParquetWriter(
-            path, schema, compression=compression, use_dictionary=_dictionary_columns(schema)
-        )
 
     def write_table(self, table: pa.Table) -> None:
         if not table.num_rows:
             return
         self._pending.append(table.select(self._schema.names).cast(self._schema))
-        self.rows += table.num_rows
-        self._buffered += table.num_rows
-        if self._buffered >= self._row_group_size:
-            self._flush(self._buffered - self._buffered % self._row_group_size)
+        self._buffer_rows(table.num_rows)
 
-    def _flush(self, rows: int) -> None:
-        """Hand the first ``rows`` buffered rows (a whole number of row groups, or the rest) to Parquet."""
+    def _take(self, rows: int) -> pa.Table:
         buffered = pa.concat_tables(self._pending).combine_chunks()
         self._pending = [buffered.slice(rows)] if rows < buffered.num_rows else []
-        self._buffered -= rows
-        table = buffered.slice(0, rows).combine_chunks()
-        _run(self._background, partial(self._writer.write_table, table, row_group_size=self._row_group_size))
-        self.row_groups += -(-rows // self._row_group_size)
-
-    def close(self) -> None:
-        if self._buffered:
-            self._flush(self._buffered)
-        _run(self._background, self._writer.close)
+        return buffered.slice(0, rows).combine_chunks()
 
 
 _DICTIONARY_WORTHY = {"split", "domain", "language", "role"}
