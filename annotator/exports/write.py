@@ -164,21 +164,7 @@ def write_exports(
                 sink.close()
         finally:
             background.close()
-    digests = files_sha256(path for _, _, path, _ in opened)
-    return [
-        WrittenFile(
-            path=path,
-            relative_path=path.relative_to(root).as_posix(),
-            fmt=target.fmt,
-            file_type=target.file_type,
-            split=split,
-            rows=sink.rows,
-            row_groups=sink.row_groups if isinstance(sink, ParquetSink) else None,
-            size_bytes=path.stat().st_size,
-            sha256=digest,
-        )
-        for (target, split, path, sink), digest in zip(opened, digests, strict=True)
-    ]
+    return _written_files(opened, root)
 
 
 def write_export(
@@ -291,6 +277,13 @@ def write_exports_from_canonical(
                 sink.close()
         finally:
             background.close()
+    return _written_files(opened, root)
+
+
+def _written_files(
+    opened: Sequence[tuple[ExportTarget, Split | None, Path, Sink | ParquetTableSink]], root: Path
+) -> list[WrittenFile]:
+    """Describe the closed files: counts, row groups, sizes and SHA-256 digests."""
     digests = files_sha256(file for _, _, file, _ in opened)
     return [
         WrittenFile(
