@@ -3,8 +3,9 @@
 Loads the project into a database (a fresh SQLite file per size by default; DATABASE_URL for PostgreSQL), then, in a
 fresh process per size so that peak memory is the build's own, times:
 
-* ``snapshot_seconds``: ``snapshot_build`` -- the annotation frame, HelpSteer2 aggregation, agreement with bootstrap
-  intervals (card), the canonical ``items.parquet`` written chunk by chunk, its SHA-256, card and licence;
+* ``snapshot_seconds``: ``snapshot_build`` -- one pass of 10,000-comparison chunks, each read (texts, annotation
+  numbers, justifications), aggregated by the HelpSteer2 rule, counted for the card's agreement and written to the
+  canonical ``items.parquet``; then the agreement with bootstrap intervals, the file's SHA-256, card and licence;
 * ``parquet_export_seconds``: every export format (all seven, trainer-ready and HelpSteer2-Preference included) as
   Parquet, one file per format and split, from the canonical file (``write_exports_from_canonical``, what
   ``snapshot_export_file`` runs);

@@ -28,6 +28,7 @@ from annotator.exports.sinks import (
     ParquetTableSink,
     Sink,
     files_sha256,
+    release_freed_memory,
 )
 from annotator.imports.records import HELPSTEER2_ATTRIBUTES, Split
 
@@ -271,6 +272,7 @@ def write_exports_from_canonical(
                         sink = sinks[(index, split)]
                         assert not isinstance(sink, ParquetTableSink)  # items go to the row sinks
                         sink.write(columns, built_items.rows)
+            release_freed_memory()
     finally:
         try:
             for _, _, _, sink in opened:

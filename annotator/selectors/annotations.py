@@ -36,17 +36,18 @@ def _rating_sql(side: str, attribute: str) -> str:
     return f'CAST(json_extract(a.ratings, \'$."{side}"."{attribute}"\') AS REAL)'
 
 
-def _numbers_sql(attributes: Sequence[str], include_imported: bool) -> str:
+def _numbers_sql(attributes: Sequence[str], include_imported: bool, id_range: tuple[int, int] | None) -> str:
     pg = connection.vendor == "postgresql"
     epoch = "EXTRACT(EPOCH FROM a.created_at)" if pg else "(julianday(a.created_at) - 2440587.5) * 86400.0"
     swapped = "s.swapped::int" if pg else "s.swapped"
     ratings = ", ".join(_rating_sql(side, name) for side in ("1", "2") for name in attributes)
     imported = "" if include_imported else " AND a.source = ''"
+    within = "" if id_range is None else f" AND a.comparison_id BETWEEN {int(id_range[0])} AND {int(id_range[1])}"
     return (
         f"SELECT a.comparison_id, a.annotator_id, a.id, a.preference_strength, a.time_on_task_seconds, {swapped}, "
         f"{epoch}{', ' if ratings else ''}{ratings} "
         f"FROM {Annotation._meta.db_table} a JOIN {Assignment._meta.db_table} s ON s.id = a.assignment_id "
-        f"WHERE a.is_current{imported} AND a.comparison_id IN "
+        f"WHERE a.is_current{imported}{within} AND a.comparison_id IN "
         f"(SELECT id FROM {Comparison._meta.db_table} WHERE project_id = %s)"
     )
 
@@ -73,13 +74,14 @@ def _read_numbers(sql: str, project_id: int, columns: list[str]) -> pd.DataFrame
     return pd.DataFrame(values, columns=columns)
 
 
-def annotation_review_status(*, project: Project) -> pd.Series:
-    """Latest review decision per annotation id (accepted / rejected), for the reviewed ones only."""
-    rows = list(
-        Review.objects.filter(annotation__comparison__project=project)
-        .order_by("annotation_id", "created_at", "id")
-        .values_list("annotation_id", "decision")
-    )
+def annotation_review_status(*, project: Project, comparison_id_range: tuple[int, int] | None = None) -> pd.Series:
+    """Latest review decision per annotation id (accepted / rejected), for the reviewed ones only (of the
+    comparisons whose ids lie in ``comparison_id_range``, both ends included, when given)."""
+    reviews = Review.objects.filter(annotation__comparison__project=project)
+    if comparison_id_range is not None:
+        first, last = comparison_id_range
+        reviews = reviews.filter(annotation__comparison_id__gte=first, annotation__comparison_id__lte=last)
+    rows = list(reviews.order_by("annotation_id", "created_at", "id").values_list("annotation_id", "decision"))
     if not rows:
         return pd.Series(dtype=object)
     frame = pd.DataFrame(rows, columns=["annotation_id", "decision"]).drop_duplicates("annotation_id", keep="last")
@@ -99,8 +101,10 @@ def annotation_frame(
     attributes: Sequence[str] | None = None,
     include_justifications: bool = False,
     include_imported: bool = True,
+    comparison_id_range: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
-    """The project's current annotations in the long format of ``annotator.stats``.
+    """The project's current annotations in the long format of ``annotator.stats`` (only those of the comparisons
+    whose ids lie in ``comparison_id_range``, both ends included, when given: a block of a large project).
 
     Columns: ``comparison_id``, ``annotator_id``, ``annotation_id`` (int64), ``strength`` (float, NaN when not
     given), ``time_on_task_s``, ``shown_swapped`` (bool), ``submitted_at`` (aware UTC), ``review_status``
@@ -111,14 +115,14 @@ def annotation_frame(
         attributes = list(project.attributes.order_by("position", "id").values_list("name", flat=True))
     ratings = [f"r{side}_{name}" for side in ("1", "2") for name in attributes]
     columns = [*_IDS, "strength", "time_on_task_s", "shown_swapped", "submitted_epoch", *ratings]
-    frame = _read_numbers(_numbers_sql(attributes, include_imported), project.pk, columns)
+    frame = _read_numbers(_numbers_sql(attributes, include_imported, comparison_id_range), project.pk, columns)
     for name in _IDS:
         frame[name] = frame[name].astype(np.int64)
     frame["shown_swapped"] = frame["shown_swapped"].astype(bool)
     frame["submitted_at"] = pd.to_datetime(frame.pop("submitted_epoch"), unit="s", utc=True)
     frame = frame.sort_values(["comparison_id", "annotation_id"], kind="stable", ignore_index=True)
 
-    reviews = annotation_review_status(project=project)
+    reviews = annotation_review_status(project=project, comparison_id_range=comparison_id_range)
     status = frame["annotation_id"].map(reviews) if len(reviews) else pd.Series(index=frame.index, dtype=object)
     frame["review_status"] = status.fillna(REVIEW_UNREVIEWED).astype(object)
     if include_justifications:

@@ -118,15 +118,28 @@ def prompt_source_splits(*, project: Project) -> dict[int, str]:
     return dict(rows)
 
 
-def source_labels_by_comparison(*, project: Project) -> dict[int, tuple[dict[str, Any], int | None, str]]:
-    """Comparison id -> (ratings, preference strength, justification) released with an imported dataset."""
-    rows = SourceLabel.objects.filter(comparison__project=project).order_by("id")
+def source_labels_by_comparison(
+    *, project: Project, first_comparison_id: int, last_comparison_id: int
+) -> dict[int, tuple[dict[str, Any], int | None, str]]:
+    """Comparison id -> (ratings, preference strength, justification) released with an imported dataset, for the
+    comparisons whose ids lie in [``first_comparison_id``, ``last_comparison_id``]."""
+    rows = SourceLabel.objects.filter(
+        comparison__project=project,
+        comparison_id__gte=first_comparison_id,
+        comparison_id__lte=last_comparison_id,
+    ).order_by("id")
     return {
         cid: (ratings or {}, strength, justification)
         for cid, ratings, strength, justification in rows.values_list(
             "comparison_id", "ratings", "preference_strength", "justification"
         )
     }
+
+
+def annotator_ids_with_annotations(*, project: Project) -> list[int]:
+    """Ids of the users with a current annotation in the project, ascending."""
+    qs = Annotation.objects.filter(comparison__project=project, is_current=True)
+    return sorted(qs.order_by().values_list("annotator_id", flat=True).distinct())
 
 
 def annotation_justifications(*, project: Project, first_comparison_id: int, last_comparison_id: int) -> dict[int, str]:

@@ -2,16 +2,18 @@
 
 ``snapshot_create`` records a pending snapshot and enqueues ``snapshot_build_task`` once the transaction commits.
 ``snapshot_build`` (what the task runs) moves the snapshot pending → building → ready | failed, each step a
-conditional UPDATE on the current status, so a task delivered twice builds once. It reads the annotations' numbers
-once (``annotation_frame``), aggregates them with the snapshot's rule (``annotator.stats.aggregation``, vectorised),
-then streams the comparisons out of the database in chunks of ``CHUNK_SIZE`` ids (texts and justifications on raw
-cursors, no model instances), builds each chunk's items as Arrow columns and writes, under
+conditional UPDATE on the current status, so a task delivered twice builds once. It makes one pass over the
+project in chunks of ``CHUNK_SIZE`` comparison ids: per
+chunk it reads the comparisons' texts and the annotations'
+numbers and justifications (raw cursors, no model instances), aggregates them with the snapshot's rule
+(``annotator.stats.aggregation``, vectorised; the rule looks at one comparison at a time), adds them to the card's
+agreement counts (``AgreementAccumulator``), builds the chunk's items as Arrow columns and writes them, under
 ``MEDIA_ROOT/snapshots/<project>/<number>/``:
 
 * ``items.parquet`` — the canonical items (:mod:`annotator.exports.canonical`), one row group per chunk; the
   snapshot's ``content_hash`` is the SHA-256 of the file (deterministic for a given pyarrow version). Written once;
   every export is made from it, never from the database again, so a later annotation cannot change a ready
-  snapshot. Memory holds the numeric annotation table and one chunk of texts, whatever the project's size.
+  snapshot. Memory holds one chunk and the running counts, whatever the project's size.
 * ``README.md`` (the dataset card) and ``LICENSE``.
 
 Exports (``snapshot_export_file``) are written lazily from the canonical file on first request, Parquet straight from
@@ -22,7 +24,6 @@ served as they are.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import math
 import os
@@ -49,6 +50,7 @@ from annotator.exports.canonical import ItemColumns, ItemsWriter, read_items
 from annotator.exports.card import AgreementFigure, AttributeCard, license_notice, render_dataset_card
 from annotator.exports.formats import EXPORT_FORMATS
 from annotator.exports.items import KeptPreference, SnapshotItem, split_justification
+from annotator.exports.sinks import release_freed_memory
 from annotator.exports.write import (
     ALL_SPLITS_STEM,
     SPLITS,
@@ -61,19 +63,20 @@ from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
 from annotator.selectors.snapshots import (
     ComparisonChunk,
     annotation_justifications,
+    annotator_ids_with_annotations,
     prompt_source_splits,
     snapshot_comparison_chunks,
     source_annotator_ids,
     source_labels_by_comparison,
 )
 from annotator.stats import aggregation
-from annotator.stats.agreement import agreement_overview
+from annotator.stats.agreement import AgreementAccumulator
 
 logger = logging.getLogger(__name__)
 
 ITEMS_FILE = "items.parquet"
-# Comparisons read, labelled and written (as one row group) at a time: the build holds one chunk of texts.
-CHUNK_SIZE = 10_000
+# Comparisons read, labelled and written (as one row group) at a time: the build holds one chunk.
+CHUNK_SIZE = 5_000
 CARD_FILE = "README.md"
 LICENSE_FILE = "LICENSE"
 EXPORTS_FOLDER = "exports"
@@ -255,37 +258,6 @@ def stats_rule(rule_params: dict[str, Any]) -> aggregation.AggregationRule:
         raise ValidationFailed(f"Bad aggregation rule parameters: {error}") from error
 
 
-AGGREGATE_BLOCK = 20_000  # comparisons aggregated at a time: the rule's working space stays that size
-
-
-def _aggregate(
-    frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Sequence[str]
-) -> tuple[_Labels, pd.DataFrame]:
-    """Apply the snapshot's rule block by block of comparisons (the rule looks at one comparison at a time, and the
-    frame is sorted by comparison), so its working memory does not grow with the project."""
-    ids = frame["comparison_id"].to_numpy()
-    starts = np.unique(ids)[::AGGREGATE_BLOCK]
-    edges = [*np.searchsorted(ids, starts, side="left").tolist(), len(ids)]
-    parts = [_aggregate_block(frame.iloc[lo:hi], rule_params, attributes) for lo, hi in itertools.pairwise(edges)]
-    if not parts:
-        return _aggregate_block(frame, rule_params, attributes)
-    labels = [p[0] for p in parts]
-    reasons: dict[str, int] = {}
-    for part in labels:
-        for reason, count in part.dropped_by_reason.items():
-            reasons[reason] = reasons.get(reason, 0) + count
-    merged = _Labels(
-        comparison_ids=np.concatenate([p.comparison_ids for p in labels]),
-        ratings_1={a: np.concatenate([p.ratings_1[a] for p in labels]) for a in attributes},
-        ratings_2={a: np.concatenate([p.ratings_2[a] for p in labels]) for a in attributes},
-        strength=np.concatenate([p.strength for p in labels]),
-        justification_from=np.concatenate([p.justification_from for p in labels]),
-        kept_preference_ids=np.unique(np.concatenate([p.kept_preference_ids for p in labels])),
-        dropped_by_reason=reasons,
-    )
-    return merged, pd.concat([p[1] for p in parts], ignore_index=True)
-
-
 def _aggregate_block(
     frame: pd.DataFrame, rule_params: dict[str, Any], attributes: Sequence[str]
 ) -> tuple[_Labels, pd.DataFrame]:
@@ -333,11 +305,11 @@ def _json_number(x: Any) -> Any:
     return x
 
 
-def _agreement_summary(frame: pd.DataFrame, attributes: Sequence[str], seed: int, resamples: int) -> dict[str, Any]:
+def _agreement_summary(accumulator: AgreementAccumulator, seed: int, resamples: int) -> dict[str, Any]:
     """Agreement per measure (alpha, its bootstrap interval when ``resamples`` > 0, pooled kappa), JSON-ready."""
-    if frame.empty:
+    if not accumulator.n_annotations:
         return {}
-    table = agreement_overview(frame, attributes, n_resamples=resamples, seed=seed)
+    table = accumulator.overview(n_resamples=resamples, seed=seed)
     return {
         str(measure): {str(k): _json_number(v) for k, v in row.items()}
         for measure, row in table.to_dict("index").items()
@@ -350,75 +322,93 @@ def snapshot_items(snapshot: Snapshot) -> Iterator[SnapshotItem]:
 
 
 def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None]) -> _BuildResult:
+    """One pass over the project, a chunk of ``CHUNK_SIZE`` comparisons at a time: read the chunk's annotations
+    (numbers, then justifications), aggregate them with the rule, count them for the card's agreement, and write
+    the chunk's items. Nothing but the chunk and the running counts is held, so memory does not grow with the
+    project."""
     project = snapshot.project
     attributes = list(project.attributes.order_by("position", "id").values_list("name", flat=True))
     work.mkdir(parents=True)
-
-    # Numbers only (300k annotations ~ 60 MB); justifications are read per chunk of comparisons below.
-    frame = annotation_frame(project=project, attributes=attributes)
-    rejected = (frame["review_status"] == REVIEW_REJECTED).to_numpy()
-    n_rejected = int(rejected.sum())
-    if n_rejected:  # copies of a 100k-comparison frame cost tens of MB each: only filter when something goes
-        frame = frame[~rejected].reset_index(drop=True)
-    # Where people annotated a comparison, their annotations decide; annotations that came with an imported
-    # dataset decide only comparisons nobody here annotated.
-    imported = frame["annotator_id"].isin(source_annotator_ids()).to_numpy()
-    if imported.any():
-        has_people = pd.Series(~imported).groupby(frame["comparison_id"].to_numpy()).transform("any").to_numpy()
-        basis = frame[~imported | ~has_people].reset_index(drop=True)
-    else:
-        basis = frame
-    progress(0.15)
-
-    labels, retained = _aggregate(basis, snapshot.rule_params, attributes)
-    agreement = {
-        "released": _agreement_summary(retained, attributes, snapshot.split_seed, AGREEMENT_RESAMPLES),
-        "all_annotations": _agreement_summary(basis, attributes, snapshot.split_seed, 0),
-    }
-    progress(0.3)
-
-    context = _ChunkContext(
+    annotator_ids = np.asarray(annotator_ids_with_annotations(project=project), dtype=np.int64)
+    build = _Build(
         attributes=tuple(attributes),
-        labels=labels,
-        table=_annotation_table(frame, attributes, labels.kept_preference_ids),
-        source_labels=source_labels_by_comparison(project=project),
+        rule_params=snapshot.rule_params,
+        source_annotators=np.asarray(sorted(source_annotator_ids()), dtype=np.int64),
+        annotator_ids=annotator_ids,
+        annotator_codes=np.array([f"a{i + 1}" for i in range(len(annotator_ids))], dtype=object),
         prompt_splits=prompt_source_splits(project=project),
         split_seed=snapshot.split_seed,
         validation_fraction=snapshot.validation_fraction,
     )
-    del frame, basis, retained  # the chunks need only the arrays above
-    progress(0.35)
-
+    released, everything = AgreementAccumulator(attributes), AgreementAccumulator(attributes)
     counts: dict[str, Any] = {
         "comparisons": 0,
         "included": 0,
         "unlabelled": 0,
-        "filtered_by_rule": sum(labels.dropped_by_reason.values()),
-        "dropped_by_reason": labels.dropped_by_reason,
-        "annotations": len(context.table.comparison_ids),
-        "rejected_annotations": n_rejected,
-        "annotators": len(context.table.codes),
+        "filtered_by_rule": 0,
+        "dropped_by_reason": {},
+        "annotations": 0,
+        "rejected_annotations": 0,
+        "annotators": 0,
         "splits": dict.fromkeys(SPLITS, 0),
         "with_preference": dict.fromkeys(SPLITS, 0),
         "with_ratings": dict.fromkeys(SPLITS, 0),
     }
+    annotators_seen = np.zeros(len(annotator_ids), dtype=bool)
     total = project.comparisons.count()
+    progress(0.05)
     writer = ItemsWriter(work / ITEMS_FILE, attributes)
     try:
         for chunk in snapshot_comparison_chunks(project=project, chunk_size=CHUNK_SIZE):
+            id_range = (chunk.ids[0], chunk.ids[-1])
+            frame = annotation_frame(project=project, attributes=attributes, comparison_id_range=id_range)
+            rejected = (frame["review_status"] == REVIEW_REJECTED).to_numpy()
+            if rejected.any():
+                frame = frame[~rejected].reset_index(drop=True)
+            basis = _deciding_annotations(frame, build.source_annotators)
+            labels, retained = _aggregate_block(basis, build.rule_params, attributes)
+            released.add(retained)
+            everything.add(basis)
+            table = _annotation_table(frame, build, labels.kept_preference_ids)
             texts = annotation_justifications(
-                project=project, first_comparison_id=chunk.ids[0], last_comparison_id=chunk.ids[-1]
+                project=project, first_comparison_id=id_range[0], last_comparison_id=id_range[1]
             )
-            columns = _chunk_columns(chunk, texts, context)
+            sources = source_labels_by_comparison(
+                project=project, first_comparison_id=id_range[0], last_comparison_id=id_range[1]
+            )
+            columns = _chunk_columns(chunk, texts, _ChunkContext(build, labels, table, sources))
             writer.write(columns)
             _count(counts, columns, len(chunk), attributes)
-            progress(0.35 + 0.6 * counts["comparisons"] / max(total, 1))
+            counts["annotations"] += len(frame)
+            counts["rejected_annotations"] += int(rejected.sum())
+            for reason, n in labels.dropped_by_reason.items():
+                counts["dropped_by_reason"][reason] = counts["dropped_by_reason"].get(reason, 0) + n
+            annotators_seen[table.annotator_index] = True
+            del frame, basis, retained, table, texts, sources, columns
+            release_freed_memory()
+            progress(0.05 + 0.85 * counts["comparisons"] / max(total, 1))
     finally:
         content_hash = writer.close()
+    counts["filtered_by_rule"] = sum(counts["dropped_by_reason"].values())
+    counts["annotators"] = int(annotators_seen.sum())
+    agreement = {
+        "released": _agreement_summary(released, snapshot.split_seed, AGREEMENT_RESAMPLES),
+        "all_annotations": _agreement_summary(everything, snapshot.split_seed, 0),
+    }
 
     (work / LICENSE_FILE).write_text(license_notice(_attribution(snapshot), year=timezone.now().year), encoding="utf-8")
     (work / CARD_FILE).write_text(_card(snapshot, counts, agreement, content_hash), encoding="utf-8")
     return _BuildResult(counts=counts, agreement=agreement, content_hash=content_hash)
+
+
+def _deciding_annotations(frame: pd.DataFrame, source_annotators: npt.NDArray[np.int64]) -> pd.DataFrame:
+    """The annotations that decide each comparison's labels: where people annotated a comparison, theirs;
+    annotations that came with an imported dataset decide only comparisons nobody here annotated."""
+    imported = np.isin(frame["annotator_id"].to_numpy(), source_annotators)
+    if not imported.any():
+        return frame
+    has_people = pd.Series(~imported).groupby(frame["comparison_id"].to_numpy()).transform("any").to_numpy()
+    return frame[~imported | ~has_people].reset_index(drop=True)
 
 
 def _count(counts: dict[str, Any], columns: ItemColumns, n_comparisons: int, attributes: Sequence[str]) -> None:
@@ -440,51 +430,60 @@ def _count(counts: dict[str, Any], columns: ItemColumns, n_comparisons: int, att
 
 
 @dataclass(frozen=True)
+class _Build:
+    """What every chunk of one snapshot build shares."""
+
+    attributes: tuple[str, ...]
+    rule_params: dict[str, Any]
+    source_annotators: npt.NDArray[np.int64]  # ids of the imports' anonymous annotators, ascending
+    annotator_ids: npt.NDArray[np.int64]  # every annotator of the project, ascending ...
+    annotator_codes: npt.NDArray[np.object_]  # ... and their anonymised codes "a1", "a2", ... in that order
+    prompt_splits: dict[int, str]
+    split_seed: int
+    validation_fraction: float
+
+
+@dataclass(frozen=True)
 class _AnnotationTable:
-    """Every non-rejected annotation as arrays of shape (m,), sorted by comparison id (stable, so each comparison's
-    annotations keep the frame's order and form one contiguous slice)."""
+    """A chunk's non-rejected annotations as arrays of shape (m,), sorted by comparison id (stable, so each
+    comparison's annotations keep the frame's order and form one contiguous slice)."""
 
     comparison_ids: npt.NDArray[np.int64]
     annotation_ids: npt.NDArray[np.int64]
-    annotator: npt.NDArray[np.object_]  # the anonymised code: "a1", "a2", ... by user id
+    annotator: npt.NDArray[np.object_]  # the anonymised code
+    annotator_index: npt.NDArray[np.int64]  # position of the annotator in ``_Build.annotator_ids``
     ratings_1: dict[str, FloatArray]
     ratings_2: dict[str, FloatArray]
     strength: FloatArray
     kept: npt.NDArray[np.bool_]  # kept by the rule for the preference part, with a strength
-    codes: tuple[str, ...]
 
 
-def _annotation_table(
-    frame: pd.DataFrame, attributes: Sequence[str], kept_ids: npt.NDArray[np.int64]
-) -> _AnnotationTable:
+def _annotation_table(frame: pd.DataFrame, build: _Build, kept_ids: npt.NDArray[np.int64]) -> _AnnotationTable:
     order = np.argsort(frame["comparison_id"].to_numpy(dtype=np.int64), kind="stable")
-    annotator_ids, code_of = np.unique(frame["annotator_id"].to_numpy(dtype=np.int64), return_inverse=True)
-    codes = np.array([f"a{i + 1}" for i in range(len(annotator_ids))], dtype=object)
+    annotator_index = np.searchsorted(build.annotator_ids, frame["annotator_id"].to_numpy(dtype=np.int64)[order])
     annotation_ids = frame["annotation_id"].to_numpy(dtype=np.int64)[order]
     strength = frame["strength"].to_numpy(dtype=np.float64)[order]
     return _AnnotationTable(
         comparison_ids=frame["comparison_id"].to_numpy(dtype=np.int64)[order],
         annotation_ids=annotation_ids,
-        annotator=codes[code_of[order]] if len(order) else np.array([], dtype=object),
-        ratings_1={a: frame[f"r1_{a}"].to_numpy(dtype=np.float64)[order] for a in attributes},
-        ratings_2={a: frame[f"r2_{a}"].to_numpy(dtype=np.float64)[order] for a in attributes},
+        annotator=build.annotator_codes[annotator_index] if len(order) else np.array([], dtype=object),
+        annotator_index=annotator_index.astype(np.int64),
+        ratings_1={a: frame[f"r1_{a}"].to_numpy(dtype=np.float64)[order] for a in build.attributes},
+        ratings_2={a: frame[f"r2_{a}"].to_numpy(dtype=np.float64)[order] for a in build.attributes},
         strength=strength,
         kept=np.isin(annotation_ids, kept_ids) & ~np.isnan(strength),
-        codes=tuple(codes.tolist()),
     )
 
 
 @dataclass(frozen=True)
 class _ChunkContext:
-    """What every chunk of a build reads: the aggregated labels, the annotations, imported labels, splits."""
+    """What one chunk's items are made of: the build's shared data, the chunk's aggregated labels and annotations,
+    and the labels its imported comparisons came with."""
 
-    attributes: tuple[str, ...]
+    build: _Build
     labels: _Labels
     table: _AnnotationTable
     source_labels: dict[int, tuple[dict[str, Any], int | None, str]]
-    prompt_splits: dict[int, str]
-    split_seed: int
-    validation_fraction: float
 
 
 def _positions(sorted_ids: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -505,7 +504,8 @@ def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _Chun
 
     A comparison is left out when it has neither a preference strength nor any rating.
     """
-    attributes, labels, table = context.attributes, context.labels, context.table
+    build, labels, table = context.build, context.labels, context.table
+    attributes = build.attributes
     ids = np.asarray(chunk.ids, dtype=np.int64)
     n = len(ids)
     at = _positions(labels.comparison_ids, ids)
@@ -588,8 +588,8 @@ def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _Chun
         prompt_id = chunk.prompt_ids[i]
         splits.append(
             chunk.split[i]
-            or context.prompt_splits.get(prompt_id)
-            or _split_of(prompt_id, context.split_seed, context.validation_fraction)
+            or build.prompt_splits.get(prompt_id)
+            or _split_of(prompt_id, build.split_seed, build.validation_fraction)
         )
         metadata = chunk.metadata[i]
         domains.append(_str_or_none(metadata.get("domain")))

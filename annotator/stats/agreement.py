@@ -46,6 +46,7 @@ from sklearn.metrics import cohen_kappa_score
 __all__ = [
     "LIKERT_DOMAIN",
     "STRENGTH_DOMAIN",
+    "AgreementAccumulator",
     "AlphaInterval",
     "KappaWeights",
     "Level",
@@ -226,15 +227,17 @@ def value_counts_from_matrix(reliability_data: npt.ArrayLike, value_domain: npt.
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _unique_rows(value_counts: FloatArray) -> tuple[FloatArray, IntArray]:
-    """Distinct rows of a count matrix and their frequencies; rows are encoded as integers when they fit."""
+def _unique_rows(value_counts: FloatArray, weights: IntArray | None = None) -> tuple[FloatArray, IntArray]:
+    """Distinct rows of a count matrix and their frequencies (the summed ``weights`` of equal rows, default 1
+    each); rows are encoded as integers when they fit, and come out in the same order whatever rows are merged."""
+    w = np.ones(value_counts.shape[0], dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
     base = int(value_counts.max(initial=0)) + 1
     if value_counts.shape[1] * np.log2(max(base, 2)) < 62:
         codes = value_counts.astype(np.int64) @ (base ** np.arange(value_counts.shape[1], dtype=np.int64))
-        _, first, frequency = np.unique(codes, return_index=True, return_counts=True)
-        return value_counts[first], frequency.astype(np.int64)
-    patterns, frequency = np.unique(value_counts, axis=0, return_counts=True)
-    return patterns, frequency.astype(np.int64)
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        return value_counts[first], np.bincount(inverse.ravel(), weights=w, minlength=len(first)).astype(np.int64)
+    patterns, inverse = np.unique(value_counts, axis=0, return_inverse=True)
+    return patterns, np.bincount(inverse.ravel(), weights=w, minlength=len(patterns)).astype(np.int64)
 
 
 def _pairable(value_counts: FloatArray) -> FloatArray:
@@ -440,15 +443,30 @@ def alpha_bootstrap_ci(
         raise ValueError("confidence must lie in (0, 1).")
     vc = np.asarray(value_counts, dtype=np.float64)
     domain = np.arange(vc.shape[1], dtype=np.float64) if value_domain is None else np.asarray(value_domain, float)
-    point = alpha_from_value_counts(vc, level=level, value_domain=domain)
-    pairable = _pairable(vc)
-    n_units = int(pairable.shape[0])
-    n_values = int(pairable.sum())
-    if n_units == 0 or np.isnan(point):
-        return AlphaInterval(point, float("nan"), float("nan"), confidence, n_resamples, n_units, n_values)
-    patterns, frequency = _unique_rows(pairable)
-    v = vc.shape[1]
+    patterns, frequency = _unique_rows(_pairable(vc))
+    return _alpha_interval(patterns, frequency, domain, level, n_resamples, confidence, seed)
+
+
+def _alpha_interval(
+    patterns: FloatArray,
+    frequency: IntArray,
+    domain: FloatArray,
+    level: Level,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+) -> AlphaInterval:
+    """Alpha and its bootstrap interval (none when ``n_resamples`` is 0) from the distinct pairable value-count
+    rows and how many units have each (see :func:`alpha_bootstrap_ci`)."""
+    n_units = int(frequency.sum())
+    n_values = int(patterns.sum(axis=1) @ frequency) if n_units else 0
+    if n_units == 0:
+        return AlphaInterval(float("nan"), float("nan"), float("nan"), confidence, n_resamples, 0, 0)
+    v = patterns.shape[1]
     per_pattern = _unit_coincidences(patterns)  # (P, V*V)
+    point = float(_alpha_from_coincidences((frequency @ per_pattern).reshape(v, v), domain, level))
+    if n_resamples == 0 or np.isnan(point):
+        return AlphaInterval(point, float("nan"), float("nan"), confidence, n_resamples, n_units, n_values)
     rng = np.random.default_rng(seed)
     weights = rng.multinomial(n_units, frequency / n_units, size=n_resamples).astype(np.float64)  # (R, P)
     o = (weights @ per_pattern).reshape(n_resamples, v, v)
@@ -511,11 +529,31 @@ def cohen_kappa(
         codes, uniques = pd.factorize(both_values)
     n_labels = len(uniques)
     counts = np.bincount(codes[: a.size] * n_labels + codes[a.size :], minlength=n_labels * n_labels)
+    return _kappa_from_pair_counts(counts, np.asarray(uniques, dtype=np.float64), weights, label_arr)
+
+
+def _pair_counts(first: FloatArray, second: FloatArray, domain: FloatArray) -> IntArray:
+    """Confusion counts, flat (V * V,), of (first, second) rating pairs on a sorted scale; NaN pairs ignored."""
+    both = ~(np.isnan(first) | np.isnan(second))
+    v = len(domain)
+    flat = _domain_index(first[both], domain) * v + _domain_index(second[both], domain)
+    return np.bincount(flat, minlength=v * v).astype(np.int64)
+
+
+def _kappa_from_pair_counts(
+    counts: IntArray, uniques: FloatArray, weights: KappaWeights, labels: FloatArray | None
+) -> float:
+    """Kappa of the pairs a flat (U * U,) confusion count over the values ``uniques`` describes (scikit-learn's
+    ``cohen_kappa_score`` on one weighted row per occurring pair); NaN without pairs or with one value only."""
+    n = len(uniques)
     present = np.flatnonzero(counts)
-    first = np.asarray(uniques, dtype=np.float64)[present // n_labels]
-    second = np.asarray(uniques, dtype=np.float64)[present % n_labels]
+    occurring = np.union1d(present // n, present % n)
+    if occurring.size < 2:
+        return float("nan")
+    first = uniques[present // n]
+    second = uniques[present % n]
     return float(
-        cohen_kappa_score(first, second, weights=weights, labels=label_arr, sample_weight=counts[present].astype(float))
+        cohen_kappa_score(first, second, weights=weights, labels=labels, sample_weight=counts[present].astype(float))
     )
 
 
@@ -895,6 +933,124 @@ def comparison_spread(annotations: pd.DataFrame, attributes: Sequence[str]) -> p
     return spread
 
 
+@dataclass
+class _MeasureTally:
+    """What one measure's agreement needs, summed over blocks: the distinct pairable value-count rows with how many
+    units have each (alpha and its bootstrap), and the confusion counts of rater pairs (pooled kappa)."""
+
+    domain: FloatArray
+    level: Level
+    weights: KappaWeights
+    patterns: FloatArray
+    frequency: IntArray
+    pair_counts: IntArray
+
+    @classmethod
+    def empty(cls, domain: FloatArray, level: Level, weights: KappaWeights) -> _MeasureTally:
+        v = len(domain)
+        return cls(domain, level, weights, np.empty((0, v)), np.empty(0, np.int64), np.zeros(v * v, np.int64))
+
+    def add(
+        self, units: IntArray, values: FloatArray, n_units: int, pair_index: tuple[IntArray, IntArray] | None
+    ) -> None:
+        pairable = _pairable(value_counts_from_long(units, values, self.domain, n_units=n_units))
+        self.patterns, self.frequency = _unique_rows(
+            np.concatenate([self.patterns, pairable]),
+            np.concatenate([self.frequency, np.ones(pairable.shape[0], dtype=np.int64)]),
+        )
+        if pair_index is not None:
+            first, second = rating_pairs(units, units, values, pair_index=pair_index)
+            self.pair_counts += _pair_counts(first, second, self.domain)
+
+    def row(self, n_resamples: int, confidence: float, seed: int, with_kappa: bool) -> dict[str, object]:
+        interval = _alpha_interval(
+            self.patterns, self.frequency, self.domain, self.level, n_resamples, confidence, seed
+        )
+        kappa = (
+            _kappa_from_pair_counts(self.pair_counts, self.domain, self.weights, self.domain)
+            if with_kappa
+            else float("nan")
+        )
+        return {
+            "level": self.level,
+            "alpha": interval.alpha,
+            "ci_low": interval.low,
+            "ci_high": interval.high,
+            "kappa": kappa,
+            "n_units": interval.n_units,
+            "n_values": interval.n_values,
+        }
+
+
+class AgreementAccumulator:
+    """:func:`agreement_overview` fed block by block, in memory that does not grow with the project.
+
+    Each block is a slice of the long annotation table holding *whole* comparisons (every annotation of a
+    comparison in the same block; e.g. consecutive comparison ids). Per measure it keeps only the distinct pairable
+    value-count rows with their unit counts (a few hundred rows on a 0-4 scale) and a V x V confusion count of rater
+    pairs, so :meth:`overview` gives exactly what :func:`agreement_overview` gives on the concatenated blocks.
+
+    >>> acc = AgreementAccumulator(["helpfulness"])
+    >>> for block in blocks:  # doctest: +SKIP
+    ...     acc.add(block)
+    >>> acc.overview(n_resamples=200, seed=0)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, attributes: Sequence[str], *, with_kappa: bool = True, likert_domain: npt.ArrayLike = LIKERT_DOMAIN
+    ) -> None:
+        likert = np.asarray(likert_domain, dtype=np.float64)
+        self.attributes = tuple(attributes)
+        self.with_kappa = with_kappa
+        self._tallies = {a: _MeasureTally.empty(likert, "ordinal", "quadratic") for a in self.attributes}
+        self._preference: dict[str, _MeasureTally] = {}
+        self.n_annotations = 0
+
+    def add(self, annotations: pd.DataFrame) -> None:
+        """Count one block of whole comparisons (long format of :mod:`annotator.stats.aggregation`)."""
+        if "strength" in annotations and not self._preference:
+            self._preference = {
+                "preference_strength": _MeasureTally.empty(STRENGTH_DOMAIN, "ordinal", "quadratic"),
+                "preference_direction": _MeasureTally.empty(DIRECTION_DOMAIN, "nominal", None),
+            }
+        if annotations.empty:
+            return
+        self.n_annotations += len(annotations)
+        comp_codes = pd.factorize(annotations["comparison_id"].to_numpy())[0].astype(np.int64)
+        n_comp = int(comp_codes.max(initial=-1) + 1)
+        rater_codes = pd.factorize(annotations["annotator_id"].to_numpy(), sort=True)[0].astype(np.int64)
+        both_units = np.concatenate([comp_codes * 2, comp_codes * 2 + 1])
+        # The pairs of rows on the same unit do not depend on the attribute: build each index once.
+        rating_index = (
+            rating_pair_index(both_units, np.concatenate([rater_codes, rater_codes])) if self.with_kappa else None
+        )
+        for attribute in self.attributes:
+            values = np.concatenate(
+                [
+                    annotations[f"r1_{attribute}"].to_numpy(dtype=np.float64),
+                    annotations[f"r2_{attribute}"].to_numpy(dtype=np.float64),
+                ]
+            )
+            self._tallies[attribute].add(both_units, values, 2 * n_comp, rating_index)
+        if "strength" in annotations:
+            comparison_index = rating_pair_index(comp_codes, rater_codes) if self.with_kappa else None
+            strength = annotations["strength"].to_numpy(dtype=np.float64)
+            self._preference["preference_strength"].add(comp_codes, strength, n_comp, comparison_index)
+            self._preference["preference_direction"].add(
+                comp_codes, preference_direction(strength), n_comp, comparison_index
+            )
+
+    def overview(self, *, n_resamples: int = 0, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+        """The agreement table of :func:`agreement_overview` for everything added so far."""
+        if n_resamples < 0:
+            raise ValueError("n_resamples must be >= 0.")
+        if not 0.0 < confidence < 1.0:
+            raise ValueError("confidence must lie in (0, 1).")
+        tallies = {**self._tallies, **self._preference}
+        rows = {m: t.row(n_resamples, confidence, seed, self.with_kappa) for m, t in tallies.items()}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("measure")
+
+
 def agreement_overview(
     annotations: pd.DataFrame,
     attributes: Sequence[str],
@@ -909,7 +1065,8 @@ def agreement_overview(
 
     One row per measure: each Likert attribute (ordinal alpha over units = (comparison, response side), quadratic
     pooled pairwise kappa), ``preference_strength`` (ordinal alpha over comparisons, quadratic kappa) and
-    ``preference_direction`` (nominal alpha, unweighted kappa).
+    ``preference_direction`` (nominal alpha, unweighted kappa). For tables too large to hold at once, feed
+    blocks of whole comparisons to an :class:`AgreementAccumulator`: the result is the same.
 
     Parameters
     ----------
@@ -930,66 +1087,6 @@ def agreement_overview(
     DataFrame, index = measure
         ``level``, ``alpha``, ``ci_low``, ``ci_high``, ``kappa``, ``n_units`` (pairable), ``n_values``.
     """
-    rows: dict[str, dict[str, object]] = {}
-    comp_codes = pd.factorize(annotations["comparison_id"].to_numpy())[0].astype(np.int64)
-    n_comp = int(comp_codes.max(initial=-1) + 1)
-    raters = annotations["annotator_id"].to_numpy()
-
-    def measure(
-        units: IntArray,
-        pair_index: tuple[IntArray, IntArray] | None,
-        values: FloatArray,
-        n_units: int,
-        domain: FloatArray,
-        level: Level,
-        weights: KappaWeights,
-    ) -> dict[str, object]:
-        vc = value_counts_from_long(units, values, domain, n_units=n_units)
-        if n_resamples > 0:
-            ci = alpha_bootstrap_ci(
-                vc, level=level, value_domain=domain, n_resamples=n_resamples, confidence=confidence, seed=seed
-            )
-            alpha, low, high, n_u, n_v = ci.alpha, ci.low, ci.high, ci.n_units, ci.n_values
-        else:
-            alpha = alpha_from_value_counts(vc, level=level, value_domain=domain)
-            pairable = _pairable(vc)
-            low = high = float("nan")
-            n_u, n_v = int(pairable.shape[0]), int(pairable.sum())
-        kappa = (
-            cohen_kappa(*rating_pairs(units, units, values, pair_index=pair_index), weights=weights, labels=domain)
-            if pair_index is not None
-            else float("nan")
-        )
-        return {
-            "level": level,
-            "alpha": alpha,
-            "ci_low": low,
-            "ci_high": high,
-            "kappa": kappa,
-            "n_units": n_u,
-            "n_values": n_v,
-        }
-
-    likert = np.asarray(likert_domain, dtype=np.float64)
-    rater_codes = pd.factorize(raters, sort=True)[0].astype(np.int64)
-    both_units = np.concatenate([comp_codes * 2, comp_codes * 2 + 1])
-    # The pairs of rows on the same unit do not depend on the attribute: build each index once.
-    rating_index = rating_pair_index(both_units, np.concatenate([rater_codes, rater_codes])) if with_kappa else None
-    comparison_index = rating_pair_index(comp_codes, rater_codes) if with_kappa else None
-    for attribute in attributes:
-        values = np.concatenate(
-            [
-                annotations[f"r1_{attribute}"].to_numpy(dtype=np.float64),
-                annotations[f"r2_{attribute}"].to_numpy(dtype=np.float64),
-            ]
-        )
-        rows[attribute] = measure(both_units, rating_index, values, 2 * n_comp, likert, "ordinal", "quadratic")
-    if "strength" in annotations:
-        strength = annotations["strength"].to_numpy(dtype=np.float64)
-        rows["preference_strength"] = measure(
-            comp_codes, comparison_index, strength, n_comp, STRENGTH_DOMAIN, "ordinal", "quadratic"
-        )
-        rows["preference_direction"] = measure(
-            comp_codes, comparison_index, preference_direction(strength), n_comp, DIRECTION_DOMAIN, "nominal", None
-        )
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("measure")
+    accumulator = AgreementAccumulator(attributes, with_kappa=with_kappa, likert_domain=likert_domain)
+    accumulator.add(annotations)
+    return accumulator.overview(n_resamples=n_resamples, confidence=confidence, seed=seed)

@@ -13,6 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 from annotator.stats.agreement import (
     LIKERT_DOMAIN,
     STRENGTH_DOMAIN,
+    AgreementAccumulator,
     agreement_overview,
     alpha_bootstrap_ci,
     alpha_from_value_counts,
@@ -380,3 +381,32 @@ def test_agreement_overview_matches_reference_per_measure(team_annotations: pd.D
         pooled_pairwise_kappa_long(comp, frame["annotator_id"], preference_direction(frame["strength"]), weights=None),
         abs=1e-9,
     )
+
+
+def test_accumulated_blocks_give_the_overview_of_the_whole(team_annotations: pd.DataFrame) -> None:
+    frame = team_annotations.sort_values("comparison_id", kind="stable", ignore_index=True)
+    whole = agreement_overview(frame, HELPSTEER2_ATTRIBUTES, n_resamples=100, seed=5)
+    accumulator = AgreementAccumulator(HELPSTEER2_ATTRIBUTES)
+    ids = frame["comparison_id"].to_numpy()
+    edges = [0, *np.searchsorted(ids, np.unique(ids)[37::37]).tolist(), len(ids)]  # blocks of 37 comparisons
+    for lo, hi in itertools.pairwise(edges):
+        accumulator.add(frame.iloc[lo:hi])
+    accumulator.add(frame.iloc[:0])  # an empty block changes nothing
+    blocks = accumulator.overview(n_resamples=100, seed=5)
+    assert accumulator.n_annotations == len(frame)
+    assert blocks.index.tolist() == whole.index.tolist()
+    numbers = ["alpha", "ci_low", "ci_high", "kappa", "n_units", "n_values"]
+    np.testing.assert_allclose(blocks[numbers].to_numpy(float), whole[numbers].to_numpy(float), rtol=0, atol=1e-12)
+    assert (blocks["level"] == whole["level"]).all()
+
+
+def test_accumulator_without_data_reports_every_measure_as_not_measurable() -> None:
+    accumulator = AgreementAccumulator(["helpfulness"], with_kappa=False)
+    accumulator.add(
+        pd.DataFrame(columns=["comparison_id", "annotator_id", "r1_helpfulness", "r2_helpfulness", "strength"])
+    )
+    overview = accumulator.overview(n_resamples=10)
+    assert overview.index.tolist() == ["helpfulness", "preference_strength", "preference_direction"]
+    assert overview["alpha"].isna().all() and (overview["n_units"] == 0).all()
+    with pytest.raises(ValueError, match="n_resamples"):
+        accumulator.overview(n_resamples=-1)
