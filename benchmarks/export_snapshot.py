@@ -21,7 +21,7 @@ Peers: Label Studio 1.23 exporting 10,000 tasks x 3 annotations as JSON, 24.3 s 
 2.55 GiB, in one synchronous request. The floor on this machine (stdlib sqlite3 + aggregation + pyarrow, no ORM):
 3.3 s and 373 MB for 100k.
 
-    python benchmarks/export_snapshot.py [--sizes 10000 100000] [--keep-dir /tmp/bench-export]
+    python benchmarks/export_snapshot.py [--sizes 10000 50000 100000] [--keep-dir /tmp/bench-export]
     DATABASE_URL=postgres://... python benchmarks/export_snapshot.py   (one database: sizes replace each other)
 """
 
@@ -89,7 +89,7 @@ def measure(size: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
     parser.add_argument("--keep-dir", help="folder for the SQLite files (reused on the next run)")
     parser.add_argument("--child", choices=["load", "measure"], help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
