@@ -59,6 +59,10 @@ class HyperParametersSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, default=HyperParameters.seed)
     save_every_steps = serializers.IntegerField(required=False, default=HyperParameters.save_every_steps)
     eval_every_steps = serializers.IntegerField(required=False, allow_null=True, default=None)
+    margin_scale = serializers.FloatField(required=False, default=HyperParameters.margin_scale)
+    center_rewards_coefficient = serializers.FloatField(required=False, allow_null=True, default=None)
+    expo_alpha = serializers.FloatField(required=False, default=HyperParameters.expo_alpha)
+    num_threads = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
 class TrainingJobOutput(serializers.Serializer):

@@ -22,8 +22,48 @@ class TrainingJobForm(forms.Form):
     epochs = forms.IntegerField(initial=HyperParameters.epochs, min_value=1, max_value=100)
     max_steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: every epoch in full.")
     max_length = forms.IntegerField(initial=HyperParameters.max_length, min_value=16, max_value=32768)
+    # The fields below may be left empty: the service's default applies.
+    warmup_ratio = forms.FloatField(required=False, initial=HyperParameters.warmup_ratio, min_value=0.0, max_value=0.99)
+    seed = forms.IntegerField(required=False, initial=HyperParameters.seed, min_value=0)
+    margin_scale = forms.FloatField(
+        required=False,
+        initial=HyperParameters.margin_scale,
+        min_value=0.01,
+        max_value=10.0,
+        help_text="Margin BT only.",
+    )
+    center_rewards_coefficient = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        label="Reward centring coefficient",
+        help_text="Empty: off. 0.01 keeps rewards centred on zero (Eisenstein et al. 2023).",
+    )
+    expo_alpha = forms.FloatField(
+        required=False,
+        initial=HyperParameters.expo_alpha,
+        min_value=0.0,
+        max_value=10.0,
+        label="ExPO alpha",
+        help_text="0: off. Extrapolates the final weights away from where the last stage started (Zheng et al. 2024).",
+    )
+    num_threads = forms.IntegerField(
+        required=False, min_value=1, max_value=256, label="CPU threads", help_text="Empty: every core of the worker."
+    )
 
-    HYPER_FIELDS = ("learning_rate", "batch_size", "epochs", "max_steps", "max_length")
+    HYPER_FIELDS = (
+        "learning_rate",
+        "batch_size",
+        "epochs",
+        "max_steps",
+        "max_length",
+        "warmup_ratio",
+        "seed",
+        "margin_scale",
+        "center_rewards_coefficient",
+        "expo_alpha",
+        "num_threads",
+    )
 
     def __init__(self, *args: Any, snapshots: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

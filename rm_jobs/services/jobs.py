@@ -57,6 +57,14 @@ class HyperParameters:
     seed: int = 42
     save_every_steps: int = 200
     eval_every_steps: int | None = None
+    margin_scale: float = 1.0
+    """Margin BT: the margin is margin_scale x |preference strength|."""
+    center_rewards_coefficient: float | None = None
+    """Pairwise objectives: adds coef x mean((r_c + r_r)^2) so rewards stay centred (TRL recommends 0.01)."""
+    expo_alpha: float = 0.0
+    """ExPO on the job's last stage: final weights = theta_T + alpha (theta_T - theta_0); 0 = off."""
+    num_threads: int | None = None
+    """torch threads of a CPU job; empty = torch's default (every core of the worker)."""
 
     def check(self) -> None:
         """Raise ValidationFailed naming every out-of-range field."""
@@ -79,6 +87,14 @@ class HyperParameters:
             problems["save_every_steps"] = "At least 1."
         if self.eval_every_steps is not None and self.eval_every_steps < 1:
             problems["eval_every_steps"] = "At least 1, or empty."
+        if not 0.0 < self.margin_scale <= 10.0:
+            problems["margin_scale"] = "Between 0 (excluded) and 10."
+        if self.center_rewards_coefficient is not None and not 0.0 <= self.center_rewards_coefficient <= 1.0:
+            problems["center_rewards_coefficient"] = "Between 0 and 1, or empty."
+        if not 0.0 <= self.expo_alpha <= 10.0:
+            problems["expo_alpha"] = "Between 0 (off) and 10."
+        if self.num_threads is not None and not 1 <= self.num_threads <= 256:
+            problems["num_threads"] = "Between 1 and 256, or empty."
         if problems:
             first = next(iter(problems))
             raise ValidationFailed(f"{first}: {problems[first]}", extra={"fields": problems})
@@ -159,6 +175,7 @@ def _stages(
     *, objective: str, model_path: str, hyper: HyperParameters, attributes: list[str], snapshot: Snapshot
 ) -> list[dict[str, Any]]:
     stages = []
+    last = len(_STAGES[objective]) - 1
     for index, (engine_objective, data, which) in enumerate(_STAGES[objective]):
         chosen: tuple[str, ...] = HELPSTEER_ATTRIBUTES
         if which == "project":
@@ -183,6 +200,12 @@ def _stages(
             seed=hyper.seed,
             save_every_steps=hyper.save_every_steps,
             eval_every_steps=hyper.eval_every_steps,
+            margin_scale=hyper.margin_scale,
+            # Centring concerns the pairwise reward; ExPO extrapolates the job's final weights from where the
+            # last stage started (the base model, or the regression checkpoint of the two-stage recipe).
+            center_rewards_coefficient=hyper.center_rewards_coefficient if engine_objective != "regression" else None,
+            expo_alpha=hyper.expo_alpha if index == last else 0.0,
+            num_threads=hyper.num_threads,
             extra={"snapshot": snapshot.id, "project": snapshot.project.slug, "stage": index},
         )
         # Through JSON now, so the job object holds what the database will (lists, not tuples).

@@ -6,12 +6,13 @@ taking every ``world``-th batch of the shared plan, and only rank 0 writes check
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,11 +166,33 @@ def train(
         A ``checkpoint-<step>`` directory; model, optimizer, scheduler, sampler position and RNG continue from it,
         so the result equals an uninterrupted run.
     """
+    with _intra_op_threads(config.num_threads):
+        return _train(config, train_rows, val_rows, Path(output_dir), on_progress, should_stop, resume_from)
+
+
+@contextlib.contextmanager
+def _intra_op_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` for one run, then put back (a worker process runs many jobs)."""
+    previous = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    config: TrainConfig,
+    train_rows: Sequence[Row],
+    val_rows: Sequence[Row],
+    output: Path,
+    on_progress: ProgressCallback | None,
+    should_stop: StopCheck | None,
+    resume_from: str | Path | None,
+) -> TrainResult:
     started = time.perf_counter()
-    output = Path(output_dir)
     rank, world, device = _distributed_context()
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
     _seed_everything(config.seed)
 
     tokenizer = load_tokenizer(resume_from or config.model_path)

@@ -59,6 +59,23 @@ def test_create_records_config_lineage_and_queue(
     assert job.output_folder == f"runs/job-{job.id}"
 
 
+def test_expo_goes_to_the_last_stage_and_centring_to_pairwise_stages(
+    snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
+):
+    hyper = {"expo_alpha": 0.5, "center_rewards_coefficient": 0.01, "num_threads": 2, "margin_scale": 2.0}
+    job = create(
+        snapshot, researcher, django_capture_on_commit_callbacks, objective="regression-then-scaled-bt",
+        hyperparameters=hyper,
+    )  # fmt: skip
+    regression, scaled = (s["train"] for s in job.config["stages"])
+    assert (regression["expo_alpha"], scaled["expo_alpha"]) == (0.0, 0.5)
+    assert (regression["center_rewards_coefficient"], scaled["center_rewards_coefficient"]) == (None, 0.01)
+    assert regression["num_threads"] == scaled["num_threads"] == 2
+    assert scaled["margin_scale"] == 2.0
+    single = create(snapshot, researcher, django_capture_on_commit_callbacks, objective="bt", hyperparameters=hyper)
+    assert single.config["stages"][0]["train"]["expo_alpha"] == 0.5
+
+
 def test_the_task_goes_to_the_jobs_own_queue(snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks):
     with (
         mock.patch("rm_jobs.tasks.training_job_run_task.apply_async") as send,
@@ -86,6 +103,10 @@ def test_regression_trains_every_attribute_of_the_project(
         ({"hyperparameters": {"batch_size": 0}}, "batch_size"),
         ({"hyperparameters": {"learning_rate": 3.0}}, "learning_rate"),
         ({"hyperparameters": {"momentum": 0.9}}, "momentum"),
+        ({"hyperparameters": {"expo_alpha": -1.0}}, "expo_alpha"),
+        ({"hyperparameters": {"center_rewards_coefficient": 2.0}}, "center_rewards_coefficient"),
+        ({"hyperparameters": {"num_threads": 0}}, "num_threads"),
+        ({"hyperparameters": {"margin_scale": 0.0}}, "margin_scale"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(snapshot, researcher, tiny_base_model, kwargs, field):

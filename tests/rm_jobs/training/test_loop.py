@@ -82,6 +82,19 @@ def test_stop_before_the_first_step_still_leaves_a_loadable_checkpoint(tmp_path:
     AutoModelForSequenceClassification.from_pretrained(str(result.checkpoint_dir))
 
 
+def test_a_runs_thread_count_is_put_back_afterwards(tmp_path: Path, tiny_model_dir: Path) -> None:
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    train(
+        tiny_config(tiny_model_dir, num_threads=before + 1, max_steps=1),
+        simulated_preferences(40, 3),
+        output_dir=tmp_path,
+        on_progress=lambda _: seen.append(torch.get_num_threads()),
+    )
+    assert seen == [before + 1]  # the run used its own count ...
+    assert torch.get_num_threads() == before  # ... and the worker process has its own back
+
+
 def test_periodic_checkpoints_are_pruned(tmp_path: Path, tiny_model_dir: Path) -> None:
     train(
         tiny_config(tiny_model_dir, save_every_steps=2, keep_checkpoints=2),

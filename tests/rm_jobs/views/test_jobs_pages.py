@@ -58,9 +58,24 @@ def test_launch_a_job_from_the_form(web, project, snapshot, tiny_base_model, dja
     assert response["Location"] == f"/p/{project.slug}/jobs/{job.id}/"
     assert len(callbacks) == 1
     assert (job.objective, job.config["hyperparameters"]["max_steps"]) == ("scaled-bt", 5)
+    assert job.config["hyperparameters"]["expo_alpha"] == 0.0  # left out: the default
     with django_capture_on_commit_callbacks(execute=False):
         hx = web.post(f"/p/{project.slug}/jobs/", form, **HX)
     assert hx["HX-Redirect"].startswith(f"/p/{project.slug}/jobs/")
+
+
+def test_the_form_sets_expo_centring_and_threads(
+    web, project, snapshot, tiny_base_model, django_capture_on_commit_callbacks
+):
+    form = {"snapshot": snapshot.id, "objective": "regression-then-scaled-bt", "base_model": "tiny",
+            "queue": "default", "learning_rate": "0.0001", "batch_size": "8", "epochs": "1", "max_length": "64",
+            "expo_alpha": "0.3", "center_rewards_coefficient": "0.01", "num_threads": "2"}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=False):
+        assert web.post(f"/p/{project.slug}/jobs/", form).status_code == 302
+    last = TrainingJob.objects.get().config["stages"][-1]["train"]
+    assert (last["expo_alpha"], last["center_rewards_coefficient"], last["num_threads"]) == (0.3, 0.01, 2)
+    page = web.get(f"/p/{project.slug}/jobs/").content.decode()
+    assert 'name="expo_alpha"' in page and 'name="num_threads"' in page
 
 
 def test_a_bad_form_is_shown_again_with_its_errors(web, project, snapshot, tiny_base_model):
