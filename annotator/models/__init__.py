@@ -1,6 +1,7 @@
 """The annotation domain: projects, their attributes, comparisons to annotate, assignments, annotations, reviews."""
 
 from annotator.models.annotation import (
+    SLOT_STATUSES,
     Annotation,
     Assignment,
     AssignmentStatus,
@@ -15,6 +16,7 @@ from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
 
 __all__ = [
+    "SLOT_STATUSES",
     "AggregationKind",
     "AggregationRule",
     "AgreementIntervals",

@@ -14,6 +14,10 @@ class AssignmentStatus(models.TextChoices):
     RETURNED = "returned", "Returned for revision"
 
 
+# The statuses whose assignment holds one of its comparison's slots (Comparison.slots_taken counts them).
+SLOT_STATUSES = (AssignmentStatus.RESERVED, AssignmentStatus.SUBMITTED, AssignmentStatus.RETURNED)
+
+
 class SkipReason(models.TextChoices):
     NEEDS_EXPERTISE = "needs_expertise", "Needs expertise I do not have"
     NOT_RATABLE = "not_ratable", "Not ratable"
@@ -52,6 +56,12 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["annotator", "status"]),
             models.Index(fields=["comparison", "status"]),
+            # Reservations to reclaim: few rows at any time, found without touching finished work.
+            models.Index(
+                fields=["reserved_until"],
+                condition=models.Q(status=AssignmentStatus.RESERVED),
+                name="assignment_reserved_until",
+            ),
         ]
 
     def __str__(self) -> str:

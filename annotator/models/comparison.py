@@ -43,6 +43,11 @@ class Comparison(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # Annotators asked for beyond the project's overlap (HelpSteer2's adaptive overlap).
     extra_annotators = models.PositiveSmallIntegerField(default=0)
+    # Kept by database triggers (migration 0003) for every writer, so the claim's candidate query reads one indexed
+    # column instead of counting assignments. Expired reservations still count until a claimer reclaims them.
+    slots_taken = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Assignments holding a slot: reserved (even expired), submitted, returned."
+    )
     # Gold: expected ratings {"1": {attribute: value}, "2": {...}} and optional "strength", within a tolerance.
     is_gold = models.BooleanField(default=False)
     gold_ratings = models.JSONField(default=dict, blank=True)
@@ -51,7 +56,18 @@ class Comparison(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["project", "split"]), models.Index(fields=["project", "source_id"])]
+        indexes = [
+            models.Index(fields=["project", "split"]),
+            models.Index(fields=["project", "source_id"]),
+            # The claim's order: fewest free slots first. Free slots are overlap + extra - taken, and the overlap is
+            # the same for the whole project, so extra - taken orders them (and bounds them) through this index.
+            models.Index(
+                models.F("project"),
+                models.F("extra_annotators") - models.F("slots_taken"),
+                models.F("id"),
+                name="comparison_claim_order",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(response_1=models.F("response_2")), name="comparison_distinct_responses"

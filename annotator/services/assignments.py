@@ -12,15 +12,17 @@ Terms the callers must know
   response_1 / response_2 terms (ratings ``{"1": ..., "2": ...}``, strength negative = response 1 better, mentions
   swapped in the justification). Callers holding data in response terms (simulated annotators, imports) convert
   with :func:`shown_from_response_terms` first.
-* **Live assignments.** A comparison's slot is taken by an assignment that is submitted, returned (the annotator
-  owes a revision), or reserved and not yet expired. A comparison needs ``project.overlap +
-  comparison.extra_annotators`` live assignments; skipped and expired ones free their slot.
+* **Slots.** A comparison's slot is taken by an assignment that is submitted, returned (the annotator owes a
+  revision), or reserved — even past ``reserved_until``: an expired reservation keeps its slot (and its owner may
+  still submit or renew it) until another claimer reclaims it, which marks it ``expired``. Skipped and expired
+  assignments hold no slot. A comparison needs ``project.overlap + comparison.extra_annotators`` slots taken;
+  ``Comparison.slots_taken`` counts them, kept by database triggers for every writer (migration 0003).
 * **Concurrency.** ``assignment_claim_next`` locks the annotator's membership row (one claim per annotator at a
-  time), picks a candidate with ``select_for_update(skip_locked=True)`` on PostgreSQL, recounts the live
-  assignments under that lock, and inserts. Any write that adds a live assignment to a comparison holds the
-  comparison's row lock, so no comparison gets more annotators than it needs. On SQLite the settings open every
-  transaction with ``BEGIN IMMEDIATE``, so writers are serialised and the same code stays correct.
-  Lock order is membership → comparison → assignment everywhere.
+  time), picks a candidate with ``select_for_update(skip_locked=True)`` on PostgreSQL and reads its
+  ``slots_taken`` under that lock, then inserts. Every write that moves an assignment in or out of a slot (claim,
+  reclaim, submit, skip) holds the comparison's row lock, so no comparison gets more annotators than it needs. On
+  SQLite the settings open every transaction with ``BEGIN IMMEDIATE``, so writers are serialised and the same code
+  stays correct. Lock order is membership → comparison → assignment everywhere.
 * **Adaptive overlap** (HelpSteer2, Wang et al. 2024, §2.2): once the first ``overlap`` annotations of a comparison
   are in, if the helpfulness ratings of either response spread (max - min) by more than
   ``project.adaptive_overlap_threshold``, the comparison asks for ``project.adaptive_overlap_extra`` more
@@ -39,8 +41,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef
 from django.db.models.query import QuerySet
 from django.utils import timezone
 
@@ -78,19 +79,6 @@ class SubmitResult:
 # --- helpers -------------------------------------------------------------------------------------------------------
 
 
-def _live_q(now: datetime) -> Q:
-    return Q(status__in=[AssignmentStatus.SUBMITTED, AssignmentStatus.RETURNED]) | Q(
-        status=AssignmentStatus.RESERVED, reserved_until__gte=now
-    )
-
-
-def _live_count(*, comparison_id: int, now: datetime, exclude_pk: int | None = None) -> int:
-    qs = Assignment.objects.filter(_live_q(now), comparison_id=comparison_id)
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    return qs.count()
-
-
 def _lock_membership(*, project: Project, annotator: User) -> None:
     """Lock the annotator's membership row (serialises one annotator's claims); refuse non-annotators."""
     found = (
@@ -103,14 +91,54 @@ def _lock_membership(*, project: Project, annotator: User) -> None:
         raise PermissionDenied(f"You are not an annotator in project {project.slug}.")
 
 
-def _check_owner(*, assignment: Assignment, annotator: User) -> None:
+def _is_annotator(*, annotator: User) -> Exists:
+    """True in a comparison query when ``annotator`` is an annotator of the comparison's project."""
+    return Exists(Membership.objects.filter(project_id=OuterRef("project_id"), user=annotator, role=Role.ANNOTATOR))
+
+
+def _check_owner(*, assignment: Assignment, annotator: User, is_member: bool | None = None) -> None:
+    """NotFound unless ``annotator`` owns ``assignment``; PermissionDenied unless they are still an annotator.
+
+    ``is_member`` is the answer when the caller already has it (from :func:`_is_annotator`); None asks the database.
+    """
     if assignment.annotator_id != annotator.pk:
         # Another annotator's work is not even acknowledged to exist (blind annotation).
         raise NotFound("No such assignment.")
-    if not Membership.objects.filter(
-        project_id=assignment.comparison.project_id, user=annotator, role=Role.ANNOTATOR
-    ).exists():
+    if is_member is None:
+        is_member = Membership.objects.filter(
+            project_id=assignment.comparison.project_id, user=annotator, role=Role.ANNOTATOR
+        ).exists()
+    if not is_member:
         raise PermissionDenied("You are no longer an annotator in this project.")
+
+
+def _lock_comparison(*, assignment: Assignment, annotator: User) -> int:
+    """Lock the assignment's comparison, check that ``annotator`` may work on the assignment; its extra_annotators.
+
+    Every write that moves an assignment in or out of a slot holds its comparison's lock, and takes it before the
+    assignment's own row lock (the lock order everywhere). One query, no model built: this is on every submission.
+    """
+    extra, is_member = (
+        Comparison.objects.select_for_update()
+        .filter(pk=assignment.comparison_id)
+        .annotate(is_member=_is_annotator(annotator=annotator))
+        .values_list("extra_annotators", "is_member")
+        .get()
+    )
+    _check_owner(assignment=assignment, annotator=annotator, is_member=is_member)
+    return int(extra)
+
+
+def _move(*, assignment: Assignment, now: datetime, **fields: Any) -> bool:
+    """Write ``fields`` if the assignment's status is still the one the caller read; False when it changed.
+
+    The update takes the assignment's row lock and checks its status in one statement.
+    """
+    return bool(Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(updated_at=now, **fields))
+
+
+def _current_status(assignment: Assignment) -> str:
+    return str(Assignment.objects.values_list("status", flat=True).get(pk=assignment.pk))
 
 
 def _reservation_end(*, project: Project, now: datetime) -> datetime:
@@ -164,28 +192,67 @@ def _is_int(value: object) -> bool:
 # --- claim ---------------------------------------------------------------------------------------------------------
 
 
-def _candidate_comparisons(*, project: Project, annotator: User, now: datetime) -> QuerySet[Comparison]:
-    """Comparisons of ``project`` that still need annotators and this annotator never had, closest to completion first.
+def _had(*, annotator: User) -> QuerySet[Assignment, int]:
+    """The comparisons ``annotator`` ever had an assignment on (as a subquery)."""
+    return Assignment.objects.filter(annotator=annotator).values_list("comparison_id", flat=True)
 
-    Locked with SKIP LOCKED on PostgreSQL, so concurrent claimers spread over different comparisons. The live count
-    comes from the statement's snapshot and may be stale by the time the lock is held; the caller recounts.
-    """
-    live = (
-        Assignment.objects.filter(_live_q(now), comparison=OuterRef("pk"))
-        .order_by()
-        .values("comparison")
-        .annotate(n=Count("pk"))
-        .values("n")
+
+def _unfinished(*, project: Project, annotator: User) -> Assignment | None:
+    """The annotator's returned or reserved assignment in ``project``; a returned one first."""
+    return (
+        Assignment.objects.filter(
+            annotator=annotator,
+            comparison__project=project,
+            status__in=[AssignmentStatus.RETURNED, AssignmentStatus.RESERVED],
+        )
+        .order_by("-status", "id")  # "returned" sorts after "reserved"
+        .first()
     )
-    mine = Assignment.objects.filter(annotator=annotator).values("comparison_id")
+
+
+def _reclaimable(*, project: Project, annotator: User, now: datetime) -> tuple[int, int] | None:
+    """(assignment id, comparison id) of the oldest expired reservation held by someone else, on a comparison this
+    annotator never had.
+
+    Cheap at any project size: reservations are few (about one per annotator at work), and a partial index finds
+    the expired ones.
+    """
+    found: tuple[int, int] | None = (
+        Assignment.objects.filter(comparison__project=project, status=AssignmentStatus.RESERVED, reserved_until__lt=now)
+        .exclude(comparison_id__in=_had(annotator=annotator))
+        .order_by("reserved_until", "id")
+        .values_list("pk", "comparison_id")
+        .first()
+    )
+    return found
+
+
+def _candidate_comparisons(*, project: Project, annotator: User) -> QuerySet[Comparison]:
+    """Comparisons of ``project`` with a free slot that this annotator never had, closest to completion first.
+
+    Locked with SKIP LOCKED on PostgreSQL, so concurrent claimers spread over different comparisons. Free slots are
+    ``overlap + extra_annotators - slots_taken``; the filter and the order are on ``extra_annotators - slots_taken``
+    so that the ``comparison_claim_order`` index answers both, and the query reads a few rows whatever the project's
+    size. A row locked FOR UPDATE is the latest committed version, so its ``slots_taken`` is current under the lock.
+    """
     return (
         Comparison.objects.filter(project=project)
-        .exclude(pk__in=mine)
-        .annotate(live=Coalesce(Subquery(live, output_field=IntegerField()), 0))
-        .filter(live__lt=F("extra_annotators") + project.overlap)
-        .order_by((F("extra_annotators") + project.overlap) - F("live"), "id")
+        .alias(fill=F("extra_annotators") - F("slots_taken"))
+        .filter(fill__gt=-project.overlap)
+        .exclude(pk__in=_had(annotator=annotator))
+        .order_by("fill", "id")
         .select_for_update(skip_locked=True, of=("self",))
-        .only("id", "extra_annotators")
+        .only("id", "extra_annotators", "slots_taken")
+    )
+
+
+def _reserve(*, project: Project, comparison: Comparison, annotator: User, now: datetime) -> Assignment:
+    return Assignment.objects.create(
+        comparison=comparison,
+        annotator=annotator,
+        status=AssignmentStatus.RESERVED,
+        reserved_until=_reservation_end(project=project, now=now),
+        swapped=random.random() < 0.5,
     )
 
 
@@ -193,52 +260,55 @@ def _candidate_comparisons(*, project: Project, annotator: User, now: datetime) 
 def assignment_claim_next(*, project: Project, annotator: User, now: datetime | None = None) -> Assignment | None:
     """The annotator's unfinished assignment, or a newly reserved comparison; None when nothing is left for them.
 
-    Order: an assignment a lead returned for revision, then the annotator's live reservation (an expired one is
-    renewed when its slot is still free), then the comparison closest to completion (fewest free slots) among
-    those that still need annotators and that this annotator has never had. Gold comparisons are ordinary
+    Order: an assignment a lead returned for revision, then the annotator's reservation (renewed if it expired:
+    a reservation keeps its slot until another claimer reclaims it, which marks it expired), then a comparison
+    holding someone else's expired reservation, then the comparison closest to completion (fewest free slots) among
+    those that still need annotators; never one this annotator already had. Gold comparisons are ordinary
     candidates. Raises PermissionDenied for a non-annotator.
     """
     now = now or timezone.now()
     _lock_membership(project=project, annotator=annotator)
 
-    own = (
-        Assignment.objects.filter(
-            annotator=annotator,
-            comparison__project=project,
-            status__in=[AssignmentStatus.RETURNED, AssignmentStatus.RESERVED],
-        )
-        .annotate(returned_first=Case(When(status=AssignmentStatus.RETURNED, then=Value(0)), default=Value(1)))
-        .order_by("returned_first", "id")
-        .first()
-    )
+    own = _unfinished(project=project, annotator=annotator)
     if own is not None:
         if own.status == AssignmentStatus.RETURNED or (own.reserved_until and own.reserved_until >= now):
             return own
-        # Our own reservation expired: keep it (and its draft) if nobody took the slot meanwhile.
-        reserved = Comparison.objects.select_for_update().get(pk=own.comparison_id)
-        needed = project.overlap + reserved.extra_annotators
-        if _live_count(comparison_id=reserved.pk, now=now, exclude_pk=own.pk) < needed:
-            own.reserved_until = _reservation_end(project=project, now=now)
-            own.save(update_fields=["reserved_until", "updated_at"])
+        # Expired but still ours, unless a claimer reclaimed it since we read it (the update then finds 'expired').
+        until = _reservation_end(project=project, now=now)
+        if Assignment.objects.filter(pk=own.pk, status=AssignmentStatus.RESERVED).update(
+            reserved_until=until, updated_at=now
+        ):
+            own.reserved_until, own.updated_at = until, now
             return own
-        own.status = AssignmentStatus.EXPIRED
-        own.save(update_fields=["status", "updated_at"])
 
-    candidates = _candidate_comparisons(project=project, annotator=annotator, now=now)
+    # Someone started these: reclaiming them before fresh work leaves no holes in the queue.
+    reclaimable = _reclaimable(project=project, annotator=annotator, now=now)
+    if reclaimable is not None:
+        expired_pk, comparison_pk = reclaimable
+        comparison = (
+            Comparison.objects.select_for_update(skip_locked=True)
+            .only("id", "extra_annotators", "slots_taken")
+            .filter(pk=comparison_pk)
+            .first()
+        )
+        # Under the comparison's lock: free the slot, unless its owner renewed the reservation meanwhile.
+        if comparison is not None and (
+            Assignment.objects.filter(pk=expired_pk, status=AssignmentStatus.RESERVED, reserved_until__lt=now).update(
+                status=AssignmentStatus.EXPIRED, updated_at=now
+            )
+            and comparison.slots_taken - 1 < project.overlap + comparison.extra_annotators
+        ):
+            return _reserve(project=project, comparison=comparison, annotator=annotator, now=now)
+
+    candidates = _candidate_comparisons(project=project, annotator=annotator)
     tried: list[int] = []
     for _ in range(_CLAIM_ATTEMPTS):
         comparison = candidates.exclude(pk__in=tried).first()
         if comparison is None:
             return None
-        # The candidate query's count may predate a claim committed just before we took the lock: recount.
-        if _live_count(comparison_id=comparison.pk, now=now) < project.overlap + comparison.extra_annotators:
-            return Assignment.objects.create(
-                comparison=comparison,
-                annotator=annotator,
-                status=AssignmentStatus.RESERVED,
-                reserved_until=_reservation_end(project=project, now=now),
-                swapped=random.random() < 0.5,
-            )
+        # Read under the row lock, so a claim committed after the query's snapshot is counted.
+        if comparison.slots_taken < project.overlap + comparison.extra_annotators:
+            return _reserve(project=project, comparison=comparison, annotator=annotator, now=now)
         tried.append(comparison.pk)
     return None
 
@@ -278,7 +348,10 @@ def assignment_draft_save(
     and ``time_on_task_seconds``; anything else is dropped.
     """
     now = now or timezone.now()
-    locked = Assignment.objects.select_for_update().select_related("comparison__project").get(pk=assignment.pk)
+    # Only the assignment's row is locked: a draft changes no slot.
+    locked = (
+        Assignment.objects.select_for_update(of=("self",)).select_related("comparison__project").get(pk=assignment.pk)
+    )
     _check_owner(assignment=locked, annotator=annotator)
     if locked.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
         raise Conflict("This assignment is finished; its draft can no longer change.", code="assignment_closed")
@@ -338,15 +411,18 @@ def _contradiction_warning(ratings: dict[str, dict[str, int]], strength: int, at
     return None
 
 
-def _apply_adaptive_overlap(*, comparison: Comparison, project: Project, attributes: list[Attribute]) -> None:
-    if not project.adaptive_overlap_extra or comparison.extra_annotators:
+def _apply_adaptive_overlap(
+    *, comparison_id: int, extra_annotators: int, project: Project, attributes: list[Attribute]
+) -> None:
+    """Run under the comparison's lock, after the submission's annotation is written."""
+    if not project.adaptive_overlap_extra or extra_annotators:
         return
     names = [a.name for a in attributes]
     attribute = ADAPTIVE_ATTRIBUTE if ADAPTIVE_ATTRIBUTE in names else (names[0] if names else None)
     if attribute is None:
         return
     first = list(
-        Annotation.objects.filter(comparison=comparison, is_current=True, source="")
+        Annotation.objects.filter(comparison_id=comparison_id, is_current=True, source="")
         .order_by("id")
         .values_list("ratings", flat=True)[: project.overlap]
     )
@@ -355,9 +431,21 @@ def _apply_adaptive_overlap(*, comparison: Comparison, project: Project, attribu
     for response in ("1", "2"):
         values = [r[response][attribute] for r in first if _is_int(r.get(response, {}).get(attribute))]
         if values and max(values) - min(values) > project.adaptive_overlap_threshold:
-            comparison.extra_annotators = project.adaptive_overlap_extra
-            comparison.save(update_fields=["extra_annotators"])
+            Comparison.objects.filter(pk=comparison_id).update(extra_annotators=project.adaptive_overlap_extra)
             return
+
+
+def _refuse_submission(status: str) -> None:
+    if status == AssignmentStatus.SUBMITTED:
+        raise Conflict("You already submitted this comparison.", code="already_submitted")
+    if status == AssignmentStatus.EXPIRED:
+        # Only a reclaim marks a reservation expired: its slot went to another annotator.
+        raise Conflict(
+            "Your reservation expired and the comparison went to another annotator.", code="reservation_expired"
+        )
+    if status == AssignmentStatus.SKIPPED:
+        raise Conflict(f"This assignment is {status}; it can no longer be submitted.", code="assignment_closed")
+    # A reservation, even past its time, holds its slot until a claimer reclaims it: it may still be submitted.
 
 
 @transaction.atomic
@@ -380,25 +468,13 @@ def annotation_submit(
     Refuses (Conflict) a second submission, a skipped or expired assignment, and a reservation that ran out while
     its slot went to someone else; NotFound for another annotator's assignment; PermissionDenied for a non-member.
     Accepts a ``returned`` assignment (resubmission after a rejection): the previous annotation is superseded.
-    Warns, without refusing, when the strength contradicts the helpfulness ratings.
+    Warns, without refusing, when the strength contradicts the helpfulness ratings. ``assignment`` (as the caller
+    read it) is updated in place; if its status changed since, the submission is refused with nothing written.
     """
     now = now or timezone.now()
-    comparison = Comparison.objects.select_for_update().select_related("project").get(pk=assignment.comparison_id)
-    locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
-    locked.comparison = comparison
-    project = comparison.project
-    _check_owner(assignment=locked, annotator=annotator)
-
-    if locked.status == AssignmentStatus.SUBMITTED:
-        raise Conflict("You already submitted this comparison.", code="already_submitted")
-    if locked.status in (AssignmentStatus.SKIPPED, AssignmentStatus.EXPIRED):
-        raise Conflict(f"This assignment is {locked.status}; it can no longer be submitted.", code="assignment_closed")
-    if locked.status == AssignmentStatus.RESERVED and (locked.reserved_until is None or locked.reserved_until < now):
-        needed = project.overlap + comparison.extra_annotators
-        if _live_count(comparison_id=comparison.pk, now=now, exclude_pk=locked.pk) >= needed:
-            raise Conflict(
-                "Your reservation expired and the comparison went to another annotator.", code="reservation_expired"
-            )
+    extra_annotators = _lock_comparison(assignment=assignment, annotator=annotator)
+    project = assignment.comparison.project  # the callers' selectors fetch it with the assignment
+    _refuse_submission(assignment.status)
 
     attributes = list(project.attributes.all())
     errors: dict[str, str] = {}
@@ -435,15 +511,20 @@ def annotation_submit(
     if warning:
         warnings.append(warning)
 
-    swapped = locked.swapped
+    if not _move(assignment=assignment, now=now, status=AssignmentStatus.SUBMITTED, draft={}):
+        _refuse_submission(_current_status(assignment))
+        raise Conflict("This assignment changed meanwhile; reload it and submit again.", code="assignment_changed")
+    if assignment.status == AssignmentStatus.RETURNED:
+        Annotation.objects.filter(assignment=assignment, is_current=True).update(is_current=False)
+    assignment.status, assignment.draft, assignment.updated_at = AssignmentStatus.SUBMITTED, {}, now
+
+    swapped = assignment.swapped
     stored_ratings = (
         {"1": ratings["right"], "2": ratings["left"]} if swapped else {"1": ratings["left"], "2": ratings["right"]}
     )
-    if locked.status == AssignmentStatus.RETURNED:
-        Annotation.objects.filter(assignment=locked, is_current=True).update(is_current=False)
     annotation = Annotation.objects.create(
-        assignment=locked,
-        comparison=comparison,
+        assignment=assignment,
+        comparison_id=assignment.comparison_id,
         annotator=annotator,
         ratings=stored_ratings,
         preference_strength=-preference_strength if swapped else preference_strength,
@@ -451,10 +532,12 @@ def annotation_submit(
         flags=clean_flags,
         time_on_task_seconds=float(time_on_task_seconds) if time_on_task_seconds is not None else None,
     )
-    locked.status = AssignmentStatus.SUBMITTED
-    locked.draft = {}
-    locked.save(update_fields=["status", "draft", "updated_at"])
-    _apply_adaptive_overlap(comparison=comparison, project=project, attributes=attributes)
+    _apply_adaptive_overlap(
+        comparison_id=assignment.comparison_id,
+        extra_annotators=extra_annotators,
+        project=project,
+        attributes=attributes,
+    )
     return SubmitResult(annotation=annotation, warnings=tuple(warnings))
 
 
@@ -469,16 +552,19 @@ def assignment_skip(
     reason: str,
     note: str = "",
     flags: Iterable[str] = (),
+    now: datetime | None = None,
 ) -> Assignment:
     """Give a comparison back with a reason (and flags); its slot goes to another annotator.
 
     ``reason`` is a SkipReason value; "other" needs a note. A returned assignment may be skipped too: the rejected
-    annotation stays as the lead left it.
+    annotation stays as the lead left it. ``assignment`` is updated in place and returned.
     """
-    locked = Assignment.objects.select_for_update().select_related("comparison").get(pk=assignment.pk)
-    _check_owner(assignment=locked, annotator=annotator)
-    if locked.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
-        raise Conflict(f"This assignment is {locked.status}; it can no longer be skipped.", code="assignment_closed")
+    now = now or timezone.now()
+    _lock_comparison(assignment=assignment, annotator=annotator)
+    if assignment.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
+        raise Conflict(
+            f"This assignment is {assignment.status}; it can no longer be skipped.", code="assignment_closed"
+        )
     errors: dict[str, str] = {}
     if reason not in SkipReason.values:
         errors["reason"] = "Choose a reason for skipping."
@@ -490,9 +576,11 @@ def assignment_skip(
     clean_flags = _clean_flags(flags, errors)
     if errors:
         raise ValidationFailed(next(iter(errors.values())), extra={"fields": errors})
-    locked.status = AssignmentStatus.SKIPPED
-    locked.skip_reason = reason
-    locked.skip_note = note
-    locked.flags = clean_flags
-    locked.save(update_fields=["status", "skip_reason", "skip_note", "flags", "updated_at"])
-    return locked
+    fields = {"status": AssignmentStatus.SKIPPED, "skip_reason": reason, "skip_note": note, "flags": clean_flags}
+    if not _move(assignment=assignment, now=now, **fields):
+        status = _current_status(assignment)
+        raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code="assignment_closed")
+    for name, value in fields.items():
+        setattr(assignment, name, value)
+    assignment.updated_at = now
+    return assignment

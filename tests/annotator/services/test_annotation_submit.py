@@ -219,6 +219,7 @@ def test_a_failed_submission_changes_nothing() -> None:
 def test_submit_is_a_handful_of_queries(django_assert_max_num_queries) -> None:
     a, annotator = _setup()
     ratings = _ratings(a)
-    # two row locks, membership, attributes, insert, update, first-k annotations (+ savepoint and release)
-    with django_assert_max_num_queries(9):
+    # comparison lock (with the membership check), attributes, status update, insert, first-k annotations
+    # (+ savepoint and release)
+    with django_assert_max_num_queries(7):
         _submit(a, annotator, ratings_shown=ratings)

@@ -234,7 +234,8 @@ def test_claim_is_a_handful_of_queries(django_assert_max_num_queries) -> None:
     for c in ComparisonFactory.create_batch(50, project=project)[:10]:
         Assignment.objects.create(comparison=c, annotator=member(project), status=AssignmentStatus.SUBMITTED)
     annotator = member(project)
-    # membership lock, own assignment, candidate, recount, insert (+ savepoint and release inside the test's transaction)
+    # membership lock, own assignment, expired reservation to reclaim, candidate, insert (+ savepoint and release
+    # inside the test's transaction)
     with django_assert_max_num_queries(7):
         assert assignment_claim_next(project=project, annotator=annotator) is not None
     with django_assert_max_num_queries(4):
