@@ -35,11 +35,7 @@ def assignment_get_for_annotator(*, assignment_id: int, user: User | AnonymousUs
     """The assignment if ``user`` owns it; NotFound otherwise (another annotator's work does not exist for you)."""
     if not user.is_authenticated or not 0 < assignment_id <= _MAX_ID:
         raise NotFound("No such assignment.")
-    found = (
-        Assignment.objects.select_related("comparison__project", "comparison__prompt")
-        .filter(pk=assignment_id, annotator=user)
-        .first()
-    )
+    found = Assignment.objects.select_related("comparison__project").filter(pk=assignment_id, annotator=user).first()
     if found is None:
         raise NotFound("No such assignment.")
     return found

@@ -23,12 +23,14 @@ def project_get_for_role(*, slug: str, user: User | AnonymousUser, roles: Collec
 
     A non-member gets NotFound, never a hint that the project exists; a member without the role gets PermissionDenied.
     """
-    project = Project.objects.filter(slug=slug).first()
-    if project is None:
+    if not user.is_authenticated:
         raise NotFound("No such project.")
-    held = project_roles(project=project, user=user)
-    if not held:
+    # One query: the user's memberships in the project, each with the project (no row: not a member, or no project).
+    memberships = list(Membership.objects.filter(project__slug=slug, user=user).select_related("project"))
+    if not memberships:
         raise NotFound("No such project.")
+    project = memberships[0].project
+    held = {m.role for m in memberships}
     if roles is not None and held.isdisjoint(roles):
         wanted = " or ".join(sorted(roles))
         raise PermissionDenied(f"This needs the {wanted} role in project {project.slug}.")
