@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,9 +112,18 @@ def snapshot_comparison_chunks(*, project: Project, chunk_size: int = 10_000) ->
         last_id = ids[-1]
 
 
-def prompt_source_splits(*, project: Project) -> dict[int, str]:
-    """Prompt id -> split, for prompts whose comparisons came with a split from their source."""
-    rows = Comparison.objects.filter(project=project).exclude(split="").values_list("prompt_id", "split").distinct()
+def prompt_source_splits(*, project: Project, prompt_ids: Collection[int]) -> dict[int, str]:
+    """Prompt id -> split, for those of ``prompt_ids`` that have a comparison in the project whose source gave it
+    a split."""
+    if not prompt_ids:
+        return {}
+    rows = (
+        Comparison.objects.filter(project=project, prompt_id__in=list(prompt_ids))
+        .exclude(split="")
+        .order_by()
+        .values_list("prompt_id", "split")
+        .distinct()
+    )
     return dict(rows)
 
 

@@ -336,7 +336,6 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
         source_annotators=np.asarray(sorted(source_annotator_ids()), dtype=np.int64),
         annotator_ids=annotator_ids,
         annotator_codes=np.array([f"a{i + 1}" for i in range(len(annotator_ids))], dtype=object),
-        prompt_splits=prompt_source_splits(project=project),
         split_seed=snapshot.split_seed,
         validation_fraction=snapshot.validation_fraction,
     )
@@ -376,7 +375,10 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
             sources = source_labels_by_comparison(
                 project=project, first_comparison_id=id_range[0], last_comparison_id=id_range[1]
             )
-            columns = _chunk_columns(chunk, texts, _ChunkContext(build, labels, table, sources))
+            # A comparison without a split of its own takes its prompt's, where another comparison's source gave one.
+            unsplit = {prompt for prompt, split in zip(chunk.prompt_ids, chunk.split, strict=True) if not split}
+            prompt_splits = prompt_source_splits(project=project, prompt_ids=unsplit)
+            columns = _chunk_columns(chunk, texts, _ChunkContext(build, labels, table, sources, prompt_splits))
             writer.write(columns)
             _count(counts, columns, len(chunk), attributes)
             counts["annotations"] += len(frame)
@@ -384,7 +386,7 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
             for reason, n in labels.dropped_by_reason.items():
                 counts["dropped_by_reason"][reason] = counts["dropped_by_reason"].get(reason, 0) + n
             annotators_seen[table.annotator_index] = True
-            del frame, basis, retained, table, texts, sources, columns
+            del frame, basis, retained, table, texts, sources, prompt_splits, columns
             release_freed_memory()
             progress(0.05 + 0.85 * counts["comparisons"] / max(total, 1))
     finally:
@@ -438,7 +440,6 @@ class _Build:
     source_annotators: npt.NDArray[np.int64]  # ids of the imports' anonymous annotators, ascending
     annotator_ids: npt.NDArray[np.int64]  # every annotator of the project, ascending ...
     annotator_codes: npt.NDArray[np.object_]  # ... and their anonymised codes "a1", "a2", ... in that order
-    prompt_splits: dict[int, str]
     split_seed: int
     validation_fraction: float
 
@@ -484,6 +485,7 @@ class _ChunkContext:
     labels: _Labels
     table: _AnnotationTable
     source_labels: dict[int, tuple[dict[str, Any], int | None, str]]
+    prompt_splits: dict[int, str]  # split of the chunk's prompts that have one from a source
 
 
 def _positions(sorted_ids: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -588,7 +590,7 @@ def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _Chun
         prompt_id = chunk.prompt_ids[i]
         splits.append(
             chunk.split[i]
-            or build.prompt_splits.get(prompt_id)
+            or context.prompt_splits.get(prompt_id)
             or _split_of(prompt_id, build.split_seed, build.validation_fraction)
         )
         metadata = chunk.metadata[i]

@@ -275,6 +275,27 @@ def test_split_kept_from_source_and_seeded_by_prompt_otherwise(mean_rule: Aggreg
     assert {int(i.comparison_id): i.split for i in snapshot_items(again)} == split_of
 
 
+def test_a_comparison_without_split_takes_its_prompts_source_split_from_another_chunk(
+    mean_rule: AggregationRule, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = ProjectFactory()
+    user = member(project, Role.ANNOTATOR)
+    prompt = PromptFactory(project=project)
+    pair = {"project": project, "prompt": prompt}
+    sourced = ComparisonFactory(**pair, response_1=ResponseFactory(prompt=prompt),
+                                response_2=ResponseFactory(prompt=prompt), split="validation")  # fmt: skip
+    later = ComparisonFactory(**pair, response_1=ResponseFactory(prompt=prompt),
+                              response_2=ResponseFactory(prompt=prompt), split="")  # fmt: skip
+    for comparison in (sourced, later):
+        annotate(comparison, user, 2, 3, 1)
+    monkeypatch.setattr(service, "CHUNK_SIZE", 1)  # the two comparisons are built in different chunks
+    snapshot = build(project, rule=mean_rule, validation_fraction=0.0)  # a seeded split would say "train"
+    assert {int(i.comparison_id): i.split for i in snapshot_items(snapshot)} == {
+        sourced.id: "validation",
+        later.id: "validation",
+    }
+
+
 def test_helpsteer2_rule_drops_wide_comparisons() -> None:
     project = ProjectFactory()
     users = [member(project, Role.ANNOTATOR) for _ in range(3)]
