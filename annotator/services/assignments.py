@@ -214,17 +214,19 @@ def _reclaimable(*, project: Project, annotator: User, now: datetime) -> tuple[i
     """(assignment id, comparison id) of the oldest expired reservation held by someone else, on a comparison this
     annotator never had.
 
-    Cheap at any project size: reservations are few (about one per annotator at work), and a partial index finds
-    the expired ones.
+    Cheap at any project size: reservations are few (about one per annotator at work) and a partial index finds
+    the expired ones; the annotator's own history is only read when there are some.
     """
-    found: tuple[int, int] | None = (
+    expired = list(
         Assignment.objects.filter(comparison__project=project, status=AssignmentStatus.RESERVED, reserved_until__lt=now)
-        .exclude(comparison_id__in=_had(annotator=annotator))
+        .exclude(annotator=annotator)
         .order_by("reserved_until", "id")
-        .values_list("pk", "comparison_id")
-        .first()
+        .values_list("pk", "comparison_id")[:_CLAIM_ATTEMPTS]
     )
-    return found
+    if not expired:
+        return None
+    had = set(_had(annotator=annotator).filter(comparison_id__in=[c for _, c in expired]))
+    return next(((pk, c) for pk, c in expired if c not in had), None)
 
 
 def _candidate_comparisons(*, project: Project, annotator: User) -> QuerySet[Comparison]:

@@ -99,6 +99,34 @@ def test_expired_reservations_are_reclaimed_by_others() -> None:
     assert a.status == AssignmentStatus.EXPIRED
 
 
+def test_an_expired_reservation_is_reclaimed_before_fresh_work_but_never_by_someone_who_had_it() -> None:
+    project = ProjectFactory(overlap=2, reservation_minutes=30)
+    started = ComparisonFactory(project=project)
+    first, slow, late = member(project), member(project), member(project)
+    t0 = timezone.now()
+    a = assignment_claim_next(project=project, annotator=first, now=t0)
+    assert a is not None
+    assert a.comparison == started
+    _submit(a, first)
+    held = assignment_claim_next(project=project, annotator=slow, now=t0)
+    assert held is not None
+    assert held.comparison == started
+    fresh = ComparisonFactory(project=project)
+    later = t0 + timedelta(minutes=31)
+    # The first annotator had the started comparison: fresh work for them, and the expired reservation stays.
+    b = assignment_claim_next(project=project, annotator=first, now=later)
+    assert b is not None
+    assert b.comparison == fresh
+    held.refresh_from_db()
+    assert held.status == AssignmentStatus.RESERVED
+    # Someone new takes the expired slot before the fresh comparison.
+    c = assignment_claim_next(project=project, annotator=late, now=later)
+    assert c is not None
+    assert c.comparison == started
+    held.refresh_from_db()
+    assert held.status == AssignmentStatus.EXPIRED
+
+
 def test_an_expired_reservation_whose_slot_is_free_is_renewed_with_its_draft() -> None:
     project = ProjectFactory(overlap=1, reservation_minutes=30)
     ComparisonFactory(project=project)
