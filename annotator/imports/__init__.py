@@ -6,7 +6,7 @@ Use :func:`parse_file`; it yields :class:`ComparisonRecord` s and raises :class:
 
 from annotator.imports.containers import Container
 from annotator.imports.errors import ImportFormatError
-from annotator.imports.parse import DEFAULT_MAX_BYTES, IMPORT_FORMATS, ImportFormat, parse_file
+from annotator.imports.parse import DEFAULT_MAX_BYTES, IMPORT_FORMATS, ImportFormat, find_format_errors, parse_file
 from annotator.imports.records import (
     DEFAULT_SCALE,
     HELPSTEER2_ATTRIBUTES,
@@ -37,6 +37,7 @@ __all__ = [
     "SourceLabels",
     "Split",
     "Turn",
+    "find_format_errors",
     "parse_file",
     "parse_helpsteer2_prompt",
     "render_helpsteer2_prompt",

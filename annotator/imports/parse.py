@@ -88,6 +88,94 @@ def parse_file(
     return _dispatch(rows, fields, fmt, tuple(attributes), split)
 
 
+def find_format_errors(
+    source: Source,
+    fmt: ImportFormat,
+    *,
+    limit: int = 20,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    attributes: Sequence[str] = HELPSTEER2_ATTRIBUTES,
+    scale: tuple[int, int] = DEFAULT_SCALE,
+    split: Split | None = None,
+    container: Container | None = None,
+    compressed: bool | None = None,
+) -> list[ImportFormatError]:
+    """Read a whole file as :func:`parse_file` does and return its first ``limit`` errors instead of the first one.
+
+    After a bad row the check goes on with the next comparison: in the HelpSteer2 files, whose comparisons are
+    pairs of rows, the bad row's partner is passed over with it, so one bad row is reported once. A file that cannot
+    be read further (broken JSON, a truncated gzip stream) ends the check at that error. An empty list means
+    :func:`parse_file` would read the file without error.
+    """
+    try:
+        if fmt not in IMPORT_FORMATS:
+            raise ImportFormatError(f"unknown import format {fmt!r}", expected=f"one of {', '.join(IMPORT_FORMATS)}")
+        kind = detect_container(source_name(source), container=container, compressed=compressed)
+        if kind.container == "csv" and fmt not in _FLAT_FORMATS:
+            parse_file(source, fmt, max_bytes=max_bytes, container=container, compressed=compressed)  # raises
+        check_size(source, max_bytes)
+    except ImportFormatError as error:
+        return [error]
+    fields = FieldReader(unit=kind.unit, fmt=fmt, text_cells=kind.container == "csv", scale=scale)
+    rows = _Remembering(_non_empty(iter_rows(source, kind, max_bytes=max_bytes)))
+    paired = fmt in ("helpsteer2", "helpsteer2-disagreements")
+    errors: list[ImportFormatError] = []
+    while len(errors) < limit:
+        try:
+            for _ in _dispatch(rows, fields, fmt, tuple(attributes), split):
+                pass
+            break
+        except ImportFormatError as error:
+            errors.append(error)
+            if rows.finished:
+                break
+            if paired and rows.last is not None:
+                try:
+                    rows.skip_while_prompt(rows.last.get("prompt"))
+                except ImportFormatError as unreadable:
+                    errors.append(unreadable)
+                    break
+    return errors
+
+
+class _Remembering:
+    """An iterator of rows that remembers the last row it gave and whether its source ended (or failed)."""
+
+    def __init__(self, rows: Iterator[tuple[int, Row]]) -> None:
+        self._rows = rows
+        self._ahead: tuple[int, Row] | None = None
+        self.last: Row | None = None
+        self.finished = False
+
+    def __iter__(self) -> _Remembering:
+        return self
+
+    def __next__(self) -> tuple[int, Row]:
+        if self._ahead is not None:
+            item, self._ahead = self._ahead, None
+        else:
+            try:
+                item = next(self._rows)
+            except StopIteration:
+                self.finished = True
+                raise
+            except ImportFormatError:  # the reader itself cannot go on
+                self.finished = True
+                raise
+        self.last = item[1]
+        return item
+
+    def skip_while_prompt(self, prompt: object) -> None:
+        """Pass over the rows that follow while they have this prompt (the rest of a bad row's pair)."""
+        try:
+            for item in self._rows:
+                if item[1].get("prompt") != prompt:
+                    self._ahead = item
+                    return
+        finally:
+            self.finished = self._ahead is None
+
+
 def _dispatch(
     rows: Iterator[tuple[int, Row]],
     fields: FieldReader,

@@ -14,7 +14,7 @@ import contextlib
 import itertools
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -24,11 +24,12 @@ from django.db import transaction
 
 from annotator.bulk import BulkTable
 from annotator.errors import ValidationFailed
-from annotator.imports import IMPORT_FORMATS, ComparisonRecord, ImportFormatError, parse_file
+from annotator.imports import IMPORT_FORMATS, ComparisonRecord, ImportFormatError, find_format_errors, parse_file
 from annotator.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    Attribute,
     Comparison,
     Project,
     Prompt,
@@ -38,6 +39,8 @@ from annotator.models import (
 )
 
 BATCH_SIZE = 5000
+# Errors of a refused file listed at most (the file is read again to find them, only when it is refused).
+ERRORS_SHOWN = 20
 SOURCE_ANNOTATOR_PREFIX = "source."
 
 
@@ -55,8 +58,17 @@ class ImportFailed(ValidationFailed):
     code = "import_failed"
 
     @classmethod
-    def from_format_error(cls, error: ImportFormatError) -> ImportFailed:
-        return cls(str(error), extra=error.as_dict())
+    def from_format_errors(cls, first: ImportFormatError, every: Sequence[ImportFormatError]) -> ImportFailed:
+        """The first error as the message (and its facts), with up to ``ERRORS_SHOWN`` errors of the file."""
+        errors = list(every) or [first]
+        return cls(
+            str(first),
+            extra={
+                **first.as_dict(),
+                "errors": [e.as_dict() for e in errors],
+                "more_errors": len(errors) >= ERRORS_SHOWN,
+            },
+        )
 
 
 def _batches(records: Iterable[ComparisonRecord], size: int) -> Iterator[list[ComparisonRecord]]:
@@ -228,6 +240,7 @@ def comparisons_import(
     totals = [0, 0, 0, 0]
     annotators: dict[int, int] = {}
     tables = _Tables.create()
+    start = None if isinstance(source, str) else source.tell()
     try:
         records = parse_file(
             source,
@@ -243,7 +256,35 @@ def comparisons_import(
             if on_progress is not None:
                 on_progress(totals[0])
     except ImportFormatError as error:
-        raise ImportFailed.from_format_error(error) from error
+        raise ImportFailed.from_format_errors(
+            error, _every_error(source, start, fmt, limit, attributes, scale, split)
+        ) from error
     return ImportResult(
         comparisons=totals[0], annotations=totals[1], source_labels=totals[2], skipped_as_not_ratable=totals[3]
+    )
+
+
+def _every_error(
+    source: str | IO[bytes],
+    start: int | None,
+    fmt: str,
+    max_bytes: int | None,
+    attributes: Sequence[Attribute],
+    scale: tuple[int, int],
+    split: str | None,
+) -> list[ImportFormatError]:
+    """The file's first ``ERRORS_SHOWN`` errors, read again from where the import started (nothing when the file
+    cannot be read again)."""
+    if start is not None:
+        if not source.seekable():  # type: ignore[union-attr]
+            return []
+        source.seek(start)  # type: ignore[union-attr]
+    return find_format_errors(
+        source,
+        fmt,  # type: ignore[arg-type]
+        limit=ERRORS_SHOWN,
+        max_bytes=max_bytes,
+        attributes=[a.name for a in attributes],
+        scale=scale,
+        split=split,  # type: ignore[arg-type]
     )

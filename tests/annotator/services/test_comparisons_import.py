@@ -99,6 +99,22 @@ def test_a_bad_row_anywhere_imports_nothing(tmp_path: Path) -> None:
     assert not Comparison.objects.exists() and not SourceLabel.objects.exists()
 
 
+def test_a_refused_file_lists_its_errors_and_an_uploaded_file_is_read_again_for_them() -> None:
+    project = ProjectFactory()
+    rows = [_hs2_row(f"p{i}", f"r{i}{j}", 2) for i in range(40) for j in range(2)]
+    for line in (3, 20, 61):
+        rows[line - 1]["correctness"] = 9
+    buffer = io.BytesIO("".join(json.dumps(r) + "\n" for r in rows).encode())
+    buffer.name = "upload.jsonl"
+    with pytest.raises(ImportFailed) as caught:
+        comparisons_import(project=project, source=buffer, fmt="helpsteer2")
+    extra = caught.value.extra
+    assert extra["line"] == 3  # the first error stays the message
+    assert [e["line"] for e in extra["errors"]] == [3, 20, 61]
+    assert extra["more_errors"] is False
+    assert not Comparison.objects.exists()
+
+
 def test_unknown_format_and_oversized_file_are_refused(tmp_path: Path) -> None:
     project = ProjectFactory()
     path = _jsonl(tmp_path, [_hs2_row("p", "a", 1), _hs2_row("p", "b", 1)])

@@ -66,6 +66,16 @@ def test_bad_row_shows_line_and_column_and_imports_nothing(
     assert not Comparison.objects.filter(project=project).exists()
 
 
+def test_every_bad_row_is_listed(lead_client: Client, project: Project) -> None:
+    rows = [*GOOD, {"prompt": "p", "response_1": "a"}, {"prompt": "p", "response_1": 3, "response_2": "b"}]
+    url = reverse("annotator:setup_import", kwargs={"slug": project.slug})
+    html = lead_client.post(url, {"fmt": "prefstack", "file": _jsonl(rows)}, **HX).content.decode()
+    assert "2 problems in this file" in html
+    assert "line 3, column &#x27;response_2&#x27;" in html
+    assert "line 4, column &#x27;response_1&#x27;" in html
+    assert not Comparison.objects.filter(project=project).exists()
+
+
 def test_missing_file_is_a_form_error(lead_client: Client, project: Project) -> None:
     url = reverse("annotator:setup_import", kwargs={"slug": project.slug})
     response = lead_client.post(url, {"fmt": "prefstack"}, **HX)
