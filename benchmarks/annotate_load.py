@@ -2,14 +2,25 @@
 
 It creates its own project, users and tokens in the database that DATABASE_URL names (PostgreSQL for the figure
 that counts; SQLite by default), starts ``gunicorn config.wsgi`` on a free port (or uses ``--url``), runs one thread
-per annotator with a keep-alive ``http.client`` connection each, then checks the database:
+per annotator with a keep-alive ``http.client`` connection each, in two phases (``--mode`` picks one):
+
+* **paced** (the latency figures): the annotators together offer ``--rate`` submissions per second. Each one
+  starts a claim-and-submit cycle at the times of its own Poisson schedule (exponential think times, mean
+  ``annotators / rate``), so the starts of all of them form a Poisson process of that rate. A claim's latency is
+  measured from its *scheduled* start, not from when the thread got round to sending it: a server that falls
+  behind shows its queueing in the figures instead of slowing the clients down (no coordinated omission).
+* **saturation** (the capacity figure): closed loop without think time; ``max_submissions_per_s`` is what the
+  server sustains.
+
+Then it checks the database:
 
 * ``double_assignments``: comparisons holding more submitted annotations than overlap + extra annotators allow;
 * ``lost_submissions``: submissions the server acknowledged (201) that are not in the database, plus annotations
   in the database that the clients never saw acknowledged.
 
 Prints ``name: value unit`` lines, then the peer's figures (Label Studio 1.23, 8 annotators, from the issue).
-The project it created is deleted afterwards unless ``--keep``.
+The project it created is deleted afterwards unless ``--keep``. Timings mean something only on a quiet machine:
+the server, the database and these clients share its cores.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/prefstack_dev python benchmarks/annotate_load.py
 """
@@ -91,8 +102,8 @@ def _setup(n_annotators: int, n_comparisons: int, overlap: int) -> tuple[str, li
     Membership.objects.bulk_create([Membership(project=project, user=u, role=Role.ANNOTATOR) for u in users])
     tokens = [Token.objects.create(user=u).key for u in users]
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:  # fresh statistics, as autovacuum would have them in production
-            cursor.execute("ANALYZE")
+        with connection.cursor() as cursor:  # fresh statistics and no dead rows of earlier runs, as autovacuum would
+            cursor.execute("VACUUM ANALYZE")  # leave them in production (it may be off on a development server)
     return project.slug, tokens, [a["name"] for a in HELPSTEER2_ATTRIBUTES]  # type: ignore[misc]
 
 
@@ -114,53 +125,38 @@ class ClientStats:
     exhausted: bool = False
 
 
-def _annotator(
-    base: str, slug: str, token: str, names: list[str], start: threading.Barrier, seconds: float, stats: ClientStats
-) -> None:
-    parts = urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Connection": "keep-alive"}
-    rng = random.Random(token)
+class Annotator:
+    """One simulated annotator: a keep-alive connection, a token and a random source for its answers."""
 
-    def post(path: str, body: dict | None) -> tuple[int, bytes]:
-        payload = json.dumps(body).encode() if body is not None else b""
-        conn.request("POST", path, body=payload, headers=headers)
-        r = conn.getresponse()
+    def __init__(self, base: str, slug: str, token: str, names: list[str], keep_alive: bool) -> None:
+        parts = urlsplit(base)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=180)
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        if not keep_alive:  # as a proxy in front of gunicorn would: each request goes to whichever worker is free
+            self.headers["Connection"] = "close"
+        self.claim_path = f"/api/v1/projects/{slug}/assignments/next/"
+        self.names = names
+        self.rng = random.Random(token)
+
+    def post(self, path: str, payload: bytes) -> tuple[int, bytes]:
+        self.conn.request("POST", path, body=payload, headers=self.headers)
+        r = self.conn.getresponse()
         return r.status, r.read()
 
-    # Warm-up, not measured: each worker imports the URLconf (and everything it pulls in) on its first request.
-    conn.timeout = 180
-    try:
+    def warm_up(self) -> None:
+        """Not measured: each worker imports the URLconf (and everything it pulls in) on its first request."""
         for _ in range(3):
-            conn.request("GET", "/api/v1/assignments/0/draft/", headers=headers)  # a 404 that touches auth and db
-            conn.getresponse().read()
-    except OSError as exc:
-        stats.errors[-1] = stats.errors.get(-1, 0) + 1
-        print(f"warm-up failed: {exc!r}", file=sys.stderr)
-        start.abort()
-        return
-    if conn.sock is not None:
-        conn.sock.settimeout(30)
-    try:
-        start.wait()
-    except threading.BrokenBarrierError:
-        return
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        t0 = time.perf_counter()
-        status, raw = post(f"/api/v1/projects/{slug}/assignments/next/", None)
-        stats.claim_ms.append((time.perf_counter() - t0) * 1000)
-        if status == 204:
-            stats.exhausted = True
-            return
-        if status != 200:
-            stats.errors[status] = stats.errors.get(status, 0) + 1
-            continue
-        assignment = json.loads(raw)["id"]
+            self.conn.request("GET", "/api/v1/assignments/0/draft/", headers=self.headers)  # 404 via auth and db
+            self.conn.getresponse().read()
+        if self.conn.sock is not None:
+            self.conn.sock.settimeout(30)
+
+    def answer(self) -> bytes:
+        rng = self.rng
         helpfulness = rng.randint(2, 4), rng.randint(1, 4)
         ratings = {
-            "left": {n: rng.randint(0, 4) for n in names} | {"helpfulness": helpfulness[0]},
-            "right": {n: rng.randint(0, 4) for n in names} | {"helpfulness": helpfulness[1]},
+            "left": {n: rng.randint(0, 4) for n in self.names} | {"helpfulness": helpfulness[0]},
+            "right": {n: rng.randint(0, 4) for n in self.names} | {"helpfulness": helpfulness[1]},
         }
         body = {
             "ratings": ratings,
@@ -168,14 +164,88 @@ def _annotator(
             "justification": PASSWORD_FREE_JUSTIFICATION,
             "time_on_task_seconds": round(rng.uniform(30, 300), 1),
         }
+        return json.dumps(body).encode()
+
+    def cycle(self, scheduled: float, stats: ClientStats) -> bool:
+        """Claim and submit once; latencies count from ``scheduled`` (perf_counter time). False when nothing is left."""
+        status, raw = self.post(self.claim_path, b"")
+        stats.claim_ms.append((time.perf_counter() - scheduled) * 1000)
+        if status == 204:
+            stats.exhausted = True
+            return False
+        if status != 200:
+            stats.errors[status] = stats.errors.get(status, 0) + 1
+            return True
+        assignment = json.loads(raw)["id"]
+        payload = self.answer()
         t0 = time.perf_counter()
-        status, raw = post(f"/api/v1/assignments/{assignment}/submit/", body)
+        status, raw = self.post(f"/api/v1/assignments/{assignment}/submit/", payload)
         stats.submit_ms.append((time.perf_counter() - t0) * 1000)
         if status == 201:
             stats.acked.append(json.loads(raw)["annotation"])
         else:
             stats.errors[status] = stats.errors.get(status, 0) + 1
-    conn.close()
+        return True
+
+
+def _run_annotator(
+    annotator: Annotator, start: threading.Barrier, seconds: float, mean_think_s: float | None, stats: ClientStats
+) -> None:
+    """Work for ``seconds`` after the barrier: paced by a Poisson schedule, or closed loop when ``mean_think_s`` is None."""
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        return
+    began = time.perf_counter()
+    deadline = began + seconds
+    if mean_think_s is None:
+        while time.perf_counter() < deadline and annotator.cycle(time.perf_counter(), stats):
+            pass
+        return
+    scheduled = began + annotator.rng.expovariate(1 / mean_think_s)
+    while scheduled < deadline:
+        wait = scheduled - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        if not annotator.cycle(scheduled, stats):
+            return
+        scheduled += annotator.rng.expovariate(1 / mean_think_s)
+
+
+@dataclass
+class Phase:
+    name: str
+    elapsed_s: float
+    stats: list[ClientStats]
+
+    def values(self, attribute: str) -> list[float]:
+        return [v for s in self.stats for v in getattr(s, attribute)]
+
+    def acked(self) -> set[int]:
+        return {a for s in self.stats for a in s.acked}
+
+    def errors(self) -> dict[int, int]:
+        total: dict[int, int] = {}
+        for s in self.stats:
+            for code, n in s.errors.items():
+                total[code] = total.get(code, 0) + n
+        return total
+
+
+def _phase(name: str, annotators: list[Annotator], seconds: float, mean_think_s: float | None) -> Phase:
+    stats = [ClientStats() for _ in annotators]
+    start = threading.Barrier(len(annotators) + 1)
+    threads = [
+        threading.Thread(target=_run_annotator, args=(a, start, seconds, mean_think_s, s), daemon=True)
+        for a, s in zip(annotators, stats, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    start.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join(seconds + 60)
+    return Phase(name, time.perf_counter() - began, stats)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -186,7 +256,7 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def _start_server(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def _start_server(port: int, workers: int, threads: int, worker_class: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.django.base", "DJANGO_DEBUG": "false"}
     cmd = [
         sys.executable,
@@ -200,7 +270,7 @@ def _start_server(port: int, workers: int, threads: int) -> subprocess.Popen[byt
         "--threads",
         str(threads),
         "--worker-class",
-        "gthread",
+        worker_class,
         "--keep-alive",
         "30",
         "--log-level",
@@ -218,14 +288,67 @@ def _start_server(port: int, workers: int, threads: int) -> subprocess.Popen[byt
     raise SystemExit("gunicorn did not start")
 
 
+def _warm_up(annotators: list[Annotator]) -> None:
+    failures: list[BaseException] = []
+
+    def warm(a: Annotator) -> None:
+        try:
+            a.warm_up()
+        except OSError as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=warm, args=(a,), daemon=True) for a in annotators]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    if failures:
+        raise SystemExit(f"the server did not answer the warm-up requests: {failures[0]!r}")
+
+
+def _phase_lines(phase: Phase, prefix: str, checks: list[str]) -> list[str]:
+    """The phase's ``name: value unit`` lines, with the database ``checks`` after the throughput."""
+    claim, submit = phase.values("claim_ms"), phase.values("submit_ms")
+    errors = phase.errors()
+    acked = len(phase.acked())
+    rate_name = "max_submissions_per_s" if prefix else "submissions_per_s"
+    if any(s.exhausted for s in phase.stats):
+        print(f"note: the queue ran out during the {phase.name} phase; use more --comparisons", file=sys.stderr)
+    return [
+        f"{prefix}claim_p50_ms: {_percentile(claim, 50):.1f} ms",
+        f"{prefix}claim_p95_ms: {_percentile(claim, 95):.1f} ms",
+        f"{prefix}submit_p50_ms: {_percentile(submit, 50):.1f} ms",
+        f"{prefix}submit_p95_ms: {_percentile(submit, 95):.1f} ms",
+        f"{rate_name}: {acked / phase.elapsed_s:.1f} 1/s",
+        *checks,
+        f"{prefix}server_errors: {sum(n for code, n in errors.items() if code >= 500)} responses",
+        f"{prefix}other_errors: {sum(n for code, n in errors.items() if code < 500)} responses",
+        f"{prefix}submissions: {acked} annotations in {phase.elapsed_s:.1f} s",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["both", "paced", "saturation"], default="both")
     parser.add_argument("--annotators", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=20.0, help="How long the annotators work.")
-    parser.add_argument("--comparisons", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=100.0, help="Submissions per second offered in the paced phase.")
+    parser.add_argument("--seconds", type=float, default=20.0, help="How long each phase lasts.")
+    parser.add_argument("--comparisons", type=int, default=5000)
     parser.add_argument("--overlap", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=max(2, min(8, (os.cpu_count() or 2))))
-    parser.add_argument("--threads", type=int, default=8)
+    # Measured on the 2-core development machine (paced 60/s and saturation, 15 s each, fresh project per run):
+    # processes beat threads. 2 x 8 threads gave 60-77/s at saturation and seconds of queueing at 60/s (threads of
+    # one process queue for the GIL after every database call, and keep-alive connections stay with the process
+    # that accepted them); 6 x 1 gave 92-95/s and a claim p95 of 52-95 ms at 60/s; sync workers (a connection per
+    # request) 60-75/s.
+    parser.add_argument("--workers", type=int, default=6, help="gunicorn worker processes.")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker (gthread).")
+    parser.add_argument("--worker-class", choices=["gthread", "sync"], default="gthread")
+    parser.add_argument(
+        "--keep-alive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="One connection per annotator for the whole run (a connection stays with the worker that accepted it).",
+    )
     parser.add_argument("--url", help="Use this running server (same DATABASE_URL) instead of starting gunicorn.")
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark's project and users.")
     args = parser.parse_args()
@@ -235,35 +358,30 @@ def main() -> None:
     base = args.url
     if base is None:
         port = _free_port()
-        server = _start_server(port, args.workers, args.threads)
+        server = _start_server(port, args.workers, args.threads, args.worker_class)
         base = f"http://127.0.0.1:{port}"
+    phases: list[Phase] = []
     try:
-        stats = [ClientStats() for _ in tokens]
-        start = threading.Barrier(len(tokens) + 1)
-        threads = [
-            threading.Thread(target=_annotator, args=(base, slug, tok, names, start, args.seconds, s), daemon=True)
-            for tok, s in zip(tokens, stats, strict=True)
-        ]
-        for t in threads:
-            t.start()
-        try:
-            start.wait(timeout=600)
-        except threading.BrokenBarrierError:
-            raise SystemExit("the server did not answer the warm-up requests") from None
-        started = time.perf_counter()
-        for t in threads:
-            t.join(args.seconds + 60)
-        elapsed = time.perf_counter() - started
+        annotators = [Annotator(base, slug, token, names, args.keep_alive) for token in tokens]
+        _warm_up(annotators)
+        if args.mode in ("both", "paced"):
+            phases.append(_phase("paced", annotators, args.seconds, mean_think_s=args.annotators / args.rate))
+        if args.mode in ("both", "saturation"):
+            phases.append(_phase("saturation", annotators, args.seconds, mean_think_s=None))
+        for a in annotators:
+            a.conn.close()
     finally:
         if server is not None:
             server.terminate()
             server.wait(10)
 
+    from django.conf import settings
+    from django.db import connection
     from django.db.models import Count, F
 
     from annotator.models import Annotation, Comparison
 
-    acked = {a for s in stats for a in s.acked}
+    acked = {a for phase in phases for a in phase.acked()}
     stored = set(Annotation.objects.filter(comparison__project__slug=slug).values_list("pk", flat=True))
     over = (
         Comparison.objects.filter(project__slug=slug)
@@ -271,29 +389,27 @@ def main() -> None:
         .filter(n__gt=F("extra_annotators") + args.overlap)
         .count()
     )
-    claim = [v for s in stats for v in s.claim_ms]
-    submit = [v for s in stats for v in s.submit_ms]
-    errors: dict[int, int] = {}
-    for s in stats:
-        for code, n in s.errors.items():
-            errors[code] = errors.get(code, 0) + n
-    from django.db import connection
-
-    print(f"database: {connection.vendor}")
-    print(f"annotators: {args.annotators} clients")
-    print(f"duration: {elapsed:.1f} s")
-    print(f"claim_p50_ms: {_percentile(claim, 50):.1f} ms")
-    print(f"claim_p95_ms: {_percentile(claim, 95):.1f} ms")
-    print(f"submit_p50_ms: {_percentile(submit, 50):.1f} ms")
-    print(f"submit_p95_ms: {_percentile(submit, 95):.1f} ms")
-    print(f"submissions_per_s: {len(acked) / elapsed:.1f} 1/s")
-    print(f"submissions: {len(acked)} annotations")
-    print(f"double_assignments: {over} comparisons")
-    print(f"lost_submissions: {len(acked - stored) + len(stored - acked)} annotations")
-    print(f"server_errors: {sum(n for code, n in errors.items() if code >= 500)} responses")
-    print(f"other_errors: {sum(n for code, n in errors.items() if code < 500)} responses")
-    if any(s.exhausted for s in stats):
-        print("note: the queue ran out before the time was up; use more --comparisons", file=sys.stderr)
+    checks = [
+        f"double_assignments: {over} comparisons",
+        f"lost_submissions: {len(acked - stored) + len(stored - acked)} annotations",
+    ]
+    lines = [
+        f"database: {connection.vendor}",
+        f"annotators: {args.annotators} clients",
+        f"server: gunicorn {args.workers} {args.worker_class} workers"
+        + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
+        if server
+        else f"server: {base}",
+        f"prepared_statements: {'on' if settings.DATABASE_PREPARED_STATEMENTS else 'off'} (DATABASE_PREPARED_STATEMENTS)",
+    ]
+    for phase in phases:
+        if phase.name == "paced":
+            lines += [f"offered_rate: {args.rate:.1f} 1/s", *_phase_lines(phase, "", checks)]
+            checks = []
+    for phase in phases:
+        if phase.name == "saturation":
+            lines += _phase_lines(phase, "saturation_", checks)
+    print("\n".join(lines))
     for name, (value, unit) in PEER.items():
         print(f"{name}: {value} {unit}")
     if not args.keep:
