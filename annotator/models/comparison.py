@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 from annotator.models.project import Project
@@ -76,6 +78,15 @@ class Comparison(models.Model):
 
     def __str__(self) -> str:
         return f"Comparison {self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, but never write ``slots_taken`` back on an update: the triggers own it, and this instance's copy
+        may be stale (an admin edit, a gold flag set while annotators claim)."""
+        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.attname for f in self._meta.concrete_fields if not f.primary_key and f.attname != "slots_taken"
+            ]
+        super().save(*args, **kwargs)
 
 
 class SourceLabel(models.Model):

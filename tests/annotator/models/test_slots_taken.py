@@ -154,3 +154,16 @@ def test_a_full_comparison_is_no_candidate_whatever_wrote_its_assignments() -> N
     a = assignment_claim_next(project=project, annotator=member(project))
     assert a is not None
     assert a.comparison_id == open_.pk
+
+
+def test_saving_a_stale_comparison_does_not_write_its_counter_back() -> None:
+    project = ProjectFactory(overlap=2)
+    comparison = ComparisonFactory(project=project)
+    stale = Comparison.objects.get(pk=comparison.pk)  # read before anyone claims: slots_taken == 0
+    annotator = member(project)
+    assert assignment_claim_next(project=project, annotator=annotator) is not None
+    stale.is_gold = True
+    stale.save()  # e.g. an admin edit of a comparison loaded a while ago
+    fresh = Comparison.objects.get(pk=comparison.pk)
+    assert fresh.is_gold
+    assert _assert_counts_right(project) == {comparison.pk: 1}
