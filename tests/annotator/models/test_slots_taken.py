@@ -167,3 +167,17 @@ def test_saving_a_stale_comparison_does_not_write_its_counter_back() -> None:
     fresh = Comparison.objects.get(pk=comparison.pk)
     assert fresh.is_gold
     assert _assert_counts_right(project) == {comparison.pk: 1}
+
+
+def test_an_import_with_annotations_counts_their_slots() -> None:
+    """Imports write assignments in bulk (COPY on PostgreSQL, executemany on SQLite): the triggers still count."""
+    from pathlib import Path
+
+    from annotator.services.imports import comparisons_import
+
+    project = ProjectFactory()
+    fixture = Path(__file__).parents[2] / "fixtures" / "formats" / "helpsteer2_disagreements.jsonl"
+    result = comparisons_import(project=project, source=str(fixture), fmt="helpsteer2-disagreements")
+    assert result.annotations + result.skipped_as_not_ratable > 0
+    slots = _assert_counts_right(project)
+    assert sum(slots.values()) > 0  # the imported annotations hold slots, counted as any others
