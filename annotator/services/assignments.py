@@ -18,11 +18,13 @@ Terms the callers must know
   assignments hold no slot. A comparison needs ``project.overlap + comparison.extra_annotators`` slots taken;
   ``Comparison.slots_taken`` counts them, kept by database triggers for every writer (migration 0003).
 * **Concurrency.** ``assignment_claim_next`` locks the annotator's membership row (one claim per annotator at a
-  time), picks a candidate with ``select_for_update(skip_locked=True)`` on PostgreSQL and reads its
-  ``slots_taken`` under that lock, then inserts. Every write that moves an assignment in or out of a slot (claim,
+  time), picks a candidate with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and reads its ``slots_taken`` under that
+  lock, then inserts. Every write that moves an assignment in or out of a slot (claim,
   reclaim, submit, skip) holds the comparison's row lock, so no comparison gets more annotators than it needs. On
   SQLite the settings open every transaction with ``BEGIN IMMEDIATE``, so writers are serialised and the same code
   stays correct. Lock order is membership → comparison → assignment everywhere.
+* **Statements.** What claim, submit and skip run on every call is prebuilt SQL in :mod:`annotator.hot_sql` (the
+  ORM's per-request query compilation was half their cost); the rules stay here.
 * **Adaptive overlap** (HelpSteer2, Wang et al. 2024, §2.2): once the first ``overlap`` annotations of a comparison
   are in, if the helpfulness ratings of either response spread (max - min) by more than
   ``project.adaptive_overlap_threshold``, the comparison asks for ``project.adaptive_overlap_extra`` more
@@ -41,7 +43,6 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.db.models.query import QuerySet
 from django.utils import timezone
 
@@ -86,15 +87,10 @@ def _lock_membership(*, project: Project, annotator: User) -> None:
         raise PermissionDenied(f"You are not an annotator in project {project.slug}.")
 
 
-def _is_annotator(*, annotator: User) -> Exists:
-    """True in a comparison query when ``annotator`` is an annotator of the comparison's project."""
-    return Exists(Membership.objects.filter(project_id=OuterRef("project_id"), user=annotator, role=Role.ANNOTATOR))
-
-
 def _check_owner(*, assignment: Assignment, annotator: User, is_member: bool | None = None) -> None:
     """NotFound unless ``annotator`` owns ``assignment``; PermissionDenied unless they are still an annotator.
 
-    ``is_member`` is the answer when the caller already has it (from :func:`_is_annotator`); None asks the database.
+    ``is_member`` is the answer when the caller already has it (from the comparison lock's query); None asks the database.
     """
     if assignment.annotator_id != annotator.pk:
         # Another annotator's work is not even acknowledged to exist (blind annotation).
