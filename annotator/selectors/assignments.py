@@ -13,6 +13,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from annotator import hot_sql
 from annotator.errors import NotFound
 from annotator.models import Annotation, Assignment, AssignmentStatus, Attribute, Comparison, Project, Response
 from annotator.services.assignments import justification_to_shown_terms, shown_from_response_terms
@@ -35,7 +36,7 @@ def assignment_get_for_annotator(*, assignment_id: int, user: User | AnonymousUs
     """The assignment if ``user`` owns it; NotFound otherwise (another annotator's work does not exist for you)."""
     if not user.is_authenticated or not 0 < assignment_id <= _MAX_ID:
         raise NotFound("No such assignment.")
-    found = Assignment.objects.select_related("comparison__project").filter(pk=assignment_id, annotator=user).first()
+    found = hot_sql.assignment_with_project(assignment_id=assignment_id, annotator_id=user.pk)
     if found is None:
         raise NotFound("No such assignment.")
     return found
@@ -72,32 +73,14 @@ def _values_from_annotation(annotation: Annotation, *, swapped: bool) -> dict[st
 
 def assignment_workspace(*, assignment: Assignment) -> Workspace:
     """Build the annotate form's content for ``assignment`` (a handful of queries)."""
-    comparison = (
-        Comparison.objects.select_related("project", "prompt", "response_1", "response_2")
-        .only(
-            "id",
-            "project__id",
-            "project__slug",
-            "project__name",
-            "project__guidelines",
-            "project__min_justification_length",
-            "prompt__turns",
-            "response_1__text",
-            "response_2__text",
-        )
-        .get(pk=assignment.comparison_id)
-    )
-    left, right = (
-        (comparison.response_2, comparison.response_1)
-        if assignment.swapped
-        else (comparison.response_1, comparison.response_2)
-    )
+    comparison, prompt, response_1, response_2 = hot_sql.comparison_shown(comparison_id=assignment.comparison_id)
+    left, right = (response_2, response_1) if assignment.swapped else (response_1, response_2)
     values: dict[str, Any] = dict(assignment.draft or {})
     if not values and assignment.status == AssignmentStatus.RETURNED:
         previous = Annotation.objects.filter(assignment=assignment, is_current=True).first()
         if previous is not None:
             values = _values_from_annotation(previous, swapped=assignment.swapped)
-    turns = comparison.prompt.turns if isinstance(comparison.prompt.turns, list) else []
+    turns = prompt.turns if isinstance(prompt.turns, list) else []
     return Workspace(
         assignment=assignment,
         project=comparison.project,
@@ -105,7 +88,7 @@ def assignment_workspace(*, assignment: Assignment) -> Workspace:
         turns=turns,
         left=left,
         right=right,
-        attributes=list(Attribute.objects.filter(project_id=comparison.project.pk)),
+        attributes=hot_sql.attributes(project_id=comparison.project.pk),
         values=values,
     )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Q
 
+from annotator import hot_sql
 from annotator.errors import NotFound, PermissionDenied
 from annotator.models import AssignmentStatus, Membership, Project, Role
 
@@ -25,12 +26,10 @@ def project_get_for_role(*, slug: str, user: User | AnonymousUser, roles: Collec
     """
     if not user.is_authenticated:
         raise NotFound("No such project.")
-    # One query: the user's memberships in the project, each with the project (no row: not a member, or no project).
-    memberships = list(Membership.objects.filter(project__slug=slug, user=user).select_related("project"))
-    if not memberships:
+    # One query: the user's roles in the project, with the project (none: not a member, or no such project).
+    held, project = hot_sql.memberships_with_project(slug=slug, user_id=user.pk)
+    if project is None:
         raise NotFound("No such project.")
-    project = memberships[0].project
-    held = {m.role for m in memberships}
     if roles is not None and held.isdisjoint(roles):
         wanted = " or ".join(sorted(roles))
         raise PermissionDenied(f"This needs the {wanted} role in project {project.slug}.")

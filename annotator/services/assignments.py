@@ -18,11 +18,13 @@ Terms the callers must know
   assignments hold no slot. A comparison needs ``project.overlap + comparison.extra_annotators`` slots taken;
   ``Comparison.slots_taken`` counts them, kept by database triggers for every writer (migration 0003).
 * **Concurrency.** ``assignment_claim_next`` locks the annotator's membership row (one claim per annotator at a
-  time), picks a candidate with ``select_for_update(skip_locked=True)`` on PostgreSQL and reads its
-  ``slots_taken`` under that lock, then inserts. Every write that moves an assignment in or out of a slot (claim,
+  time), picks a candidate with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and reads its ``slots_taken`` under that
+  lock, then inserts. Every write that moves an assignment in or out of a slot (claim,
   reclaim, submit, skip) holds the comparison's row lock, so no comparison gets more annotators than it needs. On
   SQLite the settings open every transaction with ``BEGIN IMMEDIATE``, so writers are serialised and the same code
   stays correct. Lock order is membership → comparison → assignment everywhere.
+* **Statements.** What claim, submit and skip run on every call is prebuilt SQL in :mod:`annotator.hot_sql` (the
+  ORM's per-request query compilation was half their cost); the rules stay here.
 * **Adaptive overlap** (HelpSteer2, Wang et al. 2024, §2.2): once the first ``overlap`` annotations of a comparison
   are in, if the helpfulness ratings of either response spread (max - min) by more than
   ``project.adaptive_overlap_threshold``, the comparison asks for ``project.adaptive_overlap_extra`` more
@@ -41,10 +43,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
 from django.db.models.query import QuerySet
 from django.utils import timezone
 
+from annotator import hot_sql
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import (
     Annotation,
@@ -81,25 +83,14 @@ class SubmitResult:
 
 def _lock_membership(*, project: Project, annotator: User) -> None:
     """Lock the annotator's membership row (serialises one annotator's claims); refuse non-annotators."""
-    found = (
-        Membership.objects.select_for_update()
-        .filter(project=project, user=annotator, role=Role.ANNOTATOR)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if found is None:
+    if not hot_sql.membership_lock(project_id=project.pk, user_id=annotator.pk, role=Role.ANNOTATOR):
         raise PermissionDenied(f"You are not an annotator in project {project.slug}.")
-
-
-def _is_annotator(*, annotator: User) -> Exists:
-    """True in a comparison query when ``annotator`` is an annotator of the comparison's project."""
-    return Exists(Membership.objects.filter(project_id=OuterRef("project_id"), user=annotator, role=Role.ANNOTATOR))
 
 
 def _check_owner(*, assignment: Assignment, annotator: User, is_member: bool | None = None) -> None:
     """NotFound unless ``annotator`` owns ``assignment``; PermissionDenied unless they are still an annotator.
 
-    ``is_member`` is the answer when the caller already has it (from :func:`_is_annotator`); None asks the database.
+    ``is_member`` is the answer when the caller already has it (from the comparison lock's query); None asks the database.
     """
     if assignment.annotator_id != annotator.pk:
         # Another annotator's work is not even acknowledged to exist (blind annotation).
@@ -118,15 +109,11 @@ def _lock_comparison(*, assignment: Assignment, annotator: User) -> int:
     Every write that moves an assignment in or out of a slot holds its comparison's lock, and takes it before the
     assignment's own row lock (the lock order everywhere). One query, no model built: this is on every submission.
     """
-    extra, is_member = (
-        Comparison.objects.select_for_update()
-        .filter(pk=assignment.comparison_id)
-        .annotate(is_member=_is_annotator(annotator=annotator))
-        .values_list("extra_annotators", "is_member")
-        .get()
+    extra, is_member = hot_sql.comparison_lock_is_member(
+        comparison_id=assignment.comparison_id, user_id=annotator.pk, role=Role.ANNOTATOR
     )
     _check_owner(assignment=assignment, annotator=annotator, is_member=is_member)
-    return int(extra)
+    return extra
 
 
 def _move(*, assignment: Assignment, now: datetime, **fields: Any) -> bool:
@@ -134,7 +121,9 @@ def _move(*, assignment: Assignment, now: datetime, **fields: Any) -> bool:
 
     The update takes the assignment's row lock and checks its status in one statement.
     """
-    return bool(Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(updated_at=now, **fields))
+    return hot_sql.assignment_update_if_status(
+        pk=assignment.pk, if_status=assignment.status, fields={"updated_at": now, **fields}
+    )
 
 
 def _current_status(assignment: Assignment) -> str:
@@ -199,15 +188,9 @@ def _had(*, annotator: User) -> QuerySet[Assignment, int]:
 
 def _unfinished(*, project: Project, annotator: User) -> Assignment | None:
     """The annotator's returned or reserved assignment in ``project``; a returned one first."""
-    return (
-        Assignment.objects.filter(
-            annotator=annotator,
-            comparison__project=project,
-            status__in=[AssignmentStatus.RETURNED, AssignmentStatus.RESERVED],
-        )
-        .order_by("-status", "id")  # "returned" sorts after "reserved"
-        .first()
-    )
+    # "returned" sorts after "reserved", so the greater status comes first.
+    statuses = (AssignmentStatus.RETURNED.value, AssignmentStatus.RESERVED.value)
+    return hot_sql.assignment_unfinished(project_id=project.pk, annotator_id=annotator.pk, statuses=statuses)
 
 
 def _reclaimable(*, project: Project, annotator: User, now: datetime) -> tuple[int, int] | None:
@@ -217,11 +200,12 @@ def _reclaimable(*, project: Project, annotator: User, now: datetime) -> tuple[i
     Cheap at any project size: reservations are few (about one per annotator at work) and a partial index finds
     the expired ones; the annotator's own history is only read when there are some.
     """
-    expired = list(
-        Assignment.objects.filter(comparison__project=project, status=AssignmentStatus.RESERVED, reserved_until__lt=now)
-        .exclude(annotator=annotator)
-        .order_by("reserved_until", "id")
-        .values_list("pk", "comparison_id")[:_CLAIM_ATTEMPTS]
+    expired = hot_sql.assignments_expired(
+        project_id=project.pk,
+        excluding_annotator_id=annotator.pk,
+        status=AssignmentStatus.RESERVED,
+        before=now,
+        limit=_CLAIM_ATTEMPTS,
     )
     if not expired:
         return None
@@ -229,32 +213,34 @@ def _reclaimable(*, project: Project, annotator: User, now: datetime) -> tuple[i
     return next(((pk, c) for pk, c in expired if c not in had), None)
 
 
-def _candidate_comparisons(*, project: Project, annotator: User) -> QuerySet[Comparison]:
-    """Comparisons of ``project`` with a free slot that this annotator never had, closest to completion first.
+def _candidate_comparison(*, project: Project, annotator: User, tried: list[int]) -> tuple[int, int, int] | None:
+    """(id, extra_annotators, slots_taken) of the comparison of ``project`` with a free slot that this annotator never
+    had (nor tried), closest to completion first; None when there is none.
 
     Locked with SKIP LOCKED on PostgreSQL, so concurrent claimers spread over different comparisons. Free slots are
     ``overlap + extra_annotators - slots_taken``; the filter and the order are on ``extra_annotators - slots_taken``
     so that the ``comparison_claim_order`` index answers both, and the query reads a few rows whatever the project's
     size. A row locked FOR UPDATE is the latest committed version, so its ``slots_taken`` is current under the lock.
     """
-    return (
-        Comparison.objects.filter(project=project)
-        .alias(fill=F("extra_annotators") - F("slots_taken"))
-        .filter(fill__gt=-project.overlap)
-        .exclude(pk__in=_had(annotator=annotator))
-        .order_by("fill", "id")
-        .select_for_update(skip_locked=True, of=("self",))
-        .only("id", "extra_annotators", "slots_taken")
+    return hot_sql.comparison_claim_candidate(
+        project_id=project.pk, annotator_id=annotator.pk, slots_gt=-project.overlap, tried=tried
     )
 
 
-def _reserve(*, project: Project, comparison: Comparison, annotator: User, now: datetime) -> Assignment:
-    return Assignment.objects.create(
-        comparison=comparison,
-        annotator=annotator,
+def _reserve(*, project: Project, comparison_id: int, annotator: User, now: datetime) -> Assignment:
+    return hot_sql.assignment_insert(
+        comparison_id=comparison_id,
+        annotator_id=annotator.pk,
         status=AssignmentStatus.RESERVED,
         reserved_until=_reservation_end(project=project, now=now),
         swapped=random.random() < 0.5,
+        skip_reason="",
+        skip_note="",
+        flags=[],
+        draft={},
+        review_note="",
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -300,18 +286,18 @@ def assignment_claim_next(*, project: Project, annotator: User, now: datetime | 
             )
             and comparison.slots_taken - 1 < project.overlap + comparison.extra_annotators
         ):
-            return _reserve(project=project, comparison=comparison, annotator=annotator, now=now)
+            return _reserve(project=project, comparison_id=comparison.pk, annotator=annotator, now=now)
 
-    candidates = _candidate_comparisons(project=project, annotator=annotator)
     tried: list[int] = []
     for _ in range(_CLAIM_ATTEMPTS):
-        comparison = candidates.exclude(pk__in=tried).first()
-        if comparison is None:
+        candidate = _candidate_comparison(project=project, annotator=annotator, tried=tried)
+        if candidate is None:
             return None
+        comparison_id, extra_annotators, slots_taken = candidate
         # Read under the row lock, so a claim committed after the query's snapshot is counted.
-        if comparison.slots_taken < project.overlap + comparison.extra_annotators:
-            return _reserve(project=project, comparison=comparison, annotator=annotator, now=now)
-        tried.append(comparison.pk)
+        if slots_taken < project.overlap + extra_annotators:
+            return _reserve(project=project, comparison_id=comparison_id, annotator=annotator, now=now)
+        tried.append(comparison_id)
     return None
 
 
@@ -423,11 +409,7 @@ def _apply_adaptive_overlap(
     attribute = ADAPTIVE_ATTRIBUTE if ADAPTIVE_ATTRIBUTE in names else (names[0] if names else None)
     if attribute is None:
         return
-    first = list(
-        Annotation.objects.filter(comparison_id=comparison_id, is_current=True, source="")
-        .order_by("id")
-        .values_list("ratings", flat=True)[: project.overlap]
-    )
+    first = hot_sql.annotation_ratings_first(comparison_id=comparison_id, limit=project.overlap)
     if len(first) < project.overlap:
         return
     for response in ("1", "2"):
@@ -478,7 +460,7 @@ def annotation_submit(
     project = assignment.comparison.project  # the callers' selectors fetch it with the assignment
     _refuse_submission(assignment.status)
 
-    attributes = list(project.attributes.all())
+    attributes = hot_sql.attributes(project_id=project.pk)
     errors: dict[str, str] = {}
     ratings = _validate_ratings(ratings_shown, attributes, errors)
     if preference_strength is None:
@@ -524,15 +506,18 @@ def annotation_submit(
     stored_ratings = (
         {"1": ratings["right"], "2": ratings["left"]} if swapped else {"1": ratings["left"], "2": ratings["right"]}
     )
-    annotation = Annotation.objects.create(
-        assignment=assignment,
+    annotation = hot_sql.annotation_insert(
+        assignment_id=assignment.pk,
         comparison_id=assignment.comparison_id,
-        annotator=annotator,
+        annotator_id=annotator.pk,
         ratings=stored_ratings,
         preference_strength=-preference_strength if swapped else preference_strength,
         justification=_justification_to_response_terms(text, swapped=swapped),
         flags=clean_flags,
         time_on_task_seconds=float(time_on_task_seconds) if time_on_task_seconds is not None else None,
+        source="",
+        is_current=True,
+        created_at=now,
     )
     _apply_adaptive_overlap(
         comparison_id=assignment.comparison_id,

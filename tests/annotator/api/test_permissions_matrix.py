@@ -95,3 +95,14 @@ def test_token_authentication() -> None:
     assert client.get("/api/v1/projects/").status_code == 200
     client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
     assert client.get("/api/v1/projects/").status_code == 401
+
+
+def test_token_of_an_inactive_user_is_refused() -> None:
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=UserFactory(is_active=False))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get("/api/v1/projects/")
+    assert response.status_code == 401
+    assert response.json()["message"] == "User inactive or deleted."

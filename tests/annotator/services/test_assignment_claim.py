@@ -245,10 +245,16 @@ def test_a_stale_candidate_is_recounted_under_its_lock(monkeypatch: pytest.Monke
     project = ProjectFactory(overlap=1)
     full, open_ = ComparisonFactory(project=project), ComparisonFactory(project=project)
     Assignment.objects.create(comparison=full, annotator=member(project), status=AssignmentStatus.SUBMITTED)
-    monkeypatch.setattr(
+    monkeypatch.setattr(  # slots_taken is read as it is now, as under the lock
         service,
-        "_candidate_comparisons",
-        lambda **kw: Comparison.objects.filter(project=project).order_by("id").only("id", "extra_annotators"),
+        "_candidate_comparison",
+        lambda tried, **kw: (
+            Comparison.objects.filter(project=project)
+            .exclude(pk__in=tried)
+            .order_by("id")
+            .values_list("id", "extra_annotators", "slots_taken")
+            .first()
+        ),
     )
     a = assignment_claim_next(project=project, annotator=member(project))
     assert a is not None

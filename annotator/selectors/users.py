@@ -1,0 +1,13 @@
+"""Reads about users and their API tokens."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+
+from annotator import hot_sql
+
+
+def token_get_with_user(*, key: str) -> tuple[Token, User] | None:
+    """The API token ``key`` with its user (``token.user`` loaded); None when there is no such token."""
+    return hot_sql.token_user(key)
