@@ -260,15 +260,22 @@ def membership_lock(*, project_id: int, user_id: int, role: str) -> bool:
     return _fetchone(_pg(MEMBERSHIP_LOCK), [project_id, user_id, role]) is not None
 
 
+def skips_locked_rows() -> bool:
+    """Whether the claim's candidate query skips rows other transactions lock (PostgreSQL; SQLite has no row locks,
+    its writers are serialised)."""
+    return connection.vendor == "postgresql"
+
+
 def comparison_claim_candidate(
-    *, project_id: int, annotator_id: int, slots_gt: int, tried: Iterable[int]
+    *, project_id: int, annotator_id: int, slots_gt: int, tried: Iterable[int], lock: bool = True
 ) -> tuple[int, int, int] | None:
     """(id, extra_annotators, slots_taken) of the comparison with ``extra_annotators - slots_taken > slots_gt``
-    that the annotator never had (nor in ``tried``), lowest ``extra_annotators - slots_taken`` first; locked, skipping
-    rows other claimers hold (PostgreSQL)."""
+    that the annotator never had (nor in ``tried``), lowest ``extra_annotators - slots_taken`` first; locked,
+    skipping rows other transactions hold (PostgreSQL). ``lock=False`` only looks, taking and skipping nothing."""
     tried = list(tried)
     clause = f' AND c."id" NOT IN ({", ".join(["%s"] * len(tried))})' if tried else ""
-    sql = _pg(COMPARISON_CANDIDATE.format(tried=clause))
+    sql = COMPARISON_CANDIDATE.format(tried=clause)
+    sql = _pg(sql) if lock else sql[: sql.rindex(" FOR UPDATE")]
     row = _fetchone(sql, [project_id, slots_gt, annotator_id, *tried])
     return None if row is None else (row[0], row[1], row[2])
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,6 +68,8 @@ JUSTIFICATION_MAX_LENGTH = 20_000
 SKIP_NOTE_MAX_LENGTH = 2_000
 # A claim that keeps losing races to other claimers gives up after this many candidates (it then finds nothing).
 _CLAIM_ATTEMPTS = 8
+# Pauses before looking again when every candidate left is locked by a transaction in flight (about 0.1 s in all).
+_BUSY_BACKOFF_S = (0.005, 0.01, 0.02, 0.04)
 _SIDES = ("left", "right")
 
 
@@ -213,7 +216,9 @@ def _reclaimable(*, project: Project, annotator: User, now: datetime) -> tuple[i
     return next(((pk, c) for pk, c in expired if c not in had), None)
 
 
-def _candidate_comparison(*, project: Project, annotator: User, tried: list[int]) -> tuple[int, int, int] | None:
+def _candidate_comparison(
+    *, project: Project, annotator: User, tried: list[int], lock: bool = True
+) -> tuple[int, int, int] | None:
     """(id, extra_annotators, slots_taken) of the comparison of ``project`` with a free slot that this annotator never
     had (nor tried), closest to completion first; None when there is none.
 
@@ -221,9 +226,10 @@ def _candidate_comparison(*, project: Project, annotator: User, tried: list[int]
     ``overlap + extra_annotators - slots_taken``; the filter and the order are on ``extra_annotators - slots_taken``
     so that the ``comparison_claim_order`` index answers both, and the query reads a few rows whatever the project's
     size. A row locked FOR UPDATE is the latest committed version, so its ``slots_taken`` is current under the lock.
+    With ``lock=False`` it only looks (locks nothing, skips nothing).
     """
     return hot_sql.comparison_claim_candidate(
-        project_id=project.pk, annotator_id=annotator.pk, slots_gt=-project.overlap, tried=tried
+        project_id=project.pk, annotator_id=annotator.pk, slots_gt=-project.overlap, tried=tried, lock=lock
     )
 
 
@@ -291,6 +297,16 @@ def assignment_claim_next(*, project: Project, annotator: User, now: datetime | 
     tried: list[int] = []
     for _ in range(_CLAIM_ATTEMPTS):
         candidate = _candidate_comparison(project=project, annotator=annotator, tried=tried)
+        busy = 0
+        while candidate is None and busy < len(_BUSY_BACKOFF_S) and hot_sql.skips_locked_rows():
+            # Nothing unlocked: every remaining candidate may be held by a submission or claim in flight (a few
+            # milliseconds). If one exists, look again shortly rather than tell the annotator that nothing is
+            # left while work remains. Blocking on the rows instead would let two claimers deadlock.
+            if _candidate_comparison(project=project, annotator=annotator, tried=tried, lock=False) is None:
+                break
+            time.sleep(_BUSY_BACKOFF_S[busy])
+            busy += 1
+            candidate = _candidate_comparison(project=project, annotator=annotator, tried=tried)
         if candidate is None:
             return None
         comparison_id, extra_annotators, slots_taken = candidate
