@@ -263,6 +263,36 @@ def test_a_stale_candidate_is_recounted_under_its_lock(monkeypatch: pytest.Monke
     assert full.assignments.count() == 1
 
 
+def test_when_every_candidate_is_locked_the_claim_looks_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows locked by transactions in flight are skipped (PostgreSQL's SKIP LOCKED); while unlocked work exists the
+    claim looks again after a short pause instead of saying that nothing is left."""
+    from annotator import hot_sql
+    from annotator.services import assignments as service
+
+    project = ProjectFactory(overlap=1)
+    open_ = ComparisonFactory(project=project)
+    real = service._candidate_comparison
+    locked_looks: list[bool] = []
+
+    def first_look_finds_all_locked(**kw):
+        if kw.get("lock", True):
+            locked_looks.append(True)
+            if len(locked_looks) == 1:
+                return None  # every candidate held by someone else's transaction, this once
+        return real(**kw)
+
+    monkeypatch.setattr(hot_sql, "skips_locked_rows", lambda: True)
+    monkeypatch.setattr(service, "_candidate_comparison", first_look_finds_all_locked)
+    monkeypatch.setattr(service, "_BUSY_BACKOFF_S", (0.0, 0.0))
+    a = assignment_claim_next(project=project, annotator=member(project))
+    assert a is not None and a.comparison_id == open_.pk
+    assert len(locked_looks) == 2
+    # With nothing left at all, the look without locks says so at once: no pause, no second locked look.
+    locked_looks.clear()
+    assert assignment_claim_next(project=project, annotator=member(project)) is None
+    assert len(locked_looks) == 1
+
+
 def test_claim_is_a_handful_of_queries(django_assert_max_num_queries) -> None:
     project = ProjectFactory(overlap=3)
     for c in ComparisonFactory.create_batch(50, project=project)[:10]:
