@@ -71,6 +71,19 @@ def parse_file(
         For anything that makes the file unreadable in the given format, naming the line or row, column and
         expectation; an empty file (no data rows) is an error too.
     """
+    fields, rows = _open(source, fmt, max_bytes, scale, container, compressed)
+    return _dispatch(rows, fields, fmt, tuple(attributes), split)
+
+
+def _open(
+    source: Source,
+    fmt: ImportFormat,
+    max_bytes: int | None,
+    scale: tuple[int, int],
+    container: Container | None,
+    compressed: bool | None,
+) -> tuple[FieldReader, Iterator[tuple[int, Row]]]:
+    """Check what can be checked before reading (format, container, size); the field reader and the raw rows."""
     if fmt not in IMPORT_FORMATS:
         raise ImportFormatError(f"unknown import format {fmt!r}", expected=f"one of {', '.join(IMPORT_FORMATS)}")
     low, high = scale
@@ -84,8 +97,7 @@ def parse_file(
         )
     check_size(source, max_bytes)
     fields = FieldReader(unit=kind.unit, fmt=fmt, text_cells=kind.container == "csv", scale=(low, high))
-    rows = _non_empty(iter_rows(source, kind, max_bytes=max_bytes))
-    return _dispatch(rows, fields, fmt, tuple(attributes), split)
+    return fields, _non_empty(iter_rows(source, kind, max_bytes=max_bytes))
 
 
 def find_format_errors(
@@ -108,16 +120,10 @@ def find_format_errors(
     :func:`parse_file` would read the file without error.
     """
     try:
-        if fmt not in IMPORT_FORMATS:
-            raise ImportFormatError(f"unknown import format {fmt!r}", expected=f"one of {', '.join(IMPORT_FORMATS)}")
-        kind = detect_container(source_name(source), container=container, compressed=compressed)
-        if kind.container == "csv" and fmt not in _FLAT_FORMATS:
-            parse_file(source, fmt, max_bytes=max_bytes, container=container, compressed=compressed)  # raises
-        check_size(source, max_bytes)
+        fields, raw_rows = _open(source, fmt, max_bytes, scale, container, compressed)
     except ImportFormatError as error:
         return [error]
-    fields = FieldReader(unit=kind.unit, fmt=fmt, text_cells=kind.container == "csv", scale=scale)
-    rows = _Remembering(_non_empty(iter_rows(source, kind, max_bytes=max_bytes)))
+    rows = _Remembering(raw_rows)
     paired = fmt in ("helpsteer2", "helpsteer2-disagreements")
     errors: list[ImportFormatError] = []
     while len(errors) < limit:
