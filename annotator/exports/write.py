@@ -122,24 +122,9 @@ def write_exports(
     """
     root = Path(out_dir)
     attributes = tuple(attributes)
-    file_splits: tuple[Split | None, ...] = tuple(splits) if split_files else (None,)
-    sinks: dict[tuple[int, Split | None], Sink] = {}
-    opened: list[tuple[ExportTarget, Split | None, Path, Sink]] = []
-    background = BackgroundWriter()
+    files = _ExportFiles(root, attributes, split_files, splits, row_group_size)
     try:
-        for index, target in enumerate(targets):
-            spec = FORMAT_SPECS[target.fmt]
-            for split in file_splits:
-                path = root / export_relative_path(target.fmt, target.file_type, split)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                sink: Sink
-                if target.file_type == "parquet":
-                    schema = spec.schema(attributes, split_column=not split_files)
-                    sink = ParquetSink(path, schema, row_group_size=row_group_size, background=background)
-                else:
-                    sink = JsonlSink(path, compress=target.file_type == "jsonl.gz", background=background)
-                sinks[(index, split)] = sink
-                opened.append((target, split, path, sink))
+        sinks = files.open(targets, columnar=[False] * len(targets))
         known = frozenset(splits)
         for chunk in _chunks(items, BATCH_SIZE):
             for item in chunk:
@@ -158,14 +143,12 @@ def write_exports(
                     columns = built.columns
                     if split is None and not FORMAT_SPECS[target.fmt].native_split:
                         columns = {**columns, "split": [group[i].split for i in built.origins]}
-                    sinks[(index, split)].write(columns, built.rows)
+                    sink = sinks[(index, split)]
+                    assert not isinstance(sink, ParquetTableSink)  # items go to the row sinks
+                    sink.write(columns, built.rows)
     finally:
-        try:
-            for _, _, _, sink in opened:
-                sink.close()
-        finally:
-            background.close()
-    return _written_files(opened, root)
+        files.close()
+    return _written_files(files.opened, root)
 
 
 def write_export(
@@ -209,27 +192,11 @@ def write_exports_from_canonical(
     path = Path(items_path)
     attributes = items_attributes(pq.read_schema(path))
     root = Path(out_dir)
-    file_splits: tuple[Split | None, ...] = tuple(splits) if split_files else (None,)
-    sinks: dict[tuple[int, Split | None], Sink | ParquetTableSink] = {}
-    opened: list[tuple[ExportTarget, Split | None, Path, Sink | ParquetTableSink]] = []
-    background = BackgroundWriter()
     # JSON lines are written from Python values either way; from items that is the faster way to get them.
     columnar = [target.fmt in COLUMNAR_FORMATS and target.file_type == "parquet" for target in targets]
+    files = _ExportFiles(root, attributes, split_files, splits, row_group_size)
     try:
-        for index, target in enumerate(targets):
-            spec = FORMAT_SPECS[target.fmt]
-            for split in file_splits:
-                file = root / export_relative_path(target.fmt, target.file_type, split)
-                file.parent.mkdir(parents=True, exist_ok=True)
-                sink: Sink | ParquetTableSink
-                if target.file_type == "parquet":
-                    schema = spec.schema(attributes, split_column=not split_files)
-                    kind = ParquetTableSink if columnar[index] else ParquetSink
-                    sink = kind(file, schema, row_group_size=row_group_size, background=background)
-                else:
-                    sink = JsonlSink(file, compress=target.file_type == "jsonl.gz", background=background)
-                sinks[(index, split)] = sink
-                opened.append((target, split, file, sink))
+        sinks = files.open(targets, columnar=columnar)
         known = pa.array(list(splits), pa.string())
         for batch in read_item_batches(path, batch_size=row_group_size):
             outside = pc.invert(pc.is_in(batch.column("split"), value_set=known))
@@ -240,8 +207,8 @@ def write_exports_from_canonical(
                 )
             groups: dict[Split | None, pa.RecordBatch] = {}
             if split_files:
-                for split in splits:
-                    groups[split] = batch.filter(pc.equal(batch.column("split"), split))
+                for name in splits:
+                    groups[name] = batch.filter(pc.equal(batch.column("split"), name))
             else:
                 groups[None] = batch
             for split, group in groups.items():
@@ -274,12 +241,51 @@ def write_exports_from_canonical(
                         sink.write(columns, built_items.rows)
             release_freed_memory()
     finally:
+        files.close()
+    return _written_files(files.opened, root)
+
+
+class _ExportFiles:
+    """The files of one export, one per (target, split): opened together, closed together (on error too)."""
+
+    def __init__(
+        self, root: Path, attributes: Sequence[str], split_files: bool, splits: Sequence[Split], row_group_size: int
+    ) -> None:
+        self.root = root
+        self.attributes = attributes
+        self.split_files = split_files
+        self.file_splits: tuple[Split | None, ...] = tuple(splits) if split_files else (None,)
+        self.row_group_size = row_group_size
+        self.background = BackgroundWriter()
+        self.opened: list[tuple[ExportTarget, Split | None, Path, Sink | ParquetTableSink]] = []
+
+    def open(
+        self, targets: Sequence[ExportTarget], *, columnar: Sequence[bool]
+    ) -> dict[tuple[int, Split | None], Sink | ParquetTableSink]:
+        """A sink per (target index, split); Parquet targets marked ``columnar`` take Arrow tables."""
+        sinks: dict[tuple[int, Split | None], Sink | ParquetTableSink] = {}
+        for index, target in enumerate(targets):
+            spec = FORMAT_SPECS[target.fmt]
+            for split in self.file_splits:
+                file = self.root / export_relative_path(target.fmt, target.file_type, split)
+                file.parent.mkdir(parents=True, exist_ok=True)
+                sink: Sink | ParquetTableSink
+                if target.file_type == "parquet":
+                    schema = spec.schema(self.attributes, split_column=not self.split_files)
+                    kind = ParquetTableSink if columnar[index] else ParquetSink
+                    sink = kind(file, schema, row_group_size=self.row_group_size, background=self.background)
+                else:
+                    sink = JsonlSink(file, compress=target.file_type == "jsonl.gz", background=self.background)
+                sinks[(index, split)] = sink
+                self.opened.append((target, split, file, sink))
+        return sinks
+
+    def close(self) -> None:
         try:
-            for _, _, _, sink in opened:
+            for _, _, _, sink in self.opened:
                 sink.close()
         finally:
-            background.close()
-    return _written_files(opened, root)
+            self.background.close()
 
 
 def _written_files(
