@@ -72,6 +72,7 @@ __all__ = [
     "MedianRule",
     "aggregate",
     "aggregation_preview",
+    "describe_parameter",
     "retained_annotations",
     "round_half_away_from_zero",
     "rule_from_dict",
@@ -185,6 +186,40 @@ class MedianRule(_RuleBase):
 
 
 AggregationRule = HelpSteer2Rule | MeanRule | MedianRule
+
+
+def describe_parameter(name: str, value: object) -> str:
+    """What a rule parameter's value does, in one sentence, for the rule page and the dataset card ("" if unknown).
+
+    >>> describe_parameter("max_strength_spread", 2)
+    'a comparison is dropped when its kept preference strengths span more than 2 points (e.g. [-3, 0, 3] spans 6)'
+    """
+    if name == "keep":
+        return f"the {value} annotations that agree most are kept for each response's ratings and for the preference"
+    if name == "max_helpfulness_spread":
+        if value is None:
+            return "no comparison is dropped for disagreement on helpfulness"
+        return f"a comparison is dropped when either response's kept helpfulness ratings span more than {value} points"
+    if name == "max_strength_spread":
+        if value is None:
+            return (
+                "no comparison is dropped for disagreement on the preference: kept strengths [-3, 0, 3] aggregate to "
+                "0 (HelpSteer2-Preference publishes no threshold); set a number to drop such comparisons"
+            )
+        return f"a comparison is dropped when its kept preference strengths span more than {value} points (e.g. [-3, 0, 3] spans 6)"
+    if name == "helpfulness_attribute":
+        return f"{value!r} drives the choice of the annotations that agree most and the helpfulness filter"
+    if name == "min_annotations":
+        return f"a comparison with fewer than {value} usable annotations in a collected part is dropped"
+    if name == "accepted_reviews_only":
+        return "only annotations a lead accepted count" if value else "every annotation a lead did not reject counts"
+    if name == "round_to_integer":
+        return (
+            "the result is rounded to the nearest integer, .5 away from zero" if value else "the result is not rounded"
+        )
+    return ""
+
+
 _RULES: dict[str, type[HelpSteer2Rule] | type[MeanRule] | type[MedianRule]] = {
     HelpSteer2Rule.name: HelpSteer2Rule,
     MeanRule.name: MeanRule,
