@@ -111,7 +111,14 @@ class EvaluationOutput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=EvaluationKind.choices)
     snapshot = serializers.IntegerField(source="snapshot_id", allow_null=True)
     status = serializers.ChoiceField(choices=EvaluationStatus.choices)
-    metrics = serializers.DictField(help_text="accuracy, mean_margin, num_pairs; rmse/pearson; per_subset.")
+    metrics = serializers.DictField(
+        help_text=(
+            "Validation: accuracy, mean_margin, num_pairs; rmse/pearson. RewardBench file: rewardbench_overall "
+            "(RewardBench's score: mean of the section scores, prior sets at weight 0.5; null when the file has none "
+            "of its subsets), sections (example-count-weighted accuracy per section), pooled_accuracy (share of all "
+            "pairs won, not RewardBench's score), per_subset, num_pairs."
+        )
+    )
     disagreements = serializers.ListField(
         child=serializers.DictField(),
         help_text="comparison_id, human_preferred (1|2), human_strength, model_margin; most confident first.",

@@ -135,7 +135,8 @@ class Evaluation(models.Model):
     """A trained model measured on a snapshot's validation split, or on an uploaded RewardBench-format file.
 
     ``metrics``: ``accuracy``, ``num_pairs``, ``mean_margin``; ``rmse`` / ``pearson`` per attribute (when the
-    model has regression outputs); ``per_subset`` for RewardBench files. ``disagreements``: the validation
+    model has regression outputs); for RewardBench files ``rewardbench_overall`` (RewardBench's score), ``sections``,
+    ``pooled_accuracy`` (share of all pairs won) and ``per_subset`` instead of ``accuracy``. ``disagreements``: the validation
     comparisons where the model's reward margin contradicts the aggregated human preference most, most confident
     first (``comparison_id``, ``human_preferred`` 1|2, ``human_strength``, ``model_margin``).
     """

@@ -25,6 +25,9 @@ class AnnotationOutput(serializers.Serializer):
         help_text='{"1": {attribute: rating}, "2": {...}} for response 1 and 2.',
     )
     preference_strength = serializers.IntegerField(allow_null=True, help_text="-3..3; negative: response 1 better.")
+    not_ratable = serializers.BooleanField(
+        help_text="The annotator judged the pair not ratable (no strength; HelpSteer2-Preference's -100)."
+    )
     justification = serializers.CharField()
     flags = serializers.ListField(child=serializers.CharField())
     time_on_task_seconds = serializers.FloatField(allow_null=True)

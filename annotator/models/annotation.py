@@ -73,7 +73,9 @@ class Annotation(models.Model):
 
     ``ratings`` is ``{"1": {attribute: int}, "2": {attribute: int}}`` for response 1 and 2, validated against the
     project's attributes by ``annotation_submit``. ``preference_strength`` runs from −3 (response 1 much better) to
-    +3 (response 2 much better); null means the annotator judged the pair not ratable.
+    +3 (response 2 much better); null means the annotator gave none. ``not_ratable`` marks an annotation that
+    judged the pair not ratable (HelpSteer2-Preference's strength -100): it has no strength, takes no part in
+    aggregation or agreement, and is kept so that it is counted and exported as the release writes it.
     A rejected annotation stays, superseded (``is_current=False``) when its annotator resubmits.
     """
 
@@ -86,6 +88,7 @@ class Annotation(models.Model):
     flags = models.JSONField(default=list, blank=True)
     time_on_task_seconds = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=64, blank=True, help_text="Imported from this dataset; empty for people.")
+    not_ratable = models.BooleanField(default=False, help_text="The annotator judged the pair not ratable.")
     is_current = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -103,6 +106,10 @@ class Annotation(models.Model):
             models.CheckConstraint(
                 condition=models.Q(time_on_task_seconds__isnull=True) | models.Q(time_on_task_seconds__gte=0),
                 name="annotation_time_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(not_ratable=False) | models.Q(preference_strength__isnull=True),
+                name="annotation_not_ratable_has_no_strength",
             ),
         ]
         indexes = [models.Index(fields=["comparison", "is_current"])]

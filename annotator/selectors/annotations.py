@@ -47,7 +47,7 @@ def _numbers_sql(attributes: Sequence[str], include_imported: bool, id_range: tu
         f"SELECT a.comparison_id, a.annotator_id, a.id, a.preference_strength, a.time_on_task_seconds, {swapped}, "
         f"{epoch}{', ' if ratings else ''}{ratings} "
         f"FROM {Annotation._meta.db_table} a JOIN {Assignment._meta.db_table} s ON s.id = a.assignment_id "
-        f"WHERE a.is_current{imported}{within} AND a.comparison_id IN "
+        f"WHERE a.is_current AND NOT a.not_ratable{imported}{within} AND a.comparison_id IN "
         f"(SELECT id FROM {Comparison._meta.db_table} WHERE project_id = %s)"
     )
 
@@ -105,6 +105,7 @@ def annotation_frame(
 ) -> pd.DataFrame:
     """The project's current annotations in the long format of ``annotator.stats`` (only those of the comparisons
     whose ids lie in ``comparison_id_range``, both ends included, when given: a block of a large project).
+    Not-ratable annotations are left out: they take no part in aggregation or agreement.
 
     Columns: ``comparison_id``, ``annotator_id``, ``annotation_id`` (int64), ``strength`` (float, NaN when not
     given), ``time_on_task_s``, ``shown_swapped`` (bool), ``submitted_at`` (aware UTC), ``review_status``

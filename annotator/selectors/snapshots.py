@@ -163,6 +163,22 @@ def annotation_justifications(*, project: Project, first_comparison_id: int, las
     return dict(_rows(qs.values_list("id", "justification")))
 
 
+def not_ratable_annotations(
+    *, project: Project, first_comparison_id: int, last_comparison_id: int
+) -> list[tuple[int, int, int]]:
+    """(comparison id, annotator id, annotation id) of the project's current not-ratable annotations on the
+    comparisons whose ids lie in [``first_comparison_id``, ``last_comparison_id``]."""
+    qs = Annotation.objects.filter(
+        comparison__project=project,
+        is_current=True,
+        not_ratable=True,
+        comparison_id__gte=first_comparison_id,
+        comparison_id__lte=last_comparison_id,
+    )
+    rows = _rows(qs.order_by().values_list("comparison_id", "annotator_id", "id"))
+    return [(int(c), int(a), int(i)) for c, a, i in rows]
+
+
 def source_annotator_ids() -> set[int]:
     """User ids of the anonymous source annotators that imports create (their annotations came with a dataset)."""
     User = get_user_model()

@@ -31,7 +31,8 @@ _HELPSTEER2_DESCRIPTION = (
     "range; ties: smallest summed distance over all attributes, then the earliest submissions); their mean rounded "
     "to the nearest integer, .5 away from zero; the comparison is dropped when either response's helpfulness "
     "spread among them is above 2. Preference: rounded mean of the three most similar strengths, keeping their "
-    "justifications."
+    "justifications; by default (max_strength_spread = None) no comparison is dropped for preference disagreement, "
+    "so strengths [-3, 0, 3] aggregate to 0 — set max_strength_spread in a new version to drop such comparisons."
 )
 _MEAN_DESCRIPTION = "Mean of every annotation, rounded to the nearest integer (.5 away from zero)."
 _MEDIAN_DESCRIPTION = "Median of every annotation (an even count takes the mean of the middle two), then rounded."

@@ -532,6 +532,7 @@ def annotation_submit(
         flags=clean_flags,
         time_on_task_seconds=float(time_on_task_seconds) if time_on_task_seconds is not None else None,
         source="",
+        not_ratable=False,
         is_current=True,
         created_at=now,
     )

@@ -197,8 +197,9 @@ def _write_batch(
         }
         for aid, (cid, a) in zip(assignment_ids, individual, strict=True)
     )
-    rated = [(aid, cid, a) for aid, (cid, a) in zip(assignment_ids, individual, strict=True) if not a.not_ratable]
-    annotation_ids = tables.annotation.reserve_ids(len(rated))
+    # A not-ratable judgement (HelpSteer2-Preference's -100) is kept as an annotation too, flagged and without a
+    # strength, so that it is counted and exported as the source wrote it; ids keep the file's order.
+    annotation_ids = tables.annotation.reserve_ids(len(individual))
     tables.annotation.insert(
         {
             "id": nid,
@@ -206,13 +207,15 @@ def _write_batch(
             "comparison_id": cid,
             "annotator_id": annotators[a.annotator_index],
             "ratings": _ratings(a.ratings_1, a.ratings_2),
-            "preference_strength": a.preference_strength,
+            "preference_strength": None if a.not_ratable else a.preference_strength,
+            "not_ratable": a.not_ratable,
             "justification": a.justification,
             "source": fmt,
         }
-        for nid, (aid, cid, a) in zip(annotation_ids, rated, strict=True)
+        for nid, aid, (cid, a) in zip(annotation_ids, assignment_ids, individual, strict=True)
     )
-    return n, len(rated), len(labelled), len(individual) - len(rated)
+    not_ratable = sum(a.not_ratable for _, a in individual)
+    return n, len(individual) - not_ratable, len(labelled), not_ratable
 
 
 @transaction.atomic

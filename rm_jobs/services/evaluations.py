@@ -188,7 +188,9 @@ def _reward_bench(model_dir: Path, path: Path) -> dict[str, Any]:
 
     result = reward_bench(model_dir, path)
     return {
-        "accuracy": _finite(result.accuracy),
+        "rewardbench_overall": None if result.overall is None else _finite(result.overall),
+        "sections": {name: _finite(v) for name, v in result.sections.items()},
+        "pooled_accuracy": _finite(result.pooled_accuracy),
         "per_subset": {name: _finite(v) for name, v in result.per_subset.items()},
         "num_pairs": len(result.chosen_rewards),
     }

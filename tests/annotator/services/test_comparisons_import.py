@@ -72,9 +72,17 @@ def test_preference_not_ratable_is_a_skip_never_a_scale_point(tmp_path: Path) ->
     }  # fmt: skip
     result = comparisons_import(project=project, source=str(_jsonl(tmp_path, [row])), fmt="helpsteer2-preference")
     assert (result.annotations, result.skipped_as_not_ratable) == (2, 1)
-    assert sorted(Annotation.objects.values_list("preference_strength", flat=True)) == [1, 2]
+    assert sorted(Annotation.objects.filter(not_ratable=False).values_list("preference_strength", flat=True)) == [1, 2]
     skipped = Assignment.objects.get(status=AssignmentStatus.SKIPPED)
     assert skipped.skip_reason == "not_ratable"
+    # The not-ratable judgement is kept as an annotation, in the file's order, with no strength.
+    kept = list(Annotation.objects.order_by("id").values_list("preference_strength", "not_ratable", "justification"))
+    assert kept == [
+        (1, False, "@Response 2 is slightly better."),
+        (None, True, "Cannot tell."),
+        (2, False, "@Response 2 is better."),
+    ]
+    assert Annotation.objects.get(not_ratable=True).assignment == skipped
     comparison = Comparison.objects.get()
     assert comparison.split == "validation"
     assert SourceLabel.objects.get().preference_strength == 1

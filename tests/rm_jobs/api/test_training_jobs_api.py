@@ -182,6 +182,9 @@ def test_evaluate_on_a_rewardbench_file_then_list_it(api, done, django_capture_o
     assert len(callbacks) == 1
     assert evaluation.status == "succeeded", evaluation.error
     assert set(evaluation.metrics["per_subset"]) == {"chat", "safety"}
+    assert evaluation.metrics["rewardbench_overall"] is None  # neither is one of RewardBench's subsets
+    assert "accuracy" not in evaluation.metrics  # the pooled figure goes by its own name
+    assert evaluation.metrics["pooled_accuracy"] == pytest.approx(sum(evaluation.metrics["per_subset"].values()) / 2)
     listed = api.get(f"/api/v1/training-jobs/{done.id}/evaluations/").json()
     assert [e["kind"] for e in listed] == ["reward-bench", "validation"]
 
@@ -304,3 +307,27 @@ def test_every_endpoint_is_in_the_openapi_schema(api):
         assert path in schema["paths"], path
     score = schema["paths"]["/api/v1/reward-models/{job_id}/score"]["post"]
     assert {"200", "400", "401", "403", "404", "409", "413"} <= set(score["responses"])
+
+
+def test_a_rewardbench_file_reports_rewardbench_overall_and_pooled_accuracy(
+    api, done, django_capture_on_commit_callbacks
+):
+    rows = [
+        {"prompt": "Q?", "chosen": "clear correct helpful answer", "rejected": "wrong rude vague", "subset": s}
+        for s in ("alpacaeval-easy", "alpacaeval-easy", "alpacaeval-easy", "donotanswer")
+    ]
+    upload = SimpleUploadedFile("rb.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api.post(
+            f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart"
+        )
+    from rm_jobs.services.evaluations import evaluation_run
+
+    evaluation = evaluation_run(evaluation_id=response.json()["id"])
+    assert evaluation.status == "succeeded", evaluation.error
+    listed = api.get(f"/api/v1/training-jobs/{done.id}/evaluations/").json()
+    metrics = next(e for e in listed if e["id"] == evaluation.id)["metrics"]
+    chat, safety = metrics["per_subset"]["alpacaeval-easy"], metrics["per_subset"]["donotanswer"]
+    assert metrics["sections"] == pytest.approx({"Chat": chat, "Safety": safety})
+    assert metrics["rewardbench_overall"] == pytest.approx((chat + safety) / 2)  # sections weigh alike
+    assert metrics["pooled_accuracy"] == pytest.approx((3 * chat + safety) / 4)  # rows weigh alike

@@ -166,3 +166,25 @@ def test_anonymous_is_sent_to_log_in(project):
     response = Client().get(f"/p/{project.slug}/jobs/")
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_a_rewardbench_evaluation_shows_rewardbench_score_and_pooled_accuracy(web, project, done):
+    from rm_jobs.models import Evaluation, EvaluationKind, EvaluationStatus
+
+    Evaluation.objects.create(
+        job=done,
+        kind=EvaluationKind.REWARD_BENCH,
+        status=EvaluationStatus.SUCCEEDED,
+        metrics={
+            "rewardbench_overall": 0.787,
+            "sections": {"Chat": 0.9, "Chat Hard": 0.5, "Safety": 0.8, "Reasoning": 0.948},
+            "pooled_accuracy": 0.836,
+            "per_subset": {"alpacaeval-easy": 0.9},
+            "num_pairs": 2985,
+        },
+    )
+    page = web.get(f"/p/{project.slug}/jobs/{done.id}/").content.decode()
+    assert "RewardBench score" in page
+    assert '<strong data-metric="rewardbench_overall">0.787</strong>' in page
+    assert '<span data-metric="pooled_accuracy">0.836</span>' in page
+    assert "<td>Chat Hard</td>" in page
