@@ -13,9 +13,9 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotator import hot_sql
 from annotator.errors import NotFound
 from annotator.models import Annotation, Assignment, AssignmentStatus, Attribute, Comparison, Project, Response
+from annotator.selectors import hot_path
 from annotator.services.assignments import justification_to_shown_terms, shown_from_response_terms
 
 _MAX_ID = 2**63 - 1  # BigAutoField; a larger id in a URL is simply not found (never a database error)
@@ -36,7 +36,7 @@ def assignment_get_for_annotator(*, assignment_id: int, user: User | AnonymousUs
     """The assignment if ``user`` owns it; NotFound otherwise (another annotator's work does not exist for you)."""
     if not user.is_authenticated or not 0 < assignment_id <= _MAX_ID:
         raise NotFound("No such assignment.")
-    found = hot_sql.assignment_with_project(assignment_id=assignment_id, annotator_id=user.pk)
+    found = hot_path.assignment_with_project(assignment_id=assignment_id, annotator_id=user.pk)
     if found is None:
         raise NotFound("No such assignment.")
     return found
@@ -73,7 +73,7 @@ def _values_from_annotation(annotation: Annotation, *, swapped: bool) -> dict[st
 
 def assignment_workspace(*, assignment: Assignment) -> Workspace:
     """Build the annotate form's content for ``assignment`` (a handful of queries)."""
-    comparison, prompt, response_1, response_2 = hot_sql.comparison_shown(comparison_id=assignment.comparison_id)
+    comparison, prompt, response_1, response_2 = hot_path.comparison_shown(comparison_id=assignment.comparison_id)
     left, right = (response_2, response_1) if assignment.swapped else (response_1, response_2)
     values: dict[str, Any] = dict(assignment.draft or {})
     if not values and assignment.status == AssignmentStatus.RETURNED:
@@ -88,7 +88,7 @@ def assignment_workspace(*, assignment: Assignment) -> Workspace:
         turns=turns,
         left=left,
         right=right,
-        attributes=hot_sql.attributes(project_id=comparison.project.pk),
+        attributes=hot_path.attributes(project_id=comparison.project.pk),
         values=values,
     )
 
