@@ -42,6 +42,18 @@ def assignment_get_for_annotator(*, assignment_id: int, user: User | AnonymousUs
     return found
 
 
+def assignment_unfinished_for_annotator(
+    *, project: Project, annotator: User, now: datetime | None = None
+) -> Assignment | None:
+    """What the annotator is working on in ``project``, without claiming anything: an assignment a lead returned,
+    else their live reservation (an expired one comes back only through a claim, which renews it)."""
+    now = now or timezone.now()
+    unfinished = hot_path.assignment_unfinished(project_id=project.pk, annotator_id=annotator.pk)
+    if unfinished is None or unfinished.status == AssignmentStatus.RETURNED:
+        return unfinished
+    return unfinished if unfinished.reserved_until is not None and unfinished.reserved_until >= now else None
+
+
 @dataclass(frozen=True)
 class Workspace:
     """Everything the annotate form shows, in shown terms (left / right, "Response 1" = left)."""
