@@ -115,14 +115,16 @@ def assignment_lock(*, pk: int) -> Assignment:
     return Assignment.objects.select_for_update(of=("self",)).select_related("comparison__project").get(pk=pk)
 
 
+_ASSIGNMENT_FIELDS = {f.attname: f for f in Assignment._meta.concrete_fields}
+
+
 def assignment_update_if_status(*, pk: int, if_status: str, fields: Mapping[str, Any]) -> bool:
     """Write ``fields`` if the assignment's status is still ``if_status``; False when it is not.
 
     One statement: the update takes the assignment's row lock and checks the status under it.
     """
-    names = tuple(fields)
-    sets = ", ".join(f"{Assignment._meta.get_field(n).column} = %(set_{n})s" for n in names)
-    params = {f"set_{n}": Assignment._meta.get_field(n).get_db_prep_save(fields[n], connection) for n in names}  # type: ignore[union-attr]
+    sets = ", ".join(f"{_ASSIGNMENT_FIELDS[name].column} = %(set_{name})s" for name in fields)
+    params = {f"set_{n}": _ASSIGNMENT_FIELDS[n].get_db_prep_save(value, connection) for n, value in fields.items()}
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE annotator_assignment SET {sets} WHERE id = %(pk)s AND status = %(if_status)s",
