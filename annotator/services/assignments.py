@@ -196,11 +196,8 @@ def _candidate_comparison(
     """(id, extra_annotators, slots_taken) of the comparison of ``project`` with a free slot that this annotator never
     had (nor tried), closest to completion first; None when there is none.
 
-    Locked with SKIP LOCKED on PostgreSQL, so concurrent claimers spread over different comparisons. Free slots are
-    ``overlap + extra_annotators - slots_taken``; the filter and the order are on ``extra_annotators - slots_taken``
-    so that the ``comparison_claim_order`` index answers both, and the query reads a few rows whatever the project's
-    size. A row locked FOR UPDATE is the latest committed version, so its ``slots_taken`` is current under the lock.
-    With ``lock=False`` it only looks (locks nothing, skips nothing).
+    Free slots are ``overlap + extra_annotators - slots_taken``. Locked, passing over rows that other transactions
+    hold (see :func:`annotator.services.locks.comparison_lock_next_candidate`); ``lock=False`` only looks.
     """
     return locks.comparison_lock_next_candidate(
         project_id=project.pk, annotator_id=annotator.pk, slots_gt=-project.overlap, tried=tried, lock=lock
