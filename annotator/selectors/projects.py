@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Q
 
-from annotator import hot_sql
 from annotator.errors import NotFound, PermissionDenied
 from annotator.models import AssignmentStatus, Membership, Project, Role
+from annotator.selectors import hot_path
 
 
 def project_roles(*, project: Project, user: User | AnonymousUser) -> set[str]:
@@ -27,7 +27,7 @@ def project_get_for_role(*, slug: str, user: User | AnonymousUser, roles: Collec
     if not user.is_authenticated:
         raise NotFound("No such project.")
     # One query: the user's roles in the project, with the project (none: not a member, or no such project).
-    held, project = hot_sql.memberships_with_project(slug=slug, user_id=user.pk)
+    held, project = hot_path.memberships_with_project(slug=slug, user_id=user.pk)
     if project is None:
         raise NotFound("No such project.")
     if roles is not None and held.isdisjoint(roles):

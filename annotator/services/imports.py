@@ -22,7 +22,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from annotator.bulk import BulkTable
 from annotator.errors import ValidationFailed
 from annotator.imports import IMPORT_FORMATS, ComparisonRecord, ImportFormatError, find_format_errors, parse_file
 from annotator.models import (
@@ -37,6 +36,7 @@ from annotator.models import (
     SkipReason,
     SourceLabel,
 )
+from annotator.services.bulk import BulkTable
 
 BATCH_SIZE = 5000
 # Errors of a refused file listed at most (the file is read again to find them, only when it is refused).

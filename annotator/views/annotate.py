@@ -1,7 +1,9 @@
 """The annotate page: one comparison at a time, keyboard-driven, next comparison without a page reload.
 
-``GET /p/<slug>/annotate/`` claims (idempotently: the annotator's unfinished assignment comes back first) and shows
-the workspace. The form posts to ``/a/<id>/submit/``, ``/a/<id>/skip/`` or ``/a/<id>/draft/``. With htmx each
+``GET /p/<slug>/annotate/`` only reads: it shows the annotator's unfinished assignment (returned for revision, or a
+live reservation), else a button. Claiming writes, so it is ``POST /p/<slug>/annotate/`` (that button; CSRF-checked,
+so another site cannot make a visitor claim), idempotent like the service: the unfinished assignment comes back
+first. The form posts to ``/a/<id>/submit/``, ``/a/<id>/skip/`` or ``/a/<id>/draft/``. With htmx each
 answers the workspace partial that the page itself includes (the next comparison, or the same one with errors next
 to the fields and the input kept); without JS each is an ordinary form post answered with a redirect or the full
 page. Everything shown is in *shown* terms (left = "Response 1"); the services map it back.
@@ -19,7 +21,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import Assignment, AssignmentStatus, Attribute, Flag, Project, Role, SkipReason
@@ -28,6 +30,7 @@ from annotator.selectors.assignments import (
     Workspace,
     annotator_progress,
     assignment_get_for_annotator,
+    assignment_unfinished_for_annotator,
     assignment_workspace,
 )
 from annotator.selectors.projects import project_get_for_role
@@ -158,11 +161,13 @@ def _context(
     error_message: str = "",
     notices: list[str] | None = None,
     skip_open: bool = False,
+    nothing_left: bool = False,
 ) -> dict[str, Any]:
     errors = errors or {}
     context: dict[str, Any] = {
         "project": project,
         "assignment": assignment,
+        "nothing_left": nothing_left,
         "progress": annotator_progress(project=project, annotator=request_user(request)),
         "notices": notices or [],
         "shortcuts": SHORTCUTS,
@@ -194,31 +199,37 @@ def _respond(request: HtmxHttpRequest, context: dict[str, Any], *, status: int =
     return render(request, PAGE, context, status=status)
 
 
+def _claim(request: HtmxHttpRequest, project: Project) -> Assignment | None:
+    try:
+        return assignment_claim_next(project=project, annotator=request_user(request))
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+
+
 def _next(request: HtmxHttpRequest, project: Project, notices: list[str]) -> HttpResponse:
-    """After a submit or skip: htmx gets the next comparison in place; a plain post is redirected to it."""
+    """After a claim, submit or skip (all POSTs): the next comparison is claimed; htmx gets it in place, a plain post
+    is redirected to the page that shows it (or says that nothing is left)."""
+    assignment = _claim(request, project)
     if not request.htmx:
         for notice in notices:
             messages.info(request, notice)
+        if assignment is None:
+            return _respond(request, _context(request, project, None, nothing_left=True))
         return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}), permanent=False)
-    try:
-        assignment = assignment_claim_next(project=project, annotator=request_user(request))
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    return _respond(request, _context(request, project, assignment, notices=notices))
+    return _respond(request, _context(request, project, assignment, notices=notices, nothing_left=assignment is None))
 
 
 # --- views ----------------------------------------------------------------------------------------------------
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def annotate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """The annotator's current comparison (claimed now if they have none), or a note that nothing is left."""
+    """GET: the annotator's unfinished comparison, or a button to start. POST: claim the next comparison."""
     project = _annotator_project(request, slug)
-    try:
-        assignment = assignment_claim_next(project=project, annotator=request_user(request))
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+    if request.method == "POST":
+        return _next(request, project, [])
+    assignment = assignment_unfinished_for_annotator(project=project, annotator=request_user(request))
     return _respond(request, _context(request, project, assignment))
 
 

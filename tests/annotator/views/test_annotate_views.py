@@ -47,12 +47,48 @@ def _url(name: str, assignment: Assignment) -> str:
     return reverse(f"annotator:{name}", kwargs={"assignment_id": assignment.pk})
 
 
-def test_annotate_page_claims_and_shows_a_comparison_side_by_side() -> None:
+def _page(project) -> str:
+    return reverse("annotator:annotate", kwargs={"slug": project.slug})
+
+
+def _started(c: Client, project) -> str:
+    """Press "Start" (the claim is a POST), then open the page: its HTML."""
+    assert c.post(_page(project)).status_code in (200, 302)
+    return c.get(_page(project)).content.decode()
+
+
+def test_opening_the_page_claims_nothing_and_offers_a_start_button() -> None:
     project = _project(1)
     annotator = member(project)
-    r = _client(annotator).get(reverse("annotator:annotate", kwargs={"slug": project.slug}))
+    r = _client(annotator).get(_page(project))
     assert r.status_code == 200
+    assert not Assignment.objects.exists()
+    html = r.content.decode()
+    assert re.search(rf'<form method="post" action="{_page(project)}"[^>]*hx-post="{_page(project)}"', html)
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert "data-claim" in html
+
+
+def test_a_claim_from_another_site_is_refused() -> None:
+    """Claiming is a POST with a CSRF token: a cross-site form (or a GET) cannot make an annotator claim."""
+    project = _project(1)
+    c = Client(enforce_csrf_checks=True)
+    c.force_login(member(project))
+    assert c.post(_page(project)).status_code == 403
+    assert c.get(_page(project)).status_code == 200
+    assert not Assignment.objects.exists()
+
+
+def test_start_claims_and_shows_a_comparison_side_by_side() -> None:
+    project = _project(1)
+    annotator = member(project)
+    c = _client(annotator)
+    r = c.post(_page(project))
+    assert r.status_code == 302
+    assert r["Location"] == _page(project)
     a = Assignment.objects.get(annotator=annotator)
+    r = c.get(r["Location"])
+    assert r.status_code == 200
     html = r.content.decode()
     left, right = (
         (a.comparison.response_2, a.comparison.response_1)
@@ -70,13 +106,33 @@ def test_annotate_page_claims_and_shows_a_comparison_side_by_side() -> None:
     assert "<html" in html
 
 
-def test_annotate_page_with_htmx_is_the_partial() -> None:
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_annotate_page_with_htmx_is_the_partial(method: str) -> None:
     project = _project(1)
-    r = _client(member(project)).get(reverse("annotator:annotate", kwargs={"slug": project.slug}), **HX)
+    annotator = member(project)
+    r = getattr(_client(annotator), method)(_page(project), **HX)
     html = r.content.decode()
     assert r.status_code == 200
     assert html.lstrip().startswith('<div id="workspace"')
     assert "<html" not in html
+    claimed = Assignment.objects.filter(annotator=annotator).first()
+    if method == "post":
+        assert claimed is not None
+        assert f'data-assignment="{claimed.pk}"' in html
+    else:
+        assert claimed is None
+        assert "data-claim" in html
+
+
+def test_reopening_the_page_shows_the_reservation_held() -> None:
+    project = _project(2)
+    annotator = member(project)
+    c = _client(annotator)
+    c.post(_page(project))
+    a = Assignment.objects.get(annotator=annotator)
+    for _ in range(2):
+        assert f'data-assignment="{a.pk}"' in c.get(_page(project)).content.decode()
+    assert Assignment.objects.filter(annotator=annotator).count() == 1
 
 
 def test_markdown_is_rendered_and_sanitised() -> None:
@@ -90,7 +146,7 @@ def test_markdown_is_rendered_and_sanitised() -> None:
         response_1=ResponseFactory(prompt=prompt, text="```python\nprint(1)\n```"),
         response_2=ResponseFactory(prompt=prompt, text="<img src=x onerror=alert(1)> *ok*"),
     )  # fmt: skip
-    html = _client(member(project)).get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content.decode()
+    html = _started(_client(member(project)), project)
     assert "<strong>hi</strong>" in html
     assert "<em>ok</em>" in html
     assert "<script>alert" not in html
@@ -102,9 +158,10 @@ def test_markdown_is_rendered_and_sanitised() -> None:
 def test_non_members_get_404_and_other_roles_403() -> None:
     project = _project(1)
     url = reverse("annotator:annotate", kwargs={"slug": project.slug})
-    assert _client(member(ProjectFactory())).get(url).status_code == 404
-    assert _client(member(project, role=Role.LEAD)).get(url).status_code == 403
-    assert Client().get(url).status_code == 302  # to the login page
+    for method in ("get", "post"):
+        assert getattr(_client(member(ProjectFactory())), method)(url).status_code == 404
+        assert getattr(_client(member(project, role=Role.LEAD)), method)(url).status_code == 403
+        assert getattr(Client(), method)(url).status_code == 302  # to the login page
     assert not Assignment.objects.exists()
 
 
@@ -133,7 +190,7 @@ def test_blind_annotation_hides_other_annotators_work() -> None:
         assignment=a, annotator=first, ratings_shown={"left": dict.fromkeys(names, 1), "right": dict.fromkeys(names, 4)},
         preference_strength=3, justification="SECRET-JUSTIFICATION of @Response 2",
     )  # fmt: skip
-    html = _client(second).get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content.decode()
+    html = _started(_client(second), project)
     assert a.comparison.response_1.text in html
     assert "SECRET-JUSTIFICATION" not in html
     assert first.username not in html
@@ -144,13 +201,14 @@ def test_submit_stores_and_moves_to_the_next_comparison(headers: dict[str, str])
     project = _project(2)
     annotator = member(project)
     c = _client(annotator)
-    c.get(reverse("annotator:annotate", kwargs={"slug": project.slug}))
+    c.post(_page(project))
     a = Assignment.objects.get(annotator=annotator)
     r = c.post(_url("annotate_submit", a), _form(project), **headers)
     ann = Annotation.objects.get(assignment=a)
     assert ann.time_on_task_seconds == 12.5
     assert ann.preference_strength == (2 if a.swapped else -2)
     nxt = Assignment.objects.exclude(pk=a.pk).filter(annotator=annotator)
+    assert nxt.count() == 1  # the submission's POST claimed the next comparison
     if headers:
         assert r.status_code == 200
         assert "Submitted." in r.content.decode()
@@ -159,8 +217,9 @@ def test_submit_stores_and_moves_to_the_next_comparison(headers: dict[str, str])
     else:
         assert r.status_code == 302
         assert r["Location"] == reverse("annotator:annotate", kwargs={"slug": project.slug})
-        follow = c.get(r["Location"])
-        assert "Submitted." in follow.content.decode()
+        follow = c.get(r["Location"]).content.decode()
+        assert "Submitted." in follow
+        assert f'data-assignment="{nxt.get().pk}"' in follow
 
 
 @pytest.mark.parametrize(("headers", "status"), [(HX, 200), ({}, 422)], ids=["htmx", "plain"])
@@ -225,7 +284,7 @@ def test_draft_is_kept_and_shown_when_the_annotator_comes_back() -> None:
     project = _project(2)
     annotator = member(project)
     c = _client(annotator)
-    c.get(reverse("annotator:annotate", kwargs={"slug": project.slug}))
+    c.post(_page(project))
     a = Assignment.objects.get(annotator=annotator)
     r = c.post(
         _url("annotate_draft", a),
@@ -263,10 +322,14 @@ def test_a_returned_assignment_shows_the_review_note_and_the_previous_answers() 
     assert Annotation.objects.get(assignment=a, is_current=True).preference_strength == (3 if a.swapped else -3)
 
 
-def test_nothing_left_is_said_plainly() -> None:
+@pytest.mark.parametrize("headers", [HX, {}], ids=["htmx", "plain"])
+def test_nothing_left_is_said_plainly(headers: dict[str, str]) -> None:
     project = _project(0)
-    html = _client(member(project)).get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content.decode()
+    r = _client(member(project)).post(_page(project), **headers)
+    assert r.status_code == 200
+    html = r.content.decode()
     assert "Nothing left for you here" in html
+    assert "Check again" in html
 
 
 def test_project_page_links_by_role() -> None:
@@ -297,7 +360,7 @@ def test_annotate_page_is_a_handful_of_queries(django_assert_max_num_queries) ->
     project = _project(5)
     c = _client(member(project))
     url = reverse("annotator:annotate", kwargs={"slug": project.slug})
-    c.get(url)
+    c.post(url)
     with django_assert_max_num_queries(16):
         assert c.get(url, **HX).status_code == 200
 
@@ -305,7 +368,7 @@ def test_annotate_page_is_a_handful_of_queries(django_assert_max_num_queries) ->
 def test_the_page_stays_light() -> None:
     """Under 100 KB of JavaScript and 300 KB in all, gzip-compressed (whitenoise serves the compressed files)."""
     project = _project(1)
-    html = _client(member(project)).get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content
+    html = _started(_client(member(project)), project).encode()
     assets = re.findall(rb'(?:src|href)="/static/([^"]+)"', html)
     assert any(a.endswith(b".js") for a in assets)
     assert any(a.endswith(b".css") for a in assets)
