@@ -12,7 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.selectors.projects import project_get_for_role, project_list_for_user, project_roles
+from annotator.selectors.projects import (
+    project_attribute_list,
+    project_get_for_role,
+    project_list_for_user,
+    project_roles,
+)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Shared: errors and pagination as the schema shows them
@@ -153,7 +158,7 @@ class ProjectDetailApi(APIView):
             "licence": project.licence,
             "overlap": project.overlap,
             "roles": sorted(project_roles(project=project, user=request.user)),
-            "attributes": list(project.attributes.order_by("position", "id")),
+            "attributes": project_attribute_list(project=project),
             "created_at": project.created_at,
         }
         return Response(ProjectDetailOutput(data).data)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.models.comparison import Comparison
 
 
@@ -97,7 +98,9 @@ class Annotation(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(preference_strength__isnull=True)
-                | models.Q(preference_strength__gte=-3, preference_strength__lte=3),
+                | models.Q(
+                    preference_strength__gte=PREFERENCE_STRENGTH_MIN, preference_strength__lte=PREFERENCE_STRENGTH_MAX
+                ),
                 name="annotation_strength_range",
             ),
             models.CheckConstraint(

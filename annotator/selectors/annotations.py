@@ -18,6 +18,7 @@ import pandas as pd
 from django.db import connection
 
 from annotator.models import Annotation, Assignment, Comparison, Project, Review
+from annotator.selectors.projects import project_attribute_names
 
 REVIEW_ACCEPTED = "accepted"
 REVIEW_REJECTED = "rejected"
@@ -112,7 +113,7 @@ def annotation_frame(
     NaN when missing), and ``justification`` when asked for. Rows are ordered by comparison, then annotation id.
     """
     if attributes is None:
-        attributes = list(project.attributes.order_by("position", "id").values_list("name", flat=True))
+        attributes = project_attribute_names(project=project)
     ratings = [f"r{side}_{name}" for side in ("1", "2") for name in attributes]
     columns = [*_IDS, "strength", "time_on_task_s", "shown_swapped", "submitted_epoch", *ratings]
     frame = _read_numbers(_numbers_sql(attributes, include_imported, comparison_id_range), project.pk, columns)

@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 
 from annotator import hot_sql
 from annotator.errors import NotFound, PermissionDenied
-from annotator.models import AssignmentStatus, Membership, Project, Role
+from annotator.models import AssignmentStatus, Attribute, Membership, Project, Role
 
 
 def project_roles(*, project: Project, user: User | AnonymousUser) -> set[str]:
@@ -34,6 +34,16 @@ def project_get_for_role(*, slug: str, user: User | AnonymousUser, roles: Collec
         wanted = " or ".join(sorted(roles))
         raise PermissionDenied(f"This needs the {wanted} role in project {project.slug}.")
     return project
+
+
+def project_attribute_list(*, project: Project) -> list[Attribute]:
+    """The project's attributes in the order they are shown and exported (position, then id)."""
+    return list(project.attributes.order_by("position", "id"))
+
+
+def project_attribute_names(*, project: Project) -> list[str]:
+    """The names of :func:`project_attribute_list`, in that order: the ``r1_<a>``/``r2_<a>`` column order."""
+    return list(project.attributes.order_by("position", "id").values_list("name", flat=True))
 
 
 @dataclass(frozen=True)

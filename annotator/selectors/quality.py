@@ -37,8 +37,8 @@ from annotator.models import (
     Role,
 )
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
-from annotator.services.aggregation_rules import aggregation_rule_for_stats
-from annotator.stats.aggregation import DROP_REASONS, aggregation_preview
+from annotator.selectors.projects import project_attribute_names
+from annotator.stats.aggregation import DROP_REASONS, aggregation_preview, rule_for_kind
 from annotator.stats.agreement import (
     DIRECTION_DOMAIN,
     LIKERT_DOMAIN,
@@ -53,10 +53,6 @@ from annotator.stats.agreement import (
 
 PREFERENCE_MEASURES = ("preference_strength", "preference_direction")
 MEASURE_LABELS = {"preference_strength": "preference strength", "preference_direction": "preference direction"}
-
-
-def project_attribute_names(*, project: Project) -> list[str]:
-    return list(project.attributes.order_by("position", "id").values_list("name", flat=True))
 
 
 def project_likert_domain(project: Project) -> np.ndarray:
@@ -692,14 +688,14 @@ def aggregation_rule_preview(
     attributes = project_attribute_names(project=project)
     if frame is None:
         frame = annotation_frame(project=project, attributes=attributes)
-    stats_rule = aggregation_rule_for_stats(rule)
-    if attributes and getattr(stats_rule, "helpfulness_attribute", None) not in attributes:
+    pure_rule = rule_for_kind(rule.kind, rule.params)
+    if attributes and pure_rule.helpfulness_attribute not in attributes:
         raise ValidationFailed(
-            f"Rule {rule} needs the attribute {stats_rule.helpfulness_attribute!r}, which this project lacks."
+            f"Rule {rule} needs the attribute {pure_rule.helpfulness_attribute!r}, which this project lacks."
         )
     if not len(frame):
         return RulePreview(rule, 0, 0, dict.fromkeys(DROP_REASONS, 0), 0, 0, [])
-    preview = aggregation_preview(frame, stats_rule, attributes)
+    preview = aggregation_preview(frame, pure_rule, attributes)
     before, after = preview.agreement_before, preview.agreement_after
     rows = [
         RulePreviewRow(

@@ -51,7 +51,7 @@ def snapshot_get_in_project(*, project: Project, number: int) -> Snapshot:
     return snapshot
 
 
-def aggregation_rule_get(*, name: str | None) -> AggregationRule | None:
+def aggregation_rule_find(*, name: str | None) -> AggregationRule | None:
     """The newest version of the rule called ``name`` (None when there is none)."""
     if not name:
         return None

@@ -15,7 +15,8 @@ from django.utils import timezone
 from annotator.models import AgreementIntervals, IntervalsStatus, Project
 from annotator.selectors.agreement_cache import agreement_fingerprint
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
-from annotator.selectors.quality import project_attribute_names, project_likert_domain
+from annotator.selectors.projects import project_attribute_names
+from annotator.selectors.quality import project_likert_domain
 from annotator.stats.agreement import agreement_overview
 
 DEFAULT_RESAMPLES = 1000

@@ -48,6 +48,8 @@ from django.db.models.query import QuerySet
 from django.utils import timezone
 
 from annotator import hot_sql
+from annotator.domain import HELPFULNESS, PREFERENCE_STRENGTH_TEXT, is_preference_strength
+from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import (
     Annotation,
@@ -62,8 +64,7 @@ from annotator.models import (
     SkipReason,
 )
 
-ADAPTIVE_ATTRIBUTE = "helpfulness"
-STRENGTH_MIN, STRENGTH_MAX = -3, 3
+ADAPTIVE_ATTRIBUTE = HELPFULNESS
 JUSTIFICATION_MAX_LENGTH = 20_000
 SKIP_NOTE_MAX_LENGTH = 2_000
 # A claim that keeps losing races to other claimers gives up after this many candidates (it then finds nothing).
@@ -328,7 +329,7 @@ def _clean_draft(draft: Mapping[str, Any], attribute_names: set[str]) -> dict[st
         if isinstance(values, Mapping):
             cleaned[side] = {k: v for k, v in values.items() if k in attribute_names and _is_int(v)}
     strength = draft.get("preference_strength")
-    if isinstance(strength, int) and not isinstance(strength, bool) and STRENGTH_MIN <= strength <= STRENGTH_MAX:
+    if is_preference_strength(strength):
         cleaned["preference_strength"] = strength
     justification = draft.get("justification")
     if isinstance(justification, str):
@@ -358,7 +359,7 @@ def assignment_draft_save(
     )
     _check_owner(assignment=locked, annotator=annotator)
     if locked.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
-        raise Conflict("This assignment is finished; its draft can no longer change.", code="assignment_closed")
+        raise Conflict("This assignment is finished; its draft can no longer change.", code=ErrorCode.ASSIGNMENT_CLOSED)
     project = locked.comparison.project
     names = set(project.attributes.values_list("name", flat=True))
     locked.draft = _clean_draft(draft, names)
@@ -437,14 +438,14 @@ def _apply_adaptive_overlap(
 
 def _refuse_submission(status: str) -> None:
     if status == AssignmentStatus.SUBMITTED:
-        raise Conflict("You already submitted this comparison.", code="already_submitted")
+        raise Conflict("You already submitted this comparison.", code=ErrorCode.ALREADY_SUBMITTED)
     if status == AssignmentStatus.EXPIRED:
         # Only a reclaim marks a reservation expired: its slot went to another annotator.
         raise Conflict(
-            "Your reservation expired and the comparison went to another annotator.", code="reservation_expired"
+            "Your reservation expired and the comparison went to another annotator.", code=ErrorCode.RESERVATION_EXPIRED
         )
     if status == AssignmentStatus.SKIPPED:
-        raise Conflict(f"This assignment is {status}; it can no longer be submitted.", code="assignment_closed")
+        raise Conflict(f"This assignment is {status}; it can no longer be submitted.", code=ErrorCode.ASSIGNMENT_CLOSED)
     # A reservation, even past its time, holds its slot until a claimer reclaims it: it may still be submitted.
 
 
@@ -481,8 +482,8 @@ def annotation_submit(
     ratings = _validate_ratings(ratings_shown, attributes, errors)
     if preference_strength is None:
         errors["preference_strength"] = "Choose which response is better, and by how much."
-    elif not _is_int(preference_strength) or not STRENGTH_MIN <= preference_strength <= STRENGTH_MAX:
-        errors["preference_strength"] = "Preference strength is a whole number from -3 to 3."
+    elif not is_preference_strength(preference_strength):
+        errors["preference_strength"] = f"Preference strength is {PREFERENCE_STRENGTH_TEXT}."
     text = (justification or "").strip() if isinstance(justification, str) else ""
     if len(text) < project.min_justification_length:
         errors["justification"] = (
@@ -513,7 +514,9 @@ def annotation_submit(
 
     if not _move(assignment=assignment, now=now, status=AssignmentStatus.SUBMITTED, draft={}):
         _refuse_submission(_current_status(assignment))
-        raise Conflict("This assignment changed meanwhile; reload it and submit again.", code="assignment_changed")
+        raise Conflict(
+            "This assignment changed meanwhile; reload it and submit again.", code=ErrorCode.ASSIGNMENT_CHANGED
+        )
     if assignment.status == AssignmentStatus.RETURNED:
         Annotation.objects.filter(assignment=assignment, is_current=True).update(is_current=False)
     assignment.status, assignment.draft, assignment.updated_at = AssignmentStatus.SUBMITTED, {}, now
@@ -566,7 +569,7 @@ def assignment_skip(
     _lock_comparison(assignment=assignment, annotator=annotator)
     if assignment.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
         raise Conflict(
-            f"This assignment is {assignment.status}; it can no longer be skipped.", code="assignment_closed"
+            f"This assignment is {assignment.status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED
         )
     errors: dict[str, str] = {}
     if reason not in SkipReason.values:
@@ -582,7 +585,7 @@ def assignment_skip(
     fields = {"status": AssignmentStatus.SKIPPED, "skip_reason": reason, "skip_note": note, "flags": clean_flags}
     if not _move(assignment=assignment, now=now, **fields):
         status = _current_status(assignment)
-        raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code="assignment_closed")
+        raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED)
     for name, value in fields.items():
         setattr(assignment, name, value)
     assignment.updated_at = now

@@ -19,6 +19,7 @@ from django.db import transaction
 
 from annotator.errors import ApplicationError
 from annotator.models import Comparison, Membership, Project, Role
+from annotator.selectors.projects import project_attribute_names
 from annotator.services.assignments import (
     annotation_submit,
     assignment_claim_next,
@@ -84,7 +85,7 @@ def annotations_simulate(
     on_progress: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Let ``annotators`` simulated annotators work through ``project`` until nothing is left for them."""
-    attributes = tuple(project.attributes.order_by("position", "id").values_list("name", flat=True))
+    attributes = tuple(project_attribute_names(project=project))
     pool = simulated_annotators_ensure(project=project, count=annotators, seed=seed)
     submitted = skipped = refused = 0
     done = dict.fromkeys(range(len(pool)), 0)

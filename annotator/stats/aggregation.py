@@ -64,6 +64,7 @@ from annotator.stats.agreement import agreement_overview
 
 __all__ = [
     "DROP_REASONS",
+    "RULE_CLASSES",
     "AggregationPreview",
     "AggregationResult",
     "AggregationRule",
@@ -74,6 +75,7 @@ __all__ = [
     "aggregation_preview",
     "retained_annotations",
     "round_half_away_from_zero",
+    "rule_for_kind",
     "rule_from_dict",
 ]
 
@@ -105,6 +107,18 @@ def round_half_away_from_zero(x: npt.ArrayLike) -> FloatArray:
 class _RuleBase:
     name: ClassVar[str]
     version: ClassVar[int]
+    statistic: ClassVar[Literal["mean", "median"]] = "mean"
+    """How the kept annotations of a part are combined."""
+
+    @property
+    def most_agreeing(self) -> int | None:
+        """Annotations kept per part, chosen by agreement; ``None`` keeps every usable one."""
+        return None
+
+    @property
+    def rounds(self) -> bool:
+        """Whether aggregates are rounded half away from zero onto the scale."""
+        return True
 
     def as_dict(self) -> dict[str, object]:
         """``{"name", "version", "params"}`` to store beside a snapshot; :func:`rule_from_dict` reverses it."""
@@ -140,6 +154,10 @@ class HelpSteer2Rule(_RuleBase):
     min_annotations: int = 2
     accepted_reviews_only: bool = False
 
+    @property
+    def most_agreeing(self) -> int | None:
+        return self.keep
+
 
 @dataclass(frozen=True)
 class MeanRule(_RuleBase):
@@ -162,6 +180,10 @@ class MeanRule(_RuleBase):
     min_annotations: int = 1
     accepted_reviews_only: bool = False
 
+    @property
+    def rounds(self) -> bool:
+        return self.round_to_integer
+
 
 @dataclass(frozen=True)
 class MedianRule(_RuleBase):
@@ -176,6 +198,7 @@ class MedianRule(_RuleBase):
 
     name: ClassVar[str] = "median"
     version: ClassVar[int] = 1
+    statistic: ClassVar[Literal["mean", "median"]] = "median"
     round_to_integer: bool = True
     max_helpfulness_spread: float | None = None
     max_strength_spread: float | None = None
@@ -183,21 +206,24 @@ class MedianRule(_RuleBase):
     min_annotations: int = 1
     accepted_reviews_only: bool = False
 
+    @property
+    def rounds(self) -> bool:
+        return self.round_to_integer
+
 
 AggregationRule = HelpSteer2Rule | MeanRule | MedianRule
-_RULES: dict[str, type[HelpSteer2Rule] | type[MeanRule] | type[MedianRule]] = {
-    HelpSteer2Rule.name: HelpSteer2Rule,
-    MeanRule.name: MeanRule,
-    MedianRule.name: MedianRule,
+RULE_CLASSES: Mapping[str, type[HelpSteer2Rule] | type[MeanRule] | type[MedianRule]] = {
+    cls.name: cls for cls in (HelpSteer2Rule, MeanRule, MedianRule)
 }
+"""The one registry of rules, by name; a stored aggregation rule's ``kind`` is one of these names."""
 
 
 def rule_from_dict(data: Mapping[str, object]) -> AggregationRule:
     """Rebuild a rule from :meth:`as_dict` output; raises ``ValueError`` on an unknown name, version or param."""
     name = data.get("name")
-    if not isinstance(name, str) or name not in _RULES:
+    if not isinstance(name, str) or name not in RULE_CLASSES:
         raise ValueError(f"Unknown aggregation rule {name!r}.")
-    cls = _RULES[name]
+    cls = RULE_CLASSES[name]
     if data.get("version") != cls.version:
         raise ValueError(f"Rule {name!r} version {data.get('version')!r} is not supported (have {cls.version}).")
     params = data.get("params", {})
@@ -208,6 +234,19 @@ def rule_from_dict(data: Mapping[str, object]) -> AggregationRule:
     if unknown:
         raise ValueError(f"Unknown parameters for rule {name!r}: {sorted(unknown)}.")
     return cls(**params)
+
+
+def rule_for_kind(kind: str, params: Mapping[str, object] | None = None) -> AggregationRule:
+    """The current version of the rule named ``kind`` with ``params``; ``ValueError`` on an unknown kind or param.
+
+    >>> rule_for_kind("mean", {"min_annotations": 2})
+    MeanRule(round_to_integer=True, max_helpfulness_spread=None, max_strength_spread=None, \
+helpfulness_attribute='helpfulness', min_annotations=2, accepted_reviews_only=False)
+    """
+    cls = RULE_CLASSES.get(kind)
+    if cls is None:
+        raise ValueError(f"Unknown aggregation rule {kind!r}.")
+    return rule_from_dict({"name": kind, "version": cls.version, "params": params or {}})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -416,8 +455,9 @@ def aggregate(annotations: pd.DataFrame, rule: AggregationRule, attributes: Sequ
     out: dict[str, npt.ArrayLike] = {}
     kept_parts: list[tuple[Part, IntArray]] = []
     helpful_col = attributes.index(rule.helpfulness_attribute) if attributes else -1
-    how: Literal["mean", "median"] = "median" if isinstance(rule, MedianRule) else "mean"
-    rounding = isinstance(rule, HelpSteer2Rule) or rule.round_to_integer
+    how = rule.statistic
+    rounding = rule.rounds
+    keep = rule.most_agreeing
     counts: dict[str, IntArray] = {}
     spreads: dict[str, FloatArray] = {}
 
@@ -428,11 +468,7 @@ def aggregate(annotations: pd.DataFrame, rule: AggregationRule, attributes: Sequ
             continue
         values = frame[[f"r{side}_{a}" for a in attributes]].to_numpy(dtype=np.float64)
         block = _part_block(comp, values, ~np.isnan(values[:, helpful_col]), n_comp)
-        mask = (
-            _select_most_agreeing(block, helpful_col, rule.keep)
-            if isinstance(rule, HelpSteer2Rule)
-            else block.rows >= 0
-        )
+        mask = _select_most_agreeing(block, helpful_col, keep) if keep is not None else block.rows >= 0
         kept_values = _masked(block.values, mask)
         agg = _nan_reduce(kept_values, how)
         if rounding:
@@ -446,7 +482,7 @@ def aggregate(annotations: pd.DataFrame, rule: AggregationRule, attributes: Sequ
     has_strength = "strength" in frame and bool(frame["strength"].notna().any())
     strength = frame["strength"].to_numpy(dtype=np.float64) if "strength" in frame else np.full(len(frame), np.nan)
     pblock = _part_block(comp, strength[:, None], ~np.isnan(strength), n_comp)
-    pmask = _select_most_agreeing(pblock, 0, rule.keep) if isinstance(rule, HelpSteer2Rule) else pblock.rows >= 0
+    pmask = _select_most_agreeing(pblock, 0, keep) if keep is not None else pblock.rows >= 0
     kept_strength = _masked(pblock.values, pmask)[:, :, 0]
     agg_strength = _nan_reduce(kept_strength[:, :, None], how)[:, 0]
     if rounding:

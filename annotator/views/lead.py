@@ -21,7 +21,7 @@ from django_htmx.http import HttpResponseStopPolling
 from annotator.errors import ApplicationError, NotFound, PermissionDenied
 from annotator.models import Annotation, Project, Role
 from annotator.selectors.agreement_cache import agreement_fingerprint, agreement_intervals_get
-from annotator.selectors.projects import project_get_for_role
+from annotator.selectors.projects import project_attribute_names, project_get_for_role
 from annotator.selectors.quality import (
     DISAGREEMENT_ORDERS,
     MEASURE_LABELS,
@@ -32,7 +32,6 @@ from annotator.selectors.quality import (
     annotator_annotations,
     annotator_table,
     disagreement_queue,
-    project_attribute_names,
     project_progress,
 )
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults

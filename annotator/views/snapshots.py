@@ -14,7 +14,7 @@ from annotator.errors import ApplicationError, NotFound, PermissionDenied
 from annotator.exports import EXPORT_FORMATS
 from annotator.models import Project, Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_get_for_role
-from annotator.selectors.snapshots import SNAPSHOT_ROLES, aggregation_rule_get, snapshot_get_in_project, snapshot_list
+from annotator.selectors.snapshots import SNAPSHOT_ROLES, aggregation_rule_find, snapshot_get_in_project, snapshot_list
 from annotator.services.snapshots import snapshot_card, snapshot_create
 from annotator.views import HtmxHttpRequest, request_user
 
@@ -47,7 +47,7 @@ def snapshots(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     error = None
     if request.method == "POST":
         rule_name = request.POST.get("rule", "").strip()
-        rule = aggregation_rule_get(name=rule_name)
+        rule = aggregation_rule_find(name=rule_name)
         try:
             if rule_name and rule is None:
                 raise NotFound(f"No aggregation rule named {rule_name!r}.")

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.errors import ApplicationError
 from annotator.models import Project, SnapshotStatus
-from annotator.selectors.snapshots import aggregation_rule_get
+from annotator.selectors.snapshots import aggregation_rule_find
 from annotator.services.snapshots import snapshot_build, snapshot_create
 
 FINAL = (SnapshotStatus.READY, SnapshotStatus.FAILED)
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         target = Project.objects.filter(slug=project).first()
         if target is None:
             raise CommandError(f"No project with slug {project!r}.")
-        chosen = aggregation_rule_get(name=rule)
+        chosen = aggregation_rule_find(name=rule)
         if rule and chosen is None:
             raise CommandError(f"No aggregation rule named {rule!r}.")
         try:
