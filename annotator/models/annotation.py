@@ -119,6 +119,21 @@ class ReviewDecision(models.TextChoices):
     REJECT = "reject", "Reject"
 
 
+class ReviewStatus(models.TextChoices):
+    """Where an annotation stands, from its latest review's decision (no review: unreviewed). Not stored."""
+
+    UNREVIEWED = "unreviewed", "Unreviewed"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+    @classmethod
+    def of(cls, decision: str | None) -> ReviewStatus:
+        """The status a latest review with ``decision`` (None: no review) gives."""
+        if decision is None:
+            return cls.UNREVIEWED
+        return cls.ACCEPTED if decision == ReviewDecision.ACCEPT else cls.REJECTED
+
+
 class Review(models.Model):
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="reviews")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")

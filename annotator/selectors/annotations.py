@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
-from annotator.models import Annotation, Assignment, Comparison, Project, Review
+from annotator.models import Annotation, Assignment, Comparison, Project, Review, ReviewDecision, ReviewStatus
 from annotator.selectors.projects import project_attribute_names
 
-REVIEW_ACCEPTED = "accepted"
-REVIEW_REJECTED = "rejected"
-REVIEW_UNREVIEWED = "unreviewed"
-_DECISIONS = {"accept": REVIEW_ACCEPTED, "reject": REVIEW_REJECTED}
+# The review_status column holds ReviewStatus values as plain text.
+REVIEW_ACCEPTED = ReviewStatus.ACCEPTED.value
+REVIEW_REJECTED = ReviewStatus.REJECTED.value
+REVIEW_UNREVIEWED = ReviewStatus.UNREVIEWED.value
+_DECISIONS = {decision: ReviewStatus.of(decision).value for decision in ReviewDecision.values}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _IDS = ("comparison_id", "annotator_id", "annotation_id")
 _FETCH_BLOCK = 20_000
@@ -89,7 +90,7 @@ def annotation_review_status(*, project: Project, comparison_id_range: tuple[int
     return pd.Series(frame["decision"].map(_DECISIONS).to_numpy(), index=frame["annotation_id"].to_numpy())
 
 
-def annotation_justifications(*, project: Project) -> pd.Series:
+def _justifications_by_annotation(*, project: Project) -> pd.Series:
     """Justification per current annotation id."""
     rows = Annotation.objects.filter(comparison__project=project, is_current=True).values_list("id", "justification")
     ids, texts = zip(*rows, strict=True) if rows else ((), ())
@@ -127,7 +128,7 @@ def annotation_frame(
     status = frame["annotation_id"].map(reviews) if len(reviews) else pd.Series(index=frame.index, dtype=object)
     frame["review_status"] = status.fillna(REVIEW_UNREVIEWED).astype(object)
     if include_justifications:
-        texts = annotation_justifications(project=project)
+        texts = _justifications_by_annotation(project=project)
         frame["justification"] = frame["annotation_id"].map(texts).fillna("").astype(object)
     order = ["comparison_id", "annotator_id", "annotation_id", "strength", "time_on_task_s", "shown_swapped",
              "submitted_at", "review_status", *ratings, *(["justification"] if include_justifications else [])]  # fmt: skip

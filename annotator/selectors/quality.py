@@ -34,6 +34,8 @@ from annotator.models import (
     Comparison,
     Membership,
     Project,
+    Review,
+    ReviewStatus,
     Role,
 )
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
@@ -523,11 +525,15 @@ def annotator_annotations(
     return user.get_username(), out, total
 
 
-def _with_review(annotation: Annotation, latest: Any) -> AnnotatorAnnotation:
+def _with_review(annotation: Annotation, latest: Review | None) -> AnnotatorAnnotation:
     if latest is None:
-        return AnnotatorAnnotation(annotation, "unreviewed", "")
-    status = "accepted" if latest.decision == "accept" else "rejected"
-    return AnnotatorAnnotation(annotation, status, latest.reason)
+        return AnnotatorAnnotation(annotation, ReviewStatus.UNREVIEWED, "")
+    return AnnotatorAnnotation(annotation, ReviewStatus.of(latest.decision), latest.reason)
+
+
+def annotation_with_review(*, annotation: Annotation) -> AnnotatorAnnotation:
+    """``annotation`` with its review status and the latest review's reason, as the review card shows it."""
+    return _with_review(annotation, annotation.reviews.order_by("-created_at", "-id").first())
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def _lock_comparison(*, assignment: Assignment, annotator: User) -> int:
     return extra
 
 
-def _move(*, assignment: Assignment, now: datetime, **fields: Any) -> bool:
+def _update_if_status_unchanged(*, assignment: Assignment, now: datetime, **fields: Any) -> bool:
     """Write ``fields`` if the assignment's status is still the one the caller read; False when it changed.
 
     The update takes the assignment's row lock and checks its status in one statement.
@@ -512,7 +512,7 @@ def annotation_submit(
     if warning:
         warnings.append(warning)
 
-    if not _move(assignment=assignment, now=now, status=AssignmentStatus.SUBMITTED, draft={}):
+    if not _update_if_status_unchanged(assignment=assignment, now=now, status=AssignmentStatus.SUBMITTED, draft={}):
         _refuse_submission(_current_status(assignment))
         raise Conflict(
             "This assignment changed meanwhile; reload it and submit again.", code=ErrorCode.ASSIGNMENT_CHANGED
@@ -583,7 +583,7 @@ def assignment_skip(
     if errors:
         raise ValidationFailed(next(iter(errors.values())), extra={"fields": errors})
     fields = {"status": AssignmentStatus.SKIPPED, "skip_reason": reason, "skip_note": note, "flags": clean_flags}
-    if not _move(assignment=assignment, now=now, **fields):
+    if not _update_if_status_unchanged(assignment=assignment, now=now, **fields):
         status = _current_status(assignment)
         raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED)
     for name, value in fields.items():

@@ -29,6 +29,7 @@ from annotator.selectors.quality import (
     aggregation_rule_list,
     aggregation_rule_preview,
     agreement_overview_get,
+    annotation_with_review,
     annotator_annotations,
     annotator_table,
     disagreement_queue,
@@ -229,18 +230,9 @@ def lead_review(request: HtmxHttpRequest, slug: str, annotation_id: int) -> Http
             return render(request, "annotator/lead/review_error.html", context, status=400)
         return HttpResponseRedirect(_next_url(request, slug))
     annotation.refresh_from_db()
-    reviews = list(annotation.reviews.all())
-    latest = reviews[0] if reviews else None
-    item = {
-        "annotation": annotation,
-        "review_status": "unreviewed"
-        if latest is None
-        else ("accepted" if latest.decision == "accept" else "rejected"),
-        "review_reason": latest.reason if latest else "",
-    }
     context = {
         "project": project,
-        "a": item,
+        "reviewed": annotation_with_review(annotation=annotation),
         "attributes": project_attribute_names(project=project),
         "error": error,
         "reason": reason if error else "",
