@@ -138,7 +138,8 @@ def measure(with_kappa: bool, intervals: bool) -> None:
     from annotator.models import Project
     from annotator.selectors.annotations import annotation_frame
     from annotator.selectors.projects import project_attribute_names
-    from annotator.selectors.quality import agreement_overview_get, project_progress
+    from annotator.selectors.quality.agreement import agreement_overview_get
+    from annotator.selectors.quality.progress import project_progress
     from annotator.stats.agreement import agreement_overview
 
     project = Project.objects.get(slug=SLUG)

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import ErrorOutput
+from annotator.api.common import ErrorOutput
 from annotator.models import Assignment, Flag, Role, SkipReason
 from annotator.selectors.assignments import assignment_get_for_annotator, assignment_workspace
 from annotator.selectors.projects import project_get_for_role

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import PageInput, errors, paginate, paginated
+from annotator.api.common import PageInput, errors, paginate, paginated
 from annotator.models import Role
 from annotator.selectors.comparisons import annotation_list
 from annotator.selectors.projects import project_get_for_role, project_roles

@@ -16,7 +16,7 @@ from django.utils import timezone
 from annotator import hot_sql
 from annotator.errors import NotFound
 from annotator.models import Annotation, Assignment, AssignmentStatus, Attribute, Comparison, Project, Response
-from annotator.services.assignments import justification_to_shown_terms, shown_from_response_terms
+from annotator.shown_terms import justification_swap_terms, shown_from_response_terms
 
 _MAX_ID = 2**63 - 1  # BigAutoField; a larger id in a URL is simply not found (never a database error)
 
@@ -66,7 +66,7 @@ def _values_from_annotation(annotation: Annotation, *, swapped: bool) -> dict[st
     return {
         **shown,
         "preference_strength": strength,
-        "justification": justification_to_shown_terms(annotation.justification, swapped=swapped),
+        "justification": justification_swap_terms(annotation.justification, swapped=swapped),
         "flags": list(annotation.flags),
     }
 

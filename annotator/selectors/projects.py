@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from annotator import hot_sql
 from annotator.errors import NotFound, PermissionDenied
@@ -34,6 +34,30 @@ def project_get_for_role(*, slug: str, user: User | AnonymousUser, roles: Collec
         wanted = " or ".join(sorted(roles))
         raise PermissionDenied(f"This needs the {wanted} role in project {project.slug}.")
     return project
+
+
+def project_find(*, slug: str) -> Project | None:
+    """The project named ``slug``, or None; no role check (for management commands, which act as the operator)."""
+    return Project.objects.filter(slug=slug).first()
+
+
+def membership_list(*, project: Project) -> QuerySet[Membership]:
+    """The project's memberships with their users, by role then username."""
+    return Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
+
+
+def membership_get_in_project(*, project: Project, membership_id: int) -> Membership:
+    membership = Membership.objects.filter(project=project, pk=membership_id).select_related("user").first()
+    if membership is None:
+        raise NotFound("No such membership in this project.")
+    return membership
+
+
+def attribute_get_in_project(*, project: Project, attribute_id: int) -> Attribute:
+    attribute = Attribute.objects.filter(project=project, pk=attribute_id).first()
+    if attribute is None:
+        raise NotFound("No such attribute in this project.")
+    return attribute
 
 
 def project_attribute_list(*, project: Project) -> list[Attribute]:

@@ -51,6 +51,11 @@ def snapshot_get_in_project(*, project: Project, number: int) -> Snapshot:
     return snapshot
 
 
+def snapshot_find(*, snapshot_id: int) -> Snapshot | None:
+    """Snapshot ``snapshot_id`` with its project, or None; no role check (for management commands)."""
+    return Snapshot.objects.select_related("project").filter(id=snapshot_id).first()
+
+
 def aggregation_rule_find(*, name: str | None) -> AggregationRule | None:
     """The newest version of the rule called ``name`` (None when there is none)."""
     if not name:

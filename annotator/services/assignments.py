@@ -11,7 +11,7 @@ Terms the callers must know
   "@Response 2" the right one. ``annotation_submit`` maps all three back, so stored annotations are always in
   response_1 / response_2 terms (ratings ``{"1": ..., "2": ...}``, strength negative = response 1 better, mentions
   swapped in the justification). Callers holding data in response terms (simulated annotators, imports) convert
-  with :func:`shown_from_response_terms` first.
+  with :func:`annotator.shown_terms.shown_from_response_terms` first.
 * **Slots.** A comparison's slot is taken by an assignment that is submitted, returned (the annotator owes a
   revision), or reserved — even past ``reserved_until``: an expired reservation keeps its slot (and its owner may
   still submit or renew it) until another claimer reclaims it, which marks it ``expired``. Skipped and expired
@@ -22,7 +22,7 @@ Terms the callers must know
   lock, then inserts. Every write that moves an assignment in or out of a slot (claim,
   reclaim, submit, skip) holds the comparison's row lock, so no comparison gets more annotators than it needs. On
   SQLite the settings open every transaction with ``BEGIN IMMEDIATE``, so writers are serialised and the same code
-  stays correct. Lock order is membership → comparison → assignment everywhere.
+  stays correct. Lock order: membership → comparison → assignment (docs/architecture.md, "Lock order").
 * **Statements.** What claim, submit and skip run on every call is prebuilt SQL in :mod:`annotator.hot_sql` (the
   ORM's per-request query compilation was half their cost); the rules stay here.
 * **Adaptive overlap** (HelpSteer2, Wang et al. 2024, §2.2): once the first ``overlap`` annotations of a comparison
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -63,6 +62,7 @@ from annotator.models import (
     Role,
     SkipReason,
 )
+from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
 
 ADAPTIVE_ATTRIBUTE = HELPFULNESS
 JUSTIFICATION_MAX_LENGTH = 20_000
@@ -136,34 +136,6 @@ def _current_status(assignment: Assignment) -> str:
 
 def _reservation_end(*, project: Project, now: datetime) -> datetime:
     return now + timedelta(minutes=project.reservation_minutes)
-
-
-def shown_from_response_terms(
-    *, swapped: bool, ratings: Mapping[str, Mapping[str, int]], preference_strength: int
-) -> tuple[dict[str, dict[str, int]], int]:
-    """Convert ratings ``{"1": ..., "2": ...}`` and a strength in response terms to shown (left/right) terms.
-
-    >>> shown_from_response_terms(swapped=True, ratings={"1": {"h": 4}, "2": {"h": 1}}, preference_strength=-2)
-    ({'left': {'h': 1}, 'right': {'h': 4}}, 2)
-    """
-    first, second = ("2", "1") if swapped else ("1", "2")
-    shown = {"left": dict(ratings[first]), "right": dict(ratings[second])}
-    return shown, -preference_strength if swapped else preference_strength
-
-
-_MENTION = re.compile(r"@Response\s*([12])\b", re.IGNORECASE)
-
-
-def _justification_to_response_terms(text: str, *, swapped: bool) -> str:
-    """Swap "@Response 1" and "@Response 2" when the responses were shown swapped."""
-    if not swapped:
-        return text
-    return _MENTION.sub(lambda m: f"@Response {'2' if m.group(1) == '1' else '1'}", text)
-
-
-def justification_to_shown_terms(text: str, *, swapped: bool) -> str:
-    """The inverse of the mapping applied on submission (it is its own inverse)."""
-    return _justification_to_response_terms(text, swapped=swapped)
 
 
 def _clean_flags(flags: Iterable[object], errors: dict[str, str]) -> list[str]:
@@ -522,16 +494,16 @@ def annotation_submit(
     assignment.status, assignment.draft, assignment.updated_at = AssignmentStatus.SUBMITTED, {}, now
 
     swapped = assignment.swapped
-    stored_ratings = (
-        {"1": ratings["right"], "2": ratings["left"]} if swapped else {"1": ratings["left"], "2": ratings["right"]}
+    stored_ratings, stored_strength = response_from_shown_terms(
+        swapped=swapped, ratings_shown=ratings, preference_strength=preference_strength
     )
     annotation = hot_sql.annotation_insert(
         assignment_id=assignment.pk,
         comparison_id=assignment.comparison_id,
         annotator_id=annotator.pk,
         ratings=stored_ratings,
-        preference_strength=-preference_strength if swapped else preference_strength,
-        justification=_justification_to_response_terms(text, swapped=swapped),
+        preference_strength=stored_strength,
+        justification=justification_swap_terms(text, swapped=swapped),
         flags=clean_flags,
         time_on_task_seconds=float(time_on_task_seconds) if time_on_task_seconds is not None else None,
         source="",

@@ -20,12 +20,8 @@ from django.db import transaction
 from annotator.errors import ApplicationError
 from annotator.models import Comparison, Membership, Project, Role
 from annotator.selectors.projects import project_attribute_names
-from annotator.services.assignments import (
-    annotation_submit,
-    assignment_claim_next,
-    assignment_skip,
-    shown_from_response_terms,
-)
+from annotator.services.assignments import annotation_submit, assignment_claim_next, assignment_skip
+from annotator.shown_terms import shown_from_response_terms
 from annotator.stats.simulation import ComparisonTruth, SimulatedAnnotator, make_truth
 
 # The mix of profiles handed out in turn: mostly careful people, and one of each kind of trouble.

@@ -15,13 +15,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from annotator.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from annotator.errors import Conflict, ValidationFailed
 from annotator.models import Assignment, AssignmentStatus, Attribute, Flag, Project, Role, SkipReason
 from annotator.selectors.assignments import (
     STRENGTH_CHOICES,
@@ -30,14 +29,13 @@ from annotator.selectors.assignments import (
     assignment_get_for_annotator,
     assignment_workspace,
 )
-from annotator.selectors.projects import project_get_for_role
 from annotator.services.assignments import (
     annotation_submit,
     assignment_claim_next,
     assignment_draft_save,
     assignment_skip,
 )
-from annotator.views import HtmxHttpRequest, request_user
+from annotator.views import HtmxHttpRequest, access_project, request_user
 
 PAGE = "annotator/annotate.html"
 PARTIAL = "annotator/partials/_workspace.html"
@@ -56,19 +54,11 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 
 
 def _annotator_project(request: HtmxHttpRequest, slug: str) -> Project:
-    try:
-        return project_get_for_role(slug=slug, user=request_user(request), roles={Role.ANNOTATOR})
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+    return access_project(request, slug, {Role.ANNOTATOR})
 
 
 def _own_assignment(request: HtmxHttpRequest, assignment_id: int) -> Assignment:
-    try:
-        return assignment_get_for_annotator(assignment_id=assignment_id, user=request_user(request))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return assignment_get_for_annotator(assignment_id=assignment_id, user=request_user(request))
 
 
 # --- form parsing (shown terms) -------------------------------------------------------------------------------
@@ -200,10 +190,7 @@ def _next(request: HtmxHttpRequest, project: Project, notices: list[str]) -> Htt
         for notice in notices:
             messages.info(request, notice)
         return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}), permanent=False)
-    try:
-        assignment = assignment_claim_next(project=project, annotator=request_user(request))
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+    assignment = assignment_claim_next(project=project, annotator=request_user(request))
     return _respond(request, _context(request, project, assignment, notices=notices))
 
 
@@ -215,10 +202,7 @@ def _next(request: HtmxHttpRequest, project: Project, notices: list[str]) -> Htt
 def annotate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The annotator's current comparison (claimed now if they have none), or a note that nothing is left."""
     project = _annotator_project(request, slug)
-    try:
-        assignment = assignment_claim_next(project=project, annotator=request_user(request))
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+    assignment = assignment_claim_next(project=project, annotator=request_user(request))
     return _respond(request, _context(request, project, assignment))
 
 
@@ -251,8 +235,6 @@ def annotate_submit(request: HtmxHttpRequest, assignment_id: int) -> HttpRespons
         return _respond(request, context, status=422)
     except Conflict as exc:
         return _next(request, project, [exc.message])
-    except ApplicationError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
     return _next(request, project, ["Submitted.", *result.warnings])
 
 
@@ -284,8 +266,6 @@ def annotate_skip(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
         return _respond(request, context, status=422)
     except Conflict as exc:
         return _next(request, project, [exc.message])
-    except ApplicationError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
     return _next(request, project, ["Skipped."])
 
 
@@ -304,8 +284,6 @@ def annotate_draft(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
             return HttpResponse(exc.message, status=409, content_type="text/plain")
         messages.info(request, exc.message)
         return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}))
-    except ApplicationError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
     if request.htmx or request.headers.get("X-Requested-With"):
         return HttpResponse(status=204)
     messages.info(request, "Draft saved.")

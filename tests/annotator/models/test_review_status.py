@@ -4,7 +4,7 @@ import pytest
 
 from annotator.models import Annotation, Assignment, Review, ReviewDecision, ReviewStatus
 from annotator.selectors.annotations import REVIEW_ACCEPTED, REVIEW_REJECTED, REVIEW_UNREVIEWED
-from annotator.selectors.quality import annotation_with_review
+from annotator.selectors.quality.annotators import annotation_with_review
 from tests.factories import ComparisonFactory, UserFactory
 
 
