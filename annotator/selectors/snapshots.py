@@ -85,7 +85,7 @@ def _rows(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:
     sql, params = qs.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def _json(value: Any) -> Any:
