@@ -25,6 +25,17 @@ PREFERENCE_STRENGTH_RANGE: Final[tuple[int, int]] = (PREFERENCE_STRENGTH_MIN, PR
 PREFERENCE_STRENGTH_TEXT: Final = f"a whole number from {PREFERENCE_STRENGTH_MIN} to {PREFERENCE_STRENGTH_MAX}"
 """How error messages describe a valid strength."""
 
+PREFERENCE_STRENGTH_LABELS: Final[tuple[tuple[int, str], ...]] = (
+    (-3, "Response 1 is much better than Response 2"),
+    (-2, "Response 1 is better than Response 2"),
+    (-1, "Response 1 is slightly better than Response 2"),
+    (0, "Response 1 is about the same as Response 2"),
+    (1, "Response 2 is slightly better than Response 1"),
+    (2, "Response 2 is better than Response 1"),
+    (3, "Response 2 is much better than Response 1"),
+)
+"""Every scale point with HelpSteer2-Preference's wording (its card, "Preference Strength"), lowest first."""
+
 NOT_RATABLE_STRENGTH: Final = -100
 """HelpSteer2-Preference's sentinel for a not-ratable pair in ``all_preferences_unprocessed``; never a scale point."""
 

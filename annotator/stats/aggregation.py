@@ -60,6 +60,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from annotator.domain import HELPFULNESS
 from annotator.stats.agreement import agreement_overview
 
 __all__ = [
@@ -150,7 +151,7 @@ class HelpSteer2Rule(_RuleBase):
     keep: int = 3
     max_helpfulness_spread: float | None = 2.0
     max_strength_spread: float | None = None
-    helpfulness_attribute: str = "helpfulness"
+    helpfulness_attribute: str = HELPFULNESS
     min_annotations: int = 2
     accepted_reviews_only: bool = False
 
@@ -176,7 +177,7 @@ class MeanRule(_RuleBase):
     round_to_integer: bool = True
     max_helpfulness_spread: float | None = None
     max_strength_spread: float | None = None
-    helpfulness_attribute: str = "helpfulness"
+    helpfulness_attribute: str = HELPFULNESS
     min_annotations: int = 1
     accepted_reviews_only: bool = False
 
@@ -202,7 +203,7 @@ class MedianRule(_RuleBase):
     round_to_integer: bool = True
     max_helpfulness_spread: float | None = None
     max_strength_spread: float | None = None
-    helpfulness_attribute: str = "helpfulness"
+    helpfulness_attribute: str = HELPFULNESS
     min_annotations: int = 1
     accepted_reviews_only: bool = False
 

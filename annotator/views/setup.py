@@ -31,7 +31,12 @@ from annotator.forms import (
 from annotator.models import Project, Role
 from annotator.rendering import render_markdown
 from annotator.selectors.comparisons import comparison_get, comparison_gold_list
-from annotator.selectors.projects import attribute_get_in_project, membership_get_in_project, membership_list
+from annotator.selectors.projects import (
+    attribute_get_in_project,
+    membership_get_in_project,
+    membership_list,
+    project_attribute_list,
+)
 from annotator.services import projects as project_services
 from annotator.services.imports import comparisons_import
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
@@ -128,7 +133,7 @@ def setup_guidelines_preview(request: HtmxHttpRequest, slug: str) -> HttpRespons
 
 def _attribute_forms(project: Project, bound: AttributeForm | None = None) -> list[AttributeForm]:
     forms = []
-    for attribute in project.attributes.all():
+    for attribute in project_attribute_list(project=project):
         if bound is not None and bound.attribute is not None and bound.attribute.pk == attribute.pk:
             forms.append(bound)
         else:
@@ -293,7 +298,7 @@ def setup_gold(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     comparison, so they reach annotators' queues unannounced.
     """
     project = access_project(request, slug, {Role.LEAD})
-    attributes = list(project.attributes.all())
+    attributes = project_attribute_list(project=project)
     comparison_id = request.POST.get("comparison") or request.GET.get("comparison")
     comparison = (
         comparison_get(project=project, comparison_id=int(comparison_id))

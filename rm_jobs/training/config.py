@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from annotator.domain import HELPSTEER2_ATTRIBUTES
+from annotator.domain import HELPFULNESS, HELPSTEER2_ATTRIBUTES
 
 Objective = Literal["bt", "margin_bt", "scaled_bt", "regression"]
 Precision = Literal["auto", "bf16", "fp32"]
@@ -41,7 +41,7 @@ class TrainConfig:
     ``regression``: masked MSE over ``attributes``."""
     attributes: tuple[str, ...] = HELPSTEER2_ATTRIBUTES
     """Regression only: one head output per attribute, in this order. ``("helpfulness",)`` = helpfulness-only."""
-    reward_attribute: str = "helpfulness"
+    reward_attribute: str = HELPFULNESS
     """Pairwise objectives starting from a multi-output regression checkpoint keep only this head row as the reward."""
     margin_scale: float = 1.0
     """Margin BT: m = margin_scale · |preference strength| (NeMo-Aligner uses m = |strength|, i.e. 1.0)."""

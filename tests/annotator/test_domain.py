@@ -88,3 +88,9 @@ def test_the_domain_words_are_spelled_once() -> None:
         if _DUPLICATES.search(line)
     ]
     assert offenders == []
+
+
+def test_every_strength_has_its_label_in_order() -> None:
+    low, high = domain.PREFERENCE_STRENGTH_RANGE
+    assert [value for value, _ in domain.PREFERENCE_STRENGTH_LABELS] == list(range(low, high + 1))
+    assert "about the same" in dict(domain.PREFERENCE_STRENGTH_LABELS)[0]
