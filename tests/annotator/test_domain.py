@@ -72,7 +72,7 @@ def test_attribute_order_and_default_scale_come_from_one_place() -> None:
 
 # Literal spellings of the domain's words that must not come back outside annotator/domain.py.
 _DUPLICATES = re.compile(
-    r"\(-3, 3\)|range\(-3, 4\)|arange\(-3, 4|__gte=-3|__lte=3\b|from -3 to 3"
+    r"\(-3, 3\)|range\(-3, 4\)|arange\(-3, 4|__gte=-3|__lte=3\b|from -3 to 3|min_value=-3|\(0, 4\)|\(\(0,\), \(4,\)\)"
     r"|\"helpfulness\", \"correctness\", \"coherence\"|\.order_by\(\"position\", \"id\"\)"
 )
 _ALLOWED = {"annotator/domain.py", "annotator/selectors/projects.py"}
