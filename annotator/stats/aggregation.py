@@ -187,29 +187,19 @@ class MeanRule(_RuleBase):
 
 
 @dataclass(frozen=True)
-class MedianRule(_RuleBase):
+class MedianRule(MeanRule):
     """Median of all usable annotations per part (an even count gives the mean of the middle two).
 
     Attributes
     ----------
     round_to_integer, max_helpfulness_spread, max_strength_spread, helpfulness_attribute, min_annotations,
     accepted_reviews_only
-        As in :class:`MeanRule`.
+        As in :class:`MeanRule` (the same parameters and defaults; only the statistic differs).
     """
 
     name: ClassVar[str] = "median"
     version: ClassVar[int] = 1
     statistic: ClassVar[Literal["mean", "median"]] = "median"
-    round_to_integer: bool = True
-    max_helpfulness_spread: float | None = None
-    max_strength_spread: float | None = None
-    helpfulness_attribute: str = HELPFULNESS
-    min_annotations: int = 1
-    accepted_reviews_only: bool = False
-
-    @property
-    def rounds(self) -> bool:
-        return self.round_to_integer
 
 
 AggregationRule = HelpSteer2Rule | MeanRule | MedianRule

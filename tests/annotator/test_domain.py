@@ -94,3 +94,9 @@ def test_every_strength_has_its_label_in_order() -> None:
     low, high = domain.PREFERENCE_STRENGTH_RANGE
     assert [value for value, _ in domain.PREFERENCE_STRENGTH_LABELS] == list(range(low, high + 1))
     assert "about the same" in dict(domain.PREFERENCE_STRENGTH_LABELS)[0]
+
+
+def test_mean_and_median_rules_differ_only_in_their_statistic() -> None:
+    assert MedianRule().as_dict()["params"] == MeanRule().as_dict()["params"]
+    assert MedianRule() != MeanRule()  # a stored rule keeps its kind
+    assert (MeanRule.statistic, MedianRule.statistic) == ("mean", "median")
