@@ -11,14 +11,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotator.errors import ApplicationError, ValidationFailed
+from annotator.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
 from annotator.forms import (
     AttributeForm,
     GoldForm,
@@ -66,7 +65,7 @@ def _setup_url(name: str, project: Project) -> str:
 def project_new(request: HtmxHttpRequest) -> HttpResponse:
     """Create a project (staff and existing leads only); the creator becomes its lead."""
     if not project_services.project_create_allowed(user=request_user(request)):
-        raise DjangoPermissionDenied("Only staff and data leads may create projects.")
+        raise PermissionDenied("Only staff and data leads may create projects.")
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -309,7 +308,7 @@ def setup_gold(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     notice = ""
     if request.method == "POST":
         if comparison is None:
-            raise Http404("No such comparison.")
+            raise NotFound("No such comparison.")
         if request.POST.get("action") == "unmark":
             project_services.comparison_unmark_gold(comparison=comparison)
             notice = f"Comparison {comparison.pk} is no longer gold."
