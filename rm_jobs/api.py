@@ -13,13 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import CONFLICT, ErrorOutput, PageInput, errors, paginate, paginated
+from annotator.api.common import CONFLICT, ErrorOutput, PageInput, errors, paginate, paginated
 from annotator.errors import ValidationFailed
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.snapshots import snapshot_get_for_role
 from rm_jobs.models import Evaluation, EvaluationKind, EvaluationStatus, JobStatus, Objective, Queue, TrainingJob
 from rm_jobs.selectors.jobs import (
     JOB_ROLES,
+    evaluation_get,
     job_evaluations,
     training_job_comparison,
     training_job_get_for_role,
@@ -323,11 +324,7 @@ class EvaluationCreateApi(APIView):
 
 
 def _evaluation_for(request: Request, evaluation_id: int) -> Evaluation:
-    from annotator.errors import NotFound
-
-    evaluation = Evaluation.objects.select_related("job").filter(id=evaluation_id).first()
-    if evaluation is None:
-        raise NotFound("No such evaluation.")
+    evaluation = evaluation_get(evaluation_id=evaluation_id)
     training_job_get_for_role(job_id=evaluation.job_id, user=request.user)
     return evaluation
 

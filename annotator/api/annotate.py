@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import ErrorOutput
+from annotator.api.common import ErrorOutput
+from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.models import Assignment, Flag, Role, SkipReason
 from annotator.selectors.assignments import assignment_get_for_annotator, assignment_workspace
 from annotator.selectors.projects import project_get_for_role
@@ -175,7 +176,9 @@ class ShownRatingsInput(serializers.Serializer):
 
 class SubmitInput(serializers.Serializer):
     ratings = ShownRatingsInput()
-    preference_strength = serializers.JSONField(help_text="-3 (left much better) ... +3 (right much better).")
+    preference_strength = serializers.JSONField(
+        help_text=f"{PREFERENCE_STRENGTH_MIN} (left much better) ... +{PREFERENCE_STRENGTH_MAX} (right much better)."
+    )
     justification = serializers.CharField(allow_blank=True, trim_whitespace=False)
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False, default=list)
     time_on_task_seconds = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)

@@ -10,11 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from annotator.domain import HELPSTEER2_ATTRIBUTES, Split
 from annotator.exports.formats import EXPORT_FORMATS, ExportFormat
 from annotator.exports.items import SnapshotItem
 from annotator.exports.sinks import DEFAULT_ROW_GROUP_SIZE, file_sha256
 from annotator.exports.write import SPLITS, ExportTarget, FileType, WrittenFile, write_exports
-from annotator.imports.records import HELPSTEER2_ATTRIBUTES, Split
 
 MANIFEST_NAME = "MANIFEST"
 # Fixed time stamp for every zip entry so the same snapshot always gives the same bytes.

@@ -37,9 +37,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from annotator.domain import Turn
 from annotator.exports.items import IndividualAnnotation, KeptPreference, SnapshotItem
 from annotator.exports.sinks import BackgroundWriter, ParquetCompression, file_sha256
-from annotator.imports.records import Turn
 
 ITEMS_FORMAT = "prefstack-snapshot-items"
 ITEMS_VERSION = 3

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict
 
+from annotator.domain import Split
 from annotator.exports.formats import EXPORT_FORMATS, ExportFormat
 from annotator.exports.write import SPLITS, export_relative_path
-from annotator.imports.records import Split
 from annotator.stats.aggregation import describe_parameter
 
 CC_BY_4_0_URL = "https://creativecommons.org/licenses/by/4.0/"

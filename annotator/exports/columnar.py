@@ -19,9 +19,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from annotator.domain import NOT_RATABLE_STRENGTH, Turn
 from annotator.exports.formats import FORMAT_SPECS, ExportFormat
 from annotator.exports.items import split_justification
-from annotator.imports.records import NOT_RATABLE_STRENGTH, Turn
 from annotator.imports.turns import render_helpsteer2_prompt
 
 COLUMNAR_FORMATS: frozenset[ExportFormat] = frozenset(get_args(ExportFormat))

@@ -29,8 +29,8 @@ from typing import Any, Literal, TypeVar, cast, get_args
 
 import pyarrow as pa
 
+from annotator.domain import NOT_RATABLE_STRENGTH, Split, Turn
 from annotator.exports.items import SnapshotItem, split_justification
-from annotator.imports.records import NOT_RATABLE_STRENGTH, Split, Turn
 from annotator.imports.turns import render_helpsteer2_prompt
 
 ExportFormat = Literal[

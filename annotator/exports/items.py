@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from annotator.imports.records import Split, Turn
+from annotator.domain import Split, Turn
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.models.comparison import Comparison
 
 
@@ -100,7 +101,9 @@ class Annotation(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(preference_strength__isnull=True)
-                | models.Q(preference_strength__gte=-3, preference_strength__lte=3),
+                | models.Q(
+                    preference_strength__gte=PREFERENCE_STRENGTH_MIN, preference_strength__lte=PREFERENCE_STRENGTH_MAX
+                ),
                 name="annotation_strength_range",
             ),
             models.CheckConstraint(
@@ -121,6 +124,21 @@ class Annotation(models.Model):
 class ReviewDecision(models.TextChoices):
     ACCEPT = "accept", "Accept"
     REJECT = "reject", "Reject"
+
+
+class ReviewStatus(models.TextChoices):
+    """Where an annotation stands, from its latest review's decision (no review: unreviewed). Not stored."""
+
+    UNREVIEWED = "unreviewed", "Unreviewed"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+    @classmethod
+    def of(cls, decision: str | None) -> ReviewStatus:
+        """The status a latest review with ``decision`` (None: no review) gives."""
+        if decision is None:
+            return cls.UNREVIEWED
+        return cls.ACCEPTED if decision == ReviewDecision.ACCEPT else cls.REJECTED
 
 
 class Review(models.Model):

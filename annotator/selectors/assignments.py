@@ -13,23 +13,16 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from annotator.domain import PREFERENCE_STRENGTH_LABELS
 from annotator.errors import NotFound
 from annotator.models import Annotation, Assignment, AssignmentStatus, Attribute, Comparison, Project, Response
 from annotator.selectors import hot_path
-from annotator.services.assignments import justification_to_shown_terms, shown_from_response_terms
+from annotator.shown_terms import justification_swap_terms, shown_from_response_terms
 
 _MAX_ID = 2**63 - 1  # BigAutoField; a larger id in a URL is simply not found (never a database error)
 
-# HelpSteer2's preference scale in shown terms (HelpSteer2-Preference card, "Preference Strength").
-STRENGTH_CHOICES: tuple[tuple[int, str], ...] = (
-    (-3, "Response 1 is much better than Response 2"),
-    (-2, "Response 1 is better than Response 2"),
-    (-1, "Response 1 is slightly better than Response 2"),
-    (0, "Response 1 is about the same as Response 2"),
-    (1, "Response 2 is slightly better than Response 1"),
-    (2, "Response 2 is better than Response 1"),
-    (3, "Response 2 is much better than Response 1"),
-)
+# The annotate form's choices: the preference scale, read in shown terms ("Response 1" = the left one).
+STRENGTH_CHOICES = PREFERENCE_STRENGTH_LABELS
 
 
 def assignment_get_for_annotator(*, assignment_id: int, user: User | AnonymousUser) -> Assignment:
@@ -78,7 +71,7 @@ def _values_from_annotation(annotation: Annotation, *, swapped: bool) -> dict[st
     return {
         **shown,
         "preference_strength": strength,
-        "justification": justification_to_shown_terms(annotation.justification, swapped=swapped),
+        "justification": justification_swap_terms(annotation.justification, swapped=swapped),
         "flags": list(annotation.flags),
     }
 

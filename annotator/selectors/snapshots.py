@@ -51,7 +51,12 @@ def snapshot_get_in_project(*, project: Project, number: int) -> Snapshot:
     return snapshot
 
 
-def aggregation_rule_get(*, name: str | None) -> AggregationRule | None:
+def snapshot_find(*, snapshot_id: int) -> Snapshot | None:
+    """Snapshot ``snapshot_id`` with its project, or None; no role check (for management commands)."""
+    return Snapshot.objects.select_related("project").filter(id=snapshot_id).first()
+
+
+def aggregation_rule_find(*, name: str | None) -> AggregationRule | None:
     """The newest version of the rule called ``name`` (None when there is none)."""
     if not name:
         return None
@@ -80,7 +85,7 @@ def _rows(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:
     sql, params = qs.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def _json(value: Any) -> Any:

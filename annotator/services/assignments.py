@@ -11,7 +11,7 @@ Terms the callers must know
   "@Response 2" the right one. ``annotation_submit`` maps all three back, so stored annotations are always in
   response_1 / response_2 terms (ratings ``{"1": ..., "2": ...}``, strength negative = response 1 better, mentions
   swapped in the justification). Callers holding data in response terms (simulated annotators, imports) convert
-  with :func:`shown_from_response_terms` first.
+  with :func:`annotator.shown_terms.shown_from_response_terms` first.
 * **Slots.** A comparison's slot is taken by an assignment that is submitted, returned (the annotator owes a
   revision), or reserved — even past ``reserved_until``: an expired reservation keeps its slot (and its owner may
   still submit or renew it) until another claimer reclaims it, which marks it ``expired``. Skipped and expired
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -46,6 +45,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from annotator.domain import HELPFULNESS, PREFERENCE_STRENGTH_TEXT, is_preference_strength
+from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import (
     Annotation,
@@ -61,9 +62,9 @@ from annotator.models import (
 )
 from annotator.selectors import hot_path
 from annotator.services import locks
+from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
 
-ADAPTIVE_ATTRIBUTE = "helpfulness"
-STRENGTH_MIN, STRENGTH_MAX = -3, 3
+ADAPTIVE_ATTRIBUTE = HELPFULNESS
 JUSTIFICATION_MAX_LENGTH = 20_000
 SKIP_NOTE_MAX_LENGTH = 2_000
 # A claim that keeps losing races to other claimers gives up after this many candidates (it then finds nothing).
@@ -136,34 +137,6 @@ def _current_status(assignment: Assignment) -> str:
 
 def _reservation_end(*, project: Project, now: datetime) -> datetime:
     return now + timedelta(minutes=project.reservation_minutes)
-
-
-def shown_from_response_terms(
-    *, swapped: bool, ratings: Mapping[str, Mapping[str, int]], preference_strength: int
-) -> tuple[dict[str, dict[str, int]], int]:
-    """Convert ratings ``{"1": ..., "2": ...}`` and a strength in response terms to shown (left/right) terms.
-
-    >>> shown_from_response_terms(swapped=True, ratings={"1": {"h": 4}, "2": {"h": 1}}, preference_strength=-2)
-    ({'left': {'h': 1}, 'right': {'h': 4}}, 2)
-    """
-    first, second = ("2", "1") if swapped else ("1", "2")
-    shown = {"left": dict(ratings[first]), "right": dict(ratings[second])}
-    return shown, -preference_strength if swapped else preference_strength
-
-
-_MENTION = re.compile(r"@Response\s*([12])\b", re.IGNORECASE)
-
-
-def _justification_to_response_terms(text: str, *, swapped: bool) -> str:
-    """Swap "@Response 1" and "@Response 2" when the responses were shown swapped."""
-    if not swapped:
-        return text
-    return _MENTION.sub(lambda m: f"@Response {'2' if m.group(1) == '1' else '1'}", text)
-
-
-def justification_to_shown_terms(text: str, *, swapped: bool) -> str:
-    """The inverse of the mapping applied on submission (it is its own inverse)."""
-    return _justification_to_response_terms(text, swapped=swapped)
 
 
 def _clean_flags(flags: Iterable[object], errors: dict[str, str]) -> list[str]:
@@ -303,7 +276,7 @@ def _clean_draft(draft: Mapping[str, Any], attribute_names: set[str]) -> dict[st
         if isinstance(values, Mapping):
             cleaned[side] = {k: v for k, v in values.items() if k in attribute_names and _is_int(v)}
     strength = draft.get("preference_strength")
-    if isinstance(strength, int) and not isinstance(strength, bool) and STRENGTH_MIN <= strength <= STRENGTH_MAX:
+    if is_preference_strength(strength):
         cleaned["preference_strength"] = strength
     justification = draft.get("justification")
     if isinstance(justification, str):
@@ -331,7 +304,7 @@ def assignment_draft_save(
     locked = locks.assignment_lock(pk=assignment.pk)
     _check_owner(assignment=locked, annotator=annotator)
     if locked.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
-        raise Conflict("This assignment is finished; its draft can no longer change.", code="assignment_closed")
+        raise Conflict("This assignment is finished; its draft can no longer change.", code=ErrorCode.ASSIGNMENT_CLOSED)
     project = locked.comparison.project
     names = set(project.attributes.values_list("name", flat=True))
     locked.draft = _clean_draft(draft, names)
@@ -410,14 +383,14 @@ def _apply_adaptive_overlap(
 
 def _refuse_submission(status: str) -> None:
     if status == AssignmentStatus.SUBMITTED:
-        raise Conflict("You already submitted this comparison.", code="already_submitted")
+        raise Conflict("You already submitted this comparison.", code=ErrorCode.ALREADY_SUBMITTED)
     if status == AssignmentStatus.EXPIRED:
         # Only a reclaim marks a reservation expired: its slot went to another annotator.
         raise Conflict(
-            "Your reservation expired and the comparison went to another annotator.", code="reservation_expired"
+            "Your reservation expired and the comparison went to another annotator.", code=ErrorCode.RESERVATION_EXPIRED
         )
     if status == AssignmentStatus.SKIPPED:
-        raise Conflict(f"This assignment is {status}; it can no longer be submitted.", code="assignment_closed")
+        raise Conflict(f"This assignment is {status}; it can no longer be submitted.", code=ErrorCode.ASSIGNMENT_CLOSED)
     # A reservation, even past its time, holds its slot until a claimer reclaims it: it may still be submitted.
 
 
@@ -447,8 +420,8 @@ def _validate_submission(
     ratings = _validate_ratings(ratings_shown, attributes, errors)
     if preference_strength is None:
         errors["preference_strength"] = "Choose which response is better, and by how much."
-    elif not _is_int(preference_strength) or not STRENGTH_MIN <= preference_strength <= STRENGTH_MAX:
-        errors["preference_strength"] = "Preference strength is a whole number from -3 to 3."
+    elif not is_preference_strength(preference_strength):
+        errors["preference_strength"] = f"Preference strength is {PREFERENCE_STRENGTH_TEXT}."
     text = (justification or "").strip() if isinstance(justification, str) else ""
     if len(text) < project.min_justification_length:
         errors["justification"] = (
@@ -485,7 +458,9 @@ def _mark_submitted(*, assignment: Assignment, now: datetime) -> None:
     rejection supersedes the previous annotation. Conflict, with nothing written, otherwise."""
     if not _transition(assignment=assignment, now=now, status=AssignmentStatus.SUBMITTED, draft={}):
         _refuse_submission(_current_status(assignment))
-        raise Conflict("This assignment changed meanwhile; reload it and submit again.", code="assignment_changed")
+        raise Conflict(
+            "This assignment changed meanwhile; reload it and submit again.", code=ErrorCode.ASSIGNMENT_CHANGED
+        )
     if assignment.status == AssignmentStatus.RETURNED:
         Annotation.objects.filter(assignment=assignment, is_current=True).update(is_current=False)
     assignment.status, assignment.draft, assignment.updated_at = AssignmentStatus.SUBMITTED, {}, now
@@ -493,16 +468,17 @@ def _mark_submitted(*, assignment: Assignment, now: datetime) -> None:
 
 def _annotation_store(*, assignment: Assignment, annotator: User, submission: _CleanSubmission) -> Annotation:
     """Write the annotation by a person (no ``source``), mapped from shown to response terms."""
-    swapped, ratings, strength = assignment.swapped, submission.ratings, submission.preference_strength
+    swapped = assignment.swapped
+    stored_ratings, stored_strength = response_from_shown_terms(
+        swapped=swapped, ratings_shown=submission.ratings, preference_strength=submission.preference_strength
+    )
     return Annotation.objects.create(
         assignment=assignment,
         comparison_id=assignment.comparison_id,
         annotator=annotator,
-        ratings={"1": ratings["right"], "2": ratings["left"]}
-        if swapped
-        else {"1": ratings["left"], "2": ratings["right"]},
-        preference_strength=-strength if swapped else strength,
-        justification=_justification_to_response_terms(submission.justification, swapped=swapped),
+        ratings=stored_ratings,
+        preference_strength=stored_strength,
+        justification=justification_swap_terms(submission.justification, swapped=swapped),
         flags=submission.flags,
         time_on_task_seconds=submission.time_on_task_seconds,
     )
@@ -578,7 +554,7 @@ def assignment_skip(
     _lock_comparison(assignment=assignment, annotator=annotator)
     if assignment.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
         raise Conflict(
-            f"This assignment is {assignment.status}; it can no longer be skipped.", code="assignment_closed"
+            f"This assignment is {assignment.status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED
         )
     errors: dict[str, str] = {}
     if reason not in SkipReason.values:
@@ -594,7 +570,7 @@ def assignment_skip(
     fields = {"status": AssignmentStatus.SKIPPED, "skip_reason": reason, "skip_note": note, "flags": clean_flags}
     if not _transition(assignment=assignment, now=now, **fields):
         status = _current_status(assignment)
-        raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code="assignment_closed")
+        raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED)
     for name, value in fields.items():
         setattr(assignment, name, value)
     assignment.updated_at = now

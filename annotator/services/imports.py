@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from annotator.error_codes import ErrorCode
 from annotator.errors import ValidationFailed
 from annotator.imports import IMPORT_FORMATS, ComparisonRecord, ImportFormatError, find_format_errors, parse_file
 from annotator.models import (
@@ -36,6 +37,7 @@ from annotator.models import (
     SkipReason,
     SourceLabel,
 )
+from annotator.selectors.projects import project_attribute_list
 from annotator.services.bulk import BulkTable
 
 BATCH_SIZE = 5000
@@ -55,7 +57,7 @@ class ImportResult:
 class ImportFailed(ValidationFailed):
     """The file was refused; ``extra`` names the line or row, the column and what was expected."""
 
-    code = "import_failed"
+    code = ErrorCode.IMPORT_FAILED
 
     @classmethod
     def from_format_errors(cls, first: ImportFormatError, every: Sequence[ImportFormatError]) -> ImportFailed:
@@ -234,7 +236,7 @@ def comparisons_import(
     """
     if fmt not in IMPORT_FORMATS:
         raise ImportFailed(f"Unknown format {fmt!r}.", extra={"expected": ", ".join(IMPORT_FORMATS)})
-    attributes = list(project.attributes.order_by("position", "id"))
+    attributes = project_attribute_list(project=project)
     if not attributes:
         raise ValidationFailed("The project has no attributes to import ratings into.")
     scales = {(a.scale_min, a.scale_max) for a in attributes}

@@ -44,6 +44,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.exports.bundle import write_bundle
 from annotator.exports.canonical import ItemColumns, ItemsWriter, read_items
@@ -60,6 +61,7 @@ from annotator.exports.write import (
 )
 from annotator.models import AggregationKind, AggregationRule, Project, Snapshot, SnapshotStatus
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
+from annotator.selectors.projects import project_attribute_list, project_attribute_names
 from annotator.selectors.snapshots import (
     ComparisonChunk,
     annotation_justifications,
@@ -91,7 +93,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class SnapshotNotReady(Conflict):
-    code = "snapshot_not_ready"
+    code = ErrorCode.SNAPSHOT_NOT_READY
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -240,24 +242,12 @@ class _Labels:
     dropped_by_reason: dict[str, int]
 
 
-_RULE_CLASSES: dict[str, type[aggregation.AggregationRule]] = {  # type: ignore[valid-type]
-    AggregationKind.HELPSTEER2: aggregation.HelpSteer2Rule,
-    AggregationKind.MEAN: aggregation.MeanRule,
-    AggregationKind.MEDIAN: aggregation.MedianRule,
-}
-
-
-def stats_rule(rule_params: dict[str, Any]) -> aggregation.AggregationRule:
+def _rule_from_params(rule_params: dict[str, Any]) -> aggregation.AggregationRule:
     """The pure rule a snapshot's copied ``rule_params`` ({"kind", "params", ...}) describe."""
-    cls = _RULE_CLASSES.get(rule_params.get("kind", ""))
-    if cls is None:
-        raise ValidationFailed(f"Unknown aggregation rule kind {rule_params.get('kind')!r}.")
     try:
-        return aggregation.rule_from_dict(
-            {"name": cls.name, "version": cls.version, "params": rule_params.get("params") or {}}
-        )
+        return aggregation.rule_for_kind(str(rule_params.get("kind", "")), rule_params.get("params") or {})
     except (TypeError, ValueError) as error:
-        raise ValidationFailed(f"Bad aggregation rule parameters: {error}") from error
+        raise ValidationFailed(f"Bad aggregation rule: {error}") from error
 
 
 def _aggregate_block(
@@ -270,7 +260,7 @@ def _aggregate_block(
     ids (as text) in place of the texts, so it names the annotation whose text the build then reads with its chunk.
     """
     ids_as_text = frame.assign(justification=frame["annotation_id"].astype(np.int64).astype(str))
-    result = aggregation.aggregate(ids_as_text, stats_rule(rule_params), attributes)
+    result = aggregation.aggregate(ids_as_text, _rule_from_params(rule_params), attributes)
     table = result.comparisons
     kept = table[table["kept"].to_numpy(dtype=bool)].sort_index()
     reasons = table.loc[~table["kept"].to_numpy(dtype=bool), "drop_reason"].value_counts()
@@ -332,7 +322,7 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     the chunk's items. Nothing but the chunk and the running counts is held, so memory does not grow with the
     project."""
     project = snapshot.project
-    attributes = list(project.attributes.order_by("position", "id").values_list("name", flat=True))
+    attributes = project_attribute_names(project=project)
     work.mkdir(parents=True)
     annotator_ids = np.asarray(annotator_ids_with_annotations(project=project), dtype=np.int64)
     build = _Build(
@@ -697,7 +687,7 @@ def _card(snapshot: Snapshot, counts: dict[str, Any], agreement: dict[str, Any],
     project = snapshot.project
     attributes = [
         AttributeCard(name=a.name, description=a.description, levels=dict(a.levels))
-        for a in project.attributes.order_by("position", "id")
+        for a in project_attribute_list(project=project)
     ]
     figures = []
     for measure, row in agreement.get("released", {}).items():
@@ -832,7 +822,7 @@ def snapshot_bundle_file(*, snapshot: Snapshot) -> Path:
     folder = snapshot_folder(snapshot)
     target = folder / EXPORTS_FOLDER / BUNDLE_FILE
     if not target.exists():
-        attributes = list(snapshot.project.attributes.order_by("position", "id").values_list("name", flat=True))
+        attributes = project_attribute_names(project=snapshot.project)
         # write_bundle writes a partial file and renames it into place.
         write_bundle(
             snapshot_items(snapshot),

@@ -60,10 +60,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from annotator.domain import HELPFULNESS
 from annotator.stats.agreement import agreement_overview
 
 __all__ = [
     "DROP_REASONS",
+    "RULE_CLASSES",
     "AggregationPreview",
     "AggregationResult",
     "AggregationRule",
@@ -75,6 +77,7 @@ __all__ = [
     "describe_parameter",
     "retained_annotations",
     "round_half_away_from_zero",
+    "rule_for_kind",
     "rule_from_dict",
 ]
 
@@ -106,6 +109,18 @@ def round_half_away_from_zero(x: npt.ArrayLike) -> FloatArray:
 class _RuleBase:
     name: ClassVar[str]
     version: ClassVar[int]
+    statistic: ClassVar[Literal["mean", "median"]] = "mean"
+    """How the kept annotations of a part are combined."""
+
+    @property
+    def most_agreeing(self) -> int | None:
+        """Annotations kept per part, chosen by agreement; ``None`` keeps every usable one."""
+        return None
+
+    @property
+    def rounds(self) -> bool:
+        """Whether aggregates are rounded half away from zero onto the scale."""
+        return True
 
     def as_dict(self) -> dict[str, object]:
         """``{"name", "version", "params"}`` to store beside a snapshot; :func:`rule_from_dict` reverses it."""
@@ -137,9 +152,13 @@ class HelpSteer2Rule(_RuleBase):
     keep: int = 3
     max_helpfulness_spread: float | None = 2.0
     max_strength_spread: float | None = None
-    helpfulness_attribute: str = "helpfulness"
+    helpfulness_attribute: str = HELPFULNESS
     min_annotations: int = 2
     accepted_reviews_only: bool = False
+
+    @property
+    def most_agreeing(self) -> int | None:
+        return self.keep
 
 
 @dataclass(frozen=True)
@@ -159,30 +178,29 @@ class MeanRule(_RuleBase):
     round_to_integer: bool = True
     max_helpfulness_spread: float | None = None
     max_strength_spread: float | None = None
-    helpfulness_attribute: str = "helpfulness"
+    helpfulness_attribute: str = HELPFULNESS
     min_annotations: int = 1
     accepted_reviews_only: bool = False
 
+    @property
+    def rounds(self) -> bool:
+        return self.round_to_integer
+
 
 @dataclass(frozen=True)
-class MedianRule(_RuleBase):
+class MedianRule(MeanRule):
     """Median of all usable annotations per part (an even count gives the mean of the middle two).
 
     Attributes
     ----------
     round_to_integer, max_helpfulness_spread, max_strength_spread, helpfulness_attribute, min_annotations,
     accepted_reviews_only
-        As in :class:`MeanRule`.
+        As in :class:`MeanRule` (the same parameters and defaults; only the statistic differs).
     """
 
     name: ClassVar[str] = "median"
     version: ClassVar[int] = 1
-    round_to_integer: bool = True
-    max_helpfulness_spread: float | None = None
-    max_strength_spread: float | None = None
-    helpfulness_attribute: str = "helpfulness"
-    min_annotations: int = 1
-    accepted_reviews_only: bool = False
+    statistic: ClassVar[Literal["mean", "median"]] = "median"
 
 
 AggregationRule = HelpSteer2Rule | MeanRule | MedianRule
@@ -220,19 +238,18 @@ def describe_parameter(name: str, value: object) -> str:
     return ""
 
 
-_RULES: dict[str, type[HelpSteer2Rule] | type[MeanRule] | type[MedianRule]] = {
-    HelpSteer2Rule.name: HelpSteer2Rule,
-    MeanRule.name: MeanRule,
-    MedianRule.name: MedianRule,
+RULE_CLASSES: Mapping[str, type[HelpSteer2Rule] | type[MeanRule] | type[MedianRule]] = {
+    cls.name: cls for cls in (HelpSteer2Rule, MeanRule, MedianRule)
 }
+"""The one registry of rules, by name; a stored aggregation rule's ``kind`` is one of these names."""
 
 
 def rule_from_dict(data: Mapping[str, object]) -> AggregationRule:
     """Rebuild a rule from :meth:`as_dict` output; raises ``ValueError`` on an unknown name, version or param."""
     name = data.get("name")
-    if not isinstance(name, str) or name not in _RULES:
+    if not isinstance(name, str) or name not in RULE_CLASSES:
         raise ValueError(f"Unknown aggregation rule {name!r}.")
-    cls = _RULES[name]
+    cls = RULE_CLASSES[name]
     if data.get("version") != cls.version:
         raise ValueError(f"Rule {name!r} version {data.get('version')!r} is not supported (have {cls.version}).")
     params = data.get("params", {})
@@ -243,6 +260,19 @@ def rule_from_dict(data: Mapping[str, object]) -> AggregationRule:
     if unknown:
         raise ValueError(f"Unknown parameters for rule {name!r}: {sorted(unknown)}.")
     return cls(**params)
+
+
+def rule_for_kind(kind: str, params: Mapping[str, object] | None = None) -> AggregationRule:
+    """The current version of the rule named ``kind`` with ``params``; ``ValueError`` on an unknown kind or param.
+
+    >>> rule_for_kind("mean", {"min_annotations": 2})
+    MeanRule(round_to_integer=True, max_helpfulness_spread=None, max_strength_spread=None, \
+helpfulness_attribute='helpfulness', min_annotations=2, accepted_reviews_only=False)
+    """
+    cls = RULE_CLASSES.get(kind)
+    if cls is None:
+        raise ValueError(f"Unknown aggregation rule {kind!r}.")
+    return rule_from_dict({"name": kind, "version": cls.version, "params": params or {}})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -478,19 +508,10 @@ def _in_submission_order(frame: pd.DataFrame, all_ids: npt.NDArray[np.object_]) 
     return frame.iloc[order], comp_codes[order]
 
 
-def _how(rule: AggregationRule) -> Literal["mean", "median"]:
-    return "median" if isinstance(rule, MedianRule) else "mean"
-
-
-def _rounds(rule: AggregationRule) -> bool:
-    return isinstance(rule, HelpSteer2Rule) or rule.round_to_integer
-
-
 def _selection(block: _PartBlock, key_column: int, rule: AggregationRule) -> BoolArray:
-    """Which annotations of a part the rule keeps: the ``keep`` most agreeing (HelpSteer2), else all."""
-    if isinstance(rule, HelpSteer2Rule):
-        return _select_most_agreeing(block, key_column, rule.keep)
-    return block.rows >= 0
+    """Which annotations of a part the rule keeps: its ``most_agreeing`` ones where it names a number, else all."""
+    keep = rule.most_agreeing
+    return _select_most_agreeing(block, key_column, keep) if keep is not None else block.rows >= 0
 
 
 @dataclass(frozen=True)
@@ -519,8 +540,8 @@ def _aggregate_ratings(
         block = _part_block(comp, values, ~np.isnan(values[:, helpful_col]), n_comp)
         mask = _selection(block, helpful_col, rule)
         kept_values = _masked(block.values, mask)
-        agg = _nan_reduce(kept_values, _how(rule))
-        if _rounds(rule):
+        agg = _nan_reduce(kept_values, rule.statistic)
+        if rule.rounds:
             agg = round_half_away_from_zero(agg)
         for a, attribute in enumerate(attributes):
             parts.aggregates[f"r{side}_{attribute}"] = agg[:, a]
@@ -546,8 +567,8 @@ def _aggregate_preference(frame: pd.DataFrame, comp: IntArray, n_comp: int, rule
     block = _part_block(comp, strength[:, None], ~np.isnan(strength), n_comp)
     mask = _selection(block, 0, rule)
     kept_strength = _masked(block.values, mask)[:, :, 0]
-    aggregated = _nan_reduce(kept_strength[:, :, None], _how(rule))[:, 0]
-    if _rounds(rule):
+    aggregated = _nan_reduce(kept_strength[:, :, None], rule.statistic)[:, 0]
+    if rule.rounds:
         aggregated = round_half_away_from_zero(aggregated)
     return _PreferencePart(block, mask, aggregated, _range(kept_strength))
 

@@ -17,13 +17,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotator.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from annotator.errors import Conflict, ValidationFailed
 from annotator.models import Assignment, AssignmentStatus, Attribute, Flag, Project, Role, SkipReason
 from annotator.selectors.assignments import (
     STRENGTH_CHOICES,
@@ -33,14 +32,13 @@ from annotator.selectors.assignments import (
     assignment_unfinished_for_annotator,
     assignment_workspace,
 )
-from annotator.selectors.projects import project_get_for_role
 from annotator.services.assignments import (
     annotation_submit,
     assignment_claim_next,
     assignment_draft_save,
     assignment_skip,
 )
-from annotator.views import HtmxHttpRequest, request_user
+from annotator.views import HtmxHttpRequest, access_project, request_user
 
 PAGE = "annotator/annotate.html"
 PARTIAL = "annotator/partials/_workspace.html"
@@ -59,19 +57,11 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 
 
 def _annotator_project(request: HtmxHttpRequest, slug: str) -> Project:
-    try:
-        return project_get_for_role(slug=slug, user=request_user(request), roles={Role.ANNOTATOR})
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+    return access_project(request, slug, {Role.ANNOTATOR})
 
 
 def _own_assignment(request: HtmxHttpRequest, assignment_id: int) -> Assignment:
-    try:
-        return assignment_get_for_annotator(assignment_id=assignment_id, user=request_user(request))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return assignment_get_for_annotator(assignment_id=assignment_id, user=request_user(request))
 
 
 # --- form parsing (shown terms) -------------------------------------------------------------------------------
@@ -200,10 +190,7 @@ def _respond(request: HtmxHttpRequest, context: dict[str, Any], *, status: int =
 
 
 def _claim(request: HtmxHttpRequest, project: Project) -> Assignment | None:
-    try:
-        return assignment_claim_next(project=project, annotator=request_user(request))
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+    return assignment_claim_next(project=project, annotator=request_user(request))
 
 
 def _next(request: HtmxHttpRequest, project: Project, notices: list[str]) -> HttpResponse:
@@ -262,8 +249,6 @@ def annotate_submit(request: HtmxHttpRequest, assignment_id: int) -> HttpRespons
         return _respond(request, context, status=422)
     except Conflict as exc:
         return _next(request, project, [exc.message])
-    except ApplicationError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
     return _next(request, project, ["Submitted.", *result.warnings])
 
 
@@ -295,8 +280,6 @@ def annotate_skip(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
         return _respond(request, context, status=422)
     except Conflict as exc:
         return _next(request, project, [exc.message])
-    except ApplicationError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
     return _next(request, project, ["Skipped."])
 
 
@@ -315,8 +298,6 @@ def annotate_draft(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
             return HttpResponse(exc.message, status=409, content_type="text/plain")
         messages.info(request, exc.message)
         return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}))
-    except ApplicationError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
     if request.htmx or request.headers.get("X-Requested-With"):
         return HttpResponse(status=204)
     messages.info(request, "Draft saved.")

@@ -27,6 +27,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, ValidationFailed
 from annotator.models import Comparison, Snapshot, SnapshotStatus
 from rm_jobs.models import (
@@ -89,7 +90,9 @@ def evaluation_create(
     """Queue an evaluation of a succeeded job: on ``snapshot``'s validation split (same project, ready), or on an
     uploaded RewardBench-format JSONL file. Runs on the job's queue after commit."""
     if job.status != JobStatus.SUCCEEDED or not job.checkpoint_path:
-        raise Conflict(f"Job {job.id} is {job.status}; evaluate a job that succeeded.", code="job_not_succeeded")
+        raise Conflict(
+            f"Job {job.id} is {job.status}; evaluate a job that succeeded.", code=ErrorCode.JOB_NOT_SUCCEEDED
+        )
     if (snapshot is None) == (reward_bench_file is None):
         raise ValidationFailed(
             "Choose a snapshot or upload a RewardBench file (one of the two).",
@@ -102,7 +105,7 @@ def evaluation_create(
                 "That snapshot belongs to another project.", extra={"fields": {"snapshot": "Not in this project."}}
             )
         if snapshot.status != SnapshotStatus.READY:
-            raise Conflict(f"Snapshot {snapshot.number} is {snapshot.status}.", code="snapshot_not_ready")
+            raise Conflict(f"Snapshot {snapshot.number} is {snapshot.status}.", code=ErrorCode.SNAPSHOT_NOT_READY)
         evaluation.kind, evaluation.snapshot = EvaluationKind.VALIDATION, snapshot
     else:
         assert reward_bench_file is not None
@@ -290,7 +293,7 @@ def disagreements_send_to_review(
     ValidationFailed : a comparison id that is not among the evaluation's disagreements; an over-long reason.
     """
     if evaluation.status != EvaluationStatus.SUCCEEDED:
-        raise Conflict(f"Evaluation {evaluation.id} is {evaluation.status}.", code="evaluation_not_ready")
+        raise Conflict(f"Evaluation {evaluation.id} is {evaluation.status}.", code=ErrorCode.EVALUATION_NOT_READY)
     reason = (reason or "").strip()
     if len(reason) > REASON_MAX_LENGTH:
         raise ValidationFailed(

@@ -25,10 +25,13 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from annotator.domain import HELPSTEER2_ATTRIBUTES
+from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.models import Snapshot, SnapshotStatus
+from annotator.selectors.projects import project_attribute_names
 from rm_jobs.models import JobStatus, Objective, Queue, TrainingJob
-from rm_jobs.training import HELPSTEER_ATTRIBUTES, TrainConfig
+from rm_jobs.training import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +180,7 @@ def _stages(
     stages = []
     last = len(_STAGES[objective]) - 1
     for index, (engine_objective, data, which) in enumerate(_STAGES[objective]):
-        chosen: tuple[str, ...] = HELPSTEER_ATTRIBUTES
+        chosen: tuple[str, ...] = HELPSTEER2_ATTRIBUTES
         if which == "project":
             chosen = tuple(attributes)
         elif which == "helpfulness":
@@ -254,13 +257,13 @@ def training_job_create(
     if snapshot.status != SnapshotStatus.READY:
         raise Conflict(
             f"Snapshot {snapshot.number} is {snapshot.status}; train on a ready snapshot.",
-            code="snapshot_not_ready",
+            code=ErrorCode.SNAPSHOT_NOT_READY,
             extra={"status": snapshot.status},
         )
     hyper = HyperParameters.from_mapping(hyperparameters)
     base_model = base_model or base_model_default()
     model_path = _model_path(base_model, allow_path=allow_model_path)
-    attributes = list(snapshot.project.attributes.order_by("position", "id").values_list("name", flat=True))
+    attributes = project_attribute_names(project=snapshot.project)
     stages = _stages(objective=objective, model_path=model_path, hyper=hyper, attributes=attributes, snapshot=snapshot)
     job = TrainingJob.objects.create(
         project=snapshot.project,
@@ -543,7 +546,7 @@ def training_job_checkpoint_zip(*, job: TrainingJob) -> Path:
     request into a temporary file renamed into place.
     """
     if not job.checkpoint_path:
-        raise Conflict(f"Job {job.id} has no checkpoint yet.", code="no_checkpoint")
+        raise Conflict(f"Job {job.id} has no checkpoint yet.", code=ErrorCode.NO_CHECKPOINT)
     source = media_path(job.checkpoint_path)
     if not source.is_dir():
         raise NotFound(f"The checkpoint of job {job.id} is gone from the media folder.")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from rm_jobs.training.config import HELPSTEER_ATTRIBUTES, TrainConfig
+from rm_jobs.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from rm_jobs.training.data import load_rows, split_rows
@@ -66,7 +66,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "HELPSTEER_ATTRIBUTES",
     "PairMetrics",
     "Progress",
     "RegressionMetrics",

@@ -8,12 +8,8 @@ from django.utils import timezone
 
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import Annotation, Assignment, AssignmentStatus, Membership
-from annotator.services.assignments import (
-    annotation_submit,
-    assignment_claim_next,
-    assignment_skip,
-    shown_from_response_terms,
-)
+from annotator.services.assignments import annotation_submit, assignment_claim_next, assignment_skip
+from annotator.shown_terms import shown_from_response_terms
 from tests.factories import ComparisonFactory, ProjectFactory, member
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.urls import reverse
 from annotator.models import AggregationRule, Assignment, AssignmentStatus, Review, Role
 from annotator.services.aggregation_rules import aggregation_rule_version_create
 from annotator.services.agreement_intervals import agreement_intervals_compute, agreement_intervals_request
-from annotator.tasks_quality import agreement_intervals_task
+from annotator.tasks import agreement_intervals_task
 from tests.annotator.selectors.quality_data import annotate, simulated_project
 from tests.factories import ComparisonFactory, ProjectFactory, member
 
