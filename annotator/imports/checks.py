@@ -6,9 +6,10 @@ failure is an :class:`ImportFormatError` naming the line or row and the field.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+import orjson
 
 from annotator.imports.errors import ImportFormatError, LocationUnit, error_at
 from annotator.imports.records import ComparisonRecord
@@ -31,7 +32,8 @@ class FieldLimits:
     justification
         Each justification (the source's and every annotator's).
     metadata
-        The metadata object, as compact JSON.
+        The metadata object, as compact JSON (which must also fit what the database stores: integers within
+        64 bits).
     """
 
     prompt: int | None = 200_000
@@ -81,6 +83,14 @@ def check_record(record: ComparisonRecord, unit: LocationUnit, limits: FieldLimi
                 where, problem = found
                 raise refuse(where, f"the text {problem}", "text without NUL characters or lone surrogates")
 
+    metadata_json = ""
+    if record.metadata:
+        # What the database layer writes (``annotator.bulk`` uses orjson): integers beyond 64 bits cannot be.
+        try:
+            metadata_json = orjson.dumps(dict(record.metadata)).decode()
+        except orjson.JSONEncodeError as exc:
+            raise refuse("metadata", f"the metadata cannot be stored as JSON ({exc})", "a JSON object") from exc
+
     def over(column: str, length: int, limit: int | None) -> None:
         if limit is not None and length > limit:
             raise refuse(column, f"{length:,} characters, over the limit of {limit:,}", f"at most {limit:,} characters")
@@ -94,8 +104,4 @@ def check_record(record: ComparisonRecord, unit: LocationUnit, limits: FieldLimi
         column = f"annotations[{annotation.annotator_index}].justification"
         over(column, len(annotation.justification), limits.justification)
     if record.metadata and limits.metadata is not None:
-        try:
-            size = len(json.dumps(record.metadata, separators=(",", ":"), ensure_ascii=False))
-        except (TypeError, ValueError) as exc:
-            raise refuse("metadata", f"metadata cannot be stored as JSON ({exc})", "a JSON object") from exc
-        over("metadata", size, limits.metadata)
+        over("metadata", len(metadata_json), limits.metadata)
