@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models.query import QuerySet
@@ -61,6 +62,7 @@ from annotator.models import (
     Role,
     SkipReason,
 )
+from annotator.text import check_text, visible_length
 
 ADAPTIVE_ATTRIBUTE = "helpfulness"
 STRENGTH_MIN, STRENGTH_MAX = -3, 3
@@ -175,6 +177,11 @@ def _clean_flags(flags: Iterable[object], errors: dict[str, str]) -> list[str]:
         if flag not in cleaned:
             cleaned.append(flag)
     return cleaned
+
+
+def _plausible_seconds(seconds: float) -> bool:
+    """A time on task from 0 to ``PREFSTACK_MAX_TIME_ON_TASK_SECONDS`` (NaN and infinities are not)."""
+    return math.isfinite(seconds) and 0 <= seconds <= settings.PREFSTACK_MAX_TIME_ON_TASK_SECONDS
 
 
 def _is_int(value: object) -> bool:
@@ -332,12 +339,12 @@ def _clean_draft(draft: Mapping[str, Any], attribute_names: set[str]) -> dict[st
         cleaned["preference_strength"] = strength
     justification = draft.get("justification")
     if isinstance(justification, str):
-        cleaned["justification"] = justification[:JUSTIFICATION_MAX_LENGTH]
+        cleaned["justification"] = check_text(justification, field="justification")[:JUSTIFICATION_MAX_LENGTH]
     flags = draft.get("flags")
     if isinstance(flags, list):
         cleaned["flags"] = [f for f in flags if isinstance(f, str) and f in Flag.values]
     seconds = draft.get("time_on_task_seconds")
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and math.isfinite(seconds) and seconds >= 0:
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and _plausible_seconds(seconds):
         cleaned["time_on_task_seconds"] = float(seconds)
     return cleaned
 
@@ -349,7 +356,8 @@ def assignment_draft_save(
     """Store the annotator's unfinished form (shown terms) on the assignment; a live reservation is extended.
 
     ``draft`` may hold ``left``/``right`` (attribute → int), ``preference_strength``, ``justification``, ``flags``
-    and ``time_on_task_seconds``; anything else is dropped.
+    and ``time_on_task_seconds``; anything else is dropped. A justification no database can store (NUL, lone
+    surrogates: :func:`annotator.text.check_text`) is refused (ValidationFailed), never stored altered.
     """
     now = now or timezone.now()
     # Only the assignment's row is locked: a draft changes no slot.
@@ -381,6 +389,9 @@ def _validate_ratings(
         errors["ratings"] = "Ratings must map left and right to attribute ratings."
         return cleaned
     names = {a.name for a in attributes}
+    unknown_sides = sorted(str(key) for key in ratings_shown if key not in _SIDES)
+    if unknown_sides:
+        errors["ratings"] = f"Unknown ratings key {unknown_sides[0]!r}; ratings has only left and right."
     for side in _SIDES:
         given = ratings_shown.get(side)
         given = given if isinstance(given, Mapping) else {}
@@ -471,6 +482,8 @@ def annotation_submit(
     Warns, without refusing, when the strength contradicts the helpfulness ratings. ``assignment`` (as the caller
     read it) is updated in place; if its status changed since, the submission is refused with nothing written.
     """
+    if isinstance(justification, str):
+        check_text(justification, field="justification")  # refused before any lock is taken
     now = now or timezone.now()
     extra_annotators = _lock_comparison(assignment=assignment, annotator=annotator)
     project = assignment.comparison.project  # the callers' selectors fetch it with the assignment
@@ -484,19 +497,20 @@ def annotation_submit(
     elif not _is_int(preference_strength) or not STRENGTH_MIN <= preference_strength <= STRENGTH_MAX:
         errors["preference_strength"] = "Preference strength is a whole number from -3 to 3."
     text = (justification or "").strip() if isinstance(justification, str) else ""
-    if len(text) < project.min_justification_length:
+    if visible_length(text) < project.min_justification_length:  # zero-width characters do not count
         errors["justification"] = (
             f"Write at least {project.min_justification_length} characters, referring to @Response 1 and @Response 2."
         )
-    elif len(text) > JUSTIFICATION_MAX_LENGTH:
-        errors["justification"] = f"Keep the justification under {JUSTIFICATION_MAX_LENGTH} characters."
+    elif len(text) > settings.PREFSTACK_MAX_JUSTIFICATION_CHARS:
+        errors["justification"] = (
+            f"Keep the justification under {settings.PREFSTACK_MAX_JUSTIFICATION_CHARS} characters."
+        )
     clean_flags = _clean_flags(flags, errors)
     if time_on_task_seconds is not None and (
-        not isinstance(time_on_task_seconds, int | float)
-        or not math.isfinite(time_on_task_seconds)
-        or time_on_task_seconds < 0
+        not isinstance(time_on_task_seconds, int | float) or not _plausible_seconds(time_on_task_seconds)
     ):
-        errors["time_on_task_seconds"] = "Time on task is a non-negative number of seconds."
+        limit = settings.PREFSTACK_MAX_TIME_ON_TASK_SECONDS
+        errors["time_on_task_seconds"] = f"Time on task is a number of seconds from 0 to {limit}."
     if errors:
         raise ValidationFailed(
             "Some answers are missing or out of range." if len(errors) > 1 else next(iter(errors.values())),
@@ -571,7 +585,7 @@ def assignment_skip(
     errors: dict[str, str] = {}
     if reason not in SkipReason.values:
         errors["reason"] = "Choose a reason for skipping."
-    note = (note or "").strip()
+    note = check_text(note or "", field="note").strip()
     if reason == SkipReason.OTHER and not note:
         errors["note"] = "Say why in a note when the reason is “other”."
     if len(note) > SKIP_NOTE_MAX_LENGTH:

@@ -318,3 +318,56 @@ def test_the_page_stays_light() -> None:
     js = sum(v for k, v in sizes.items() if k.endswith(".js"))
     assert js < 100_000, sizes
     assert js + sum(v for k, v in sizes.items() if not k.endswith(".js")) + len(gzip.compress(html)) < 300_000, sizes
+
+
+# --- hostile input: the reason in the page, nothing stored -----------------------------------------------------
+
+
+def _claimed(**kwargs: Any) -> tuple[Any, Any, Assignment]:
+    project = _project(1, **kwargs)
+    annotator = member(project)
+    a = assignment_claim_next(project=project, annotator=annotator)
+    assert a is not None
+    return project, annotator, a
+
+
+@pytest.mark.parametrize(("headers", "status"), [(HX, 200), ({}, 422)], ids=["htmx", "plain"])
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        ({"justification": GOOD + "\x00"}, "contains a NUL character (U+0000)"),
+        ({"justification": "\u200b" * 40}, "Write at least"),
+        ({"left.bogus": "3"}, "bogus is not an attribute of this project."),
+        ({"time_on_task_seconds": "1e308"}, "Time on task is a number of seconds from 0 to 86400."),
+        ({"time_on_task_seconds": "nan"}, "Time on task is a number of seconds"),
+        ({"time_on_task_seconds": "-3"}, "Time on task is a number of seconds"),
+    ],
+)
+def test_hostile_submissions_are_refused_in_the_page(
+    headers: dict[str, str], status: int, change: dict[str, str], shown: str
+) -> None:
+    project, annotator, a = _claimed(min_justification_length=10)
+    r = _client(annotator).post(_url("annotate_submit", a), {**_form(project), **change}, **headers)
+    assert r.status_code == status
+    assert shown in r.content.decode()
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize(("headers", "status"), [(HX, 200), ({}, 422)], ids=["htmx", "plain"])
+def test_a_skip_note_with_a_nul_is_refused_in_the_page(headers: dict[str, str], status: int) -> None:
+    _, annotator, a = _claimed()
+    r = _client(annotator).post(_url("annotate_skip", a), {"reason": "other", "note": "n\x00"}, **headers)
+    assert r.status_code == status
+    assert "The note contains a NUL character" in r.content.decode()
+    a.refresh_from_db()
+    assert a.status == AssignmentStatus.RESERVED and a.skip_note == ""
+
+
+@pytest.mark.parametrize("headers", [{"HTTP_X_REQUESTED_WITH": "fetch"}, {}], ids=["script", "plain"])
+def test_a_draft_with_a_nul_is_refused_with_the_reason(headers: dict[str, str]) -> None:
+    _, annotator, a = _claimed()
+    r = _client(annotator).post(_url("annotate_draft", a), {"justification": "half\x00"}, **headers)
+    assert r.status_code == 400
+    assert "contains a NUL character" in r.content.decode()
+    a.refresh_from_db()
+    assert a.draft == {}
