@@ -42,4 +42,4 @@ PREFSTACK_MAX_TIME_ON_TASK_SECONDS = env_int("PREFSTACK_MAX_TIME_ON_TASK_SECONDS
 # control; fenced code is syntax-highlighted only in texts up to PREFSTACK_HIGHLIGHT_MAX_CHARS (highlighting
 # multiplies the HTML about twenty-fold), larger ones are shown as plain preformatted text.
 PREFSTACK_COLLAPSE_CHARS = env_int("PREFSTACK_COLLAPSE_CHARS", 4_000)
-PREFSTACK_HIGHLIGHT_MAX_CHARS = env_int("PREFSTACK_HIGHLIGHT_MAX_CHARS", 20_000)
+PREFSTACK_HIGHLIGHT_MAX_CHARS = env_int("PREFSTACK_HIGHLIGHT_MAX_CHARS", 10_000)
