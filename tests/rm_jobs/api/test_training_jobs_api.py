@@ -304,3 +304,20 @@ def test_every_endpoint_is_in_the_openapi_schema(api):
         assert path in schema["paths"], path
     score = schema["paths"]["/api/v1/reward-models/{job_id}/score"]["post"]
     assert {"200", "400", "401", "403", "404", "409", "413"} <= set(score["responses"])
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"prompt": "' + b"x" * 10_000 + b'", "chosen": "A", "rejected": "B"}\n', "longer than 8,192 bytes"),
+        (b'{"prompt": ' + b"9" * 5000 + b', "chosen": "A", "rejected": "B"}\n', "a JSON value cannot be read"),
+        (b"[" * 3_000 + b"]" * 3_000 + b"\n", "nested too deeply"),
+    ],
+    ids=["long-line", "huge-integer", "deep-nesting"],
+)
+def test_a_hostile_rewardbench_file_is_refused_with_the_reason(api, done, settings, body, reason):
+    settings.PREFSTACK_IMPORT_MAX_LINE_BYTES = 8192
+    upload = SimpleUploadedFile("rb.jsonl", b"\n" * 100_000 + body)
+    response = api.post(f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert reason in response.json()["message"] and "line 100001" in response.json()["message"]
