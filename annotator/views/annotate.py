@@ -9,6 +9,7 @@ page. Everything shown is in *shown* terms (left = "Response 1"); the services m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,14 +84,14 @@ def _int_or_raw(raw: str | None) -> int | str | None:
         return raw
 
 
-def _seconds(raw: str | None) -> float | str | None:
-    """The number sent (even NaN, negative or huge: the service refuses those); the text itself when it is none."""
+def _seconds(raw: str | None) -> float | None:
+    """The number sent, even NaN, negative or huge (the service refuses those); NaN for text that is no number."""
     if not raw:
         return None
     try:
         return float(raw)
     except ValueError:
-        return raw
+        return math.nan
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class SubmittedForm:
     preference_strength: Any
     justification: str
     flags: list[str]
-    time_on_task_seconds: float | str | None
+    time_on_task_seconds: float | None
 
     def as_values(self) -> dict[str, Any]:
         """The same answers in the shape of a draft, to show them again."""

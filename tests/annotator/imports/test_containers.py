@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from annotator.imports import ComparisonRecord, ImportFormatError, parse_file
+from annotator.imports import ComparisonRecord, ImportFormatError, containers, parse_file
 from annotator.imports.containers import detect_container
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "formats"
@@ -317,3 +317,19 @@ def test_a_parquet_file_too_large_once_decompressed_is_refused_from_its_footer(t
     with pytest.raises(ImportFormatError, match="per row"):
         _drain(path, max_line_bytes=50_000)  # type: ignore[arg-type]
     assert len(list(parse_file(path, "prefstack"))) == 40
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_streaming_readers_agree_with_json_whatever_the_chunk_boundaries(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Every element and line is cut by chunk ends at every possible place (strings, escapes, numbers, literals)."""
+    monkeypatch.setattr(containers, "_READ_BUFFER", chunk)
+    rows: list[dict[str, object]] = [
+        {"prompt": 'é "q" \\ \u2028 \U0001f600', "response_1": "a\nb", "response_2": "", "n": -12.5e3, "t": True},
+        {"prompt": "x" * 200, "response_1": "\u00e9", "response_2": "b", "m": None, "l": [1, [2, {"k": False}]]},
+    ]
+    array = "\ufeff[ \n" + " ,\r\n".join(json.dumps(r, ensure_ascii=i % 2 == 0) for i, r in enumerate(rows)) + "\n]"
+    lines = "\n\n  \n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n   \n"
+    assert [row for _, row in containers.iter_json_array(io.BytesIO(array.encode()))] == rows
+    assert [(n, row) for n, row in containers.iter_jsonl(io.BytesIO(lines.encode()))] == [(1, rows[0]), (4, rows[1])]
