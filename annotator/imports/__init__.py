@@ -6,7 +6,7 @@ Use :func:`parse_file`; it yields :class:`ComparisonRecord` s and raises :class:
 
 from annotator.imports.checks import DEFAULT_FIELD_LIMITS, FieldLimits
 from annotator.imports.containers import Container
-from annotator.imports.errors import ImportFormatError
+from annotator.imports.errors import ImportFormatError, ImportLimitError
 from annotator.imports.parse import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_LINE_BYTES,
@@ -44,6 +44,7 @@ __all__ = [
     "FieldLimits",
     "ImportFormat",
     "ImportFormatError",
+    "ImportLimitError",
     "Role",
     "SourceLabels",
     "Split",

@@ -24,7 +24,7 @@ from typing import IO, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from annotator.imports.errors import ImportFormatError, LocationUnit
+from annotator.imports.errors import ImportFormatError, ImportLimitError, LocationUnit
 
 Container = Literal["jsonl", "json", "csv", "parquet"]
 Source = str | os.PathLike[str] | IO[bytes]
@@ -116,7 +116,7 @@ def check_size(source: Source, max_bytes: int | None) -> None:
         return
     size = source_size(source)
     if size is not None and size > max_bytes:
-        raise ImportFormatError(
+        raise ImportLimitError(
             f"the file is {size:,} bytes, over the limit of {max_bytes:,} bytes",
             expected=f"a file of at most {max_bytes:,} bytes",
         )
@@ -144,7 +144,7 @@ class _LimitedReader(io.RawIOBase):
         count = len(data)
         self._read += count
         if self._limit is not None and self._read > self._limit:
-            raise ImportFormatError(
+            raise ImportLimitError(
                 f"the data is over the limit of {self._limit:,} bytes (after decompression)",
                 expected=f"at most {self._limit:,} bytes",
             )
@@ -169,8 +169,8 @@ def _utf8_error(unit: LocationUnit, position: int, exc: UnicodeDecodeError) -> I
     )
 
 
-def _too_long(what: str, limit: int, *, line: int | None = None, row: int | None = None) -> ImportFormatError:
-    return ImportFormatError(
+def _too_long(what: str, limit: int, *, line: int | None = None, row: int | None = None) -> ImportLimitError:
+    return ImportLimitError(
         f"{what} is longer than {limit:,} bytes",
         line=line,
         row=row,
@@ -486,13 +486,13 @@ def iter_parquet(
         groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
         total = sum(group.total_byte_size for group in groups)
         if max_bytes is not None and total > max_bytes:
-            raise ImportFormatError(
+            raise ImportLimitError(
                 f"the data is {total:,} bytes once decompressed, over the limit of {max_bytes:,} bytes",
                 expected=f"at most {max_bytes:,} bytes",
             )
         widest = max((group.total_byte_size / max(group.num_rows, 1) for group in groups), default=0.0)
         if max_row_bytes is not None and widest > max_row_bytes:
-            raise ImportFormatError(
+            raise ImportLimitError(
                 f"rows are {int(widest):,} bytes each once decompressed, over the limit of {max_row_bytes:,} bytes",
                 expected=f"at most {max_row_bytes:,} bytes per row",
             )

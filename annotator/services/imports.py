@@ -29,6 +29,7 @@ from annotator.imports import (
     ComparisonRecord,
     FieldLimits,
     ImportFormatError,
+    ImportLimitError,
     find_format_errors,
     parse_file,
 )
@@ -276,6 +277,8 @@ def comparisons_import(
             totals = [t + c for t, c in zip(totals, counts, strict=True)]
             if on_progress is not None:
                 on_progress(totals[0])
+    except ImportLimitError as error:  # reading it again would only hit the same cap
+        raise ImportFailed.from_format_errors(error, [error]) from error
     except ImportFormatError as error:
         raise ImportFailed.from_format_errors(
             error, _every_error(source, start, fmt, limit, attributes, scale, split)

@@ -2,6 +2,7 @@ import gzip
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,3 +220,17 @@ def test_a_gzip_bomb_is_refused_at_the_caps_of_the_settings(settings: object) ->
         with pytest.raises(ImportFailed, match=message):
             comparisons_import(project=project, source=body, fmt="prefstack")
         assert Comparison.objects.count() == 0
+
+
+def test_a_file_over_a_cap_is_not_read_a_second_time_to_list_errors(settings: Any, monkeypatch: Any) -> None:
+    settings.PREFSTACK_IMPORT_MAX_LINE_BYTES = 1024
+    monkeypatch.setattr("annotator.services.imports.find_format_errors", _must_not_be_called)
+    upload = io.BytesIO(_prefstack_line(response_1="r" * 2000))
+    upload.name = "long.jsonl"
+    with pytest.raises(ImportFailed, match="line 1 is longer than 1,024 bytes") as caught:
+        comparisons_import(project=ProjectFactory(), source=upload, fmt="prefstack")
+    assert [e["line"] for e in caught.value.extra["errors"]] == [1]
+
+
+def _must_not_be_called(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the file was read again")
