@@ -173,6 +173,14 @@ class ShownRatingsInput(serializers.Serializer):
     left = serializers.DictField(child=serializers.JSONField(), help_text='Attribute → rating of "Response 1".')
     right = serializers.DictField(child=serializers.JSONField(), help_text='Attribute → rating of "Response 2".')
 
+    def to_internal_value(self, data: Any) -> Any:
+        # A key other than left/right is a mistake to report, not to drop (the service names unknown attributes).
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({unknown[0]: "Unknown ratings key; ratings has only left and right."})
+        return super().to_internal_value(data)
+
 
 class SubmitInput(serializers.Serializer):
     ratings = ShownRatingsInput()

@@ -74,6 +74,11 @@ class ImportFormatError(ValueError):
         }
 
 
+class ImportLimitError(ImportFormatError):
+    """A file over a size cap (in total once decompressed, or one line, element or row): reading stopped there, and
+    reading it again to list more errors would only repeat the work."""
+
+
 def error_at(
     unit: LocationUnit,
     position: int | None,

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -63,9 +64,9 @@ from annotator.models import (
 from annotator.selectors import hot_path
 from annotator.services import locks
 from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
+from annotator.text import check_text, visible_length
 
 ADAPTIVE_ATTRIBUTE = HELPFULNESS
-JUSTIFICATION_MAX_LENGTH = 20_000
 SKIP_NOTE_MAX_LENGTH = 2_000
 # A claim that keeps losing races to other claimers gives up after this many candidates (it then finds nothing).
 _CLAIM_ATTEMPTS = 8
@@ -149,6 +150,11 @@ def _clean_flags(flags: Iterable[object], errors: dict[str, str]) -> list[str]:
         if flag not in cleaned:
             cleaned.append(flag)
     return cleaned
+
+
+def _plausible_seconds(seconds: float) -> bool:
+    """A time on task from 0 to ``PREFSTACK_MAX_TIME_ON_TASK_SECONDS`` (NaN and infinities are not)."""
+    return math.isfinite(seconds) and 0 <= seconds <= settings.PREFSTACK_MAX_TIME_ON_TASK_SECONDS
 
 
 def _is_int(value: object) -> bool:
@@ -280,12 +286,14 @@ def _clean_draft(draft: Mapping[str, Any], attribute_names: set[str]) -> dict[st
         cleaned["preference_strength"] = strength
     justification = draft.get("justification")
     if isinstance(justification, str):
-        cleaned["justification"] = justification[:JUSTIFICATION_MAX_LENGTH]
+        cleaned["justification"] = check_text(justification, field="justification")[
+            : settings.PREFSTACK_MAX_JUSTIFICATION_CHARS
+        ]
     flags = draft.get("flags")
     if isinstance(flags, list):
         cleaned["flags"] = [f for f in flags if isinstance(f, str) and f in Flag.values]
     seconds = draft.get("time_on_task_seconds")
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and math.isfinite(seconds) and seconds >= 0:
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and _plausible_seconds(seconds):
         cleaned["time_on_task_seconds"] = float(seconds)
     return cleaned
 
@@ -297,7 +305,8 @@ def assignment_draft_save(
     """Store the annotator's unfinished form (shown terms) on the assignment; a live reservation is extended.
 
     ``draft`` may hold ``left``/``right`` (attribute → int), ``preference_strength``, ``justification``, ``flags``
-    and ``time_on_task_seconds``; anything else is dropped.
+    and ``time_on_task_seconds``; anything else is dropped. A justification no database can store (NUL, lone
+    surrogates: :func:`annotator.text.check_text`) is refused (ValidationFailed), never stored altered.
     """
     now = now or timezone.now()
     # Only the assignment's row is locked: a draft changes no slot.
@@ -327,6 +336,9 @@ def _validate_ratings(
         errors["ratings"] = "Ratings must map left and right to attribute ratings."
         return cleaned
     names = {a.name for a in attributes}
+    unknown_sides = sorted(str(key) for key in ratings_shown if key not in _SIDES)
+    if unknown_sides:
+        errors["ratings"] = f"Unknown ratings key {unknown_sides[0]!r}; ratings has only left and right."
     for side in _SIDES:
         given = ratings_shown.get(side)
         given = given if isinstance(given, Mapping) else {}
@@ -423,19 +435,20 @@ def _validate_submission(
     elif not is_preference_strength(preference_strength):
         errors["preference_strength"] = f"Preference strength is {PREFERENCE_STRENGTH_TEXT}."
     text = (justification or "").strip() if isinstance(justification, str) else ""
-    if len(text) < project.min_justification_length:
+    if visible_length(text) < project.min_justification_length:  # zero-width characters do not count
         errors["justification"] = (
             f"Write at least {project.min_justification_length} characters, referring to @Response 1 and @Response 2."
         )
-    elif len(text) > JUSTIFICATION_MAX_LENGTH:
-        errors["justification"] = f"Keep the justification under {JUSTIFICATION_MAX_LENGTH} characters."
+    elif len(text) > settings.PREFSTACK_MAX_JUSTIFICATION_CHARS:
+        errors["justification"] = (
+            f"Keep the justification under {settings.PREFSTACK_MAX_JUSTIFICATION_CHARS} characters."
+        )
     clean_flags = _clean_flags(flags, errors)
     if time_on_task_seconds is not None and (
-        not isinstance(time_on_task_seconds, int | float)
-        or not math.isfinite(time_on_task_seconds)
-        or time_on_task_seconds < 0
+        not isinstance(time_on_task_seconds, int | float) or not _plausible_seconds(time_on_task_seconds)
     ):
-        errors["time_on_task_seconds"] = "Time on task is a non-negative number of seconds."
+        limit = settings.PREFSTACK_MAX_TIME_ON_TASK_SECONDS
+        errors["time_on_task_seconds"] = f"Time on task is a number of seconds from 0 to {limit}."
     if errors:
         raise ValidationFailed(
             "Some answers are missing or out of range." if len(errors) > 1 else next(iter(errors.values())),
@@ -507,6 +520,8 @@ def annotation_submit(
     Warns, without refusing, when the strength contradicts the helpfulness ratings. ``assignment`` (as the caller
     read it) is updated in place; if its status changed since, the submission is refused with nothing written.
     """
+    if isinstance(justification, str):
+        check_text(justification, field="justification")  # refused before any lock is taken
     now = now or timezone.now()
     extra_annotators = _lock_comparison(assignment=assignment, annotator=annotator)
     project = assignment.comparison.project  # the callers' selectors fetch it with the assignment
@@ -559,7 +574,7 @@ def assignment_skip(
     errors: dict[str, str] = {}
     if reason not in SkipReason.values:
         errors["reason"] = "Choose a reason for skipping."
-    note = (note or "").strip()
+    note = check_text(note or "", field="note").strip()
     if reason == SkipReason.OTHER and not note:
         errors["note"] = "Say why in a note when the reason is “other”."
     if len(note) > SKIP_NOTE_MAX_LENGTH:

@@ -24,7 +24,15 @@ from django.db import transaction
 
 from annotator.error_codes import ErrorCode
 from annotator.errors import ValidationFailed
-from annotator.imports import IMPORT_FORMATS, ComparisonRecord, ImportFormatError, find_format_errors, parse_file
+from annotator.imports import (
+    IMPORT_FORMATS,
+    ComparisonRecord,
+    FieldLimits,
+    ImportFormatError,
+    ImportLimitError,
+    find_format_errors,
+    parse_file,
+)
 from annotator.models import (
     Annotation,
     Assignment,
@@ -120,6 +128,16 @@ def _source_annotators(fmt: str, count: int, cache: dict[int, int]) -> dict[int,
                 user.save(update_fields=["password"])
             cache[i] = user.pk
     return cache
+
+
+def field_limits() -> FieldLimits:
+    """The per-field text limits of the settings (``PREFSTACK_MAX_*_CHARS``)."""
+    return FieldLimits(
+        prompt=settings.PREFSTACK_MAX_PROMPT_CHARS,
+        response=settings.PREFSTACK_MAX_RESPONSE_CHARS,
+        justification=settings.PREFSTACK_MAX_JUSTIFICATION_CHARS,
+        metadata=settings.PREFSTACK_MAX_METADATA_CHARS,
+    )
 
 
 def _ratings(r1: Any, r2: Any) -> dict[str, dict[str, int]]:
@@ -232,7 +250,9 @@ def comparisons_import(
 ) -> ImportResult:
     """Import every comparison of ``source`` (a path or a binary file object) into ``project``, or none.
 
-    Raises ``ImportFailed`` (HTTP 400) naming the line or row, the column and what was expected.
+    Raises ``ImportFailed`` (HTTP 400) naming the line or row, the column and what was expected: also for text
+    no database can store (NUL, lone surrogates), a field over its ``PREFSTACK_MAX_*_CHARS`` limit, and a file over
+    ``PREFSTACK_IMPORT_MAX_BYTES`` once decompressed or with a line over ``PREFSTACK_IMPORT_MAX_LINE_BYTES``.
     """
     if fmt not in IMPORT_FORMATS:
         raise ImportFailed(f"Unknown format {fmt!r}.", extra={"expected": ", ".join(IMPORT_FORMATS)})
@@ -251,6 +271,8 @@ def comparisons_import(
             source,
             fmt,  # type: ignore[arg-type]
             max_bytes=limit,
+            max_line_bytes=settings.PREFSTACK_IMPORT_MAX_LINE_BYTES,
+            limits=field_limits(),
             attributes=[a.name for a in attributes],
             scale=scale,
             split=split,  # type: ignore[arg-type]
@@ -260,6 +282,8 @@ def comparisons_import(
             totals = [t + c for t, c in zip(totals, counts, strict=True)]
             if on_progress is not None:
                 on_progress(totals[0])
+    except ImportLimitError as error:  # reading it again would only hit the same cap
+        raise ImportFailed.from_format_errors(error, [error]) from error
     except ImportFormatError as error:
         raise ImportFailed.from_format_errors(
             error, _every_error(source, start, fmt, limit, attributes, scale, split)
@@ -289,6 +313,8 @@ def _every_error(
         fmt,  # type: ignore[arg-type]
         limit=ERRORS_SHOWN,
         max_bytes=max_bytes,
+        max_line_bytes=settings.PREFSTACK_IMPORT_MAX_LINE_BYTES,
+        limits=field_limits(),
         attributes=[a.name for a in attributes],
         scale=scale,
         split=split,  # type: ignore[arg-type]

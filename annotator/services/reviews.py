@@ -14,6 +14,7 @@ from django.db import transaction
 from annotator.errors import Conflict, PermissionDenied, ValidationFailed
 from annotator.models import Annotation, AssignmentStatus, Membership, Review, ReviewDecision, Role
 from annotator.services import locks
+from annotator.text import check_text
 
 REASON_MAX_LENGTH = 2000
 
@@ -38,7 +39,7 @@ def review_decide(*, annotation: Annotation, reviewer: User, decision: str, reas
     Accepting an annotation whose assignment was returned (the lead changed their mind before the annotator
     resubmitted) puts the assignment back to ``submitted`` and clears the note.
     """
-    reason = (reason or "").strip()
+    reason = check_text(reason or "", field="reason").strip()
     if decision not in ReviewDecision.values:
         raise ValidationFailed("Choose accept or reject.", extra={"fields": {"decision": "Choose accept or reject."}})
     if decision == ReviewDecision.REJECT and not reason:

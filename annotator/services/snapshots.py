@@ -74,6 +74,7 @@ from annotator.selectors.snapshots import (
 )
 from annotator.stats import aggregation
 from annotator.stats.agreement import AgreementAccumulator
+from annotator.text import check_text
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ def snapshot_create(
         For comparisons whose source gave no split: prompts go to validation with this probability, by a
         seeded hash of the prompt id, so a prompt never spans both splits.
     """
+    check_text(name, field="name", label="snapshot name")
     if not 0.0 <= validation_fraction < 1.0:
         raise ValidationFailed(
             "validation_fraction must lie in [0, 1).", extra={"fields": {"validation_fraction": "0 <= x < 1"}}

@@ -1,7 +1,8 @@
 from django import template
+from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 
-from annotator.rendering import render_markdown
+from annotator.rendering import collapsible, render_markdown
 from annotator.stats.aggregation import describe_parameter
 
 register = template.Library()
@@ -10,7 +11,17 @@ register = template.Library()
 @register.filter(name="markdown")
 def markdown_filter(text: str) -> SafeString:
     """``{{ value|markdown }}``: the project's one sanitising Markdown renderer."""
-    return mark_safe(render_markdown(text))  # noqa: S308 - sanitised by nh3
+    return mark_safe(render_markdown(text, highlight_max_chars=settings.PREFSTACK_HIGHLIGHT_MAX_CHARS))  # noqa: S308 - sanitised by nh3
+
+
+@register.filter(name="long_markdown")
+def long_markdown_filter(text: str) -> SafeString:
+    """``{{ value|long_markdown }}``: as ``markdown``, collapsed behind "show all" when longer than
+    ``PREFSTACK_COLLAPSE_CHARS`` (prompts and responses, which may be up to the import limits long)."""
+    html = render_markdown(text, highlight_max_chars=settings.PREFSTACK_HIGHLIGHT_MAX_CHARS)
+    if len(text or "") > settings.PREFSTACK_COLLAPSE_CHARS:
+        html = collapsible(html, characters=len(text))
+    return mark_safe(html)  # noqa: S308 - sanitised by nh3; the wrapper is ours
 
 
 @register.filter(name="get_item")

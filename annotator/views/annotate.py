@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.errors import Conflict, ValidationFailed
-from annotator.models import Assignment, AssignmentStatus, Attribute, Flag, Project, Role, SkipReason
+from annotator.models import Assignment, AssignmentStatus, Flag, Project, Role, SkipReason
 from annotator.selectors.assignments import (
     STRENGTH_CHOICES,
     Workspace,
@@ -78,13 +78,13 @@ def _int_or_raw(raw: str | None) -> int | str | None:
 
 
 def _seconds(raw: str | None) -> float | None:
+    """The number sent, even NaN, negative or huge (the service refuses those); NaN for text that is no number."""
     if not raw:
         return None
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
+        return math.nan
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,13 @@ class SubmittedForm:
         }
 
 
-def _parse(post: QueryDict, attributes: list[Attribute]) -> SubmittedForm:
+def _parse(post: QueryDict) -> SubmittedForm:
     ratings: dict[str, dict[str, Any]] = {"left": {}, "right": {}}
-    for side, values in ratings.items():
-        for attribute in attributes:
-            value = _int_or_raw(post.get(f"{side}.{attribute.name}"))
-            if value is not None:
-                values[attribute.name] = value
+    for key in post:  # every left.<name> / right.<name>: an unknown attribute is refused, not ignored
+        side, dot, name = key.partition(".")
+        value = _int_or_raw(post.get(key))
+        if dot and side in ratings and value is not None:
+            ratings[side][name] = value
     return SubmittedForm(
         ratings_shown=ratings,
         preference_strength=_int_or_raw(post.get("preference_strength")),
@@ -225,8 +225,7 @@ def annotate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def annotate_submit(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _own_assignment(request, assignment_id)
     project = assignment.comparison.project
-    attributes = list(project.attributes.all())
-    form = _parse(request.POST, attributes)
+    form = _parse(request.POST)
     try:
         result = annotation_submit(
             assignment=assignment,
@@ -289,10 +288,15 @@ def annotate_draft(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
     """Keep the unfinished form. Script (autosave, sendBeacon on leaving) gets 204; a plain post a redirect back."""
     assignment = _own_assignment(request, assignment_id)
     project = assignment.comparison.project
-    form = _parse(request.POST, list(project.attributes.all()))
+    form = _parse(request.POST)
     draft = form.as_values()
     try:
         assignment_draft_save(assignment=assignment, annotator=request_user(request), draft=draft)
+    except ValidationFailed as exc:  # text no database can store: nothing saved, the reason shown
+        if request.htmx or request.headers.get("X-Requested-With"):
+            return HttpResponse(exc.message, status=400, content_type="text/plain")
+        context = _context(request, project, assignment, values=draft, error_message=exc.message)
+        return render(request, PAGE, context, status=400)
     except Conflict as exc:
         if request.htmx or request.headers.get("X-Requested-With"):
             return HttpResponse(exc.message, status=409, content_type="text/plain")

@@ -12,7 +12,6 @@ why, and the comparison's ``metadata["needs_review"]`` carries the reason where 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import traceback
@@ -29,6 +28,8 @@ from django.utils import timezone
 
 from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, ValidationFailed
+from annotator.imports import ImportFormatError
+from annotator.imports.containers import iter_jsonl
 from annotator.models import Comparison, Snapshot, SnapshotStatus
 from rm_jobs.models import (
     Evaluation,
@@ -54,26 +55,27 @@ REASON_MAX_LENGTH = 2000
 
 
 def _check_reward_bench_file(path: Path) -> int:
-    """Rows in a RewardBench-format JSONL file (prompt, chosen, rejected, optional subset); ValidationFailed else."""
+    """Rows in a RewardBench-format JSONL file (prompt, chosen, rejected, optional subset); ValidationFailed else.
+
+    Read as imports read JSONL (``annotator.imports.containers.iter_jsonl``): a line over
+    ``PREFSTACK_IMPORT_MAX_LINE_BYTES`` is refused as soon as it is, blank lines are passed over quickly, and JSON
+    Python cannot read (huge integers, deep nesting) is refused like any other bad line.
+    """
     count = 0
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValidationFailed(
-                    f"Line {number} is not JSON: {error.msg}.", extra={"fields": {"file": f"line {number}"}}
-                ) from error
-            missing = [key for key in ("prompt", "chosen", "rejected") if not isinstance(row, dict) or key not in row]
-            if missing:
-                raise ValidationFailed(
-                    f"Line {number} lacks {', '.join(missing)}: a RewardBench file has prompt, chosen, rejected "
-                    "and subset.",
-                    extra={"fields": {"file": f"line {number}"}},
-                )
-            count += 1
+    with path.open("rb") as handle:
+        try:
+            for number, row in iter_jsonl(handle, settings.PREFSTACK_IMPORT_MAX_LINE_BYTES):
+                missing = [key for key in ("prompt", "chosen", "rejected") if key not in row]
+                if missing:
+                    raise ValidationFailed(
+                        f"Line {number} lacks {', '.join(missing)}: a RewardBench file has prompt, chosen, rejected "
+                        "and subset.",
+                        extra={"fields": {"file": f"line {number}"}},
+                    )
+                count += 1
+        except ImportFormatError as error:
+            where = f"line {error.line}" if error.line is not None else "Unreadable."
+            raise ValidationFailed(f"The file cannot be read: {error}.", extra={"fields": {"file": where}}) from error
     if not count:
         raise ValidationFailed("The file holds no rows.", extra={"fields": {"file": "Empty."}})
     return count

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import gzip
+import io
+import json
 import re
 from typing import Any
 
@@ -11,6 +13,7 @@ from django.urls import reverse
 
 from annotator.models import Annotation, Assignment, AssignmentStatus, Role
 from annotator.services.assignments import annotation_submit, assignment_claim_next
+from annotator.services.imports import comparisons_import
 from tests.factories import ComparisonFactory, ProjectFactory, PromptFactory, ResponseFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -381,3 +384,98 @@ def test_the_page_stays_light() -> None:
     js = sum(v for k, v in sizes.items() if k.endswith(".js"))
     assert js < 100_000, sizes
     assert js + sum(v for k, v in sizes.items() if not k.endswith(".js")) + len(gzip.compress(html)) < 300_000, sizes
+
+
+# --- hostile input: the reason in the page, nothing stored -----------------------------------------------------
+
+
+def _claimed(**kwargs: Any) -> tuple[Any, Any, Assignment]:
+    project = _project(1, **kwargs)
+    annotator = member(project)
+    a = assignment_claim_next(project=project, annotator=annotator)
+    assert a is not None
+    return project, annotator, a
+
+
+@pytest.mark.parametrize(("headers", "status"), [(HX, 200), ({}, 422)], ids=["htmx", "plain"])
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        ({"justification": GOOD + "\x00"}, "contains a NUL character (U+0000)"),
+        ({"justification": "\u200b" * 40}, "Write at least"),
+        ({"left.bogus": "3"}, "bogus is not an attribute of this project."),
+        ({"time_on_task_seconds": "1e308"}, "Time on task is a number of seconds from 0 to 86400."),
+        ({"time_on_task_seconds": "nan"}, "Time on task is a number of seconds"),
+        ({"time_on_task_seconds": "-3"}, "Time on task is a number of seconds"),
+    ],
+)
+def test_hostile_submissions_are_refused_in_the_page(
+    headers: dict[str, str], status: int, change: dict[str, str], shown: str
+) -> None:
+    project, annotator, a = _claimed(min_justification_length=10)
+    r = _client(annotator).post(_url("annotate_submit", a), {**_form(project), **change}, **headers)
+    assert r.status_code == status
+    assert shown in r.content.decode()
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize(("headers", "status"), [(HX, 200), ({}, 422)], ids=["htmx", "plain"])
+def test_a_skip_note_with_a_nul_is_refused_in_the_page(headers: dict[str, str], status: int) -> None:
+    _, annotator, a = _claimed()
+    r = _client(annotator).post(_url("annotate_skip", a), {"reason": "other", "note": "n\x00"}, **headers)
+    assert r.status_code == status
+    assert "The note contains a NUL character" in r.content.decode()
+    a.refresh_from_db()
+    assert a.status == AssignmentStatus.RESERVED and a.skip_note == ""
+
+
+@pytest.mark.parametrize("headers", [{"HTTP_X_REQUESTED_WITH": "fetch"}, {}], ids=["script", "plain"])
+def test_a_draft_with_a_nul_is_refused_with_the_reason(headers: dict[str, str]) -> None:
+    _, annotator, a = _claimed()
+    r = _client(annotator).post(_url("annotate_draft", a), {"justification": "half\x00"}, **headers)
+    assert r.status_code == 400
+    assert "contains a NUL character" in r.content.decode()
+    a.refresh_from_db()
+    assert a.draft == {}
+
+
+def _fenced(chars: int) -> str:
+    body = "def f(x):\n    return x + 1  # add one\n" * (chars // 38 + 1)
+    return "```python\n" + body[: chars - len("```python\n\n```")] + "\n```"
+
+
+def test_a_comparison_at_the_field_limits_renders_a_bounded_collapsed_page(settings: Any) -> None:
+    """The largest texts the import accepts (by default 200,000 characters of prompt, 100,000 per response), all
+    fenced code: highlighted, such a page was about eight times the text's size (1.8 MB of code gave 45.6 MB)."""
+    project = ProjectFactory()
+    line = {
+        "prompt": _fenced(settings.PREFSTACK_MAX_PROMPT_CHARS),
+        "response_1": _fenced(settings.PREFSTACK_MAX_RESPONSE_CHARS),
+        "response_2": _fenced(settings.PREFSTACK_MAX_RESPONSE_CHARS),
+    }
+    upload = io.BytesIO(json.dumps(line).encode())
+    upload.name = "largest.jsonl"
+    assert comparisons_import(project=project, source=upload, fmt="prefstack").comparisons == 1
+    text_chars = sum(map(len, line.values()))
+
+    html = _client(member(project)).get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content.decode()
+
+    assert len(html) < text_chars * 1.1 + 60_000, len(html)  # the text once, escaped, plus the page
+    assert '<span class="k">' not in html  # no highlighting at this size
+    assert html.count('class="collapsible"') == 3  # the prompt and both responses collapsed ...
+    assert "Show all (100,000 characters)" in html and "Show all (200,000 characters)" in html  # ... with a toggle
+    assert html.count('<pre><code class="language-python">') == 3
+
+
+def test_short_texts_are_highlighted_and_not_collapsed() -> None:
+    project = ProjectFactory()
+    prompt = PromptFactory(project=project)
+    ComparisonFactory(
+        project=project,
+        prompt=prompt,
+        response_1=ResponseFactory(prompt=prompt, text=_fenced(2_000)),
+        response_2=ResponseFactory(prompt=prompt, text="Short."),
+    )
+    html = _client(member(project)).get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content.decode()
+    assert '<span class="k">def</span>' in html
+    assert 'class="collapsible"' not in html

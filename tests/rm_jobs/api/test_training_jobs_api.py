@@ -331,3 +331,20 @@ def test_a_rewardbench_file_reports_rewardbench_overall_and_pooled_accuracy(
     assert metrics["sections"] == pytest.approx({"Chat": chat, "Safety": safety})
     assert metrics["rewardbench_overall"] == pytest.approx((chat + safety) / 2)  # sections weigh alike
     assert metrics["pooled_accuracy"] == pytest.approx((3 * chat + safety) / 4)  # rows weigh alike
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"prompt": "' + b"x" * 10_000 + b'", "chosen": "A", "rejected": "B"}\n', "longer than 8,192 bytes"),
+        (b'{"prompt": ' + b"9" * 5000 + b', "chosen": "A", "rejected": "B"}\n', "a JSON value cannot be read"),
+        (b"[" * 3_000 + b"]" * 3_000 + b"\n", "nested too deeply"),
+    ],
+    ids=["long-line", "huge-integer", "deep-nesting"],
+)
+def test_a_hostile_rewardbench_file_is_refused_with_the_reason(api, done, settings, body, reason):
+    settings.PREFSTACK_IMPORT_MAX_LINE_BYTES = 8192
+    upload = SimpleUploadedFile("rb.jsonl", b"\n" * 100_000 + body)
+    response = api.post(f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert reason in response.json()["message"] and "line 100001" in response.json()["message"]
