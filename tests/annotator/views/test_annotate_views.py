@@ -458,7 +458,9 @@ def test_a_comparison_at_the_field_limits_renders_a_bounded_collapsed_page(setti
     assert comparisons_import(project=project, source=upload, fmt="prefstack").comparisons == 1
     text_chars = sum(map(len, line.values()))
 
-    html = _client(member(project)).get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content.decode()
+    client = _client(member(project))
+    client.post(_page(project))  # claim; the page then shows the reservation
+    html = client.get(_page(project)).content.decode()
 
     assert len(html) < text_chars * 1.1 + 60_000, len(html)  # the text once, escaped, plus the page
     assert '<span class="k">' not in html  # no highlighting at this size
@@ -476,6 +478,8 @@ def test_short_texts_are_highlighted_and_not_collapsed() -> None:
         response_1=ResponseFactory(prompt=prompt, text=_fenced(2_000)),
         response_2=ResponseFactory(prompt=prompt, text="Short."),
     )
-    html = _client(member(project)).get(reverse("annotator:annotate", kwargs={"slug": project.slug})).content.decode()
+    client = _client(member(project))
+    client.post(_page(project))  # claim; the page then shows the reservation
+    html = client.get(_page(project)).content.decode()
     assert '<span class="k">def</span>' in html
     assert 'class="collapsible"' not in html
