@@ -76,7 +76,7 @@ def fetch_one(sql: str, params: Params) -> tuple[Any, ...] | None:
 def fetch_all(sql: str, params: Params) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def db_datetime(value: datetime) -> Any:
