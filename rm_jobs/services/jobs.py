@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -549,12 +551,20 @@ def training_job_checkpoint_zip(*, job: TrainingJob) -> Path:
         raise NotFound(f"The checkpoint of job {job.id} is gone from the media folder.")
     target = job_output_dir(job) / f"{source.name}-{CHECKPOINT_ZIP}"
     if not target.exists():
-        partial = target.with_suffix(".partial")
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for file in sorted(source.rglob("*")):
-                if file.is_file() and file.name != RESUME_STATE_FILE:
-                    archive.write(file, file.relative_to(source))
-        partial.replace(target)
+        # Simultaneous first requests each build the zip under a name of their own and rename it into place: the
+        # rename is atomic, so a reader opens the old file or a whole one, and the builds give the same bytes.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+        partial = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for file in sorted(source.rglob("*")):
+                    if file.is_file() and file.name != RESUME_STATE_FILE:
+                        archive.write(file, file.relative_to(source))
+            os.chmod(partial, 0o644)  # mkstemp makes it private to the worker's user
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
     return target
 
 

@@ -17,6 +17,7 @@ from transformers import AutoModelForSequenceClassification
 
 from annotator.models import Comparison, Role
 from rm_jobs.models import Evaluation, JobStatus, ReviewRequest, TrainingJob
+from rm_jobs.services.jobs import job_output_dir
 from tests.factories import UserFactory, member
 from tests.rm_jobs.conftest import ready_snapshot, succeeded_job
 
@@ -304,3 +305,37 @@ def test_every_endpoint_is_in_the_openapi_schema(api):
         assert path in schema["paths"], path
     score = schema["paths"]["/api/v1/reward-models/{job_id}/score"]["post"]
     assert {"200", "400", "401", "403", "404", "409", "413"} <= set(score["responses"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_first_downloads_of_a_checkpoint_all_get_the_same_zip(researcher, snapshot, tmp_path):
+    """Each first request builds the zip; none may trip over another's temporary file (they used to share one)."""
+    import os
+    import threading
+
+    model = tmp_path / "final"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(os.urandom(6 * 1024 * 1024))  # slow enough to build that they overlap
+    job = succeeded_job(snapshot, model)
+    threads, barrier = 6, threading.Barrier(6)
+    results: list[tuple[int, bytes]] = []
+
+    def download() -> None:
+        client = client_for(researcher)
+        barrier.wait()
+        response = client.get(f"/api/v1/training-jobs/{job.id}/checkpoint/")
+        body = b"".join(response.streaming_content) if response.status_code == 200 else response.content
+        results.append((response.status_code, body))
+
+    workers = [threading.Thread(target=download) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [status for status, _ in results] == [200] * threads
+    assert len({body for _, body in results}) == 1
+    with zipfile.ZipFile(io.BytesIO(results[0][1])) as archive:
+        assert sorted(archive.namelist()) == ["config.json", "model.safetensors"]
+    leftovers = [p.name for p in Path(job_output_dir(job)).iterdir() if "partial" in p.name or p.name.startswith(".")]
+    assert leftovers == []
