@@ -39,7 +39,6 @@ from rm_jobs.services.jobs import (
     training_job_cancel,
     training_job_checkpoint_zip,
     training_job_create,
-    training_jobs_sweep_stale,
 )
 
 
@@ -103,7 +102,6 @@ def jobs_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         status = 400
         if request.htmx:
             return render(request, "rm_jobs/partials/_job_form.html", {"project": project, "form": form}, status=status)
-    training_jobs_sweep_stale(project_id=project.id)
     jobs = list(training_job_list(project=project))
     context = {
         "project": project,
@@ -143,9 +141,6 @@ def job_detail(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse
     """The job page; for htmx polling, its status partial (which stops polling once the job finished)."""
     project = _project(request, slug)
     job = _job(project, job_id)
-    if job.is_active:
-        training_jobs_sweep_stale(project_id=project.id)
-        job.refresh_from_db()
     # The polled partial carries the evaluations too (out of band): they appear when the job finishes.
     return _render(request, "rm_jobs/job.html", "rm_jobs/partials/_job_poll.html", _job_context(project, job))
 

@@ -339,3 +339,24 @@ def test_simultaneous_first_downloads_of_a_checkpoint_all_get_the_same_zip(resea
         assert sorted(archive.namelist()) == ["config.json", "model.safetensors"]
     leftovers = [p.name for p in Path(job_output_dir(job)).iterdir() if "partial" in p.name or p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_reading_a_job_with_a_dead_worker_over_the_api_writes_nothing(api, project, snapshot):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    stale = timezone.now() - timedelta(hours=1)
+    job = TrainingJob.objects.create(
+        project=project, snapshot=snapshot, objective="bt", base_model="tiny", status=JobStatus.RUNNING, attempt=1,
+        worker="gone@host", heartbeat_at=stale, started_at=stale, config={"hyperparameters": {}, "stages": [{}]},
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        for url in (f"/api/v1/projects/{project.slug}/training-jobs/", f"/api/v1/training-jobs/{job.id}/"):
+            assert api.get(url).status_code == 200
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))]
+    assert writes == []
+    job.refresh_from_db()
+    assert (job.status, job.heartbeat_at) == (JobStatus.RUNNING, stale)
