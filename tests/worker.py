@@ -66,8 +66,11 @@ def worker_process(
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{proc.stdout.read() if proc.stdout else ''}")
-            if app.control.ping(destination=[node], timeout=0.5):
-                break
+            try:
+                if app.control.ping(destination=[node], timeout=0.5):
+                    break
+            except ValueError:  # the filesystem broker can hand over a reply file before it is written; ask again
+                continue
         else:
             raise RuntimeError("worker did not answer a ping within 60 s")
         yield proc
