@@ -322,11 +322,16 @@ def test_simultaneous_first_downloads_of_a_checkpoint_all_get_the_same_zip(resea
     results: list[tuple[int, bytes]] = []
 
     def download() -> None:
+        from django.db import connections
+
         client = client_for(researcher)
         barrier.wait()
-        response = client.get(f"/api/v1/training-jobs/{job.id}/checkpoint/")
-        body = b"".join(response.streaming_content) if response.status_code == 200 else response.content
-        results.append((response.status_code, body))
+        try:
+            response = client.get(f"/api/v1/training-jobs/{job.id}/checkpoint/")
+            body = b"".join(response.streaming_content) if response.status_code == 200 else response.content
+            results.append((response.status_code, body))
+        finally:
+            connections.close_all()  # this thread's own connection, so that the test database can be dropped
 
     workers = [threading.Thread(target=download) for _ in range(threads)]
     for worker in workers:
