@@ -258,6 +258,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _start_server(port: int, workers: int, threads: int, worker_class: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.django.base", "DJANGO_DEBUG": "false"}
+    # The load is the point here: no API rate limit (PREFSTACK_API_THROTTLE_*, config/settings/security.py).
+    env.update({"PREFSTACK_API_THROTTLE_USER": "", "PREFSTACK_API_THROTTLE_ANON": ""})
     cmd = [
         sys.executable,
         "-m",

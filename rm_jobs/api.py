@@ -34,7 +34,6 @@ from rm_jobs.services.jobs import (
     training_job_cancel,
     training_job_checkpoint_zip,
     training_job_create,
-    training_jobs_sweep_stale,
 )
 from rm_jobs.services.scoring import reward_model_score
 
@@ -149,7 +148,6 @@ class TrainingJobListApi(APIView):
         project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
         filters = JobFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        training_jobs_sweep_stale(project_id=project.id)
         qs = training_job_list(project=project, status=filters.validated_data.get("status"))
         return paginate(queryset=qs, serializer_class=TrainingJobOutput, request=request, view=self)
 
@@ -201,9 +199,6 @@ class TrainingJobDetailApi(APIView):
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = training_job_get_for_role(job_id=job_id, user=request.user)
-        if job.is_active:
-            training_jobs_sweep_stale(project_id=job.project_id)
-            job.refresh_from_db()
         return Response(TrainingJobDetailOutput(job).data)
 
 

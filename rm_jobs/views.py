@@ -38,7 +38,6 @@ from rm_jobs.services.jobs import (
     training_job_cancel,
     training_job_checkpoint_zip,
     training_job_create,
-    training_jobs_sweep_stale,
 )
 
 
@@ -83,7 +82,6 @@ def jobs_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         status = 400
         if request.htmx:
             return render(request, "rm_jobs/partials/_job_form.html", {"project": project, "form": form}, status=status)
-    training_jobs_sweep_stale(project_id=project.id)
     jobs = list(training_job_list(project=project))
     context = {
         "project": project,
@@ -123,9 +121,6 @@ def job_detail(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse
     """The job page; for htmx polling, its status partial (which stops polling once the job finished)."""
     project = access_project(request, slug, JOB_ROLES)
     job = _job(project, job_id)
-    if job.is_active:
-        training_jobs_sweep_stale(project_id=project.id)
-        job.refresh_from_db()
     # The polled partial carries the evaluations too (out of band): they appear when the job finishes.
     return render_page(request, "rm_jobs/job.html", "rm_jobs/partials/_job_poll.html", _job_context(project, job))
 

@@ -101,13 +101,16 @@ def write_bundle(
         entries += [(name, file_sha256(root / name)) for name in texts]
         manifest = render_manifest(entries)
         (root / MANIFEST_NAME).write_text(manifest, encoding="utf-8")
-        partial = target.with_name(target.name + ".partial")
+        # Inside the staging folder, whose name is this call's own: simultaneous first requests never share a
+        # partial file, and the rename into place is atomic.
+        partial = root / (target.name + ".partial")
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name in (*texts, MANIFEST_NAME):
                 _add(archive, root / name, name, zipfile.ZIP_DEFLATED)
             for f in written:
                 # Parquet and gzip are already compressed: store them as they are.
                 _add(archive, f.path, f.relative_path, zipfile.ZIP_STORED)
+        os.chmod(partial, 0o644)
         os.replace(partial, target)
     return Bundle(
         path=target,

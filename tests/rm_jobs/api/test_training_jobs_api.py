@@ -17,6 +17,7 @@ from transformers import AutoModelForSequenceClassification
 
 from annotator.models import Comparison, Role
 from rm_jobs.models import Evaluation, JobStatus, ReviewRequest, TrainingJob
+from rm_jobs.services.jobs import job_output_dir
 from tests.factories import UserFactory, member
 from tests.rm_jobs.conftest import ready_snapshot, succeeded_job
 
@@ -348,3 +349,63 @@ def test_a_hostile_rewardbench_file_is_refused_with_the_reason(api, done, settin
     response = api.post(f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart")
     assert response.status_code == 400
     assert reason in response.json()["message"] and "line 100001" in response.json()["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_first_downloads_of_a_checkpoint_all_get_the_same_zip(researcher, snapshot, tmp_path):
+    """Each first request builds the zip; none may trip over another's temporary file (they used to share one)."""
+    import os
+    import threading
+
+    model = tmp_path / "final"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(os.urandom(6 * 1024 * 1024))  # slow enough to build that they overlap
+    job = succeeded_job(snapshot, model)
+    threads, barrier = 6, threading.Barrier(6)
+    results: list[tuple[int, bytes]] = []
+
+    def download() -> None:
+        from django.db import connections
+
+        client = client_for(researcher)
+        barrier.wait()
+        try:
+            response = client.get(f"/api/v1/training-jobs/{job.id}/checkpoint/")
+            body = b"".join(response.streaming_content) if response.status_code == 200 else response.content
+            results.append((response.status_code, body))
+        finally:
+            connections.close_all()  # this thread's own connection, so that the test database can be dropped
+
+    workers = [threading.Thread(target=download) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [status for status, _ in results] == [200] * threads
+    assert len({body for _, body in results}) == 1
+    with zipfile.ZipFile(io.BytesIO(results[0][1])) as archive:
+        assert sorted(archive.namelist()) == ["config.json", "model.safetensors"]
+    leftovers = [p.name for p in Path(job_output_dir(job)).iterdir() if "partial" in p.name or p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_reading_a_job_with_a_dead_worker_over_the_api_writes_nothing(api, project, snapshot):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    stale = timezone.now() - timedelta(hours=1)
+    job = TrainingJob.objects.create(
+        project=project, snapshot=snapshot, objective="bt", base_model="tiny", status=JobStatus.RUNNING, attempt=1,
+        worker="gone@host", heartbeat_at=stale, started_at=stale, config={"hyperparameters": {}, "stages": [{}]},
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        for url in (f"/api/v1/projects/{project.slug}/training-jobs/", f"/api/v1/training-jobs/{job.id}/"):
+            assert api.get(url).status_code == 200
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))]
+    assert writes == []
+    job.refresh_from_db()
+    assert (job.status, job.heartbeat_at) == (JobStatus.RUNNING, stale)
