@@ -34,7 +34,7 @@ from rm_jobs.selectors.jobs import (
     training_job_list,
     training_job_series,
 )
-from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create
+from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_path
 from rm_jobs.services.jobs import (
     training_job_cancel,
     training_job_checkpoint_zip,
@@ -206,6 +206,7 @@ def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResp
                 user=request_user(request),
                 snapshot=form.cleaned_data.get("snapshot"),
                 reward_bench_file=form.cleaned_data.get("file"),
+                benchmark=form.cleaned_data.get("benchmark") or "auto",
             )
         except ApplicationError as exc:
             add_service_errors(form, exc)
@@ -225,6 +226,23 @@ def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResp
         _job_context(project, job, evaluation_form=form),
         status=status,
     )
+
+
+@login_required
+@require_GET
+def evaluation_results(request: HtmxHttpRequest, slug: str, job_id: int, evaluation_id: int) -> FileResponse:
+    """A benchmark evaluation's results JSON, as the benchmark's own scripts write it."""
+    project = _project(request, slug)
+    job = _job(project, job_id)
+    evaluation = Evaluation.objects.filter(job=job, id=evaluation_id).first()
+    if evaluation is None:
+        raise Http404("No such evaluation.")
+    try:
+        path = evaluation_results_path(evaluation=evaluation)
+    except ApplicationError as exc:
+        raise Http404(exc.message) from exc
+    filename = f"evaluation-{evaluation.id}-{evaluation.kind}.json"
+    return FileResponse(path.open("rb"), as_attachment=True, filename=filename, content_type="application/json")
 
 
 @login_required
