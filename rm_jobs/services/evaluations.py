@@ -77,9 +77,9 @@ def _check_benchmark_file(path: Path, benchmark: str) -> BenchmarkName:
         name: BenchmarkName = detect_benchmark(rows) if benchmark == "auto" else benchmark  # type: ignore[assignment]
         check_rows(name, rows)
     except BenchmarkLayoutError as error:
-        raise ValidationFailed(
-            error.message, code="benchmark_layout", extra={"fields": {"file": error.where}}
-        ) from error
+        # the whole message on the field: the page shows it there, and the API's extra says which row
+        extra = {"fields": {"file": error.message}, "where": error.where}
+        raise ValidationFailed(error.message, code="benchmark_layout", extra=extra) from error
     except UnicodeDecodeError as error:
         raise ValidationFailed(
             "The file is not UTF-8 text.", code="benchmark_layout", extra={"fields": {"file": "Not UTF-8."}}
