@@ -262,7 +262,7 @@ def _reward_bench(model_dir: Path, path: Path, job: TrainingJob) -> tuple[dict[s
     from rm_jobs.training import reward_bench  # torch: imported in the worker only
 
     result = reward_bench(model_dir, path, device=_job_device(job))
-    metrics = {
+    metrics: dict[str, Any] = {
         "rewardbench_overall": None if result.overall is None else _finite(result.overall),
         "sections": {name: _finite(v) for name, v in result.sections.items()},
         "pooled_accuracy": _finite(result.pooled_accuracy),
@@ -270,7 +270,7 @@ def _reward_bench(model_dir: Path, path: Path, job: TrainingJob) -> tuple[dict[s
         "num_pairs": len(result.chosen_rewards),
     }
     # scripts/run_rm.py's results file: model, model_type, chat_template and the accuracy of each subset.
-    export = {"model": _model_name(job), "model_type": "Seq. Classifier", "chat_template": "tokenizer"}
+    export: dict[str, Any] = {"model": _model_name(job), "model_type": "Seq. Classifier", "chat_template": "tokenizer"}
     export.update(metrics["per_subset"])
     return metrics, export
 
