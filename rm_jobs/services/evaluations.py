@@ -1,8 +1,10 @@
 """Evaluations of trained reward models, and sending the comparisons a model disagrees with to the leads.
 
 An evaluation scores a snapshot's validation split (pairwise accuracy for every model; per-attribute RMSE and
-Pearson r for models with regression outputs) or an uploaded RewardBench-format file (accuracy per ``subset``, ties
-counted wrong as in allenai/reward-bench ``scripts/run_rm.py``). On a validation split it also lists the comparisons
+Pearson r for models with regression outputs) or an uploaded benchmark file as released: RewardBench (accuracy per
+``subset``, ties counted wrong as in allenai/reward-bench ``scripts/run_rm.py``), RewardBench 2, RM-Bench or
+JudgeBench-style pairs (:mod:`rm_jobs.training.benchmarks`), scored on the job's device; their results JSON, as the
+benchmark's own scripts write it, is kept beside the job and served by ``evaluation_results_path``. On a validation split it also lists the comparisons
 whose aggregated human preference the model contradicts most confidently: r(chosen) - r(rejected) most negative.
 
 Review queue — the choice made: the annotator app has no comparison-level review queue (its reviews are per
