@@ -38,3 +38,6 @@ class ErrorCode(StrEnum):
     MODEL_NOT_READY = "model_not_ready"
     INPUT_TOO_LONG = "input_too_long"
     TOO_MANY_ITEMS = "too_many_items"
+    BENCHMARK_LAYOUT = "benchmark_layout"
+    UNKNOWN_BENCHMARK = "unknown_benchmark"
+    NO_RESULTS_FILE = "no_results_file"

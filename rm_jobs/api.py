@@ -27,7 +27,7 @@ from rm_jobs.selectors.jobs import (
     training_job_list,
     training_job_series,
 )
-from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create
+from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_path
 from rm_jobs.services.jobs import (
     HyperParameters,
     base_model_choices,
@@ -116,8 +116,13 @@ class EvaluationOutput(serializers.Serializer):
             "Validation: accuracy, mean_margin, num_pairs; rmse/pearson. RewardBench file: rewardbench_overall "
             "(RewardBench's score: mean of the section scores, prior sets at weight 0.5; null when the file has none "
             "of its subsets), sections (example-count-weighted accuracy per section), pooled_accuracy (share of all "
-            "pairs won, not RewardBench's score), per_subset, num_pairs."
+            "pairs won, not RewardBench's score), per_subset, num_pairs. RewardBench 2 / RM-Bench / JudgeBench file: "
+            "benchmark, overall, per_subset (subset / domain / category), details (RM-Bench easy, normal, hard and "
+            "per_domain; JudgeBench per_source; RewardBench 2 ties), num_rows."
         )
+    )
+    results_url = serializers.SerializerMethodField(
+        help_text="The benchmark's results JSON as its own scripts write it; null for validation runs."
     )
     disagreements = serializers.ListField(
         child=serializers.DictField(),
@@ -126,6 +131,11 @@ class EvaluationOutput(serializers.Serializer):
     error = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_results_url(self, evaluation: Evaluation) -> str | None:
+        if not evaluation.results_file:
+            return None
+        return reverse("api-evaluations-results", kwargs={"evaluation_id": evaluation.id})
 
 
 class JobFilter(PageInput):
@@ -297,8 +307,14 @@ class EvaluationCreateApi(APIView):
 
         snapshot = serializers.IntegerField(required=False, help_text="Evaluate on this snapshot's validation split.")
         file = serializers.FileField(
-            required=False, help_text="Or a RewardBench-format JSONL file (prompt, chosen, rejected, subset)."
+            required=False,
+            help_text="Or a benchmark file as released (.jsonl, .json, .parquet): RewardBench, RewardBench 2, "
+            "RM-Bench or JudgeBench pairs.",
         )
+        benchmark = serializers.CharField(
+            required=False, default="auto", help_text="auto (told by the layout), reward-bench, rewardbench2, "
+            "rm-bench or judgebench; a file in another layout is refused with code benchmark_layout."
+        )  # fmt: skip
 
     @extend_schema(
         operation_id="evaluations_create",
@@ -313,7 +329,11 @@ class EvaluationCreateApi(APIView):
         snapshot_id = body.validated_data.get("snapshot")
         snapshot = snapshot_get_for_role(snapshot_id=snapshot_id, user=request.user) if snapshot_id else None
         evaluation = evaluation_create(
-            job=job, user=request.user, snapshot=snapshot, reward_bench_file=body.validated_data.get("file")
+            job=job,
+            user=request.user,
+            snapshot=snapshot,
+            reward_bench_file=body.validated_data.get("file"),
+            benchmark=body.validated_data["benchmark"],
         )
         return Response(EvaluationOutput(evaluation).data, status=status.HTTP_202_ACCEPTED)
 
@@ -332,6 +352,26 @@ class EvaluationDetailApi(APIView):
     )
     def get(self, request: Request, evaluation_id: int) -> Response:
         return Response(EvaluationOutput(_evaluation_for(request, evaluation_id)).data)
+
+
+class EvaluationResultsApi(APIView):
+    @extend_schema(
+        operation_id="evaluations_results",
+        summary="A benchmark evaluation's results JSON, as RewardBench / RM-Bench / JudgeBench scripts write it.",
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="The results file."),
+            **errors(401, 403, 404),
+        },
+    )
+    def get(self, request: Request, evaluation_id: int) -> FileResponse:
+        evaluation = _evaluation_for(request, evaluation_id)
+        path = evaluation_results_path(evaluation=evaluation)
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=f"evaluation-{evaluation.id}-{evaluation.kind}.json",
+            content_type="application/json",
+        )
 
 
 class ReviewRequestCreateApi(APIView):

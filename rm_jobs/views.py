@@ -33,7 +33,7 @@ from rm_jobs.selectors.jobs import (
     training_job_list,
     training_job_series,
 )
-from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create
+from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_path
 from rm_jobs.services.jobs import (
     training_job_cancel,
     training_job_checkpoint_zip,
@@ -181,6 +181,7 @@ def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResp
                 user=request_user(request),
                 snapshot=form.cleaned_data.get("snapshot"),
                 reward_bench_file=form.cleaned_data.get("file"),
+                benchmark=form.cleaned_data.get("benchmark") or "auto",
             )
         except ApplicationError as exc:
             add_service_errors(form, exc)
@@ -200,6 +201,17 @@ def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResp
         _job_context(project, job, evaluation_form=form),
         status=status,
     )
+
+
+@login_required
+@require_GET
+def evaluation_results(request: HtmxHttpRequest, slug: str, job_id: int, evaluation_id: int) -> FileResponse:
+    """A benchmark evaluation's results JSON, as the benchmark's own scripts write it."""
+    project = access_project(request, slug, JOB_ROLES)
+    evaluation = evaluation_get(evaluation_id=evaluation_id, job=_job(project, job_id))
+    path = evaluation_results_path(evaluation=evaluation)  # NotFound: the middleware answers 404
+    filename = f"evaluation-{evaluation.id}-{evaluation.kind}.json"
+    return FileResponse(path.open("rb"), as_attachment=True, filename=filename, content_type="application/json")
 
 
 @login_required

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,15 @@ import torch
 from torch import Tensor
 from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerBase
 
+from rm_jobs.training.benchmarks import (
+    SCORERS,
+    BenchmarkLayoutError,
+    BenchmarkName,
+    BenchmarkResult,
+    check_rows,
+    detect_benchmark,
+    read_benchmark_file,
+)
 from rm_jobs.training.config import TrainConfig
 from rm_jobs.training.data import (
     Encoded,
@@ -356,3 +365,44 @@ def reward_bench(
     scores = reward_bench_scores(per_subset)
     pooled = total / len(rows) if rows else math.nan
     return RewardBenchResult(scores.overall, scores.sections, pooled, per_subset, chosen, rejected)
+
+
+def scorer(
+    model_dir: str | Path, *, batch_size: int = 32, max_length: int | None = None, device: str = "cpu"
+) -> Callable[[Sequence[tuple[Any, str]]], list[float]]:
+    """A :data:`~rm_jobs.training.benchmarks.Scorer` for a saved model: loaded once on ``device``, then each call
+    scores its ``(prompt, response)`` list in length-sorted batches, as :func:`score` does."""
+    reward_model, tokenizer, config = load_for_inference(model_dir, device=device)
+    dtype = resolve_precision(config, torch.device(device))
+    column = reward_column(reward_model)
+
+    def rewards(pairs: Sequence[tuple[Any, str]]) -> list[float]:
+        prompts = [render_prompt(prompt, tokenizer) for prompt, _ in pairs]
+        sequences = encode_pairs(tokenizer, prompts, [r for _, r in pairs], max_length or config.max_length)
+        if not sequences:
+            return []
+        outputs = predict(
+            reward_model, sequences, pad_token_id=int(tokenizer.pad_token_id), batch_size=batch_size, dtype=dtype
+        )
+        return [float(v) for v in outputs[:, column]]
+
+    return rewards
+
+
+def run_benchmark(
+    model_dir: str | Path,
+    path: str | Path,
+    *,
+    benchmark: BenchmarkName | None = None,
+    batch_size: int = 32,
+    device: str = "cpu",
+) -> BenchmarkResult:
+    """Score a RewardBench 2, RM-Bench or JudgeBench file as released (``benchmark`` None: told by its layout).
+
+    Raises BenchmarkLayoutError for a file in another layout (checked before the model is loaded)."""
+    rows = read_benchmark_file(path)
+    name = benchmark or detect_benchmark(rows)
+    if name not in SCORERS:
+        raise BenchmarkLayoutError(f"{name} files are scored by reward_bench(), not run_benchmark().")
+    check_rows(name, rows)
+    return SCORERS[name](rows, scorer(model_dir, batch_size=batch_size, device=device))

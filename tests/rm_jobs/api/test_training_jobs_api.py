@@ -188,6 +188,9 @@ def test_evaluate_on_a_rewardbench_file_then_list_it(api, done, django_capture_o
     assert evaluation.metrics["pooled_accuracy"] == pytest.approx(sum(evaluation.metrics["per_subset"].values()) / 2)
     listed = api.get(f"/api/v1/training-jobs/{done.id}/evaluations/").json()
     assert [e["kind"] for e in listed] == ["reward-bench", "validation"]
+    results = json.loads(b"".join(api.get(listed[0]["results_url"]).streaming_content))  # run_rm.py's results file
+    assert results["model_type"] == "Seq. Classifier"
+    assert {k: results[k] for k in ("chat", "safety")} == evaluation.metrics["per_subset"]
 
 
 def test_a_malformed_rewardbench_file_is_refused(api, done):
