@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import CONFLICT, ErrorOutput, PageInput, errors, paginate, paginated
+from annotator.api.projects import CONFLICT, MAX_ID, ErrorOutput, PageInput, errors, paginate, paginated, query_input
 from annotator.errors import ValidationFailed
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.snapshots import snapshot_get_for_role
@@ -139,10 +139,9 @@ class TrainingJobListApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
-        filters = JobFilter(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = query_input(JobFilter, request)
         training_jobs_sweep_stale(project_id=project.id)
-        qs = training_job_list(project=project, status=filters.validated_data.get("status"))
+        qs = training_job_list(project=project, status=filters.get("status"))
         return paginate(queryset=qs, serializer_class=TrainingJobOutput, request=request, view=self)
 
 
@@ -151,7 +150,9 @@ class TrainingJobCreateApi(APIView):
         class Meta:
             ref_name = "TrainingJobCreateInput"
 
-        snapshot = serializers.IntegerField(help_text="Id of a ready snapshot of the project.")
+        snapshot = serializers.IntegerField(
+            min_value=1, max_value=MAX_ID, help_text="Id of a ready snapshot of the project."
+        )
         objective = serializers.ChoiceField(choices=Objective.choices)
         base_model = serializers.CharField(required=False, help_text="A name from GET /reward-models/base-models/.")
         queue = serializers.ChoiceField(choices=Queue.choices, default=Queue.DEFAULT)
@@ -341,7 +342,9 @@ class ReviewRequestCreateApi(APIView):
             ref_name = "ReviewRequestCreateInput"
 
         comparison_ids = serializers.ListField(
-            child=serializers.IntegerField(), required=False, help_text="Default: every listed disagreement."
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+            required=False,
+            help_text="Default: every listed disagreement.",
         )
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
@@ -389,7 +392,9 @@ class ComparisonRowOutput(serializers.Serializer):
 
 class TrainingJobCompareApi(APIView):
     class FilterSerializer(serializers.Serializer):
-        snapshot = serializers.IntegerField(required=False, help_text="Validation snapshot id; default the newest.")
+        snapshot = serializers.IntegerField(
+            required=False, min_value=1, max_value=MAX_ID, help_text="Validation snapshot id; default the newest."
+        )
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -407,9 +412,8 @@ class TrainingJobCompareApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        table = training_job_comparison(project=project, snapshot_id=filters.validated_data.get("snapshot"))
+        filters = query_input(self.FilterSerializer, request)
+        table = training_job_comparison(project=project, snapshot_id=filters.get("snapshot"))
         return Response(
             {
                 "snapshot": table.snapshot.id if table.snapshot else None,

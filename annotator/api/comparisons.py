@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import PageInput, errors, paginate, paginated
+from annotator.api.projects import PageInput, errors, paginate, paginated, query_input
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Role, Split
 from annotator.selectors.comparisons import comparison_get, comparison_list
@@ -39,7 +39,9 @@ class ComparisonOutput(serializers.Serializer):
 
 
 class ComparisonFilter(PageInput):
-    split = serializers.ChoiceField(choices=[*Split.values, ""], required=False)
+    split = serializers.ChoiceField(
+        choices=[*Split.values, ""], required=False, allow_blank=True, help_text='"" lists those without a split yet.'
+    )
     source = serializers.CharField(required=False, max_length=64)
 
 
@@ -52,11 +54,8 @@ class ComparisonListApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=DATA_ROLES)
-        filters = ComparisonFilter(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        qs = comparison_list(
-            project=project, split=filters.validated_data.get("split"), source=filters.validated_data.get("source")
-        )
+        filters = query_input(ComparisonFilter, request)
+        qs = comparison_list(project=project, split=filters.get("split"), source=filters.get("source"))
         return paginate(queryset=qs, serializer_class=ComparisonOutput, request=request, view=self)
 
 

@@ -64,9 +64,31 @@ def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer
     return _paginated_cache[item]
 
 
+# Ids are 64-bit in the database: a larger one in a query or body is a 400, never an overflow in SQL.
+MAX_ID = 2**63 - 1
+# Past any table's end (and far from the 64-bit limit of SQL's OFFSET).
+MAX_OFFSET = 10**9
+
+
 class PageInput(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
-    offset = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
+
+
+def query_input(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    """The query string validated by ``serializer_class``, read strictly as the schema documents it: one value per
+    parameter, and an empty value is a value (HTML-form reading would drop ``?status=`` as if it were absent)."""
+    fields = serializer_class().fields
+    repeated = {
+        name: ["Give this parameter once."]
+        for name, values in request.query_params.lists()
+        if len(values) > 1 and name in fields
+    }
+    if repeated:
+        raise serializers.ValidationError(repeated)
+    query = serializer_class(data=request.query_params.dict())
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
 
 
 def paginate(
@@ -77,7 +99,7 @@ def paginate(
     view: APIView,
 ) -> Response:
     """A limit/offset page of ``queryset`` (query parameters validated first: a bad one is a 400, never a 500)."""
-    PageInput(data=request.query_params).is_valid(raise_exception=True)
+    query_input(PageInput, request)
     paginator = LimitOffsetPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import CONFLICT, PageInput, errors, paginate, paginated
+from annotator.api.projects import CONFLICT, PageInput, errors, paginate, paginated, query_input
 from annotator.errors import NotFound
 from annotator.exports import EXPORT_FORMATS, SPLITS
 from annotator.models import Snapshot, SnapshotStatus
@@ -89,9 +89,8 @@ class SnapshotListApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(SNAPSHOT_ROLES))
-        filters = SnapshotFilter(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        qs = snapshot_list(project=project, status=filters.validated_data.get("status"))
+        filters = query_input(SnapshotFilter, request)
+        qs = snapshot_list(project=project, status=filters.get("status"))
         return paginate(queryset=qs, serializer_class=SnapshotOutput, request=request, view=self)
 
 
@@ -183,9 +182,7 @@ class SnapshotDownloadApi(APIView):
     )
     def get(self, request: Request, snapshot_id: int) -> FileResponse:
         snapshot = snapshot_get_for_role(snapshot_id=snapshot_id, user=request.user)
-        query = DownloadInput(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = query_input(DownloadInput, request)
         stem = f"{snapshot.project.slug}-v{snapshot.number}"
         if data["export"] == BUNDLE:
             path = snapshot_bundle_file(snapshot=snapshot)

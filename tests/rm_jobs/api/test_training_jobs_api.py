@@ -91,7 +91,9 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
     ("payload", "status", "code"),
     [
         ({"objective": "scaled-bt"}, 400, "validation_failed"),
-        ({"snapshot": 0, "objective": "bt"}, 404, "not_found"),
+        ({"snapshot": 987_654, "objective": "bt"}, 404, "not_found"),
+        ({"snapshot": 0, "objective": "bt"}, 400, "validation_failed"),  # ids start at 1, as the schema says
+        ({"snapshot": 2**63, "objective": "bt"}, 400, "validation_failed"),
         ({"objective": "ppo"}, 400, "validation_failed"),
         ({"objective": "bt", "base_model": "nope"}, 400, "validation_failed"),
         ({"objective": "bt", "hyperparameters": {"batch_size": -1}}, 400, "validation_failed"),
