@@ -166,6 +166,16 @@ def _utf8_error(unit: LocationUnit, position: int, exc: UnicodeDecodeError) -> I
     )
 
 
+def _invalid_json(exc: ValueError | RecursionError) -> str:
+    """The message for a failed ``json.loads``: beside JSONDecodeError, an integer past Python's 4,300-digit
+    conversion limit raises a plain ValueError, and nesting past the interpreter's stack a RecursionError."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON: {exc.msg} at character {exc.colno}"
+    if isinstance(exc, RecursionError):
+        return "invalid JSON: nested too deeply"
+    return f"invalid JSON: {str(exc).split(';')[0]}"
+
+
 def iter_jsonl(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
     """Yield ``(line, object)`` for every non-blank line; each line must be one JSON object."""
     loads = json.loads
@@ -180,9 +190,9 @@ def iter_jsonl(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
             continue
         try:
             value = loads(text)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ImportFormatError(
-                f"invalid JSON: {exc.msg} at character {exc.colno}",
+                _invalid_json(exc),
                 line=line_number,
                 expected="one JSON object per line",
             ) from exc
@@ -207,10 +217,9 @@ def iter_json_array(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]
         return
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFormatError(
-            f"invalid JSON: {exc.msg} at character {exc.colno}", line=exc.lineno, expected="a JSON array of objects"
-        ) from exc
+    except (ValueError, RecursionError) as exc:
+        line = exc.lineno if isinstance(exc, json.JSONDecodeError) else None
+        raise ImportFormatError(_invalid_json(exc), line=line, expected="a JSON array of objects") from exc
     if not isinstance(value, list):
         raise ImportFormatError(f"a JSON {type(value).__name__} at the top level", expected="a JSON array of objects")
     for row_number, item in enumerate(value, 1):

@@ -183,3 +183,18 @@ def test_a_file_object_is_read_from_its_position_and_left_open() -> None:
     upload.name = "pairs.jsonl"
     assert len(list(parse_file(upload, "prefstack"))) == 2
     assert not upload.closed
+
+
+@pytest.mark.parametrize("container", ["jsonl", "json"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9" * 5_000, r"invalid JSON: Exceeds the limit \(4300 digits\)"),
+        ("[" * 100_000, "invalid JSON: nested too deeply"),
+    ],
+)
+def test_json_the_json_module_cannot_hold_is_a_format_error(container: str, value: str, message: str) -> None:
+    row = '{"prompt": "p", "response_1": "a", "response_2": "b", "metadata": {"n": ' + value + "}}"
+    data = io.BytesIO((row if container == "jsonl" else f"[{row}]").encode())
+    with pytest.raises(ImportFormatError, match=message):
+        list(parse_file(data, "prefstack", container=container))  # type: ignore[arg-type]
