@@ -26,6 +26,13 @@ class ValidationFailed(ApplicationError):
     code = "validation_failed"
 
 
+class UnprocessableFile(ValidationFailed):
+    """An upload whose content cannot be used (a malformed dataset file): 422 where a malformed request is a 400,
+    because a request can be checked against the API's schema and a file's content cannot."""
+
+    status = 422
+
+
 class PermissionDenied(ApplicationError):
     code = "permission_denied"
     status = 403

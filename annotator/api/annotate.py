@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api.inputs import body_input
 from annotator.api.projects import ErrorOutput
 from annotator.models import Assignment, Flag, Role, SkipReason
 from annotator.selectors.assignments import assignment_get_for_annotator, assignment_workspace
@@ -162,9 +164,8 @@ class AssignmentDraftApi(APIView):
     )
     def put(self, request: Request, assignment_id: int) -> Response:
         a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
-        data = DraftInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        a = assignment_draft_save(assignment=a, annotator=request.user, draft=data.validated_data["draft"])
+        draft = body_input(DraftInput, request)["draft"]
+        a = assignment_draft_save(assignment=a, annotator=request.user, draft=draft)
         return Response(DraftOutput({"assignment": a.pk, "draft": a.draft, "reserved_until": a.reserved_until}).data)
 
 
@@ -201,9 +202,7 @@ class AnnotationSubmitApi(APIView):
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
-        data = SubmitInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = body_input(SubmitInput, request)
         result = annotation_submit(
             assignment=a,
             annotator=request.user,
@@ -222,6 +221,31 @@ class SkipInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False, default=list)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["reason"] == SkipReason.OTHER and not attrs["note"].strip():
+            raise serializers.ValidationError({"note": "Say why in a note when the reason is “other”."})
+        return attrs
+
+
+# The schema's two shapes of a skip: "other" needs a note with some text in it (what SkipInput.validate checks).
+class SkipForReasonInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=[c for c in SkipReason.choices if c[0] != SkipReason.OTHER])
+    note = serializers.CharField(required=False, allow_blank=True)
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False)
+
+
+class SkipForOtherInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=[(SkipReason.OTHER.value, SkipReason.OTHER.label)])
+    note = serializers.CharField(validators=[RegexValidator(r"\S")], help_text="Why; required for “other”.")
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False)
+
+
+SKIP_REQUEST = PolymorphicProxySerializer(
+    component_name="SkipInput",
+    serializers=[SkipForReasonInput, SkipForOtherInput],
+    resource_type_field_name=None,
+)
+
 
 class SkipOutput(serializers.Serializer):
     assignment = serializers.IntegerField()
@@ -235,14 +259,12 @@ class AssignmentSkipApi(APIView):
         operation_id="assignment_skip",
         summary="Skip a comparison",
         description='Give it back with a reason ("other" needs a note) and optional flags; it goes to someone else.',
-        request=SkipInput,
+        request=SKIP_REQUEST,
         responses={200: SkipOutput, **_errors(400, 401, 403, 404, 409)},
         tags=["annotate"],
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
-        data = SkipInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        a = assignment_skip(assignment=a, annotator=request.user, **data.validated_data)
+        a = assignment_skip(assignment=a, annotator=request.user, **body_input(SkipInput, request))
         out = {"assignment": a.pk, "status": a.status, "reason": a.skip_reason, "flags": a.flags}
         return Response(SkipOutput(out).data)

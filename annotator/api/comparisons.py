@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api.inputs import body_input
 from annotator.api.projects import PageInput, errors, paginate, paginated, query_input
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Role, Split
@@ -77,7 +78,13 @@ class ComparisonImportApi(APIView):
         class Meta:
             ref_name = "ComparisonImportInput"
 
-        file = serializers.FileField(help_text="JSONL, JSON, CSV or Parquet, optionally gzip-compressed.")
+        file = serializers.FileField(
+            help_text=(
+                "JSONL, JSON, CSV or Parquet, optionally gzip-compressed; the type comes from the file name's "
+                "extension (.jsonl, .json, .csv, .parquet, each optionally + .gz). A file whose name or content does "
+                "not fit is refused with 422."
+            )
+        )
         format = serializers.ChoiceField(choices=IMPORT_FORMATS)
         split = serializers.ChoiceField(choices=Split.values, required=False, help_text="For files that do not say.")
 
@@ -94,16 +101,10 @@ class ComparisonImportApi(APIView):
         operation_id="comparisons_import",
         summary="Import a file of comparisons, all or nothing.",
         request={"multipart/form-data": InputSerializer},
-        responses={201: OutputSerializer, **errors(400, 401, 403, 404)},
+        responses={201: OutputSerializer, **errors(400, 401, 403, 404, 422)},
     )
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=DATA_ROLES)
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        result = comparisons_import(
-            project=project,
-            source=body.validated_data["file"],
-            fmt=body.validated_data["format"],
-            split=body.validated_data.get("split"),
-        )
+        body = body_input(self.InputSerializer, request)
+        result = comparisons_import(project=project, source=body["file"], fmt=body["format"], split=body.get("split"))
         return Response(self.OutputSerializer(result).data, status=status.HTTP_201_CREATED)

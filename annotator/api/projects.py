@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api.inputs import query_input
 from annotator.selectors.projects import project_get_for_role, project_list_for_user, project_roles
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -36,6 +37,10 @@ ERRORS: dict[int, OpenApiResponse] = {
     401: _error("Not authenticated."),
     403: _error("Authenticated but without the role this needs."),
     404: _error("No such object, or not a member of its project."),
+    422: _error(
+        "The request is well formed but the uploaded file's content cannot be used (extra names the line or row, "
+        "the column and what was expected)."
+    ),
 }
 CONFLICT = {409: _error("The object's state forbids this (e.g. the snapshot is not ready).")}
 
@@ -73,22 +78,6 @@ MAX_OFFSET = 10**9
 class PageInput(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
-
-
-def query_input(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    """The query string validated by ``serializer_class``, read strictly as the schema documents it: one value per
-    parameter, and an empty value is a value (HTML-form reading would drop ``?status=`` as if it were absent)."""
-    fields = serializer_class().fields
-    repeated = {
-        name: ["Give this parameter once."]
-        for name, values in request.query_params.lists()
-        if len(values) > 1 and name in fields
-    }
-    if repeated:
-        raise serializers.ValidationError(repeated)
-    query = serializer_class(data=request.query_params.dict())
-    query.is_valid(raise_exception=True)
-    return dict(query.validated_data)
 
 
 def paginate(

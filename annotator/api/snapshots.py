@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
-
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -13,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api.inputs import body_input
 from annotator.api.projects import CONFLICT, PageInput, errors, paginate, paginated, query_input
 from annotator.errors import NotFound
 from annotator.exports import EXPORT_FORMATS, SPLITS
@@ -114,9 +113,7 @@ class SnapshotCreateApi(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(SNAPSHOT_ROLES))
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = body_input(self.InputSerializer, request)
         rule = aggregation_rule_get(name=data.get("rule"))
         if data.get("rule") and rule is None:
             raise NotFound(f"No aggregation rule named {data['rule']!r}.", extra={"fields": {"rule": "unknown"}})
@@ -175,7 +172,10 @@ class SnapshotDownloadApi(APIView):
         summary="Download one export format of a ready snapshot, or the bundle (streamed).",
         parameters=[DownloadInput],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+            **{
+                (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file; its type says which.")
+                for content_type in _CONTENT_TYPES.values()
+            },
             **errors(400, 401, 403, 404),
             **CONFLICT,
         },
@@ -193,5 +193,5 @@ class SnapshotDownloadApi(APIView):
             )
             part = f"-{data['split']}" if data.get("split") else ""
             name = f"{stem}-{data['export']}{part}.{data['file_type']}"
-            content_type = _CONTENT_TYPES.get(data["file_type"]) or mimetypes.guess_type(name)[0] or ""
+            content_type = _CONTENT_TYPES[data["file_type"]]
         return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type=content_type)

@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotator.bulk import BulkTable
-from annotator.errors import ValidationFailed
+from annotator.errors import UnprocessableFile, ValidationFailed
 from annotator.imports import IMPORT_FORMATS, ComparisonRecord, ImportFormatError, find_format_errors, parse_file
 from annotator.models import (
     Annotation,
@@ -52,7 +52,7 @@ class ImportResult:
     skipped_as_not_ratable: int
 
 
-class ImportFailed(ValidationFailed):
+class ImportFailed(UnprocessableFile):
     """The file was refused; ``extra`` names the line or row, the column and what was expected."""
 
     code = "import_failed"

@@ -27,7 +27,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from annotator.errors import Conflict, ValidationFailed
+from annotator.errors import Conflict, UnprocessableFile, ValidationFailed
 from annotator.models import Comparison, Snapshot, SnapshotStatus
 from rm_jobs.models import (
     Evaluation,
@@ -53,7 +53,7 @@ REASON_MAX_LENGTH = 2000
 
 
 def _check_reward_bench_file(path: Path) -> int:
-    """Rows in a RewardBench-format JSONL file (prompt, chosen, rejected, optional subset); ValidationFailed else."""
+    """Rows in a RewardBench-format JSONL file (prompt, chosen, rejected, optional subset); UnprocessableFile else."""
     count = 0
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -61,20 +61,21 @@ def _check_reward_bench_file(path: Path) -> int:
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValidationFailed(
-                    f"Line {number} is not JSON: {error.msg}.", extra={"fields": {"file": f"line {number}"}}
+            except (ValueError, RecursionError) as error:  # also integers past 4,300 digits, nesting past the stack
+                reason = error.msg if isinstance(error, json.JSONDecodeError) else type(error).__name__
+                raise UnprocessableFile(
+                    f"Line {number} is not JSON: {reason}.", extra={"fields": {"file": f"line {number}"}}
                 ) from error
             missing = [key for key in ("prompt", "chosen", "rejected") if not isinstance(row, dict) or key not in row]
             if missing:
-                raise ValidationFailed(
+                raise UnprocessableFile(
                     f"Line {number} lacks {', '.join(missing)}: a RewardBench file has prompt, chosen, rejected "
                     "and subset.",
                     extra={"fields": {"file": f"line {number}"}},
                 )
             count += 1
     if not count:
-        raise ValidationFailed("The file holds no rows.", extra={"fields": {"file": "Empty."}})
+        raise UnprocessableFile("The file holds no rows.", extra={"fields": {"file": "Empty."}})
     return count
 
 
@@ -119,10 +120,10 @@ def evaluation_create(
                 out.write(chunk)
         try:
             _check_reward_bench_file(target)
-        except (ValidationFailed, UnicodeDecodeError) as error:
+        except (UnprocessableFile, UnicodeDecodeError) as error:
             target.unlink(missing_ok=True)
             if isinstance(error, UnicodeDecodeError):
-                raise ValidationFailed(
+                raise UnprocessableFile(
                     "The file is not UTF-8 text.", extra={"fields": {"file": "Not UTF-8."}}
                 ) from error
             raise

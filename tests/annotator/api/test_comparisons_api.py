@@ -69,7 +69,7 @@ def test_a_bad_file_imports_nothing(lead_client: tuple[APIClient, Any]) -> None:
         f"/api/v1/projects/{project.slug}/comparisons/import/",
         {"file": SimpleUploadedFile("p.jsonl", bad), "format": "helpsteer2-preference"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422  # the request is well formed; the file is not
     assert response.json()["code"] == "import_failed"
     assert not Comparison.objects.exists()
 
@@ -120,7 +120,7 @@ def test_a_field_the_database_cannot_hold_imports_nothing(
         f"/api/v1/projects/{project.slug}/comparisons/import/",
         {"file": SimpleUploadedFile("rows.jsonl", json.dumps(row).encode()), "format": "prefstack"},
     )
-    assert response.status_code == 400, response.content[:300]
+    assert response.status_code == 422, response.content[:300]
     assert message in response.json()["message"]
     assert not Comparison.objects.exists()
 

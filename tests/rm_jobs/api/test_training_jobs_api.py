@@ -191,7 +191,7 @@ def test_evaluate_on_a_rewardbench_file_then_list_it(api, done, django_capture_o
 def test_a_malformed_rewardbench_file_is_refused(api, done):
     upload = SimpleUploadedFile("rb.jsonl", b'{"prompt": "Q", "chosen": "A"}\n')
     response = api.post(f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart")
-    assert response.status_code == 400
+    assert response.status_code == 422  # a well-formed request whose file cannot be used
     assert "rejected" in response.json()["message"]
 
 
