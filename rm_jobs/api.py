@@ -348,7 +348,8 @@ class EvaluationCreateApi(APIView):
             ref_name = "EvaluationOnFileInput"
 
         file = serializers.FileField(
-            help_text="A RewardBench-format JSONL file (prompt, chosen, rejected, subset); its content is checked (422)."
+            allow_empty_file=True,  # valid by the schema; the file check refuses it (422)
+            help_text="A RewardBench-format JSONL file (prompt, chosen, rejected, subset); its content is checked (422).",
         )
 
     @extend_schema(

@@ -79,11 +79,12 @@ class ComparisonImportApi(APIView):
             ref_name = "ComparisonImportInput"
 
         file = serializers.FileField(
+            allow_empty_file=True,  # valid by the schema; the import says what an empty file holds
             help_text=(
                 "JSONL, JSON, CSV or Parquet, optionally gzip-compressed; the type comes from the file name's "
                 "extension (.jsonl, .json, .csv, .parquet, each optionally + .gz). A file whose name or content does "
                 "not fit is refused with 422."
-            )
+            ),
         )
         format = serializers.ChoiceField(choices=IMPORT_FORMATS)
         split = serializers.ChoiceField(choices=Split.values, required=False, help_text="For files that do not say.")

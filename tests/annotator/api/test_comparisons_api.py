@@ -133,3 +133,13 @@ def test_the_list_reads_its_query_strictly(lead_client: tuple[APIClient, Any]) -
     assert client.get(url, {"split": ""}).json()["count"] == 1  # "": not yet split, as documented
     assert client.get(f"{url}?limit=1&limit=2").status_code == 400
     assert client.get(url, {"source": ""}).status_code == 400
+
+
+def test_an_empty_file_is_refused_for_its_content(lead_client: tuple[APIClient, Any]) -> None:
+    client, project = lead_client
+    response = client.post(
+        f"/api/v1/projects/{project.slug}/comparisons/import/",
+        {"file": SimpleUploadedFile("rows.jsonl", b""), "format": "prefstack"},
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "import_failed")  # not DRF's 400 "empty"
+    assert "the file is empty" in response.json()["message"]

@@ -69,6 +69,12 @@ def test_the_api_conforms_to_its_schema(case: Any, researcher_world: dict[str, A
         for name, value in researcher_world["path"].items():
             if name in case.path_parameters:
                 case.path_parameters[name] = value
+    # Werkzeug's multipart encoder drops the line break after an empty file part, so Django never sees the file; a
+    # real client's empty file reaches the API (and is refused for its content, 422).
+    if isinstance(case.body, dict):
+        for name, value in case.body.items():
+            if value == b"":
+                case.body[name] = b"\n"
     # Explicit credentials, so that the auth checks probe the same request without them and with a wrong token;
     # identity encoding, because the WSGI transport does not undo GZipMiddleware's compression.
     headers = {"Authorization": f"Token {researcher_world['token']}", "Accept-Encoding": "identity"}
