@@ -16,6 +16,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from schemathesis.transport.serialization import serialize_binary
 
 from annotator.models import Role
 from annotator.services.snapshots import snapshot_build, snapshot_create
@@ -71,10 +72,8 @@ def test_the_api_conforms_to_its_schema(case: Any, researcher_world: dict[str, A
                 case.path_parameters[name] = value
     # Werkzeug's multipart encoder drops the line break after an empty file part, so Django never sees the file; a
     # real client's empty file reaches the API (and is refused for its content, 422).
-    if isinstance(case.body, dict):
-        for name, value in case.body.items():
-            if value == b"":
-                case.body[name] = b"\n"
+    if isinstance(case.body, dict) and "file" in case.body and not serialize_binary(case.body["file"]):
+        case.body["file"] = b"\n"
     # Explicit credentials, so that the auth checks probe the same request without them and with a wrong token;
     # identity encoding, because the WSGI transport does not undo GZipMiddleware's compression.
     headers = {"Authorization": f"Token {researcher_world['token']}", "Accept-Encoding": "identity"}
