@@ -9,7 +9,7 @@ parameter, an empty value validated like any other, and each JSON value of the t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.http import QueryDict
 from rest_framework import serializers
@@ -76,11 +76,13 @@ def _type_error(field: serializers.Field, value: Any) -> Any:
     if wrong or not isinstance(value, types):
         return [f"Expected {name}."]
     if isinstance(field, serializers.ListField):
-        errors = {i: e for i, item in enumerate(value) if (e := _type_error(field.child, item)) is not None}
-        return errors or None
+        items = cast(list[Any], value)
+        in_list = {i: e for i, item in enumerate(items) if (e := _type_error(field.child, item)) is not None}
+        return in_list or None
     if isinstance(field, serializers.DictField):
-        errors = {k: e for k, item in value.items() if (e := _type_error(field.child, item)) is not None}
-        return errors or None
+        entries = cast(dict[str, Any], value)
+        in_dict = {k: e for k, item in entries.items() if (e := _type_error(field.child, item)) is not None}
+        return in_dict or None
     if isinstance(field, serializers.Serializer):
         return json_type_errors(field, value) or None
     return None

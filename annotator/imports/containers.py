@@ -218,8 +218,8 @@ def iter_json_array(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]
     try:
         value = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        line = exc.lineno if isinstance(exc, json.JSONDecodeError) else None
-        raise ImportFormatError(_invalid_json(exc), line=line, expected="a JSON array of objects") from exc
+        at = exc.lineno if isinstance(exc, json.JSONDecodeError) else None
+        raise ImportFormatError(_invalid_json(exc), line=at, expected="a JSON array of objects") from exc
     if not isinstance(value, list):
         raise ImportFormatError(f"a JSON {type(value).__name__} at the top level", expected="a JSON array of objects")
     for row_number, item in enumerate(value, 1):
