@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import RegexValidator
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -174,9 +174,15 @@ class ShownRatingsInput(serializers.Serializer):
     right = serializers.DictField(child=serializers.JSONField(), help_text='Attribute → rating of "Response 2".')
 
 
+@extend_schema_field({"type": "integer", "minimum": -3, "maximum": 3})
+class StrengthField(serializers.JSONField):
+    """Documented as what it must be; read as any JSON so that annotation_submit reports every field's problem at
+    once, this one included."""
+
+
 class SubmitInput(serializers.Serializer):
     ratings = ShownRatingsInput()
-    preference_strength = serializers.JSONField(help_text="-3 (left much better) ... +3 (right much better).")
+    preference_strength = StrengthField(help_text="-3 (left much better) ... +3 (right much better).")
     justification = serializers.CharField(allow_blank=True, trim_whitespace=False)
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False, default=list)
     time_on_task_seconds = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)
