@@ -16,9 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.inputs import body_input
+from annotator.api.inputs import body_input, query_input
 from annotator.api.parsers import JSONParser
-from annotator.api.projects import CONFLICT, MAX_ID, ErrorOutput, PageInput, errors, paginate, paginated, query_input
+from annotator.api.projects import CONFLICT, MAX_ID, ErrorOutput, PageInput, errors, paginate, paginated
 from annotator.errors import ValidationFailed
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.snapshots import snapshot_get_for_role

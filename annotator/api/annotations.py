@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import MAX_ID, PageInput, errors, paginate, paginated, query_input
+from annotator.api.inputs import query_input
+from annotator.api.projects import MAX_ID, PageInput, errors, paginate, paginated
 from annotator.models import Role
 from annotator.selectors.comparisons import annotation_list
 from annotator.selectors.projects import project_get_for_role, project_roles

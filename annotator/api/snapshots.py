@@ -11,8 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.inputs import body_input
-from annotator.api.projects import CONFLICT, PageInput, errors, paginate, paginated, query_input
+from annotator.api.inputs import body_input, query_input
+from annotator.api.projects import CONFLICT, PageInput, errors, paginate, paginated
 from annotator.errors import NotFound
 from annotator.exports import EXPORT_FORMATS, SPLITS
 from annotator.models import Snapshot, SnapshotStatus
