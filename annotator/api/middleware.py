@@ -45,7 +45,7 @@ class ApiJsonErrorsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code < 400 or not request.path.startswith(API_PREFIX) or _is_json(response):
+        if response.status_code < 400 or not request.path_info.startswith(API_PREFIX) or _is_json(response):
             return response
         shaped = api_error_response(response.status_code)
         for header in ("Allow", "WWW-Authenticate", "Retry-After"):
