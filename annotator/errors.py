@@ -28,6 +28,13 @@ class ValidationFailed(ApplicationError):
     code = ErrorCode.VALIDATION_FAILED
 
 
+class UnprocessableFile(ValidationFailed):
+    """An upload whose content cannot be used (a malformed dataset file): 422 where a malformed request is a 400,
+    because a request can be checked against the API's schema and a file's content cannot."""
+
+    status = 422
+
+
 class PermissionDenied(ApplicationError):
     code = ErrorCode.PERMISSION_DENIED
     status = 403

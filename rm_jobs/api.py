@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.common import CONFLICT, ErrorOutput, PageInput, errors, paginate, paginated
+from annotator.api.common import CONFLICT, MAX_ID, ErrorOutput, PageInput, errors, paginate, paginated
+from annotator.api.inputs import body_input, query_input
+from annotator.api.parsers import JSONParser
 from annotator.errors import ValidationFailed
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.snapshots import snapshot_get_for_role
@@ -36,6 +41,7 @@ from rm_jobs.services.jobs import (
     training_job_create,
 )
 from rm_jobs.services.scoring import reward_model_score
+from rm_jobs.training.benchmarks import BENCHMARKS
 
 TOO_LONG = {
     413: OpenApiResponse(ErrorOutput, description="Input too long (code input_too_long; extra names the item)."),
@@ -46,23 +52,55 @@ TOO_LONG = {
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _ranged_float(
+    low: float, high: float, *, low_open: bool = False, high_open: bool = False, **kwargs: Any
+) -> serializers.FloatField:
+    """A float in ``low..high`` as the schema states it, open ends included (DRF's own bounds are closed, so an
+    open end is left to HyperParameters.check, which refuses it with the same 400)."""
+    schema: dict[str, Any] = {"type": "number", "format": "double", "minimum": low, "maximum": high}
+    if low_open:
+        schema["exclusiveMinimum"] = True
+    if high_open:
+        schema["exclusiveMaximum"] = True
+    if kwargs.get("allow_null"):
+        schema["nullable"] = True
+    # A class of its own: serializers deep-copy their fields by re-instantiating the class, so the schema must be
+    # attached to the class, not to one instance.
+    field_class = extend_schema_field(schema)(type("RangedFloatField", (serializers.FloatField,), {}))
+    return field_class(  # type: ignore[no-any-return]
+        required=False, min_value=None if low_open else low, max_value=None if high_open else high, **kwargs
+    )
+
+
 class HyperParametersSerializer(serializers.Serializer):
+    """The ranges HyperParameters.check enforces, so that the schema says them."""
+
     class Meta:
         ref_name = "TrainingHyperParameters"
 
-    learning_rate = serializers.FloatField(required=False, default=HyperParameters.learning_rate)
-    batch_size = serializers.IntegerField(required=False, default=HyperParameters.batch_size)
-    epochs = serializers.IntegerField(required=False, default=HyperParameters.epochs)
-    max_steps = serializers.IntegerField(required=False, allow_null=True, default=None)
-    max_length = serializers.IntegerField(required=False, default=HyperParameters.max_length)
-    warmup_ratio = serializers.FloatField(required=False, default=HyperParameters.warmup_ratio)
-    seed = serializers.IntegerField(required=False, default=HyperParameters.seed)
-    save_every_steps = serializers.IntegerField(required=False, default=HyperParameters.save_every_steps)
-    eval_every_steps = serializers.IntegerField(required=False, allow_null=True, default=None)
-    margin_scale = serializers.FloatField(required=False, default=HyperParameters.margin_scale)
-    center_rewards_coefficient = serializers.FloatField(required=False, allow_null=True, default=None)
-    expo_alpha = serializers.FloatField(required=False, default=HyperParameters.expo_alpha)
-    num_threads = serializers.IntegerField(required=False, allow_null=True, default=None)
+    learning_rate = _ranged_float(0.0, 1e-2, low_open=True, default=HyperParameters.learning_rate)
+    batch_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=1024, default=HyperParameters.batch_size
+    )
+    epochs = serializers.IntegerField(required=False, min_value=1, max_value=100, default=HyperParameters.epochs)
+    max_steps = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=10_000_000, default=None
+    )
+    max_length = serializers.IntegerField(
+        required=False, min_value=16, max_value=32_768, default=HyperParameters.max_length
+    )
+    warmup_ratio = _ranged_float(0.0, 1.0, high_open=True, default=HyperParameters.warmup_ratio)
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1, default=HyperParameters.seed)
+    save_every_steps = serializers.IntegerField(
+        required=False, min_value=1, max_value=10_000_000, default=HyperParameters.save_every_steps
+    )
+    eval_every_steps = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=10_000_000, default=None
+    )
+    margin_scale = _ranged_float(0.0, 10.0, low_open=True, default=HyperParameters.margin_scale)
+    center_rewards_coefficient = _ranged_float(0.0, 1.0, allow_null=True, default=None)
+    expo_alpha = _ranged_float(0.0, 10.0, default=HyperParameters.expo_alpha)
+    num_threads = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=256, default=None)
 
 
 class TrainingJobOutput(serializers.Serializer):
@@ -156,9 +194,8 @@ class TrainingJobListApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
-        filters = JobFilter(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        qs = training_job_list(project=project, status=filters.validated_data.get("status"))
+        filters = query_input(JobFilter, request)
+        qs = training_job_list(project=project, status=filters.get("status"))
         return paginate(queryset=qs, serializer_class=TrainingJobOutput, request=request, view=self)
 
 
@@ -167,11 +204,22 @@ class TrainingJobCreateApi(APIView):
         class Meta:
             ref_name = "TrainingJobCreateInput"
 
-        snapshot = serializers.IntegerField(help_text="Id of a ready snapshot of the project.")
+        snapshot = serializers.IntegerField(
+            min_value=1, max_value=MAX_ID, help_text="Id of a ready snapshot of the project."
+        )
         objective = serializers.ChoiceField(choices=Objective.choices)
         base_model = serializers.CharField(required=False, help_text="A name from GET /reward-models/base-models/.")
         queue = serializers.ChoiceField(choices=Queue.choices, default=Queue.DEFAULT)
         hyperparameters = HyperParametersSerializer(required=False)
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # The configured names (PREFSTACK_BASE_MODELS), read per request so that the schema lists them.
+            names = list(base_model_choices())
+            if names:
+                self.fields["base_model"] = serializers.ChoiceField(
+                    choices=names, required=False, help_text="A name from GET /reward-models/base-models/."
+                )
 
     @extend_schema(
         operation_id="training_jobs_create",
@@ -181,9 +229,7 @@ class TrainingJobCreateApi(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = body_input(self.InputSerializer, request)
         snapshot = snapshot_get_for_role(snapshot_id=data["snapshot"], user=request.user)
         if snapshot.project_id != project.id:
             raise ValidationFailed(
@@ -299,42 +345,52 @@ class EvaluationListApi(APIView):
 
 
 class EvaluationCreateApi(APIView):
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    """A snapshot's id as JSON, or a file as multipart: the body's encoding says which of the two it is."""
 
-    class InputSerializer(serializers.Serializer):
+    parser_classes = [MultiPartParser, JSONParser]
+
+    class SnapshotInputSerializer(serializers.Serializer):
         class Meta:
-            ref_name = "EvaluationCreateInput"
+            ref_name = "EvaluationOnSnapshotInput"
 
-        snapshot = serializers.IntegerField(required=False, help_text="Evaluate on this snapshot's validation split.")
-        file = serializers.FileField(
-            required=False,
-            help_text="Or a benchmark file as released (.jsonl, .json, .parquet): RewardBench, RewardBench 2, "
-            "RM-Bench or JudgeBench pairs.",
+        snapshot = serializers.IntegerField(
+            min_value=1, max_value=MAX_ID, help_text="Evaluate on this snapshot's validation split."
         )
-        benchmark = serializers.CharField(
-            required=False, default="auto", help_text="auto (told by the layout), reward-bench, rewardbench2, "
-            "rm-bench or judgebench; a file in another layout is refused with code benchmark_layout."
-        )  # fmt: skip
+
+    class FileInputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "EvaluationOnFileInput"
+
+        file = serializers.FileField(
+            allow_empty_file=True,  # valid by the schema; the file check refuses it (422)
+            help_text="A benchmark file as released (.jsonl, .json, .parquet): RewardBench, RewardBench 2, RM-Bench "
+            "or JudgeBench pairs; its content is checked (422).",
+        )
+        benchmark = serializers.ChoiceField(
+            choices=("auto", *BENCHMARKS),
+            required=False,
+            default="auto",
+            help_text="auto (told by the layout) or the benchmark whose layout the file has; a file in another "
+            "layout is refused with code benchmark_layout (422).",
+        )
 
     @extend_schema(
         operation_id="evaluations_create",
-        summary="Evaluate a succeeded job on another snapshot's validation split or on a RewardBench-format file.",
-        request={"multipart/form-data": InputSerializer, "application/json": InputSerializer},
-        responses={202: EvaluationOutput, **errors(400, 401, 403, 404), **CONFLICT},
+        summary="Evaluate a succeeded job on another snapshot's validation split or on a benchmark file.",
+        request={"application/json": SnapshotInputSerializer, "multipart/form-data": FileInputSerializer},
+        responses={202: EvaluationOutput, **errors(400, 401, 403, 404, 422), **CONFLICT},
     )
     def post(self, request: Request, job_id: int) -> Response:
         job = training_job_get_for_role(job_id=job_id, user=request.user)
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        snapshot_id = body.validated_data.get("snapshot")
-        snapshot = snapshot_get_for_role(snapshot_id=snapshot_id, user=request.user) if snapshot_id else None
-        evaluation = evaluation_create(
-            job=job,
-            user=request.user,
-            snapshot=snapshot,
-            reward_bench_file=body.validated_data.get("file"),
-            benchmark=body.validated_data["benchmark"],
-        )
+        if (request.content_type or "").startswith("multipart/"):
+            body = body_input(self.FileInputSerializer, request)
+            evaluation = evaluation_create(
+                job=job, user=request.user, reward_bench_file=body["file"], benchmark=body["benchmark"]
+            )
+        else:
+            snapshot_id = body_input(self.SnapshotInputSerializer, request)["snapshot"]
+            snapshot = snapshot_get_for_role(snapshot_id=snapshot_id, user=request.user)
+            evaluation = evaluation_create(job=job, user=request.user, snapshot=snapshot)
         return Response(EvaluationOutput(evaluation).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -380,7 +436,9 @@ class ReviewRequestCreateApi(APIView):
             ref_name = "ReviewRequestCreateInput"
 
         comparison_ids = serializers.ListField(
-            child=serializers.IntegerField(), required=False, help_text="Default: every listed disagreement."
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+            required=False,
+            help_text="Default: every listed disagreement.",
         )
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
@@ -398,13 +456,9 @@ class ReviewRequestCreateApi(APIView):
     )
     def post(self, request: Request, evaluation_id: int) -> Response:
         evaluation = _evaluation_for(request, evaluation_id)
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = body_input(self.InputSerializer, request)
         created = disagreements_send_to_review(
-            evaluation=evaluation,
-            user=request.user,
-            comparison_ids=body.validated_data.get("comparison_ids"),
-            reason=body.validated_data["reason"],
+            evaluation=evaluation, user=request.user, comparison_ids=data.get("comparison_ids"), reason=data["reason"]
         )
         return Response({"created": [r.comparison_id for r in created]}, status=status.HTTP_201_CREATED)
 
@@ -428,7 +482,9 @@ class ComparisonRowOutput(serializers.Serializer):
 
 class TrainingJobCompareApi(APIView):
     class FilterSerializer(serializers.Serializer):
-        snapshot = serializers.IntegerField(required=False, help_text="Validation snapshot id; default the newest.")
+        snapshot = serializers.IntegerField(
+            required=False, min_value=1, max_value=MAX_ID, help_text="Validation snapshot id; default the newest."
+        )
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -446,9 +502,8 @@ class TrainingJobCompareApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        table = training_job_comparison(project=project, snapshot_id=filters.validated_data.get("snapshot"))
+        filters = query_input(self.FilterSerializer, request)
+        table = training_job_comparison(project=project, snapshot_id=filters.get("snapshot"))
         return Response(
             {
                 "snapshot": table.snapshot.id if table.snapshot else None,
@@ -474,23 +529,66 @@ class BaseModelListApi(APIView):
         return Response([{"name": name} for name in base_model_choices()])
 
 
+TURN_ROLES = ("system", "user", "assistant")
+PROMPT_SCHEMA = {
+    "oneOf": [
+        {"type": "string"},
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {"role": {"type": "string", "enum": list(TURN_ROLES)}, "content": {"type": "string"}},
+                "required": ["role", "content"],
+            },
+        },
+    ]
+}
+
+
+@extend_schema_field(PROMPT_SCHEMA)
+class PromptField(serializers.JSONField):
+    """A prompt: a string, or a non-empty list of {role, content} turns (ScoreApi.InputSerializer checks it)."""
+
+
+# The schema's two shapes of a scoring request (ScoreApi.InputSerializer.validate takes exactly one of the two).
+class ScoreOneInput(serializers.Serializer):
+    prompt = PromptField()
+    response = serializers.CharField(trim_whitespace=False)
+
+
+class ScoreManyInput(serializers.Serializer):
+    prompt = PromptField()
+    responses = serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False), min_length=1, max_length=settings.PREFSTACK_SCORE_MAX_ITEMS
+    )
+
+
 class ScoreApi(APIView):
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "RewardScoreInput"
 
-        prompt = serializers.JSONField(help_text="A string, or a list of {role, content} turns.")
+        prompt = PromptField(help_text="A string, or a list of {role, content} turns.")
         response = serializers.CharField(required=False, trim_whitespace=False, help_text="One response, or:")
         responses = serializers.ListField(
-            child=serializers.CharField(trim_whitespace=False), required=False, help_text="Several responses."
+            child=serializers.CharField(trim_whitespace=False),
+            required=False,
+            min_length=1,
+            max_length=settings.PREFSTACK_SCORE_MAX_ITEMS,
+            help_text="Several responses.",
         )
 
         def validate_prompt(self, value: object) -> object:
             if isinstance(value, str):
                 return value
-            if isinstance(value, list) and all(
-                isinstance(t, dict) and isinstance(t.get("role"), str) and isinstance(t.get("content"), str)
-                for t in value
+            if (
+                isinstance(value, list)
+                and value
+                and all(
+                    isinstance(t, dict) and t.get("role") in TURN_ROLES and isinstance(t.get("content"), str)
+                    for t in value
+                )
             ):
                 return value
             raise serializers.ValidationError("A string, or a list of {role, content} turns.")
@@ -511,14 +609,16 @@ class ScoreApi(APIView):
     @extend_schema(
         operation_id="reward_models_score",
         summary="Rewards of one or more responses to a prompt, from a succeeded job's model.",
-        request=InputSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="RewardScoreInput",
+            serializers=[ScoreOneInput, ScoreManyInput],
+            resource_type_field_name=None,
+        ),
         responses={200: OutputSerializer, **errors(400, 401, 403, 404), **CONFLICT, **TOO_LONG},
     )
     def post(self, request: Request, job_id: int) -> Response:
         job = training_job_get_for_role(job_id=job_id, user=request.user)
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = body_input(self.InputSerializer, request)
         responses = data["responses"] if "responses" in data else [data["response"]]
         result = reward_model_score(job=job, prompt=data["prompt"], responses=responses)
         return Response({"rewards": result.rewards, "num_tokens": result.num_tokens, "max_length": result.max_length})

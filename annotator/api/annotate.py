@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.common import ErrorOutput
+from annotator.api.inputs import body_input
 from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.models import Assignment, Flag, Role, SkipReason
 from annotator.selectors.assignments import assignment_get_for_annotator, assignment_workspace
@@ -163,9 +165,8 @@ class AssignmentDraftApi(APIView):
     )
     def put(self, request: Request, assignment_id: int) -> Response:
         a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
-        data = DraftInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        a = assignment_draft_save(assignment=a, annotator=request.user, draft=data.validated_data["draft"])
+        draft = body_input(DraftInput, request)["draft"]
+        a = assignment_draft_save(assignment=a, annotator=request.user, draft=draft)
         return Response(DraftOutput({"assignment": a.pk, "draft": a.draft, "reserved_until": a.reserved_until}).data)
 
 
@@ -182,9 +183,15 @@ class ShownRatingsInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "integer", "minimum": -3, "maximum": 3})
+class StrengthField(serializers.JSONField):
+    """Documented as what it must be; read as any JSON so that annotation_submit reports every field's problem at
+    once, this one included."""
+
+
 class SubmitInput(serializers.Serializer):
     ratings = ShownRatingsInput()
-    preference_strength = serializers.JSONField(
+    preference_strength = StrengthField(
         help_text=f"{PREFERENCE_STRENGTH_MIN} (left much better) ... +{PREFERENCE_STRENGTH_MAX} (right much better)."
     )
     justification = serializers.CharField(allow_blank=True, trim_whitespace=False)
@@ -212,9 +219,7 @@ class AnnotationSubmitApi(APIView):
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
-        data = SubmitInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = body_input(SubmitInput, request)
         result = annotation_submit(
             assignment=a,
             annotator=request.user,
@@ -233,6 +238,31 @@ class SkipInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False, default=list)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["reason"] == SkipReason.OTHER and not attrs["note"].strip():
+            raise serializers.ValidationError({"note": "Say why in a note when the reason is “other”."})
+        return attrs
+
+
+# The schema's two shapes of a skip: "other" needs a note with some text in it (what SkipInput.validate checks).
+class SkipForReasonInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=[c for c in SkipReason.choices if c[0] != SkipReason.OTHER])
+    note = serializers.CharField(required=False, allow_blank=True)
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False)
+
+
+class SkipForOtherInput(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=[(SkipReason.OTHER.value, SkipReason.OTHER.label)])
+    note = serializers.CharField(validators=[RegexValidator(r"\S")], help_text="Why; required for “other”.")
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False)
+
+
+SKIP_REQUEST = PolymorphicProxySerializer(
+    component_name="SkipInput",
+    serializers=[SkipForReasonInput, SkipForOtherInput],
+    resource_type_field_name=None,
+)
+
 
 class SkipOutput(serializers.Serializer):
     assignment = serializers.IntegerField()
@@ -246,14 +276,12 @@ class AssignmentSkipApi(APIView):
         operation_id="assignment_skip",
         summary="Skip a comparison",
         description='Give it back with a reason ("other" needs a note) and optional flags; it goes to someone else.',
-        request=SkipInput,
+        request=SKIP_REQUEST,
         responses={200: SkipOutput, **_errors(400, 401, 403, 404, 409)},
         tags=["annotate"],
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         a = assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
-        data = SkipInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        a = assignment_skip(assignment=a, annotator=request.user, **data.validated_data)
+        a = assignment_skip(assignment=a, annotator=request.user, **body_input(SkipInput, request))
         out = {"assignment": a.pk, "status": a.status, "reason": a.skip_reason, "flags": a.flags}
         return Response(SkipOutput(out).data)

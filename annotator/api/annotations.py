@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.common import PageInput, errors, paginate, paginated
+from annotator.api.common import MAX_ID, PageInput, errors, paginate, paginated
+from annotator.api.inputs import query_input
 from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.models import Role
 from annotator.selectors.comparisons import annotation_list
@@ -40,7 +41,7 @@ class AnnotationOutput(serializers.Serializer):
 
 
 class AnnotationFilter(PageInput):
-    comparison = serializers.IntegerField(required=False, min_value=1)
+    comparison = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     include_superseded = serializers.BooleanField(required=False, default=False)
 
 
@@ -53,13 +54,12 @@ class AnnotationListApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user)
-        filters = AnnotationFilter(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filters = query_input(AnnotationFilter, request)
         sees_all = bool(project_roles(project=project, user=request.user) & SEE_ALL_ROLES)
         qs = annotation_list(
             project=project,
             annotator=None if sees_all else request.user,
-            comparison_id=filters.validated_data.get("comparison"),
-            include_superseded=filters.validated_data["include_superseded"],
+            comparison_id=filters.get("comparison"),
+            include_superseded=filters["include_superseded"],
         )
         return paginate(queryset=qs, serializer_class=AnnotationOutput, request=request, view=self)

@@ -16,6 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api.inputs import query_input
+
 
 class ErrorOutput(serializers.Serializer):
     """Every error: ``{"message", "code", "extra"}`` (annotator.api.errors)."""
@@ -34,6 +36,10 @@ ERRORS: dict[int, OpenApiResponse] = {
     401: _error("Not authenticated."),
     403: _error("Authenticated but without the role this needs."),
     404: _error("No such object, or not a member of its project."),
+    422: _error(
+        "The request is well formed but the uploaded file's content cannot be used (extra names the line or row, "
+        "the column and what was expected)."
+    ),
 }
 CONFLICT = {409: _error("The object's state forbids this (e.g. the snapshot is not ready).")}
 
@@ -62,9 +68,15 @@ def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer
     return _paginated_cache[item]
 
 
+# Ids are 64-bit in the database: a larger one in a query or body is a 400, never an overflow in SQL.
+MAX_ID = 2**63 - 1
+# Past any table's end (and far from the 64-bit limit of SQL's OFFSET).
+MAX_OFFSET = 10**9
+
+
 class PageInput(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
-    offset = serializers.IntegerField(required=False, min_value=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
 
 def paginate(
@@ -75,7 +87,7 @@ def paginate(
     view: APIView,
 ) -> Response:
     """A limit/offset page of ``queryset`` (query parameters validated first: a bad one is a 400, never a 500)."""
-    PageInput(data=request.query_params).is_valid(raise_exception=True)
+    query_input(PageInput, request)
     paginator = LimitOffsetPagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.common import PageInput, errors, paginate, paginated
+from annotator.api.inputs import body_input, query_input
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Role, Split
 from annotator.selectors.comparisons import comparison_get, comparison_list
@@ -39,7 +40,9 @@ class ComparisonOutput(serializers.Serializer):
 
 
 class ComparisonFilter(PageInput):
-    split = serializers.ChoiceField(choices=[*Split.values, ""], required=False)
+    split = serializers.ChoiceField(
+        choices=[*Split.values, ""], required=False, allow_blank=True, help_text='"" lists those without a split yet.'
+    )
     source = serializers.CharField(required=False, max_length=64)
 
 
@@ -52,11 +55,8 @@ class ComparisonListApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=DATA_ROLES)
-        filters = ComparisonFilter(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        qs = comparison_list(
-            project=project, split=filters.validated_data.get("split"), source=filters.validated_data.get("source")
-        )
+        filters = query_input(ComparisonFilter, request)
+        qs = comparison_list(project=project, split=filters.get("split"), source=filters.get("source"))
         return paginate(queryset=qs, serializer_class=ComparisonOutput, request=request, view=self)
 
 
@@ -78,7 +78,14 @@ class ComparisonImportApi(APIView):
         class Meta:
             ref_name = "ComparisonImportInput"
 
-        file = serializers.FileField(help_text="JSONL, JSON, CSV or Parquet, optionally gzip-compressed.")
+        file = serializers.FileField(
+            allow_empty_file=True,  # valid by the schema; the import says what an empty file holds
+            help_text=(
+                "JSONL, JSON, CSV or Parquet, optionally gzip-compressed; the type comes from the file name's "
+                "extension (.jsonl, .json, .csv, .parquet, each optionally + .gz). A file whose name or content does "
+                "not fit is refused with 422."
+            ),
+        )
         format = serializers.ChoiceField(choices=IMPORT_FORMATS)
         split = serializers.ChoiceField(choices=Split.values, required=False, help_text="For files that do not say.")
 
@@ -95,16 +102,10 @@ class ComparisonImportApi(APIView):
         operation_id="comparisons_import",
         summary="Import a file of comparisons, all or nothing.",
         request={"multipart/form-data": InputSerializer},
-        responses={201: OutputSerializer, **errors(400, 401, 403, 404)},
+        responses={201: OutputSerializer, **errors(400, 401, 403, 404, 422)},
     )
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=DATA_ROLES)
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        result = comparisons_import(
-            project=project,
-            source=body.validated_data["file"],
-            fmt=body.validated_data["format"],
-            split=body.validated_data.get("split"),
-        )
+        body = body_input(self.InputSerializer, request)
+        result = comparisons_import(project=project, source=body["file"], fmt=body["format"], split=body.get("split"))
         return Response(self.OutputSerializer(result).data, status=status.HTTP_201_CREATED)

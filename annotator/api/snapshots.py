@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
-
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.common import CONFLICT, PageInput, errors, paginate, paginated
+from annotator.api.inputs import body_input, query_input
 from annotator.errors import NotFound
 from annotator.exports import EXPORT_FORMATS, SPLITS
 from annotator.models import Snapshot, SnapshotStatus
@@ -89,9 +88,8 @@ class SnapshotListApi(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(SNAPSHOT_ROLES))
-        filters = SnapshotFilter(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        qs = snapshot_list(project=project, status=filters.validated_data.get("status"))
+        filters = query_input(SnapshotFilter, request)
+        qs = snapshot_list(project=project, status=filters.get("status"))
         return paginate(queryset=qs, serializer_class=SnapshotOutput, request=request, view=self)
 
 
@@ -115,9 +113,7 @@ class SnapshotCreateApi(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(SNAPSHOT_ROLES))
-        body = self.InputSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = body_input(self.InputSerializer, request)
         rule = aggregation_rule_find(name=data.get("rule"))
         if data.get("rule") and rule is None:
             raise NotFound(f"No aggregation rule named {data['rule']!r}.", extra={"fields": {"rule": "unknown"}})
@@ -176,16 +172,17 @@ class SnapshotDownloadApi(APIView):
         summary="Download one export format of a ready snapshot, or the bundle (streamed).",
         parameters=[DownloadInput],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+            **{
+                (200, content_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file; its type says which.")
+                for content_type in _CONTENT_TYPES.values()
+            },
             **errors(400, 401, 403, 404),
             **CONFLICT,
         },
     )
     def get(self, request: Request, snapshot_id: int) -> FileResponse:
         snapshot = snapshot_get_for_role(snapshot_id=snapshot_id, user=request.user)
-        query = DownloadInput(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = query_input(DownloadInput, request)
         stem = f"{snapshot.project.slug}-v{snapshot.number}"
         if data["export"] == BUNDLE:
             path = snapshot_bundle_file(snapshot=snapshot)
@@ -196,5 +193,5 @@ class SnapshotDownloadApi(APIView):
             )
             part = f"-{data['split']}" if data.get("split") else ""
             name = f"{stem}-{data['export']}{part}.{data['file_type']}"
-            content_type = _CONTENT_TYPES.get(data["file_type"]) or mimetypes.guess_type(name)[0] or ""
+            content_type = _CONTENT_TYPES[data["file_type"]]
         return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type=content_type)

@@ -13,6 +13,12 @@ Row = dict[str, object]
 _SPLITS: dict[str, Split] = {"train": "train", "validation": "validation", "val": "validation"}
 _ROLES: frozenset[str] = frozenset(("system", "user", "assistant"))
 
+# Comparison.source_id's max_length: PostgreSQL refuses a longer value (SQLite would keep it).
+SOURCE_ID_MAX_LENGTH = 200
+# Metadata is kept as JSON and written out again (orjson, Parquet): integers must fit in 64 bits, nesting is bounded.
+METADATA_MAX_DEPTH = 32
+_INT64_RANGE = (-(2**63), 2**63 - 1)
+
 # Column sets that identify each format, used to say "this looks like a helpsteer3 file" when columns are missing.
 _SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (
     ("helpsteer3", frozenset(("context", "response1", "response2"))),
@@ -95,7 +101,7 @@ class FieldReader:
         """An int in ``low..high``; CSV cells may hold it as decimal text."""
         if type(value) is int:
             number = value
-        elif self.text_cells and type(value) is str and value.strip().lstrip("+-").isdigit():
+        elif self.text_cells and type(value) is str and len(value) < 32 and value.strip().lstrip("+-").isdigit():
             number = int(value)
         else:
             raise self.error(
@@ -112,6 +118,36 @@ class FieldReader:
 
     def strength(self, position: int, value: object, column: str) -> int:
         return self.integer(position, value, column, *PREFERENCE_STRENGTH_RANGE)
+
+    def source_id(self, position: int, value: object) -> str | None:
+        """The source's identifier as text (a number is kept as its decimal text), at most 200 characters."""
+        if value is None:
+            return None
+        text = value if type(value) is str else str(value)
+        if len(text) > SOURCE_ID_MAX_LENGTH:
+            raise self.error(
+                position,
+                f"source_id is {len(text)} characters long",
+                column="source_id",
+                expected=f"at most {SOURCE_ID_MAX_LENGTH} characters",
+            )
+        return text
+
+    def metadata(self, position: int, value: object) -> dict[str, object]:
+        """A JSON object whose integers fit in 64 bits, nested at most ``METADATA_MAX_DEPTH`` levels; empty: {}."""
+        if not value:
+            return {}
+        if not isinstance(value, dict):
+            raise self.error(position, "metadata is not an object", column="metadata", expected="a JSON object")
+        problem = _json_problem(value, METADATA_MAX_DEPTH)
+        if problem is not None:
+            raise self.error(
+                position,
+                f"metadata {problem}",
+                column="metadata",
+                expected=f"a JSON object with 64-bit integers, nested at most {METADATA_MAX_DEPTH} levels",
+            )
+        return value
 
     def split(self, position: int, value: object, column: str = "split") -> Split:
         if type(value) is str and value in _SPLITS:
@@ -131,6 +167,21 @@ class FieldReader:
         if type(value) is str and value in _ROLES:
             return value  # type: ignore[return-value]  # narrowed by the membership test
         raise self.error(position, f"unknown role {value!r}", column=column, expected='"user", "assistant" or "system"')
+
+
+def _json_problem(value: object, max_depth: int) -> str | None:
+    """What makes ``value`` unfit to store as JSON, if anything (walked without recursion)."""
+    low, high = _INT64_RANGE
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > max_depth:
+                return f"is nested more than {max_depth} levels deep"
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+        elif type(item) is int and not low <= item <= high:
+            return f"holds an integer that does not fit in 64 bits ({str(item)[:24]}...)"
+    return None
 
 
 def _kind(value: object) -> str:

@@ -58,9 +58,7 @@ def parse_prefstack(
         response_2 = fields.string(position, row, "response_2")
         split_value = row.get("split")
         split = None if split_value in (None, "") else fields.split(position, split_value)
-        source_id = row.get("source_id")
-        if source_id is not None and type(source_id) is not str:
-            source_id = str(source_id)
+        source_id = fields.source_id(position, row.get("source_id"))
         if fields.text_cells and any(row.get(name) not in (None, "") for name in _NESTED):
             raise fields.error(
                 position,
@@ -68,9 +66,7 @@ def parse_prefstack(
                 column="ratings/metadata",
                 expected="JSONL, JSON or Parquet for ratings and metadata",
             )
-        metadata = row.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise fields.error(position, "metadata is not an object", column="metadata", expected="a JSON object")
+        metadata = fields.metadata(position, row.get("metadata"))
         raw_strength = row.get("preference_strength")
         strength = (
             None if raw_strength in (None, "") else fields.strength(position, raw_strength, "preference_strength")

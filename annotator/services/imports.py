@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from annotator.error_codes import ErrorCode
-from annotator.errors import ValidationFailed
+from annotator.errors import UnprocessableFile, ValidationFailed
 from annotator.imports import (
     IMPORT_FORMATS,
     ComparisonRecord,
@@ -62,7 +62,7 @@ class ImportResult:
     skipped_as_not_ratable: int
 
 
-class ImportFailed(ValidationFailed):
+class ImportFailed(UnprocessableFile):
     """The file was refused; ``extra`` names the line or row, the column and what was expected."""
 
     code = ErrorCode.IMPORT_FAILED

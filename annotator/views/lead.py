@@ -34,9 +34,13 @@ from annotator.views import HtmxHttpRequest, access_project, render_page, reques
 ANNOTATIONS_PER_PAGE = 25
 
 
+# A page number past any table (its SQL OFFSET would overflow 64 bits: a 500 on PostgreSQL and SQLite alike).
+MAX_PAGE = 1_000_000
+
+
 def _int_param(request: HtmxHttpRequest, name: str, default: int) -> int:
     try:
-        return max(1, int(request.GET.get(name, default)))
+        return min(max(1, int(request.GET.get(name, default))), MAX_PAGE)
     except (TypeError, ValueError):
         return default
 

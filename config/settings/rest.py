@@ -11,6 +11,8 @@ REST_FRAMEWORK = {
         "annotator.api.throttling.AnonRateThrottle",
         "annotator.api.throttling.UserRateThrottle",
     ],
+    # JSON bodies only (an upload declares its own multipart parser): one encoding, the one the schema documents.
+    "DEFAULT_PARSER_CLASSES": ["annotator.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotator.error_codes import ErrorCode
-from annotator.errors import Conflict, NotFound, ValidationFailed
+from annotator.errors import Conflict, NotFound, UnprocessableFile, ValidationFailed
 from annotator.imports import ImportFormatError
 from annotator.imports.containers import iter_jsonl
 from annotator.models import Comparison, Snapshot, SnapshotStatus
@@ -84,14 +84,14 @@ def _check_json_lines(path: Path) -> None:
                 pass
         except ImportFormatError as error:
             where = f"line {error.line}" if error.line is not None else "Unreadable."
-            raise ValidationFailed(
+            raise UnprocessableFile(
                 f"The file cannot be read: {error}.", code=ErrorCode.BENCHMARK_LAYOUT, extra={"fields": {"file": where}}
             ) from error
 
 
 def _check_benchmark_file(path: Path, benchmark: str) -> BenchmarkName:
-    """The benchmark whose released layout the file has (``benchmark`` "auto": told by its rows); ValidationFailed
-    with code ``benchmark_layout`` naming the first row that does not fit."""
+    """The benchmark whose released layout the file has (``benchmark`` "auto": told by its rows); UnprocessableFile
+    (422) with code ``benchmark_layout`` naming the first row that does not fit."""
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         _check_json_lines(path)
     try:
@@ -101,13 +101,13 @@ def _check_benchmark_file(path: Path, benchmark: str) -> BenchmarkName:
     except BenchmarkLayoutError as error:
         # the whole message on the field: the page shows it there, and the API's extra says which row
         extra = {"fields": {"file": error.message}, "where": error.where}
-        raise ValidationFailed(error.message, code=ErrorCode.BENCHMARK_LAYOUT, extra=extra) from error
+        raise UnprocessableFile(error.message, code=ErrorCode.BENCHMARK_LAYOUT, extra=extra) from error
     except UnicodeDecodeError as error:
-        raise ValidationFailed(
+        raise UnprocessableFile(
             "The file is not UTF-8 text.", code=ErrorCode.BENCHMARK_LAYOUT, extra={"fields": {"file": "Not UTF-8."}}
         ) from error
     if name == "reward-bench" and path.suffix == ".json":
-        raise ValidationFailed(
+        raise UnprocessableFile(
             "Upload a RewardBench file as JSON lines (.jsonl) or Parquet.",
             code=ErrorCode.BENCHMARK_LAYOUT,
             extra={"fields": {"file": "Use .jsonl or .parquet."}},
@@ -130,8 +130,8 @@ def evaluation_create(
 
     Raises
     ------
-    ValidationFailed : code ``benchmark_layout`` for a file not in the benchmark's layout (nothing is kept),
-        ``unknown_benchmark`` for a benchmark name not offered.
+    UnprocessableFile : (422) code ``benchmark_layout`` for a file not in the benchmark's layout (nothing is kept).
+    ValidationFailed : code ``unknown_benchmark`` for a benchmark name not offered.
     """
     if job.status != JobStatus.SUCCEEDED or not job.checkpoint_path:
         raise Conflict(
@@ -139,7 +139,7 @@ def evaluation_create(
         )
     if (snapshot is None) == (reward_bench_file is None):
         raise ValidationFailed(
-            "Choose a snapshot or upload a RewardBench file (one of the two).",
+            "Choose a snapshot or upload a benchmark file (one of the two).",
             extra={"fields": {"snapshot": "One of snapshot or file.", "file": "One of snapshot or file."}},
         )
     evaluation = Evaluation(job=job, created_by=user)
@@ -166,7 +166,7 @@ def evaluation_create(
             )
         suffix = Path(reward_bench_file.name or "").suffix.lower() or ".jsonl"
         if suffix not in BENCHMARK_FILE_SUFFIXES:
-            raise ValidationFailed(
+            raise UnprocessableFile(
                 f"Unsupported file type {suffix}: upload .jsonl, .json or .parquet as the benchmark released it.",
                 code=ErrorCode.BENCHMARK_LAYOUT,
                 extra={"fields": {"file": "Use .jsonl, .json or .parquet."}},
@@ -179,7 +179,7 @@ def evaluation_create(
                 out.write(chunk)
         try:
             name = _check_benchmark_file(target, benchmark)
-        except ValidationFailed:
+        except UnprocessableFile:
             target.unlink(missing_ok=True)
             raise
         evaluation.kind, evaluation.data_file = BENCHMARK_KINDS[name], _relative(target)

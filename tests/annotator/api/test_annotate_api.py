@@ -105,7 +105,13 @@ def test_skip_and_draft() -> None:
         "justification": "so far",
         "left": {"helpfulness": 2},
     }
-    assert c.post(f"/api/v1/assignments/{a['id']}/skip/", {"reason": "bored"}, format="json").status_code == 400
+    skip = f"/api/v1/assignments/{a['id']}/skip/"
+    assert c.post(skip, {"reason": "bored"}, format="json").status_code == 400
+    # As the schema's oneOf says: "other" needs a note with text in it; the reason is a string.
+    for body in ({"reason": "other"}, {"reason": "other", "note": "  "}, {"reason": 0}, {"reason": "pii", "note": 1}):
+        refused = c.post(skip, body, format="json")
+        assert (refused.status_code, refused.json()["code"]) == (400, "validation_failed"), body
+    assert c.post(skip, {"reason": "pii"}, format="multipart").status_code == 415  # JSON, as documented
     r = c.post(f"/api/v1/assignments/{a['id']}/skip/", {"reason": "pii", "flags": ["pii"]}, format="json")
     assert r.status_code == 200
     assert r.json() == {"assignment": a["id"], "status": "skipped", "reason": "pii", "flags": ["pii"]}

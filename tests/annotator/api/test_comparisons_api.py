@@ -70,7 +70,7 @@ def test_a_bad_file_imports_nothing(lead_client: tuple[APIClient, Any]) -> None:
         f"/api/v1/projects/{project.slug}/comparisons/import/",
         {"file": SimpleUploadedFile("p.jsonl", bad), "format": "helpsteer2-preference"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422  # the request is well formed; the file is not
     assert response.json()["code"] == "import_failed"
     assert not Comparison.objects.exists()
 
@@ -125,3 +125,45 @@ def test_list_query_count_does_not_grow_with_the_page(
         ComparisonFactory(project=project)
     with django_assert_max_num_queries(8):
         assert len(client.get(f"/api/v1/projects/{project.slug}/comparisons/").json()["results"]) == 20
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"source_id": "s" * 300}, "source_id is 300 characters long"),
+        ({"metadata": {"n": 2**64}}, "does not fit in 64 bits"),
+        ({"metadata": {"n": -(2**70)}}, "does not fit in 64 bits"),
+    ],
+)
+def test_a_field_the_database_cannot_hold_imports_nothing(
+    lead_client: tuple[APIClient, Any], extra: dict[str, Any], message: str
+) -> None:
+    client, project = lead_client
+    row = {"prompt": "Q?", "response_1": "a", "response_2": "b", **extra}
+    response = client.post(
+        f"/api/v1/projects/{project.slug}/comparisons/import/",
+        {"file": SimpleUploadedFile("rows.jsonl", json.dumps(row).encode()), "format": "prefstack"},
+    )
+    assert response.status_code == 422, response.content[:300]
+    assert message in response.json()["message"]
+    assert not Comparison.objects.exists()
+
+
+def test_the_list_reads_its_query_strictly(lead_client: tuple[APIClient, Any]) -> None:
+    client, project = lead_client
+    ComparisonFactory(project=project, split="train")
+    ComparisonFactory(project=project, split="")
+    url = f"/api/v1/projects/{project.slug}/comparisons/"
+    assert client.get(url, {"split": ""}).json()["count"] == 1  # "": not yet split, as documented
+    assert client.get(f"{url}?limit=1&limit=2").status_code == 400
+    assert client.get(url, {"source": ""}).status_code == 400
+
+
+def test_an_empty_file_is_refused_for_its_content(lead_client: tuple[APIClient, Any]) -> None:
+    client, project = lead_client
+    response = client.post(
+        f"/api/v1/projects/{project.slug}/comparisons/import/",
+        {"file": SimpleUploadedFile("rows.jsonl", b""), "format": "prefstack"},
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "import_failed")  # not DRF's 400 "empty"
+    assert "the file is empty" in response.json()["message"]

@@ -48,3 +48,27 @@ def test_snapshot_endpoints_are_in_the_schema(schema: dict) -> None:
 def test_schema_and_docs_are_served(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_the_schema_states_the_rules_the_api_checks(schema: dict) -> None:
+    components, paths = schema["components"]["schemas"], schema["paths"]
+    strength = components["SubmitInputRequest"]["properties"]["preference_strength"]
+    assert (strength["type"], strength["minimum"], strength["maximum"]) == ("integer", -3, 3)
+    skip = [ref["$ref"].rsplit("/", 1)[1] for ref in components["SkipInputRequest"]["oneOf"]]
+    other = components[skip[1]]
+    assert "note" in other["required"]
+    assert other["properties"]["note"]["pattern"] == r"\S"
+    download = paths["/api/v1/snapshots/{snapshot_id}/download/"]["get"]["responses"]["200"]["content"]
+    assert set(download) == {
+        "application/vnd.apache.parquet",
+        "application/jsonl",
+        "application/gzip",
+        "application/zip",
+    }
+    split = next(p for p in paths["/api/v1/projects/{slug}/comparisons/"]["get"]["parameters"] if p["name"] == "split")
+    assert "" in split["schema"]["enum"]
+    assert "minLength" not in split["schema"]
+    offset = next(p for p in paths["/api/v1/projects/"]["get"]["parameters"] if p["name"] == "offset")
+    assert offset["schema"]["maximum"] == 10**9
+    import_responses = paths["/api/v1/projects/{slug}/comparisons/import/"]["post"]["responses"]
+    assert "422" in import_responses

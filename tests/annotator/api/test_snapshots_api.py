@@ -76,7 +76,14 @@ def test_status_card_and_download_after_build(setup: dict[str, Any], django_capt
     table = pq.read_table(io.BytesIO(b"".join(download.streaming_content)))
     assert table.column("preference_strength").to_pylist() == [-2, 1]
 
+    assert download["Content-Type"] == "application/vnd.apache.parquet"
+    jsonl = client.get(f"/api/v1/snapshots/{snapshot_id}/download/?export=helpsteer2-preference&file_type=jsonl")
+    assert jsonl["Content-Type"] == "application/jsonl"
+    gz = client.get(f"/api/v1/snapshots/{snapshot_id}/download/?export=helpsteer2-preference&file_type=jsonl.gz")
+    assert gz["Content-Type"] == "application/gzip"
+
     bundle = client.get(f"/api/v1/snapshots/{snapshot_id}/download/")
+    assert bundle["Content-Type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(b"".join(bundle.streaming_content))) as archive:
         assert {"README.md", "LICENSE", "MANIFEST"} <= set(archive.namelist())
 
@@ -91,6 +98,10 @@ def test_list_filters_by_status(setup: dict[str, Any], django_capture_on_commit_
     assert [s["number"] for s in everything["results"]] == [2, 1]
     ready = setup["client"].get(url, {"status": "ready"}).json()
     assert [s["number"] for s in ready["results"]] == [1]
+    # Read as the schema says: an empty status is not a status, and a parameter is given once.
+    assert setup["client"].get(f"{url}?status=").status_code == 400
+    assert setup["client"].get(f"{url}?status=ready&status=pending").status_code == 400
+    assert setup["client"].get(f"{url}?limit=1&limit=2").status_code == 400
 
 
 @pytest.mark.parametrize(
@@ -100,6 +111,11 @@ def test_list_filters_by_status(setup: dict[str, Any], django_capture_on_commit_
         ({"split_seed": -1}, "split_seed"),
         ({"split_seed": "many"}, "split_seed"),
         ({"name": ["not", "a", "string"]}, "name"),
+        ({"name": 0}, "name"),  # DRF alone would store "0"
+        ({"rule": ""}, "rule"),
+        ({"split_seed": "5"}, "split_seed"),  # a string where the schema says integer
+        ({"split_seed": True}, "split_seed"),
+        ({"validation_fraction": False}, "validation_fraction"),
     ],
 )
 def test_malformed_create_body_is_a_400(

@@ -333,3 +333,18 @@ def test_streaming_readers_agree_with_json_whatever_the_chunk_boundaries(
     lines = "\n\n  \n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n   \n"
     assert [row for _, row in containers.iter_json_array(io.BytesIO(array.encode()))] == rows
     assert [(n, row) for n, row in containers.iter_jsonl(io.BytesIO(lines.encode()))] == [(1, rows[0]), (4, rows[1])]
+
+
+@pytest.mark.parametrize("container", ["jsonl", "json"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9" * 5_000, r"a JSON value cannot be read \(Exceeds the limit \(4300 digits\)"),
+        ("[" * 100_000, "the JSON is nested too deeply"),
+    ],
+)
+def test_json_the_json_module_cannot_hold_is_a_format_error(container: str, value: str, message: str) -> None:
+    row = '{"prompt": "p", "response_1": "a", "response_2": "b", "metadata": {"n": ' + value + "}}"
+    data = io.BytesIO((row if container == "jsonl" else f"[{row}]").encode())
+    with pytest.raises(ImportFormatError, match=message):
+        list(parse_file(data, "prefstack", container=container))  # type: ignore[arg-type]

@@ -64,3 +64,33 @@ def test_flat_csv_is_accepted(tmp_path: Path) -> None:
     first, second = parse_file(path, "prefstack")
     assert first.source_labels == SourceLabels(preference_strength=-2, justification="A is right.")
     assert (second.split, second.source_labels) == (None, None)
+
+
+def test_a_source_id_longer_than_the_column_is_an_error() -> None:
+    row = {"prompt": "p", "response_1": "a", "response_2": "b", "source_id": "x" * 201}
+    with pytest.raises(ImportFormatError, match=r"column 'source_id': source_id is 201 characters long"):
+        _parse(row)
+    assert _parse({**row, "source_id": "x" * 200})[0].source_id == "x" * 200  # type: ignore[attr-defined]
+    assert _parse({**row, "source_id": 12})[0].source_id == "12"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("number", [2**63, 2**64, -(2**63) - 1, 10**100])
+def test_a_metadata_integer_past_64_bits_is_an_error(number: int) -> None:
+    row = {"prompt": "p", "response_1": "a", "response_2": "b", "metadata": {"ids": [1, {"n": number}]}}
+    with pytest.raises(ImportFormatError, match=r"metadata holds an integer that does not fit in 64 bits"):
+        _parse(row)
+
+
+def test_metadata_at_the_64_bit_limits_is_kept() -> None:
+    metadata = {"low": -(2**63), "high": 2**63 - 1, "flag": True}
+    row = {"prompt": "p", "response_1": "a", "response_2": "b", "metadata": metadata}
+    assert _parse(row)[0].metadata == metadata  # type: ignore[attr-defined]
+
+
+def test_deeply_nested_metadata_is_an_error() -> None:
+    nested: object = "leaf"
+    for _ in range(40):
+        nested = {"a": nested}
+    row = {"prompt": "p", "response_1": "a", "response_2": "b", "metadata": nested}
+    with pytest.raises(ImportFormatError, match=r"metadata is nested more than 32 levels deep"):
+        _parse(row)

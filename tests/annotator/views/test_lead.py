@@ -161,6 +161,14 @@ def test_clicking_through_to_an_annotators_annotations(project, lead) -> None:
     assert _client(lead).get(_url("lead_annotator_detail", project, user_id=99999)).status_code == 404
 
 
+@pytest.mark.parametrize("name", ["lead_annotator_detail", "lead_disagreements"])
+@pytest.mark.parametrize("page", ["99999999999999999999", "9" * 5_000, "-3", "x"])
+def test_a_page_number_past_any_table_is_an_empty_page(project, lead, name, page) -> None:
+    kwargs = {"user_id": project.comparisons.first().annotations.first().annotator_id} if "detail" in name else {}
+    response = _client(lead).get(_url(name, project, **kwargs), {"page": page})
+    assert response.status_code == 200
+
+
 # --- disagreement queue and review ----------------------------------------------------------------------------
 
 

@@ -92,10 +92,17 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
     ("payload", "status", "code"),
     [
         ({"objective": "scaled-bt"}, 400, "validation_failed"),
-        ({"snapshot": 0, "objective": "bt"}, 404, "not_found"),
+        ({"snapshot": 987_654, "objective": "bt"}, 404, "not_found"),
+        ({"snapshot": 0, "objective": "bt"}, 400, "validation_failed"),  # ids start at 1, as the schema says
+        ({"snapshot": 2**63, "objective": "bt"}, 400, "validation_failed"),
         ({"objective": "ppo"}, 400, "validation_failed"),
         ({"objective": "bt", "base_model": "nope"}, 400, "validation_failed"),
         ({"objective": "bt", "hyperparameters": {"batch_size": -1}}, 400, "validation_failed"),
+        ({"objective": "bt", "hyperparameters": {"expo_alpha": False}}, 400, "validation_failed"),  # not a number
+        ({"objective": "bt", "hyperparameters": {"learning_rate": 0}}, 400, "validation_failed"),  # exclusive minimum
+        ({"objective": "bt", "hyperparameters": {"warmup_ratio": 1.0}}, 400, "validation_failed"),  # exclusive max
+        ({"objective": "bt", "hyperparameters": {"seed": 2**64}}, 400, "validation_failed"),
+        ({"objective": "bt", "base_model": 0}, 400, "validation_failed"),
     ],
 )
 def test_create_refuses_bad_input(api, project, snapshot, tiny_base_model, payload, status, code):
@@ -196,7 +203,7 @@ def test_evaluate_on_a_rewardbench_file_then_list_it(api, done, django_capture_o
 def test_a_malformed_rewardbench_file_is_refused(api, done):
     upload = SimpleUploadedFile("rb.jsonl", b'{"prompt": "Q", "chosen": "A"}\n')
     response = api.post(f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart")
-    assert response.status_code == 400
+    assert response.status_code == 422  # a well-formed request whose file cannot be used
     assert "rejected" in response.json()["message"]
 
 
@@ -228,6 +235,18 @@ def test_send_disagreements_to_review(api, done):
     assert ReviewRequest.objects.get().requested_by is not None
     bad = api.post(url, {"comparison_ids": [999999]}, format="json")
     assert bad.status_code == 400
+    for body in ({"reason": 0}, {"comparison_ids": ["1"]}, {"comparison_ids": [0]}):
+        assert api.post(url, body, format="json").status_code == 400, body
+
+
+def test_an_evaluation_takes_a_snapshot_as_json_or_a_file_as_multipart(api, done):
+    url = f"/api/v1/training-jobs/{done.id}/evaluations/create/"
+    before = Evaluation.objects.count()
+    for body, fmt in (({}, "json"), ({"snapshot": "1"}, "json"), ({"snapshot": 0}, "json"), ({}, "multipart")):
+        response = api.post(url, body, format=fmt)
+        assert (response.status_code, response.json()["code"]) == (400, "validation_failed"), body
+    assert api.post(url, "snapshot=1", content_type="application/x-www-form-urlencoded").status_code == 415
+    assert Evaluation.objects.count() == before
 
 
 # --- comparison table ---------------------------------------------------------------------------------------------
@@ -290,6 +309,14 @@ def test_score_limits_and_errors(api, done, settings):
     assert neither.status_code == 400
     bad_prompt = api.post(url, {"prompt": {"x": 1}, "response": "a"}, format="json")
     assert bad_prompt.status_code == 400
+    for body in (
+        {"prompt": [], "response": "a"},  # the schema's turns list has at least one turn
+        {"prompt": [{"role": "robot", "content": "hi"}], "response": "a"},
+        {"prompt": "Q", "response": 0},
+        {"prompt": "Q", "responses": []},
+        {"prompt": "Q", "response": "a", "responses": ["b"]},  # one of the two, as the schema's oneOf says
+    ):
+        assert api.post(url, body, format="json").status_code == 400, body
     TrainingJob.objects.filter(id=done.id).update(status=JobStatus.RUNNING)
     assert api.post(url, {"prompt": "Q", "response": "a"}, format="json").status_code == 409
 
@@ -311,6 +338,14 @@ def test_every_endpoint_is_in_the_openapi_schema(api):
         assert path in schema["paths"], path
     score = schema["paths"]["/api/v1/reward-models/{job_id}/score"]["post"]
     assert {"200", "400", "401", "403", "404", "409", "413"} <= set(score["responses"])
+    components = schema["components"]["schemas"]
+    assert len(components["RewardScoreInputRequest"]["oneOf"]) == 2
+    hyper = components["TrainingHyperParametersRequest"]["properties"]
+    assert (hyper["learning_rate"]["minimum"], hyper["learning_rate"]["exclusiveMinimum"]) == (0.0, True)
+    assert (hyper["batch_size"]["minimum"], hyper["batch_size"]["maximum"]) == (1, 1024)
+    evaluation = schema["paths"]["/api/v1/training-jobs/{job_id}/evaluations/create/"]["post"]
+    assert set(evaluation["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+    assert "422" in evaluation["responses"]
 
 
 def test_a_rewardbench_file_reports_rewardbench_overall_and_pooled_accuracy(
@@ -350,7 +385,7 @@ def test_a_hostile_rewardbench_file_is_refused_with_the_reason(api, done, settin
     settings.PREFSTACK_IMPORT_MAX_LINE_BYTES = 8192
     upload = SimpleUploadedFile("rb.jsonl", b"\n" * 100_000 + body)
     response = api.post(f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert reason in response.json()["message"] and "line 100001" in response.json()["message"]
 
 
