@@ -19,6 +19,10 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     ERROR = "error"
     """A framework error without a code of its own."""
+    BAD_REQUEST = "bad_request"
+    """A request Django refused before any view (too many fields, a malformed header)."""
+    REQUEST_TOO_LARGE = "request_too_large"
+    SERVER_ERROR = "server_error"
 
     # Annotating (annotator.services.assignments).
     ALREADY_SUBMITTED = "already_submitted"

@@ -37,10 +37,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApplicationError):
         return Response({"message": exc.message, "code": exc.code, "extra": exc.extra}, status=exc.status)
     if isinstance(exc, RequestDataTooBig):  # Django's HTML 400 otherwise, read by DRF from request.body
-        body = {"message": "The request body is too large.", "code": "request_too_large", "extra": {}}
+        body = {"message": "The request body is too large.", "code": ErrorCode.REQUEST_TOO_LARGE, "extra": {}}
         return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, SuspiciousOperation):  # e.g. too many form fields or files
-        return Response({"message": str(exc), "code": "bad_request", "extra": {}}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"message": str(exc), "code": ErrorCode.BAD_REQUEST, "extra": {}}, status=status.HTTP_400_BAD_REQUEST
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

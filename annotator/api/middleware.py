@@ -13,20 +13,23 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from annotator.error_codes import ErrorCode
+
 API_PREFIX = "/api/"
 
-_CODES = {
-    400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "request_too_large",
-    500: "server_error",
+_CODES: dict[int, str] = {
+    400: ErrorCode.BAD_REQUEST,
+    404: ErrorCode.NOT_FOUND,
+    405: "method_not_allowed",  # DRF's own code for it
+    413: ErrorCode.REQUEST_TOO_LARGE,
+    500: ErrorCode.SERVER_ERROR,
 }
 
 
 def _is_json(response: HttpResponse) -> bool:
-    content_type = response.get("Content-Type", "")
-    return content_type.split(";", 1)[0].strip().lower() in {"application/json", "application/problem+json"}
+    """JSON, or a JSON-based media type (the schema's ``application/vnd.oai.openapi+json``, problem+json ...)."""
+    media_type = response.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def api_error_response(status: int, message: str | None = None, code: str | None = None) -> JsonResponse:
@@ -35,7 +38,7 @@ def api_error_response(status: int, message: str | None = None, code: str | None
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = "Error"
-    body = {"message": message or f"{phrase}.", "code": code or _CODES.get(status, "error"), "extra": {}}
+    body = {"message": message or f"{phrase}.", "code": code or _CODES.get(status, ErrorCode.ERROR), "extra": {}}
     return JsonResponse(body, status=status)
 
 

@@ -84,7 +84,7 @@ def test_a_bad_file_imports_nothing(lead_client: tuple[APIClient, Any]) -> None:
         ("surrogate.json", b'[{"prompt": "\\ud800", "response_1": "a", "response_2": "b"}]', "lone surrogate"),
     ],
 )
-def test_a_hostile_file_is_a_400_with_the_reason_and_imports_nothing(
+def test_a_hostile_file_is_a_422_with_the_reason_and_imports_nothing(
     lead_client: tuple[APIClient, Any], settings: Any, name: str, data: bytes, reason: str
 ) -> None:
     settings.PREFSTACK_IMPORT_MAX_BYTES = 4 << 20
@@ -93,7 +93,7 @@ def test_a_hostile_file_is_a_400_with_the_reason_and_imports_nothing(
         f"/api/v1/projects/{project.slug}/comparisons/import/",
         {"file": SimpleUploadedFile(name, data), "format": "prefstack"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["code"] == "import_failed" and reason in response.json()["message"]
     assert not Comparison.objects.exists()
 

@@ -73,16 +73,16 @@ def test_a_judgebench_file_is_scored_by_the_model_and_its_results_download(
     assert body["metrics"]["overall"] == pytest.approx(correct / 4)
 
 
-def test_a_file_in_the_wrong_layout_is_a_400_with_its_code(api, done):
+def test_a_file_in_the_wrong_layout_is_a_422_with_its_code(api, done):
     before = Evaluation.objects.count()
     response = post_file(api, done, "rm_bench_two_styles.json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     body = response.json()
     assert body["code"] == "benchmark_layout"
     assert "Row 1" in body["message"]
     assert Evaluation.objects.count() == before
     chosen_wrong = post_file(api, done, "judgebench.jsonl", benchmark="rm-bench")
-    assert chosen_wrong.status_code == 400
+    assert chosen_wrong.status_code == 422
     assert chosen_wrong.json()["code"] == "benchmark_layout"
 
 
