@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 
 from annotator.models import Role
-from annotator.services.snapshots import snapshot_build, snapshot_create
+from annotator.services.snapshots.lifecycle import snapshot_build, snapshot_create
 from annotator.tasks import snapshot_build_task
 from config.wsgi import application
 from tests.annotator.services.test_snapshots import annotate
