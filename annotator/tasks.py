@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from annotator.services.agreement_intervals import agreement_intervals_compute
-from annotator.services.snapshots import snapshot_build
+from annotator.services.snapshots.lifecycle import snapshot_build
 
 
 @shared_task(name="annotator.snapshot_build")

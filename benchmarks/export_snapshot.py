@@ -48,7 +48,8 @@ def measure(size: int) -> None:
     from annotator.exports import EXPORT_FORMATS, ExportTarget
     from annotator.exports.write import write_exports_from_canonical
     from annotator.models import Project
-    from annotator.services.snapshots import ITEMS_FILE, snapshot_build, snapshot_create, snapshot_folder
+    from annotator.services.snapshots.files import ITEMS_FILE, snapshot_folder
+    from annotator.services.snapshots.lifecycle import snapshot_build, snapshot_create
     from annotator.tasks import snapshot_build_task
     from benchmarks.agreement import SLUG, peak_rss_mb
 

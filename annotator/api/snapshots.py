@@ -23,13 +23,8 @@ from annotator.selectors.snapshots import (
     snapshot_get_for_role,
     snapshot_list,
 )
-from annotator.services.snapshots import (
-    FILE_TYPES,
-    snapshot_bundle_file,
-    snapshot_card,
-    snapshot_create,
-    snapshot_export_file,
-)
+from annotator.services.snapshots.files import FILE_TYPES, snapshot_bundle_file, snapshot_card, snapshot_export_file
+from annotator.services.snapshots.lifecycle import snapshot_create
 
 BUNDLE = "bundle"
 _CONTENT_TYPES = {

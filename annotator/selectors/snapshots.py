@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -13,6 +12,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from annotator.errors import NotFound
+from annotator.exports.chunks import ComparisonChunk
 from annotator.models import AggregationRule, Annotation, Comparison, Project, Role, Snapshot, SourceLabel
 from annotator.selectors.projects import project_get_for_role
 
@@ -61,23 +61,6 @@ def aggregation_rule_find(*, name: str | None) -> AggregationRule | None:
     if not name:
         return None
     return AggregationRule.objects.filter(name=name).order_by("-version").first()
-
-
-@dataclass(frozen=True, slots=True)
-class ComparisonChunk:
-    """Consecutive comparisons (by id) as columns, read without model instances; each list has one entry per
-    comparison. ``turns`` and ``metadata`` are decoded JSON."""
-
-    ids: list[int]
-    prompt_ids: list[int]
-    turns: list[list[dict[str, str]]]
-    response_1: list[str]
-    response_2: list[str]
-    split: list[str]
-    metadata: list[dict[str, Any]]
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 def _rows(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:

@@ -13,7 +13,8 @@ from annotator.errors import ApplicationError, NotFound
 from annotator.exports import EXPORT_FORMATS
 from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.snapshots import SNAPSHOT_ROLES, aggregation_rule_find, snapshot_get_in_project, snapshot_list
-from annotator.services.snapshots import snapshot_card, snapshot_create
+from annotator.services.snapshots.files import snapshot_card
+from annotator.services.snapshots.lifecycle import snapshot_create
 from annotator.views import HtmxHttpRequest, access_project, request_user
 
 IN_PROGRESS = (SnapshotStatus.PENDING, SnapshotStatus.BUILDING)

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from annotator.models import Snapshot
-from annotator.services.snapshots import snapshot_export_file
+from annotator.services.snapshots.files import snapshot_export_file
 from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.services.jobs import (
     _relative,

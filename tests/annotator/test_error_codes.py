@@ -9,7 +9,7 @@ from annotator.error_codes import ErrorCode
 from annotator.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.imports.errors import ImportFormatError
 from annotator.services.imports import ImportFailed
-from annotator.services.snapshots import SnapshotNotReady
+from annotator.services.snapshots.files import SnapshotNotReady
 from rm_jobs.services.scoring import InputTooLong
 
 ROOT = Path(__file__).resolve().parents[2]

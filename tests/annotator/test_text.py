@@ -20,7 +20,7 @@ from annotator.services.assignments import (
     assignment_skip,
 )
 from annotator.services.reviews import review_decide
-from annotator.services.snapshots import snapshot_create
+from annotator.services.snapshots.lifecycle import snapshot_create
 from annotator.text import all_storable, check_text, first_text_problem, text_problem, visible_length
 from tests.factories import ComparisonFactory, ProjectFactory, full_ratings, member
 

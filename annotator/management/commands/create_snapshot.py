@@ -9,7 +9,7 @@ from annotator.errors import ApplicationError
 from annotator.models import SnapshotStatus
 from annotator.selectors.projects import project_find
 from annotator.selectors.snapshots import aggregation_rule_find
-from annotator.services.snapshots import snapshot_build, snapshot_create
+from annotator.services.snapshots.lifecycle import snapshot_build, snapshot_create
 
 FINAL = (SnapshotStatus.READY, SnapshotStatus.FAILED)
 

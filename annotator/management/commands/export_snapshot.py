@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from annotator.errors import ApplicationError
 from annotator.exports import EXPORT_FORMATS
 from annotator.selectors.snapshots import snapshot_find
-from annotator.services.snapshots import FILE_TYPES, snapshot_bundle_file, snapshot_export_file
+from annotator.services.snapshots.files import FILE_TYPES, snapshot_bundle_file, snapshot_export_file
 
 BUNDLE = "bundle"
 

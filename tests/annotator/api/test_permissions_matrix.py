@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from annotator.models import Role
-from annotator.services.snapshots import snapshot_build, snapshot_create
+from annotator.services.snapshots.lifecycle import snapshot_build, snapshot_create
 from annotator.tasks import snapshot_build_task
 from tests.annotator.services.test_snapshots import annotate
 from tests.factories import ComparisonFactory, ProjectFactory, UserFactory, member

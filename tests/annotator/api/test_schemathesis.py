@@ -20,7 +20,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.transport.serialization import serialize_binary
 
 from annotator.models import Role
-from annotator.services.snapshots import snapshot_build, snapshot_create
+from annotator.services.snapshots.lifecycle import snapshot_build, snapshot_create
 from annotator.tasks import snapshot_build_task
 from config.wsgi import application
 from tests.annotator.services.test_snapshots import annotate

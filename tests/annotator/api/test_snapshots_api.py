@@ -12,7 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import Role, Snapshot, SnapshotStatus
-from annotator.services.snapshots import snapshot_build
+from annotator.services.snapshots.lifecycle import snapshot_build
 from annotator.tasks import snapshot_build_task
 from tests.annotator.services.test_snapshots import annotate
 from tests.factories import ComparisonFactory, ProjectFactory, member

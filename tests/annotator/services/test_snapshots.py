@@ -32,15 +32,18 @@ from annotator.models import (
     Snapshot,
     SnapshotStatus,
 )
-from annotator.services import snapshots as service
 from annotator.services.imports import comparisons_import
-from annotator.services.snapshots import (
-    snapshot_build,
+from annotator.services.snapshots import build as build_pipeline
+from annotator.services.snapshots import lifecycle
+from annotator.services.snapshots.files import (
+    ITEMS_FILE,
     snapshot_bundle_file,
-    snapshot_create,
+    snapshot_card,
     snapshot_export_file,
+    snapshot_folder,
     snapshot_items,
 )
+from annotator.services.snapshots.lifecycle import snapshot_build, snapshot_create
 from annotator.tasks import snapshot_build_task
 from config.celery import app as celery_app
 from tests.factories import ComparisonFactory, ProjectFactory, PromptFactory, ResponseFactory, member
@@ -156,7 +159,7 @@ def test_content_hash_is_sha256_of_the_canonical_items(
     import hashlib
 
     snapshot = build(project_with_annotations["project"], rule=mean_rule)
-    raw = (service.snapshot_folder(snapshot) / service.ITEMS_FILE).read_bytes()
+    raw = (snapshot_folder(snapshot) / ITEMS_FILE).read_bytes()
     assert raw.startswith(b"PAR1")  # the canonical items are Parquet
     assert hashlib.sha256(raw).hexdigest() == snapshot.content_hash
     # The same data and rule give the same hash in a new version.
@@ -167,7 +170,7 @@ def test_content_hash_is_sha256_of_the_canonical_items(
 
 def test_card_and_licence(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
     snapshot = build(project_with_annotations["project"], rule=mean_rule)
-    folder = service.snapshot_folder(snapshot)
+    folder = snapshot_folder(snapshot)
     card = (folder / "README.md").read_text()
     assert card.startswith("---\nlicense: cc-by-4.0\n")
     assert "config_name" in card
@@ -182,7 +185,7 @@ def test_card_and_licence(project_with_annotations: dict[str, Any], mean_rule: A
 def test_task_delivered_twice_builds_once(project_with_annotations: dict[str, Any], mean_rule: AggregationRule) -> None:
     with mock.patch.object(snapshot_build_task, "delay"):
         snapshot = snapshot_create(project=project_with_annotations["project"], user=None, rule=mean_rule)
-    with mock.patch.object(service, "_build_into", wraps=service._build_into) as build_into:
+    with mock.patch.object(lifecycle, "snapshot_build_into", wraps=lifecycle.snapshot_build_into) as build_into:
         assert snapshot_build_task(snapshot.id) == SnapshotStatus.READY
         first = Snapshot.objects.get(id=snapshot.id)
         assert snapshot_build_task(snapshot.id) == SnapshotStatus.READY
@@ -195,7 +198,7 @@ def test_a_building_snapshot_is_not_built_again(project_with_annotations: dict[s
     with mock.patch.object(snapshot_build_task, "delay"):
         snapshot = snapshot_create(project=project_with_annotations["project"], user=None)
     Snapshot.objects.filter(id=snapshot.id).update(status=SnapshotStatus.BUILDING)
-    with mock.patch.object(service, "_build_into") as build_into:
+    with mock.patch.object(lifecycle, "snapshot_build_into") as build_into:
         assert snapshot_build(snapshot_id=snapshot.id).status == SnapshotStatus.BUILDING
     build_into.assert_not_called()
 
@@ -203,13 +206,13 @@ def test_a_building_snapshot_is_not_built_again(project_with_annotations: dict[s
 def test_failed_build_records_the_error_and_leaves_no_folder(project_with_annotations: dict[str, Any]) -> None:
     with mock.patch.object(snapshot_build_task, "delay"):
         snapshot = snapshot_create(project=project_with_annotations["project"], user=None)
-    with mock.patch.object(service, "annotation_frame", side_effect=RuntimeError("database went away")):
+    with mock.patch.object(build_pipeline, "annotation_frame", side_effect=RuntimeError("database went away")):
         failed = snapshot_build(snapshot_id=snapshot.id)
     assert failed.status == SnapshotStatus.FAILED
     assert failed.error.startswith("RuntimeError: database went away")
     assert failed.finished_at is not None
-    assert not service.snapshot_folder(failed).exists()
-    assert not list(service.snapshot_folder(failed).parent.glob(".*"))
+    assert not snapshot_folder(failed).exists()
+    assert not list(snapshot_folder(failed).parent.glob(".*"))
     with pytest.raises(Conflict):
         snapshot_export_file(snapshot=failed, fmt="helpsteer2")
 
@@ -288,7 +291,7 @@ def test_a_comparison_without_split_takes_its_prompts_source_split_from_another_
                               response_2=ResponseFactory(prompt=prompt), split="")  # fmt: skip
     for comparison in (sourced, later):
         annotate(comparison, user, 2, 3, 1)
-    monkeypatch.setattr(service, "CHUNK_SIZE", 1)  # the two comparisons are built in different chunks
+    monkeypatch.setattr(build_pipeline, "CHUNK_SIZE", 1)  # the two comparisons are built in different chunks
     snapshot = build(project, rule=mean_rule, validation_fraction=0.0)  # a seeded split would say "train"
     assert {int(i.comparison_id): i.split for i in snapshot_items(snapshot)} == {
         sourced.id: "validation",
@@ -512,7 +515,7 @@ def test_building_chunk_by_chunk_gives_the_same_snapshot_as_all_at_once(monkeypa
     Review.objects.create(annotation=rejected, reviewer=lead, decision="reject", reason="Did not read it.")
 
     whole = build(project)
-    monkeypatch.setattr(service, "CHUNK_SIZE", 4)  # 23 comparisons in 6 chunks, the last one short
+    monkeypatch.setattr(build_pipeline, "CHUNK_SIZE", 4)  # 23 comparisons in 6 chunks, the last one short
     chunked = build(project)
 
     assert whole.status == chunked.status == SnapshotStatus.READY
@@ -541,7 +544,7 @@ def test_the_helpsteer2_preference_fixture_round_trips_with_its_not_ratable_entr
     assert [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()] == rows
     # Counted in the card, kept out of the agreement figures.
     assert snapshot.counts["not_ratable_annotations"] == 1
-    assert "and 1 judged their pair not ratable" in service.snapshot_card(snapshot=snapshot)
+    assert "and 1 judged their pair not ratable" in snapshot_card(snapshot=snapshot)
     items = list(snapshot_items(snapshot))
     assert [(a.preference_strength, a.not_ratable) for a in items[0].annotations][-1] == (None, True)
 

@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 
 from annotator.models import Role, Snapshot
-from annotator.services.snapshots import snapshot_build, snapshot_create
+from annotator.services.snapshots.lifecycle import snapshot_build, snapshot_create
 from annotator.tasks import snapshot_build_task
 from tests.annotator.services.test_snapshots import annotate
 from tests.factories import ComparisonFactory, ProjectFactory, member
