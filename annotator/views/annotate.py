@@ -24,10 +24,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
-from annotator.models import Assignment, AssignmentStatus, Attribute, Flag, Project, Role, SkipReason
+from annotator.models import Annotation, Assignment, AssignmentStatus, Attribute, Flag, Project, Role, SkipReason
+from annotator.selectors.annotation_edits import annotation_edit_refusal
 from annotator.selectors.assignments import (
     STRENGTH_CHOICES,
     Workspace,
+    annotation_edit_values,
+    annotation_history_for_annotator,
     annotator_progress,
     assignment_get_for_annotator,
     assignment_unfinished_for_annotator,
@@ -35,6 +38,7 @@ from annotator.selectors.assignments import (
 )
 from annotator.selectors.projects import project_get_for_role
 from annotator.services.assignments import (
+    annotation_revise,
     annotation_submit,
     assignment_claim_next,
     assignment_draft_save,
@@ -43,6 +47,7 @@ from annotator.services.assignments import (
 from annotator.views import HtmxHttpRequest, request_user
 
 PAGE = "annotator/annotate.html"
+HISTORY_PAGE = "annotator/annotate_history.html"
 PARTIAL = "annotator/partials/_workspace.html"
 # Keys the annotate form understands; shortcuts are documented on the page from this list.
 SHORTCUTS: tuple[tuple[str, str], ...] = (
@@ -321,3 +326,78 @@ def annotate_draft(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
         return HttpResponse(status=204)
     messages.info(request, "Draft saved.")
     return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}))
+
+
+# --- the annotator's own history, and editing their last submission ------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET"])
+def annotate_history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The annotator's recent submissions in the project, newest first; the last one can be edited while allowed."""
+    project = _annotator_project(request, slug)
+    user = request_user(request)
+    context = {
+        "project": project,
+        "progress": annotator_progress(project=project, annotator=user),
+        "entries": annotation_history_for_annotator(project=project, annotator=user),
+    }
+    return render(request, HISTORY_PAGE, context)
+
+
+def _own_annotation(request: HtmxHttpRequest, annotation_id: int) -> Annotation:
+    found = (
+        Annotation.objects.filter(pk=annotation_id, annotator=request_user(request), is_current=True, source="")
+        .select_related("assignment__comparison__project")
+        .first()
+        if 0 < annotation_id < 2**63
+        else None
+    )
+    if found is None:
+        raise Http404("No such submission.")
+    return found
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def annotate_edit(request: HtmxHttpRequest, annotation_id: int) -> HttpResponse:
+    """GET: the last submission in the annotate form. POST: save the edit as a new version (a plain form post)."""
+    annotation = _own_annotation(request, annotation_id)
+    assignment = annotation.assignment
+    project = assignment.comparison.project
+    history = reverse("annotator:annotate_history", kwargs={"slug": project.slug})
+    values: dict[str, Any] = annotation_edit_values(annotation=annotation)
+    values["time_on_task_seconds"] = annotation.time_on_task_seconds or 0
+    errors: dict[str, str] = {}
+    error_message = ""
+    status = 200
+    refusal = annotation_edit_refusal(annotation=annotation, annotator=request_user(request))
+    if request.method == "GET" and refusal:
+        messages.error(request, refusal)
+        return redirect(history)
+    if request.method == "POST":
+        form = _parse(request.POST, list(project.attributes.all()))
+        try:
+            result = annotation_revise(
+                annotation=annotation,
+                annotator=request_user(request),
+                ratings_shown=form.ratings_shown,
+                preference_strength=form.preference_strength,
+                justification=form.justification,
+                flags=form.flags,
+                time_on_task_seconds=form.time_on_task_seconds,
+            )
+        except ValidationFailed as exc:
+            values, errors, error_message, status = form.as_values(), exc.extra.get("fields", {}), exc.message, 422
+        except Conflict as exc:
+            messages.error(request, exc.message)
+            return redirect(history)
+        except ApplicationError as exc:
+            raise DjangoPermissionDenied(exc.message) from exc
+        else:
+            for text in ("Your edit was saved.", *result.warnings):
+                messages.info(request, text)
+            return redirect(history)
+    context = _context(request, project, assignment, values=values, errors=errors, error_message=error_message)
+    context.update(editing=annotation, is_returned=False)
+    return render(request, PAGE, context, status=status)

@@ -173,7 +173,7 @@
   function saveDraft(useBeacon) {
     var f = form();
     var ws = workspace();
-    if (!f || !ws || !dirty) return;
+    if (!f || !ws || !dirty || !ws.dataset.draftUrl) return;
     clearTimeout(saveTimer);
     stampTime(f);
     var body = new FormData(f);
