@@ -146,7 +146,8 @@ def _open_comparisons(*, project: Project, annotator: User) -> int:
         .filter(free__gt=-project.overlap)
         .exclude(pk__in=had)
     )
-    return needing.values("pk")[: OPEN_COUNT_CAP + 1].count()
+    # No ORDER BY (the model's ordering would sort every match before the LIMIT): the index is read up to the cap.
+    return needing.order_by().values("pk")[: OPEN_COUNT_CAP + 1].count()
 
 
 def annotator_progress(*, project: Project, annotator: User, now: datetime | None = None) -> AnnotatorProgress:
