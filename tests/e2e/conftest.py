@@ -15,7 +15,7 @@ def _is_violation(text: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _no_csp_violations(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+def csp_violations(request: pytest.FixtureRequest) -> Iterator[list[str]]:
     violations: list[str] = []
     if "page" not in request.fixturenames:
         yield violations

@@ -28,7 +28,7 @@ def _offline(page: Page, live_server: Any) -> list[str]:
     return elsewhere
 
 
-def test_swagger_ui_and_redoc_work_offline(live_server: Any, page: Page, _no_csp_violations: list[str]) -> None:
+def test_swagger_ui_and_redoc_work_offline(live_server: Any, page: Page, csp_violations: list[str]) -> None:
     elsewhere = _offline(page, live_server)
     page.goto(f"{live_server.url}/api/docs/", timeout=60_000)
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
@@ -39,5 +39,5 @@ def test_swagger_ui_and_redoc_work_offline(live_server: Any, page: Page, _no_csp
     assert elsewhere == []
     # Redoc's bundle always shows Redocly's attribution logo from their CDN; the policy blocks it (nothing leaves the
     # machine), which is what should happen offline, so that one report is expected. Anything else still fails.
-    redocly = [v for v in _no_csp_violations if "cdn.redoc.ly" in v]
-    _no_csp_violations[:] = [v for v in _no_csp_violations if v not in redocly]
+    redocly = [v for v in csp_violations if "cdn.redoc.ly" in v]
+    csp_violations[:] = [v for v in csp_violations if v not in redocly]

@@ -110,7 +110,8 @@ def test_an_active_job_polls_and_can_be_cancelled(web, project, snapshot):
     assert job.status == JobStatus.CANCELLED
     assert "every 2s" not in after
     assert 'data-status="cancelled"' in after
-    plain = web.post(f"/p/{project.slug}/jobs/{job.id}/cancel/", {"confirm": "yes"})  # already cancelled: said in place, no 500
+    # Already cancelled: said in place, no 500.
+    plain = web.post(f"/p/{project.slug}/jobs/{job.id}/cancel/", {"confirm": "yes"})
     assert plain.status_code == 302
 
 
