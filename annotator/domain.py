@@ -39,6 +39,10 @@ PREFERENCE_STRENGTH_LABELS: Final[tuple[tuple[int, str], ...]] = (
 NOT_RATABLE_STRENGTH: Final = -100
 """HelpSteer2-Preference's sentinel for a not-ratable pair in ``all_preferences_unprocessed``; never a scale point."""
 
+# The largest id or integer a 64-bit database column holds: a larger one in a URL, a query or a file is refused or
+# not found before it reaches SQL (where it would overflow).
+INT64_MAX: Final = 2**63 - 1
+
 LIKERT_MIN: Final = 0
 LIKERT_MAX: Final = 4
 LIKERT_SCALE: Final[tuple[int, int]] = (LIKERT_MIN, LIKERT_MAX)

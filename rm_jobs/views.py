@@ -22,7 +22,7 @@ from annotator.errors import ApplicationError
 from annotator.models import Project
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
 from rm_jobs.forms import EvaluationForm, TrainingJobForm, add_service_errors
-from rm_jobs.models import TrainingJob
+from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.selectors.jobs import (
     JOB_ROLES,
     evaluation_get,
@@ -33,6 +33,7 @@ from rm_jobs.selectors.jobs import (
     training_job_list,
     training_job_series,
 )
+from rm_jobs.selectors.workers import queue_has_live_worker, queue_no_worker_message
 from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_path
 from rm_jobs.services.jobs import (
     training_job_cancel,
@@ -75,6 +76,8 @@ def jobs_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                 add_service_errors(form, exc)
             else:
                 messages.success(request, f"Job {job.id} queued on '{job.queue}'.")
+                if not queue_has_live_worker(queue=job.queue):
+                    messages.warning(request, queue_no_worker_message(queue=job.queue))
                 job.project = project
                 if request.htmx:
                     return HttpResponseClientRedirect(_job_url(job))
@@ -109,6 +112,9 @@ def _job_context(project: Project, job: TrainingJob, **extra: Any) -> dict[str, 
         "stages": stages,
         "percent": min(100, percent),
         "evaluations": evaluations,
+        "no_worker": queue_no_worker_message(queue=job.queue)
+        if job.status == JobStatus.QUEUED and not queue_has_live_worker(queue=job.queue)
+        else "",
         "evaluation_form": extra.pop("evaluation_form", None)
         or EvaluationForm(snapshots=ready_snapshots(project=project)),
         **extra,
@@ -136,8 +142,12 @@ def job_metrics(request: HtmxHttpRequest, slug: str, job_id: int) -> JsonRespons
 @login_required
 @require_POST
 def job_cancel(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Cancel once confirmed: htmx asks first (hx-confirm) and sends ``confirm``; a plain post without it gets a
+    confirmation page."""
     project = access_project(request, slug, JOB_ROLES)
     job = _job(project, job_id)
+    if request.POST.get("confirm") != "yes":
+        return render(request, "rm_jobs/job_cancel_confirm.html", {"project": project, "job": job})
     try:
         job = training_job_cancel(job=job, user=request_user(request))
     except ApplicationError as exc:

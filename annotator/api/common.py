@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.inputs import query_input
+from annotator.domain import INT64_MAX
 
 
 class ErrorOutput(serializers.Serializer):
@@ -69,7 +70,7 @@ def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer
 
 
 # Ids are 64-bit in the database: a larger one in a query or body is a 400, never an overflow in SQL.
-MAX_ID = 2**63 - 1
+MAX_ID = INT64_MAX
 # Past any table's end (and far from the 64-bit limit of SQL's OFFSET).
 MAX_OFFSET = 10**9
 

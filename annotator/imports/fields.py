@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from annotator.domain import INT64_MAX
 from annotator.imports.errors import ImportFormatError, LocationUnit, error_at
 from annotator.imports.records import PREFERENCE_STRENGTH_RANGE, Role, Split
 
@@ -17,7 +18,7 @@ _ROLES: frozenset[str] = frozenset(("system", "user", "assistant"))
 SOURCE_ID_MAX_LENGTH = 200
 # Metadata is kept as JSON and written out again (orjson, Parquet): integers must fit in 64 bits, nesting is bounded.
 METADATA_MAX_DEPTH = 32
-_INT64_RANGE = (-(2**63), 2**63 - 1)
+_INT64_RANGE = (-INT64_MAX - 1, INT64_MAX)
 
 # Column sets that identify each format, used to say "this looks like a helpsteer3 file" when columns are missing.
 _SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (

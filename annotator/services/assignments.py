@@ -62,6 +62,7 @@ from annotator.models import (
     SkipReason,
 )
 from annotator.selectors import hot_path
+from annotator.selectors.annotation_edits import annotation_edit_refusal
 from annotator.services import locks
 from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
 from annotator.text import check_text, visible_length
@@ -590,3 +591,48 @@ def assignment_skip(
         setattr(assignment, name, value)
     assignment.updated_at = now
     return assignment
+
+
+# --- edit the last submission --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def annotation_revise(
+    *,
+    annotation: Annotation,
+    annotator: User,
+    ratings_shown: Mapping[str, Mapping[str, Any]],
+    preference_strength: int | None,
+    justification: str,
+    flags: Iterable[str] = (),
+    time_on_task_seconds: float | None = None,
+) -> SubmitResult:
+    """Edit the annotator's last submission (shown terms, as :func:`annotation_submit`) as a new annotation version.
+
+    The previous version stays, with ``is_current=False``; the new one is current. Refused (Conflict, nothing
+    written) unless :func:`annotation_edit_refusal` allows it: the annotator's own last submission, not reviewed,
+    in no snapshot. ValidationFailed as :func:`annotation_submit`. The comparison's lock is held, then the
+    annotation is read again, so two edits sent at once make two versions one after the other, never two current.
+    """
+    assignment = annotation.assignment
+    _lock_comparison(assignment=assignment, annotator=annotator)
+    locked = (
+        Annotation.objects.select_for_update().select_related("assignment", "comparison__project").get(pk=annotation.pk)
+    )
+    refusal = annotation_edit_refusal(annotation=locked, annotator=annotator)
+    if refusal:
+        raise Conflict(refusal, code="annotation_not_editable")
+    project = locked.comparison.project
+    attributes = hot_path.attributes(project_id=project.pk)
+    submission = _validate_submission(
+        project=project,
+        attributes=attributes,
+        ratings_shown=ratings_shown,
+        preference_strength=preference_strength,
+        justification=justification,
+        flags=flags,
+        time_on_task_seconds=time_on_task_seconds,
+    )
+    Annotation.objects.filter(pk=locked.pk).update(is_current=False)
+    revised = _annotation_store(assignment=locked.assignment, annotator=annotator, submission=submission)
+    return SubmitResult(annotation=revised, warnings=_submission_warnings(submission, attributes))

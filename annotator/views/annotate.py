@@ -24,15 +24,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.errors import Conflict, ValidationFailed
 from annotator.models import Assignment, AssignmentStatus, Flag, Project, Role, SkipReason
+from annotator.selectors.annotation_edits import annotation_edit_refusal, annotation_get_own_current
 from annotator.selectors.assignments import (
     STRENGTH_CHOICES,
     Workspace,
+    annotation_edit_values,
+    annotation_history_for_annotator,
     annotator_progress,
     assignment_get_for_annotator,
     assignment_unfinished_for_annotator,
     assignment_workspace,
 )
 from annotator.services.assignments import (
+    annotation_revise,
     annotation_submit,
     assignment_claim_next,
     assignment_draft_save,
@@ -41,6 +45,7 @@ from annotator.services.assignments import (
 from annotator.views import HtmxHttpRequest, access_project, request_user
 
 PAGE = "annotator/annotate.html"
+HISTORY_PAGE = "annotator/annotate_history.html"
 PARTIAL = "annotator/partials/_workspace.html"
 # Keys the annotate form understands; shortcuts are documented on the page from this list.
 SHORTCUTS: tuple[tuple[str, str], ...] = (
@@ -306,3 +311,63 @@ def annotate_draft(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
         return HttpResponse(status=204)
     messages.info(request, "Draft saved.")
     return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}))
+
+
+# --- the annotator's own history, and editing their last submission ------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET"])
+def annotate_history(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The annotator's recent submissions in the project, newest first; the last one can be edited while allowed."""
+    project = _annotator_project(request, slug)
+    user = request_user(request)
+    context = {
+        "project": project,
+        "progress": annotator_progress(project=project, annotator=user),
+        "entries": annotation_history_for_annotator(project=project, annotator=user),
+    }
+    return render(request, HISTORY_PAGE, context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def annotate_edit(request: HtmxHttpRequest, annotation_id: int) -> HttpResponse:
+    """GET: the last submission in the annotate form. POST: save the edit as a new version (a plain form post)."""
+    annotation = annotation_get_own_current(annotation_id=annotation_id, annotator=request_user(request))
+    assignment = annotation.assignment
+    project = assignment.comparison.project
+    history = reverse("annotator:annotate_history", kwargs={"slug": project.slug})
+    values: dict[str, Any] = annotation_edit_values(annotation=annotation)
+    values["time_on_task_seconds"] = annotation.time_on_task_seconds or 0
+    errors: dict[str, str] = {}
+    error_message = ""
+    status = 200
+    refusal = annotation_edit_refusal(annotation=annotation, annotator=request_user(request))
+    if request.method == "GET" and refusal:
+        messages.error(request, refusal)
+        return redirect(history)
+    if request.method == "POST":
+        form = _parse(request.POST)
+        try:
+            result = annotation_revise(
+                annotation=annotation,
+                annotator=request_user(request),
+                ratings_shown=form.ratings_shown,
+                preference_strength=form.preference_strength,
+                justification=form.justification,
+                flags=form.flags,
+                time_on_task_seconds=form.time_on_task_seconds,
+            )
+        except ValidationFailed as exc:
+            values, errors, error_message, status = form.as_values(), exc.extra.get("fields", {}), exc.message, 422
+        except Conflict as exc:
+            messages.error(request, exc.message)
+            return redirect(history)
+        else:
+            for text in ("Your edit was saved.", *result.warnings):
+                messages.info(request, text)
+            return redirect(history)
+    context = _context(request, project, assignment, values=values, errors=errors, error_message=error_message)
+    context.update(editing=annotation, is_returned=False)
+    return render(request, PAGE, context, status=status)

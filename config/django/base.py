@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "django_celery_results",
     "axes",
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "annotator.middleware.ApplicationErrorMiddleware",
     # Last, as django-axes asks: it turns a login refused for too many failures into the lockout page.
@@ -130,6 +132,7 @@ MEDIA_ROOT = env_str("PREFSTACK_MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "/media/"
 
 from config.settings.celery import *  # noqa: E402,F403
+from config.settings.csp import *  # noqa: E402,F403
 from config.settings.prefstack import *  # noqa: E402,F403
 from config.settings.rest import *  # noqa: E402,F403
 from config.settings.security import *  # noqa: E402,F403

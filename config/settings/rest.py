@@ -26,6 +26,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs pages work offline: Swagger UI and Redoc are served from drf-spectacular-sidecar's static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a "status" field; name each choice set after its model so the schema is unambiguous.
     "ENUM_NAME_OVERRIDES": {
         "SnapshotStatusEnum": "annotator.models.release.SnapshotStatus",

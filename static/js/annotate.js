@@ -32,10 +32,10 @@
   }
 
   // --- focus helpers ---------------------------------------------------------------------------------------------
-  function focusRow(row) {
+  function focusRow(row, preventScroll) {
     if (!row) return;
     var input = row.querySelector("input:checked") || row.querySelector("input");
-    if (input) input.focus();
+    if (input) input.focus({ preventScroll: !!preventScroll });
   }
   function justification() { return document.getElementById("justification"); }
   function firstUnanswered() {
@@ -60,7 +60,8 @@
       if (claim) claim.focus();
       return;
     }
-    if (timerFor !== ws.dataset.assignment) {
+    var fresh = timerFor !== ws.dataset.assignment;
+    if (fresh) {
       timerFor = ws.dataset.assignment;
       base = parseFloat(ws.dataset.timeOnTask || "0") || 0;
       started = 0;
@@ -72,9 +73,39 @@
       if (invalid.matches("[data-row]")) focusRow(invalid); else invalid.focus();
       return;
     }
+    // A new comparison is read from the top: focus waits on the first question without scrolling to it.
     var row = firstUnanswered();
-    if (row) focusRow(row); else if (justification()) justification().focus();
+    if (row) focusRow(row, fresh); else if (justification()) justification().focus({ preventScroll: fresh });
+    if (fresh) showFromTheTop(ws);
   }
+
+  // --- a new comparison opens at its prompt (or the lead's note), the conversation at its last user turn ---------
+  function showFromTheTop(ws) {
+    var box = ws.querySelector(".conversation");
+    var users = box ? box.querySelectorAll(".turn-user") : [];
+    if (users.length) {
+      var last = users[users.length - 1];
+      box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 4;
+    }
+    window.scrollTo(0, 0);
+    var note = document.getElementById("review-note");
+    if (note) note.scrollIntoView({ block: "nearest" });
+  }
+
+  // --- the hovered or focused level's description, in the line under its response's ratings ------------------
+  function showLevel(level) {
+    var ratings = level && level.closest(".ratings");
+    var hint = ratings && ratings.querySelector("[data-level-hint]");
+    if (!hint) return;
+    var legend = level.closest("fieldset").querySelector("legend");
+    hint.textContent = (legend ? legend.textContent + " " : "") + level.dataset.tip;
+  }
+  document.addEventListener("focusin", function (e) {
+    showLevel(e.target.closest && e.target.closest(".level"));
+  });
+  document.addEventListener("mouseover", function (e) {
+    showLevel(e.target.closest && e.target.closest(".level"));
+  });
 
   // --- choosing with digits ----------------------------------------------------------------------------------------
   function choose(row, digit) {
@@ -142,7 +173,7 @@
   function saveDraft(useBeacon) {
     var f = form();
     var ws = workspace();
-    if (!f || !ws || !dirty) return;
+    if (!f || !ws || !dirty || !ws.dataset.draftUrl) return;
     clearTimeout(saveTimer);
     stampTime(f);
     var body = new FormData(f);

@@ -105,12 +105,13 @@ def test_an_active_job_polls_and_can_be_cancelled(web, project, snapshot):
     partial = web.get(f"/p/{project.slug}/jobs/{job.id}/", **HX).content.decode()
     assert 'hx-trigger="every 2s"' in partial
     assert ">Cancel<" in partial
-    after = web.post(f"/p/{project.slug}/jobs/{job.id}/cancel/", **HX).content.decode()
+    after = web.post(f"/p/{project.slug}/jobs/{job.id}/cancel/", {"confirm": "yes"}, **HX).content.decode()
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
     assert "every 2s" not in after
     assert 'data-status="cancelled"' in after
-    plain = web.post(f"/p/{project.slug}/jobs/{job.id}/cancel/")  # already cancelled: said in place, no 500
+    # Already cancelled: said in place, no 500.
+    plain = web.post(f"/p/{project.slug}/jobs/{job.id}/cancel/", {"confirm": "yes"})
     assert plain.status_code == 302
 
 
