@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     RESERVATION_EXPIRED = "reservation_expired"
     ASSIGNMENT_CLOSED = "assignment_closed"
     ASSIGNMENT_CHANGED = "assignment_changed"
+    ANNOTATION_NOT_EDITABLE = "annotation_not_editable"
 
     # Imports and releases.
     IMPORT_FAILED = "import_failed"

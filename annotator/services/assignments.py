@@ -621,7 +621,7 @@ def annotation_revise(
     )
     refusal = annotation_edit_refusal(annotation=locked, annotator=annotator)
     if refusal:
-        raise Conflict(refusal, code="annotation_not_editable")
+        raise Conflict(refusal, code=ErrorCode.ANNOTATION_NOT_EDITABLE)
     project = locked.comparison.project
     attributes = hot_path.attributes(project_id=project.pk)
     submission = _validate_submission(

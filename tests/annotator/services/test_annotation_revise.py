@@ -11,7 +11,7 @@ from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.models import Annotation, Assignment, Snapshot, SnapshotStatus
 from annotator.services.assignments import annotation_revise, annotation_submit, assignment_claim_next
 from annotator.services.reviews import review_decide
-from annotator.services.snapshots import snapshot_create
+from annotator.services.snapshots.lifecycle import snapshot_create
 from tests.factories import ComparisonFactory, ProjectFactory, member
 
 pytestmark = pytest.mark.django_db
