@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from transformers import AutoModelForSequenceClassification
 from rm_jobs.training import TrainConfig, train
 from rm_jobs.training.data import load_rows
 from rm_jobs.training.distributed import SHARDS_DIR_NAME
-from rm_jobs.training.launcher import progress_from_line, torchrun_command
+from rm_jobs.training.launcher import Rendezvous, progress_from_line, torchrun_command
 from rm_jobs.training.model import load_tokenizer
 
 pytestmark = pytest.mark.slow
@@ -168,3 +169,30 @@ def test_fsdp_outside_torchrun_is_refused_with_a_clear_message(tmp_path: Path, t
     finally:
         os.environ.update(env_backup)
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_two_torchrun_agents_meet_at_a_c10d_rendezvous_as_two_nodes(
+    tmp_path: Path, tiny_model_dir: Path, pairs_file: Path
+) -> None:
+    # Two "nodes" on 127.0.0.1, one process each: the multi-node launch of docs/distributed.md.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "nodes"
+    rendezvous = Rendezvous(nnodes=2, endpoint=f"127.0.0.1:{port}", run_id="two-nodes")
+    command = torchrun_command(
+        1,
+        _arguments(tiny_model_dir, pairs_file, out, batch_size=8, strategy="fsdp", max_steps=2),
+        rendezvous=rendezvous,
+    )
+    assert "--standalone" not in command and "--nnodes" in command
+    agents = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+        for _ in range(2)
+    ]
+    outputs = [agent.communicate(timeout=240)[0] for agent in agents]
+    assert [agent.returncode for agent in agents] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    for output in outputs:
+        assert "sharded over 2 ranks" in output  # one world of two ranks, not two worlds of one
+    assert sorted(_losses(out)) == [1, 2]
+    AutoModelForSequenceClassification.from_pretrained(str(out / "final"))
