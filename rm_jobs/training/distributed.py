@@ -114,7 +114,7 @@ class Parallel:
             if getattr(reward_model, "unpad", False) and _is_bert(getattr(reward_model, "model", None)):
                 # The hand-written padding-free BERT forward calls a block's sub-layers directly, past the hook
                 # that all-gathers the block's weights; the padded forward goes through the blocks.
-                reward_model.unpad = False
+                setattr(reward_model, "unpad", False)  # noqa: B010  # RewardModel's flag, not an nn.Module
                 logger.info("FSDP2: the padding-free BERT forward is off (it bypasses the per-block all-gather)")
             policy = MixedPrecisionPolicy()
             if self.device.type == "cuda":
@@ -233,7 +233,8 @@ class Parallel:
             from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
             model_state, optimizer_state = get_state_dict(model, optimizer)
-            loaded = {"model": model_state, "optimizer": optimizer_state}
+            # dcp.load fills the dicts in place, each rank reading its shards from the files every rank wrote.
+            loaded: dict[str, Any] = {"model": model_state, "optimizer": optimizer_state}
             dcp.load(loaded, checkpoint_id=shards)
             set_state_dict(model, optimizer, model_state_dict=loaded["model"], optim_state_dict=loaded["optimizer"])
         else:
@@ -259,13 +260,10 @@ def _is_bert(model: object) -> bool:
     return isinstance(model, BertForSequenceClassification)
 
 
-def _full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+def _full_state_dict(model: nn.Module) -> dict[str, Any]:
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    state: dict[str, torch.Tensor] = get_model_state_dict(
-        model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
-    )
-    return state
+    return dict(get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)))
 
 
 def _trainer_state(scheduler: torch.optim.lr_scheduler.LRScheduler, position: LoopPosition) -> dict[str, Any]:
