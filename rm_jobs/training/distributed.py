@@ -98,6 +98,14 @@ class Parallel:
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         return cls(kind=kind, rank=rank, world=world, device=device)
 
+    def agree(self, flag: bool) -> bool:
+        """True on every rank when it is True on any (a stop request that reached the ranks at different times)."""
+        if self.world == 1:
+            return flag
+        tensor = torch.tensor([int(flag)], device=self.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return bool(tensor.item())
+
     # --- model ---------------------------------------------------------------------------------------------------
     def wrap(self, reward_model: nn.Module) -> nn.Module:
         """The module the loop calls forward on. FSDP shards ``reward_model`` in place (its parameters become

@@ -259,7 +259,7 @@ def _train(
     step, losses = position.step, []
     run_tokens, run_examples, loop_started = 0, 0, time.perf_counter()
     last_checkpoint: Path | None = Path(resume_from) if resume_from else None
-    cancelled = bool(should_stop and should_stop())
+    cancelled = parallel.agree(bool(should_stop and should_stop()))  # [distributed] every rank stops, or none
     if cancelled:
         last_checkpoint = checkpoint(position, consolidate=True)
     epoch, batch_index = position.epoch, position.batch
