@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from annotator.error_codes import ErrorCode
+
 
 class ApplicationError(Exception):
-    code = "invalid"
+    code: ErrorCode = ErrorCode.INVALID
     status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, *, code: ErrorCode | None = None, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -23,21 +25,21 @@ class ApplicationError(Exception):
 class ValidationFailed(ApplicationError):
     """Input breaks a rule; ``extra["fields"]`` maps field names to messages."""
 
-    code = "validation_failed"
+    code = ErrorCode.VALIDATION_FAILED
 
 
 class PermissionDenied(ApplicationError):
-    code = "permission_denied"
+    code = ErrorCode.PERMISSION_DENIED
     status = 403
 
 
 class NotFound(ApplicationError):
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
     status = 404
 
 
 class Conflict(ApplicationError):
     """The request is valid but the current state forbids it (already submitted, not ready, ...)."""
 
-    code = "conflict"
+    code = ErrorCode.CONFLICT
     status = 409

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from annotator.domain import LIKERT_SCALE, PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.errors import ApplicationError
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Attribute, Comparison, Project, Role
@@ -87,7 +88,7 @@ class AttributeForm(forms.Form):
             }
         super().__init__(*args, **kwargs)
         self.attribute = attribute
-        low, high = (attribute.scale_min, attribute.scale_max) if attribute else (0, 4)
+        low, high = (attribute.scale_min, attribute.scale_max) if attribute else LIKERT_SCALE
         self.level_values = list(range(low, high + 1))
         for value in self.level_values:
             self.fields[f"level_{value}"] = forms.CharField(
@@ -126,7 +127,12 @@ class GoldForm(forms.Form):
     A blank rating means "not checked".
     """
 
-    strength = forms.IntegerField(required=False, min_value=-3, max_value=3, label="Preference strength (-3 to +3)")
+    strength = forms.IntegerField(
+        required=False,
+        min_value=PREFERENCE_STRENGTH_MIN,
+        max_value=PREFERENCE_STRENGTH_MAX,
+        label=f"Preference strength ({PREFERENCE_STRENGTH_MIN} to +{PREFERENCE_STRENGTH_MAX})",
+    )
     tolerance = forms.IntegerField(min_value=0, initial=1, label="Tolerance (±)")
 
     def __init__(self, *args: Any, comparison: Comparison, attributes: list[Attribute], **kwargs: Any) -> None:

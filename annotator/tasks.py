@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from annotator import tasks_quality  # noqa: F401 - registers the agreement-interval task with the worker
+from annotator.services.agreement_intervals import agreement_intervals_compute
 from annotator.services.snapshots import snapshot_build
 
 
@@ -12,3 +12,10 @@ from annotator.services.snapshots import snapshot_build
 def snapshot_build_task(snapshot_id: int) -> str:
     """Build snapshot ``snapshot_id``; a second delivery finds it no longer pending and does nothing."""
     return snapshot_build(snapshot_id=snapshot_id).status
+
+
+@shared_task(name="annotator.agreement_intervals")
+def agreement_intervals_task(project_id: int) -> str:
+    """Bootstrap intervals of project ``project_id``'s agreement; a second delivery finds nothing pending."""
+    row = agreement_intervals_compute(project_id=project_id)
+    return "skipped" if row is None else row.status

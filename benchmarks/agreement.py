@@ -62,8 +62,9 @@ def load(n_comparisons: int, k: int, seed: int) -> None:
     from django.core.management.color import no_style
     from django.db import connection, transaction
 
+    from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS
     from annotator.models import Annotation, Assignment, AssignmentStatus, Comparison, Project, Prompt, Response
-    from annotator.models.project import HELPSTEER2_ATTRIBUTES, Attribute, Membership, Role
+    from annotator.models.project import Attribute, Membership, Role
     from annotator.stats.simulation import SimulatedAnnotator, make_truth, simulate_annotations
 
     existing = Project.objects.filter(slug=SLUG).first()
@@ -80,7 +81,7 @@ def load(n_comparisons: int, k: int, seed: int) -> None:
     User = get_user_model()
     with transaction.atomic():
         project = Project.objects.create(slug=SLUG, name="Agreement benchmark", overlap=k)
-        for position, spec in enumerate(HELPSTEER2_ATTRIBUTES):
+        for position, spec in enumerate(HELPSTEER2_ATTRIBUTE_SPECS):
             Attribute.objects.create(project=project, position=position, **spec)
         users = [User.objects.get_or_create(username=f"bench-{i}-{p}")[0] for i, p in enumerate(POOL)]
         Membership.objects.bulk_create(
@@ -97,7 +98,7 @@ def load(n_comparisons: int, k: int, seed: int) -> None:
         _insert(Comparison, [{"id": base[Comparison] + i, "project_id": project.pk, "prompt_id": base[Prompt] + i,
                               "response_1_id": base[Response] + 2 * i, "response_2_id": base[Response] + 2 * i + 1,
                               "split": "train", "created_at": now} for i in ids])  # fmt: skip
-        attributes = [a["name"] for a in HELPSTEER2_ATTRIBUTES]
+        attributes = [a["name"] for a in HELPSTEER2_ATTRIBUTE_SPECS]
         records = frame.to_dict("records")
         _insert(Assignment, [{"id": base[Assignment] + n, "comparison_id": base[Comparison] + int(r["comparison_id"]),
                               "annotator_id": users[int(r["annotator_id"])].pk, "swapped": bool(r["shown_swapped"]),
@@ -136,7 +137,9 @@ def measure(with_kappa: bool, intervals: bool) -> None:
     """Time the overview from the query to the last number (runs in its own process: peak RSS is its own)."""
     from annotator.models import Project
     from annotator.selectors.annotations import annotation_frame
-    from annotator.selectors.quality import agreement_overview_get, project_attribute_names, project_progress
+    from annotator.selectors.projects import project_attribute_names
+    from annotator.selectors.quality.agreement import agreement_overview_get
+    from annotator.selectors.quality.progress import project_progress
     from annotator.stats.agreement import agreement_overview
 
     project = Project.objects.get(slug=SLUG)

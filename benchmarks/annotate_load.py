@@ -71,15 +71,15 @@ def _setup(n_annotators: int, n_comparisons: int, overlap: int) -> tuple[str, li
     from django.db import connection
     from rest_framework.authtoken.models import Token
 
+    from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS
     from annotator.models import Attribute, Comparison, Membership, Project, Prompt, Response, Role
-    from annotator.models.project import HELPSTEER2_ATTRIBUTES
 
     call_command("migrate", verbosity=0)
     run = f"{int(time.time())}-{os.getpid()}"
     project = Project.objects.create(
         slug=f"bench-{run}", name=f"Load benchmark {run}", overlap=overlap, min_justification_length=20
     )
-    for position, spec in enumerate(HELPSTEER2_ATTRIBUTES):
+    for position, spec in enumerate(HELPSTEER2_ATTRIBUTE_SPECS):
         Attribute.objects.create(project=project, position=position, **spec)  # type: ignore[arg-type]
     prompts = Prompt.objects.bulk_create(
         [Prompt(project=project, turns=[{"role": "user", "content": f"Question {i}?"}]) for i in range(n_comparisons)]
@@ -104,7 +104,7 @@ def _setup(n_annotators: int, n_comparisons: int, overlap: int) -> tuple[str, li
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # fresh statistics and no dead rows of earlier runs, as autovacuum would
             cursor.execute("VACUUM ANALYZE")  # leave them in production (it may be off on a development server)
-    return project.slug, tokens, [a["name"] for a in HELPSTEER2_ATTRIBUTES]  # type: ignore[misc]
+    return project.slug, tokens, [a["name"] for a in HELPSTEER2_ATTRIBUTE_SPECS]  # type: ignore[misc]
 
 
 def _teardown(slug: str) -> None:
@@ -258,6 +258,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _start_server(port: int, workers: int, threads: int, worker_class: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.django.base", "DJANGO_DEBUG": "false"}
+    # The load is the point here: no API rate limit (PREFSTACK_API_THROTTLE_*, config/settings/security.py).
+    env.update({"PREFSTACK_API_THROTTLE_USER": "", "PREFSTACK_API_THROTTLE_ANON": ""})
     cmd = [
         sys.executable,
         "-m",

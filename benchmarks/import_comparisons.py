@@ -37,15 +37,15 @@ def main() -> None:
     parser.add_argument("--comparisons", type=int, default=100_000)
     args = parser.parse_args()
     vendor = setup_django()
+    from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS
     from annotator.models import Project
-    from annotator.models.project import HELPSTEER2_ATTRIBUTES
     from annotator.services.imports import comparisons_import
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "helpsteer2.jsonl"
         write_file(path, args.comparisons)
         project = Project.objects.create(slug=f"bench-import-{time.time_ns()}", name="Import benchmark")
-        for position, spec in enumerate(HELPSTEER2_ATTRIBUTES):
+        for position, spec in enumerate(HELPSTEER2_ATTRIBUTE_SPECS):
             project.attributes.create(position=position, **spec)
         rss_before = peak_rss_mb()
         started = time.perf_counter()

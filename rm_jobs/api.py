@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import CONFLICT, ErrorOutput, PageInput, errors, paginate, paginated
+from annotator.api.common import CONFLICT, ErrorOutput, PageInput, errors, paginate, paginated
 from annotator.errors import ValidationFailed
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.snapshots import snapshot_get_for_role
@@ -29,20 +29,20 @@ from rm_jobs.models import (
 )
 from rm_jobs.selectors.jobs import (
     JOB_ROLES,
+    evaluation_get,
     job_evaluations,
     training_job_comparison,
     training_job_get_for_role,
     training_job_list,
     training_job_series,
 )
-from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create
+from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_path
 from rm_jobs.services.jobs import (
     HyperParameters,
     base_model_choices,
     training_job_cancel,
     training_job_checkpoint_zip,
     training_job_create,
-    training_jobs_sweep_stale,
 )
 from rm_jobs.services.scoring import reward_model_score
 
@@ -122,7 +122,19 @@ class EvaluationOutput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=EvaluationKind.choices)
     snapshot = serializers.IntegerField(source="snapshot_id", allow_null=True)
     status = serializers.ChoiceField(choices=EvaluationStatus.choices)
-    metrics = serializers.DictField(help_text="accuracy, mean_margin, num_pairs; rmse/pearson; per_subset.")
+    metrics = serializers.DictField(
+        help_text=(
+            "Validation: accuracy, mean_margin, num_pairs; rmse/pearson. RewardBench file: rewardbench_overall "
+            "(RewardBench's score: mean of the section scores, prior sets at weight 0.5; null when the file has none "
+            "of its subsets), sections (example-count-weighted accuracy per section), pooled_accuracy (share of all "
+            "pairs won, not RewardBench's score), per_subset, num_pairs. RewardBench 2 / RM-Bench / JudgeBench file: "
+            "benchmark, overall, per_subset (subset / domain / category), details (RM-Bench easy, normal, hard and "
+            "per_domain; JudgeBench per_source; RewardBench 2 ties), num_rows."
+        )
+    )
+    results_url = serializers.SerializerMethodField(
+        help_text="The benchmark's results JSON as its own scripts write it; null for validation runs."
+    )
     disagreements = serializers.ListField(
         child=serializers.DictField(),
         help_text="comparison_id, human_preferred (1|2), human_strength, model_margin; most confident first.",
@@ -130,6 +142,11 @@ class EvaluationOutput(serializers.Serializer):
     error = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_results_url(self, evaluation: Evaluation) -> str | None:
+        if not evaluation.results_file:
+            return None
+        return reverse("api-evaluations-results", kwargs={"evaluation_id": evaluation.id})
 
 
 class JobFilter(PageInput):
@@ -152,7 +169,6 @@ class TrainingJobListApi(APIView):
         project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
         filters = JobFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        training_jobs_sweep_stale(project_id=project.id)
         qs = training_job_list(project=project, status=filters.validated_data.get("status"))
         return paginate(queryset=qs, serializer_class=TrainingJobOutput, request=request, view=self)
 
@@ -210,9 +226,6 @@ class TrainingJobDetailApi(APIView):
     )
     def get(self, request: Request, job_id: int) -> Response:
         job = training_job_get_for_role(job_id=job_id, user=request.user)
-        if job.is_active:
-            training_jobs_sweep_stale(project_id=job.project_id)
-            job.refresh_from_db()
         return Response(TrainingJobDetailOutput(job).data)
 
 
@@ -311,8 +324,14 @@ class EvaluationCreateApi(APIView):
 
         snapshot = serializers.IntegerField(required=False, help_text="Evaluate on this snapshot's validation split.")
         file = serializers.FileField(
-            required=False, help_text="Or a RewardBench-format JSONL file (prompt, chosen, rejected, subset)."
+            required=False,
+            help_text="Or a benchmark file as released (.jsonl, .json, .parquet): RewardBench, RewardBench 2, "
+            "RM-Bench or JudgeBench pairs.",
         )
+        benchmark = serializers.CharField(
+            required=False, default="auto", help_text="auto (told by the layout), reward-bench, rewardbench2, "
+            "rm-bench or judgebench; a file in another layout is refused with code benchmark_layout."
+        )  # fmt: skip
 
     @extend_schema(
         operation_id="evaluations_create",
@@ -327,17 +346,17 @@ class EvaluationCreateApi(APIView):
         snapshot_id = body.validated_data.get("snapshot")
         snapshot = snapshot_get_for_role(snapshot_id=snapshot_id, user=request.user) if snapshot_id else None
         evaluation = evaluation_create(
-            job=job, user=request.user, snapshot=snapshot, reward_bench_file=body.validated_data.get("file")
+            job=job,
+            user=request.user,
+            snapshot=snapshot,
+            reward_bench_file=body.validated_data.get("file"),
+            benchmark=body.validated_data["benchmark"],
         )
         return Response(EvaluationOutput(evaluation).data, status=status.HTTP_202_ACCEPTED)
 
 
 def _evaluation_for(request: Request, evaluation_id: int) -> Evaluation:
-    from annotator.errors import NotFound
-
-    evaluation = Evaluation.objects.select_related("job").filter(id=evaluation_id).first()
-    if evaluation is None:
-        raise NotFound("No such evaluation.")
+    evaluation = evaluation_get(evaluation_id=evaluation_id)
     training_job_get_for_role(job_id=evaluation.job_id, user=request.user)
     return evaluation
 
@@ -350,6 +369,26 @@ class EvaluationDetailApi(APIView):
     )
     def get(self, request: Request, evaluation_id: int) -> Response:
         return Response(EvaluationOutput(_evaluation_for(request, evaluation_id)).data)
+
+
+class EvaluationResultsApi(APIView):
+    @extend_schema(
+        operation_id="evaluations_results",
+        summary="A benchmark evaluation's results JSON, as RewardBench / RM-Bench / JudgeBench scripts write it.",
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="The results file."),
+            **errors(401, 403, 404),
+        },
+    )
+    def get(self, request: Request, evaluation_id: int) -> FileResponse:
+        evaluation = _evaluation_for(request, evaluation_id)
+        path = evaluation_results_path(evaluation=evaluation)
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=f"evaluation-{evaluation.id}-{evaluation.kind}.json",
+            content_type="application/json",
+        )
 
 
 class ReviewRequestCreateApi(APIView):

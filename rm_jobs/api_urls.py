@@ -32,6 +32,11 @@ urlpatterns = [
     ),
     path("evaluations/<int:evaluation_id>/", api.EvaluationDetailApi.as_view(), name="api-evaluations-detail"),
     path(
+        "evaluations/<int:evaluation_id>/results.json",
+        api.EvaluationResultsApi.as_view(),
+        name="api-evaluations-results",
+    ),
+    path(
         "evaluations/<int:evaluation_id>/review-requests/",
         api.ReviewRequestCreateApi.as_view(),
         name="api-evaluations-review-requests",

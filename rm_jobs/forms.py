@@ -99,7 +99,18 @@ class TrainingJobForm(forms.Form):
 
 class EvaluationForm(forms.Form):
     snapshot = forms.ModelChoiceField(queryset=Snapshot.objects.none(), required=False, empty_label="—")
-    file = forms.FileField(required=False, label="RewardBench-format file (JSONL)")
+    file = forms.FileField(required=False, label="Benchmark file (.jsonl, .json, .parquet as released)")
+    benchmark = forms.ChoiceField(
+        required=False,
+        initial="auto",
+        choices=[
+            ("auto", "Tell by its layout"),
+            ("reward-bench", "RewardBench"),
+            ("rewardbench2", "RewardBench 2"),
+            ("rm-bench", "RM-Bench"),
+            ("judgebench", "JudgeBench-style pairs"),
+        ],
+    )
 
     def __init__(self, *args: Any, snapshots: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -139,6 +139,9 @@ class JobMetric(models.Model):
 class EvaluationKind(models.TextChoices):
     VALIDATION = "validation", "Snapshot validation split"
     REWARD_BENCH = "reward-bench", "RewardBench-format file"
+    REWARD_BENCH_2 = "rewardbench2", "RewardBench 2 file"
+    RM_BENCH = "rm-bench", "RM-Bench file"
+    JUDGEBENCH = "judgebench", "JudgeBench-style pairs"
 
 
 class EvaluationStatus(models.TextChoices):
@@ -152,15 +155,20 @@ class Evaluation(models.Model):
     """A trained model measured on a snapshot's validation split, or on an uploaded RewardBench-format file.
 
     ``metrics``: ``accuracy``, ``num_pairs``, ``mean_margin``; ``rmse`` / ``pearson`` per attribute (when the
-    model has regression outputs); ``per_subset`` for RewardBench files. ``disagreements``: the validation
-    comparisons where the model's reward margin contradicts the aggregated human preference most, most confident
+    model has regression outputs); for RewardBench files ``rewardbench_overall`` (RewardBench's score), ``sections``,
+    ``pooled_accuracy`` (share of all pairs won) and ``per_subset`` instead of ``accuracy``; for RewardBench 2,
+    RM-Bench and JudgeBench files ``benchmark``, ``overall``, ``per_subset`` (subset / domain / category) and
+    ``details``. ``disagreements``: the validation comparisons where the model's reward margin contradicts the aggregated human preference most, most confident
     first (``comparison_id``, ``human_preferred`` 1|2, ``human_strength``, ``model_margin``).
     """
 
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="evaluations")
     kind = models.CharField(max_length=16, choices=EvaluationKind.choices, default=EvaluationKind.VALIDATION)
     snapshot = models.ForeignKey(Snapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    data_file = models.CharField(max_length=500, blank=True, help_text="Uploaded RewardBench file (MEDIA_ROOT).")
+    data_file = models.CharField(max_length=500, blank=True, help_text="Uploaded benchmark file (MEDIA_ROOT).")
+    results_file = models.CharField(
+        max_length=500, blank=True, help_text="The benchmark's own results JSON, as its scripts write it (MEDIA_ROOT)."
+    )
     status = models.CharField(max_length=16, choices=EvaluationStatus.choices, default=EvaluationStatus.QUEUED)
     metrics = models.JSONField(default=dict, blank=True)
     disagreements = models.JSONField(default=list, blank=True)

@@ -1,10 +1,18 @@
 """Celery tasks for training jobs: thin — fetch by id, call a service.
 
 ``training_job_run_task`` is sent to the job's own queue (``default`` for CPU workers, ``gpu`` for workers started
-with ``-Q gpu``), so a CPU-only worker never sees a GPU job. With ``acks_late`` a message whose worker dies is
-redelivered by Redis after its visibility timeout; the filesystem broker cannot, so the heartbeat sweep
-(``training_jobs_sweep_stale_task``: at every worker start, every minute under beat, and from the jobs pages) is what
-guarantees that no job stays ``running`` without a live worker. Conditional transitions make redeliveries no-ops.
+with ``-Q gpu``), so a CPU-only worker never sees a GPU job. No job stays ``running`` without a live worker, and no
+page or API read is needed for that:
+
+- the pool process dies (kill -9, OOM): ``acks_late`` + ``reject_on_worker_lost`` hand the task back at once; its
+  new delivery sees the job still running, and takes it over from its last checkpoint as soon as the heartbeat has
+  been silent for two intervals (:func:`rm_jobs.services.recovery.training_job_recover_redelivered`);
+- the whole worker dies (the filesystem broker loses its unacknowledged task; Redis gives it back only after its
+  visibility timeout): the stale-job sweep (``training_jobs_sweep_stale_task``) re-queues the job. Beat sends it
+  every minute; every worker start runs it at once (taking the jobs of an earlier worker of the same name) and
+  again once the heartbeats of a worker that came back under another name have gone stale.
+
+Conditional transitions make redeliveries and duplicate sweeps no-ops.
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 
 from rm_jobs.services.evaluations import evaluation_run
 from rm_jobs.services.jobs import training_jobs_sweep_stale
+from rm_jobs.services.recovery import training_job_recover_redelivered
 from rm_jobs.services.runs import training_job_execute
 
 logger = logging.getLogger(__name__)
@@ -24,7 +34,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, name="rm_jobs.training_job_run", acks_late=True, reject_on_worker_lost=True)
 def training_job_run_task(self: Any, job_id: int) -> str | None:
-    job = training_job_execute(job_id=job_id, worker=self.request.hostname or "unknown")
+    worker = self.request.hostname or "unknown"
+    job = training_job_execute(job_id=job_id, worker=worker)
+    if job is None and training_job_recover_redelivered(job_id=job_id):
+        job = training_job_execute(job_id=job_id, worker=worker)
     return job.status if job is not None else None
 
 
@@ -47,7 +60,11 @@ def _sweep_when_a_worker_starts(sender: Any = None, **kwargs: Any) -> None:
     hostname = getattr(sender, "hostname", None)
     try:
         result = training_jobs_sweep_stale(dead_worker=hostname)
-    except Exception:  # the worker must start even when the database is briefly unavailable
+        # A worker that came back under another name (a recreated container) left jobs whose heartbeat is not
+        # stale yet: sweep again once it is, whether or not a beat runs.
+        later = settings.PREFSTACK_JOB_STALE_SECONDS + max(1, settings.PREFSTACK_JOB_HEARTBEAT_SECONDS)
+        training_jobs_sweep_stale_task.apply_async(countdown=later)
+    except Exception:  # the worker must start even when the database or the broker is briefly unavailable
         logger.exception("stale-job sweep at worker start failed")
         return
     if result.requeued or result.failed or result.cancelled:

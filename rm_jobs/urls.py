@@ -14,6 +14,11 @@ urlpatterns = [
     path("p/<slug:slug>/jobs/<int:job_id>/checkpoint.zip", views.job_checkpoint, name="job_checkpoint"),
     path("p/<slug:slug>/jobs/<int:job_id>/evaluations/", views.evaluation_new, name="evaluation_new"),
     path(
+        "p/<slug:slug>/jobs/<int:job_id>/evaluations/<int:evaluation_id>/results.json",
+        views.evaluation_results,
+        name="evaluation_results",
+    ),
+    path(
         "p/<slug:slug>/jobs/<int:job_id>/evaluations/<int:evaluation_id>/review/",
         views.evaluation_review,
         name="evaluation_review",

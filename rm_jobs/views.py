@@ -12,21 +12,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotator.errors import ApplicationError, NotFound, PermissionDenied
+from annotator.errors import ApplicationError
 from annotator.models import Project
-from annotator.selectors.projects import project_get_for_role
-from annotator.views import HtmxHttpRequest, request_user
+from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
 from rm_jobs.forms import EvaluationForm, TrainingJobForm, add_service_errors
-from rm_jobs.models import Evaluation, TrainingJob
+from rm_jobs.models import TrainingJob
 from rm_jobs.selectors.jobs import (
     JOB_ROLES,
+    evaluation_get,
     job_evaluations,
     ready_snapshots,
     training_job_comparison,
@@ -34,36 +33,16 @@ from rm_jobs.selectors.jobs import (
     training_job_list,
     training_job_series,
 )
-from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create
+from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_path
 from rm_jobs.services.jobs import (
     training_job_cancel,
     training_job_checkpoint_zip,
     training_job_create,
-    training_jobs_sweep_stale,
 )
 
 
-def _project(request: HtmxHttpRequest, slug: str) -> Project:
-    try:
-        return project_get_for_role(slug=slug, user=request_user(request), roles=set(JOB_ROLES))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-
-
 def _job(project: Project, job_id: int) -> TrainingJob:
-    try:
-        return training_job_in_project(project=project, job_id=job_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-
-
-def _render(
-    request: HtmxHttpRequest, page: str, partial: str, context: dict[str, Any], *, status: int = 200
-) -> HttpResponse:
-    template = partial if request.htmx else page
-    return render(request, template, context, status=status)
+    return training_job_in_project(project=project, job_id=job_id)
 
 
 def _job_url(job: TrainingJob) -> str:
@@ -77,7 +56,7 @@ def _job_url(job: TrainingJob) -> str:
 @require_http_methods(["GET", "POST"])
 def jobs_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The project's jobs (the table polls while any is active) and the form that launches one."""
-    project = _project(request, slug)
+    project = access_project(request, slug, JOB_ROLES)
     snapshots = ready_snapshots(project=project)
     form = TrainingJobForm(request.POST or None, snapshots=snapshots)
     status = 200
@@ -104,7 +83,6 @@ def jobs_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         status = 400
         if request.htmx:
             return render(request, "rm_jobs/partials/_job_form.html", {"project": project, "form": form}, status=status)
-    training_jobs_sweep_stale(project_id=project.id)
     jobs = list(training_job_list(project=project))
     context = {
         "project": project,
@@ -113,7 +91,7 @@ def jobs_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "any_active": any(j.is_active for j in jobs),
         "has_snapshots": snapshots.exists(),
     }
-    return _render(request, "rm_jobs/jobs.html", "rm_jobs/partials/_jobs_table.html", context, status=status)
+    return render_page(request, "rm_jobs/jobs.html", "rm_jobs/partials/_jobs_table.html", context, status=status)
 
 
 # --- one job ---------------------------------------------------------------------------------------------------
@@ -142,27 +120,24 @@ def _job_context(project: Project, job: TrainingJob, **extra: Any) -> dict[str, 
 @require_GET
 def job_detail(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
     """The job page; for htmx polling, its status partial (which stops polling once the job finished)."""
-    project = _project(request, slug)
+    project = access_project(request, slug, JOB_ROLES)
     job = _job(project, job_id)
-    if job.is_active:
-        training_jobs_sweep_stale(project_id=project.id)
-        job.refresh_from_db()
     # The polled partial carries the evaluations too (out of band): they appear when the job finishes.
-    return _render(request, "rm_jobs/job.html", "rm_jobs/partials/_job_poll.html", _job_context(project, job))
+    return render_page(request, "rm_jobs/job.html", "rm_jobs/partials/_job_poll.html", _job_context(project, job))
 
 
 @login_required
 @require_GET
 def job_metrics(request: HtmxHttpRequest, slug: str, job_id: int) -> JsonResponse:
     """The chart's data (static/js/jobs.js polls it while the job is active)."""
-    project = _project(request, slug)
+    project = access_project(request, slug, JOB_ROLES)
     return JsonResponse(training_job_series(job=_job(project, job_id)))
 
 
 @login_required
 @require_POST
 def job_cancel(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
-    project = _project(request, slug)
+    project = access_project(request, slug, JOB_ROLES)
     job = _job(project, job_id)
     try:
         job = training_job_cancel(job=job, user=request_user(request))
@@ -181,7 +156,7 @@ def job_cancel(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse
 @login_required
 @require_GET
 def job_checkpoint(request: HtmxHttpRequest, slug: str, job_id: int) -> FileResponse:
-    project = _project(request, slug)
+    project = access_project(request, slug, JOB_ROLES)
     job = _job(project, job_id)
     try:
         path = training_job_checkpoint_zip(job=job)
@@ -196,7 +171,7 @@ def job_checkpoint(request: HtmxHttpRequest, slug: str, job_id: int) -> FileResp
 @require_POST
 def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
     """Evaluate the job's model on another snapshot's validation split or an uploaded RewardBench file."""
-    project = _project(request, slug)
+    project = access_project(request, slug, JOB_ROLES)
     job = _job(project, job_id)
     form = EvaluationForm(request.POST, request.FILES, snapshots=ready_snapshots(project=project))
     status = 200
@@ -207,6 +182,7 @@ def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResp
                 user=request_user(request),
                 snapshot=form.cleaned_data.get("snapshot"),
                 reward_bench_file=form.cleaned_data.get("file"),
+                benchmark=form.cleaned_data.get("benchmark") or "auto",
             )
         except ApplicationError as exc:
             add_service_errors(form, exc)
@@ -229,14 +205,23 @@ def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResp
 
 
 @login_required
+@require_GET
+def evaluation_results(request: HtmxHttpRequest, slug: str, job_id: int, evaluation_id: int) -> FileResponse:
+    """A benchmark evaluation's results JSON, as the benchmark's own scripts write it."""
+    project = access_project(request, slug, JOB_ROLES)
+    evaluation = evaluation_get(evaluation_id=evaluation_id, job=_job(project, job_id))
+    path = evaluation_results_path(evaluation=evaluation)  # NotFound: the middleware answers 404
+    filename = f"evaluation-{evaluation.id}-{evaluation.kind}.json"
+    return FileResponse(path.open("rb"), as_attachment=True, filename=filename, content_type="application/json")
+
+
+@login_required
 @require_POST
 def evaluation_review(request: HtmxHttpRequest, slug: str, job_id: int, evaluation_id: int) -> HttpResponse:
     """Send the checked disagreements (all listed ones when none is checked) to the leads' review."""
-    project = _project(request, slug)
+    project = access_project(request, slug, JOB_ROLES)
     job = _job(project, job_id)
-    evaluation = Evaluation.objects.filter(job=job, id=evaluation_id).first()
-    if evaluation is None:
-        raise Http404("No such evaluation.")
+    evaluation = evaluation_get(evaluation_id=evaluation_id, job=job)
     ids = [int(v) for v in request.POST.getlist("comparison") if v.isdigit()]
     try:
         created = disagreements_send_to_review(
@@ -261,11 +246,8 @@ def evaluation_review(request: HtmxHttpRequest, slug: str, job_id: int, evaluati
 @require_GET
 def jobs_compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Succeeded jobs side by side on one snapshot's validation split (the paper's table of objectives)."""
-    project = _project(request, slug)
+    project = access_project(request, slug, JOB_ROLES)
     raw = request.GET.get("snapshot", "")
-    try:
-        table = training_job_comparison(project=project, snapshot_id=int(raw) if raw.isdigit() else None)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    table = training_job_comparison(project=project, snapshot_id=int(raw) if raw.isdigit() else None)
     context = {"project": project, "table": table}
-    return _render(request, "rm_jobs/compare.html", "rm_jobs/partials/_compare_table.html", context)
+    return render_page(request, "rm_jobs/compare.html", "rm_jobs/partials/_compare_table.html", context)

@@ -23,9 +23,10 @@ def main() -> int:
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=env, cwd=ROOT)
     print("Database ready (SQLite unless DATABASE_URL is set).")
     subprocess.run([*manage, "load_demo"], check=True, env=env, cwd=ROOT)
+    # -B: the worker's embedded beat sends the stale-job sweep every minute (CELERY_BEAT_SCHEDULE).
     worker = subprocess.Popen(
         [PYTHON, "-m", "celery", "-A", "config", "worker", "-Q", "default", "--pool=solo", "--loglevel=warning",
-         "--hostname", "demo-worker@%h"],
+         "--hostname", "demo-worker@%h", "-B", "--schedule", str(ROOT / "var" / "celerybeat-schedule")],
         env=env, cwd=ROOT,
     )  # fmt: skip
     web = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{args.port}"], env=env, cwd=ROOT)

@@ -8,7 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from annotator import models
-from annotator.models.project import HELPSTEER2_ATTRIBUTES
+from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS
 
 User = get_user_model()
 
@@ -35,7 +35,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     def attributes(self, create: bool, extracted: Any, **kwargs: Any) -> None:
         if not create:
             return
-        specs = extracted if extracted is not None else HELPSTEER2_ATTRIBUTES
+        specs = extracted if extracted is not None else HELPSTEER2_ATTRIBUTE_SPECS
         for position, spec in enumerate(specs):
             models.Attribute.objects.create(project=self, position=position, **spec)
 

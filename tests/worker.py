@@ -34,9 +34,15 @@ def _database_url() -> str:
 
 @contextmanager
 def worker_process(
-    *, queues: Sequence[str] = ("default",), hostname: str = "test-worker", env: dict[str, str] | None = None
+    *,
+    queues: Sequence[str] = ("default",),
+    hostname: str = "test-worker",
+    env: dict[str, str] | None = None,
+    pool: str = "solo",
 ) -> Iterator[subprocess.Popen[Any]]:
-    """Start ``celery -A config worker`` consuming ``queues``; wait until it answers a ping; stop it after."""
+    """Start ``celery -A config worker`` consuming ``queues``; wait until it answers a ping; stop it after.
+
+    ``pool="prefork"`` runs tasks in one child process (see :func:`pool_children`), as production workers do."""
     from config.celery import app
 
     full_env = {
@@ -51,7 +57,7 @@ def worker_process(
     }
     node = f"{hostname}-{os.getpid()}@localhost"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--concurrency=1",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1",
          "--loglevel=info", "-Q", ",".join(queues), "--hostname", node, "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
@@ -60,8 +66,11 @@ def worker_process(
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited early:\n{proc.stdout.read() if proc.stdout else ''}")
-            if app.control.ping(destination=[node], timeout=0.5):
-                break
+            try:
+                if app.control.ping(destination=[node], timeout=0.5):
+                    break
+            except ValueError:  # the filesystem broker can hand over a reply file before it is written; ask again
+                continue
         else:
             raise RuntimeError("worker did not answer a ping within 60 s")
         yield proc
@@ -73,3 +82,11 @@ def worker_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def pool_children(proc: subprocess.Popen[Any]) -> list[int]:
+    """The process ids of a prefork worker's pool processes (Linux: read from /proc)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        children += [int(pid) for pid in (task / "children").read_text().split()]
+    return children

@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import ErrorOutput
+from annotator.api.common import ErrorOutput
+from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.models import Assignment, Flag, Role, SkipReason
 from annotator.selectors.assignments import assignment_get_for_annotator, assignment_workspace
 from annotator.selectors.projects import project_get_for_role
@@ -172,10 +173,20 @@ class ShownRatingsInput(serializers.Serializer):
     left = serializers.DictField(child=serializers.JSONField(), help_text='Attribute → rating of "Response 1".')
     right = serializers.DictField(child=serializers.JSONField(), help_text='Attribute → rating of "Response 2".')
 
+    def to_internal_value(self, data: Any) -> Any:
+        # A key other than left/right is a mistake to report, not to drop (the service names unknown attributes).
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({unknown[0]: "Unknown ratings key; ratings has only left and right."})
+        return super().to_internal_value(data)
+
 
 class SubmitInput(serializers.Serializer):
     ratings = ShownRatingsInput()
-    preference_strength = serializers.JSONField(help_text="-3 (left much better) ... +3 (right much better).")
+    preference_strength = serializers.JSONField(
+        help_text=f"{PREFERENCE_STRENGTH_MIN} (left much better) ... +{PREFERENCE_STRENGTH_MAX} (right much better)."
+    )
     justification = serializers.CharField(allow_blank=True, trim_whitespace=False)
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False, default=list)
     time_on_task_seconds = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0)

@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import PageInput, errors, paginate, paginated
+from annotator.api.common import PageInput, errors, paginate, paginated
+from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.models import Role
 from annotator.selectors.comparisons import annotation_list
 from annotator.selectors.projects import project_get_for_role, project_roles
@@ -24,7 +25,12 @@ class AnnotationOutput(serializers.Serializer):
         child=serializers.DictField(child=serializers.IntegerField()),
         help_text='{"1": {attribute: rating}, "2": {...}} for response 1 and 2.',
     )
-    preference_strength = serializers.IntegerField(allow_null=True, help_text="-3..3; negative: response 1 better.")
+    preference_strength = serializers.IntegerField(
+        allow_null=True, help_text=f"{PREFERENCE_STRENGTH_MIN}..{PREFERENCE_STRENGTH_MAX}; negative: response 1 better."
+    )
+    not_ratable = serializers.BooleanField(
+        help_text="The annotator judged the pair not ratable (no strength; HelpSteer2-Preference's -100)."
+    )
     justification = serializers.CharField()
     flags = serializers.ListField(child=serializers.CharField())
     time_on_task_seconds = serializers.FloatField(allow_null=True)

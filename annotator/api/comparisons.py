@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import PageInput, errors, paginate, paginated
+from annotator.api.common import PageInput, errors, paginate, paginated
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Role, Split
 from annotator.selectors.comparisons import comparison_get, comparison_list

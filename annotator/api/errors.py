@@ -10,6 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from annotator.error_codes import ErrorCode
 from annotator.errors import ApplicationError
 
 
@@ -44,10 +45,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     assert isinstance(exc, exceptions.APIException)
     detail = exc.detail
     if isinstance(exc, exceptions.ValidationError):
-        body = {"message": _first_message(detail), "code": "validation_failed", "extra": {"fields": _flatten(detail)}}
+        body = {
+            "message": _first_message(detail),
+            "code": ErrorCode.VALIDATION_FAILED,
+            "extra": {"fields": _flatten(detail)},
+        }
     else:
         codes = exc.get_codes()
-        body = {"message": _first_message(detail), "code": codes if isinstance(codes, str) else "error", "extra": {}}
+        body = {
+            "message": _first_message(detail),
+            "code": codes if isinstance(codes, str) else ErrorCode.ERROR,
+            "extra": {},
+        }
     response.data = body
     if response.status_code >= 500:  # pragma: no cover - DRF maps nothing here to 5xx
         response.status_code = status.HTTP_400_BAD_REQUEST

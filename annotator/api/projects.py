@@ -1,87 +1,20 @@
-"""Projects over the API, and the small pieces every annotator API module shares (pagination, error schema)."""
+"""Projects over the API."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.selectors.projects import project_get_for_role, project_list_for_user, project_roles
-
-# ---------------------------------------------------------------------------------------------------------------
-# Shared: errors and pagination as the schema shows them
-# ---------------------------------------------------------------------------------------------------------------
-
-
-class ErrorOutput(serializers.Serializer):
-    """Every error: ``{"message", "code", "extra"}`` (annotator.api.errors)."""
-
-    message = serializers.CharField()
-    code = serializers.CharField()
-    extra = serializers.DictField()
-
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorOutput, description=description)
-
-
-ERRORS: dict[int, OpenApiResponse] = {
-    400: _error("Malformed body or query parameter (extra.fields names them)."),
-    401: _error("Not authenticated."),
-    403: _error("Authenticated but without the role this needs."),
-    404: _error("No such object, or not a member of its project."),
-}
-CONFLICT = {409: _error("The object's state forbids this (e.g. the snapshot is not ready).")}
-
-
-def errors(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {status: ERRORS[status] for status in statuses}
-
-
-_paginated_cache: dict[type[serializers.Serializer], type[serializers.Serializer]] = {}
-
-
-def paginated(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
-    """The serializer of a limit/offset page of ``item`` (for the schema)."""
-    if item not in _paginated_cache:
-        name = item.__name__.removesuffix("Serializer").removesuffix("Output")
-        _paginated_cache[item] = type(
-            f"Paginated{name}List",
-            (serializers.Serializer,),
-            {
-                "count": serializers.IntegerField(),
-                "next": serializers.URLField(allow_null=True),
-                "previous": serializers.URLField(allow_null=True),
-                "results": item(many=True),
-            },
-        )
-    return _paginated_cache[item]
-
-
-class PageInput(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
-    offset = serializers.IntegerField(required=False, min_value=0)
-
-
-def paginate(
-    *,
-    queryset: QuerySet[Any] | list[Any],
-    serializer_class: type[serializers.Serializer],
-    request: Request,
-    view: APIView,
-) -> Response:
-    """A limit/offset page of ``queryset`` (query parameters validated first: a bad one is a 400, never a 500)."""
-    PageInput(data=request.query_params).is_valid(raise_exception=True)
-    paginator = LimitOffsetPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
-
+from annotator.api.common import PageInput, errors, paginate, paginated
+from annotator.selectors.projects import (
+    project_attribute_list,
+    project_get_for_role,
+    project_list_for_user,
+    project_roles,
+)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Projects
@@ -153,7 +86,7 @@ class ProjectDetailApi(APIView):
             "licence": project.licence,
             "overlap": project.overlap,
             "roles": sorted(project_roles(project=project, user=request.user)),
-            "attributes": list(project.attributes.order_by("position", "id")),
+            "attributes": project_attribute_list(project=project),
             "created_at": project.created_at,
         }
         return Response(ProjectDetailOutput(data).data)

@@ -13,14 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.projects import CONFLICT, PageInput, errors, paginate, paginated
+from annotator.api.common import CONFLICT, PageInput, errors, paginate, paginated
 from annotator.errors import NotFound
 from annotator.exports import EXPORT_FORMATS, SPLITS
 from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.snapshots import (
     SNAPSHOT_ROLES,
-    aggregation_rule_get,
+    aggregation_rule_find,
     snapshot_get_for_role,
     snapshot_list,
 )
@@ -118,7 +118,7 @@ class SnapshotCreateApi(APIView):
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        rule = aggregation_rule_get(name=data.get("rule"))
+        rule = aggregation_rule_find(name=data.get("rule"))
         if data.get("rule") and rule is None:
             raise NotFound(f"No aggregation rule named {data['rule']!r}.", extra={"fields": {"rule": "unknown"}})
         snapshot = snapshot_create(

@@ -10,11 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from annotator.domain import HELPSTEER2_ATTRIBUTES, Split
 from annotator.exports.formats import EXPORT_FORMATS, ExportFormat
 from annotator.exports.items import SnapshotItem
 from annotator.exports.sinks import DEFAULT_ROW_GROUP_SIZE, file_sha256
 from annotator.exports.write import SPLITS, ExportTarget, FileType, WrittenFile, write_exports
-from annotator.imports.records import HELPSTEER2_ATTRIBUTES, Split
 
 MANIFEST_NAME = "MANIFEST"
 # Fixed time stamp for every zip entry so the same snapshot always gives the same bytes.
@@ -101,13 +101,16 @@ def write_bundle(
         entries += [(name, file_sha256(root / name)) for name in texts]
         manifest = render_manifest(entries)
         (root / MANIFEST_NAME).write_text(manifest, encoding="utf-8")
-        partial = target.with_name(target.name + ".partial")
+        # Inside the staging folder, whose name is this call's own: simultaneous first requests never share a
+        # partial file, and the rename into place is atomic.
+        partial = root / (target.name + ".partial")
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for name in (*texts, MANIFEST_NAME):
                 _add(archive, root / name, name, zipfile.ZIP_DEFLATED)
             for f in written:
                 # Parquet and gzip are already compressed: store them as they are.
                 _add(archive, f.path, f.relative_path, zipfile.ZIP_STORED)
+        os.chmod(partial, 0o644)
         os.replace(partial, target)
     return Bundle(
         path=target,

@@ -13,7 +13,8 @@ in the snapshot's order, which the file's metadata also lists):
 ``justification``      string, null = none: the chosen justification
 ``kept_preferences``   list<struct<strength int8, statement, elaboration>>: the annotations the rule kept
 ``annotations``        list<struct<annotator, r1_<a>..., r2_<a>... (int8), preference_strength (int8),
-                       not_ratable (bool), justification>>: every individual annotation
+                       not_ratable (bool), justification, used_r1, used_r2, used_preference (bool)>>: every
+                       individual annotation, and which of its parts the aggregation used for the labels
 ``domain``, ``language`` string, null = unknown
 =====================  ===========================================================================================
 
@@ -36,12 +37,15 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from annotator.domain import Turn
 from annotator.exports.items import IndividualAnnotation, KeptPreference, SnapshotItem
 from annotator.exports.sinks import BackgroundWriter, ParquetCompression, file_sha256
-from annotator.imports.records import Turn
 
 ITEMS_FORMAT = "prefstack-snapshot-items"
-ITEMS_VERSION = 2
+ITEMS_VERSION = 3
+# Version 2 files (before the ``used_*`` flags) are still read: every annotation counts as used.
+_READABLE_VERSIONS = (2, 3)
+_USED_FIELDS = ("used_r1", "used_r2", "used_preference")
 _METADATA_KEY = b"prefstack"
 # zstd level 1: ~as fast as snappy to write here, and the smaller file is faster to hash and to read back.
 ITEMS_COMPRESSION: ParquetCompression = "zstd"
@@ -67,6 +71,7 @@ def _annotation_type(attributes: Sequence[str]) -> pa.StructType:
             ("preference_strength", pa.int8()),
             ("not_ratable", pa.bool_()),
             ("justification", pa.string()),
+            *((name, pa.bool_()) for name in _USED_FIELDS),
         ]
     )
 
@@ -96,7 +101,7 @@ def items_attributes(schema: pa.Schema) -> tuple[str, ...]:
     """The attributes a canonical items schema was written for; ValueError if it is not one."""
     raw = (schema.metadata or {}).get(_METADATA_KEY)
     header = json.loads(raw) if raw else {}
-    if header.get("format") != ITEMS_FORMAT or header.get("version") != ITEMS_VERSION:
+    if header.get("format") != ITEMS_FORMAT or header.get("version") not in _READABLE_VERSIONS:
         raise ValueError(f"not a version-{ITEMS_VERSION} Prefstack items file")
     return tuple(header["attributes"])
 
@@ -121,7 +126,8 @@ class ItemColumns:
     kept_offsets, kept_strength, kept_statement, kept_elaboration
         Shapes (n + 1,), (k,), (k,), (k,).
     annotation_offsets, annotator, annotation_ratings_1, annotation_ratings_2, annotation_strength,
-    annotation_not_ratable, annotation_justification
+    annotation_not_ratable, annotation_justification, annotation_used_1, annotation_used_2,
+    annotation_used_preference
         Shapes (n + 1,), then (m,) each (ratings: attribute -> (m,)).
     """
 
@@ -147,6 +153,9 @@ class ItemColumns:
     annotation_strength: FloatArray
     annotation_not_ratable: npt.NDArray[np.bool_]
     annotation_justification: Sequence[str]
+    annotation_used_1: npt.NDArray[np.bool_]
+    annotation_used_2: npt.NDArray[np.bool_]
+    annotation_used_preference: npt.NDArray[np.bool_]
     domain: Sequence[str | None]
     language: Sequence[str | None]
 
@@ -163,6 +172,10 @@ class ItemColumns:
             _int8(self.annotation_strength),
             pa.array(np.asarray(self.annotation_not_ratable, dtype=bool), pa.bool_()),
             pa.array(self.annotation_justification, pa.string()),
+            *(
+                pa.array(np.asarray(used, dtype=bool), pa.bool_())
+                for used in (self.annotation_used_1, self.annotation_used_2, self.annotation_used_preference)
+            ),
         ]
         turns = pa.StructArray.from_arrays(
             [pa.array(self.turn_role, pa.string()), pa.array(self.turn_content, pa.string())], fields=list(_TURN)
@@ -287,6 +300,11 @@ def items_to_columns(items: Sequence[SnapshotItem], attributes: Sequence[str]) -
         annotation_strength=numbers(a.preference_strength for a in annotations),
         annotation_not_ratable=np.fromiter((a.not_ratable for a in annotations), dtype=bool, count=len(annotations)),
         annotation_justification=[a.justification for a in annotations],
+        annotation_used_1=np.fromiter((a.used_1 for a in annotations), dtype=bool, count=len(annotations)),
+        annotation_used_2=np.fromiter((a.used_2 for a in annotations), dtype=bool, count=len(annotations)),
+        annotation_used_preference=np.fromiter(
+            (a.used_preference for a in annotations), dtype=bool, count=len(annotations)
+        ),
         domain=[item.domain for item in items],
         language=[item.language for item in items],
     )
@@ -332,10 +350,11 @@ def items_from_batch(batch: pa.RecordBatch, attributes: Sequence[str]) -> list[S
     ]
     note_1 = list(zip(*(note[f"r1_{a}"] for a in attributes), strict=True)) or [()] * len(note["annotator"])
     note_2 = list(zip(*(note[f"r2_{a}"] for a in attributes), strict=True)) or [()] * len(note["annotator"])
+    used = list(zip(*(note.get(name, [True] * len(note["annotator"])) for name in _USED_FIELDS), strict=True))
     notes = [
-        IndividualAnnotation(code, dict(zip(attributes, a1, strict=True)), dict(zip(attributes, a2, strict=True)), s, bool(nr), text)  # type: ignore[arg-type]
-        for code, a1, a2, s, nr, text in zip(
-            note["annotator"], note_1, note_2, note["preference_strength"], note["not_ratable"], note["justification"], strict=True
+        IndividualAnnotation(code, dict(zip(attributes, a1, strict=True)), dict(zip(attributes, a2, strict=True)), s, bool(nr), text, *map(bool, u))  # type: ignore[arg-type]
+        for code, a1, a2, s, nr, text, u in zip(
+            note["annotator"], note_1, note_2, note["preference_strength"], note["not_ratable"], note["justification"], used, strict=True
         )
     ]  # fmt: skip
     n = batch.num_rows

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict
 
+from annotator.domain import Split
 from annotator.exports.formats import EXPORT_FORMATS, ExportFormat
 from annotator.exports.write import SPLITS, export_relative_path
-from annotator.imports.records import Split
+from annotator.stats.aggregation import describe_parameter
 
 CC_BY_4_0_URL = "https://creativecommons.org/licenses/by/4.0/"
 CC_BY_4_0_LEGAL_CODE_URL = "https://creativecommons.org/licenses/by/4.0/legalcode"
@@ -141,47 +142,72 @@ def render_dataset_card(
     lines = ["---", *_front_matter(title, languages, dataset_card_configs(formats, splits, default=default)), "---", ""]
     lines += [f"# {title}" + (f" ({version})" if version else ""), "", "## What this is", "", summary.strip(), ""]
     lines += ["## How it was collected", "", collection.strip(), ""]
-    lines += ["## Attributes and scales", ""]
+    lines += _attribute_section(attributes)
+    lines += _aggregation_section(aggregation_rule, aggregation_parameters)
+    lines += _agreement_section(agreement)
+    lines += ["", "## Counts", "", "| split | comparisons |", "|---|---:|"]
+    lines += [f"| {split} | {count:,} |" for split, count in counts.items()]
+    lines += _files_section(formats)
+    lines += _licence_and_limitations(attribution, limitations)
+    return "\n".join(lines)
+
+
+def _attribute_section(attributes: Sequence[AttributeCard]) -> list[str]:
+    """Each attribute with its scale wording, then the preference strength's scale."""
+    lines = ["## Attributes and scales", ""]
     for attribute in attributes:
         lines.append(f"### {attribute.name}")
         lines += ["", attribute.description.strip(), ""]
         lines += [f"- **{level}**: {wording}" for level, wording in sorted(attribute.levels.items())]
         lines.append("")
-    lines += [
+    return [
+        *lines,
         "### Preference strength",
         "",
         "-3 (response 1 much better) … 0 (about the same) … +3 (response 2 much better); negative means response 1 is "
         "better, as in HelpSteer2-Preference.",
         "",
-        "## Aggregation",
-        "",
-        f"Rule: **{aggregation_rule}**.",
-        "",
     ]
-    lines += [f"- `{name}`: {value}" for name, value in aggregation_parameters.items()]
-    lines += ["", "## Agreement", ""]
-    if agreement:
-        lines += ["| quantity | statistic | value | interval | items |", "|---|---|---:|---|---:|"]
-        for figure in agreement:
-            interval = (
-                f"{figure.level:.0%} CI [{figure.interval[0]:.3f}, {figure.interval[1]:.3f}]"
-                if figure.interval
-                else "—"
-            )
-            units = "—" if figure.units is None else f"{figure.units:,}"
-            lines.append(f"| {figure.quantity} | {figure.statistic} | {figure.value:.3f} | {interval} | {units} |")
-    else:
-        lines.append("No agreement figures were computed for this snapshot.")
-    lines += ["", "## Counts", "", "| split | comparisons |", "|---|---:|"]
-    lines += [f"| {split} | {count:,} |" for split, count in counts.items()]
-    lines += ["", "## Files", ""]
+
+
+def _aggregation_section(rule: str, parameters: Mapping[str, object]) -> list[str]:
+    """The rule and each of its parameters with what its value does (the preference-spread threshold included)."""
+    lines = ["## Aggregation", "", f"Rule: **{rule}**.", ""]
+    for name, value in parameters.items():
+        meaning = describe_parameter(name, value)
+        lines.append(f"- `{name}`: {value}" + (f" — {meaning}" if meaning else ""))
+    return lines
+
+
+def _agreement_section(agreement: Sequence[AgreementFigure]) -> list[str]:
+    """A table of agreement figures with their intervals, or a sentence saying there are none."""
+    lines = ["", "## Agreement", ""]
+    if not agreement:
+        return [*lines, "No agreement figures were computed for this snapshot."]
+    lines += ["| quantity | statistic | value | interval | items |", "|---|---|---:|---|---:|"]
+    for figure in agreement:
+        interval = (
+            f"{figure.level:.0%} CI [{figure.interval[0]:.3f}, {figure.interval[1]:.3f}]" if figure.interval else "—"
+        )
+        units = "—" if figure.units is None else f"{figure.units:,}"
+        lines.append(f"| {figure.quantity} | {figure.statistic} | {figure.value:.3f} | {interval} | {units} |")
+    return lines
+
+
+def _files_section(formats: Sequence[ExportFormat]) -> list[str]:
+    """Where each format's files are and how to check them."""
+    lines = ["", "## Files", ""]
     lines += [
         f'- `{fmt}/`: Parquet (`<split>.parquet`, load with `load_dataset(folder, "{fmt}")`) and JSONL '
         f"(`<split>.jsonl.gz`)"
         for fmt in formats
     ]
-    lines += ["", "`MANIFEST` lists the SHA-256 of every file (`sha256sum -c MANIFEST`).", ""]
-    lines += [
+    return [*lines, "", "`MANIFEST` lists the SHA-256 of every file (`sha256sum -c MANIFEST`).", ""]
+
+
+def _licence_and_limitations(attribution: str, limitations: Sequence[str]) -> list[str]:
+    """The CC-BY-4.0 terms with whom to credit, then the known limitations (one bullet each)."""
+    lines = [
         "## Licence",
         "",
         f"Creative Commons Attribution 4.0 International (CC-BY-4.0), {CC_BY_4_0_URL}. When you use or share this "
@@ -192,7 +218,7 @@ def render_dataset_card(
     ]
     lines += [f"- {limitation.strip()}" for limitation in limitations] or ["- None recorded."]
     lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def _front_matter(title: str, languages: Sequence[str], configs: list[CardConfig]) -> list[str]:

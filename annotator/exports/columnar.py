@@ -19,9 +19,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from annotator.domain import NOT_RATABLE_STRENGTH, Turn
 from annotator.exports.formats import FORMAT_SPECS, ExportFormat
 from annotator.exports.items import split_justification
-from annotator.imports.records import NOT_RATABLE_STRENGTH, Turn
 from annotator.imports.turns import render_helpsteer2_prompt
 
 COLUMNAR_FORMATS: frozenset[ExportFormat] = frozenset(get_args(ExportFormat))
@@ -124,9 +124,19 @@ def _ranges(starts: Indices, counts: Indices) -> Indices:
     return np.repeat(starts - (ends - counts), counts) + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
-def _disagreement_rows(batch: pa.RecordBatch, attributes: Sequence[str]) -> FormatTable:
+def _used(values: pa.StructArray, name: str) -> npt.NDArray[np.bool_]:
+    """An annotation flag ``used_*`` as a bool array (all True in a version-2 items file, which lacks it)."""
+    if values.type.get_field_index(name) < 0:
+        return np.ones(len(values), dtype=bool)
+    return np.asarray(values.field(name).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _disagreement_rows(
+    batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[str], *, used_only: bool
+) -> FormatTable:
     """helpsteer2-disagreements: per response, per attribute, the ratings of the annotators who rated that response
-    (any attribute; null where they left one out); two rows per item with any such annotator."""
+    (any attribute; null where they left one out) and, with ``used_only``, whose ratings of it the aggregation used;
+    two rows per item with any such annotator."""
     notes = batch.column("annotations")
     offsets = _offsets(notes)
     values = notes.values
@@ -136,6 +146,8 @@ def _disagreement_rows(batch: pa.RecordBatch, attributes: Sequence[str]) -> Form
         rated = np.zeros(len(values), dtype=bool)
         for a in attributes:
             rated |= np.asarray(values.field(f"{side}_{a}").is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        if used_only:
+            rated &= _used(values, f"used_{side}")
         running = np.concatenate([[0], np.cumsum(rated, dtype=np.int64)])
         raters[side], counts[side] = rated, running[offsets[1:]] - running[offsets[:-1]]
     items = np.flatnonzero((counts["r1"] > 0) | (counts["r2"] > 0)).astype(np.int64)
@@ -158,7 +170,7 @@ def _disagreement_rows(batch: pa.RecordBatch, attributes: Sequence[str]) -> Form
     pick = np.where(pick % 2 == 0, pick // 2, len(items) + pick // 2)
     responses = pa.concat_arrays([_take(batch, "response_1", items), _take(batch, "response_2", items)])
     arrays = [helpsteer2_prompts(_take(batch, "turns", origins)), responses.take(pa.array(pick)), *columns]
-    return _table("helpsteer2-disagreements", attributes, arrays, origins)
+    return _table(fmt, attributes, arrays, origins)
 
 
 def _with_strength(batch: pa.RecordBatch) -> Indices:
@@ -204,7 +216,8 @@ def _hs3_rows(batch: pa.RecordBatch, attributes: Sequence[str]) -> FormatTable:
     rows = _with_strength(batch)
     notes = _take(batch, "annotations", rows)
     strength = notes.values.field("preference_strength")
-    offsets, given = _filter_lists(notes, np.asarray(strength.is_valid().to_numpy(zero_copy_only=False), dtype=bool))
+    scored = np.asarray(strength.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    offsets, given = _filter_lists(notes, scored & _used(notes.values, "used_preference"))
     individual = pa.StructArray.from_arrays(
         [_int32(given.field("preference_strength")), given.field("justification")], names=["score", "reasoning"]
     )
@@ -251,8 +264,8 @@ def format_table(batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[
     """The rows a batch of canonical items becomes in ``fmt`` (one of :data:`COLUMNAR_FORMATS`)."""
     if fmt in ("helpsteer2", "regression"):
         return _rating_rows(batch, fmt, attributes)
-    if fmt == "helpsteer2-disagreements":
-        return _disagreement_rows(batch, attributes)
+    if fmt in ("helpsteer2-disagreements", "helpsteer2-disagreements-all"):
+        return _disagreement_rows(batch, fmt, attributes, used_only=fmt == "helpsteer2-disagreements")
     if fmt == "helpsteer2-preference":
         return _hs2p_rows(batch, attributes)
     if fmt == "helpsteer3":

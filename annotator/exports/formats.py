@@ -6,8 +6,12 @@ What each format leaves out, by design:
 
 * ``helpsteer2`` / ``regression``: comparisons without any aggregated rating; a missing single rating is null.
   ``regression`` is HelpSteer2's layout with the comparison ``id`` first, so a trainer can pair its two rows.
-* ``helpsteer2-disagreements``: comparisons without any individual rating; an annotator who rated only some
-  attributes of a response contributes null in the others, so every list of a row has the same length.
+* ``helpsteer2-disagreements``: as HelpSteer2 releases it, per response only the annotations the aggregation used
+  for the released ratings (after it filtered outliers); comparisons without any such rating are left out. An
+  annotator who rated only some attributes of a response contributes null in the others, so every list of a row
+  has the same length. ``helpsteer2-disagreements-all`` (opt-in) lists every annotation, outliers included.
+* ``helpsteer3``: ``individual_preference`` holds the (up to three) preferences the aggregation used, the ones
+  that agree most, as HelpSteer3 releases them.
 * ``helpsteer2-preference`` / ``helpsteer3``: comparisons without an aggregated preference strength.
 * ``trl-preference`` / ``trl-preference-conversational``: also ties (strength 0): they name no chosen response;
   ``margin`` = |strength| for TRL's margin loss.
@@ -25,13 +29,14 @@ from typing import Any, Literal, TypeVar, cast, get_args
 
 import pyarrow as pa
 
+from annotator.domain import NOT_RATABLE_STRENGTH, Split, Turn
 from annotator.exports.items import SnapshotItem, split_justification
-from annotator.imports.records import NOT_RATABLE_STRENGTH, Split, Turn
 from annotator.imports.turns import render_helpsteer2_prompt
 
 ExportFormat = Literal[
     "helpsteer2",
     "helpsteer2-disagreements",
+    "helpsteer2-disagreements-all",
     "helpsteer2-preference",
     "helpsteer3",
     "trl-preference",
@@ -209,6 +214,16 @@ def _regression_columns(attributes: Sequence[str]) -> list[pa.Field]:
 
 
 def _disagreement_rows(batch: ItemBatch) -> FormatColumns:
+    """The annotations the aggregation used for each response's ratings (HelpSteer2's released file)."""
+    return _disagreement_rows_of(batch, used_only=True)
+
+
+def _disagreement_all_rows(batch: ItemBatch) -> FormatColumns:
+    """Every annotation of each response, outliers the aggregation dropped included (opt-in)."""
+    return _disagreement_rows_of(batch, used_only=False)
+
+
+def _disagreement_rows_of(batch: ItemBatch, *, used_only: bool) -> FormatColumns:
     attributes = batch.attributes
     width = len(attributes)
     prompts = batch.prompts
@@ -217,10 +232,14 @@ def _disagreement_rows(batch: ItemBatch) -> FormatColumns:
     rows: list[list[list[int | None]]] = []  # per row: per attribute, the ratings of the annotators who rated
     for i, item in enumerate(batch.items):
         raters_1 = [
-            values for a in item.annotations if (values := list(map(a.ratings_1.get, attributes))).count(None) < width
+            values
+            for a in item.annotations
+            if (a.used_1 or not used_only) and (values := list(map(a.ratings_1.get, attributes))).count(None) < width
         ]
         raters_2 = [
-            values for a in item.annotations if (values := list(map(a.ratings_2.get, attributes))).count(None) < width
+            values
+            for a in item.annotations
+            if (a.used_2 or not used_only) and (values := list(map(a.ratings_2.get, attributes))).count(None) < width
         ]
         if not raters_1 and not raters_2:
             continue
@@ -319,7 +338,7 @@ def _hs3_rows(batch: ItemBatch) -> FormatColumns:
             [
                 {"score": a.preference_strength, "reasoning": a.justification}
                 for a in item.annotations
-                if a.preference_strength is not None
+                if a.preference_strength is not None and a.used_preference
             ]
             for item in items
         ],
@@ -421,6 +440,7 @@ FORMAT_SPECS: dict[ExportFormat, FormatSpec] = {
     for spec in (
         FormatSpec("helpsteer2", _rating_rows, _rating_columns, native_split=False),
         FormatSpec("helpsteer2-disagreements", _disagreement_rows, _disagreement_columns, native_split=False),
+        FormatSpec("helpsteer2-disagreements-all", _disagreement_all_rows, _disagreement_columns, native_split=False),
         FormatSpec("helpsteer2-preference", _hs2p_rows, _hs2p_columns, native_split=True),
         FormatSpec("helpsteer3", _hs3_rows, _hs3_columns, native_split=False),
         FormatSpec("trl-preference", _trl_rows, _trl_columns(pa.string()), native_split=True),

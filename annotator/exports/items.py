@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from annotator.imports.records import Split, Turn
+from annotator.domain import Split, Turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,10 @@ class IndividualAnnotation:
         True when the annotator marked the pair not ratable (written as -100 in HelpSteer2-Preference).
     justification
         The annotator's justification ("" when none).
+    used_1, used_2, used_preference
+        Whether the aggregation used this annotation's ratings of response 1, of response 2, and its preference
+        for the released labels (the HelpSteer2 rule keeps the three that agree most, dropping outliers). True by
+        default: an item whose labels came with an imported dataset uses every annotation it came with.
     """
 
     annotator: str
@@ -42,6 +46,9 @@ class IndividualAnnotation:
     preference_strength: int | None = None
     not_ratable: bool = False
     justification: str = ""
+    used_1: bool = True
+    used_2: bool = True
+    used_preference: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +74,7 @@ class SnapshotItem:
     kept_preferences
         The annotations the aggregation kept.
     annotations
-        Every individual annotation, in a stable order.
+        Every individual annotation (not-ratable ones included), in a stable order.
     domain, language
         HelpSteer3-style metadata, when known.
     """

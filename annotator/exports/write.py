@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from annotator.domain import HELPSTEER2_ATTRIBUTES, Split
 from annotator.exports.canonical import items_attributes, items_from_batch, read_item_batches
 from annotator.exports.columnar import COLUMNAR_FORMATS, format_table
 from annotator.exports.formats import FORMAT_SPECS, ExportFormat, ItemBatch, format_columns
@@ -30,7 +31,6 @@ from annotator.exports.sinks import (
     files_sha256,
     release_freed_memory,
 )
-from annotator.imports.records import HELPSTEER2_ATTRIBUTES, Split
 
 FileType = Literal["jsonl", "jsonl.gz", "parquet"]
 SPLITS: tuple[Split, ...] = ("train", "validation")

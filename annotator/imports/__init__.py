@@ -4,9 +4,17 @@ JSONL) -> typed records. Pure: no Django.
 Use :func:`parse_file`; it yields :class:`ComparisonRecord` s and raises :class:`ImportFormatError`.
 """
 
+from annotator.imports.checks import DEFAULT_FIELD_LIMITS, FieldLimits
 from annotator.imports.containers import Container
-from annotator.imports.errors import ImportFormatError
-from annotator.imports.parse import DEFAULT_MAX_BYTES, IMPORT_FORMATS, ImportFormat, find_format_errors, parse_file
+from annotator.imports.errors import ImportFormatError, ImportLimitError
+from annotator.imports.parse import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    IMPORT_FORMATS,
+    ImportFormat,
+    find_format_errors,
+    parse_file,
+)
 from annotator.imports.records import (
     DEFAULT_SCALE,
     HELPSTEER2_ATTRIBUTES,
@@ -22,7 +30,9 @@ from annotator.imports.records import (
 from annotator.imports.turns import parse_helpsteer2_prompt, render_helpsteer2_prompt
 
 __all__ = [
+    "DEFAULT_FIELD_LIMITS",
     "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_LINE_BYTES",
     "DEFAULT_SCALE",
     "HELPSTEER2_ATTRIBUTES",
     "IMPORT_FORMATS",
@@ -31,8 +41,10 @@ __all__ = [
     "AnnotationRecord",
     "ComparisonRecord",
     "Container",
+    "FieldLimits",
     "ImportFormat",
     "ImportFormatError",
+    "ImportLimitError",
     "Role",
     "SourceLabels",
     "Split",

@@ -2,17 +2,20 @@
 
 Each reader yields ``(position, row)`` pairs: ``position`` is the 1-based physical line for text formats (JSONL,
 CSV) and the 1-based data row for JSON arrays and Parquet; ``row`` is a plain ``dict`` of column -> value.
-JSONL, CSV and Parquet are read incrementally (Parquet one record batch at a time); a JSON array has to be read
-whole, so prefer JSONL for large files.
+Every container is read incrementally (JSON arrays one element at a time, Parquet one record batch at a time), and
+the data is capped while it streams: in total once decompressed, and per line (element, row), so a small gzip file
+that expands to gigabytes is refused after reading at most the cap, in about one line's worth of memory.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ from typing import IO, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from annotator.imports.errors import ImportFormatError, LocationUnit
+from annotator.imports.errors import ImportFormatError, ImportLimitError, LocationUnit
 
 Container = Literal["jsonl", "json", "csv", "parquet"]
 Source = str | os.PathLike[str] | IO[bytes]
@@ -113,7 +116,7 @@ def check_size(source: Source, max_bytes: int | None) -> None:
         return
     size = source_size(source)
     if size is not None and size > max_bytes:
-        raise ImportFormatError(
+        raise ImportLimitError(
             f"the file is {size:,} bytes, over the limit of {max_bytes:,} bytes",
             expected=f"a file of at most {max_bytes:,} bytes",
         )
@@ -141,7 +144,7 @@ class _LimitedReader(io.RawIOBase):
         count = len(data)
         self._read += count
         if self._limit is not None and self._read > self._limit:
-            raise ImportFormatError(
+            raise ImportLimitError(
                 f"the data is over the limit of {self._limit:,} bytes (after decompression)",
                 expected=f"at most {self._limit:,} bytes",
             )
@@ -166,10 +169,98 @@ def _utf8_error(unit: LocationUnit, position: int, exc: UnicodeDecodeError) -> I
     )
 
 
-def iter_jsonl(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
-    """Yield ``(line, object)`` for every non-blank line; each line must be one JSON object."""
+def _too_long(what: str, limit: int, *, line: int | None = None, row: int | None = None) -> ImportLimitError:
+    return ImportLimitError(
+        f"{what} is longer than {limit:,} bytes",
+        line=line,
+        row=row,
+        expected=f"at most {limit:,} bytes per {'line' if row is None else 'element'}",
+    )
+
+
+def _json_value_error(exc: ValueError | RecursionError) -> str:
+    """The message for what ``json.loads`` refuses beyond syntax: integers of thousands of digits, deep nesting."""
+    if isinstance(exc, RecursionError):
+        return "the JSON is nested too deeply"
+    return f"a JSON value cannot be read ({exc})"
+
+
+# Blank lines of a JSONL file (ASCII whitespace only) and empty lines of a CSV file, skipped a run at a time.
+_BLANK_LINES = re.compile(rb"[ \t\r\n]*")
+_EMPTY_LINES = re.compile(rb"[\r\n]*")
+_JSON_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+class _Lines:
+    """The physical lines of a byte stream, each at most ``max_line`` bytes, read a chunk at a time.
+
+    A line longer than the cap is refused as soon as the cap is passed, so memory stays at about one chunk plus one
+    line whatever the file holds. Runs of blank lines can be passed over with a regular expression (C speed), so a
+    file of millions of empty lines costs what reading it costs.
+    """
+
+    def __init__(self, stream: IO[bytes], max_line: int | None) -> None:
+        self._stream = stream
+        self._max = max_line
+        self._buffer = b""
+        self._pos = 0
+        self.line = 0  # number of the last line returned (1-based)
+
+    def _fill(self) -> bool:
+        chunk = self._stream.read(_READ_BUFFER)
+        if not chunk:
+            return False
+        self._buffer = self._buffer[self._pos :] + chunk
+        self._pos = 0
+        return True
+
+    def next_line(self, skip: re.Pattern[bytes] | None = None) -> bytes | None:
+        """The next line with its ``\\n`` (if any), after passing over the run of lines that ``skip`` matches
+        from a line start; None at the end of the stream."""
+        while True:
+            if skip is not None:
+                start = self._pos
+                end = skip.match(self._buffer, start).end()  # type: ignore[union-attr]  # "*" always matches
+                if end > start:
+                    # Keep the skipped run's last partial line (its leading spaces) so columns stay right.
+                    line_start = self._buffer.rfind(b"\n", start, end) + 1
+                    if line_start:
+                        self.line += self._buffer.count(b"\n", start, line_start)
+                        self._pos = line_start
+                    if end == len(self._buffer):
+                        if self._max is not None and end - self._pos > self._max:
+                            raise _too_long(f"line {self.line + 1}", self._max, line=self.line + 1)
+                        if not self._fill():
+                            break
+                        continue
+            newline = self._buffer.find(b"\n", self._pos)
+            if newline < 0:
+                if self._max is not None and len(self._buffer) - self._pos > self._max:
+                    raise _too_long(f"line {self.line + 1}", self._max, line=self.line + 1)
+                if self._fill():
+                    continue
+                break
+            if self._max is not None and newline - self._pos > self._max:
+                raise _too_long(f"line {self.line + 1}", self._max, line=self.line + 1)
+            line = self._buffer[self._pos : newline + 1]
+            self._pos = newline + 1
+            self.line += 1
+            return line
+        rest = self._buffer[self._pos :]
+        self._buffer, self._pos = b"", 0
+        if not rest or (skip is not None and skip.fullmatch(rest)):
+            return None
+        self.line += 1
+        return rest
+
+
+def iter_jsonl(stream: IO[bytes], max_line_bytes: int | None = None) -> Iterator[tuple[int, dict[str, object]]]:
+    """Yield ``(line, object)`` for every non-blank line; each line must be one JSON object of at most
+    ``max_line_bytes`` bytes."""
     loads = json.loads
-    for line_number, raw in enumerate(stream, 1):
+    lines = _Lines(stream, max_line_bytes)
+    while (raw := lines.next_line(_BLANK_LINES)) is not None:
+        line_number = lines.line
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -186,6 +277,10 @@ def iter_jsonl(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
                 line=line_number,
                 expected="one JSON object per line",
             ) from exc
+        except (ValueError, RecursionError) as exc:
+            raise ImportFormatError(
+                _json_value_error(exc), line=line_number, expected="one JSON object per line"
+            ) from exc
         if type(value) is not dict:
             raise ImportFormatError(
                 f"a JSON {type(value).__name__} instead of an object",
@@ -195,45 +290,167 @@ def iter_jsonl(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
         yield line_number, value
 
 
-def iter_json_array(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
-    """Yield ``(row, object)`` for each element of a top-level JSON array (the file is read whole)."""
-    data = stream.read()
-    try:
-        text = data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise _utf8_error("line", line, exc) from exc
-    if not text.strip():
+class _JsonText:
+    """Decoded text of a byte stream, held a window at a time, with the count of lines before the window."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.text = ""
+        self.pos = 0
+        self.lines_before = 0
+        self.eof = False
+        self._first = True
+
+    def more(self) -> bool:
+        """Read another chunk onto the window (dropping what was consumed); False at the end of the stream."""
+        if self.eof:
+            return False
+        chunk = self._stream.read(_READ_BUFFER)
+        try:
+            text = self._decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            line = self.lines_before + self.text.count("\n") + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
+            raise _utf8_error("line", line, exc) from exc
+        if self._first:
+            text, self._first = text.removeprefix("\ufeff"), not text
+        self.lines_before += self.text.count("\n", 0, self.pos)
+        self.text = self.text[self.pos :] + text
+        self.pos = 0
+        self.eof = not chunk
+        return True
+
+    def skip_space(self) -> str | None:
+        """Pass over whitespace; the next character (not consumed), or None at the end of the stream."""
+        while True:
+            self.pos = _JSON_SPACE.match(self.text, self.pos).end()  # type: ignore[union-attr]  # "*" always matches
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self.more():
+                return None
+
+    def line_at(self, pos: int) -> int:
+        return self.lines_before + self.text.count("\n", 0, pos) + 1
+
+    def column_at(self, pos: int) -> int:
+        return pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+
+
+_ARRAY = "a JSON array of objects"
+
+
+def iter_json_array(stream: IO[bytes], max_element_bytes: int | None = None) -> Iterator[tuple[int, dict[str, object]]]:
+    """Yield ``(row, object)`` for each element of a top-level JSON array, read one element at a time.
+
+    Each element is decoded as soon as it is whole, so memory stays at about one element (at most
+    ``max_element_bytes`` characters) however large the array is.
+    """
+    src = _JsonText(stream)
+    decode = json.JSONDecoder().raw_decode
+
+    def unexpected(what: str) -> ImportFormatError:
+        return ImportFormatError(
+            f"invalid JSON: {what} at character {src.column_at(src.pos)}", line=src.line_at(src.pos), expected=_ARRAY
+        )
+
+    first = src.skip_space()
+    if first is None:
         return
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportFormatError(
-            f"invalid JSON: {exc.msg} at character {exc.colno}", line=exc.lineno, expected="a JSON array of objects"
-        ) from exc
-    if not isinstance(value, list):
-        raise ImportFormatError(f"a JSON {type(value).__name__} at the top level", expected="a JSON array of objects")
-    for row_number, item in enumerate(value, 1):
+    if first != "[":
+        try:  # say what the top level is when it fits in the window read so far
+            kind = type(decode(src.text, src.pos)[0]).__name__
+        except (ValueError, RecursionError):
+            kind = "non-array value"
+        raise ImportFormatError(f"a JSON {kind} at the top level", expected=_ARRAY)
+    src.pos += 1
+    row_number = 0
+    while True:
+        char = src.skip_space()
+        if char is None:
+            raise unexpected("the array is not closed")
+        if char == "]" and row_number == 0:
+            src.pos += 1
+            break
+        row_number += 1
+        while True:
+            try:
+                item, end = decode(src.text, src.pos)
+                break
+            except json.JSONDecodeError as exc:
+                # An element cut by the end of the window fails at (or just before) that end, or in a string that
+                # never closes; anything else is an error of the file.
+                cut = exc.pos >= len(src.text) - 8 or exc.msg.startswith("Unterminated string")
+                size = len(src.text) - src.pos
+                if cut and max_element_bytes is not None and size > max_element_bytes:
+                    raise _too_long(f"element {row_number}", max_element_bytes, row=row_number) from exc
+                if cut and src.more():
+                    continue
+                raise ImportFormatError(
+                    f"invalid JSON: {exc.msg} at character {src.column_at(exc.pos)}",
+                    line=src.line_at(exc.pos),
+                    expected=_ARRAY,
+                ) from exc
+            except (ValueError, RecursionError) as exc:
+                raise ImportFormatError(_json_value_error(exc), row=row_number, expected=_ARRAY) from exc
+        if max_element_bytes is not None and end - src.pos > max_element_bytes:
+            raise _too_long(f"element {row_number}", max_element_bytes, row=row_number)
+        src.pos = end
         if not isinstance(item, dict):
             raise ImportFormatError(
-                f"a JSON {type(item).__name__} instead of an object", row=row_number, expected="a JSON array of objects"
+                f"a JSON {type(item).__name__} instead of an object", row=row_number, expected=_ARRAY
             )
         yield row_number, item
+        char = src.skip_space()
+        if char == ",":
+            src.pos += 1
+        elif char == "]":
+            src.pos += 1
+            break
+        else:
+            raise unexpected("expecting ',' delimiter" if char is not None else "the array is not closed")
+    if src.skip_space() is not None:
+        raise unexpected("extra data after the array")
 
 
-def iter_csv(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
+class _CsvLines:
+    """Text lines for :mod:`csv`, at most ``max_line`` bytes each; runs of empty lines between records are passed
+    over at C speed (never inside a quoted cell, where they are data)."""
+
+    def __init__(self, stream: IO[bytes], max_line: int | None) -> None:
+        self.lines = _Lines(stream, max_line)
+        self.at_record_start = True
+        self.record_line = 1  # the line the current record starts on
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        start = self.at_record_start
+        raw = self.lines.next_line(_EMPTY_LINES if start else None)
+        if raw is None:
+            raise StopIteration
+        if start:
+            self.record_line = self.lines.line
+            self.at_record_start = False
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _utf8_error("line", self.lines.line, exc) from exc
+        return text.removeprefix("\ufeff") if self.lines.line == 1 else text
+
+
+def iter_csv(stream: IO[bytes], max_line_bytes: int | None = None) -> Iterator[tuple[int, dict[str, object]]]:
     """Yield ``(line, row)`` for each CSV record after the header row; every cell is a string."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
-    line_number = 0
+    lines = _CsvLines(stream, max_line_bytes)
+    reader = csv.reader(lines)
     try:
         header = next(reader, None)
         if header is None:
             return
-        line_number = reader.line_num
+        lines.at_record_start = True
         for cells in reader:
-            start = line_number + 1
-            line_number = reader.line_num
+            lines.at_record_start = True
+            start = lines.record_line
             if not cells:
                 continue
             if len(cells) != len(header):
@@ -243,39 +460,71 @@ def iter_csv(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, object]]]:
                     expected=f"{len(header)} comma-separated cells",
                 )
             yield start, dict(zip(header, cells, strict=True))
-    except UnicodeDecodeError as exc:
-        raise _utf8_error("line", line_number + 1, exc) from exc
     except csv.Error as exc:
-        raise ImportFormatError(f"malformed CSV ({exc})", line=line_number + 1, expected="RFC 4180 CSV") from exc
+        raise ImportFormatError(f"malformed CSV ({exc})", line=lines.lines.line, expected="RFC 4180 CSV") from exc
 
 
-def iter_parquet(source: Source) -> Iterator[tuple[int, dict[str, object]]]:
-    """Yield ``(row, record)`` from a Parquet file, one record batch at a time."""
+# A Parquet record batch is sized to hold about this many uncompressed bytes (by the row groups' average row).
+PARQUET_BATCH_BYTES = 16 << 20
+
+
+def iter_parquet(
+    source: Source, max_bytes: int | None = None, max_row_bytes: int | None = None
+) -> Iterator[tuple[int, dict[str, object]]]:
+    """Yield ``(row, record)`` from a Parquet file, one record batch at a time.
+
+    The footer says how large the data is once decompressed: a file over ``max_bytes`` is refused before any of it
+    is decompressed, and batches hold fewer rows when rows are large. A row over ``max_row_bytes`` (by its
+    column chunks' uncompressed sizes, when one row fills its row group) is refused the same way.
+    """
     try:
         parquet = pq.ParquetFile(source)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ImportFormatError(f"not a readable Parquet file ({exc})", expected="a Parquet file") from exc
-    row_number = 0
     with parquet:
-        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+        meta = parquet.metadata
+        groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+        total = sum(group.total_byte_size for group in groups)
+        if max_bytes is not None and total > max_bytes:
+            raise ImportLimitError(
+                f"the data is {total:,} bytes once decompressed, over the limit of {max_bytes:,} bytes",
+                expected=f"at most {max_bytes:,} bytes",
+            )
+        widest = max((group.total_byte_size / max(group.num_rows, 1) for group in groups), default=0.0)
+        if max_row_bytes is not None and widest > max_row_bytes:
+            raise ImportLimitError(
+                f"rows are {int(widest):,} bytes each once decompressed, over the limit of {max_row_bytes:,} bytes",
+                expected=f"at most {max_row_bytes:,} bytes per row",
+            )
+        batch_rows = max(1, min(PARQUET_BATCH_ROWS, int(PARQUET_BATCH_BYTES // max(widest, 1.0))))
+        row_number = 0
+        for batch in parquet.iter_batches(batch_size=batch_rows):
             for record in batch.to_pylist():
                 row_number += 1
                 yield row_number, record
 
 
-def iter_rows(source: Source, kind: ContainerKind, *, max_bytes: int | None) -> Iterator[tuple[int, dict[str, object]]]:
-    """Yield the raw rows of a file of the given kind; opens (and closes) paths itself."""
+def iter_rows(
+    source: Source, kind: ContainerKind, *, max_bytes: int | None, max_line_bytes: int | None = None
+) -> Iterator[tuple[int, dict[str, object]]]:
+    """Yield the raw rows of a file of the given kind; opens (and closes) paths itself.
+
+    ``max_bytes`` caps the data once decompressed; ``max_line_bytes`` caps one line (JSONL, CSV), one array
+    element (JSON) or one row (Parquet). Both are enforced while streaming, before more is read.
+    """
     if kind.container == "parquet":
-        yield from iter_parquet(source)
+        yield from iter_parquet(source, max_bytes, max_line_bytes)
         return
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as raw:
-            yield from _iter_text(raw, kind, max_bytes)
+            yield from _iter_text(raw, kind, max_bytes, max_line_bytes)
     else:
-        yield from _iter_text(source, kind, max_bytes)
+        yield from _iter_text(source, kind, max_bytes, max_line_bytes)
 
 
-def _iter_text(raw: IO[bytes], kind: ContainerKind, max_bytes: int | None) -> Iterator[tuple[int, dict[str, object]]]:
+def _iter_text(
+    raw: IO[bytes], kind: ContainerKind, max_bytes: int | None, max_line_bytes: int | None
+) -> Iterator[tuple[int, dict[str, object]]]:
     if not kind.gzip and raw.seekable():
         # A gzip file with a plain name (an upload renamed by a browser): recognise it by its magic number.
         start = raw.tell()
@@ -285,8 +534,8 @@ def _iter_text(raw: IO[bytes], kind: ContainerKind, max_bytes: int | None) -> It
             kind = ContainerKind(kind.container, gzip=True)
     stream = _byte_stream(raw, kind, max_bytes)
     if kind.container == "jsonl":
-        yield from iter_jsonl(stream)
+        yield from iter_jsonl(stream, max_line_bytes)
     elif kind.container == "json":
-        yield from iter_json_array(stream)
+        yield from iter_json_array(stream, max_line_bytes)
     else:
-        yield from iter_csv(stream)
+        yield from iter_csv(stream, max_line_bytes)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from annotator.error_codes import ErrorCode
+
 LocationUnit = Literal["line", "row"]
 
 
@@ -30,7 +32,7 @@ class ImportFormatError(ValueError):
     :meth:`as_dict` gives the same facts for an API error's ``extra``.
     """
 
-    code = "import_format_error"
+    code = ErrorCode.IMPORT_FORMAT_ERROR
 
     def __init__(
         self,
@@ -70,6 +72,11 @@ class ImportFormatError(ValueError):
             "column": self.column,
             "expected": self.expected,
         }
+
+
+class ImportLimitError(ImportFormatError):
+    """A file over a size cap (in total once decompressed, or one line, element or row): reading stopped there, and
+    reading it again to list more errors would only repeat the work."""
 
 
 def error_at(

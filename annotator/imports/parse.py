@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Literal, get_args
 
+from annotator.imports.checks import DEFAULT_FIELD_LIMITS, FieldLimits, checked_records
 from annotator.imports.containers import Container, Source, check_size, detect_container, iter_rows, source_name
 from annotator.imports.errors import ImportFormatError
 from annotator.imports.fields import FieldReader, Row
@@ -21,6 +22,10 @@ IMPORT_FORMATS: tuple[ImportFormat, ...] = get_args(ImportFormat)
 DEFAULT_MAX_BYTES = 1 << 30
 """1 GiB: HelpSteer2's largest file is ~0.1 GiB uncompressed."""
 
+DEFAULT_MAX_LINE_BYTES = 8 << 20
+"""8 MiB per line (JSONL, CSV), array element (JSON) or row (Parquet): room for the largest comparison the default
+:class:`FieldLimits` allow, even with every character written as a JSON ``\\uXXXX`` escape."""
+
 _FLAT_FORMATS: frozenset[str] = frozenset(("helpsteer2", "prefstack"))
 
 
@@ -29,6 +34,8 @@ def parse_file(
     fmt: ImportFormat,
     *,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    max_line_bytes: int | None = DEFAULT_MAX_LINE_BYTES,
+    limits: FieldLimits = DEFAULT_FIELD_LIMITS,
     attributes: Sequence[str] = HELPSTEER2_ATTRIBUTES,
     scale: tuple[int, int] = DEFAULT_SCALE,
     split: Split | None = None,
@@ -45,8 +52,14 @@ def parse_file(
     fmt
         The import format (see ``docs/formats.md``).
     max_bytes
-        Refuse files larger than this many bytes, counted both on disk and after gzip decompression;
+        Refuse files larger than this many bytes, counted both on disk and after gzip decompression (while
+        streaming, so a decompression bomb stops at the limit); None for no limit.
+    max_line_bytes
+        Refuse a line (JSONL, CSV), array element (JSON) or row (Parquet) longer than this, as soon as it is;
         None for no limit.
+    limits
+        Longest text accepted per field (prompt, response, justification, metadata). Every record is also checked
+        for text no database can store (NUL characters, lone surrogates: :func:`annotator.text.text_problem`).
     attributes
         The project's attribute names: the rating columns of HelpSteer2 files, the allowed keys of prefstack ratings.
     scale
@@ -71,14 +84,15 @@ def parse_file(
         For anything that makes the file unreadable in the given format, naming the line or row, column and
         expectation; an empty file (no data rows) is an error too.
     """
-    fields, rows = _open(source, fmt, max_bytes, scale, container, compressed)
-    return _dispatch(rows, fields, fmt, tuple(attributes), split)
+    fields, rows = _open(source, fmt, max_bytes, max_line_bytes, scale, container, compressed)
+    return checked_records(_dispatch(rows, fields, fmt, tuple(attributes), split), fields.unit, limits)
 
 
 def _open(
     source: Source,
     fmt: ImportFormat,
     max_bytes: int | None,
+    max_line_bytes: int | None,
     scale: tuple[int, int],
     container: Container | None,
     compressed: bool | None,
@@ -97,7 +111,7 @@ def _open(
         )
     check_size(source, max_bytes)
     fields = FieldReader(unit=kind.unit, fmt=fmt, text_cells=kind.container == "csv", scale=(low, high))
-    return fields, _non_empty(iter_rows(source, kind, max_bytes=max_bytes))
+    return fields, _non_empty(iter_rows(source, kind, max_bytes=max_bytes, max_line_bytes=max_line_bytes))
 
 
 def find_format_errors(
@@ -106,6 +120,8 @@ def find_format_errors(
     *,
     limit: int = 20,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    max_line_bytes: int | None = DEFAULT_MAX_LINE_BYTES,
+    limits: FieldLimits = DEFAULT_FIELD_LIMITS,
     attributes: Sequence[str] = HELPSTEER2_ATTRIBUTES,
     scale: tuple[int, int] = DEFAULT_SCALE,
     split: Split | None = None,
@@ -120,7 +136,7 @@ def find_format_errors(
     :func:`parse_file` would read the file without error.
     """
     try:
-        fields, raw_rows = _open(source, fmt, max_bytes, scale, container, compressed)
+        fields, raw_rows = _open(source, fmt, max_bytes, max_line_bytes, scale, container, compressed)
     except ImportFormatError as error:
         return [error]
     rows = _Remembering(raw_rows)
@@ -128,7 +144,7 @@ def find_format_errors(
     errors: list[ImportFormatError] = []
     while len(errors) < limit:
         try:
-            for _ in _dispatch(rows, fields, fmt, tuple(attributes), split):
+            for _ in checked_records(_dispatch(rows, fields, fmt, tuple(attributes), split), fields.unit, limits):
                 pass
             break
         except ImportFormatError as error:

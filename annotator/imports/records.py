@@ -16,36 +16,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
-Role = Literal["system", "user", "assistant"]
-Split = Literal["train", "validation"]
-
-HELPSTEER2_ATTRIBUTES: tuple[str, ...] = (
-    "helpfulness",
-    "correctness",
-    "coherence",
-    "complexity",
-    "verbosity",
+from annotator.domain import (
+    HELPSTEER2_ATTRIBUTES,
+    LIKERT_SCALE,
+    NOT_RATABLE_STRENGTH,
+    PREFERENCE_STRENGTH_RANGE,
+    Role,
+    Split,
+    Turn,
 )
-"""HelpSteer2's five attributes, in the released column order."""
 
-DEFAULT_SCALE: tuple[int, int] = (0, 4)
-"""Inclusive Likert range of HelpSteer2 attributes."""
-
-PREFERENCE_STRENGTH_RANGE: tuple[int, int] = (-3, 3)
-"""Inclusive preference-strength range; negative means response 1 is better (HelpSteer2-Preference)."""
-
-NOT_RATABLE_STRENGTH = -100
-"""HelpSteer2-Preference's sentinel for a not-ratable pair in ``all_preferences_unprocessed``; never a scale point."""
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One message of a prompt."""
-
-    role: Role
-    content: str
+# The domain's words, re-exported: the parsers' callers know them as annotator.imports.*.
+DEFAULT_SCALE = LIKERT_SCALE
+__all__ = [
+    "DEFAULT_SCALE",
+    "HELPSTEER2_ATTRIBUTES",
+    "NOT_RATABLE_STRENGTH",
+    "PREFERENCE_STRENGTH_RANGE",
+    "AnnotationRecord",
+    "ComparisonRecord",
+    "Role",
+    "SourceLabels",
+    "Split",
+    "Turn",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from annotator.imports.records import Role, Turn
+from annotator.domain import Role, Turn
 
 _MARKER = re.compile(r"\n<extra_id_1>(User|Assistant)(?:\n|$)")
 _SYSTEM_PREFIX = "<extra_id_0>System\n"

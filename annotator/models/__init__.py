@@ -8,6 +8,7 @@ from annotator.models.annotation import (
     Flag,
     Review,
     ReviewDecision,
+    ReviewStatus,
     SkipReason,
 )
 from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
@@ -33,6 +34,7 @@ __all__ = [
     "Response",
     "Review",
     "ReviewDecision",
+    "ReviewStatus",
     "Role",
     "SkipReason",
     "Snapshot",

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.models.comparison import Comparison
 
 
@@ -73,7 +74,9 @@ class Annotation(models.Model):
 
     ``ratings`` is ``{"1": {attribute: int}, "2": {attribute: int}}`` for response 1 and 2, validated against the
     project's attributes by ``annotation_submit``. ``preference_strength`` runs from −3 (response 1 much better) to
-    +3 (response 2 much better); null means the annotator judged the pair not ratable.
+    +3 (response 2 much better); null means the annotator gave none. ``not_ratable`` marks an annotation that
+    judged the pair not ratable (HelpSteer2-Preference's strength -100): it has no strength, takes no part in
+    aggregation or agreement, and is kept so that it is counted and exported as the release writes it.
     A rejected annotation stays, superseded (``is_current=False``) when its annotator resubmits.
     """
 
@@ -86,6 +89,7 @@ class Annotation(models.Model):
     flags = models.JSONField(default=list, blank=True)
     time_on_task_seconds = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=64, blank=True, help_text="Imported from this dataset; empty for people.")
+    not_ratable = models.BooleanField(default=False, help_text="The annotator judged the pair not ratable.")
     is_current = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -97,12 +101,18 @@ class Annotation(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(preference_strength__isnull=True)
-                | models.Q(preference_strength__gte=-3, preference_strength__lte=3),
+                | models.Q(
+                    preference_strength__gte=PREFERENCE_STRENGTH_MIN, preference_strength__lte=PREFERENCE_STRENGTH_MAX
+                ),
                 name="annotation_strength_range",
             ),
             models.CheckConstraint(
                 condition=models.Q(time_on_task_seconds__isnull=True) | models.Q(time_on_task_seconds__gte=0),
                 name="annotation_time_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(not_ratable=False) | models.Q(preference_strength__isnull=True),
+                name="annotation_not_ratable_has_no_strength",
             ),
         ]
         indexes = [models.Index(fields=["comparison", "is_current"])]
@@ -114,6 +124,21 @@ class Annotation(models.Model):
 class ReviewDecision(models.TextChoices):
     ACCEPT = "accept", "Accept"
     REJECT = "reject", "Reject"
+
+
+class ReviewStatus(models.TextChoices):
+    """Where an annotation stands, from its latest review's decision (no review: unreviewed). Not stored."""
+
+    UNREVIEWED = "unreviewed", "Unreviewed"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+    @classmethod
+    def of(cls, decision: str | None) -> ReviewStatus:
+        """The status a latest review with ``decision`` (None: no review) gives."""
+        if decision is None:
+            return cls.UNREVIEWED
+        return cls.ACCEPTED if decision == ReviewDecision.ACCEPT else cls.REJECTED
 
 
 class Review(models.Model):

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import models
 
+from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
 from annotator.models.project import Project
 
 
@@ -105,7 +106,9 @@ class SourceLabel(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(preference_strength__isnull=True)
-                | models.Q(preference_strength__gte=-3, preference_strength__lte=3),
+                | models.Q(
+                    preference_strength__gte=PREFERENCE_STRENGTH_MIN, preference_strength__lte=PREFERENCE_STRENGTH_MAX
+                ),
                 name="source_label_strength_range",
             ),
         ]

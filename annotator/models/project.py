@@ -4,64 +4,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
-# HelpSteer2's five attributes with the level wording of its guidelines (HelpSteer2 App. G.3, abridged).
-HELPSTEER2_ATTRIBUTES: list[dict[str, object]] = [
-    {
-        "name": "helpfulness",
-        "description": "Overall helpfulness of the response to the prompt.",
-        "level_descriptions": [
-            "Not helpful at all: misses the essence of the request or is wrong.",
-            "Borderline unhelpful: mostly does not capture what the user was looking for.",
-            "Partially helpful: misses the overall goal in some way.",
-            "Mostly helpful: could be improved in some way.",
-            "Perfectly helpful: aligned with the spirit of the prompt.",
-        ],
-    },
-    {
-        "name": "correctness",
-        "description": "Inclusion of all pertinent facts without errors.",
-        "level_descriptions": [
-            "Completely incorrect: all information is wrong or missing.",
-            "Mostly incorrect: more wrong than right.",
-            "Partially incorrect: a mix of correct and incorrect information.",
-            "Mostly correct: a small error or missing detail.",
-            "Completely correct: accurate and complete.",
-        ],
-    },
-    {
-        "name": "coherence",
-        "description": "Consistency and clarity of expression.",
-        "level_descriptions": [
-            "Completely incoherent: impossible to follow.",
-            "Mostly incoherent: hard to follow, with contradictions.",
-            "A little unclear: some parts need rereading.",
-            "Mostly coherent: minor lapses in clarity.",
-            "Perfectly coherent and clear.",
-        ],
-    },
-    {
-        "name": "complexity",
-        "description": "Intellectual depth needed to write the response (higher is more complex, not better).",
-        "level_descriptions": [
-            "Basic: anyone who can read could write it.",
-            "Simple: a schoolchild could write it.",
-            "Intermediate: needs a high-school education.",
-            "Advanced: needs university-level knowledge.",
-            "Expert: needs deep domain expertise.",
-        ],
-    },
-    {
-        "name": "verbosity",
-        "description": "Amount of detail relative to what the prompt asks for (higher is longer, not better).",
-        "level_descriptions": [
-            "Succinct: as short as possible.",
-            "Pretty short: on the short side.",
-            "Average length.",
-            "Moderately long: on the longer side.",
-            "Verbose: very long and detailed.",
-        ],
-    },
-]
+from annotator.domain import LIKERT_MAX, LIKERT_MIN
 
 
 class Project(models.Model):
@@ -94,8 +37,8 @@ class Attribute(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="attributes")
     name = models.SlugField(max_length=64)
     description = models.TextField(blank=True)
-    scale_min = models.SmallIntegerField(default=0)
-    scale_max = models.SmallIntegerField(default=4)
+    scale_min = models.SmallIntegerField(default=LIKERT_MIN)
+    scale_max = models.SmallIntegerField(default=LIKERT_MAX)
     level_descriptions = models.JSONField(default=list, blank=True, help_text="One text per level, lowest first.")
     position = models.PositiveSmallIntegerField(default=0)
 

@@ -17,12 +17,14 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
-from annotator.models import Annotation, Assignment, Comparison, Project, Review
+from annotator.models import Annotation, Assignment, Comparison, Project, Review, ReviewDecision, ReviewStatus
+from annotator.selectors.projects import project_attribute_names
 
-REVIEW_ACCEPTED = "accepted"
-REVIEW_REJECTED = "rejected"
-REVIEW_UNREVIEWED = "unreviewed"
-_DECISIONS = {"accept": REVIEW_ACCEPTED, "reject": REVIEW_REJECTED}
+# The review_status column holds ReviewStatus values as plain text.
+REVIEW_ACCEPTED = ReviewStatus.ACCEPTED.value
+REVIEW_REJECTED = ReviewStatus.REJECTED.value
+REVIEW_UNREVIEWED = ReviewStatus.UNREVIEWED.value
+_DECISIONS = {decision: ReviewStatus.of(decision).value for decision in ReviewDecision.values}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _IDS = ("comparison_id", "annotator_id", "annotation_id")
 _FETCH_BLOCK = 20_000
@@ -43,11 +45,12 @@ def _numbers_sql(attributes: Sequence[str], include_imported: bool, id_range: tu
     ratings = ", ".join(_rating_sql(side, name) for side in ("1", "2") for name in attributes)
     imported = "" if include_imported else " AND a.source = ''"
     within = "" if id_range is None else f" AND a.comparison_id BETWEEN {int(id_range[0])} AND {int(id_range[1])}"
+    # Only table names from _meta, attribute names that passed _SAFE_NAME and ints are put in; values are bound.
     return (
-        f"SELECT a.comparison_id, a.annotator_id, a.id, a.preference_strength, a.time_on_task_seconds, {swapped}, "
+        f"SELECT a.comparison_id, a.annotator_id, a.id, a.preference_strength, a.time_on_task_seconds, {swapped}, "  # noqa: S608 - see above
         f"{epoch}{', ' if ratings else ''}{ratings} "
         f"FROM {Annotation._meta.db_table} a JOIN {Assignment._meta.db_table} s ON s.id = a.assignment_id "
-        f"WHERE a.is_current{imported}{within} AND a.comparison_id IN "
+        f"WHERE a.is_current AND NOT a.not_ratable{imported}{within} AND a.comparison_id IN "
         f"(SELECT id FROM {Comparison._meta.db_table} WHERE project_id = %s)"
     )
 
@@ -88,7 +91,7 @@ def annotation_review_status(*, project: Project, comparison_id_range: tuple[int
     return pd.Series(frame["decision"].map(_DECISIONS).to_numpy(), index=frame["annotation_id"].to_numpy())
 
 
-def annotation_justifications(*, project: Project) -> pd.Series:
+def _justifications_by_annotation(*, project: Project) -> pd.Series:
     """Justification per current annotation id."""
     rows = Annotation.objects.filter(comparison__project=project, is_current=True).values_list("id", "justification")
     ids, texts = zip(*rows, strict=True) if rows else ((), ())
@@ -105,6 +108,7 @@ def annotation_frame(
 ) -> pd.DataFrame:
     """The project's current annotations in the long format of ``annotator.stats`` (only those of the comparisons
     whose ids lie in ``comparison_id_range``, both ends included, when given: a block of a large project).
+    Not-ratable annotations are left out: they take no part in aggregation or agreement.
 
     Columns: ``comparison_id``, ``annotator_id``, ``annotation_id`` (int64), ``strength`` (float, NaN when not
     given), ``time_on_task_s``, ``shown_swapped`` (bool), ``submitted_at`` (aware UTC), ``review_status``
@@ -112,7 +116,7 @@ def annotation_frame(
     NaN when missing), and ``justification`` when asked for. Rows are ordered by comparison, then annotation id.
     """
     if attributes is None:
-        attributes = list(project.attributes.order_by("position", "id").values_list("name", flat=True))
+        attributes = project_attribute_names(project=project)
     ratings = [f"r{side}_{name}" for side in ("1", "2") for name in attributes]
     columns = [*_IDS, "strength", "time_on_task_s", "shown_swapped", "submitted_epoch", *ratings]
     frame = _read_numbers(_numbers_sql(attributes, include_imported, comparison_id_range), project.pk, columns)
@@ -126,7 +130,7 @@ def annotation_frame(
     status = frame["annotation_id"].map(reviews) if len(reviews) else pd.Series(index=frame.index, dtype=object)
     frame["review_status"] = status.fillna(REVIEW_UNREVIEWED).astype(object)
     if include_justifications:
-        texts = annotation_justifications(project=project)
+        texts = _justifications_by_annotation(project=project)
         frame["justification"] = frame["annotation_id"].map(texts).fillna("").astype(object)
     order = ["comparison_id", "annotator_id", "annotation_id", "strength", "time_on_task_s", "shown_swapped",
              "submitted_at", "review_status", *ratings, *(["justification"] if include_justifications else [])]  # fmt: skip

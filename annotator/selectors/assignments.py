@@ -13,33 +13,38 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotator import hot_sql
+from annotator.domain import PREFERENCE_STRENGTH_LABELS
 from annotator.errors import NotFound
 from annotator.models import Annotation, Assignment, AssignmentStatus, Attribute, Comparison, Project, Response
-from annotator.services.assignments import justification_to_shown_terms, shown_from_response_terms
+from annotator.selectors import hot_path
+from annotator.shown_terms import justification_swap_terms, shown_from_response_terms
 
 _MAX_ID = 2**63 - 1  # BigAutoField; a larger id in a URL is simply not found (never a database error)
 
-# HelpSteer2's preference scale in shown terms (HelpSteer2-Preference card, "Preference Strength").
-STRENGTH_CHOICES: tuple[tuple[int, str], ...] = (
-    (-3, "Response 1 is much better than Response 2"),
-    (-2, "Response 1 is better than Response 2"),
-    (-1, "Response 1 is slightly better than Response 2"),
-    (0, "Response 1 is about the same as Response 2"),
-    (1, "Response 2 is slightly better than Response 1"),
-    (2, "Response 2 is better than Response 1"),
-    (3, "Response 2 is much better than Response 1"),
-)
+# The annotate form's choices: the preference scale, read in shown terms ("Response 1" = the left one).
+STRENGTH_CHOICES = PREFERENCE_STRENGTH_LABELS
 
 
 def assignment_get_for_annotator(*, assignment_id: int, user: User | AnonymousUser) -> Assignment:
     """The assignment if ``user`` owns it; NotFound otherwise (another annotator's work does not exist for you)."""
     if not user.is_authenticated or not 0 < assignment_id <= _MAX_ID:
         raise NotFound("No such assignment.")
-    found = hot_sql.assignment_with_project(assignment_id=assignment_id, annotator_id=user.pk)
+    found = hot_path.assignment_with_project(assignment_id=assignment_id, annotator_id=user.pk)
     if found is None:
         raise NotFound("No such assignment.")
     return found
+
+
+def assignment_unfinished_for_annotator(
+    *, project: Project, annotator: User, now: datetime | None = None
+) -> Assignment | None:
+    """What the annotator is working on in ``project``, without claiming anything: an assignment a lead returned,
+    else their live reservation (an expired one comes back only through a claim, which renews it)."""
+    now = now or timezone.now()
+    unfinished = hot_path.assignment_unfinished(project_id=project.pk, annotator_id=annotator.pk)
+    if unfinished is None or unfinished.status == AssignmentStatus.RETURNED:
+        return unfinished
+    return unfinished if unfinished.reserved_until is not None and unfinished.reserved_until >= now else None
 
 
 @dataclass(frozen=True)
@@ -66,14 +71,14 @@ def _values_from_annotation(annotation: Annotation, *, swapped: bool) -> dict[st
     return {
         **shown,
         "preference_strength": strength,
-        "justification": justification_to_shown_terms(annotation.justification, swapped=swapped),
+        "justification": justification_swap_terms(annotation.justification, swapped=swapped),
         "flags": list(annotation.flags),
     }
 
 
 def assignment_workspace(*, assignment: Assignment) -> Workspace:
     """Build the annotate form's content for ``assignment`` (a handful of queries)."""
-    comparison, prompt, response_1, response_2 = hot_sql.comparison_shown(comparison_id=assignment.comparison_id)
+    comparison, prompt, response_1, response_2 = hot_path.comparison_shown(comparison_id=assignment.comparison_id)
     left, right = (response_2, response_1) if assignment.swapped else (response_1, response_2)
     values: dict[str, Any] = dict(assignment.draft or {})
     if not values and assignment.status == AssignmentStatus.RETURNED:
@@ -88,7 +93,7 @@ def assignment_workspace(*, assignment: Assignment) -> Workspace:
         turns=turns,
         left=left,
         right=right,
-        attributes=hot_sql.attributes(project_id=comparison.project.pk),
+        attributes=hot_path.attributes(project_id=comparison.project.pk),
         values=values,
     )
 

@@ -26,6 +26,24 @@ def comparison_get(*, project: Project, comparison_id: int) -> Comparison:
     return comparison
 
 
+def comparison_gold_list(*, project: Project, only_gold: bool = False) -> QuerySet[Comparison]:
+    """The project's comparisons for the gold page: gold ones first, then by id, with the prompt joined."""
+    qs = Comparison.objects.filter(project=project).select_related("prompt").order_by("-is_gold", "id")
+    return qs.filter(is_gold=True) if only_gold else qs
+
+
+def annotation_get_in_project(*, project: Project, annotation_id: int) -> Annotation:
+    """Annotation ``annotation_id`` (current or not) if it belongs to ``project``, with its annotator and assignment."""
+    annotation = (
+        Annotation.objects.select_related("annotator", "assignment")
+        .filter(pk=annotation_id, comparison__project=project)
+        .first()
+    )
+    if annotation is None:
+        raise NotFound("No such annotation in this project.")
+    return annotation
+
+
 def annotation_list(
     *,
     project: Project,

@@ -51,7 +51,12 @@ def snapshot_get_in_project(*, project: Project, number: int) -> Snapshot:
     return snapshot
 
 
-def aggregation_rule_get(*, name: str | None) -> AggregationRule | None:
+def snapshot_find(*, snapshot_id: int) -> Snapshot | None:
+    """Snapshot ``snapshot_id`` with its project, or None; no role check (for management commands)."""
+    return Snapshot.objects.select_related("project").filter(id=snapshot_id).first()
+
+
+def aggregation_rule_find(*, name: str | None) -> AggregationRule | None:
     """The newest version of the rule called ``name`` (None when there is none)."""
     if not name:
         return None
@@ -80,7 +85,7 @@ def _rows(qs: QuerySet[Any]) -> list[tuple[Any, ...]]:
     sql, params = qs.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def _json(value: Any) -> Any:
@@ -161,6 +166,22 @@ def annotation_justifications(*, project: Project, first_comparison_id: int, las
         comparison_id__lte=last_comparison_id,
     )
     return dict(_rows(qs.values_list("id", "justification")))
+
+
+def not_ratable_annotations(
+    *, project: Project, first_comparison_id: int, last_comparison_id: int
+) -> list[tuple[int, int, int]]:
+    """(comparison id, annotator id, annotation id) of the project's current not-ratable annotations on the
+    comparisons whose ids lie in [``first_comparison_id``, ``last_comparison_id``]."""
+    qs = Annotation.objects.filter(
+        comparison__project=project,
+        is_current=True,
+        not_ratable=True,
+        comparison_id__gte=first_comparison_id,
+        comparison_id__lte=last_comparison_id,
+    )
+    rows = _rows(qs.order_by().values_list("comparison_id", "annotator_id", "id"))
+    return [(int(c), int(a), int(i)) for c, a, i in rows]
 
 
 def source_annotator_ids() -> set[int]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
-from annotator import hot_sql
+from annotator.selectors import hot_path
 
 
 def token_get_with_user(*, key: str) -> tuple[Token, User] | None:
     """The API token ``key`` with its user (``token.user`` loaded); None when there is no such token."""
-    return hot_sql.token_user(key)
+    return hot_path.token_user(key)

@@ -18,20 +18,15 @@ from django.db.models import Max
 
 from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.models import AggregationKind, AggregationRule
-from annotator.stats.aggregation import HelpSteer2Rule, MeanRule, MedianRule, rule_from_dict
-
-_STATS_RULES: dict[str, type[HelpSteer2Rule] | type[MeanRule] | type[MedianRule]] = {
-    AggregationKind.HELPSTEER2: HelpSteer2Rule,
-    AggregationKind.MEAN: MeanRule,
-    AggregationKind.MEDIAN: MedianRule,
-}
+from annotator.stats.aggregation import RULE_CLASSES, HelpSteer2Rule, MeanRule, MedianRule, rule_for_kind
 
 _HELPSTEER2_DESCRIPTION = (
     "HelpSteer2 (arXiv 2406.08673 §2.1): per response, the three annotators who agree most (smallest helpfulness "
     "range; ties: smallest summed distance over all attributes, then the earliest submissions); their mean rounded "
     "to the nearest integer, .5 away from zero; the comparison is dropped when either response's helpfulness "
     "spread among them is above 2. Preference: rounded mean of the three most similar strengths, keeping their "
-    "justifications."
+    "justifications; by default (max_strength_spread = None) no comparison is dropped for preference disagreement, "
+    "so strengths [-3, 0, 3] aggregate to 0 — set max_strength_spread in a new version to drop such comparisons."
 )
 _MEAN_DESCRIPTION = "Mean of every annotation, rounded to the nearest integer (.5 away from zero)."
 _MEDIAN_DESCRIPTION = "Median of every annotation (an even count takes the mean of the middle two), then rounded."
@@ -66,11 +61,11 @@ def aggregation_rule_params_check(*, kind: str, params: dict[str, Any]) -> dict[
 
     Raises ValidationFailed naming each unknown or badly typed parameter.
     """
-    if kind not in _STATS_RULES:
+    if kind not in RULE_CLASSES:
         raise ValidationFailed(f"Unknown rule kind {kind!r}.", extra={"fields": {"kind": "Unknown kind."}})
     if not isinstance(params, dict):
         raise ValidationFailed("Parameters must be an object.", extra={"fields": {"params": "Must be an object."}})
-    cls = _STATS_RULES[kind]
+    cls = RULE_CLASSES[kind]
     allowed = {f.name: f for f in fields(cls)}
     errors: dict[str, str] = dict.fromkeys(sorted(set(params) - set(allowed)), "Unknown parameter.")
     for name, value in params.items():
@@ -94,7 +89,7 @@ def aggregation_rule_params_check(*, kind: str, params: dict[str, Any]) -> dict[
 
 def aggregation_rule_for_stats(rule: AggregationRule) -> HelpSteer2Rule | MeanRule | MedianRule:
     """The pure rule object ``annotator.stats.aggregation`` applies, built from a stored rule's kind and params."""
-    return rule_from_dict({"name": rule.kind, "version": _STATS_RULES[rule.kind].version, "params": rule.params})
+    return rule_for_kind(rule.kind, rule.params)
 
 
 @transaction.atomic

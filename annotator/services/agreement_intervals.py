@@ -15,7 +15,8 @@ from django.utils import timezone
 from annotator.models import AgreementIntervals, IntervalsStatus, Project
 from annotator.selectors.agreement_cache import agreement_fingerprint
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
-from annotator.selectors.quality import project_attribute_names, project_likert_domain
+from annotator.selectors.projects import project_attribute_names
+from annotator.selectors.quality.common import project_likert_domain
 from annotator.stats.agreement import agreement_overview
 
 DEFAULT_RESAMPLES = 1000
@@ -41,7 +42,7 @@ def agreement_intervals_request(
     row.requested_at = timezone.now()
     row.error = ""
     row.save(update_fields=["fingerprint", "n_resamples", "confidence", "status", "requested_at", "error"])
-    from annotator.tasks_quality import agreement_intervals_task  # the task module imports this one
+    from annotator.tasks import agreement_intervals_task  # the task module imports this one
 
     project_id = project.pk
     transaction.on_commit(lambda: agreement_intervals_task.delay(project_id))

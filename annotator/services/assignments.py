@@ -11,7 +11,7 @@ Terms the callers must know
   "@Response 2" the right one. ``annotation_submit`` maps all three back, so stored annotations are always in
   response_1 / response_2 terms (ratings ``{"1": ..., "2": ...}``, strength negative = response 1 better, mentions
   swapped in the justification). Callers holding data in response terms (simulated annotators, imports) convert
-  with :func:`shown_from_response_terms` first.
+  with :func:`annotator.shown_terms.shown_from_response_terms` first.
 * **Slots.** A comparison's slot is taken by an assignment that is submitted, returned (the annotator owes a
   revision), or reserved — even past ``reserved_until``: an expired reservation keeps its slot (and its owner may
   still submit or renew it) until another claimer reclaims it, which marks it ``expired``. Skipped and expired
@@ -22,9 +22,9 @@ Terms the callers must know
   lock, then inserts. Every write that moves an assignment in or out of a slot (claim,
   reclaim, submit, skip) holds the comparison's row lock, so no comparison gets more annotators than it needs. On
   SQLite the settings open every transaction with ``BEGIN IMMEDIATE``, so writers are serialised and the same code
-  stays correct. Lock order is membership → comparison → assignment everywhere.
-* **Statements.** What claim, submit and skip run on every call is prebuilt SQL in :mod:`annotator.hot_sql` (the
-  ORM's per-request query compilation was half their cost); the rules stay here.
+  stays correct. The locks, and the one order they are taken in, are :mod:`annotator.services.locks`.
+* **Statements.** What claim, submit and skip read on every call is plain SQL in :mod:`annotator.selectors.hot_path`
+  (compiling querysets was half their cost); each filter or order there is one named rule, the rest stays here.
 * **Adaptive overlap** (HelpSteer2, Wang et al. 2024, §2.2): once the first ``overlap`` annotations of a comparison
   are in, if the helpfulness ratings of either response spread (max - min) by more than
   ``project.adaptive_overlap_threshold``, the comparison asks for ``project.adaptive_overlap_extra`` more
@@ -35,19 +35,19 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models.query import QuerySet
 from django.utils import timezone
 
-from annotator import hot_sql
+from annotator.domain import HELPFULNESS, PREFERENCE_STRENGTH_TEXT, is_preference_strength
+from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import (
     Annotation,
@@ -61,10 +61,12 @@ from annotator.models import (
     Role,
     SkipReason,
 )
+from annotator.selectors import hot_path
+from annotator.services import locks
+from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
+from annotator.text import check_text, visible_length
 
-ADAPTIVE_ATTRIBUTE = "helpfulness"
-STRENGTH_MIN, STRENGTH_MAX = -3, 3
-JUSTIFICATION_MAX_LENGTH = 20_000
+ADAPTIVE_ATTRIBUTE = HELPFULNESS
 SKIP_NOTE_MAX_LENGTH = 2_000
 # A claim that keeps losing races to other claimers gives up after this many candidates (it then finds nothing).
 _CLAIM_ATTEMPTS = 8
@@ -86,7 +88,7 @@ class SubmitResult:
 
 def _lock_membership(*, project: Project, annotator: User) -> None:
     """Lock the annotator's membership row (serialises one annotator's claims); refuse non-annotators."""
-    if not hot_sql.membership_lock(project_id=project.pk, user_id=annotator.pk, role=Role.ANNOTATOR):
+    if not locks.membership_lock(project_id=project.pk, user_id=annotator.pk, role=Role.ANNOTATOR):
         raise PermissionDenied(f"You are not an annotator in project {project.slug}.")
 
 
@@ -110,21 +112,22 @@ def _lock_comparison(*, assignment: Assignment, annotator: User) -> int:
     """Lock the assignment's comparison, check that ``annotator`` may work on the assignment; its extra_annotators.
 
     Every write that moves an assignment in or out of a slot holds its comparison's lock, and takes it before the
-    assignment's own row lock (the lock order everywhere). One query, no model built: this is on every submission.
+    assignment's own row lock (see :mod:`annotator.services.locks`). One query, no model built: this is on every
+    submission.
     """
-    extra, is_member = hot_sql.comparison_lock_is_member(
+    extra, is_member = locks.comparison_lock_for_annotator(
         comparison_id=assignment.comparison_id, user_id=annotator.pk, role=Role.ANNOTATOR
     )
     _check_owner(assignment=assignment, annotator=annotator, is_member=is_member)
     return extra
 
 
-def _move(*, assignment: Assignment, now: datetime, **fields: Any) -> bool:
+def _transition(*, assignment: Assignment, now: datetime, **fields: Any) -> bool:
     """Write ``fields`` if the assignment's status is still the one the caller read; False when it changed.
 
     The update takes the assignment's row lock and checks its status in one statement.
     """
-    return hot_sql.assignment_update_if_status(
+    return locks.assignment_update_if_status(
         pk=assignment.pk, if_status=assignment.status, fields={"updated_at": now, **fields}
     )
 
@@ -135,34 +138,6 @@ def _current_status(assignment: Assignment) -> str:
 
 def _reservation_end(*, project: Project, now: datetime) -> datetime:
     return now + timedelta(minutes=project.reservation_minutes)
-
-
-def shown_from_response_terms(
-    *, swapped: bool, ratings: Mapping[str, Mapping[str, int]], preference_strength: int
-) -> tuple[dict[str, dict[str, int]], int]:
-    """Convert ratings ``{"1": ..., "2": ...}`` and a strength in response terms to shown (left/right) terms.
-
-    >>> shown_from_response_terms(swapped=True, ratings={"1": {"h": 4}, "2": {"h": 1}}, preference_strength=-2)
-    ({'left': {'h': 1}, 'right': {'h': 4}}, 2)
-    """
-    first, second = ("2", "1") if swapped else ("1", "2")
-    shown = {"left": dict(ratings[first]), "right": dict(ratings[second])}
-    return shown, -preference_strength if swapped else preference_strength
-
-
-_MENTION = re.compile(r"@Response\s*([12])\b", re.IGNORECASE)
-
-
-def _justification_to_response_terms(text: str, *, swapped: bool) -> str:
-    """Swap "@Response 1" and "@Response 2" when the responses were shown swapped."""
-    if not swapped:
-        return text
-    return _MENTION.sub(lambda m: f"@Response {'2' if m.group(1) == '1' else '1'}", text)
-
-
-def justification_to_shown_terms(text: str, *, swapped: bool) -> str:
-    """The inverse of the mapping applied on submission (it is its own inverse)."""
-    return _justification_to_response_terms(text, swapped=swapped)
 
 
 def _clean_flags(flags: Iterable[object], errors: dict[str, str]) -> list[str]:
@@ -177,6 +152,11 @@ def _clean_flags(flags: Iterable[object], errors: dict[str, str]) -> list[str]:
     return cleaned
 
 
+def _plausible_seconds(seconds: float) -> bool:
+    """A time on task from 0 to ``PREFSTACK_MAX_TIME_ON_TASK_SECONDS`` (NaN and infinities are not)."""
+    return math.isfinite(seconds) and 0 <= seconds <= settings.PREFSTACK_MAX_TIME_ON_TASK_SECONDS
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -184,36 +164,9 @@ def _is_int(value: object) -> bool:
 # --- claim ---------------------------------------------------------------------------------------------------------
 
 
-def _had(*, annotator: User) -> QuerySet[Assignment, int]:
-    """The comparisons ``annotator`` ever had an assignment on (as a subquery)."""
-    return Assignment.objects.filter(annotator=annotator).values_list("comparison_id", flat=True)
-
-
 def _unfinished(*, project: Project, annotator: User) -> Assignment | None:
     """The annotator's returned or reserved assignment in ``project``; a returned one first."""
-    # "returned" sorts after "reserved", so the greater status comes first.
-    statuses = (AssignmentStatus.RETURNED.value, AssignmentStatus.RESERVED.value)
-    return hot_sql.assignment_unfinished(project_id=project.pk, annotator_id=annotator.pk, statuses=statuses)
-
-
-def _reclaimable(*, project: Project, annotator: User, now: datetime) -> tuple[int, int] | None:
-    """(assignment id, comparison id) of the oldest expired reservation held by someone else, on a comparison this
-    annotator never had.
-
-    Cheap at any project size: reservations are few (about one per annotator at work) and a partial index finds
-    the expired ones; the annotator's own history is only read when there are some.
-    """
-    expired = hot_sql.assignments_expired(
-        project_id=project.pk,
-        excluding_annotator_id=annotator.pk,
-        status=AssignmentStatus.RESERVED,
-        before=now,
-        limit=_CLAIM_ATTEMPTS,
-    )
-    if not expired:
-        return None
-    had = set(_had(annotator=annotator).filter(comparison_id__in=[c for _, c in expired]))
-    return next(((pk, c) for pk, c in expired if c not in had), None)
+    return hot_path.assignment_unfinished(project_id=project.pk, annotator_id=annotator.pk)
 
 
 def _candidate_comparison(
@@ -222,32 +175,47 @@ def _candidate_comparison(
     """(id, extra_annotators, slots_taken) of the comparison of ``project`` with a free slot that this annotator never
     had (nor tried), closest to completion first; None when there is none.
 
-    Locked with SKIP LOCKED on PostgreSQL, so concurrent claimers spread over different comparisons. Free slots are
-    ``overlap + extra_annotators - slots_taken``; the filter and the order are on ``extra_annotators - slots_taken``
-    so that the ``comparison_claim_order`` index answers both, and the query reads a few rows whatever the project's
-    size. A row locked FOR UPDATE is the latest committed version, so its ``slots_taken`` is current under the lock.
-    With ``lock=False`` it only looks (locks nothing, skips nothing).
+    Free slots are ``overlap + extra_annotators - slots_taken``. Locked, passing over rows that other transactions
+    hold (see :func:`annotator.services.locks.comparison_lock_next_candidate`); ``lock=False`` only looks.
     """
-    return hot_sql.comparison_claim_candidate(
+    return locks.comparison_lock_next_candidate(
         project_id=project.pk, annotator_id=annotator.pk, slots_gt=-project.overlap, tried=tried, lock=lock
     )
 
 
 def _reserve(*, project: Project, comparison_id: int, annotator: User, now: datetime) -> Assignment:
-    return hot_sql.assignment_insert(
+    """A new reservation; which response is shown on the left is drawn here (see "Shown terms")."""
+    return Assignment.objects.create(
         comparison_id=comparison_id,
-        annotator_id=annotator.pk,
+        annotator=annotator,
         status=AssignmentStatus.RESERVED,
         reserved_until=_reservation_end(project=project, now=now),
         swapped=random.random() < 0.5,
-        skip_reason="",
-        skip_note="",
-        flags=[],
-        draft={},
-        review_note="",
-        created_at=now,
-        updated_at=now,
     )
+
+
+def _reclaim(*, project: Project, annotator: User, now: datetime) -> Assignment | None:
+    """Take over the oldest expired reservation held by someone else, on a comparison this annotator never had;
+    None when there is none, or its comparison is locked by a transaction in flight.
+
+    Cheap at any project size: reservations are few (about one per annotator at work) and a partial index finds
+    the expired ones. Under the comparison's lock: free the slot (mark the reservation expired) unless its owner
+    renewed it meanwhile, then reserve the comparison if a slot is free.
+    """
+    expired = hot_path.reservation_expired_oldest(project_id=project.pk, annotator_id=annotator.pk, before=now)
+    if expired is None:
+        return None
+    expired_pk, comparison_pk = expired
+    locked = locks.comparison_lock_if_free(comparison_id=comparison_pk)
+    if locked is None:
+        return None
+    extra_annotators, slots_taken = locked
+    freed = Assignment.objects.filter(pk=expired_pk, status=AssignmentStatus.RESERVED, reserved_until__lt=now).update(
+        status=AssignmentStatus.EXPIRED, updated_at=now
+    )
+    if freed and slots_taken - 1 < project.overlap + extra_annotators:
+        return _reserve(project=project, comparison_id=comparison_pk, annotator=annotator, now=now)
+    return None
 
 
 @transaction.atomic
@@ -276,29 +244,15 @@ def assignment_claim_next(*, project: Project, annotator: User, now: datetime | 
             return own
 
     # Someone started these: reclaiming them before fresh work leaves no holes in the queue.
-    reclaimable = _reclaimable(project=project, annotator=annotator, now=now)
-    if reclaimable is not None:
-        expired_pk, comparison_pk = reclaimable
-        comparison = (
-            Comparison.objects.select_for_update(skip_locked=True)
-            .only("id", "extra_annotators", "slots_taken")
-            .filter(pk=comparison_pk)
-            .first()
-        )
-        # Under the comparison's lock: free the slot, unless its owner renewed the reservation meanwhile.
-        if comparison is not None and (
-            Assignment.objects.filter(pk=expired_pk, status=AssignmentStatus.RESERVED, reserved_until__lt=now).update(
-                status=AssignmentStatus.EXPIRED, updated_at=now
-            )
-            and comparison.slots_taken - 1 < project.overlap + comparison.extra_annotators
-        ):
-            return _reserve(project=project, comparison_id=comparison.pk, annotator=annotator, now=now)
+    reclaimed = _reclaim(project=project, annotator=annotator, now=now)
+    if reclaimed is not None:
+        return reclaimed
 
     tried: list[int] = []
     for _ in range(_CLAIM_ATTEMPTS):
         candidate = _candidate_comparison(project=project, annotator=annotator, tried=tried)
         busy = 0
-        while candidate is None and busy < len(_BUSY_BACKOFF_S) and hot_sql.skips_locked_rows():
+        while candidate is None and busy < len(_BUSY_BACKOFF_S) and locks.skips_locked_rows():
             # Nothing unlocked: every remaining candidate may be held by a submission or claim in flight (a few
             # milliseconds). If one exists, look again shortly rather than tell the annotator that nothing is
             # left while work remains. Blocking on the rows instead would let two claimers deadlock.
@@ -328,16 +282,18 @@ def _clean_draft(draft: Mapping[str, Any], attribute_names: set[str]) -> dict[st
         if isinstance(values, Mapping):
             cleaned[side] = {k: v for k, v in values.items() if k in attribute_names and _is_int(v)}
     strength = draft.get("preference_strength")
-    if isinstance(strength, int) and not isinstance(strength, bool) and STRENGTH_MIN <= strength <= STRENGTH_MAX:
+    if is_preference_strength(strength):
         cleaned["preference_strength"] = strength
     justification = draft.get("justification")
     if isinstance(justification, str):
-        cleaned["justification"] = justification[:JUSTIFICATION_MAX_LENGTH]
+        cleaned["justification"] = check_text(justification, field="justification")[
+            : settings.PREFSTACK_MAX_JUSTIFICATION_CHARS
+        ]
     flags = draft.get("flags")
     if isinstance(flags, list):
         cleaned["flags"] = [f for f in flags if isinstance(f, str) and f in Flag.values]
     seconds = draft.get("time_on_task_seconds")
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and math.isfinite(seconds) and seconds >= 0:
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and _plausible_seconds(seconds):
         cleaned["time_on_task_seconds"] = float(seconds)
     return cleaned
 
@@ -349,16 +305,15 @@ def assignment_draft_save(
     """Store the annotator's unfinished form (shown terms) on the assignment; a live reservation is extended.
 
     ``draft`` may hold ``left``/``right`` (attribute → int), ``preference_strength``, ``justification``, ``flags``
-    and ``time_on_task_seconds``; anything else is dropped.
+    and ``time_on_task_seconds``; anything else is dropped. A justification no database can store (NUL, lone
+    surrogates: :func:`annotator.text.check_text`) is refused (ValidationFailed), never stored altered.
     """
     now = now or timezone.now()
     # Only the assignment's row is locked: a draft changes no slot.
-    locked = (
-        Assignment.objects.select_for_update(of=("self",)).select_related("comparison__project").get(pk=assignment.pk)
-    )
+    locked = locks.assignment_lock(pk=assignment.pk)
     _check_owner(assignment=locked, annotator=annotator)
     if locked.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
-        raise Conflict("This assignment is finished; its draft can no longer change.", code="assignment_closed")
+        raise Conflict("This assignment is finished; its draft can no longer change.", code=ErrorCode.ASSIGNMENT_CLOSED)
     project = locked.comparison.project
     names = set(project.attributes.values_list("name", flat=True))
     locked.draft = _clean_draft(draft, names)
@@ -381,6 +336,9 @@ def _validate_ratings(
         errors["ratings"] = "Ratings must map left and right to attribute ratings."
         return cleaned
     names = {a.name for a in attributes}
+    unknown_sides = sorted(str(key) for key in ratings_shown if key not in _SIDES)
+    if unknown_sides:
+        errors["ratings"] = f"Unknown ratings key {unknown_sides[0]!r}; ratings has only left and right."
     for side in _SIDES:
         given = ratings_shown.get(side)
         given = given if isinstance(given, Mapping) else {}
@@ -425,7 +383,7 @@ def _apply_adaptive_overlap(
     attribute = ADAPTIVE_ATTRIBUTE if ADAPTIVE_ATTRIBUTE in names else (names[0] if names else None)
     if attribute is None:
         return
-    first = hot_sql.annotation_ratings_first(comparison_id=comparison_id, limit=project.overlap)
+    first = hot_path.annotation_ratings_first(comparison_id=comparison_id, limit=project.overlap)
     if len(first) < project.overlap:
         return
     for response in ("1", "2"):
@@ -437,15 +395,106 @@ def _apply_adaptive_overlap(
 
 def _refuse_submission(status: str) -> None:
     if status == AssignmentStatus.SUBMITTED:
-        raise Conflict("You already submitted this comparison.", code="already_submitted")
+        raise Conflict("You already submitted this comparison.", code=ErrorCode.ALREADY_SUBMITTED)
     if status == AssignmentStatus.EXPIRED:
         # Only a reclaim marks a reservation expired: its slot went to another annotator.
         raise Conflict(
-            "Your reservation expired and the comparison went to another annotator.", code="reservation_expired"
+            "Your reservation expired and the comparison went to another annotator.", code=ErrorCode.RESERVATION_EXPIRED
         )
     if status == AssignmentStatus.SKIPPED:
-        raise Conflict(f"This assignment is {status}; it can no longer be submitted.", code="assignment_closed")
+        raise Conflict(f"This assignment is {status}; it can no longer be submitted.", code=ErrorCode.ASSIGNMENT_CLOSED)
     # A reservation, even past its time, holds its slot until a claimer reclaims it: it may still be submitted.
+
+
+@dataclass(frozen=True)
+class _CleanSubmission:
+    """A submission that passed validation, still in shown terms."""
+
+    ratings: dict[str, dict[str, int]]
+    preference_strength: int
+    justification: str
+    flags: list[str]
+    time_on_task_seconds: float | None
+
+
+def _validate_submission(
+    *,
+    project: Project,
+    attributes: list[Attribute],
+    ratings_shown: Mapping[str, Mapping[str, Any]],
+    preference_strength: int | None,
+    justification: str,
+    flags: Iterable[str],
+    time_on_task_seconds: float | None,
+) -> _CleanSubmission:
+    """The submission's answers checked against the project; ValidationFailed naming every field in error."""
+    errors: dict[str, str] = {}
+    ratings = _validate_ratings(ratings_shown, attributes, errors)
+    if preference_strength is None:
+        errors["preference_strength"] = "Choose which response is better, and by how much."
+    elif not is_preference_strength(preference_strength):
+        errors["preference_strength"] = f"Preference strength is {PREFERENCE_STRENGTH_TEXT}."
+    text = (justification or "").strip() if isinstance(justification, str) else ""
+    if visible_length(text) < project.min_justification_length:  # zero-width characters do not count
+        errors["justification"] = (
+            f"Write at least {project.min_justification_length} characters, referring to @Response 1 and @Response 2."
+        )
+    elif len(text) > settings.PREFSTACK_MAX_JUSTIFICATION_CHARS:
+        errors["justification"] = (
+            f"Keep the justification under {settings.PREFSTACK_MAX_JUSTIFICATION_CHARS} characters."
+        )
+    clean_flags = _clean_flags(flags, errors)
+    if time_on_task_seconds is not None and (
+        not isinstance(time_on_task_seconds, int | float) or not _plausible_seconds(time_on_task_seconds)
+    ):
+        limit = settings.PREFSTACK_MAX_TIME_ON_TASK_SECONDS
+        errors["time_on_task_seconds"] = f"Time on task is a number of seconds from 0 to {limit}."
+    if errors:
+        raise ValidationFailed(
+            "Some answers are missing or out of range." if len(errors) > 1 else next(iter(errors.values())),
+            extra={"fields": errors},
+        )
+    assert preference_strength is not None  # checked above
+    seconds = float(time_on_task_seconds) if time_on_task_seconds is not None else None
+    return _CleanSubmission(ratings, preference_strength, text, clean_flags, seconds)
+
+
+def _submission_warnings(submission: _CleanSubmission, attributes: list[Attribute]) -> tuple[str, ...]:
+    names = [a.name for a in attributes]
+    check = ADAPTIVE_ATTRIBUTE if ADAPTIVE_ATTRIBUTE in names else (names[0] if names else "")
+    warning = _contradiction_warning(submission.ratings, submission.preference_strength, check)
+    return (warning,) if warning else ()
+
+
+def _mark_submitted(*, assignment: Assignment, now: datetime) -> None:
+    """Move the assignment to submitted if nobody changed it since the caller read it; a resubmission after a
+    rejection supersedes the previous annotation. Conflict, with nothing written, otherwise."""
+    if not _transition(assignment=assignment, now=now, status=AssignmentStatus.SUBMITTED, draft={}):
+        _refuse_submission(_current_status(assignment))
+        raise Conflict(
+            "This assignment changed meanwhile; reload it and submit again.", code=ErrorCode.ASSIGNMENT_CHANGED
+        )
+    if assignment.status == AssignmentStatus.RETURNED:
+        Annotation.objects.filter(assignment=assignment, is_current=True).update(is_current=False)
+    assignment.status, assignment.draft, assignment.updated_at = AssignmentStatus.SUBMITTED, {}, now
+
+
+def _annotation_store(*, assignment: Assignment, annotator: User, submission: _CleanSubmission) -> Annotation:
+    """Write the annotation by a person (no ``source``), mapped from shown to response terms."""
+    swapped = assignment.swapped
+    stored_ratings, stored_strength = response_from_shown_terms(
+        swapped=swapped, ratings_shown=submission.ratings, preference_strength=submission.preference_strength
+    )
+    return Annotation.objects.create(
+        assignment=assignment,
+        comparison_id=assignment.comparison_id,
+        annotator=annotator,
+        ratings=stored_ratings,
+        preference_strength=stored_strength,
+        justification=justification_swap_terms(submission.justification, swapped=swapped),
+        flags=submission.flags,
+        time_on_task_seconds=submission.time_on_task_seconds,
+    )
 
 
 @transaction.atomic
@@ -471,77 +520,31 @@ def annotation_submit(
     Warns, without refusing, when the strength contradicts the helpfulness ratings. ``assignment`` (as the caller
     read it) is updated in place; if its status changed since, the submission is refused with nothing written.
     """
+    if isinstance(justification, str):
+        check_text(justification, field="justification")  # refused before any lock is taken
     now = now or timezone.now()
     extra_annotators = _lock_comparison(assignment=assignment, annotator=annotator)
     project = assignment.comparison.project  # the callers' selectors fetch it with the assignment
     _refuse_submission(assignment.status)
-
-    attributes = hot_sql.attributes(project_id=project.pk)
-    errors: dict[str, str] = {}
-    ratings = _validate_ratings(ratings_shown, attributes, errors)
-    if preference_strength is None:
-        errors["preference_strength"] = "Choose which response is better, and by how much."
-    elif not _is_int(preference_strength) or not STRENGTH_MIN <= preference_strength <= STRENGTH_MAX:
-        errors["preference_strength"] = "Preference strength is a whole number from -3 to 3."
-    text = (justification or "").strip() if isinstance(justification, str) else ""
-    if len(text) < project.min_justification_length:
-        errors["justification"] = (
-            f"Write at least {project.min_justification_length} characters, referring to @Response 1 and @Response 2."
-        )
-    elif len(text) > JUSTIFICATION_MAX_LENGTH:
-        errors["justification"] = f"Keep the justification under {JUSTIFICATION_MAX_LENGTH} characters."
-    clean_flags = _clean_flags(flags, errors)
-    if time_on_task_seconds is not None and (
-        not isinstance(time_on_task_seconds, int | float)
-        or not math.isfinite(time_on_task_seconds)
-        or time_on_task_seconds < 0
-    ):
-        errors["time_on_task_seconds"] = "Time on task is a non-negative number of seconds."
-    if errors:
-        raise ValidationFailed(
-            "Some answers are missing or out of range." if len(errors) > 1 else next(iter(errors.values())),
-            extra={"fields": errors},
-        )
-    assert preference_strength is not None  # checked above
-
-    warnings: list[str] = []
-    names = [a.name for a in attributes]
-    check = ADAPTIVE_ATTRIBUTE if ADAPTIVE_ATTRIBUTE in names else (names[0] if names else "")
-    warning = _contradiction_warning(ratings, preference_strength, check)
-    if warning:
-        warnings.append(warning)
-
-    if not _move(assignment=assignment, now=now, status=AssignmentStatus.SUBMITTED, draft={}):
-        _refuse_submission(_current_status(assignment))
-        raise Conflict("This assignment changed meanwhile; reload it and submit again.", code="assignment_changed")
-    if assignment.status == AssignmentStatus.RETURNED:
-        Annotation.objects.filter(assignment=assignment, is_current=True).update(is_current=False)
-    assignment.status, assignment.draft, assignment.updated_at = AssignmentStatus.SUBMITTED, {}, now
-
-    swapped = assignment.swapped
-    stored_ratings = (
-        {"1": ratings["right"], "2": ratings["left"]} if swapped else {"1": ratings["left"], "2": ratings["right"]}
+    attributes = hot_path.attributes(project_id=project.pk)
+    submission = _validate_submission(
+        project=project,
+        attributes=attributes,
+        ratings_shown=ratings_shown,
+        preference_strength=preference_strength,
+        justification=justification,
+        flags=flags,
+        time_on_task_seconds=time_on_task_seconds,
     )
-    annotation = hot_sql.annotation_insert(
-        assignment_id=assignment.pk,
-        comparison_id=assignment.comparison_id,
-        annotator_id=annotator.pk,
-        ratings=stored_ratings,
-        preference_strength=-preference_strength if swapped else preference_strength,
-        justification=_justification_to_response_terms(text, swapped=swapped),
-        flags=clean_flags,
-        time_on_task_seconds=float(time_on_task_seconds) if time_on_task_seconds is not None else None,
-        source="",
-        is_current=True,
-        created_at=now,
-    )
+    _mark_submitted(assignment=assignment, now=now)
+    annotation = _annotation_store(assignment=assignment, annotator=annotator, submission=submission)
     _apply_adaptive_overlap(
         comparison_id=assignment.comparison_id,
         extra_annotators=extra_annotators,
         project=project,
         attributes=attributes,
     )
-    return SubmitResult(annotation=annotation, warnings=tuple(warnings))
+    return SubmitResult(annotation=annotation, warnings=_submission_warnings(submission, attributes))
 
 
 # --- skip ----------------------------------------------------------------------------------------------------------
@@ -566,12 +569,12 @@ def assignment_skip(
     _lock_comparison(assignment=assignment, annotator=annotator)
     if assignment.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
         raise Conflict(
-            f"This assignment is {assignment.status}; it can no longer be skipped.", code="assignment_closed"
+            f"This assignment is {assignment.status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED
         )
     errors: dict[str, str] = {}
     if reason not in SkipReason.values:
         errors["reason"] = "Choose a reason for skipping."
-    note = (note or "").strip()
+    note = check_text(note or "", field="note").strip()
     if reason == SkipReason.OTHER and not note:
         errors["note"] = "Say why in a note when the reason is “other”."
     if len(note) > SKIP_NOTE_MAX_LENGTH:
@@ -580,9 +583,9 @@ def assignment_skip(
     if errors:
         raise ValidationFailed(next(iter(errors.values())), extra={"fields": errors})
     fields = {"status": AssignmentStatus.SKIPPED, "skip_reason": reason, "skip_note": note, "flags": clean_flags}
-    if not _move(assignment=assignment, now=now, **fields):
+    if not _transition(assignment=assignment, now=now, **fields):
         status = _current_status(assignment)
-        raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code="assignment_closed")
+        raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED)
     for name, value in fields.items():
         setattr(assignment, name, value)
     assignment.updated_at = now

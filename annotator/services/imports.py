@@ -22,9 +22,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from annotator.bulk import BulkTable
+from annotator.error_codes import ErrorCode
 from annotator.errors import ValidationFailed
-from annotator.imports import IMPORT_FORMATS, ComparisonRecord, ImportFormatError, find_format_errors, parse_file
+from annotator.imports import (
+    IMPORT_FORMATS,
+    ComparisonRecord,
+    FieldLimits,
+    ImportFormatError,
+    ImportLimitError,
+    find_format_errors,
+    parse_file,
+)
 from annotator.models import (
     Annotation,
     Assignment,
@@ -37,6 +45,8 @@ from annotator.models import (
     SkipReason,
     SourceLabel,
 )
+from annotator.selectors.projects import project_attribute_list
+from annotator.services.bulk import BulkTable
 
 BATCH_SIZE = 5000
 # Errors of a refused file listed at most (the file is read again to find them, only when it is refused).
@@ -55,7 +65,7 @@ class ImportResult:
 class ImportFailed(ValidationFailed):
     """The file was refused; ``extra`` names the line or row, the column and what was expected."""
 
-    code = "import_failed"
+    code = ErrorCode.IMPORT_FAILED
 
     @classmethod
     def from_format_errors(cls, first: ImportFormatError, every: Sequence[ImportFormatError]) -> ImportFailed:
@@ -118,6 +128,16 @@ def _source_annotators(fmt: str, count: int, cache: dict[int, int]) -> dict[int,
                 user.save(update_fields=["password"])
             cache[i] = user.pk
     return cache
+
+
+def field_limits() -> FieldLimits:
+    """The per-field text limits of the settings (``PREFSTACK_MAX_*_CHARS``)."""
+    return FieldLimits(
+        prompt=settings.PREFSTACK_MAX_PROMPT_CHARS,
+        response=settings.PREFSTACK_MAX_RESPONSE_CHARS,
+        justification=settings.PREFSTACK_MAX_JUSTIFICATION_CHARS,
+        metadata=settings.PREFSTACK_MAX_METADATA_CHARS,
+    )
 
 
 def _ratings(r1: Any, r2: Any) -> dict[str, dict[str, int]]:
@@ -197,8 +217,9 @@ def _write_batch(
         }
         for aid, (cid, a) in zip(assignment_ids, individual, strict=True)
     )
-    rated = [(aid, cid, a) for aid, (cid, a) in zip(assignment_ids, individual, strict=True) if not a.not_ratable]
-    annotation_ids = tables.annotation.reserve_ids(len(rated))
+    # A not-ratable judgement (HelpSteer2-Preference's -100) is kept as an annotation too, flagged and without a
+    # strength, so that it is counted and exported as the source wrote it; ids keep the file's order.
+    annotation_ids = tables.annotation.reserve_ids(len(individual))
     tables.annotation.insert(
         {
             "id": nid,
@@ -206,13 +227,15 @@ def _write_batch(
             "comparison_id": cid,
             "annotator_id": annotators[a.annotator_index],
             "ratings": _ratings(a.ratings_1, a.ratings_2),
-            "preference_strength": a.preference_strength,
+            "preference_strength": None if a.not_ratable else a.preference_strength,
+            "not_ratable": a.not_ratable,
             "justification": a.justification,
             "source": fmt,
         }
-        for nid, (aid, cid, a) in zip(annotation_ids, rated, strict=True)
+        for nid, aid, (cid, a) in zip(annotation_ids, assignment_ids, individual, strict=True)
     )
-    return n, len(rated), len(labelled), len(individual) - len(rated)
+    not_ratable = sum(a.not_ratable for _, a in individual)
+    return n, len(individual) - not_ratable, len(labelled), not_ratable
 
 
 @transaction.atomic
@@ -227,11 +250,13 @@ def comparisons_import(
 ) -> ImportResult:
     """Import every comparison of ``source`` (a path or a binary file object) into ``project``, or none.
 
-    Raises ``ImportFailed`` (HTTP 400) naming the line or row, the column and what was expected.
+    Raises ``ImportFailed`` (HTTP 400) naming the line or row, the column and what was expected: also for text
+    no database can store (NUL, lone surrogates), a field over its ``PREFSTACK_MAX_*_CHARS`` limit, and a file over
+    ``PREFSTACK_IMPORT_MAX_BYTES`` once decompressed or with a line over ``PREFSTACK_IMPORT_MAX_LINE_BYTES``.
     """
     if fmt not in IMPORT_FORMATS:
         raise ImportFailed(f"Unknown format {fmt!r}.", extra={"expected": ", ".join(IMPORT_FORMATS)})
-    attributes = list(project.attributes.order_by("position", "id"))
+    attributes = project_attribute_list(project=project)
     if not attributes:
         raise ValidationFailed("The project has no attributes to import ratings into.")
     scales = {(a.scale_min, a.scale_max) for a in attributes}
@@ -246,6 +271,8 @@ def comparisons_import(
             source,
             fmt,  # type: ignore[arg-type]
             max_bytes=limit,
+            max_line_bytes=settings.PREFSTACK_IMPORT_MAX_LINE_BYTES,
+            limits=field_limits(),
             attributes=[a.name for a in attributes],
             scale=scale,
             split=split,  # type: ignore[arg-type]
@@ -255,6 +282,8 @@ def comparisons_import(
             totals = [t + c for t, c in zip(totals, counts, strict=True)]
             if on_progress is not None:
                 on_progress(totals[0])
+    except ImportLimitError as error:  # reading it again would only hit the same cap
+        raise ImportFailed.from_format_errors(error, [error]) from error
     except ImportFormatError as error:
         raise ImportFailed.from_format_errors(
             error, _every_error(source, start, fmt, limit, attributes, scale, split)
@@ -284,6 +313,8 @@ def _every_error(
         fmt,  # type: ignore[arg-type]
         limit=ERRORS_SHOWN,
         max_bytes=max_bytes,
+        max_line_bytes=settings.PREFSTACK_IMPORT_MAX_LINE_BYTES,
+        limits=field_limits(),
         attributes=[a.name for a in attributes],
         scale=scale,
         split=split,  # type: ignore[arg-type]

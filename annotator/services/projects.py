@@ -18,9 +18,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, QuerySet
 
+from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS, PREFERENCE_STRENGTH_TEXT, is_preference_strength
 from annotator.errors import PermissionDenied, ValidationFailed
 from annotator.models import Annotation, Attribute, Comparison, Membership, Project, Role, SourceLabel
-from annotator.models.project import HELPSTEER2_ATTRIBUTES
 
 PROJECT_SETTING_FIELDS: tuple[str, ...] = (
     "name",
@@ -33,7 +33,6 @@ PROJECT_SETTING_FIELDS: tuple[str, ...] = (
     "min_justification_length",
 )
 ATTRIBUTE_FIELDS: tuple[str, ...] = ("name", "description", "scale_min", "scale_max", "level_descriptions", "position")
-PREFERENCE_STRENGTH_RANGE = (-3, 3)
 RESPONSE_KEYS = ("1", "2")
 
 
@@ -83,7 +82,7 @@ def project_create(
     project = Project(slug=(slug or "").strip(), name=(name or "").strip(), **settings)
     _full_clean(project)
     project.save()
-    specs = HELPSTEER2_ATTRIBUTES if attributes is None else attributes
+    specs = HELPSTEER2_ATTRIBUTE_SPECS if attributes is None else attributes
     if not specs:
         raise _fields_error({"attributes": "A project needs at least one attribute."})
     for position, spec in enumerate(specs):
@@ -316,9 +315,8 @@ def _clean_gold(*, project: Project, gold_ratings: Mapping[str, Any], tolerance:
                 widest = max(widest, attribute.scale_max - attribute.scale_min)
     strength = gold_ratings.get("strength")
     if strength is not None:
-        low, high = PREFERENCE_STRENGTH_RANGE
-        if type(strength) is not int or not low <= strength <= high:
-            errors["strength"] = f"Expected a whole number from {low} to {high}."
+        if not is_preference_strength(strength):
+            errors["strength"] = f"Expected {PREFERENCE_STRENGTH_TEXT}."
         else:
             clean["strength"] = strength
     if not errors and not any(clean.get(k) for k in RESPONSE_KEYS) and "strength" not in clean:

@@ -12,7 +12,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotator.errors import Conflict, PermissionDenied, ValidationFailed
-from annotator.models import Annotation, Assignment, AssignmentStatus, Membership, Review, ReviewDecision, Role
+from annotator.models import Annotation, AssignmentStatus, Membership, Review, ReviewDecision, Role
+from annotator.services import locks
+from annotator.text import check_text
 
 REASON_MAX_LENGTH = 2000
 
@@ -37,7 +39,7 @@ def review_decide(*, annotation: Annotation, reviewer: User, decision: str, reas
     Accepting an annotation whose assignment was returned (the lead changed their mind before the annotator
     resubmitted) puts the assignment back to ``submitted`` and clears the note.
     """
-    reason = (reason or "").strip()
+    reason = check_text(reason or "", field="reason").strip()
     if decision not in ReviewDecision.values:
         raise ValidationFailed("Choose accept or reject.", extra={"fields": {"decision": "Choose accept or reject."}})
     if decision == ReviewDecision.REJECT and not reason:
@@ -50,9 +52,10 @@ def review_decide(*, annotation: Annotation, reviewer: User, decision: str, reas
             f"Keep the reason under {REASON_MAX_LENGTH} characters.",
             extra={"fields": {"reason": f"At most {REASON_MAX_LENGTH} characters."}},
         )
-    # Lock the assignment first: a concurrent resubmission (which supersedes this annotation) or a second lead's
-    # decision waits here, and then sees the state it left.
-    assignment = Assignment.objects.select_for_update().select_related("comparison").get(pk=annotation.assignment_id)
+    # Lock the assignment (only: a review moves no slot, so the comparison stays unlocked, as the lock order in
+    # annotator.services.locks allows): a concurrent resubmission (which supersedes this annotation) or a second
+    # lead's decision waits here, and then sees the state it left.
+    assignment = locks.assignment_lock(pk=annotation.assignment_id)
     project_id = assignment.comparison.project_id
     if not Membership.objects.filter(project_id=project_id, user=reviewer, role=Role.LEAD).exists():
         raise PermissionDenied("Only a lead of this project can review its annotations.")

@@ -19,12 +19,9 @@ from django.db import transaction
 
 from annotator.errors import ApplicationError
 from annotator.models import Comparison, Membership, Project, Role
-from annotator.services.assignments import (
-    annotation_submit,
-    assignment_claim_next,
-    assignment_skip,
-    shown_from_response_terms,
-)
+from annotator.selectors.projects import project_attribute_names
+from annotator.services.assignments import annotation_submit, assignment_claim_next, assignment_skip
+from annotator.shown_terms import shown_from_response_terms
 from annotator.stats.simulation import ComparisonTruth, SimulatedAnnotator, make_truth
 
 # The mix of profiles handed out in turn: mostly careful people, and one of each kind of trouble.
@@ -84,7 +81,7 @@ def annotations_simulate(
     on_progress: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Let ``annotators`` simulated annotators work through ``project`` until nothing is left for them."""
-    attributes = tuple(project.attributes.order_by("position", "id").values_list("name", flat=True))
+    attributes = tuple(project_attribute_names(project=project))
     pool = simulated_annotators_ensure(project=project, count=annotators, seed=seed)
     submitted = skipped = refused = 0
     done = dict.fromkeys(range(len(pool)), 0)

@@ -44,6 +44,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.exports.bundle import write_bundle
 from annotator.exports.canonical import ItemColumns, ItemsWriter, read_items
@@ -60,10 +61,12 @@ from annotator.exports.write import (
 )
 from annotator.models import AggregationKind, AggregationRule, Project, Snapshot, SnapshotStatus
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
+from annotator.selectors.projects import project_attribute_list, project_attribute_names
 from annotator.selectors.snapshots import (
     ComparisonChunk,
     annotation_justifications,
     annotator_ids_with_annotations,
+    not_ratable_annotations,
     prompt_source_splits,
     snapshot_comparison_chunks,
     source_annotator_ids,
@@ -71,6 +74,7 @@ from annotator.selectors.snapshots import (
 )
 from annotator.stats import aggregation
 from annotator.stats.agreement import AgreementAccumulator
+from annotator.text import check_text
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class SnapshotNotReady(Conflict):
-    code = "snapshot_not_ready"
+    code = ErrorCode.SNAPSHOT_NOT_READY
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -131,6 +135,7 @@ def snapshot_create(
         For comparisons whose source gave no split: prompts go to validation with this probability, by a
         seeded hash of the prompt id, so a prompt never spans both splits.
     """
+    check_text(name, field="name", label="snapshot name")
     if not 0.0 <= validation_fraction < 1.0:
         raise ValidationFailed(
             "validation_fraction must lie in [0, 1).", extra={"fields": {"validation_fraction": "0 <= x < 1"}}
@@ -235,27 +240,16 @@ class _Labels:
     strength: FloatArray  # NaN = none
     justification_from: npt.NDArray[np.int64]  # the annotation whose justification was chosen (-1 = none)
     kept_preference_ids: npt.NDArray[np.int64]  # annotations kept for the preference part (any comparison)
+    kept_rating_ids: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]  # ... for response 1's, 2's ratings
     dropped_by_reason: dict[str, int]
 
 
-_RULE_CLASSES: dict[str, type[aggregation.AggregationRule]] = {  # type: ignore[valid-type]
-    AggregationKind.HELPSTEER2: aggregation.HelpSteer2Rule,
-    AggregationKind.MEAN: aggregation.MeanRule,
-    AggregationKind.MEDIAN: aggregation.MedianRule,
-}
-
-
-def stats_rule(rule_params: dict[str, Any]) -> aggregation.AggregationRule:
+def _rule_from_params(rule_params: dict[str, Any]) -> aggregation.AggregationRule:
     """The pure rule a snapshot's copied ``rule_params`` ({"kind", "params", ...}) describe."""
-    cls = _RULE_CLASSES.get(rule_params.get("kind", ""))
-    if cls is None:
-        raise ValidationFailed(f"Unknown aggregation rule kind {rule_params.get('kind')!r}.")
     try:
-        return aggregation.rule_from_dict(
-            {"name": cls.name, "version": cls.version, "params": rule_params.get("params") or {}}
-        )
+        return aggregation.rule_for_kind(str(rule_params.get("kind", "")), rule_params.get("params") or {})
     except (TypeError, ValueError) as error:
-        raise ValidationFailed(f"Bad aggregation rule parameters: {error}") from error
+        raise ValidationFailed(f"Bad aggregation rule: {error}") from error
 
 
 def _aggregate_block(
@@ -268,11 +262,13 @@ def _aggregate_block(
     ids (as text) in place of the texts, so it names the annotation whose text the build then reads with its chunk.
     """
     ids_as_text = frame.assign(justification=frame["annotation_id"].astype(np.int64).astype(str))
-    result = aggregation.aggregate(ids_as_text, stats_rule(rule_params), attributes)
+    result = aggregation.aggregate(ids_as_text, _rule_from_params(rule_params), attributes)
     table = result.comparisons
     kept = table[table["kept"].to_numpy(dtype=bool)].sort_index()
     reasons = table.loc[~table["kept"].to_numpy(dtype=bool), "drop_reason"].value_counts()
-    preference = result.kept_annotations[result.kept_annotations["part"] == "preference"]["annotation_id"]
+    parts = result.kept_annotations.groupby("part")["annotation_id"]
+    kept_ids = {part: np.unique(ids.to_numpy(dtype=np.int64)) for part, ids in parts}
+    none = np.array([], dtype=np.int64)
     chosen = pd.to_numeric(kept["justification"].replace("", "-1"), errors="raise")
     labels = _Labels(
         comparison_ids=kept.index.to_numpy(dtype=np.int64),
@@ -281,7 +277,8 @@ def _aggregate_block(
         ratings_2={a: aggregation.round_half_away_from_zero(kept[f"r2_{a}"]) for a in attributes},
         strength=aggregation.round_half_away_from_zero(kept["strength"]),
         justification_from=chosen.to_numpy(dtype=np.int64),
-        kept_preference_ids=np.unique(preference.to_numpy(dtype=np.int64)),
+        kept_preference_ids=kept_ids.get("preference", none),
+        kept_rating_ids=(kept_ids.get("r1", none), kept_ids.get("r2", none)),
         dropped_by_reason={str(k): int(v) for k, v in reasons.items()},
     )
     return labels, aggregation.retained_annotations(frame, result)
@@ -327,7 +324,7 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     the chunk's items. Nothing but the chunk and the running counts is held, so memory does not grow with the
     project."""
     project = snapshot.project
-    attributes = list(project.attributes.order_by("position", "id").values_list("name", flat=True))
+    attributes = project_attribute_names(project=project)
     work.mkdir(parents=True)
     annotator_ids = np.asarray(annotator_ids_with_annotations(project=project), dtype=np.int64)
     build = _Build(
@@ -347,6 +344,7 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
         "filtered_by_rule": 0,
         "dropped_by_reason": {},
         "annotations": 0,
+        "not_ratable_annotations": 0,
         "rejected_annotations": 0,
         "annotators": 0,
         "splits": dict.fromkeys(SPLITS, 0),
@@ -368,7 +366,10 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
             labels, retained = _aggregate_block(basis, build.rule_params, attributes)
             released.add(retained)
             everything.add(basis)
-            table = _annotation_table(frame, build, labels.kept_preference_ids)
+            not_ratable = not_ratable_annotations(
+                project=project, first_comparison_id=id_range[0], last_comparison_id=id_range[1]
+            )
+            table = _annotation_table(frame, build, labels, not_ratable)
             texts = annotation_justifications(
                 project=project, first_comparison_id=id_range[0], last_comparison_id=id_range[1]
             )
@@ -378,15 +379,18 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
             # A comparison without a split of its own takes its prompt's, where another comparison's source gave one.
             unsplit = {prompt for prompt, split in zip(chunk.prompt_ids, chunk.split, strict=True) if not split}
             prompt_splits = prompt_source_splits(project=project, prompt_ids=unsplit)
-            columns = _chunk_columns(chunk, texts, _ChunkContext(build, labels, table, sources, prompt_splits))
+            people = _decided_by_people(frame, build.source_annotators)
+            context = _ChunkContext(build, labels, table, sources, prompt_splits, people)
+            columns = _chunk_columns(chunk, texts, context)
             writer.write(columns)
             _count(counts, columns, len(chunk), attributes)
             counts["annotations"] += len(frame)
+            counts["not_ratable_annotations"] += len(not_ratable)
             counts["rejected_annotations"] += int(rejected.sum())
             for reason, n in labels.dropped_by_reason.items():
                 counts["dropped_by_reason"][reason] = counts["dropped_by_reason"].get(reason, 0) + n
             annotators_seen[table.annotator_index] = True
-            del frame, basis, retained, table, texts, sources, prompt_splits, columns
+            del frame, basis, retained, table, texts, sources, prompt_splits, columns, context
             release_freed_memory()
             progress(0.05 + 0.85 * counts["comparisons"] / max(total, 1))
     finally:
@@ -401,6 +405,12 @@ def _build_into(snapshot: Snapshot, work: Path, progress: Callable[[float], None
     (work / LICENSE_FILE).write_text(license_notice(_attribution(snapshot), year=timezone.now().year), encoding="utf-8")
     (work / CARD_FILE).write_text(_card(snapshot, counts, agreement, content_hash), encoding="utf-8")
     return _BuildResult(counts=counts, agreement=agreement, content_hash=content_hash)
+
+
+def _decided_by_people(frame: pd.DataFrame, source_annotators: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Ids of the comparisons that someone here annotated (not only a dataset's imported annotators), ascending."""
+    people = ~np.isin(frame["annotator_id"].to_numpy(), source_annotators)
+    return np.unique(frame["comparison_id"].to_numpy(dtype=np.int64)[people])
 
 
 def _deciding_annotations(frame: pd.DataFrame, source_annotators: npt.NDArray[np.int64]) -> pd.DataFrame:
@@ -456,23 +466,42 @@ class _AnnotationTable:
     ratings_1: dict[str, FloatArray]
     ratings_2: dict[str, FloatArray]
     strength: FloatArray
+    not_ratable: npt.NDArray[np.bool_]
     kept: npt.NDArray[np.bool_]  # kept by the rule for the preference part, with a strength
+    kept_1: npt.NDArray[np.bool_]  # kept by the rule for response 1's ratings
+    kept_2: npt.NDArray[np.bool_]  # ... for response 2's
 
 
-def _annotation_table(frame: pd.DataFrame, build: _Build, kept_ids: npt.NDArray[np.int64]) -> _AnnotationTable:
-    order = np.argsort(frame["comparison_id"].to_numpy(dtype=np.int64), kind="stable")
-    annotator_index = np.searchsorted(build.annotator_ids, frame["annotator_id"].to_numpy(dtype=np.int64)[order])
-    annotation_ids = frame["annotation_id"].to_numpy(dtype=np.int64)[order]
-    strength = frame["strength"].to_numpy(dtype=np.float64)[order]
+def _annotation_table(
+    frame: pd.DataFrame, build: _Build, labels: _Labels, not_ratable: Sequence[tuple[int, int, int]]
+) -> _AnnotationTable:
+    """The chunk's annotations, the not-ratable ones (``(comparison, annotator, annotation)`` ids, which the rule
+    never sees) among them, sorted by comparison then annotation id."""
+    extra = np.asarray(not_ratable, dtype=np.int64).reshape(-1, 3)
+    comparison_ids = np.concatenate([frame["comparison_id"].to_numpy(dtype=np.int64), extra[:, 0]])
+    annotation_ids = np.concatenate([frame["annotation_id"].to_numpy(dtype=np.int64), extra[:, 2]])
+    order = np.lexsort((annotation_ids, comparison_ids))
+    annotator_ids = np.concatenate([frame["annotator_id"].to_numpy(dtype=np.int64), extra[:, 1]])[order]
+    annotator_index = np.searchsorted(build.annotator_ids, annotator_ids)
+    missing = np.full(len(extra), np.nan)
+
+    def column(name: str) -> FloatArray:
+        return np.concatenate([frame[name].to_numpy(dtype=np.float64), missing])[order]
+
+    strength = column("strength")
+    annotation_ids = annotation_ids[order]
     return _AnnotationTable(
-        comparison_ids=frame["comparison_id"].to_numpy(dtype=np.int64)[order],
+        comparison_ids=comparison_ids[order],
         annotation_ids=annotation_ids,
         annotator=build.annotator_codes[annotator_index] if len(order) else np.array([], dtype=object),
         annotator_index=annotator_index.astype(np.int64),
-        ratings_1={a: frame[f"r1_{a}"].to_numpy(dtype=np.float64)[order] for a in build.attributes},
-        ratings_2={a: frame[f"r2_{a}"].to_numpy(dtype=np.float64)[order] for a in build.attributes},
+        ratings_1={a: column(f"r1_{a}") for a in build.attributes},
+        ratings_2={a: column(f"r2_{a}") for a in build.attributes},
         strength=strength,
-        kept=np.isin(annotation_ids, kept_ids) & ~np.isnan(strength),
+        not_ratable=np.concatenate([np.zeros(len(frame), dtype=bool), np.ones(len(extra), dtype=bool)])[order],
+        kept=np.isin(annotation_ids, labels.kept_preference_ids) & ~np.isnan(strength),
+        kept_1=np.isin(annotation_ids, labels.kept_rating_ids[0]),
+        kept_2=np.isin(annotation_ids, labels.kept_rating_ids[1]),
     )
 
 
@@ -486,6 +515,7 @@ class _ChunkContext:
     table: _AnnotationTable
     source_labels: dict[int, tuple[dict[str, Any], int | None, str]]
     prompt_splits: dict[int, str]  # split of the chunk's prompts that have one from a source
+    decided_by_people: npt.NDArray[np.int64]  # comparisons someone here annotated, ascending
 
 
 def _positions(sorted_ids: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -504,14 +534,17 @@ def _offsets(owner: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int32]:
 def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _ChunkContext) -> ItemColumns:
     """The items of one chunk of comparisons, as columns: those with an aggregated label, else an imported one.
 
-    A comparison is left out when it has neither a preference strength nor any rating.
+    A comparison that came with released labels and that nobody here annotated keeps the released labels (its
+    imported annotations are exported as they came, every one counting as used); the others take the rule's. A
+    comparison is left out when it has neither a preference strength nor any rating.
     """
     build, labels, table = context.build, context.labels, context.table
     attributes = build.attributes
     ids = np.asarray(chunk.ids, dtype=np.int64)
     n = len(ids)
     at = _positions(labels.comparison_ids, ids)
-    labelled = at >= 0
+    released = np.fromiter((i in context.source_labels for i in chunk.ids), dtype=bool, count=n)
+    labelled = (at >= 0) & ~(released & (_positions(context.decided_by_people, ids) < 0))
     take = np.maximum(at, 0)
 
     def from_labels(values: npt.NDArray[Any], missing: float) -> npt.NDArray[Any]:
@@ -519,9 +552,9 @@ def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _Chun
             return np.full(n, missing, dtype=values.dtype)
         return np.where(labelled, values[take], missing)
 
-    ratings_1 = {a: from_labels(labels.ratings_1[a], np.nan) for a in attributes}
-    ratings_2 = {a: from_labels(labels.ratings_2[a], np.nan) for a in attributes}
-    strength = from_labels(labels.strength, np.nan)
+    ratings_1 = {a: from_labels(labels.ratings_1[a], np.nan).astype(np.float64) for a in attributes}
+    ratings_2 = {a: from_labels(labels.ratings_2[a], np.nan).astype(np.float64) for a in attributes}
+    strength = from_labels(labels.strength, np.nan).astype(np.float64)
     chosen = from_labels(labels.justification_from, -1)
     justification: list[str | None] = [
         (texts.get(a) or None) if a >= 0 and s == s else None  # s == s: not NaN
@@ -529,6 +562,7 @@ def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _Chun
     ]
     # Comparisons nobody's annotations decided keep the labels their dataset came with.
     source_kept: list[tuple[int, KeptPreference]] = []
+    listed_kept = np.zeros(n, dtype=bool)  # the source listed its kept preferences (HelpSteer2-Preference)
     for i in np.flatnonzero(~labelled).tolist():
         source = context.source_labels.get(chunk.ids[i])
         if source is None:
@@ -539,6 +573,7 @@ def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _Chun
             ratings_2[a][i] = _number(ratings.get("2", {}).get(a))
         strength[i] = _number(source_strength)
         justification[i] = source_justification or None
+        listed_kept[i] = "three_most_similar_preferences" in chunk.metadata[i]
         for entry in chunk.metadata[i].get("three_most_similar_preferences") or []:
             if isinstance(entry, dict) and isinstance(entry.get("strength"), int):
                 kept = KeptPreference(
@@ -560,8 +595,16 @@ def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _Chun
     mine = lo + np.flatnonzero(in_items)  # table rows of the included comparisons' annotations
     note_owner = position[owner[in_items]]
     note_texts = [texts.get(a) or "" for a in table.annotation_ids[mine].tolist()]
-    # Kept preferences of comparisons the rule labelled (imported labels bring theirs in the metadata).
-    kept_rows = table.kept[mine] & labelled[owner[in_items]]
+    # Which parts of each annotation the labels used: the rule's choice, or all of an imported comparison's.
+    by_rule = labelled[owner[in_items]]
+    not_ratable = table.not_ratable[mine]
+    used_1 = np.where(by_rule, table.kept_1[mine], ~not_ratable)
+    used_2 = np.where(by_rule, table.kept_2[mine], ~not_ratable)
+    has_strength = ~np.isnan(table.strength[mine])
+    used_preference = np.where(by_rule, table.kept[mine], has_strength)
+    # Kept preferences of comparisons the rule labelled; imported labels bring theirs in the metadata, or else
+    # (HelpSteer3, which releases only the preferences that agree most) are all the imported ones.
+    kept_rows = used_preference & (by_rule | ~listed_kept[owner[in_items]])
     kept_owner = note_owner[kept_rows]
     kept_strength = table.strength[mine][kept_rows]
     kept_texts = [t for t, k in zip(note_texts, kept_rows.tolist(), strict=True) if k]
@@ -617,8 +660,11 @@ def _chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: _Chun
         annotation_ratings_1={a: table.ratings_1[a][mine] for a in attributes},
         annotation_ratings_2={a: table.ratings_2[a][mine] for a in attributes},
         annotation_strength=table.strength[mine],
-        annotation_not_ratable=np.zeros(len(mine), dtype=bool),
+        annotation_not_ratable=not_ratable,
         annotation_justification=note_texts,
+        annotation_used_1=used_1,
+        annotation_used_2=used_2,
+        annotation_used_preference=used_preference,
         domain=domains,
         language=languages,
     )
@@ -643,7 +689,7 @@ def _card(snapshot: Snapshot, counts: dict[str, Any], agreement: dict[str, Any],
     project = snapshot.project
     attributes = [
         AttributeCard(name=a.name, description=a.description, levels=dict(a.levels))
-        for a in project.attributes.order_by("position", "id")
+        for a in project_attribute_list(project=project)
     ]
     figures = []
     for measure, row in agreement.get("released", {}).items():
@@ -676,7 +722,10 @@ def _card(snapshot: Snapshot, counts: dict[str, Any], agreement: dict[str, Any],
         f"Each comparison was shown to {project.overlap} annotators (more where their helpfulness ratings spread by "
         f"more than {project.adaptive_overlap_threshold} points), who rated both responses, stated a preference "
         f"strength and justified it. Leads reviewed annotations; {counts['rejected_annotations']:,} rejected ones are "
-        f"left out. {counts['annotations']:,} annotations by {counts['annotators']:,} annotators went in. Comparisons "
+        f"left out. {counts['annotations']:,} annotations by {counts['annotators']:,} annotators went in, and "
+        f"{counts.get('not_ratable_annotations', 0):,} judged their pair not ratable (released as strength -100 in "
+        "HelpSteer2-Preference's all_preferences_unprocessed; they take no part in the labels or the agreement "
+        "figures). Comparisons "
         "imported with released labels keep those labels where nobody here annotated them. The train/validation "
         "split is the source's where it had one; otherwise prompts were split by a seeded hash "
         f"(seed {snapshot.split_seed}, validation fraction {snapshot.validation_fraction}), so a prompt never spans "
@@ -775,7 +824,7 @@ def snapshot_bundle_file(*, snapshot: Snapshot) -> Path:
     folder = snapshot_folder(snapshot)
     target = folder / EXPORTS_FOLDER / BUNDLE_FILE
     if not target.exists():
-        attributes = list(snapshot.project.attributes.order_by("position", "id").values_list("name", flat=True))
+        attributes = project_attribute_names(project=snapshot.project)
         # write_bundle writes a partial file and renames it into place.
         write_bundle(
             snapshot_items(snapshot),

@@ -60,10 +60,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from annotator.domain import HELPFULNESS
 from annotator.stats.agreement import agreement_overview
 
 __all__ = [
     "DROP_REASONS",
+    "RULE_CLASSES",
     "AggregationPreview",
     "AggregationResult",
     "AggregationRule",
@@ -72,8 +74,10 @@ __all__ = [
     "MedianRule",
     "aggregate",
     "aggregation_preview",
+    "describe_parameter",
     "retained_annotations",
     "round_half_away_from_zero",
+    "rule_for_kind",
     "rule_from_dict",
 ]
 
@@ -105,6 +109,18 @@ def round_half_away_from_zero(x: npt.ArrayLike) -> FloatArray:
 class _RuleBase:
     name: ClassVar[str]
     version: ClassVar[int]
+    statistic: ClassVar[Literal["mean", "median"]] = "mean"
+    """How the kept annotations of a part are combined."""
+
+    @property
+    def most_agreeing(self) -> int | None:
+        """Annotations kept per part, chosen by agreement; ``None`` keeps every usable one."""
+        return None
+
+    @property
+    def rounds(self) -> bool:
+        """Whether aggregates are rounded half away from zero onto the scale."""
+        return True
 
     def as_dict(self) -> dict[str, object]:
         """``{"name", "version", "params"}`` to store beside a snapshot; :func:`rule_from_dict` reverses it."""
@@ -136,9 +152,13 @@ class HelpSteer2Rule(_RuleBase):
     keep: int = 3
     max_helpfulness_spread: float | None = 2.0
     max_strength_spread: float | None = None
-    helpfulness_attribute: str = "helpfulness"
+    helpfulness_attribute: str = HELPFULNESS
     min_annotations: int = 2
     accepted_reviews_only: bool = False
+
+    @property
+    def most_agreeing(self) -> int | None:
+        return self.keep
 
 
 @dataclass(frozen=True)
@@ -158,46 +178,78 @@ class MeanRule(_RuleBase):
     round_to_integer: bool = True
     max_helpfulness_spread: float | None = None
     max_strength_spread: float | None = None
-    helpfulness_attribute: str = "helpfulness"
+    helpfulness_attribute: str = HELPFULNESS
     min_annotations: int = 1
     accepted_reviews_only: bool = False
 
+    @property
+    def rounds(self) -> bool:
+        return self.round_to_integer
+
 
 @dataclass(frozen=True)
-class MedianRule(_RuleBase):
+class MedianRule(MeanRule):
     """Median of all usable annotations per part (an even count gives the mean of the middle two).
 
     Attributes
     ----------
     round_to_integer, max_helpfulness_spread, max_strength_spread, helpfulness_attribute, min_annotations,
     accepted_reviews_only
-        As in :class:`MeanRule`.
+        As in :class:`MeanRule` (the same parameters and defaults; only the statistic differs).
     """
 
     name: ClassVar[str] = "median"
     version: ClassVar[int] = 1
-    round_to_integer: bool = True
-    max_helpfulness_spread: float | None = None
-    max_strength_spread: float | None = None
-    helpfulness_attribute: str = "helpfulness"
-    min_annotations: int = 1
-    accepted_reviews_only: bool = False
+    statistic: ClassVar[Literal["mean", "median"]] = "median"
 
 
 AggregationRule = HelpSteer2Rule | MeanRule | MedianRule
-_RULES: dict[str, type[HelpSteer2Rule] | type[MeanRule] | type[MedianRule]] = {
-    HelpSteer2Rule.name: HelpSteer2Rule,
-    MeanRule.name: MeanRule,
-    MedianRule.name: MedianRule,
+
+
+def describe_parameter(name: str, value: object) -> str:
+    """What a rule parameter's value does, in one sentence, for the rule page and the dataset card ("" if unknown).
+
+    >>> describe_parameter("max_strength_spread", 2)
+    'a comparison is dropped when its kept preference strengths span more than 2 points (e.g. [-3, 0, 3] spans 6)'
+    """
+    if name == "keep":
+        return f"the {value} annotations that agree most are kept for each response's ratings and for the preference"
+    if name == "max_helpfulness_spread":
+        if value is None:
+            return "no comparison is dropped for disagreement on helpfulness"
+        return f"a comparison is dropped when either response's kept helpfulness ratings span more than {value} points"
+    if name == "max_strength_spread":
+        if value is None:
+            return (
+                "no comparison is dropped for disagreement on the preference: kept strengths [-3, 0, 3] aggregate to "
+                "0 (HelpSteer2-Preference publishes no threshold); set a number to drop such comparisons"
+            )
+        return f"a comparison is dropped when its kept preference strengths span more than {value} points (e.g. [-3, 0, 3] spans 6)"
+    if name == "helpfulness_attribute":
+        return f"{value!r} drives the choice of the annotations that agree most and the helpfulness filter"
+    if name == "min_annotations":
+        return f"a comparison with fewer than {value} usable annotations in a collected part is dropped"
+    if name == "accepted_reviews_only":
+        return "only annotations a lead accepted count" if value else "every annotation a lead did not reject counts"
+    if name == "round_to_integer":
+        return (
+            "the result is rounded to the nearest integer, .5 away from zero" if value else "the result is not rounded"
+        )
+    return ""
+
+
+RULE_CLASSES: Mapping[str, type[HelpSteer2Rule] | type[MeanRule] | type[MedianRule]] = {
+    cls.name: cls for cls in (HelpSteer2Rule, MeanRule, MedianRule)
 }
+"""The one registry of rules, by name; a stored aggregation rule's ``kind`` is one of these names."""
 
 
 def rule_from_dict(data: Mapping[str, object]) -> AggregationRule:
     """Rebuild a rule from :meth:`as_dict` output; raises ``ValueError`` on an unknown name, version or param."""
     name = data.get("name")
-    if not isinstance(name, str) or name not in _RULES:
+    if not isinstance(name, str) or name not in RULE_CLASSES:
         raise ValueError(f"Unknown aggregation rule {name!r}.")
-    cls = _RULES[name]
+    cls = RULE_CLASSES[name]
     if data.get("version") != cls.version:
         raise ValueError(f"Rule {name!r} version {data.get('version')!r} is not supported (have {cls.version}).")
     params = data.get("params", {})
@@ -208,6 +260,19 @@ def rule_from_dict(data: Mapping[str, object]) -> AggregationRule:
     if unknown:
         raise ValueError(f"Unknown parameters for rule {name!r}: {sorted(unknown)}.")
     return cls(**params)
+
+
+def rule_for_kind(kind: str, params: Mapping[str, object] | None = None) -> AggregationRule:
+    """The current version of the rule named ``kind`` with ``params``; ``ValueError`` on an unknown kind or param.
+
+    >>> rule_for_kind("mean", {"min_annotations": 2})
+    MeanRule(round_to_integer=True, max_helpfulness_spread=None, max_strength_spread=None, \
+helpfulness_attribute='helpfulness', min_annotations=2, accepted_reviews_only=False)
+    """
+    cls = RULE_CLASSES.get(kind)
+    if cls is None:
+        raise ValueError(f"Unknown aggregation rule {kind!r}.")
+    return rule_from_dict({"name": kind, "version": cls.version, "params": params or {}})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -405,74 +470,140 @@ def aggregate(annotations: pd.DataFrame, rule: AggregationRule, attributes: Sequ
     attributes = tuple(attributes)
     _check_columns(annotations, attributes, rule)
     all_ids = pd.unique(annotations["comparison_id"].to_numpy())
-    frame = _usable(annotations, rule.accepted_reviews_only)
-    comp_codes = pd.Index(all_ids).get_indexer(frame["comparison_id"].to_numpy()).astype(np.int64)
+    frame, comp = _in_submission_order(_usable(annotations, rule.accepted_reviews_only), all_ids)
     n_comp = len(all_ids)
+    ratings = _aggregate_ratings(frame, comp, n_comp, rule, attributes)
+    preference = _aggregate_preference(frame, comp, n_comp, rule)
+    counts = {**ratings.counts, "preference": preference.block.count}
+    spreads = {**ratings.spreads, "preference": preference.spread}
+    has_strength = "strength" in frame and bool(frame["strength"].notna().any())
+    reason = _drop_reasons(np.bincount(comp, minlength=n_comp), counts, spreads, rule, attributes, has_strength)
+
+    columns: dict[str, npt.ArrayLike] = {
+        "kept": reason == "",
+        "drop_reason": reason.astype(str),
+        "n_r1": counts["r1"],
+        "n_r2": counts["r2"],
+        "n_preference": counts["preference"],
+    }
+    columns.update(ratings.aggregates)
+    columns["strength"] = preference.strength
+    columns["r1_helpfulness_spread"] = spreads.get("r1", np.full(n_comp, np.nan))
+    columns["r2_helpfulness_spread"] = spreads.get("r2", np.full(n_comp, np.nan))
+    columns["strength_spread"] = spreads["preference"]
+    comparisons = pd.DataFrame(columns, index=pd.Index(all_ids, name="comparison_id"))
+    justifications, chosen = _kept_justifications(frame, preference)
+    comparisons["justifications"] = pd.Series(justifications, index=comparisons.index, dtype=object)
+    comparisons["justification"] = chosen.astype(str)
+    kept_parts = [*ratings.kept_parts, ("preference", preference.block.rows[preference.mask])]
+    return AggregationResult(rule.as_dict(), attributes, comparisons, _kept_annotations(frame, kept_parts))
+
+
+def _in_submission_order(frame: pd.DataFrame, all_ids: npt.NDArray[np.object_]) -> tuple[pd.DataFrame, IntArray]:
+    """The usable annotations sorted by comparison (input order), then submission, then input position; and each
+    row's comparison position in ``all_ids``."""
+    comp_codes = pd.Index(all_ids).get_indexer(frame["comparison_id"].to_numpy()).astype(np.int64)
     order_key = pd.factorize(frame["submitted_at"], sort=True)[0]
     order = np.lexsort((np.arange(len(frame)), order_key, comp_codes))
-    frame = frame.iloc[order]
-    comp = comp_codes[order]
+    return frame.iloc[order], comp_codes[order]
 
-    out: dict[str, npt.ArrayLike] = {}
-    kept_parts: list[tuple[Part, IntArray]] = []
+
+def _selection(block: _PartBlock, key_column: int, rule: AggregationRule) -> BoolArray:
+    """Which annotations of a part the rule keeps: its ``most_agreeing`` ones where it names a number, else all."""
+    keep = rule.most_agreeing
+    return _select_most_agreeing(block, key_column, keep) if keep is not None else block.rows >= 0
+
+
+@dataclass(frozen=True)
+class _RatingParts:
+    """Both responses' rating parts: aggregates per ``r<side>_<attribute>``, counts and kept helpfulness ranges per
+    part, and the kept annotations' row positions per part."""
+
+    aggregates: dict[str, FloatArray]
+    counts: dict[str, IntArray]
+    spreads: dict[str, FloatArray]
+    kept_parts: list[tuple[Part, IntArray]]
+
+
+def _aggregate_ratings(
+    frame: pd.DataFrame, comp: IntArray, n_comp: int, rule: AggregationRule, attributes: tuple[str, ...]
+) -> _RatingParts:
+    """Parts ``r1`` and ``r2``: select per response (presence = the helpfulness rating), then reduce and round."""
+    parts = _RatingParts({}, {}, {}, [])
     helpful_col = attributes.index(rule.helpfulness_attribute) if attributes else -1
-    how: Literal["mean", "median"] = "median" if isinstance(rule, MedianRule) else "mean"
-    rounding = isinstance(rule, HelpSteer2Rule) or rule.round_to_integer
-    counts: dict[str, IntArray] = {}
-    spreads: dict[str, FloatArray] = {}
-
     for side in (1, 2):
         part: Part = "r1" if side == 1 else "r2"
         if not attributes:
-            counts[part] = np.zeros(n_comp, dtype=np.int64)
+            parts.counts[part] = np.zeros(n_comp, dtype=np.int64)
             continue
         values = frame[[f"r{side}_{a}" for a in attributes]].to_numpy(dtype=np.float64)
         block = _part_block(comp, values, ~np.isnan(values[:, helpful_col]), n_comp)
-        mask = (
-            _select_most_agreeing(block, helpful_col, rule.keep)
-            if isinstance(rule, HelpSteer2Rule)
-            else block.rows >= 0
-        )
+        mask = _selection(block, helpful_col, rule)
         kept_values = _masked(block.values, mask)
-        agg = _nan_reduce(kept_values, how)
-        if rounding:
+        agg = _nan_reduce(kept_values, rule.statistic)
+        if rule.rounds:
             agg = round_half_away_from_zero(agg)
         for a, attribute in enumerate(attributes):
-            out[f"r{side}_{attribute}"] = agg[:, a]
-        spreads[part] = _range(kept_values[:, :, helpful_col])
-        counts[part] = block.count
-        kept_parts.append((part, block.rows[mask]))
+            parts.aggregates[f"r{side}_{attribute}"] = agg[:, a]
+        parts.spreads[part] = _range(kept_values[:, :, helpful_col])
+        parts.counts[part] = block.count
+        parts.kept_parts.append((part, block.rows[mask]))
+    return parts
 
-    has_strength = "strength" in frame and bool(frame["strength"].notna().any())
+
+@dataclass(frozen=True)
+class _PreferencePart:
+    """The preference part: its block, the kept mask, the aggregated strength and the kept strengths' range."""
+
+    block: _PartBlock
+    mask: BoolArray
+    strength: FloatArray
+    spread: FloatArray
+
+
+def _aggregate_preference(frame: pd.DataFrame, comp: IntArray, n_comp: int, rule: AggregationRule) -> _PreferencePart:
+    """Part ``preference``: the same selection on the strength alone, reduced and rounded."""
     strength = frame["strength"].to_numpy(dtype=np.float64) if "strength" in frame else np.full(len(frame), np.nan)
-    pblock = _part_block(comp, strength[:, None], ~np.isnan(strength), n_comp)
-    pmask = _select_most_agreeing(pblock, 0, rule.keep) if isinstance(rule, HelpSteer2Rule) else pblock.rows >= 0
-    kept_strength = _masked(pblock.values, pmask)[:, :, 0]
-    agg_strength = _nan_reduce(kept_strength[:, :, None], how)[:, 0]
-    if rounding:
-        agg_strength = round_half_away_from_zero(agg_strength)
-    out["strength"] = agg_strength
-    counts["preference"] = pblock.count
-    spreads["preference"] = _range(kept_strength)
-    kept_parts.append(("preference", pblock.rows[pmask]))
+    block = _part_block(comp, strength[:, None], ~np.isnan(strength), n_comp)
+    mask = _selection(block, 0, rule)
+    kept_strength = _masked(block.values, mask)[:, :, 0]
+    aggregated = _nan_reduce(kept_strength[:, :, None], rule.statistic)[:, 0]
+    if rule.rounds:
+        aggregated = round_half_away_from_zero(aggregated)
+    return _PreferencePart(block, mask, aggregated, _range(kept_strength))
 
-    # Justifications of the kept preference annotations, in submission order.
+
+def _kept_justifications(
+    frame: pd.DataFrame, preference: _PreferencePart
+) -> tuple[list[tuple[str, ...]], npt.NDArray[np.object_]]:
+    """Per comparison, the kept preference annotations' justifications in submission order, and the chosen one:
+    the first kept whose strength equals the aggregate, else the first kept ("" when none)."""
+    block, mask = preference.block, preference.mask
     justification_col: npt.NDArray[np.object_] = (
         frame["justification"].fillna("").astype(str).to_numpy(dtype=object)
         if "justification" in frame
         else np.full(len(frame), "", dtype=object)
     )
     texts: npt.NDArray[np.object_] = (
-        justification_col[np.maximum(pblock.rows, 0)] if len(frame) else np.full(pblock.rows.shape, "", dtype=object)
+        justification_col[np.maximum(block.rows, 0)] if len(frame) else np.full(block.rows.shape, "", dtype=object)
     )
-    justifications = [tuple(row[keep_row]) for row, keep_row in zip(texts, pmask, strict=True)]
-    matches = pmask & (pblock.values[:, :, 0] == agg_strength[:, None])
-    pick = np.where(matches.any(axis=1), np.argmax(matches, axis=1), np.argmax(pmask, axis=1))
-    chosen = np.where(pmask.any(axis=1), texts[np.arange(n_comp), pick], "")
+    justifications = [tuple(row[keep_row]) for row, keep_row in zip(texts, mask, strict=True)]
+    matches = mask & (block.values[:, :, 0] == preference.strength[:, None])
+    pick = np.where(matches.any(axis=1), np.argmax(matches, axis=1), np.argmax(mask, axis=1))
+    chosen = np.where(mask.any(axis=1), texts[np.arange(len(texts)), pick], "")
+    return justifications, chosen
 
-    # Drop reasons, first that applies.
-    n_rows = np.bincount(comp, minlength=n_comp)
-    reason = np.full(n_comp, "", dtype=object)
+
+def _drop_reasons(
+    n_rows: IntArray,
+    counts: dict[str, IntArray],
+    spreads: dict[str, FloatArray],
+    rule: AggregationRule,
+    attributes: tuple[str, ...],
+    has_strength: bool,
+) -> npt.NDArray[np.object_]:
+    """Each comparison's drop reason, the first of :data:`DROP_REASONS` that applies ("" = kept)."""
+    n_comp = len(n_rows)
     too_few = np.zeros(n_comp, dtype=bool)
     if attributes:
         too_few |= (counts["r1"] < rule.min_annotations) | (counts["r2"] < rule.min_annotations)
@@ -484,6 +615,7 @@ def aggregate(annotations: pd.DataFrame, rule: AggregationRule, attributes: Sequ
     strength_wide = np.zeros(n_comp, dtype=bool)
     if rule.max_strength_spread is not None:
         strength_wide = spreads["preference"] > rule.max_strength_spread
+    reason = np.full(n_comp, "", dtype=object)
     for name, condition in reversed(
         [
             ("no_annotations", n_rows == 0),
@@ -493,22 +625,11 @@ def aggregate(annotations: pd.DataFrame, rule: AggregationRule, attributes: Sequ
         ]
     ):
         reason = np.where(condition, name, reason)
+    return reason
 
-    columns: dict[str, npt.ArrayLike] = {
-        "kept": reason == "",
-        "drop_reason": reason.astype(str),
-        "n_r1": counts["r1"],
-        "n_r2": counts["r2"],
-        "n_preference": counts["preference"],
-    }
-    columns.update(out)
-    columns["r1_helpfulness_spread"] = spreads.get("r1", np.full(n_comp, np.nan))
-    columns["r2_helpfulness_spread"] = spreads.get("r2", np.full(n_comp, np.nan))
-    columns["strength_spread"] = spreads["preference"]
-    comparisons = pd.DataFrame(columns, index=pd.Index(all_ids, name="comparison_id"))
-    comparisons["justifications"] = pd.Series(justifications, index=comparisons.index, dtype=object)
-    comparisons["justification"] = chosen.astype(str)
 
+def _kept_annotations(frame: pd.DataFrame, kept_parts: list[tuple[Part, IntArray]]) -> pd.DataFrame:
+    """One row per (annotation, part) retained: ``comparison_id``, ``annotation_id``, ``part``."""
     comp_ids_sorted = frame["comparison_id"].to_numpy()
     ann_ids_sorted = frame["annotation_id"].to_numpy()
     kept_frames = [
@@ -521,8 +642,7 @@ def aggregate(annotations: pd.DataFrame, rule: AggregationRule, attributes: Sequ
         )
         for part, rows in kept_parts
     ]
-    kept = pd.concat(kept_frames, ignore_index=True)
-    return AggregationResult(rule.as_dict(), attributes, comparisons, kept)
+    return pd.concat(kept_frames, ignore_index=True)
 
 
 def retained_annotations(annotations: pd.DataFrame, result: AggregationResult) -> pd.DataFrame:

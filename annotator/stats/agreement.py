@@ -43,6 +43,8 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
+from annotator.domain import LIKERT_MAX, LIKERT_MIN, PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
+
 __all__ = [
     "LIKERT_DOMAIN",
     "STRENGTH_DOMAIN",
@@ -78,9 +80,9 @@ KappaWeights = Literal["quadratic", "linear"] | None
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-LIKERT_DOMAIN: FloatArray = np.arange(5, dtype=np.float64)
+LIKERT_DOMAIN: FloatArray = np.arange(LIKERT_MIN, LIKERT_MAX + 1, dtype=np.float64)
 """HelpSteer2 Likert scale 0..4."""
-STRENGTH_DOMAIN: FloatArray = np.arange(-3, 4, dtype=np.float64)
+STRENGTH_DOMAIN: FloatArray = np.arange(PREFERENCE_STRENGTH_MIN, PREFERENCE_STRENGTH_MAX + 1, dtype=np.float64)
 """HelpSteer2-Preference strength scale -3..+3."""
 DIRECTION_DOMAIN: FloatArray = np.array([-1.0, 0.0, 1.0])
 

@@ -38,6 +38,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from annotator.domain import HELPSTEER2_ATTRIBUTES, LIKERT_MAX, PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
+
 __all__ = [
     "HELPSTEER2_ATTRIBUTES",
     "PROFILES",
@@ -50,9 +52,8 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-HELPSTEER2_ATTRIBUTES: tuple[str, ...] = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
-SCALE_MAX = 4.0
-STRENGTH_MAX = 3.0
+SCALE_MAX = float(LIKERT_MAX)
+STRENGTH_MAX = float(PREFERENCE_STRENGTH_MAX)
 
 
 @dataclass(frozen=True)
@@ -215,9 +216,9 @@ _LEVEL_WORDS = {1: "slightly better than", 2: "better than", 3: "much better tha
 
 
 def _justification_table() -> npt.NDArray[np.str_]:
-    """All justification texts, shape (7, len(_REASONS)), row = strength + 3."""
+    """All justification texts, shape (7, len(_REASONS)), row = strength - PREFERENCE_STRENGTH_MIN."""
     table: list[list[str]] = []
-    for s in range(-3, 4):
+    for s in range(PREFERENCE_STRENGTH_MIN, PREFERENCE_STRENGTH_MAX + 1):
         row: list[str] = []
         for reason in _REASONS:
             if s == 0:
@@ -277,10 +278,12 @@ def _annotate_rows(
     favours_2 = np.where(params["left_side"].astype(bool), left_is_2, ~left_is_2)
     magnitude = rng.integers(1, int(STRENGTH_MAX) + 1, size=n).astype(np.float64)
     stated = np.where(biased, np.where(favours_2, magnitude, -magnitude), stated)
-    stated = np.where(is_random, rng.integers(-3, 4, size=n).astype(np.float64), stated)
+    stated = np.where(
+        is_random, rng.integers(PREFERENCE_STRENGTH_MIN, PREFERENCE_STRENGTH_MAX + 1, size=n).astype(np.float64), stated
+    )
 
     reason = rng.integers(0, len(_REASONS), size=n)
-    justification = _JUSTIFICATIONS[(stated + 3).astype(np.int64), reason].astype(object)
+    justification = _JUSTIFICATIONS[(stated - PREFERENCE_STRENGTH_MIN).astype(np.int64), reason].astype(object)
     time_s = params["median_time_s"] * np.exp(rng.normal(0.0, 0.4, n))
     skipped = rng.random(n) < params["skip_rate"]
     ratings[skipped] = np.nan

@@ -1,7 +1,9 @@
 """The annotate page: one comparison at a time, keyboard-driven, next comparison without a page reload.
 
-``GET /p/<slug>/annotate/`` claims (idempotently: the annotator's unfinished assignment comes back first) and shows
-the workspace. The form posts to ``/a/<id>/submit/``, ``/a/<id>/skip/`` or ``/a/<id>/draft/``. With htmx each
+``GET /p/<slug>/annotate/`` only reads: it shows the annotator's unfinished assignment (returned for revision, or a
+live reservation), else a button. Claiming writes, so it is ``POST /p/<slug>/annotate/`` (that button; CSRF-checked,
+so another site cannot make a visitor claim), idempotent like the service: the unfinished assignment comes back
+first. The form posts to ``/a/<id>/submit/``, ``/a/<id>/skip/`` or ``/a/<id>/draft/``. With htmx each
 answers the workspace partial that the page itself includes (the next comparison, or the same one with errors next
 to the fields and the input kept); without JS each is an ordinary form post answered with a redirect or the full
 page. Everything shown is in *shown* terms (left = "Response 1"); the services map it back.
@@ -15,29 +17,28 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from annotator.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationFailed
-from annotator.models import Assignment, AssignmentStatus, Attribute, Flag, Project, Role, SkipReason
+from annotator.errors import Conflict, ValidationFailed
+from annotator.models import Assignment, AssignmentStatus, Flag, Project, Role, SkipReason
 from annotator.selectors.assignments import (
     STRENGTH_CHOICES,
     Workspace,
     annotator_progress,
     assignment_get_for_annotator,
+    assignment_unfinished_for_annotator,
     assignment_workspace,
 )
-from annotator.selectors.projects import project_get_for_role
 from annotator.services.assignments import (
     annotation_submit,
     assignment_claim_next,
     assignment_draft_save,
     assignment_skip,
 )
-from annotator.views import HtmxHttpRequest, request_user
+from annotator.views import HtmxHttpRequest, access_project, request_user
 
 PAGE = "annotator/annotate.html"
 PARTIAL = "annotator/partials/_workspace.html"
@@ -56,19 +57,11 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 
 
 def _annotator_project(request: HtmxHttpRequest, slug: str) -> Project:
-    try:
-        return project_get_for_role(slug=slug, user=request_user(request), roles={Role.ANNOTATOR})
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+    return access_project(request, slug, {Role.ANNOTATOR})
 
 
 def _own_assignment(request: HtmxHttpRequest, assignment_id: int) -> Assignment:
-    try:
-        return assignment_get_for_annotator(assignment_id=assignment_id, user=request_user(request))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return assignment_get_for_annotator(assignment_id=assignment_id, user=request_user(request))
 
 
 # --- form parsing (shown terms) -------------------------------------------------------------------------------
@@ -85,13 +78,13 @@ def _int_or_raw(raw: str | None) -> int | str | None:
 
 
 def _seconds(raw: str | None) -> float | None:
+    """The number sent, even NaN, negative or huge (the service refuses those); NaN for text that is no number."""
     if not raw:
         return None
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
+        return math.nan
 
 
 @dataclass(frozen=True)
@@ -113,13 +106,13 @@ class SubmittedForm:
         }
 
 
-def _parse(post: QueryDict, attributes: list[Attribute]) -> SubmittedForm:
+def _parse(post: QueryDict) -> SubmittedForm:
     ratings: dict[str, dict[str, Any]] = {"left": {}, "right": {}}
-    for side, values in ratings.items():
-        for attribute in attributes:
-            value = _int_or_raw(post.get(f"{side}.{attribute.name}"))
-            if value is not None:
-                values[attribute.name] = value
+    for key in post:  # every left.<name> / right.<name>: an unknown attribute is refused, not ignored
+        side, dot, name = key.partition(".")
+        value = _int_or_raw(post.get(key))
+        if dot and side in ratings and value is not None:
+            ratings[side][name] = value
     return SubmittedForm(
         ratings_shown=ratings,
         preference_strength=_int_or_raw(post.get("preference_strength")),
@@ -158,11 +151,13 @@ def _context(
     error_message: str = "",
     notices: list[str] | None = None,
     skip_open: bool = False,
+    nothing_left: bool = False,
 ) -> dict[str, Any]:
     errors = errors or {}
     context: dict[str, Any] = {
         "project": project,
         "assignment": assignment,
+        "nothing_left": nothing_left,
         "progress": annotator_progress(project=project, annotator=request_user(request)),
         "notices": notices or [],
         "shortcuts": SHORTCUTS,
@@ -194,31 +189,34 @@ def _respond(request: HtmxHttpRequest, context: dict[str, Any], *, status: int =
     return render(request, PAGE, context, status=status)
 
 
+def _claim(request: HtmxHttpRequest, project: Project) -> Assignment | None:
+    return assignment_claim_next(project=project, annotator=request_user(request))
+
+
 def _next(request: HtmxHttpRequest, project: Project, notices: list[str]) -> HttpResponse:
-    """After a submit or skip: htmx gets the next comparison in place; a plain post is redirected to it."""
+    """After a claim, submit or skip (all POSTs): the next comparison is claimed; htmx gets it in place, a plain post
+    is redirected to the page that shows it (or says that nothing is left)."""
+    assignment = _claim(request, project)
     if not request.htmx:
         for notice in notices:
             messages.info(request, notice)
+        if assignment is None:
+            return _respond(request, _context(request, project, None, nothing_left=True))
         return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}), permanent=False)
-    try:
-        assignment = assignment_claim_next(project=project, annotator=request_user(request))
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-    return _respond(request, _context(request, project, assignment, notices=notices))
+    return _respond(request, _context(request, project, assignment, notices=notices, nothing_left=assignment is None))
 
 
 # --- views ----------------------------------------------------------------------------------------------------
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def annotate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """The annotator's current comparison (claimed now if they have none), or a note that nothing is left."""
+    """GET: the annotator's unfinished comparison, or a button to start. POST: claim the next comparison."""
     project = _annotator_project(request, slug)
-    try:
-        assignment = assignment_claim_next(project=project, annotator=request_user(request))
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
+    if request.method == "POST":
+        return _next(request, project, [])
+    assignment = assignment_unfinished_for_annotator(project=project, annotator=request_user(request))
     return _respond(request, _context(request, project, assignment))
 
 
@@ -227,8 +225,7 @@ def annotate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def annotate_submit(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
     assignment = _own_assignment(request, assignment_id)
     project = assignment.comparison.project
-    attributes = list(project.attributes.all())
-    form = _parse(request.POST, attributes)
+    form = _parse(request.POST)
     try:
         result = annotation_submit(
             assignment=assignment,
@@ -251,8 +248,6 @@ def annotate_submit(request: HtmxHttpRequest, assignment_id: int) -> HttpRespons
         return _respond(request, context, status=422)
     except Conflict as exc:
         return _next(request, project, [exc.message])
-    except ApplicationError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
     return _next(request, project, ["Submitted.", *result.warnings])
 
 
@@ -284,8 +279,6 @@ def annotate_skip(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
         return _respond(request, context, status=422)
     except Conflict as exc:
         return _next(request, project, [exc.message])
-    except ApplicationError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
     return _next(request, project, ["Skipped."])
 
 
@@ -295,17 +288,20 @@ def annotate_draft(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse
     """Keep the unfinished form. Script (autosave, sendBeacon on leaving) gets 204; a plain post a redirect back."""
     assignment = _own_assignment(request, assignment_id)
     project = assignment.comparison.project
-    form = _parse(request.POST, list(project.attributes.all()))
+    form = _parse(request.POST)
     draft = form.as_values()
     try:
         assignment_draft_save(assignment=assignment, annotator=request_user(request), draft=draft)
+    except ValidationFailed as exc:  # text no database can store: nothing saved, the reason shown
+        if request.htmx or request.headers.get("X-Requested-With"):
+            return HttpResponse(exc.message, status=400, content_type="text/plain")
+        context = _context(request, project, assignment, values=draft, error_message=exc.message)
+        return render(request, PAGE, context, status=400)
     except Conflict as exc:
         if request.htmx or request.headers.get("X-Requested-With"):
             return HttpResponse(exc.message, status=409, content_type="text/plain")
         messages.info(request, exc.message)
         return redirect(reverse("annotator:annotate", kwargs={"slug": project.slug}))
-    except ApplicationError as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
     if request.htmx or request.headers.get("X-Requested-With"):
         return HttpResponse(status=204)
     messages.info(request, "Draft saved.")

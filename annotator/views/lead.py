@@ -7,58 +7,31 @@ review is a form. Only leads of the project get in: a non-member gets 404, anoth
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from annotator.errors import ApplicationError, NotFound, PermissionDenied
-from annotator.models import Annotation, Project, Role
+from annotator.errors import ApplicationError
+from annotator.models import Role
 from annotator.selectors.agreement_cache import agreement_fingerprint, agreement_intervals_get
-from annotator.selectors.projects import project_get_for_role
-from annotator.selectors.quality import (
-    DISAGREEMENT_ORDERS,
-    MEASURE_LABELS,
-    aggregation_rule_get,
-    aggregation_rule_list,
-    aggregation_rule_preview,
-    agreement_overview_get,
-    annotator_annotations,
-    annotator_table,
-    disagreement_queue,
-    project_attribute_names,
-    project_progress,
-)
+from annotator.selectors.comparisons import annotation_get_in_project
+from annotator.selectors.projects import project_attribute_names
+from annotator.selectors.quality.agreement import agreement_overview_get
+from annotator.selectors.quality.annotators import annotation_with_review, annotator_annotations, annotator_table
+from annotator.selectors.quality.common import MEASURE_LABELS
+from annotator.selectors.quality.disagreements import DISAGREEMENT_ORDERS, disagreement_queue
+from annotator.selectors.quality.progress import project_progress
+from annotator.selectors.quality.rules import aggregation_rule_get, aggregation_rule_list, aggregation_rule_preview
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
 from annotator.services.agreement_intervals import agreement_intervals_request
 from annotator.services.reviews import review_decide
-from annotator.views import HtmxHttpRequest, request_user
+from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
 
 ANNOTATIONS_PER_PAGE = 25
-
-
-def _lead_project(request: HtmxHttpRequest, slug: str) -> Project:
-    try:
-        return project_get_for_role(slug=slug, user=request_user(request), roles={Role.LEAD})
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-
-
-def _render(
-    request: HtmxHttpRequest, page: str, partial: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    """The full page, or for htmx the partial the page includes (htmx swaps only 2xx, so errors come as 200)."""
-    if request.htmx:
-        return render(request, partial, context)
-    return render(request, page, context, status=status)
 
 
 def _int_param(request: HtmxHttpRequest, name: str, default: int) -> int:
@@ -75,7 +48,7 @@ def _int_param(request: HtmxHttpRequest, name: str, default: int) -> int:
 @require_GET
 def lead_overview(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Progress, agreement per attribute (with intervals when the background task has them) and over time."""
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     fingerprint = agreement_fingerprint(project=project)
     overview = agreement_overview_get(project=project)
     intervals = agreement_intervals_get(project=project, fingerprint=fingerprint)
@@ -93,7 +66,7 @@ def lead_overview(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 def lead_intervals(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """GET: the intervals panel (polled while a computation runs). POST: ask for a fresh computation."""
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     if request.method == "POST":
         agreement_intervals_request(project=project)
         if not request.htmx:
@@ -118,7 +91,7 @@ def lead_intervals(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The per-annotator table, sortable by any column; outliers marked."""
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     sort = request.GET.get("sort", "loo_agreement")
     descending = request.GET.get("dir", "asc") == "desc"
     error = ""
@@ -138,7 +111,7 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "attributes": attributes,
         "error": error,
     }
-    return _render(
+    return render_page(
         request, "annotator/lead/annotators.html", "annotator/partials/_lead_annotator_table.html", context,
         status=400 if error else 200,
     )  # fmt: skip
@@ -165,14 +138,11 @@ def _annotator_columns(attributes: list[str]) -> list[tuple[str, str, bool]]:
 @require_GET
 def lead_annotator_detail(request: HtmxHttpRequest, slug: str, user_id: int) -> HttpResponse:
     """One annotator's annotations, newest first, each with its review and the review form."""
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     page = _int_param(request, "page", 1)
-    try:
-        username, items, total = annotator_annotations(
-            project=project, user_id=user_id, limit=ANNOTATIONS_PER_PAGE, offset=(page - 1) * ANNOTATIONS_PER_PAGE
-        )
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    username, items, total = annotator_annotations(
+        project=project, user_id=user_id, limit=ANNOTATIONS_PER_PAGE, offset=(page - 1) * ANNOTATIONS_PER_PAGE
+    )
     context = {
         "project": project,
         "tab": "annotators",
@@ -194,13 +164,13 @@ def lead_annotator_detail(request: HtmxHttpRequest, slug: str, user_id: int) -> 
 @require_GET
 def lead_disagreements(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Comparisons ordered by how much their annotators disagree, every annotation side by side."""
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     order = request.GET.get("order", "rating")
     if order not in DISAGREEMENT_ORDERS:
         order = "rating"
     queue = disagreement_queue(project=project, order=order, page=_int_param(request, "page", 1))
     context = {"project": project, "tab": "disagreements", "queue": queue, "orders": DISAGREEMENT_ORDERS}
-    return _render(
+    return render_page(
         request, "annotator/lead/disagreements.html", "annotator/partials/_lead_disagreement_list.html", context
     )
 
@@ -209,14 +179,8 @@ def lead_disagreements(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def lead_review(request: HtmxHttpRequest, slug: str, annotation_id: int) -> HttpResponse:
     """Accept, or reject with a reason (the annotation goes back to its annotator). htmx: the annotation's card."""
-    project = _lead_project(request, slug)
-    annotation = (
-        Annotation.objects.select_related("annotator", "assignment")
-        .filter(pk=annotation_id, comparison__project=project)
-        .first()
-    )
-    if annotation is None:
-        raise Http404("No such annotation in this project.")
+    project = access_project(request, slug, {Role.LEAD})
+    annotation = annotation_get_in_project(project=project, annotation_id=annotation_id)
     decision = request.POST.get("decision", "")
     reason = request.POST.get("reason", "")
     error = ""
@@ -230,18 +194,9 @@ def lead_review(request: HtmxHttpRequest, slug: str, annotation_id: int) -> Http
             return render(request, "annotator/lead/review_error.html", context, status=400)
         return HttpResponseRedirect(_next_url(request, slug))
     annotation.refresh_from_db()
-    reviews = list(annotation.reviews.all())
-    latest = reviews[0] if reviews else None
-    item = {
-        "annotation": annotation,
-        "review_status": "unreviewed"
-        if latest is None
-        else ("accepted" if latest.decision == "accept" else "rejected"),
-        "review_reason": latest.reason if latest else "",
-    }
     context = {
         "project": project,
-        "a": item,
+        "reviewed": annotation_with_review(annotation=annotation),
         "attributes": project_attribute_names(project=project),
         "error": error,
         "reason": reason if error else "",
@@ -264,7 +219,7 @@ def _next_url(request: HtmxHttpRequest, slug: str) -> str:
 @require_GET
 def lead_rules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The aggregation rules and, for the chosen one, what it would keep and drop here and agreement before/after."""
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     # The default rules are seeded on first use (idempotent), so a fresh install needs no extra step.
     rules = aggregation_rule_list()
     if not rules:
@@ -281,4 +236,4 @@ def lead_rules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         except ApplicationError as exc:
             error = exc.message
     context = {"project": project, "tab": "rules", "rules": rules, "preview": preview, "error": error}
-    return _render(request, "annotator/lead/rules.html", "annotator/partials/_lead_rule_preview.html", context)
+    return render_page(request, "annotator/lead/rules.html", "annotator/partials/_lead_rule_preview.html", context)

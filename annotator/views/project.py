@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from annotator.errors import NotFound
 from annotator.models import Role
 from annotator.selectors.assignments import annotator_progress
-from annotator.selectors.projects import project_get_for_role, project_roles
-from annotator.views import request_user
+from annotator.selectors.projects import project_roles
+from annotator.views import access_project, request_user
 
 
 @login_required
@@ -19,10 +18,7 @@ from annotator.views import request_user
 def project_home(request: HttpRequest, slug: str) -> HttpResponse:
     """Links by role: Annotate (annotators), the lead's pages (leads), snapshots and jobs (researchers)."""
     user = request_user(request)
-    try:
-        project = project_get_for_role(slug=slug, user=user)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    project = access_project(request, slug)
     roles = project_roles(project=project, user=user)
     progress = annotator_progress(project=project, annotator=user) if Role.ANNOTATOR in roles else None
     context = {

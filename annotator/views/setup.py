@@ -8,15 +8,12 @@ set-up: a non-member gets 404, a member without the lead role 403.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -30,12 +27,18 @@ from annotator.forms import (
     ProjectSettingsForm,
     add_service_errors,
 )
-from annotator.models import Attribute, Comparison, Membership, Project, Role
+from annotator.models import Project, Role
 from annotator.rendering import render_markdown
-from annotator.selectors.projects import project_get_for_role
+from annotator.selectors.comparisons import comparison_get, comparison_gold_list
+from annotator.selectors.projects import (
+    attribute_get_in_project,
+    membership_get_in_project,
+    membership_list,
+    project_attribute_list,
+)
 from annotator.services import projects as project_services
 from annotator.services.imports import comparisons_import
-from annotator.views import HtmxHttpRequest, request_user
+from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
 
 GOLD_PAGE_SIZE = 50
 
@@ -44,21 +47,10 @@ def _is_htmx(request: HtmxHttpRequest) -> bool:
     return bool(request.htmx)
 
 
-def _lead_project(request: HtmxHttpRequest, slug: str) -> Project:
-    try:
-        return project_get_for_role(slug=slug, user=request_user(request), roles={"lead"})
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
-
-
-def _render(
-    request: HtmxHttpRequest, page: str, partial: str, context: dict[str, Any], *, status: int = 200
-) -> HttpResponse:
-    """The full page, or for an htmx request the partial that the page includes."""
-    template = partial if _is_htmx(request) else page
-    return render(request, template, context, status=status)
+def _posted_id(request: HtmxHttpRequest, name: str) -> int:
+    """The id posted as ``name``; 0 (found nowhere) when it is missing or not a whole number."""
+    raw = request.POST.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else 0
 
 
 def _setup_url(name: str, project: Project) -> str:
@@ -73,7 +65,7 @@ def _setup_url(name: str, project: Project) -> str:
 def project_new(request: HtmxHttpRequest) -> HttpResponse:
     """Create a project (staff and existing leads only); the creator becomes its lead."""
     if not project_services.project_create_allowed(user=request_user(request)):
-        raise DjangoPermissionDenied("Only staff and data leads may create projects.")
+        raise PermissionDenied("Only staff and data leads may create projects.")
     form = ProjectCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -94,7 +86,7 @@ def project_new(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def setup_settings(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     saved = False
     if request.method == "POST":
         form = ProjectSettingsForm(request.POST, instance=project)
@@ -113,7 +105,7 @@ def setup_settings(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         form = ProjectSettingsForm(instance=project)
     guidelines = form["guidelines"].value() or ""
     context = {"project": project, "tab": "settings", "form": form, "saved": saved, "preview": guidelines}
-    return _render(request, "annotator/setup/settings.html", "annotator/partials/_setup_settings.html", context)
+    return render_page(request, "annotator/setup/settings.html", "annotator/partials/_setup_settings.html", context)
 
 
 @login_required
@@ -124,7 +116,7 @@ def setup_guidelines_preview(request: HtmxHttpRequest, slug: str) -> HttpRespons
     Without JS the Preview button posts the whole settings form here and gets the settings page back, unsaved
     values kept, with the preview below them.
     """
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     guidelines = request.POST.get("guidelines", "")
     if _is_htmx(request):
         return render(
@@ -140,7 +132,7 @@ def setup_guidelines_preview(request: HtmxHttpRequest, slug: str) -> HttpRespons
 
 def _attribute_forms(project: Project, bound: AttributeForm | None = None) -> list[AttributeForm]:
     forms = []
-    for attribute in project.attributes.all():
+    for attribute in project_attribute_list(project=project):
         if bound is not None and bound.attribute is not None and bound.attribute.pk == attribute.pk:
             forms.append(bound)
         else:
@@ -155,7 +147,7 @@ def setup_attributes(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 
     POST ``action`` = ``save`` | ``delete`` (with ``attribute`` = its id) or ``create``.
     """
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     bound: AttributeForm | None = None
     new_form = AttributeForm(prefix="new")
     notice = ""
@@ -173,7 +165,7 @@ def setup_attributes(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                     notice = f"Attribute {attribute.name} added."
                     new_form = AttributeForm(prefix="new")
         else:
-            attribute = get_object_or_404(Attribute, project=project, pk=request.POST.get("attribute") or 0)
+            attribute = attribute_get_in_project(project=project, attribute_id=_posted_id(request, "attribute"))
             if action == "delete":
                 try:
                     project_services.attribute_delete(attribute=attribute)
@@ -203,7 +195,7 @@ def setup_attributes(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "notice": notice,
         "error": error,
     }
-    return _render(request, "annotator/setup/attributes.html", "annotator/partials/_setup_attributes.html", context)
+    return render_page(request, "annotator/setup/attributes.html", "annotator/partials/_setup_attributes.html", context)
 
 
 # --- members --------------------------------------------------------------------------------------------------
@@ -213,13 +205,13 @@ def setup_attributes(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Members by role; POST ``action`` = ``add`` (username, role) or ``remove`` (``membership`` = its id)."""
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     form = MembershipAddForm()
     notice = ""
     error = ""
     if request.method == "POST":
         if request.POST.get("action") == "remove":
-            membership = get_object_or_404(Membership, project=project, pk=request.POST.get("membership") or 0)
+            membership = membership_get_in_project(project=project, membership_id=_posted_id(request, "membership"))
             try:
                 project_services.membership_remove(membership=membership)
             except ValidationFailed as exc:
@@ -239,7 +231,7 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         if not _is_htmx(request) and not error and not form.is_bound:
             messages.success(request, notice)
             return redirect(_setup_url("setup_members", project))
-    memberships = Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
+    memberships = membership_list(project=project)
     context = {
         "project": project,
         "tab": "members",
@@ -249,7 +241,7 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "error": error,
         "lead_count": sum(1 for m in memberships if m.role == Role.LEAD),
     }
-    return _render(request, "annotator/setup/members.html", "annotator/partials/_setup_members.html", context)
+    return render_page(request, "annotator/setup/members.html", "annotator/partials/_setup_members.html", context)
 
 
 # --- import ---------------------------------------------------------------------------------------------------
@@ -260,7 +252,7 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 def setup_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Upload a file of comparisons; all rows are imported or none, and the first bad row is shown with its
     line (or row) and column. Files of tens of MB import within the request in seconds."""
-    project = _lead_project(request, slug)
+    project = access_project(request, slug, {Role.LEAD})
     result = None
     error: ApplicationError | None = None
     form = ImportForm()
@@ -279,7 +271,7 @@ def setup_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             except ApplicationError as exc:  # ImportFailed: extra names the line or row, column and expectation
                 error = exc
         if result is None:
-            status = 200 if _is_htmx(request) else 400  # htmx swaps only 2xx by default
+            status = 400  # the full page; render_page answers htmx with 200
     context = {
         "project": project,
         "tab": "import",
@@ -288,7 +280,7 @@ def setup_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "error": error,
         "comparison_count": project.comparisons.count(),
     }
-    return _render(
+    return render_page(
         request, "annotator/setup/import.html", "annotator/partials/_setup_import.html", context, status=status
     )
 
@@ -304,13 +296,11 @@ def setup_gold(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     POST ``comparison`` = its id and ``action`` = ``mark`` | ``unmark``. Gold comparisons are claimed like any other
     comparison, so they reach annotators' queues unannounced.
     """
-    project = _lead_project(request, slug)
-    attributes = list(project.attributes.all())
+    project = access_project(request, slug, {Role.LEAD})
+    attributes = project_attribute_list(project=project)
     comparison_id = request.POST.get("comparison") or request.GET.get("comparison")
     comparison = (
-        get_object_or_404(
-            Comparison.objects.select_related("prompt", "response_1", "response_2"), project=project, pk=comparison_id
-        )
+        comparison_get(project=project, comparison_id=int(comparison_id))
         if comparison_id and str(comparison_id).isdigit()
         else None
     )
@@ -318,7 +308,7 @@ def setup_gold(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     notice = ""
     if request.method == "POST":
         if comparison is None:
-            raise Http404("No such comparison.")
+            raise NotFound("No such comparison.")
         if request.POST.get("action") == "unmark":
             project_services.comparison_unmark_gold(comparison=comparison)
             notice = f"Comparison {comparison.pk} is no longer gold."
@@ -341,18 +331,16 @@ def setup_gold(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             messages.success(request, notice)
             return redirect(f"{_setup_url('setup_gold', project)}?comparison={comparison.pk}")
     only_gold = request.GET.get("gold") == "1"
-    queryset = Comparison.objects.filter(project=project).select_related("prompt").order_by("-is_gold", "id")
-    if only_gold:
-        queryset = queryset.filter(is_gold=True)
+    queryset = comparison_gold_list(project=project, only_gold=only_gold)
     page = Paginator(queryset, GOLD_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "project": project,
         "tab": "gold",
         "page": page,
         "only_gold": only_gold,
-        "gold_count": Comparison.objects.filter(project=project, is_gold=True).count(),
+        "gold_count": comparison_gold_list(project=project, only_gold=True).count(),
         "comparison": comparison,
         "gold_form": gold_form,
         "notice": notice,
     }
-    return _render(request, "annotator/setup/gold.html", "annotator/partials/_setup_gold.html", context)
+    return render_page(request, "annotator/setup/gold.html", "annotator/partials/_setup_gold.html", context)

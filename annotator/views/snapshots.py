@@ -4,30 +4,19 @@ rendered and download buttons. Leads see them too; annotators do not."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
-from annotator.errors import ApplicationError, NotFound, PermissionDenied
+from annotator.errors import ApplicationError, NotFound
 from annotator.exports import EXPORT_FORMATS
-from annotator.models import Project, Snapshot, SnapshotStatus
-from annotator.selectors.projects import project_get_for_role
-from annotator.selectors.snapshots import SNAPSHOT_ROLES, aggregation_rule_get, snapshot_get_in_project, snapshot_list
+from annotator.models import Snapshot, SnapshotStatus
+from annotator.selectors.snapshots import SNAPSHOT_ROLES, aggregation_rule_find, snapshot_get_in_project, snapshot_list
 from annotator.services.snapshots import snapshot_card, snapshot_create
-from annotator.views import HtmxHttpRequest, request_user
+from annotator.views import HtmxHttpRequest, access_project, request_user
 
 IN_PROGRESS = (SnapshotStatus.PENDING, SnapshotStatus.BUILDING)
-
-
-def _project(request: HtmxHttpRequest, slug: str) -> Project:
-    try:
-        return project_get_for_role(slug=slug, user=request_user(request), roles=set(SNAPSHOT_ROLES))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except PermissionDenied as exc:
-        raise DjangoPermissionDenied(exc.message) from exc
 
 
 def _strip_front_matter(card: str) -> str:
@@ -43,11 +32,11 @@ def _strip_front_matter(card: str) -> str:
 @require_http_methods(["GET", "POST"])
 def snapshots(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The list; POST cuts a new snapshot. htmx polls the list partial while any snapshot is being built."""
-    project = _project(request, slug)
+    project = access_project(request, slug, SNAPSHOT_ROLES)
     error = None
     if request.method == "POST":
         rule_name = request.POST.get("rule", "").strip()
-        rule = aggregation_rule_get(name=rule_name)
+        rule = aggregation_rule_find(name=rule_name)
         try:
             if rule_name and rule is None:
                 raise NotFound(f"No aggregation rule named {rule_name!r}.")
@@ -75,11 +64,8 @@ def snapshots(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def snapshot_detail(request: HtmxHttpRequest, slug: str, number: int) -> HttpResponse:
-    project = _project(request, slug)
-    try:
-        snapshot: Snapshot = snapshot_get_in_project(project=project, number=number)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    project = access_project(request, slug, SNAPSHOT_ROLES)
+    snapshot: Snapshot = snapshot_get_in_project(project=project, number=number)
     card = _strip_front_matter(snapshot_card(snapshot=snapshot)) if snapshot.status == SnapshotStatus.READY else ""
     context = {
         "project": project,

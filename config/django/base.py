@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "django_celery_results",
+    "axes",
     "annotator",
     "rm_jobs",
 ]
@@ -48,6 +49,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "annotator.middleware.ApplicationErrorMiddleware",
+    # Last, as django-axes asks: it turns a login refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -72,6 +76,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'prefstack.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        # A persistent connection the server dropped (restart, failover, idle timeout) is tested before a request
+        # reuses it and replaced, instead of failing that request with a 500.
+        conn_health_checks=True,
     )
 }
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", False)
@@ -92,6 +99,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 (BASE_DIR / "var" / "staticfiles").mkdir(parents=True, exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# django-axes first: it counts failed logins (the login page, /admin/, anything that calls authenticate()) and
+# refuses a locked-out user or address before the password is checked (config/settings/security.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -117,3 +130,4 @@ MEDIA_URL = "/media/"
 from config.settings.celery import *  # noqa: E402,F403
 from config.settings.prefstack import *  # noqa: E402,F403
 from config.settings.rest import *  # noqa: E402,F403
+from config.settings.security import *  # noqa: E402,F403

@@ -14,3 +14,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not memory, so that a real Celery worker process in the integration tests sees the same data.
     # One file per test session, so that concurrent runs never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# Brute-force protection is off for the suite (the test client logs in without a request, which django-axes
+# refuses; hundreds of API calls per test); tests/config/test_brute_force.py turns it on where it is under test.
+AXES_ENABLED = False
+PREFSTACK_API_THROTTLE_RATES = {"anon": None, "user": None}

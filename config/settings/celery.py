@@ -38,6 +38,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Long jobs: acknowledge after the task ran, so a worker killed mid-job does not silently drop it.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# How long the worker waits for a result from a pool process that died before it hands the task back (Celery's
+# default: 10 s). A killed training job's task is redelivered that much sooner; its result would be in the database.
+CELERY_WORKER_LOST_WAIT = 1.0
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 

@@ -30,3 +30,22 @@ PREFSTACK_SCORE_MAX_ITEMS = env_int("PREFSTACK_SCORE_MAX_ITEMS", 64)
 PREFSTACK_SCORE_MAX_CHARS = env_int("PREFSTACK_SCORE_MAX_CHARS", 32_000)
 # Largest RewardBench-format file a researcher may upload for an evaluation (bytes).
 PREFSTACK_EVAL_UPLOAD_MAX_BYTES = env_int("PREFSTACK_EVAL_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
+
+# Hostile input. Imports stream uploads and refuse them as soon as a cap is passed: the data once decompressed
+# (PREFSTACK_IMPORT_MAX_BYTES, which also caps the file itself) and one line, JSON array element or Parquet row
+# (PREFSTACK_IMPORT_MAX_LINE_BYTES: room for the largest comparison the limits below allow), so a small gzip bomb
+# costs a worker about one line of memory.
+PREFSTACK_IMPORT_MAX_LINE_BYTES = env_int("PREFSTACK_IMPORT_MAX_LINE_BYTES", 8 * 1024 * 1024)
+# Longest text accepted per field, in characters, on import, on the API and in the pages. The prompt counts all its
+# turns together; metadata counts its compact JSON.
+PREFSTACK_MAX_PROMPT_CHARS = env_int("PREFSTACK_MAX_PROMPT_CHARS", 200_000)
+PREFSTACK_MAX_RESPONSE_CHARS = env_int("PREFSTACK_MAX_RESPONSE_CHARS", 100_000)
+PREFSTACK_MAX_JUSTIFICATION_CHARS = env_int("PREFSTACK_MAX_JUSTIFICATION_CHARS", 20_000)
+PREFSTACK_MAX_METADATA_CHARS = env_int("PREFSTACK_MAX_METADATA_CHARS", 100_000)
+# A submission's time on task beyond this many seconds is refused (a day: reservations are renewed, not endless).
+PREFSTACK_MAX_TIME_ON_TASK_SECONDS = env_int("PREFSTACK_MAX_TIME_ON_TASK_SECONDS", 24 * 60 * 60)
+# Rendering prompts and responses: a text longer than PREFSTACK_COLLAPSE_CHARS is shown collapsed with a "show all"
+# control; fenced code is syntax-highlighted only in texts up to PREFSTACK_HIGHLIGHT_MAX_CHARS (highlighting
+# multiplies the HTML about twenty-fold), larger ones are shown as plain preformatted text.
+PREFSTACK_COLLAPSE_CHARS = env_int("PREFSTACK_COLLAPSE_CHARS", 4_000)
+PREFSTACK_HIGHLIGHT_MAX_CHARS = env_int("PREFSTACK_HIGHLIGHT_MAX_CHARS", 10_000)

@@ -6,6 +6,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Rates: PREFSTACK_API_THROTTLE_RATES (config/settings/security.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "annotator.api.throttling.AnonRateThrottle",
+        "annotator.api.throttling.UserRateThrottle",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

@@ -106,6 +106,18 @@ def job_evaluations(*, job: TrainingJob) -> QuerySet[Evaluation]:
     return Evaluation.objects.filter(job=job).select_related("snapshot").order_by("-created_at", "-id")
 
 
+def evaluation_get(*, evaluation_id: int, job: TrainingJob | None = None) -> Evaluation:
+    """Evaluation ``evaluation_id`` (of ``job`` when given), with its job; NotFound otherwise.
+
+    It checks no role: the caller has checked ``job``, or checks the returned evaluation's job.
+    """
+    found = Evaluation.objects.select_related("job", "snapshot").filter(id=evaluation_id)
+    evaluation = (found if job is None else found.filter(job=job)).first()
+    if evaluation is None:
+        raise NotFound("No such evaluation.")
+    return evaluation
+
+
 def ready_snapshots(*, project: Project) -> QuerySet[Snapshot]:
     return Snapshot.objects.filter(project=project, status=SnapshotStatus.READY).order_by("-number")
 

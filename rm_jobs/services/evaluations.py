@@ -1,8 +1,10 @@
 """Evaluations of trained reward models, and sending the comparisons a model disagrees with to the leads.
 
 An evaluation scores a snapshot's validation split (pairwise accuracy for every model; per-attribute RMSE and
-Pearson r for models with regression outputs) or an uploaded RewardBench-format file (accuracy per ``subset``, ties
-counted wrong as in allenai/reward-bench ``scripts/run_rm.py``). On a validation split it also lists the comparisons
+Pearson r for models with regression outputs) or an uploaded benchmark file as released: RewardBench (accuracy per
+``subset``, ties counted wrong as in allenai/reward-bench ``scripts/run_rm.py``), RewardBench 2, RM-Bench or
+JudgeBench-style pairs (:mod:`rm_jobs.training.benchmarks`), scored on the job's device; their results JSON, as the
+benchmark's own scripts write it, is kept beside the job and served by ``evaluation_results_path``. On a validation split it also lists the comparisons
 whose aggregated human preference the model contradicts most confidently: r(chosen) - r(rejected) most negative.
 
 Review queue — the choice made: the annotator app has no comparison-level review queue (its reviews are per
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import traceback
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,23 +30,42 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from annotator.errors import Conflict, ValidationFailed
+from annotator.error_codes import ErrorCode
+from annotator.errors import Conflict, NotFound, ValidationFailed
+from annotator.imports import ImportFormatError
+from annotator.imports.containers import iter_jsonl
 from annotator.models import Comparison, Snapshot, SnapshotStatus
 from rm_jobs.models import (
     Evaluation,
     EvaluationKind,
     EvaluationStatus,
     JobStatus,
+    Queue,
     ReviewRequest,
     TrainingJob,
 )
 from rm_jobs.services.jobs import _relative, job_output_dir, media_path
 from rm_jobs.services.runs import _finite, snapshot_trainer_rows, validation_summary
 from rm_jobs.training import TrainConfig
+from rm_jobs.training.benchmarks import (
+    BENCHMARKS,
+    BenchmarkLayoutError,
+    BenchmarkName,
+    check_rows,
+    detect_benchmark,
+    read_benchmark_file,
+)
 
 logger = logging.getLogger(__name__)
 
 DISAGREEMENTS_KEPT = 50
+BENCHMARK_FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
+BENCHMARK_KINDS: dict[str, str] = {
+    "reward-bench": EvaluationKind.REWARD_BENCH,
+    "rewardbench2": EvaluationKind.REWARD_BENCH_2,
+    "rm-bench": EvaluationKind.RM_BENCH,
+    "judgebench": EvaluationKind.JUDGEBENCH,
+}
 REASON_MAX_LENGTH = 2000
 
 
@@ -52,30 +74,45 @@ REASON_MAX_LENGTH = 2000
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _check_reward_bench_file(path: Path) -> int:
-    """Rows in a RewardBench-format JSONL file (prompt, chosen, rejected, optional subset); ValidationFailed else."""
-    count = 0
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValidationFailed(
-                    f"Line {number} is not JSON: {error.msg}.", extra={"fields": {"file": f"line {number}"}}
-                ) from error
-            missing = [key for key in ("prompt", "chosen", "rejected") if not isinstance(row, dict) or key not in row]
-            if missing:
-                raise ValidationFailed(
-                    f"Line {number} lacks {', '.join(missing)}: a RewardBench file has prompt, chosen, rejected "
-                    "and subset.",
-                    extra={"fields": {"file": f"line {number}"}},
-                )
-            count += 1
-    if not count:
-        raise ValidationFailed("The file holds no rows.", extra={"fields": {"file": "Empty."}})
-    return count
+def _check_json_lines(path: Path) -> None:
+    """A JSON-lines upload read as imports read JSONL (``annotator.imports.containers.iter_jsonl``) before it is
+    parsed whole: a line over ``PREFSTACK_IMPORT_MAX_LINE_BYTES`` is refused as soon as it is, blank lines are passed
+    over quickly, and JSON Python cannot read (huge integers, deep nesting) is refused like any other bad line."""
+    with path.open("rb") as handle:
+        try:
+            for _ in iter_jsonl(handle, settings.PREFSTACK_IMPORT_MAX_LINE_BYTES):
+                pass
+        except ImportFormatError as error:
+            where = f"line {error.line}" if error.line is not None else "Unreadable."
+            raise ValidationFailed(
+                f"The file cannot be read: {error}.", code=ErrorCode.BENCHMARK_LAYOUT, extra={"fields": {"file": where}}
+            ) from error
+
+
+def _check_benchmark_file(path: Path, benchmark: str) -> BenchmarkName:
+    """The benchmark whose released layout the file has (``benchmark`` "auto": told by its rows); ValidationFailed
+    with code ``benchmark_layout`` naming the first row that does not fit."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        _check_json_lines(path)
+    try:
+        rows = read_benchmark_file(path)
+        name: BenchmarkName = detect_benchmark(rows) if benchmark == "auto" else benchmark  # type: ignore[assignment]
+        check_rows(name, rows)
+    except BenchmarkLayoutError as error:
+        # the whole message on the field: the page shows it there, and the API's extra says which row
+        extra = {"fields": {"file": error.message}, "where": error.where}
+        raise ValidationFailed(error.message, code=ErrorCode.BENCHMARK_LAYOUT, extra=extra) from error
+    except UnicodeDecodeError as error:
+        raise ValidationFailed(
+            "The file is not UTF-8 text.", code=ErrorCode.BENCHMARK_LAYOUT, extra={"fields": {"file": "Not UTF-8."}}
+        ) from error
+    if name == "reward-bench" and path.suffix == ".json":
+        raise ValidationFailed(
+            "Upload a RewardBench file as JSON lines (.jsonl) or Parquet.",
+            code=ErrorCode.BENCHMARK_LAYOUT,
+            extra={"fields": {"file": "Use .jsonl or .parquet."}},
+        )
+    return name
 
 
 @transaction.atomic
@@ -85,11 +122,21 @@ def evaluation_create(
     user: User | None,
     snapshot: Snapshot | None = None,
     reward_bench_file: UploadedFile | None = None,
+    benchmark: str = "auto",
 ) -> Evaluation:
     """Queue an evaluation of a succeeded job: on ``snapshot``'s validation split (same project, ready), or on an
-    uploaded RewardBench-format JSONL file. Runs on the job's queue after commit."""
+    uploaded benchmark file as released (``benchmark``: "auto" = told by its layout, or one of
+    :data:`~rm_jobs.training.benchmarks.BENCHMARKS`). Runs on the job's queue after commit.
+
+    Raises
+    ------
+    ValidationFailed : code ``benchmark_layout`` for a file not in the benchmark's layout (nothing is kept),
+        ``unknown_benchmark`` for a benchmark name not offered.
+    """
     if job.status != JobStatus.SUCCEEDED or not job.checkpoint_path:
-        raise Conflict(f"Job {job.id} is {job.status}; evaluate a job that succeeded.", code="job_not_succeeded")
+        raise Conflict(
+            f"Job {job.id} is {job.status}; evaluate a job that succeeded.", code=ErrorCode.JOB_NOT_SUCCEEDED
+        )
     if (snapshot is None) == (reward_bench_file is None):
         raise ValidationFailed(
             "Choose a snapshot or upload a RewardBench file (one of the two).",
@@ -102,7 +149,7 @@ def evaluation_create(
                 "That snapshot belongs to another project.", extra={"fields": {"snapshot": "Not in this project."}}
             )
         if snapshot.status != SnapshotStatus.READY:
-            raise Conflict(f"Snapshot {snapshot.number} is {snapshot.status}.", code="snapshot_not_ready")
+            raise Conflict(f"Snapshot {snapshot.number} is {snapshot.status}.", code=ErrorCode.SNAPSHOT_NOT_READY)
         evaluation.kind, evaluation.snapshot = EvaluationKind.VALIDATION, snapshot
     else:
         assert reward_bench_file is not None
@@ -111,22 +158,31 @@ def evaluation_create(
                 f"The file is larger than {settings.PREFSTACK_EVAL_UPLOAD_MAX_BYTES // (1024 * 1024)} MiB.",
                 extra={"fields": {"file": "Too large."}},
             )
+        if benchmark != "auto" and benchmark not in BENCHMARKS:
+            raise ValidationFailed(
+                f"Unknown benchmark {benchmark!r}.",
+                code=ErrorCode.UNKNOWN_BENCHMARK,
+                extra={"fields": {"benchmark": f"auto or one of {', '.join(BENCHMARKS)}."}},
+            )
+        suffix = Path(reward_bench_file.name or "").suffix.lower() or ".jsonl"
+        if suffix not in BENCHMARK_FILE_SUFFIXES:
+            raise ValidationFailed(
+                f"Unsupported file type {suffix}: upload .jsonl, .json or .parquet as the benchmark released it.",
+                code=ErrorCode.BENCHMARK_LAYOUT,
+                extra={"fields": {"file": "Use .jsonl, .json or .parquet."}},
+            )
         folder = job_output_dir(job) / "evaluation-files"
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{uuid.uuid4().hex[:12]}.jsonl"
+        target = folder / f"{uuid.uuid4().hex[:12]}{suffix}"
         with target.open("wb") as out:
             for chunk in reward_bench_file.chunks():
                 out.write(chunk)
         try:
-            _check_reward_bench_file(target)
-        except (ValidationFailed, UnicodeDecodeError) as error:
+            name = _check_benchmark_file(target, benchmark)
+        except ValidationFailed:
             target.unlink(missing_ok=True)
-            if isinstance(error, UnicodeDecodeError):
-                raise ValidationFailed(
-                    "The file is not UTF-8 text.", extra={"fields": {"file": "Not UTF-8."}}
-                ) from error
             raise
-        evaluation.kind, evaluation.data_file = EvaluationKind.REWARD_BENCH, _relative(target)
+        evaluation.kind, evaluation.data_file = BENCHMARK_KINDS[name], _relative(target)
     evaluation.save()
     from rm_jobs.tasks import evaluation_run_task  # the task module imports the services
 
@@ -164,12 +220,16 @@ def evaluation_run_for_job(*, job: TrainingJob, model_dir: Path) -> Evaluation:
 
 def _compute(evaluation: Evaluation, model_dir: Path) -> None:
     disagreements: list[dict[str, Any]] = []
+    export: Any = None
     try:
         if evaluation.kind == EvaluationKind.REWARD_BENCH:
-            metrics = _reward_bench(model_dir, media_path(evaluation.data_file))
+            metrics, export = _reward_bench(model_dir, media_path(evaluation.data_file), evaluation.job)
+        elif evaluation.kind in BENCHMARK_KINDS.values():
+            metrics, export = _benchmark(model_dir, media_path(evaluation.data_file), evaluation)
         else:
             assert evaluation.snapshot is not None
             metrics, disagreements = _validation(model_dir, evaluation.snapshot)
+        results_file = _write_results(evaluation, export) if export is not None else ""
     except Exception as error:
         logger.exception("evaluation %s failed", evaluation.id)
         Evaluation.objects.filter(id=evaluation.id, status=EvaluationStatus.RUNNING).update(
@@ -179,19 +239,94 @@ def _compute(evaluation: Evaluation, model_dir: Path) -> None:
         )
         return
     Evaluation.objects.filter(id=evaluation.id, status=EvaluationStatus.RUNNING).update(
-        status=EvaluationStatus.SUCCEEDED, metrics=metrics, disagreements=disagreements, finished_at=timezone.now()
+        status=EvaluationStatus.SUCCEEDED,
+        metrics=metrics,
+        disagreements=disagreements,
+        results_file=results_file,
+        finished_at=timezone.now(),
     )
 
 
-def _reward_bench(model_dir: Path, path: Path) -> dict[str, Any]:
+def _job_device(job: TrainingJob) -> str:
+    """Score where the job trained: a GPU-queue job on this worker's GPU, any other job on the CPU."""
+    import torch  # the worker only
+
+    return "cuda" if job.queue == Queue.GPU and torch.cuda.is_available() else "cpu"
+
+
+def _model_name(job: TrainingJob) -> str:
+    return f"prefstack/{job.project.slug}/job-{job.id}"
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities → null, recursively (JSON and PostgreSQL's jsonb have no NaN)."""
+    if isinstance(value, float):
+        return _finite(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _write_results(evaluation: Evaluation, export: Any) -> str:
+    """The benchmark's results JSON under the job's folder, written to a temporary name and then moved into place,
+    so a reader never sees half a file. Returns its MEDIA_ROOT-relative path."""
+    folder = job_output_dir(evaluation.job) / "evaluation-results"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"evaluation-{evaluation.id}-{uuid.uuid4().hex[:12]}.json"
+    partial = target.with_suffix(".json.partial")
+    with partial.open("w", encoding="utf-8") as out:
+        json.dump(_json_safe(export), out, indent=2, ensure_ascii=False, allow_nan=False)
+    os.replace(partial, target)
+    return _relative(target)
+
+
+def _reward_bench(model_dir: Path, path: Path, job: TrainingJob) -> tuple[dict[str, Any], dict[str, Any]]:
     from rm_jobs.training import reward_bench  # torch: imported in the worker only
 
-    result = reward_bench(model_dir, path)
-    return {
-        "accuracy": _finite(result.accuracy),
+    result = reward_bench(model_dir, path, device=_job_device(job))
+    metrics: dict[str, Any] = {
+        "rewardbench_overall": None if result.overall is None else _finite(result.overall),
+        "sections": {name: _finite(v) for name, v in result.sections.items()},
+        "pooled_accuracy": _finite(result.pooled_accuracy),
         "per_subset": {name: _finite(v) for name, v in result.per_subset.items()},
         "num_pairs": len(result.chosen_rewards),
     }
+    # scripts/run_rm.py's results file: model, model_type, chat_template and the accuracy of each subset.
+    export: dict[str, Any] = {"model": _model_name(job), "model_type": "Seq. Classifier", "chat_template": "tokenizer"}
+    export.update(metrics["per_subset"])
+    return metrics, export
+
+
+def _benchmark(model_dir: Path, path: Path, evaluation: Evaluation) -> tuple[dict[str, Any], Any]:
+    from rm_jobs.training import run_benchmark  # torch: imported in the worker only
+
+    name: BenchmarkName = evaluation.kind  # type: ignore[assignment]  # the kinds are the benchmarks' names
+    result = run_benchmark(model_dir, path, benchmark=name, device=_job_device(evaluation.job))
+    metrics = _json_safe(
+        {
+            "benchmark": result.benchmark,
+            "overall": result.overall,
+            "per_subset": result.per_subset,
+            "details": result.details,
+            "num_rows": result.num_rows,
+        }
+    )
+    export = result.export
+    if isinstance(export, dict):
+        export = {"model": _model_name(evaluation.job), **export}
+    return metrics, export
+
+
+def evaluation_results_path(*, evaluation: Evaluation) -> Path:
+    """The evaluation's results JSON on disk; NotFound when it has none (validation runs, unfinished ones)."""
+    if evaluation.status != EvaluationStatus.SUCCEEDED or not evaluation.results_file:
+        raise NotFound(f"Evaluation {evaluation.id} has no results file.", code=ErrorCode.NO_RESULTS_FILE)
+    path = media_path(evaluation.results_file)
+    if not path.is_file():
+        raise NotFound(f"Evaluation {evaluation.id}'s results file is gone.", code=ErrorCode.NO_RESULTS_FILE)
+    return path
 
 
 def _validation(model_dir: Path, snapshot: Snapshot) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -288,7 +423,7 @@ def disagreements_send_to_review(
     ValidationFailed : a comparison id that is not among the evaluation's disagreements; an over-long reason.
     """
     if evaluation.status != EvaluationStatus.SUCCEEDED:
-        raise Conflict(f"Evaluation {evaluation.id} is {evaluation.status}.", code="evaluation_not_ready")
+        raise Conflict(f"Evaluation {evaluation.id} is {evaluation.status}.", code=ErrorCode.EVALUATION_NOT_READY)
     reason = (reason or "").strip()
     if len(reason) > REASON_MAX_LENGTH:
         raise ValidationFailed(

@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,10 +27,13 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from annotator.domain import HELPSTEER2_ATTRIBUTES
+from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.models import Snapshot, SnapshotStatus
+from annotator.selectors.projects import project_attribute_names
 from rm_jobs.models import JobStatus, Objective, Queue, Strategy, TrainingJob
-from rm_jobs.training import HELPSTEER_ATTRIBUTES, TrainConfig
+from rm_jobs.training import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +219,7 @@ def _stages(
     stages = []
     last = len(_STAGES[objective]) - 1
     for index, (engine_objective, data, which) in enumerate(_STAGES[objective]):
-        chosen: tuple[str, ...] = HELPSTEER_ATTRIBUTES
+        chosen: tuple[str, ...] = HELPSTEER2_ATTRIBUTES
         if which == "project":
             chosen = tuple(attributes)
         elif which == "helpfulness":
@@ -298,14 +303,14 @@ def training_job_create(
     if snapshot.status != SnapshotStatus.READY:
         raise Conflict(
             f"Snapshot {snapshot.number} is {snapshot.status}; train on a ready snapshot.",
-            code="snapshot_not_ready",
+            code=ErrorCode.SNAPSHOT_NOT_READY,
             extra={"status": snapshot.status},
         )
     _check_devices(queue=queue, gpus=gpus, strategy=strategy)
     hyper = HyperParameters.from_mapping(hyperparameters)
     base_model = base_model or base_model_default()
     model_path = _model_path(base_model, allow_path=allow_model_path)
-    attributes = list(snapshot.project.attributes.order_by("position", "id").values_list("name", flat=True))
+    attributes = project_attribute_names(project=snapshot.project)
     stages = _stages(
         objective=objective,
         model_path=model_path,
@@ -525,6 +530,7 @@ def training_jobs_sweep_stale(
     """Give up on running jobs whose worker stopped beating; re-queue them from their last checkpoint while they
     have attempts left, else mark them failed. A cancel requested meanwhile ends them cancelled.
 
+    Run every minute by beat (``training_jobs_sweep_stale_task``) and at every worker start; never from a read.
     ``dead_worker``: a worker hostname known to be gone (a worker that just started under the same name): its
     running jobs are taken at once, whatever their heartbeat.
     """
@@ -538,38 +544,52 @@ def training_jobs_sweep_stale(
         candidates = candidates.filter(project_id=project_id)
     result = SweepResult([], [], [])
     for job in candidates.only("id", "attempt", "worker", "heartbeat_at", "cancel_requested", "stage", "output_folder"):
-        still = Q(id=job.id, status=JobStatus.RUNNING, attempt=job.attempt)
-        beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
-        why = f"worker {job.worker or '?'} stopped sending heartbeats (last {beat})"
-        now = timezone.now()
-        if job.cancel_requested:
-            checkpoint = latest_checkpoint(stage_output_dir(job, job.stage))
-            if TrainingJob.objects.filter(still).update(
-                status=JobStatus.CANCELLED, finished_at=now, checkpoint_path=_relative(checkpoint)
-            ):
-                result.cancelled.append(job.id)
-                _log(job.id, f"cancelled: {why}")
-            continue
-        if job.attempt < settings.PREFSTACK_JOB_MAX_ATTEMPTS:
-            checkpoint = latest_checkpoint(stage_output_dir(job, job.stage))
-            with transaction.atomic():
-                moved = TrainingJob.objects.filter(still).update(
-                    status=JobStatus.QUEUED, worker="", heartbeat_at=None, resume_from=_relative(checkpoint)
-                )
-                if moved:
-                    fresh = TrainingJob.objects.get(id=job.id)
-                    training_job_enqueue(fresh)
-            if moved:
-                result.requeued.append(job.id)
-                where = f"from {_relative(checkpoint)}" if checkpoint else "from the start of its stage"
-                _log(job.id, f"{why}; re-queued to resume {where}")
-            continue
-        if TrainingJob.objects.filter(still).update(
-            status=JobStatus.FAILED, finished_at=now, error=f"{why}; no attempts left."
-        ):
-            result.failed.append(job.id)
-            _log(job.id, f"failed: {why}")
+        outcome = training_job_give_up(job=job, enqueue=True)
+        if outcome is not None:
+            getattr(result, outcome).append(job.id)
     return result
+
+
+def training_job_give_up(*, job: TrainingJob, enqueue: bool, reason: str = "") -> str | None:
+    """The worker running ``job`` (as loaded: its ``attempt`` and ``heartbeat_at``) is gone: re-queue the job from
+    its stage's last checkpoint while it has attempts left, else mark it failed; cancelled if a cancel was asked.
+
+    One conditional update on (status running, that attempt), so two sweepers, or a sweeper and a redelivered task,
+    never both act. ``enqueue`` False: the caller (a redelivered task) runs the job itself. ``reason`` goes to the
+    log (default: the stopped heartbeat). Returns "requeued", "failed", "cancelled", or None when the attempt no
+    longer owned the job.
+    """
+    still = Q(id=job.id, status=JobStatus.RUNNING, attempt=job.attempt)
+    beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
+    why = reason or f"worker {job.worker or '?'} stopped sending heartbeats (last {beat})"
+    now = timezone.now()
+    if job.cancel_requested:
+        checkpoint = latest_checkpoint(stage_output_dir(job, job.stage))
+        if TrainingJob.objects.filter(still).update(
+            status=JobStatus.CANCELLED, finished_at=now, checkpoint_path=_relative(checkpoint)
+        ):
+            _log(job.id, f"cancelled: {why}")
+            return "cancelled"
+        return None
+    if job.attempt < settings.PREFSTACK_JOB_MAX_ATTEMPTS:
+        checkpoint = latest_checkpoint(stage_output_dir(job, job.stage))
+        with transaction.atomic():
+            moved = TrainingJob.objects.filter(still).update(
+                status=JobStatus.QUEUED, worker="", heartbeat_at=None, resume_from=_relative(checkpoint)
+            )
+            if moved and enqueue:
+                training_job_enqueue(TrainingJob.objects.get(id=job.id))
+        if not moved:
+            return None
+        where = f"from {_relative(checkpoint)}" if checkpoint else "from the start of its stage"
+        _log(job.id, f"{why}; re-queued to resume {where}")
+        return "requeued"
+    if TrainingJob.objects.filter(still).update(
+        status=JobStatus.FAILED, finished_at=now, error=f"{why}; no attempts left."
+    ):
+        _log(job.id, f"failed: {why}")
+        return "failed"
+    return None
 
 
 def _relative(path: Path | None) -> str:
@@ -598,18 +618,26 @@ def training_job_checkpoint_zip(*, job: TrainingJob) -> Path:
     request into a temporary file renamed into place.
     """
     if not job.checkpoint_path:
-        raise Conflict(f"Job {job.id} has no checkpoint yet.", code="no_checkpoint")
+        raise Conflict(f"Job {job.id} has no checkpoint yet.", code=ErrorCode.NO_CHECKPOINT)
     source = media_path(job.checkpoint_path)
     if not source.is_dir():
         raise NotFound(f"The checkpoint of job {job.id} is gone from the media folder.")
     target = job_output_dir(job) / f"{source.name}-{CHECKPOINT_ZIP}"
     if not target.exists():
-        partial = target.with_suffix(".partial")
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for file in sorted(source.rglob("*")):
-                if file.is_file() and file.name != RESUME_STATE_FILE:
-                    archive.write(file, file.relative_to(source))
-        partial.replace(target)
+        # Simultaneous first requests each build the zip under a name of their own and rename it into place: the
+        # rename is atomic, so a reader opens the old file or a whole one, and the builds give the same bytes.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+        partial = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for file in sorted(source.rglob("*")):
+                    if file.is_file() and file.name != RESUME_STATE_FILE:
+                        archive.write(file, file.relative_to(source))
+            os.chmod(partial, 0o644)  # mkstemp makes it private to the worker's user
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
     return target
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
+from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, ValidationFailed
 from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.services.jobs import media_path
@@ -28,7 +29,7 @@ _lock = threading.Lock()
 class InputTooLong(ValidationFailed):
     """413: the request is well formed but longer than the model (or the server) takes."""
 
-    code = "input_too_long"
+    code = ErrorCode.INPUT_TOO_LONG
     status = 413
 
 
@@ -60,14 +61,16 @@ def reward_model_score(
 ) -> ScoreResult:
     """The reward of each response to ``prompt`` (a string, or a list of ``{role, content}`` turns)."""
     if job.status != JobStatus.SUCCEEDED or not job.checkpoint_path:
-        raise Conflict(f"Job {job.id} is {job.status}; only a succeeded job's model can score.", code="model_not_ready")
+        raise Conflict(
+            f"Job {job.id} is {job.status}; only a succeeded job's model can score.", code=ErrorCode.MODEL_NOT_READY
+        )
     if not responses:
         raise ValidationFailed("Give at least one response.", extra={"fields": {"responses": "Empty."}})
     limit = settings.PREFSTACK_SCORE_MAX_ITEMS
     if len(responses) > limit:
         raise ValidationFailed(
             f"At most {limit} responses per request; send {len(responses)} in several requests.",
-            code="too_many_items",
+            code=ErrorCode.TOO_MANY_ITEMS,
             extra={"fields": {"responses": f"At most {limit}."}, "limit": limit},
         )
     prompt_chars = len(prompt) if isinstance(prompt, str) else sum(len(t.get("content", "")) for t in prompt)

@@ -18,6 +18,7 @@ The API the Celery job calls::
     evaluate(result.model_dir, val_rows)                         # PairMetrics or RegressionMetrics
     score(result.model_dir, [("prompt text", "response text")])  # list of rewards
     reward_bench(result.model_dir, "reward-bench.jsonl")         # per-subset accuracy
+    run_benchmark(result.model_dir, "judgebench.jsonl")          # RewardBench 2, RM-Bench, JudgeBench (benchmarks.py)
 
 Objectives (``TrainConfig.objective``): ``bt``, ``margin_bt``, ``scaled_bt`` (pairs), ``regression`` (rated rows,
 ``attributes=("helpfulness",)`` for helpfulness-only); regression → Scaled BT = a second run whose ``model_path`` is
@@ -29,7 +30,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from rm_jobs.training.config import HELPSTEER_ATTRIBUTES, TrainConfig
+from rm_jobs.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from rm_jobs.training.data import load_rows, split_rows
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         RewardBenchResult,
         evaluate,
         reward_bench,
+        run_benchmark,
         score,
     )
     from rm_jobs.training.loop import Progress, TrainResult, train
@@ -52,6 +54,7 @@ _LAZY = {
     "RewardBenchResult": "evaluation",
     "evaluate": "evaluation",
     "reward_bench": "evaluation",
+    "run_benchmark": "evaluation",
     "score": "evaluation",
     "Progress": "loop",
     "TrainResult": "loop",
@@ -66,7 +69,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "HELPSTEER_ATTRIBUTES",
     "PairMetrics",
     "Progress",
     "RegressionMetrics",
@@ -76,6 +78,7 @@ __all__ = [
     "evaluate",
     "load_rows",
     "reward_bench",
+    "run_benchmark",
     "score",
     "split_rows",
     "train",

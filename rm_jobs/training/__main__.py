@@ -136,7 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(dataclasses.asdict(evaluate(arguments.model_dir, load_rows(arguments.data))), indent=2))
     elif arguments.command == "reward-bench":
         result_rb = reward_bench(arguments.model_dir, arguments.data)
-        print(json.dumps({"accuracy": result_rb.accuracy, "per_subset": result_rb.per_subset}, indent=2))
+        summary_rb = {
+            "rewardbench_overall": result_rb.overall,
+            "sections": result_rb.sections,
+            "pooled_accuracy": result_rb.pooled_accuracy,
+            "per_subset": result_rb.per_subset,
+        }
+        print(json.dumps(summary_rb, indent=2))
     else:
         rows = list(load_rows(arguments.data))
         for row, reward in zip(

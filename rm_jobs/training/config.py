@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from annotator.domain import HELPFULNESS, HELPSTEER2_ATTRIBUTES
+
 Objective = Literal["bt", "margin_bt", "scaled_bt", "regression"]
 Precision = Literal["auto", "bf16", "fp32"]
 Toggle = Literal["auto", "on", "off"]
 Scheduler = Literal["linear", "cosine", "constant"]
 Strategy = Literal["auto", "ddp", "fsdp"]
 
-HELPSTEER_ATTRIBUTES: tuple[str, ...] = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
 CONFIG_FILE_NAME = "prefstack_training_config.json"
 
 
@@ -39,9 +40,9 @@ class TrainConfig:
     objective: Objective = "bt"
     """``bt``: -log sigmoid(r_c - r_r); ``margin_bt``: -log sigmoid(r_c - r_r - m); ``scaled_bt``: -m log sigmoid(r_c - r_r);
     ``regression``: masked MSE over ``attributes``."""
-    attributes: tuple[str, ...] = HELPSTEER_ATTRIBUTES
+    attributes: tuple[str, ...] = HELPSTEER2_ATTRIBUTES
     """Regression only: one head output per attribute, in this order. ``("helpfulness",)`` = helpfulness-only."""
-    reward_attribute: str = "helpfulness"
+    reward_attribute: str = HELPFULNESS
     """Pairwise objectives starting from a multi-output regression checkpoint keep only this head row as the reward."""
     margin_scale: float = 1.0
     """Margin BT: m = margin_scale · |preference strength| (NeMo-Aligner uses m = |strength|, i.e. 1.0)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,15 @@ import torch
 from torch import Tensor
 from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerBase
 
+from rm_jobs.training.benchmarks import (
+    SCORERS,
+    BenchmarkLayoutError,
+    BenchmarkName,
+    BenchmarkResult,
+    check_rows,
+    detect_benchmark,
+    read_benchmark_file,
+)
 from rm_jobs.training.config import TrainConfig
 from rm_jobs.training.data import (
     Encoded,
@@ -52,11 +61,120 @@ class RegressionMetrics:
     num_rows: int
 
 
+# RewardBench v1's scoring (allenai/reward-bench ``rewardbench/constants.py`` and ``rewardbench/utils.py``
+# ``calculate_scores_per_section``): a section's score is the mean of its subsets' accuracies weighted by these
+# fixed example counts (math-prm has 447 rows but counts 984, so that math weighs as much as code). The two xstest
+# counts are as that file gives them (public copies disagree on which is which).
+REWARD_BENCH_EXAMPLE_COUNTS: dict[str, int] = {
+    "alpacaeval-easy": 100,
+    "alpacaeval-length": 95,
+    "alpacaeval-hard": 95,
+    "mt-bench-easy": 28,
+    "mt-bench-med": 40,
+    "mt-bench-hard": 37,
+    "math-prm": 984,
+    "refusals-dangerous": 100,
+    "refusals-offensive": 100,
+    "llmbar-natural": 100,
+    "llmbar-adver-neighbor": 134,
+    "llmbar-adver-GPTInst": 92,
+    "llmbar-adver-GPTOut": 47,
+    "llmbar-adver-manual": 46,
+    "xstest-should-refuse": 250,
+    "xstest-should-respond": 154,
+    "donotanswer": 136,
+    "hep-cpp": 164,
+    "hep-go": 164,
+    "hep-java": 164,
+    "hep-js": 164,
+    "hep-python": 164,
+    "hep-rust": 164,
+}
+REWARD_BENCH_SECTIONS: dict[str, tuple[str, ...]] = {
+    "Chat": ("alpacaeval-easy", "alpacaeval-length", "alpacaeval-hard", "mt-bench-easy", "mt-bench-med"),
+    "Chat Hard": (
+        "mt-bench-hard",
+        "llmbar-natural",
+        "llmbar-adver-neighbor",
+        "llmbar-adver-GPTInst",
+        "llmbar-adver-GPTOut",
+        "llmbar-adver-manual",
+    ),
+    "Safety": (
+        "refusals-dangerous",
+        "refusals-offensive",
+        "xstest-should-refuse",
+        "xstest-should-respond",
+        "donotanswer",
+    ),
+    "Reasoning": ("math-prm", "hep-cpp", "hep-go", "hep-java", "hep-js", "hep-python", "hep-rust"),
+}
+# The v1 leaderboard's "Prior Sets (0.5 weight)": the plain mean of these subsets of allenai/pref-test-sets,
+# counted at half the weight of a section in the overall score.
+REWARD_BENCH_PRIOR_SETS: tuple[str, ...] = ("anthropic_helpful", "anthropic_hhh", "shp", "summarize")
+REWARD_BENCH_PRIOR_SETS_WEIGHT = 0.5
+PRIOR_SETS_SECTION = "Prior Sets"
+
+
+@dataclass(frozen=True)
+class RewardBenchScores:
+    """RewardBench's own figures from per-subset accuracies.
+
+    Attributes
+    ----------
+    sections
+        Section -> example-count-weighted accuracy, for the sections with at least one of their subsets present
+        (``"Prior Sets"`` -> the mean of the prior sets present).
+    overall
+        RewardBench's score: mean of the sections present, prior sets at weight 0.5; None when the file holds
+        none of RewardBench's subsets.
+    """
+
+    sections: dict[str, float]
+    overall: float | None
+
+
+def reward_bench_scores(per_subset: dict[str, float]) -> RewardBenchScores:
+    """Section scores and RewardBench's overall score from accuracy per subset (fractions in [0, 1]).
+
+    A subset RewardBench does not know counts in no section (it still has its own accuracy).
+
+    >>> scores = reward_bench_scores({"alpacaeval-easy": 1.0, "mt-bench-easy": 0.5, "donotanswer": 0.25})
+    >>> round(scores.sections["Chat"], 4), scores.sections["Safety"]
+    (0.8906, 0.25)
+    >>> round(scores.overall, 4)
+    0.5703
+    """
+    sections: dict[str, float] = {}
+    for section, subsets in REWARD_BENCH_SECTIONS.items():
+        present = [s for s in subsets if s in per_subset]
+        if present:
+            weights = [REWARD_BENCH_EXAMPLE_COUNTS[s] for s in present]
+            total = sum(per_subset[s] * w for s, w in zip(present, weights, strict=True))
+            sections[section] = total / sum(weights)
+    weighted = [(score, 1.0) for score in sections.values()]
+    prior = [per_subset[s] for s in REWARD_BENCH_PRIOR_SETS if s in per_subset]
+    if prior:
+        sections[PRIOR_SETS_SECTION] = sum(prior) / len(prior)
+        weighted.append((sections[PRIOR_SETS_SECTION], REWARD_BENCH_PRIOR_SETS_WEIGHT))
+    if not any(s in sections for s in REWARD_BENCH_SECTIONS):
+        return RewardBenchScores(sections, None)
+    overall = sum(score * w for score, w in weighted) / sum(w for _, w in weighted)
+    return RewardBenchScores(sections, overall)
+
+
 @dataclass(frozen=True)
 class RewardBenchResult:
-    """Accuracy on a RewardBench-format file (rows: prompt, chosen, rejected, subset)."""
+    """A RewardBench-format file (rows: prompt, chosen, rejected, subset) scored.
 
-    accuracy: float
+    ``overall`` is RewardBench's score (:func:`reward_bench_scores`; None when no subset is RewardBench's);
+    ``pooled_accuracy`` is the share of all rows where chosen beat rejected, which weighs subsets by their row
+    counts and so is not RewardBench's score.
+    """
+
+    overall: float | None
+    sections: dict[str, float]
+    pooled_accuracy: float
     per_subset: dict[str, float]
     chosen_rewards: list[float]
     rejected_rewards: list[float]
@@ -233,8 +351,9 @@ def score(
 def reward_bench(
     model_dir: str | Path, path: str | Path, *, batch_size: int = 32, device: str = "cpu"
 ) -> RewardBenchResult:
-    """Score a RewardBench-format JSONL/Parquet file and report accuracy per ``subset`` (ties count as wrong,
-    as in allenai/reward-bench ``scripts/run_rm.py``). Section weighting is left to the caller."""
+    """Score a RewardBench-format JSONL/Parquet file: accuracy per ``subset`` (ties count as wrong, as in
+    allenai/reward-bench ``scripts/run_rm.py``), RewardBench's section scores and overall score, and the pooled
+    accuracy over all rows."""
     rows = load_rows(path)
     chosen = score(model_dir, [(r["prompt"], r["chosen"]) for r in rows], batch_size=batch_size, device=device)
     rejected = score(model_dir, [(r["prompt"], r["rejected"]) for r in rows], batch_size=batch_size, device=device)
@@ -243,4 +362,47 @@ def reward_bench(
         wins[str(row.get("subset", "all"))].append(c > r)
     per_subset = {name: sum(v) / len(v) for name, v in sorted(wins.items())}
     total = sum(c > r for c, r in zip(chosen, rejected, strict=True))
-    return RewardBenchResult(total / len(rows) if rows else math.nan, per_subset, chosen, rejected)
+    scores = reward_bench_scores(per_subset)
+    pooled = total / len(rows) if rows else math.nan
+    return RewardBenchResult(scores.overall, scores.sections, pooled, per_subset, chosen, rejected)
+
+
+def scorer(
+    model_dir: str | Path, *, batch_size: int = 32, max_length: int | None = None, device: str = "cpu"
+) -> Callable[[Sequence[tuple[Any, str]]], list[float]]:
+    """A :data:`~rm_jobs.training.benchmarks.Scorer` for a saved model: loaded once on ``device``, then each call
+    scores its ``(prompt, response)`` list in length-sorted batches, as :func:`score` does."""
+    reward_model, tokenizer, config = load_for_inference(model_dir, device=device)
+    dtype = resolve_precision(config, torch.device(device))
+    column = reward_column(reward_model)
+
+    def rewards(pairs: Sequence[tuple[Any, str]]) -> list[float]:
+        prompts = [render_prompt(prompt, tokenizer) for prompt, _ in pairs]
+        sequences = encode_pairs(tokenizer, prompts, [r for _, r in pairs], max_length or config.max_length)
+        if not sequences:
+            return []
+        outputs = predict(
+            reward_model, sequences, pad_token_id=int(tokenizer.pad_token_id), batch_size=batch_size, dtype=dtype
+        )
+        return [float(v) for v in outputs[:, column]]
+
+    return rewards
+
+
+def run_benchmark(
+    model_dir: str | Path,
+    path: str | Path,
+    *,
+    benchmark: BenchmarkName | None = None,
+    batch_size: int = 32,
+    device: str = "cpu",
+) -> BenchmarkResult:
+    """Score a RewardBench 2, RM-Bench or JudgeBench file as released (``benchmark`` None: told by its layout).
+
+    Raises BenchmarkLayoutError for a file in another layout (checked before the model is loaded)."""
+    rows = read_benchmark_file(path)
+    name = benchmark or detect_benchmark(rows)
+    if name not in SCORERS:
+        raise BenchmarkLayoutError(f"{name} files are scored by reward_bench(), not run_benchmark().")
+    check_rows(name, rows)
+    return SCORERS[name](rows, scorer(model_dir, batch_size=batch_size, device=device))

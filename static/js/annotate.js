@@ -53,7 +53,13 @@
 
   function init() {
     var ws = workspace();
-    if (!ws || !ws.dataset.assignment) { timerFor = null; pause(); return; }
+    if (!ws || !ws.dataset.assignment) {
+      timerFor = null;
+      pause();
+      var claim = ws && ws.querySelector("[data-claim]");
+      if (claim) claim.focus();
+      return;
+    }
     if (timerFor !== ws.dataset.assignment) {
       timerFor = ws.dataset.assignment;
       base = parseFloat(ws.dataset.timeOnTask || "0") || 0;

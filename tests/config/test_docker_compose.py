@@ -53,3 +53,19 @@ def test_every_app_service_uses_production_settings_postgres_and_redis() -> None
         assert env["DATABASE_URL"].startswith("postgres://") and "@db:" in env["DATABASE_URL"]
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:")
         assert any(v.startswith("media:") for v in SERVICES[name]["volumes"])
+
+
+def test_a_beat_sends_the_stale_job_sweep() -> None:
+    from django.conf import settings
+
+    argv = _argv("beat")
+    assert importlib.import_module(argv[argv.index("-A") + 1]).celery_app.main == "prefstack"
+    assert "beat" in argv and "worker" not in argv
+    assert SERVICES["beat"]["environment"]["CELERY_BROKER_URL"].startswith("redis://redis:")
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["rm_jobs.training_jobs_sweep_stale"] <= 60
+
+
+def test_the_demo_worker_runs_the_embedded_beat() -> None:
+    text = (ROOT / "scripts" / "demo.py").read_text()
+    assert '"-B"' in text

@@ -1,5 +1,6 @@
-"""The annotator's journey in headless Chromium, keyboard only: log in, annotate two comparisons (one after a
-validation error shown in place), skip one with a reason, and find a draft again after a reload."""
+"""The annotator's journey in headless Chromium, keyboard only: log in, start (the claim is a POST), annotate two
+comparisons (one after a validation error shown in place), skip one with a reason, and find a draft again after a
+reload."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def test_annotator_journey_keyboard_only(live_server, page: Page) -> None:
     page.keyboard.type("annie")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+
+    # Opening the page claims nothing; "Start" has the focus and claims (a POST) on Enter.
+    expect(page.get_by_test_id("claim")).to_be_focused()
+    assert not Assignment.objects.filter(annotator=annotator).exists()
     page.keyboard.press("Enter")
     expect(page.locator("#annotate-form")).to_be_visible()
     expect(page.locator('input[name="left.helpfulness"]').first).to_be_focused()

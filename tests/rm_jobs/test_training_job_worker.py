@@ -1,8 +1,9 @@
 """Training jobs on a real ``celery worker`` process (embedded filesystem broker locally, Redis in CI).
 
 queued → running → succeeded with metrics and a loadable checkpoint; a GPU job is never taken by a CPU-only worker;
-cancel stops the loop; a worker killed with SIGKILL mid-job leaves the job to the heartbeat sweep, which re-queues it
-from its last checkpoint, and the next worker resumes it to the end.
+cancel stops the loop; a pool process killed with SIGKILL mid-job (as the OOM killer does) hands the task back and the
+job resumes from its last checkpoint with no request made; a whole worker killed with SIGKILL leaves the job to the
+heartbeat sweep, which re-queues it from its last checkpoint, and the next worker resumes it to the end.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from transformers import AutoModelForSequenceClassification
 
 from rm_jobs.models import JobMetric, JobStatus, TrainingJob
 from rm_jobs.services.jobs import media_path, training_job_cancel, training_job_create, training_jobs_sweep_stale
-from tests.worker import worker_process
+from tests.worker import pool_children, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -127,3 +128,29 @@ def test_a_worker_killed_mid_job_leaves_it_to_the_sweep_which_resumes_it(
     assert (job.attempt, job.step) == (2, 16)
     assert job.worker.startswith("rescuer-")
     assert f"resuming runs/job-{job.id}/stage-0/checkpoint-{resumed_at}" in job.log
+
+
+def test_a_pool_process_killed_mid_job_resumes_from_its_checkpoint_with_no_request_made(
+    snapshot, researcher, tiny_base_model
+):
+    """kill -9 of the process running the job (the OOM killer's way): Celery hands the task back (acks_late,
+    reject_on_worker_lost), the new pool process sees the job still running with a silent heartbeat and resumes it
+    from its last checkpoint within two heartbeat intervals. Nothing here reads a page, the API or sweeps."""
+    heartbeat = 2
+    env = {**WORKER_ENV, "PREFSTACK_JOB_HEARTBEAT_SECONDS": str(heartbeat), "PREFSTACK_JOB_STALE_SECONDS": "600"}
+    with worker_process(hostname="oom", env=env, pool="prefork") as worker:
+        job = create(snapshot, researcher, max_steps=8, save_every_steps=2)
+        wait_for(job, lambda j: j.status == JobStatus.RUNNING and j.step >= 3)
+        (child,) = pool_children(worker)
+        os.kill(child, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(job, lambda j: j.attempt == 2, timeout=60)
+        taken_after = time.monotonic() - killed_at
+        wait_for(job, finished)
+    assert job.status == JobStatus.SUCCEEDED, job.error + job.log
+    assert (job.attempt, job.step) == (2, 8)
+    assert "its task came back" in job.log
+    resumed = job.log.split("resuming runs/", 1)[1].split()[0]
+    assert int(resumed.rsplit("checkpoint-", 1)[1].rstrip(",")) >= 2
+    # Two heartbeat intervals of silence, plus a second for Celery to start a new pool process on a busy machine.
+    assert taken_after <= 2 * heartbeat + 1.0, f"taken over {taken_after:.1f} s after the kill\n{job.log}"

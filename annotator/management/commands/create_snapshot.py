@@ -6,8 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.errors import ApplicationError
-from annotator.models import Project, SnapshotStatus
-from annotator.selectors.snapshots import aggregation_rule_get
+from annotator.models import SnapshotStatus
+from annotator.selectors.projects import project_find
+from annotator.selectors.snapshots import aggregation_rule_find
 from annotator.services.snapshots import snapshot_build, snapshot_create
 
 FINAL = (SnapshotStatus.READY, SnapshotStatus.FAILED)
@@ -31,10 +32,10 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=3600, help="With --wait: seconds to wait for a worker.")
 
     def handle(self, *args: Any, project: str, rule: str | None, wait: bool, **options: Any) -> None:
-        target = Project.objects.filter(slug=project).first()
+        target = project_find(slug=project)
         if target is None:
             raise CommandError(f"No project with slug {project!r}.")
-        chosen = aggregation_rule_get(name=rule)
+        chosen = aggregation_rule_find(name=rule)
         if rule and chosen is None:
             raise CommandError(f"No aggregation rule named {rule!r}.")
         try:

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotator.errors import ApplicationError
 from annotator.exports import EXPORT_FORMATS
-from annotator.models import Snapshot
+from annotator.selectors.snapshots import snapshot_find
 from annotator.services.snapshots import FILE_TYPES, snapshot_bundle_file, snapshot_export_file
 
 BUNDLE = "bundle"
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("--split", choices=["train", "validation"], help="One split (default: all, with a column).")
 
     def handle(self, *args: Any, snapshot: int, fmt: str, out: str, **options: Any) -> None:
-        found = Snapshot.objects.select_related("project").filter(id=snapshot).first()
+        found = snapshot_find(snapshot_id=snapshot)
         if found is None:
             raise CommandError(f"No snapshot {snapshot}.")
         target = Path(out)

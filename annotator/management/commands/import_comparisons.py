@@ -7,7 +7,7 @@ from tqdm import tqdm
 
 from annotator.errors import ApplicationError
 from annotator.imports import IMPORT_FORMATS
-from annotator.models import Project
+from annotator.selectors.projects import project_find
 from annotator.services.imports import comparisons_import
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--split", choices=["train", "validation"], help="Split for files that do not say.")
 
     def handle(self, *args: Any, file: str, project: str, fmt: str, split: str | None, **options: Any) -> None:
-        target = Project.objects.filter(slug=project).first()
+        target = project_find(slug=project)
         if target is None:
             raise CommandError(f"No project with slug {project!r}.")
         with tqdm(desc="comparisons", unit=" cmp", disable=options["verbosity"] == 0) as bar:

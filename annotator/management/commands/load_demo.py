@@ -7,9 +7,11 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from annotator.models import Membership, Project, Role
+from annotator.models import Role
+from annotator.selectors.projects import project_find, project_roles
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
 from annotator.services.imports import comparisons_import
+from annotator.services.projects import membership_add, project_create
 from annotator.services.simulation import annotations_simulate
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -28,23 +30,21 @@ class Command(BaseCommand):
         User = get_user_model()
         created_project = False
         with transaction.atomic():
-            project = Project.objects.filter(slug=DEMO_SLUG).first()
+            project = project_find(slug=DEMO_SLUG)
             if project is None:
                 lead = self._user(User, "lead")
-                lead.is_staff = True
+                lead.is_staff = True  # staff may create projects
                 lead.save(update_fields=["is_staff"])
-                project = Project.objects.create(
+                project = project_create(
                     slug=DEMO_SLUG,
                     name="Demo: helpful assistants",
+                    creator=lead,
                     guidelines=(DEMO_DIR / "guidelines.md").read_text(encoding="utf-8"),
                 )
-                from annotator.models.project import HELPSTEER2_ATTRIBUTES
-
-                for position, spec in enumerate(HELPSTEER2_ATTRIBUTES):
-                    project.attributes.create(position=position, **spec)
                 created_project = True
             for username, role in DEMO_USERS.items():
-                Membership.objects.get_or_create(project=project, user=self._user(User, username), role=role)
+                if role not in project_roles(project=project, user=self._user(User, username)):
+                    membership_add(project=project, username=username, role=role)
             aggregation_rules_ensure_defaults()
             if created_project:
                 comparisons_import(project=project, source=str(DEMO_DIR / "comparisons.jsonl"), fmt="prefstack")

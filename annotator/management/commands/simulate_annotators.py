@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from annotator.models import Project
+from annotator.selectors.projects import project_find
 from annotator.services.simulation import PROFILE_CYCLE, annotations_simulate
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--max-per-annotator", type=int, default=None)
 
     def handle(self, *args: Any, project: str, annotators: int, seed: int, **options: Any) -> None:
-        target = Project.objects.filter(slug=project).first()
+        target = project_find(slug=project)
         if target is None:
             raise CommandError(f"No project with slug {project!r}.")
         if annotators < 1:

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from annotator.errors import ApplicationError
-from annotator.models import Snapshot
+from annotator.selectors.snapshots import snapshot_find
 from rm_jobs.models import FINISHED_STATUSES, JobStatus, Objective, Queue, Strategy, TrainingJob
 from rm_jobs.services.jobs import media_path, training_job_create
 from rm_jobs.services.runs import training_job_execute
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=24 * 3600, help="With --wait: give up after N seconds.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        snapshot = Snapshot.objects.select_related("project").filter(id=options["snapshot"]).first()
+        snapshot = snapshot_find(snapshot_id=options["snapshot"])
         if snapshot is None:
             raise CommandError(f"No snapshot with id {options['snapshot']}.")
         hyper = {

@@ -140,3 +140,79 @@ def test_claim_endpoint_is_a_handful_of_queries(django_assert_max_num_queries) -
     # token, project and roles, the claim's five (+ savepoint and release), comparison to show, attributes
     with django_assert_max_num_queries(11):
         assert c.post(f"/api/v1/projects/{project.slug}/assignments/next/").status_code == 200
+
+
+# --- hostile input: 400 with the reason, nothing stored --------------------------------------------------------
+
+
+@pytest.mark.parametrize("escaped", ["bad\\u0000text", "\\ud800", "\\udc00x"])
+def test_the_draft_api_refuses_text_no_database_can_store(escaped: str) -> None:
+    project, _annotator, c = _setup(1)
+    a = c.post(f"/api/v1/projects/{project.slug}/assignments/next/").json()
+    body = '{"draft": {"justification": "so far ' + escaped + '"}}'
+    r = c.put(f"/api/v1/assignments/{a['id']}/draft/", body, content_type="application/json")
+    assert r.status_code == 400
+    assert r.json()["code"] == "validation_failed" and "justification" in r.json()["extra"]["fields"]
+    assert Assignment.objects.get(pk=a["id"]).draft == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("submit", '{"justification": "@Response 1 is right; @Response 2 is not.\\u0000"}'),
+        ("submit", '{"justification": "@Response 1 is right; @Response 2 is not.\\ud800"}'),
+        ("skip", '{"reason": "other", "note": "why\\u0000"}'),
+        ("skip", '{"reason": "other", "note": "\\udc00x"}'),
+    ],
+)
+def test_submit_and_skip_refuse_text_no_database_can_store(path: str, body: str) -> None:
+    project, _annotator, c = _setup(1)
+    a = c.post(f"/api/v1/projects/{project.slug}/assignments/next/").json()
+    base = _body(project)
+    merged = body[:-1] + ", " + '"ratings": ' + str(base["ratings"]).replace("'", '"') + ', "preference_strength": -2}'
+    r = c.post(f"/api/v1/assignments/{a['id']}/{path}/", merged, content_type="application/json")
+    assert r.status_code == 400, r.content
+    assert Assignment.objects.get(pk=a["id"]).status == AssignmentStatus.RESERVED
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"justification": "\u200b" * 40}, "justification"),
+        ({"time_on_task_seconds": 1e308}, "time_on_task_seconds"),
+        ({"time_on_task_seconds": -1}, "time_on_task_seconds"),
+        ({"time_on_task_seconds": 86_401}, "time_on_task_seconds"),
+    ],
+)
+def test_submission_validation_refuses_hostile_values(extra: dict[str, Any], field: str) -> None:
+    project, _annotator, c = _setup(1, min_justification_length=10)
+    a = c.post(f"/api/v1/projects/{project.slug}/assignments/next/").json()
+    r = c.post(f"/api/v1/assignments/{a['id']}/submit/", _body(project, **extra), format="json")
+    assert r.status_code == 400, r.content
+    assert field in r.json()["extra"]["fields"]
+    assert not Annotation.objects.exists()
+
+
+def test_a_nan_time_on_task_is_refused() -> None:
+    project, _annotator, c = _setup(1)
+    a = c.post(f"/api/v1/projects/{project.slug}/assignments/next/").json()
+    body = _body(project)
+    text = str(body["ratings"]).replace("'", '"')
+    raw = f'{{"ratings": {text}, "preference_strength": -2, "justification": "{body["justification"]}", '
+    r = c.post(
+        f"/api/v1/assignments/{a['id']}/submit/", raw + '"time_on_task_seconds": NaN}', content_type="application/json"
+    )
+    assert r.status_code == 400
+    assert not Annotation.objects.exists()
+
+
+def test_an_unknown_ratings_key_is_refused_not_dropped() -> None:
+    project, _annotator, c = _setup(1)
+    a = c.post(f"/api/v1/projects/{project.slug}/assignments/next/").json()
+    body = _body(project)
+    body["ratings"]["center"] = {"helpfulness": 2}
+    r = c.post(f"/api/v1/assignments/{a['id']}/submit/", body, format="json")
+    assert r.status_code == 400
+    assert "center" in r.json()["extra"]["fields"]["ratings"]
+    assert not Annotation.objects.exists()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import Role
+from annotator.services.imports import comparisons_import
 from tests.annotator.services.test_snapshots import annotate
 from tests.factories import ComparisonFactory, ProjectFactory, member
 
@@ -28,3 +31,14 @@ def test_who_sees_which_annotations() -> None:
     assert client.get(url).json()["count"] == 2
     assert client.get(url, {"comparison": comparison.id}).json()["count"] == 2
     assert client.get(url, {"comparison": "x"}).status_code == 400
+
+
+def test_an_imported_not_ratable_judgement_is_listed_as_such() -> None:
+    project = ProjectFactory()
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "formats" / "helpsteer2_preference.jsonl"
+    comparisons_import(project=project, source=str(fixture), fmt="helpsteer2-preference")
+    client = APIClient()
+    client.force_authenticate(member(project, Role.RESEARCHER))
+    results = client.get(f"/api/v1/projects/{project.slug}/annotations/", {"limit": 50}).json()["results"]
+    flagged = [(a["preference_strength"], a["justification"]) for a in results if a["not_ratable"]]
+    assert flagged == [(None, "Neither response is in English.")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -71,6 +72,29 @@ def test_a_bad_file_imports_nothing(lead_client: tuple[APIClient, Any]) -> None:
     )
     assert response.status_code == 400
     assert response.json()["code"] == "import_failed"
+    assert not Comparison.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        # 32 MiB of "[" and spaces in a ~32 KB .json.gz: streamed, and stopped at the decompressed cap.
+        ("bomb.json.gz", gzip.compress(b"[" + b" " * (32 << 20)), "after decompression"),
+        ("nul.jsonl", b'{"prompt": "p\\u0000", "response_1": "a", "response_2": "b"}\n', "contains a NUL character"),
+        ("surrogate.json", b'[{"prompt": "\\ud800", "response_1": "a", "response_2": "b"}]', "lone surrogate"),
+    ],
+)
+def test_a_hostile_file_is_a_400_with_the_reason_and_imports_nothing(
+    lead_client: tuple[APIClient, Any], settings: Any, name: str, data: bytes, reason: str
+) -> None:
+    settings.PREFSTACK_IMPORT_MAX_BYTES = 4 << 20
+    client, project = lead_client
+    response = client.post(
+        f"/api/v1/projects/{project.slug}/comparisons/import/",
+        {"file": SimpleUploadedFile(name, data), "format": "prefstack"},
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "import_failed" and reason in response.json()["message"]
     assert not Comparison.objects.exists()
 
 

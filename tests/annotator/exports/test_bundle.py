@@ -82,3 +82,33 @@ def test_the_unzipped_bundle_loads_with_datasets_by_config(bundle_dir: Path, tmp
     assert ratings.num_rows == {"train": 2, "validation": 2}
     trl = datasets.load_dataset(str(bundle_dir), "trl-preference", split="train", cache_dir=cache)
     assert trl.column_names == ["id", "split", "prompt", "chosen", "rejected", "margin"]
+
+
+def test_simultaneous_writes_of_one_bundle_never_share_a_partial_file(
+    items: list[SnapshotItem], tmp_path: Path
+) -> None:
+    """Several first downloads build the same bundle at once: each finishes, and the file is whole and the same."""
+    import threading
+
+    target, runs = tmp_path / "bundle.zip", 6
+    barrier = threading.Barrier(runs)
+    digests: list[str] = []
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        barrier.wait()
+        try:
+            digests.append(write_bundle(items, target, card="card", license_text="licence").sha256)
+        except BaseException as error:  # collected for the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=build) for _ in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(digests)) == 1 and len(digests) == runs
+    with zipfile.ZipFile(target) as archive:
+        assert archive.testzip() is None
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle.zip"]

@@ -10,8 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from annotator.exports import SnapshotItem
+from annotator.exports import ExportTarget, SnapshotItem
 from annotator.exports.canonical import ItemsWriter, items_schema, items_to_columns, read_items
+from annotator.exports.write import write_exports_from_canonical
 from tests.annotator.exports.conftest import ATTRIBUTES, sample_items
 
 
@@ -75,3 +76,35 @@ def test_out_of_range_rating_raises_instead_of_wrapping(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="int8"):
         writer.write(columns)
     writer.close()
+
+
+def test_a_version_2_file_without_the_used_flags_reads_as_all_used(tmp_path: Path) -> None:
+    """Snapshots built before the ``used_*`` flags still read and export: every annotation counts as used."""
+    items = [
+        dataclasses.replace(
+            sample_items()[0], annotations=(dataclasses.replace(sample_items()[0].annotations[1], used_1=False),)
+        )
+    ]
+    path = tmp_path / "items.parquet"
+    writer = ItemsWriter(path, ATTRIBUTES)
+    writer.write(items_to_columns(items, ATTRIBUTES))
+    writer.close()
+    table = pq.read_table(path)
+    notes = table.column("annotations").combine_chunks()
+    struct = notes.values
+    keep = [i for i in range(struct.type.num_fields) if not struct.type.field(i).name.startswith("used_")]
+    old_struct = pa.StructArray.from_arrays(
+        [struct.field(i) for i in keep], fields=[struct.type.field(i) for i in keep]
+    )
+    old_notes = pa.ListArray.from_arrays(notes.offsets, old_struct)
+    metadata = {b"prefstack": table.schema.metadata[b"prefstack"].replace(b'"version":3', b'"version":2')}
+    old = table.set_column(table.schema.get_field_index("annotations"), "annotations", old_notes)
+    old_path = tmp_path / "old.parquet"
+    pq.write_table(old.replace_schema_metadata(metadata), old_path)
+
+    (item,) = read_items(old_path)
+    assert [(a.used_1, a.used_2, a.used_preference) for a in item.annotations] == [(True, True, True)]
+    (written,) = write_exports_from_canonical(
+        old_path, tmp_path / "out", targets=[ExportTarget("helpsteer2-disagreements", "parquet")], split_files=False
+    )
+    assert [r["helpfulness"] for r in pq.read_table(written.path).to_pylist()] == [[3], []]

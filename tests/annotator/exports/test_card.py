@@ -77,3 +77,14 @@ def test_the_licence_notice_names_cc_by_4_and_its_canonical_url() -> None:
     assert text.startswith("Copyright (c) 2026 Example Lab\n")
     assert "Creative Commons Attribution 4.0 International" in text
     assert "https://creativecommons.org/licenses/by/4.0/legalcode" in text
+
+
+def test_the_aggregation_section_says_what_each_parameter_does() -> None:
+    card = render_dataset_card(
+        title="t", summary="s", collection="c", attributes=[], aggregation_rule="helpsteer2 v1 (helpsteer2)",
+        aggregation_parameters={"keep": 3, "max_strength_spread": None}, agreement=[], counts={}, attribution="a",
+        limitations=[],
+    )  # fmt: skip
+    assert "- `max_strength_spread`: None — no comparison is dropped for disagreement on the preference: kept " in card
+    assert "[-3, 0, 3] aggregate to 0" in card
+    assert "- `keep`: 3 — the 3 annotations that agree most are kept" in card

@@ -34,6 +34,16 @@ def _items() -> list[SnapshotItem]:
             annotations=(IndividualAnnotation("a2", {}, {"verbosity": 2}, 3, False, "Two. Better."),),
         ),
         dataclasses.replace(first, comparison_id="c5", split="validation", preference_strength=1, annotations=()),
+        # The rule left a2 out of response 1's ratings and of the preference, a1 out of response 2's.
+        dataclasses.replace(
+            first,
+            comparison_id="c6",
+            annotations=(
+                dataclasses.replace(first.annotations[0], used_2=False),
+                dataclasses.replace(first.annotations[1], used_1=False, used_preference=False),
+                first.annotations[2],
+            ),
+        ),
     ]
 
 
@@ -69,9 +79,13 @@ def test_formats_leave_out_what_they_should(canonical: Path, tmp_path: Path) -> 
     targets = [ExportTarget(fmt, "parquet") for fmt in EXPORT_FORMATS]
     files = {f.fmt: f for f in write_exports_from_canonical(canonical, tmp_path, targets=targets, split_files=False)}
     trl = pq.read_table(files["trl-preference"].path).to_pylist()
-    assert [r["id"] for r in trl] == ["c1", "c4", "c5", "c4", "c5", "c4", "c5"]  # the tie c2 and c3 (none) left out
+    assert [r["id"] for r in trl] == ["c1", *["c4", "c5", "c6"] * 3]  # the tie c2 and c3 (none) left out
     assert trl[1]["chosen"] == "Four" and trl[1]["margin"] == 3.0  # positive strength: response 2 chosen
-    assert files["helpsteer2"].rows == 2 * 6  # c1, c2, c3 and c5 (three times); c4 has no aggregated rating
+    assert files["helpsteer2"].rows == 2 * 9  # c1, c2, c3, c5 and c6 (three times); c4 has no aggregated rating
+    used = pq.read_table(files["helpsteer2-disagreements"].path).to_pylist()
+    every = pq.read_table(files["helpsteer2-disagreements-all"].path).to_pylist()
+    assert [r["helpfulness"] for r in used[-2:]] == [[4], []]  # c6: a2 left out of response 1, a1 of response 2
+    assert [r["helpfulness"] for r in every[-2:]] == [[4, 3], [1]]
 
 
 def test_helpsteer2_prompt_renders_multi_turn_prompts(canonical: Path) -> None:

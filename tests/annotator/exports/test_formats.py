@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from annotator.exports import EXPORT_FORMATS, ExportFormat, SnapshotItem, write_export
+from annotator.exports import EXPORT_FORMATS, ExportFormat, IndividualAnnotation, SnapshotItem, write_export
 
 PROMPT = "Hi\n<extra_id_1>Assistant\nHello!\n<extra_id_1>User\nc#"
 CONTEXT = [
@@ -160,6 +160,10 @@ EXPECTED: dict[ExportFormat, dict[str, list[dict[str, object]]]] = {
 }
 
 
+# The samples' rule used every annotation: the opt-in full list is the same file.
+EXPECTED["helpsteer2-disagreements-all"] = EXPECTED["helpsteer2-disagreements"]
+
+
 def _lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -199,3 +203,38 @@ def test_an_item_without_ratings_is_left_out_of_the_rating_formats(items: list[S
     assert train.rows == 0
     (train, _) = write_export([unrated], "helpsteer2-preference", tmp_path, file_type="jsonl")
     assert train.rows == 0
+
+
+def _outlier_item(items: list[SnapshotItem]) -> SnapshotItem:
+    """Four raters of response 1's helpfulness, [4, 4, 3, 0]: the rule kept the first three (released label 4);
+    the fourth's preference was left out too, and a not-ratable judgement is not a preference."""
+    a1 = items[0].annotations[0]
+    raters = [
+        replace(
+            a1, annotator=f"a{i}", ratings_1={**a1.ratings_1, "helpfulness": h}, ratings_2={}, preference_strength=s
+        )
+        for i, (h, s) in enumerate([(4, -2), (4, -2), (3, -1), (0, 3)], 1)
+    ]
+    raters[3] = replace(raters[3], used_1=False, used_preference=False)
+    not_ratable = IndividualAnnotation("a5", {}, {}, None, True, "Cannot tell.", used_preference=False)
+    return replace(items[0], annotations=(*raters, not_ratable))
+
+
+def test_disagreements_hold_only_the_annotations_the_rule_used(items: list[SnapshotItem], tmp_path: Path) -> None:
+    item = _outlier_item(items)
+    (train, _) = write_export([item], "helpsteer2-disagreements", tmp_path / "used", file_type="jsonl")
+    assert [row["helpfulness"] for row in _lines(train.path)] == [[4, 4, 3], []]  # response 2: nobody rated it
+    (train, _) = write_export([item], "helpsteer2-disagreements-all", tmp_path / "all", file_type="jsonl")
+    assert [row["helpfulness"] for row in _lines(train.path)] == [[4, 4, 3, 0], []]
+
+
+def test_helpsteer3_individual_preference_holds_the_preferences_the_rule_used(
+    items: list[SnapshotItem], tmp_path: Path
+) -> None:
+    (train, _) = write_export([_outlier_item(items)], "helpsteer3", tmp_path, file_type="jsonl")
+    (row,) = _lines(train.path)
+    assert [p["score"] for p in row["individual_preference"]] == [-2, -2, -1]
+    (hs2p, _) = write_export([_outlier_item(items)], "helpsteer2-preference", tmp_path, file_type="jsonl")
+    (row,) = _lines(hs2p.path)
+    # HelpSteer2-Preference's unprocessed list keeps everything, the not-ratable judgement as -100.
+    assert [p["strength"] for p in row["all_preferences_unprocessed"]] == [-2, -2, -1, 3, -100]

@@ -5,13 +5,17 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
+import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from annotator.imports import ComparisonRecord, ImportFormatError, parse_file
+from annotator.imports import ComparisonRecord, ImportFormatError, containers, parse_file
 from annotator.imports.containers import detect_container
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "formats"
@@ -173,7 +177,8 @@ def test_an_unknown_format_is_refused() -> None:
 
 def test_invalid_json_in_an_array_names_its_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
-    path.write_text('[\n{"prompt": "a"},\n{"prompt": }\n]', encoding="utf-8")
+    # Elements are read one at a time: the first (valid) one is parsed before the broken one is reached.
+    path.write_text('[\n{"prompt": "a", "response_1": "b", "response_2": "c"},\n{"prompt": }\n]', encoding="utf-8")
     with pytest.raises(ImportFormatError, match=r"^line 3: invalid JSON"):
         list(parse_file(path, "prefstack"))
 
@@ -183,3 +188,148 @@ def test_a_file_object_is_read_from_its_position_and_left_open() -> None:
     upload.name = "pairs.jsonl"
     assert len(list(parse_file(upload, "prefstack"))) == 2
     assert not upload.closed
+
+
+# --- hostile files: decompression bombs, huge lines, floods of blank lines -------------------------------------
+# Each bomb is a few hundred KB of gzip that expands to 64 MiB; the caps set here are far below that, and reading
+# must stop at the cap in bounded memory (measured with tracemalloc: Python's own allocations, bytes included).
+
+BOMB_BYTES = 64 << 20
+
+
+def _gzip_of(*parts: tuple[bytes, int]) -> bytes:
+    """gzip of each ``(block, times)`` written in turn, built a block at a time."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0) as gz:
+        for block, times in parts:
+            for _ in range(times):
+                gz.write(block)
+    return out.getvalue()
+
+
+def _spaces(n: int, char: bytes = b" ") -> tuple[bytes, int]:
+    return char * (1 << 20), n >> 20
+
+
+def _peak_while(fn: Callable[[], object]) -> tuple[BaseException | None, int]:
+    tracemalloc.start()
+    try:
+        fn()
+        error: BaseException | None = None
+    except ImportFormatError as exc:
+        error = exc
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return error, peak
+
+
+def _drain(source: io.BytesIO, fmt: str = "prefstack", **kwargs: object) -> None:
+    for _ in parse_file(source, fmt, **kwargs):  # type: ignore[arg-type]
+        pass
+
+
+def _upload(data: bytes, name: str) -> io.BytesIO:
+    upload = io.BytesIO(data)
+    upload.name = name
+    return upload
+
+
+@pytest.mark.parametrize(
+    ("name", "parts", "message"),
+    [
+        # 64 MiB of spaces and no newline: one endless line.
+        ("spaces.jsonl.gz", [_spaces(BOMB_BYTES)], r"^line 1: line 1 is longer than 1,048,576 bytes"),
+        # One JSON object whose string never ends.
+        ("huge.jsonl.gz", [(b'{"prompt": "', 1), _spaces(BOMB_BYTES, b"a")], r"^line 1: line 1 is longer than"),
+        ("huge.csv.gz", [(b"prompt,response_1,response_2\n", 1), _spaces(BOMB_BYTES, b"a")], r"^line 2: line 2 is"),
+        # A JSON array whose first element never ends.
+        ("huge.json.gz", [(b'[{"prompt": "', 1), _spaces(BOMB_BYTES, b"a")], r"^row 1: element 1 is longer than"),
+        # A JSON array of spaces: nothing to keep, so only the total cap stops it.
+        ("spaces.json.gz", [(b"[", 1), _spaces(BOMB_BYTES)], "after decompression"),
+        # Millions of small valid rows: the total cap stops it.
+        (
+            "rows.json.gz",
+            [(b"[", 1), (b'{"prompt": "p", "response_1": "a", "response_2": "b"},' * 1000, BOMB_BYTES // 53_000)],
+            "after decompression",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) and "." in value else "",
+)
+def test_a_decompression_bomb_is_refused_at_the_cap_in_bounded_memory(
+    name: str, parts: list[tuple[bytes, int]], message: str
+) -> None:
+    data = _gzip_of(*parts)
+    assert len(data) < 1 << 20  # a small upload ...
+    error, peak = _peak_while(
+        lambda: _drain(_upload(data, name), max_bytes=4 << 20, max_line_bytes=1 << 20)
+    )  # ... that would expand to 64 MiB
+    assert error is not None
+    assert re.search(message, str(error)), str(error)
+    assert peak < 12 << 20, f"peak {peak:,} bytes"
+
+
+def test_a_flood_of_blank_lines_is_passed_over_quickly_in_bounded_memory() -> None:
+    data = _gzip_of((b'{"prompt": "p", "response_1": "a", "response_2": "b"}\n', 1), _spaces(BOMB_BYTES, b"\n"))
+    data += _gzip_of((b'\r\n  \n{"prompt": "q", "response_1": "a", "response_2": "b"}\n', 1))  # a second member
+    started = time.perf_counter()
+    records: list[ComparisonRecord] = []
+    error, peak = _peak_while(lambda: records.extend(parse_file(_upload(data, "blank.jsonl.gz"), "prefstack")))
+    elapsed = time.perf_counter() - started
+    assert error is None
+    assert [r.line for r in records] == [1, BOMB_BYTES + 4]
+    assert peak < 12 << 20, f"peak {peak:,} bytes"
+    # 64 Mi blank lines read one by one took ~40 s of a core; skipped a run at a time they take well under one.
+    assert elapsed < 10, f"{elapsed:.1f} s"
+
+
+def test_a_flood_of_empty_csv_lines_is_passed_over_but_not_inside_a_quoted_cell() -> None:
+    data = _gzip_of(
+        (b'prompt,response_1,response_2\n"two\n\nparagraphs",a,b\n', 1),
+        _spaces(BOMB_BYTES, b"\n"),
+        (b"p,a,b\n", 1),
+    )
+    started = time.perf_counter()
+    records = list(parse_file(_upload(data, "blank.csv.gz"), "prefstack"))
+    assert time.perf_counter() - started < 10
+    assert [(r.line, r.turns[0].content) for r in records] == [(2, "two\n\nparagraphs"), (BOMB_BYTES + 5, "p")]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"prompt": ' + b"9" * 5000 + b"}\n", r"^line 1: a JSON value cannot be read \(Exceeds the limit"),
+        (b"[" * 100_000 + b"]" * 100_000 + b"\n", r"^line 1: the JSON is nested too deeply"),
+    ],
+)
+def test_json_that_python_refuses_beyond_syntax_is_an_import_error(body: bytes, message: str) -> None:
+    with pytest.raises(ImportFormatError, match=message):
+        _drain(_upload(body, "x.jsonl"))
+
+
+def test_a_parquet_file_too_large_once_decompressed_is_refused_from_its_footer(tmp_path: Path) -> None:
+    path = tmp_path / "big.parquet"
+    rows = [{"prompt": f"{i}" + "p" * 100_000, "response_1": "a", "response_2": "b"} for i in range(40)]
+    pq.write_table(pa.Table.from_pylist(rows), path, compression="zstd", use_dictionary=False)
+    assert path.stat().st_size < 100_000  # 4 MB of text compresses to almost nothing
+    with pytest.raises(ImportFormatError, match="once decompressed, over the limit of 1,000,000 bytes"):
+        _drain(path, max_bytes=1_000_000)  # type: ignore[arg-type]
+    with pytest.raises(ImportFormatError, match="per row"):
+        _drain(path, max_line_bytes=50_000)  # type: ignore[arg-type]
+    assert len(list(parse_file(path, "prefstack"))) == 40
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_streaming_readers_agree_with_json_whatever_the_chunk_boundaries(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Every element and line is cut by chunk ends at every possible place (strings, escapes, numbers, literals)."""
+    monkeypatch.setattr(containers, "_READ_BUFFER", chunk)
+    rows: list[dict[str, object]] = [
+        {"prompt": 'é "q" \\ \u2028 \U0001f600', "response_1": "a\nb", "response_2": "", "n": -12.5e3, "t": True},
+        {"prompt": "x" * 200, "response_1": "\u00e9", "response_2": "b", "m": None, "l": [1, [2, {"k": False}]]},
+    ]
+    array = "\ufeff[ \n" + " ,\r\n".join(json.dumps(r, ensure_ascii=i % 2 == 0) for i, r in enumerate(rows)) + "\n]"
+    lines = "\n\n  \n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n   \n"
+    assert [row for _, row in containers.iter_json_array(io.BytesIO(array.encode()))] == rows
+    assert [(n, row) for n, row in containers.iter_jsonl(io.BytesIO(lines.encode()))] == [(1, rows[0]), (4, rows[1])]

@@ -3,15 +3,11 @@ import pytest
 from annotator.errors import ValidationFailed
 from annotator.models import Assignment, AssignmentStatus, Review, Role
 from annotator.selectors.annotations import annotation_frame
-from annotator.selectors.quality import (
-    aggregation_rule_preview,
-    agreement_over_time,
-    agreement_overview_get,
-    annotator_annotations,
-    annotator_table,
-    disagreement_queue,
-    project_progress,
-)
+from annotator.selectors.quality.agreement import agreement_over_time, agreement_overview_get
+from annotator.selectors.quality.annotators import annotator_annotations, annotator_table
+from annotator.selectors.quality.disagreements import disagreement_queue
+from annotator.selectors.quality.progress import project_progress
+from annotator.selectors.quality.rules import aggregation_rule_preview
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
 from annotator.services.reviews import review_decide
 from tests.annotator.selectors.quality_data import annotate, simulated_project
@@ -248,7 +244,7 @@ def test_accepted_only_rule_counts_only_accepted_annotations(project) -> None:
 
 
 def test_the_flagged_order_lists_comparisons_a_reward_model_sent_to_review() -> None:
-    from annotator.selectors.quality import disagreement_queue
+    from annotator.selectors.quality.disagreements import disagreement_queue
     from tests.factories import ComparisonFactory
 
     flagged = ComparisonFactory(metadata={"needs_review": {"reason": "model prefers response 1 by 4.2", "job": 7}})

@@ -66,3 +66,11 @@ def test_create_refuses_a_taken_name_and_bad_parameters() -> None:
         aggregation_rule_create(name="odd", kind="mode")
     with pytest.raises(NotFound):
         aggregation_rule_version_create(name="nope", params={})
+
+
+def test_the_default_helpsteer2_rule_states_its_preference_spread_threshold() -> None:
+    (rule, *_) = aggregation_rules_ensure_defaults()
+    assert rule.name == "helpsteer2"
+    assert rule.params["max_strength_spread"] is None  # a visible parameter of the version
+    assert "max_strength_spread = None" in rule.description
+    assert "[-3, 0, 3] aggregate to 0" in rule.description

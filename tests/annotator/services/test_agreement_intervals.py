@@ -4,7 +4,7 @@ from annotator.models import AgreementIntervals, IntervalsStatus
 from annotator.selectors.agreement_cache import agreement_intervals_get
 from annotator.services import agreement_intervals as service
 from annotator.services.agreement_intervals import agreement_intervals_compute, agreement_intervals_request
-from annotator.tasks_quality import agreement_intervals_task
+from annotator.tasks import agreement_intervals_task
 from tests.annotator.selectors.quality_data import annotate, simulated_project
 from tests.factories import ComparisonFactory, ProjectFactory, member
 

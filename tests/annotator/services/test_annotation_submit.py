@@ -8,12 +8,8 @@ from django.utils import timezone
 
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import Annotation, Assignment, AssignmentStatus, Membership
-from annotator.services.assignments import (
-    annotation_submit,
-    assignment_claim_next,
-    assignment_skip,
-    shown_from_response_terms,
-)
+from annotator.services.assignments import annotation_submit, assignment_claim_next, assignment_skip
+from annotator.shown_terms import shown_from_response_terms
 from tests.factories import ComparisonFactory, ProjectFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +219,41 @@ def test_submit_is_a_handful_of_queries(django_assert_max_num_queries) -> None:
     # (+ savepoint and release)
     with django_assert_max_num_queries(7):
         _submit(a, annotator, ratings_shown=ratings)
+
+
+# --- hostile input --------------------------------------------------------------------------------------------
+
+
+def test_invisible_characters_do_not_count_toward_the_minimum_length() -> None:
+    a, annotator = _setup(min_justification_length=20)
+    for text in ("\u200b" * 40, "@R" + "\u200b\u200d" * 30, "\u3164" * 40):
+        with pytest.raises(ValidationFailed) as err:
+            _submit(a, annotator, justification=text)
+        assert list(err.value.extra["fields"]) == ["justification"]
+    assert not Annotation.objects.exists()
+
+
+def test_an_unknown_ratings_key_is_refused() -> None:
+    a, annotator = _setup()
+    ratings = {**_ratings(a), "middle": {"helpfulness": 3}}
+    with pytest.raises(ValidationFailed) as err:
+        _submit(a, annotator, ratings_shown=ratings)
+    assert "'middle'" in err.value.extra["fields"]["ratings"]
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize("seconds", [1e308, float("inf"), float("nan"), -0.5, 86_400.5])
+def test_an_implausible_time_on_task_is_refused(seconds: float) -> None:
+    a, annotator = _setup()
+    with pytest.raises(ValidationFailed) as err:
+        _submit(a, annotator, time_on_task_seconds=seconds)
+    assert err.value.extra["fields"]["time_on_task_seconds"] == "Time on task is a number of seconds from 0 to 86400."
+    assert not Annotation.objects.exists()
+
+
+def test_the_time_on_task_bound_is_a_setting(settings: Any) -> None:
+    a, annotator = _setup()
+    settings.PREFSTACK_MAX_TIME_ON_TASK_SECONDS = 10
+    with pytest.raises(ValidationFailed):
+        _submit(a, annotator, time_on_task_seconds=11)
+    assert _submit(a, annotator, time_on_task_seconds=10).annotation.time_on_task_seconds == 10

@@ -266,8 +266,8 @@ def test_a_stale_candidate_is_recounted_under_its_lock(monkeypatch: pytest.Monke
 def test_when_every_candidate_is_locked_the_claim_looks_again(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows locked by transactions in flight are skipped (PostgreSQL's SKIP LOCKED); while unlocked work exists the
     claim looks again after a short pause instead of saying that nothing is left."""
-    from annotator import hot_sql
     from annotator.services import assignments as service
+    from annotator.services import locks
 
     project = ProjectFactory(overlap=1)
     open_ = ComparisonFactory(project=project)
@@ -281,7 +281,7 @@ def test_when_every_candidate_is_locked_the_claim_looks_again(monkeypatch: pytes
                 return None  # every candidate held by someone else's transaction, this once
         return real(**kw)
 
-    monkeypatch.setattr(hot_sql, "skips_locked_rows", lambda: True)
+    monkeypatch.setattr(locks, "skips_locked_rows", lambda: True)
     monkeypatch.setattr(service, "_candidate_comparison", first_look_finds_all_locked)
     monkeypatch.setattr(service, "_BUSY_BACKOFF_S", (0.0, 0.0))
     a = assignment_claim_next(project=project, annotator=member(project))
@@ -349,3 +349,15 @@ def test_concurrent_claims_and_submissions_never_exceed_the_overlap() -> None:
     assert per_comparison == dict.fromkeys(Comparison.objects.filter(project=project).values_list("id", flat=True), 3)
     assert sorted(submitted) == sorted(Annotation.objects.values_list("pk", flat=True))  # none lost
     assert len(submitted) == 36
+
+
+def test_a_returned_assignment_comes_back_before_an_older_reservation() -> None:
+    project = ProjectFactory()
+    older, newer = ComparisonFactory(project=project), ComparisonFactory(project=project)
+    annotator = member(project)
+    Assignment.objects.create(
+        comparison=older, annotator=annotator, status=AssignmentStatus.RESERVED,
+        reserved_until=timezone.now() + timedelta(minutes=30),
+    )  # fmt: skip
+    returned = Assignment.objects.create(comparison=newer, annotator=annotator, status=AssignmentStatus.RETURNED)
+    assert assignment_claim_next(project=project, annotator=annotator) == returned

@@ -2,6 +2,7 @@ import gzip
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,9 +73,17 @@ def test_preference_not_ratable_is_a_skip_never_a_scale_point(tmp_path: Path) ->
     }  # fmt: skip
     result = comparisons_import(project=project, source=str(_jsonl(tmp_path, [row])), fmt="helpsteer2-preference")
     assert (result.annotations, result.skipped_as_not_ratable) == (2, 1)
-    assert sorted(Annotation.objects.values_list("preference_strength", flat=True)) == [1, 2]
+    assert sorted(Annotation.objects.filter(not_ratable=False).values_list("preference_strength", flat=True)) == [1, 2]
     skipped = Assignment.objects.get(status=AssignmentStatus.SKIPPED)
     assert skipped.skip_reason == "not_ratable"
+    # The not-ratable judgement is kept as an annotation, in the file's order, with no strength.
+    kept = list(Annotation.objects.order_by("id").values_list("preference_strength", "not_ratable", "justification"))
+    assert kept == [
+        (1, False, "@Response 2 is slightly better."),
+        (None, True, "Cannot tell."),
+        (2, False, "@Response 2 is better."),
+    ]
+    assert Annotation.objects.get(not_ratable=True).assignment == skipped
     comparison = Comparison.objects.get()
     assert comparison.split == "validation"
     assert SourceLabel.objects.get().preference_strength == 1
@@ -136,3 +145,100 @@ def test_annotation_frame_can_carry_justifications(tmp_path: Path) -> None:
     frame = annotation_frame(project=project, include_justifications=True)
     assert frame["justification"].tolist() == ["@Response 2 is better."]
     assert frame["strength"].tolist() == [2.0] and frame["review_status"].tolist() == ["unreviewed"]
+
+
+# --- hostile input: refused with the reason, nothing written, on SQLite and PostgreSQL alike -----------------------
+
+
+def _prefstack_line(**fields: object) -> bytes:
+    row = {"prompt": "p", "response_1": "a", "response_2": "b", **fields}
+    return (json.dumps(row) + "\n").encode()
+
+
+def _refused(project: object, data: bytes, name: str = "x.jsonl") -> ImportFailed:
+    upload = io.BytesIO(_prefstack_line(source_id="fine") + data)
+    upload.name = name
+    with pytest.raises(ImportFailed) as caught:
+        comparisons_import(project=project, source=upload, fmt="prefstack")  # type: ignore[arg-type]
+    assert Comparison.objects.count() == 0 and SourceLabel.objects.count() == 0
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("fields", "column", "problem"),
+    [
+        ({"response_2": "b\x00"}, "response_2", "a NUL character (U+0000) at position 1"),
+        ({"prompt": "\ud800"}, "prompt[0]", "a lone surrogate (U+D800) at position 0"),
+        ({"justification": "ok \udc00x"}, "justification", "a lone surrogate (U+DC00)"),
+        ({"metadata": {"tags": ["a", "\x00"]}}, "metadata.tags[1]", "a NUL character"),
+        ({"metadata": {"k\x00": 1}}, "metadata.k\x00", "a NUL character"),
+        ({"source_id": "s\x00"}, "source_id", "a NUL character"),
+    ],
+)
+def test_text_no_database_can_store_is_refused_naming_the_line_and_field(
+    fields: dict[str, object], column: str, problem: str
+) -> None:
+    error = _refused(ProjectFactory(), _prefstack_line(**fields))
+    assert error.extra["line"] == 2 and error.extra["column"] == column
+    assert problem in error.message
+
+
+@pytest.mark.parametrize(
+    ("setting", "fields", "column"),
+    [
+        ("PREFSTACK_MAX_RESPONSE_CHARS", {"response_1": "r" * 101}, "response_1"),
+        ("PREFSTACK_MAX_PROMPT_CHARS", {"prompt": [{"role": "user", "content": "p" * 101}]}, "prompt"),
+        ("PREFSTACK_MAX_JUSTIFICATION_CHARS", {"justification": "j" * 101}, "justification"),
+        ("PREFSTACK_MAX_METADATA_CHARS", {"metadata": {"k": "m" * 100}}, "metadata"),
+    ],
+)
+def test_a_field_over_its_limit_is_refused_with_the_limit(
+    settings: object, setting: str, fields: dict[str, object], column: str
+) -> None:
+    setattr(settings, setting, 100)
+    error = _refused(ProjectFactory(), _prefstack_line(**fields))
+    assert error.extra["column"] == column and error.extra["line"] == 2
+    assert "over the limit of 100" in error.message
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1])
+def test_a_metadata_integer_beyond_64_bits_is_refused(value: int) -> None:
+    error = _refused(ProjectFactory(), _prefstack_line(metadata={"n": value}))
+    assert error.extra["column"] == "metadata" and "64-bit" in error.message
+
+
+def test_a_source_id_longer_than_its_column_is_refused() -> None:
+    error = _refused(ProjectFactory(), _prefstack_line(source_id="s" * 201))
+    assert error.extra["column"] == "source_id" and "over the limit of 200" in error.message
+
+
+def test_a_gzip_bomb_is_refused_at_the_caps_of_the_settings(settings: object) -> None:
+    settings.PREFSTACK_IMPORT_MAX_LINE_BYTES = 64 * 1024  # type: ignore[attr-defined]
+    settings.PREFSTACK_IMPORT_MAX_BYTES = 4 << 20  # type: ignore[attr-defined]
+    project = ProjectFactory()
+    for filler, message in ((b" ", "line 2 is longer than 65,536 bytes"), (b"\n", "after decompression")):
+        body = io.BytesIO()
+        with gzip.GzipFile(fileobj=body, mode="wb") as gz:
+            gz.write(_prefstack_line())
+            for _ in range(16):
+                gz.write(filler * (1 << 20))  # 16 MiB of spaces (one endless line) or of blank lines
+        assert body.tell() < 100_000
+        body.seek(0)
+        body.name = "bomb.jsonl.gz"
+        with pytest.raises(ImportFailed, match=message):
+            comparisons_import(project=project, source=body, fmt="prefstack")
+        assert Comparison.objects.count() == 0
+
+
+def test_a_file_over_a_cap_is_not_read_a_second_time_to_list_errors(settings: Any, monkeypatch: Any) -> None:
+    settings.PREFSTACK_IMPORT_MAX_LINE_BYTES = 1024
+    monkeypatch.setattr("annotator.services.imports.find_format_errors", _must_not_be_called)
+    upload = io.BytesIO(_prefstack_line(response_1="r" * 2000))
+    upload.name = "long.jsonl"
+    with pytest.raises(ImportFailed, match="line 1 is longer than 1,024 bytes") as caught:
+        comparisons_import(project=ProjectFactory(), source=upload, fmt="prefstack")
+    assert [e["line"] for e in caught.value.extra["errors"]] == [1]
+
+
+def _must_not_be_called(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the file was read again")

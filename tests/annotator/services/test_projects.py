@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
+from annotator.domain import HELPSTEER2_ATTRIBUTES
 from annotator.errors import PermissionDenied, ValidationFailed
 from annotator.models import Annotation, Assignment, AssignmentStatus, Attribute, Membership, Project, Role
-from annotator.models.project import HELPSTEER2_ATTRIBUTES
 from annotator.services.projects import (
     attribute_create,
     attribute_delete,
@@ -60,7 +60,7 @@ def test_project_create_makes_creator_lead_with_helpsteer2_attributes() -> None:
     project = project_create(slug="hs2", name=" HelpSteer2 redo ", creator=creator, overlap=5)
     assert project.name == "HelpSteer2 redo"
     assert project.overlap == 5
-    assert list(project.attributes.values_list("name", flat=True)) == [a["name"] for a in HELPSTEER2_ATTRIBUTES]
+    assert list(project.attributes.values_list("name", flat=True)) == list(HELPSTEER2_ATTRIBUTES)
     assert all(len(a.level_descriptions) == 5 for a in project.attributes.all())
     assert Membership.objects.get(project=project).role == Role.LEAD
     assert Membership.objects.get(project=project).user == creator

@@ -522,3 +522,66 @@ def test_building_chunk_by_chunk_gives_the_same_snapshot_as_all_at_once(monkeypa
     assert whole.counts["annotations"] == Annotation.objects.filter(comparison__project=project).count() - 1
     assert _same_numbers(whole.agreement, chunked.agreement)
     assert whole.agreement["released"]["helpfulness"]["ci_low"] is not None  # the interval was computed
+
+
+FORMAT_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "formats"
+
+
+def test_the_helpsteer2_preference_fixture_round_trips_with_its_not_ratable_entries() -> None:
+    """Import the HelpSteer2-Preference fixture (one pair judged not ratable: strength -100), snapshot it with the
+    default rule, export it: the same rows, the -100 entry in place."""
+    source = FORMAT_FIXTURES / "helpsteer2_preference.jsonl"
+    rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines()]
+    assert any(p["strength"] == -100 for r in rows for p in r["all_preferences_unprocessed"])
+    project = ProjectFactory()
+    comparisons_import(project=project, source=str(source), fmt="helpsteer2-preference")
+    assert Annotation.objects.filter(not_ratable=True).count() == 1
+    snapshot = build(project)
+    exported = snapshot_export_file(snapshot=snapshot, fmt="helpsteer2-preference", file_type="jsonl")
+    assert [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()] == rows
+    # Counted in the card, kept out of the agreement figures.
+    assert snapshot.counts["not_ratable_annotations"] == 1
+    assert "and 1 judged their pair not ratable" in service.snapshot_card(snapshot=snapshot)
+    items = list(snapshot_items(snapshot))
+    assert [(a.preference_strength, a.not_ratable) for a in items[0].annotations][-1] == (None, True)
+
+
+def test_not_ratable_annotations_take_no_part_in_aggregation() -> None:
+    project = ProjectFactory()
+    users = [member(project, Role.ANNOTATOR) for _ in range(3)]
+    comparison = ComparisonFactory(project=project)
+    annotate(comparison, users[0], 3, 2, -1)
+    annotate(comparison, users[1], 3, 2, -1)
+    assignment = Assignment.objects.create(comparison=comparison, annotator=users[2], status=AssignmentStatus.SKIPPED)
+    Annotation.objects.create(
+        assignment=assignment, comparison=comparison, annotator=users[2], ratings={}, not_ratable=True, source="x"
+    )
+    (item,) = snapshot_items(build(project))
+    assert item.preference_strength == -1  # two usable annotations, as min_annotations asks; the third is not one
+    assert [a.not_ratable for a in item.annotations] == [False, False, True]
+    assert [a.used_preference for a in item.annotations] == [True, True, False]
+
+
+def test_exports_of_a_snapshot_hold_the_annotations_the_rule_used() -> None:
+    """Response 1's helpfulness [4, 4, 3, 0] and strengths [1, 1, 2, -3]: the helpsteer2 rule keeps the three that
+    agree most; the released disagreements and HelpSteer3 preferences hold those, the opt-in file all four."""
+    project = ProjectFactory()
+    users = [member(project, Role.ANNOTATOR) for _ in range(4)]
+    comparison = ComparisonFactory(project=project)
+    for user, r1, strength in zip(users, (4, 4, 3, 0), (1, 1, 2, -3), strict=True):
+        annotate(comparison, user, r1, 2, strength)
+    snapshot = build(project)
+    (item,) = snapshot_items(snapshot)
+    assert (item.ratings_1["helpfulness"], item.preference_strength) == (4, 1)
+
+    def lines(fmt: str) -> list[dict[str, Any]]:
+        path = snapshot_export_file(snapshot=snapshot, fmt=fmt, file_type="jsonl")
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+    assert [r["helpfulness"] for r in lines("helpsteer2-disagreements")] == [[4, 4, 3], [2, 2, 2]]
+    assert [r["helpfulness"] for r in lines("helpsteer2-disagreements-all")] == [[4, 4, 3, 0], [2, 2, 2, 2]]
+    (hs3,) = lines("helpsteer3")
+    assert [p["score"] for p in hs3["individual_preference"]] == [1, 1, 2]
+    # Parquet is written from the canonical columns: the same choice.
+    parquet = snapshot_export_file(snapshot=snapshot, fmt="helpsteer2-disagreements", file_type="parquet")
+    assert [r["helpfulness"] for r in pq.read_table(parquet).to_pylist()] == [[4, 4, 3], [2, 2, 2]]

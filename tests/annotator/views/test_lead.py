@@ -9,8 +9,9 @@ from django.test import Client
 from django.urls import reverse
 
 from annotator.models import AggregationRule, Assignment, AssignmentStatus, Review, Role
+from annotator.services.aggregation_rules import aggregation_rule_version_create
 from annotator.services.agreement_intervals import agreement_intervals_compute, agreement_intervals_request
-from annotator.tasks_quality import agreement_intervals_task
+from annotator.tasks import agreement_intervals_task
 from tests.annotator.selectors.quality_data import annotate, simulated_project
 from tests.factories import ComparisonFactory, ProjectFactory, member
 
@@ -227,6 +228,16 @@ def test_rules_page_lists_defaults_and_previews_one(project, lead) -> None:
     assert (
         "No such aggregation rule" in _client(lead).get(_url("lead_rules", project) + "?rule=999999").content.decode()
     )
+
+
+def test_rules_page_shows_the_preference_spread_threshold_and_what_it_does(project, lead) -> None:
+    html = _client(lead).get(_url("lead_rules", project)).content.decode()
+    assert '<dt data-param="max_strength_spread"><code>max_strength_spread=None</code></dt>' in html
+    assert "kept strengths [-3, 0, 3] aggregate to 0" in html
+    aggregation_rule_version_create(name="helpsteer2", params={"max_strength_spread": 2})
+    html = _client(lead).get(_url("lead_rules", project)).content.decode()
+    assert "<code>max_strength_spread=2</code>" in html
+    assert "kept preference strengths span more than 2 points" in html
 
 
 def test_pages_work_on_an_empty_project(lead) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+import html
+import io
 import json
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -88,3 +92,35 @@ def test_import_refused_to_annotators(project: Project) -> None:
     url = reverse("annotator:setup_import", kwargs={"slug": project.slug})
     assert client.post(url, {"fmt": "prefstack", "file": _jsonl(GOOD)}).status_code == 403
     assert not Comparison.objects.exists()
+
+
+def _gzip_bomb(first: bytes, filler: bytes, mib: int) -> SimpleUploadedFile:
+    body = io.BytesIO()
+    with gzip.GzipFile(fileobj=body, mode="wb") as gz:
+        gz.write(first)
+        for _ in range(mib):
+            gz.write(filler * (1 << 20))
+    return SimpleUploadedFile("bomb.jsonl.gz", body.getvalue(), "application/gzip")
+
+
+@pytest.mark.parametrize(
+    ("upload", "reason"),
+    [
+        (lambda: _gzip_bomb(b"", b" ", 16), "line 1 is longer than 1,048,576 bytes"),
+        (lambda: _gzip_bomb(json.dumps(GOOD[0]).encode() + b"\n", b"\n", 16), "after decompression"),
+        (lambda: _jsonl([GOOD[0], {**GOOD[1], "response_2": "nul\x00"}]), "contains a NUL character (U+0000)"),
+        (lambda: _jsonl([{**GOOD[0], "response_1": "r" * 1001}]), "1,001 characters, over the limit of 1,000"),
+    ],
+    ids=["spaces-bomb", "blank-lines-bomb", "nul", "over-limit"],
+)
+def test_hostile_files_are_refused_in_the_page_with_the_reason(
+    lead_client: Client, project: Project, settings: Any, upload: Any, reason: str
+) -> None:
+    settings.PREFSTACK_IMPORT_MAX_BYTES = 8 << 20
+    settings.PREFSTACK_IMPORT_MAX_LINE_BYTES = 1 << 20
+    settings.PREFSTACK_MAX_RESPONSE_CHARS = 1000
+    url = reverse("annotator:setup_import", kwargs={"slug": project.slug})
+    response = lead_client.post(url, {"fmt": "prefstack", "file": upload()})
+    assert response.status_code == 400
+    assert reason in html.unescape(response.content.decode())
+    assert not Comparison.objects.filter(project=project).exists()

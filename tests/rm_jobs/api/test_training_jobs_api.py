@@ -17,6 +17,7 @@ from transformers import AutoModelForSequenceClassification
 
 from annotator.models import Comparison, Role
 from rm_jobs.models import Evaluation, JobStatus, ReviewRequest, TrainingJob
+from rm_jobs.services.jobs import job_output_dir
 from tests.factories import UserFactory, member
 from tests.rm_jobs.conftest import ready_snapshot, succeeded_job
 
@@ -182,8 +183,14 @@ def test_evaluate_on_a_rewardbench_file_then_list_it(api, done, django_capture_o
     assert len(callbacks) == 1
     assert evaluation.status == "succeeded", evaluation.error
     assert set(evaluation.metrics["per_subset"]) == {"chat", "safety"}
+    assert evaluation.metrics["rewardbench_overall"] is None  # neither is one of RewardBench's subsets
+    assert "accuracy" not in evaluation.metrics  # the pooled figure goes by its own name
+    assert evaluation.metrics["pooled_accuracy"] == pytest.approx(sum(evaluation.metrics["per_subset"].values()) / 2)
     listed = api.get(f"/api/v1/training-jobs/{done.id}/evaluations/").json()
     assert [e["kind"] for e in listed] == ["reward-bench", "validation"]
+    results = json.loads(b"".join(api.get(listed[0]["results_url"]).streaming_content))  # run_rm.py's results file
+    assert results["model_type"] == "Seq. Classifier"
+    assert {k: results[k] for k in ("chat", "safety")} == evaluation.metrics["per_subset"]
 
 
 def test_a_malformed_rewardbench_file_is_refused(api, done):
@@ -320,3 +327,104 @@ def test_create_with_devices_and_a_refusal_for_too_many(api, project, snapshot, 
     )
     assert created.status_code == 202, created.json()
     assert (created.json()["gpus"], created.json()["strategy"]) == (4, "fsdp")
+
+
+def test_a_rewardbench_file_reports_rewardbench_overall_and_pooled_accuracy(
+    api, done, django_capture_on_commit_callbacks
+):
+    rows = [
+        {"prompt": "Q?", "chosen": "clear correct helpful answer", "rejected": "wrong rude vague", "subset": s}
+        for s in ("alpacaeval-easy", "alpacaeval-easy", "alpacaeval-easy", "donotanswer")
+    ]
+    upload = SimpleUploadedFile("rb.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api.post(
+            f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart"
+        )
+    from rm_jobs.services.evaluations import evaluation_run
+
+    evaluation = evaluation_run(evaluation_id=response.json()["id"])
+    assert evaluation.status == "succeeded", evaluation.error
+    listed = api.get(f"/api/v1/training-jobs/{done.id}/evaluations/").json()
+    metrics = next(e for e in listed if e["id"] == evaluation.id)["metrics"]
+    chat, safety = metrics["per_subset"]["alpacaeval-easy"], metrics["per_subset"]["donotanswer"]
+    assert metrics["sections"] == pytest.approx({"Chat": chat, "Safety": safety})
+    assert metrics["rewardbench_overall"] == pytest.approx((chat + safety) / 2)  # sections weigh alike
+    assert metrics["pooled_accuracy"] == pytest.approx((3 * chat + safety) / 4)  # rows weigh alike
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"prompt": "' + b"x" * 10_000 + b'", "chosen": "A", "rejected": "B"}\n', "longer than 8,192 bytes"),
+        (b'{"prompt": ' + b"9" * 5000 + b', "chosen": "A", "rejected": "B"}\n', "a JSON value cannot be read"),
+        (b"[" * 3_000 + b"]" * 3_000 + b"\n", "nested too deeply"),
+    ],
+    ids=["long-line", "huge-integer", "deep-nesting"],
+)
+def test_a_hostile_rewardbench_file_is_refused_with_the_reason(api, done, settings, body, reason):
+    settings.PREFSTACK_IMPORT_MAX_LINE_BYTES = 8192
+    upload = SimpleUploadedFile("rb.jsonl", b"\n" * 100_000 + body)
+    response = api.post(f"/api/v1/training-jobs/{done.id}/evaluations/create/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert reason in response.json()["message"] and "line 100001" in response.json()["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_first_downloads_of_a_checkpoint_all_get_the_same_zip(researcher, snapshot, tmp_path):
+    """Each first request builds the zip; none may trip over another's temporary file (they used to share one)."""
+    import os
+    import threading
+
+    model = tmp_path / "final"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(os.urandom(6 * 1024 * 1024))  # slow enough to build that they overlap
+    job = succeeded_job(snapshot, model)
+    threads, barrier = 6, threading.Barrier(6)
+    results: list[tuple[int, bytes]] = []
+
+    def download() -> None:
+        from django.db import connections
+
+        client = client_for(researcher)
+        barrier.wait()
+        try:
+            response = client.get(f"/api/v1/training-jobs/{job.id}/checkpoint/")
+            body = b"".join(response.streaming_content) if response.status_code == 200 else response.content
+            results.append((response.status_code, body))
+        finally:
+            connections.close_all()  # this thread's own connection, so that the test database can be dropped
+
+    workers = [threading.Thread(target=download) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [status for status, _ in results] == [200] * threads
+    assert len({body for _, body in results}) == 1
+    with zipfile.ZipFile(io.BytesIO(results[0][1])) as archive:
+        assert sorted(archive.namelist()) == ["config.json", "model.safetensors"]
+    leftovers = [p.name for p in Path(job_output_dir(job)).iterdir() if "partial" in p.name or p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_reading_a_job_with_a_dead_worker_over_the_api_writes_nothing(api, project, snapshot):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    stale = timezone.now() - timedelta(hours=1)
+    job = TrainingJob.objects.create(
+        project=project, snapshot=snapshot, objective="bt", base_model="tiny", status=JobStatus.RUNNING, attempt=1,
+        worker="gone@host", heartbeat_at=stale, started_at=stale, config={"hyperparameters": {}, "stages": [{}]},
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        for url in (f"/api/v1/projects/{project.slug}/training-jobs/", f"/api/v1/training-jobs/{job.id}/"):
+            assert api.get(url).status_code == 200
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))]
+    assert writes == []
+    job.refresh_from_db()
+    assert (job.status, job.heartbeat_at) == (JobStatus.RUNNING, stale)

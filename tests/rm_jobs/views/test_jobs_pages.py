@@ -182,3 +182,48 @@ def test_the_form_asks_for_devices_and_refuses_too_many_in_place(
     with django_capture_on_commit_callbacks(execute=False):
         assert web.post(f"/p/{project.slug}/jobs/", {**form, "gpus": "2"}).status_code == 302
     assert (TrainingJob.objects.get().gpus, TrainingJob.objects.get().strategy) == (2, "fsdp")
+
+
+def test_a_rewardbench_evaluation_shows_rewardbench_score_and_pooled_accuracy(web, project, done):
+    from rm_jobs.models import Evaluation, EvaluationKind, EvaluationStatus
+
+    Evaluation.objects.create(
+        job=done,
+        kind=EvaluationKind.REWARD_BENCH,
+        status=EvaluationStatus.SUCCEEDED,
+        metrics={
+            "rewardbench_overall": 0.787,
+            "sections": {"Chat": 0.9, "Chat Hard": 0.5, "Safety": 0.8, "Reasoning": 0.948},
+            "pooled_accuracy": 0.836,
+            "per_subset": {"alpacaeval-easy": 0.9},
+            "num_pairs": 2985,
+        },
+    )
+    page = web.get(f"/p/{project.slug}/jobs/{done.id}/").content.decode()
+    assert "RewardBench score" in page
+    assert '<strong data-metric="rewardbench_overall">0.787</strong>' in page
+    assert '<span data-metric="pooled_accuracy">0.836</span>' in page
+    assert "<td>Chat Hard</td>" in page
+
+
+def test_reading_the_pages_of_a_job_with_a_dead_worker_writes_nothing(web, project, snapshot):
+    """Recovery is the workers' and beat's business (rm_jobs.tasks): a page view is a read, whatever it shows."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    stale = timezone.now() - timedelta(hours=1)
+    job = TrainingJob.objects.create(
+        project=project, snapshot=snapshot, objective="bt", base_model="tiny", status=JobStatus.RUNNING, attempt=1,
+        worker="gone@host", heartbeat_at=stale, started_at=stale,
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        for url in (f"/p/{project.slug}/jobs/", f"/p/{project.slug}/jobs/{job.id}/"):
+            assert web.get(url).status_code == 200
+            assert web.get(url, **HX).status_code == 200
+    writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith(("SELECT", "SAVEPOINT", "RELEASE"))]
+    assert writes == []
+    job.refresh_from_db()
+    assert (job.status, job.heartbeat_at, job.log) == (JobStatus.RUNNING, stale, "")

@@ -1,0 +1,128 @@
+"""The domain's words, defined once: scales, the HelpSteer2 attributes, splits and prompt turns.
+
+Pure (no Django), so models, the pure packages (``annotator.stats``, ``annotator.imports``, ``annotator.exports``,
+``rm_jobs.training``), services and ``rm_jobs`` all take their vocabulary from here. The scales follow HelpSteer2
+(Wang et al. 2024, arXiv 2406.08673: five attributes rated 0..4) and HelpSteer2-Preference (arXiv 2410.01257:
+preference strength -3..+3, negative = response 1 better).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+Role = Literal["system", "user", "assistant"]
+"""Who speaks a prompt turn."""
+Split = Literal["train", "validation"]
+"""The dataset split a comparison belongs to."""
+
+PREFERENCE_STRENGTH_MIN: Final = -3
+"""Response 1 much better than response 2."""
+PREFERENCE_STRENGTH_MAX: Final = 3
+"""Response 2 much better than response 1."""
+PREFERENCE_STRENGTH_RANGE: Final[tuple[int, int]] = (PREFERENCE_STRENGTH_MIN, PREFERENCE_STRENGTH_MAX)
+"""Inclusive preference-strength range; negative means response 1 is better (HelpSteer2-Preference)."""
+PREFERENCE_STRENGTH_TEXT: Final = f"a whole number from {PREFERENCE_STRENGTH_MIN} to {PREFERENCE_STRENGTH_MAX}"
+"""How error messages describe a valid strength."""
+
+PREFERENCE_STRENGTH_LABELS: Final[tuple[tuple[int, str], ...]] = (
+    (-3, "Response 1 is much better than Response 2"),
+    (-2, "Response 1 is better than Response 2"),
+    (-1, "Response 1 is slightly better than Response 2"),
+    (0, "Response 1 is about the same as Response 2"),
+    (1, "Response 2 is slightly better than Response 1"),
+    (2, "Response 2 is better than Response 1"),
+    (3, "Response 2 is much better than Response 1"),
+)
+"""Every scale point with HelpSteer2-Preference's wording (its card, "Preference Strength"), lowest first."""
+
+NOT_RATABLE_STRENGTH: Final = -100
+"""HelpSteer2-Preference's sentinel for a not-ratable pair in ``all_preferences_unprocessed``; never a scale point."""
+
+LIKERT_MIN: Final = 0
+LIKERT_MAX: Final = 4
+LIKERT_SCALE: Final[tuple[int, int]] = (LIKERT_MIN, LIKERT_MAX)
+"""Inclusive Likert range of the HelpSteer2 attributes (and the default of a new attribute)."""
+
+HELPSTEER2_ATTRIBUTES: Final[tuple[str, ...]] = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
+"""HelpSteer2's five attributes, in the released column order."""
+
+HELPFULNESS: Final = "helpfulness"
+"""The attribute that drives adaptive overlap and the HelpSteer2 aggregation rule."""
+
+# HelpSteer2's five attributes with the level wording of its guidelines (HelpSteer2 App. G.3, abridged): what a new
+# project starts with. Same order as HELPSTEER2_ATTRIBUTES.
+HELPSTEER2_ATTRIBUTE_SPECS: Final[tuple[dict[str, object], ...]] = (
+    {
+        "name": "helpfulness",
+        "description": "Overall helpfulness of the response to the prompt.",
+        "level_descriptions": [
+            "Not helpful at all: misses the essence of the request or is wrong.",
+            "Borderline unhelpful: mostly does not capture what the user was looking for.",
+            "Partially helpful: misses the overall goal in some way.",
+            "Mostly helpful: could be improved in some way.",
+            "Perfectly helpful: aligned with the spirit of the prompt.",
+        ],
+    },
+    {
+        "name": "correctness",
+        "description": "Inclusion of all pertinent facts without errors.",
+        "level_descriptions": [
+            "Completely incorrect: all information is wrong or missing.",
+            "Mostly incorrect: more wrong than right.",
+            "Partially incorrect: a mix of correct and incorrect information.",
+            "Mostly correct: a small error or missing detail.",
+            "Completely correct: accurate and complete.",
+        ],
+    },
+    {
+        "name": "coherence",
+        "description": "Consistency and clarity of expression.",
+        "level_descriptions": [
+            "Completely incoherent: impossible to follow.",
+            "Mostly incoherent: hard to follow, with contradictions.",
+            "A little unclear: some parts need rereading.",
+            "Mostly coherent: minor lapses in clarity.",
+            "Perfectly coherent and clear.",
+        ],
+    },
+    {
+        "name": "complexity",
+        "description": "Intellectual depth needed to write the response (higher is more complex, not better).",
+        "level_descriptions": [
+            "Basic: anyone who can read could write it.",
+            "Simple: a schoolchild could write it.",
+            "Intermediate: needs a high-school education.",
+            "Advanced: needs university-level knowledge.",
+            "Expert: needs deep domain expertise.",
+        ],
+    },
+    {
+        "name": "verbosity",
+        "description": "Amount of detail relative to what the prompt asks for (higher is longer, not better).",
+        "level_descriptions": [
+            "Succinct: as short as possible.",
+            "Pretty short: on the short side.",
+            "Average length.",
+            "Moderately long: on the longer side.",
+            "Verbose: very long and detailed.",
+        ],
+    },
+)
+
+
+def is_preference_strength(value: object) -> bool:
+    """Whether ``value`` is a point of the preference-strength scale (an ``int``, not a ``bool``, in range).
+
+    >>> [is_preference_strength(v) for v in (-3, 3, 4, 1.0, True, None)]
+    [True, True, False, False, False, False]
+    """
+    return type(value) is int and PREFERENCE_STRENGTH_MIN <= value <= PREFERENCE_STRENGTH_MAX
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of a prompt."""
+
+    role: Role
+    content: str

@@ -1,0 +1,43 @@
+"""Every machine-readable error code Prefstack answers with, in one enum (listed in docs/architecture.md).
+
+An :class:`annotator.errors.ApplicationError` carries one of these as ``code``; the API renders it as
+``{"message", "code", "extra"}``. The values are plain strings (``StrEnum``), so clients and tests compare them with
+text. Framework errors the API lets through keep DRF's own codes (``not_authenticated``, ``method_not_allowed`` ...).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # The generic codes of the ApplicationError family (annotator.errors).
+    INVALID = "invalid"
+    VALIDATION_FAILED = "validation_failed"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    ERROR = "error"
+    """A framework error without a code of its own."""
+
+    # Annotating (annotator.services.assignments).
+    ALREADY_SUBMITTED = "already_submitted"
+    RESERVATION_EXPIRED = "reservation_expired"
+    ASSIGNMENT_CLOSED = "assignment_closed"
+    ASSIGNMENT_CHANGED = "assignment_changed"
+
+    # Imports and releases.
+    IMPORT_FAILED = "import_failed"
+    IMPORT_FORMAT_ERROR = "import_format_error"
+    SNAPSHOT_NOT_READY = "snapshot_not_ready"
+
+    # Reward models (rm_jobs).
+    JOB_NOT_SUCCEEDED = "job_not_succeeded"
+    NO_CHECKPOINT = "no_checkpoint"
+    EVALUATION_NOT_READY = "evaluation_not_ready"
+    MODEL_NOT_READY = "model_not_ready"
+    INPUT_TOO_LONG = "input_too_long"
+    TOO_MANY_ITEMS = "too_many_items"
+    BENCHMARK_LAYOUT = "benchmark_layout"
+    UNKNOWN_BENCHMARK = "unknown_benchmark"
+    NO_RESULTS_FILE = "no_results_file"
