@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from annotator.error_codes import ErrorCode
 from annotator.errors import ApplicationError
 from rm_jobs.models import Queue, Strategy, TrainingJob
 from rm_jobs.services.jobs import latest_checkpoint, stage_output_dir, training_job_log
@@ -31,7 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]  # on the ranks' PYTHONPATH, 
 class GroupFailed(ApplicationError):
     """The torchrun group of a job ended without a result (a rank died, or it could not start)."""
 
-    code = "training_group_failed"
+    code = ErrorCode.TRAINING_GROUP_FAILED
 
 
 def stage_runs_as_group(job: TrainingJob) -> bool:
