@@ -46,3 +46,4 @@ class ErrorCode(StrEnum):
     BENCHMARK_LAYOUT = "benchmark_layout"
     UNKNOWN_BENCHMARK = "unknown_benchmark"
     NO_RESULTS_FILE = "no_results_file"
+    TRAINING_GROUP_FAILED = "training_group_failed"

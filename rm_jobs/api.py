@@ -22,7 +22,16 @@ from annotator.api.parsers import JSONParser
 from annotator.errors import ValidationFailed
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.snapshots import snapshot_get_for_role
-from rm_jobs.models import Evaluation, EvaluationKind, EvaluationStatus, JobStatus, Objective, Queue, TrainingJob
+from rm_jobs.models import (
+    Evaluation,
+    EvaluationKind,
+    EvaluationStatus,
+    JobStatus,
+    Objective,
+    Queue,
+    Strategy,
+    TrainingJob,
+)
 from rm_jobs.selectors.jobs import (
     JOB_ROLES,
     evaluation_get,
@@ -111,6 +120,8 @@ class TrainingJobOutput(serializers.Serializer):
     objective = serializers.ChoiceField(choices=Objective.choices)
     base_model = serializers.CharField()
     queue = serializers.ChoiceField(choices=Queue.choices)
+    gpus = serializers.IntegerField(help_text="Processes of the job's torchrun group (GPUs, or CPU processes).")
+    strategy = serializers.ChoiceField(choices=Strategy.choices)
     status = serializers.ChoiceField(choices=JobStatus.choices)
     attempt = serializers.IntegerField()
     worker = serializers.CharField()
@@ -210,6 +221,10 @@ class TrainingJobCreateApi(APIView):
         objective = serializers.ChoiceField(choices=Objective.choices)
         base_model = serializers.CharField(required=False, help_text="A name from GET /reward-models/base-models/.")
         queue = serializers.ChoiceField(choices=Queue.choices, default=Queue.DEFAULT)
+        gpus = serializers.IntegerField(
+            default=1, help_text="Devices for one torchrun group; at most what a worker of the queue has."
+        )
+        strategy = serializers.ChoiceField(choices=Strategy.choices, default=Strategy.AUTO)
         hyperparameters = HyperParametersSerializer(required=False)
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -242,6 +257,8 @@ class TrainingJobCreateApi(APIView):
             base_model=data.get("base_model"),
             queue=data["queue"],
             hyperparameters=dict(data.get("hyperparameters") or {}),
+            gpus=data["gpus"],
+            strategy=data["strategy"],
         )
         job = training_job_get_for_role(job_id=job.id, user=request.user)
         return Response(TrainingJobDetailOutput(job).data, status=status.HTTP_202_ACCEPTED)

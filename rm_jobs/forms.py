@@ -8,7 +8,7 @@ from django import forms
 
 from annotator.errors import ApplicationError
 from annotator.models import Snapshot
-from rm_jobs.models import Objective, Queue
+from rm_jobs.models import Objective, Queue, Strategy
 from rm_jobs.services.jobs import HyperParameters, base_model_choices
 
 
@@ -17,6 +17,15 @@ class TrainingJobForm(forms.Form):
     objective = forms.ChoiceField(choices=Objective.choices, initial=Objective.SCALED_BT)
     base_model = forms.ChoiceField(choices=())
     queue = forms.ChoiceField(choices=Queue.choices, initial=Queue.DEFAULT, label="Device")
+    gpus = forms.IntegerField(
+        required=False,
+        initial=1,
+        min_value=1,
+        max_value=1024,
+        label="Devices",
+        help_text="GPUs (or CPU processes) for one torchrun group; more than 1 or FSDP runs under torchrun.",
+    )
+    strategy = forms.ChoiceField(choices=Strategy.choices, initial=Strategy.AUTO, required=False)
     learning_rate = forms.FloatField(initial=HyperParameters.learning_rate, min_value=1e-8, max_value=1e-2)
     batch_size = forms.IntegerField(initial=HyperParameters.batch_size, min_value=1, max_value=1024)
     epochs = forms.IntegerField(initial=HyperParameters.epochs, min_value=1, max_value=100)
@@ -76,6 +85,13 @@ class TrainingJobForm(forms.Form):
         assert isinstance(base, forms.ChoiceField)
         base.choices = [(name, name) for name in names]
         base.initial = names[0] if names else None
+
+    def devices(self) -> dict[str, Any]:
+        """``gpus`` and ``strategy`` for the service (empty: one device, auto)."""
+        return {
+            "gpus": self.cleaned_data.get("gpus") or 1,
+            "strategy": self.cleaned_data.get("strategy") or Strategy.AUTO,
+        }
 
     def hyperparameters(self) -> dict[str, Any]:
         return {name: self.cleaned_data.get(name) for name in self.HYPER_FIELDS}

@@ -45,6 +45,15 @@ class Queue(models.TextChoices):
     GPU = "gpu", "GPU"
 
 
+class Strategy(models.TextChoices):
+    """How a job with several devices spreads its model (rm_jobs.training.distributed)."""
+
+    AUTO = "auto", "Auto (DDP when several devices)"
+    DDP = "ddp", "DDP: a full copy per device"
+    FSDP = "fsdp", "FSDP2: weights, gradients, optimizer states sharded"
+    LORA = "lora", "LoRA adapters (peft)"
+
+
 class TrainingJob(models.Model):
     """One reward-model training run on a ready snapshot.
 
@@ -60,6 +69,10 @@ class TrainingJob(models.Model):
     objective = models.CharField(max_length=32, choices=Objective.choices)
     base_model = models.CharField(max_length=200, help_text="Name in PREFSTACK_BASE_MODELS, or a local path.")
     queue = models.CharField(max_length=16, choices=Queue.choices, default=Queue.DEFAULT)
+    gpus = models.PositiveSmallIntegerField(
+        default=1, help_text="Processes of one torchrun group: GPUs on the gpu queue, CPU processes (gloo) on default."
+    )
+    strategy = models.CharField(max_length=8, choices=Strategy.choices, default=Strategy.AUTO)
     config = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     attempt = models.PositiveSmallIntegerField(default=0)
@@ -85,6 +98,10 @@ class TrainingJob(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="training_job_status_valid"),
             models.CheckConstraint(condition=models.Q(queue__in=Queue.values), name="training_job_queue_valid"),
+            models.CheckConstraint(condition=models.Q(gpus__gte=1), name="training_job_gpus_positive"),
+            models.CheckConstraint(
+                condition=models.Q(strategy__in=Strategy.values), name="training_job_strategy_valid"
+            ),
         ]
 
     def __str__(self) -> str:

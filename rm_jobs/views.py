@@ -71,6 +71,7 @@ def jobs_list(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                     base_model=form.cleaned_data["base_model"],
                     queue=form.cleaned_data["queue"],
                     hyperparameters=form.hyperparameters(),
+                    **form.devices(),
                 )
             except ApplicationError as exc:
                 add_service_errors(form, exc)

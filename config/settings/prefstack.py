@@ -17,6 +17,12 @@ PREFSTACK_BASE_MODELS: dict[str, str] = {
 PREFSTACK_JOB_HEARTBEAT_SECONDS = env_int("PREFSTACK_JOB_HEARTBEAT_SECONDS", 10)
 PREFSTACK_JOB_STALE_SECONDS = env_int("PREFSTACK_JOB_STALE_SECONDS", 120)
 PREFSTACK_JOB_MAX_ATTEMPTS = env_int("PREFSTACK_JOB_MAX_ATTEMPTS", 2)
+# Most processes one job may ask for (``gpus``) on each queue: a gpu worker's GPUs, and CPU processes (gloo) on the
+# default queue. A job with gpus > 1 or strategy fsdp runs as a torchrun group that its worker supervises.
+PREFSTACK_QUEUE_DEVICES: dict[str, int] = {
+    "default": env_int("PREFSTACK_CPU_PROCESSES_PER_JOB", 2),
+    "gpu": env_int("PREFSTACK_GPUS_PER_WORKER", 1),
+}
 # Folder under MEDIA_ROOT that receives each job's checkpoints (runs/job-<id>/).
 PREFSTACK_RUNS_FOLDER = "runs"
 # Score endpoint: responses per request, and characters per prompt + response.

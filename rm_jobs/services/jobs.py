@@ -32,7 +32,7 @@ from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_attribute_names
-from rm_jobs.models import JobStatus, Objective, Queue, TrainingJob
+from rm_jobs.models import JobStatus, Objective, Queue, Strategy, TrainingJob
 from rm_jobs.training import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -176,8 +176,45 @@ _STAGES: dict[str, list[tuple[str, str, str | None]]] = {
 }
 
 
+def queue_devices(queue: str) -> int:
+    """How many processes one job may ask for on ``queue`` (GPUs of a gpu worker; CPU processes on default)."""
+    return int(settings.PREFSTACK_QUEUE_DEVICES.get(queue, 1))
+
+
+def _check_devices(*, queue: str, gpus: int, strategy: str) -> None:
+    """Refuse, before anything is recorded, a device count the queue's workers cannot give or an unknown strategy."""
+    if strategy not in Strategy.values:
+        raise ValidationFailed(
+            f"Unknown strategy {strategy!r}.", extra={"fields": {"strategy": f"One of {', '.join(Strategy.values)}."}}
+        )
+    available = queue_devices(queue)
+    unit = "GPUs" if queue == Queue.GPU else "CPU processes"
+    if not 1 <= gpus <= available:
+        raise ValidationFailed(
+            f"This job asks for {gpus} {unit}, and a worker of the '{queue}' queue has {available}: ask for 1 to "
+            f"{available}, or use a queue whose workers have more.",
+            extra={"fields": {"gpus": f"Between 1 and {available} on the '{queue}' queue."}, "available": available},
+        )
+    if strategy == Strategy.LORA:  # the engine's LoRA settings are not mapped from a job yet
+        raise ValidationFailed(
+            "LoRA jobs cannot be launched from here yet; choose auto, ddp or fsdp.",
+            extra={"fields": {"strategy": "LoRA is not available here."}},
+        )
+
+
+def _engine_strategy(strategy: str) -> str:
+    """The engine's TrainConfig.strategy for a job's strategy (LoRA adapters replicate like DDP)."""
+    return "fsdp" if strategy == Strategy.FSDP else "ddp" if strategy == Strategy.DDP else "auto"
+
+
 def _stages(
-    *, objective: str, model_path: str, hyper: HyperParameters, attributes: list[str], snapshot: Snapshot
+    *,
+    objective: str,
+    model_path: str,
+    hyper: HyperParameters,
+    attributes: list[str],
+    snapshot: Snapshot,
+    strategy: str = Strategy.AUTO,
 ) -> list[dict[str, Any]]:
     stages = []
     last = len(_STAGES[objective]) - 1
@@ -211,6 +248,7 @@ def _stages(
             center_rewards_coefficient=hyper.center_rewards_coefficient if engine_objective != "regression" else None,
             expo_alpha=hyper.expo_alpha if index == last else 0.0,
             num_threads=hyper.num_threads,
+            strategy=_engine_strategy(strategy),  # type: ignore[arg-type]
             extra={"snapshot": snapshot.id, "project": snapshot.project.slug, "stage": index},
         )
         # Through JSON now, so the job object holds what the database will (lists, not tuples).
@@ -229,6 +267,8 @@ def training_job_create(
     queue: str = Queue.DEFAULT,
     hyperparameters: dict[str, Any] | None = None,
     allow_model_path: bool = False,
+    gpus: int = 1,
+    strategy: str = Strategy.AUTO,
 ) -> TrainingJob:
     """Record a queued training job on a ready ``snapshot`` and send it to ``queue`` after commit.
 
@@ -243,10 +283,14 @@ def training_job_create(
         ``default`` (CPU workers) or ``gpu`` (only workers started with ``-Q gpu`` take it).
     hyperparameters
         Fields of :class:`HyperParameters`; missing ones take their defaults.
+    gpus, strategy
+        Processes of the job's torchrun group (at most ``PREFSTACK_QUEUE_DEVICES[queue]``) and how the model is
+        spread over them (:class:`rm_jobs.models.Strategy`). ``gpus > 1`` or ``fsdp`` runs as a torchrun group.
 
     Raises
     ------
-    ValidationFailed : unknown objective, base model or queue, a hyper-parameter out of range.
+    ValidationFailed : unknown objective, base model, queue or strategy, a hyper-parameter out of range, more
+        devices than the queue's workers have.
     Conflict : the snapshot is not ready.
     """
     if objective not in Objective.values:
@@ -262,11 +306,19 @@ def training_job_create(
             code=ErrorCode.SNAPSHOT_NOT_READY,
             extra={"status": snapshot.status},
         )
+    _check_devices(queue=queue, gpus=gpus, strategy=strategy)
     hyper = HyperParameters.from_mapping(hyperparameters)
     base_model = base_model or base_model_default()
     model_path = _model_path(base_model, allow_path=allow_model_path)
     attributes = project_attribute_names(project=snapshot.project)
-    stages = _stages(objective=objective, model_path=model_path, hyper=hyper, attributes=attributes, snapshot=snapshot)
+    stages = _stages(
+        objective=objective,
+        model_path=model_path,
+        hyper=hyper,
+        attributes=attributes,
+        snapshot=snapshot,
+        strategy=strategy,
+    )
     job = TrainingJob.objects.create(
         project=snapshot.project,
         snapshot=snapshot,
@@ -274,6 +326,8 @@ def training_job_create(
         objective=objective,
         base_model=base_model,
         queue=queue,
+        gpus=gpus,
+        strategy=strategy,
         config={
             "objective": objective,
             "base_model": base_model,
@@ -286,7 +340,8 @@ def training_job_create(
     for stage in stages:
         stage["train"]["extra"]["job"] = job.id
     job.save(update_fields=["output_folder", "config"])
-    _log(job.id, f"queued on '{queue}': {objective} from {base_model} on snapshot {snapshot.number}")
+    devices = f" ({gpus} × {strategy})" if gpus > 1 or strategy != Strategy.AUTO else ""
+    _log(job.id, f"queued on '{queue}'{devices}: {objective} from {base_model} on snapshot {snapshot.number}")
     training_job_enqueue(job)
     return job
 

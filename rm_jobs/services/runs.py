@@ -17,6 +17,7 @@ from django.db import connection
 from annotator.models import Snapshot
 from annotator.services.snapshots.files import snapshot_export_file
 from rm_jobs.models import JobStatus, TrainingJob
+from rm_jobs.services.groups import stage_runs_as_group, training_stage_run_group
 from rm_jobs.services.jobs import (
     _relative,
     media_path,
@@ -211,15 +212,28 @@ def _run_stages(job: TrainingJob, attempt: int) -> tuple[str, str, dict[str, Any
         reporter = _Reporter(job.id, attempt, index)
         from rm_jobs.training import train
 
-        result = train(
-            config,
-            train_rows,
-            val_rows,
-            output_dir=stage_output_dir(job, index),
-            on_progress=reporter.on_progress,
-            should_stop=reporter.should_stop,
-            resume_from=resume,
-        )
+        if stage_runs_as_group(job):  # several devices, or FSDP: a supervised torchrun group trains it
+            result = training_stage_run_group(
+                job=job,
+                stage=index,
+                config=config,
+                train_file=snapshot_export_file(
+                    snapshot=job.snapshot, fmt=TRAINER_FORMATS[spec["data"]], file_type="jsonl"
+                ),
+                resume_from=resume,
+                on_progress=reporter.on_progress,
+                should_stop=reporter.should_stop,
+            )
+        else:
+            result = train(
+                config,
+                train_rows,
+                val_rows,
+                output_dir=stage_output_dir(job, index),
+                on_progress=reporter.on_progress,
+                should_stop=reporter.should_stop,
+                resume_from=resume,
+            )
         if reporter.lost:
             logger.warning("job %s attempt %s lost its claim; stopping without writing", job.id, attempt)
             return None

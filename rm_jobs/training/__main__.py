@@ -19,13 +19,16 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rm_jobs.training.config import TrainConfig
 from rm_jobs.training.data import Row, load_rows, split_rows
 from rm_jobs.training.evaluation import evaluate, reward_bench, score
+from rm_jobs.training.launcher import install_stop_signal, progress_line, result_to_json
 from rm_jobs.training.loop import Progress, train
 
 CONFIG_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
@@ -52,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--output-dir", required=True)
     train_parser.add_argument("--resume-from", help="a checkpoint-<step> directory to continue from")
     train_parser.add_argument("--config", help="JSON file with TrainConfig fields (flags override it)")
+    train_parser.add_argument("--progress-file", help="rank 0 appends one JSON line per optimizer step")
+    train_parser.add_argument("--result-file", help="rank 0 writes the run's result as JSON at the end")
     for field in CONFIG_FIELDS:
         train_parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=None)
 
@@ -76,6 +81,18 @@ def _print_progress(progress: Progress) -> None:
     )
 
 
+class _ProgressFile:
+    """Rank 0's progress as JSON lines (read live by :func:`rm_jobs.training.launcher.supervise`), and on stderr."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def __call__(self, progress: Progress) -> None:
+        _print_progress(progress)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(progress_line(progress))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     if arguments.command == "train":
@@ -95,14 +112,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             train_rows, val_rows = rows, list(load_rows(arguments.val))
         else:
             train_rows, val_rows = split_rows(rows)
+        # SIGTERM (torchrun forwards it to every rank) stops the loop at its next step, with a checkpoint.
+        stop = install_stop_signal()
+        on_progress = _print_progress
+        if arguments.progress_file:
+            on_progress = _ProgressFile(arguments.progress_file)
         result = train(
             config,
             train_rows,
             val_rows,
             output_dir=arguments.output_dir,
-            on_progress=_print_progress,
+            on_progress=on_progress,
+            should_stop=stop,
             resume_from=arguments.resume_from,
         )
+        if os.environ.get("RANK", "0") != "0":
+            return 0
+        if arguments.result_file:
+            Path(arguments.result_file).write_text(result_to_json(result))
         summary = {k: str(v) if not isinstance(v, (int, float)) else v for k, v in dataclasses.asdict(result).items()}
         print(json.dumps(summary, indent=2))
     elif arguments.command == "evaluate":

@@ -18,6 +18,7 @@ Objective = Literal["bt", "margin_bt", "scaled_bt", "regression"]
 Precision = Literal["auto", "bf16", "fp32"]
 Toggle = Literal["auto", "on", "off"]
 Scheduler = Literal["linear", "cosine", "constant"]
+Strategy = Literal["auto", "ddp", "fsdp"]
 
 CONFIG_FILE_NAME = "prefstack_training_config.json"
 
@@ -86,6 +87,9 @@ class TrainConfig:
     """Dropout off (as TRL's default): the pairwise difference would otherwise see two noise draws."""
     num_threads: int | None = None
     """torch intra-op threads; None = torch's default."""
+    strategy: Strategy = "auto"
+    """Under torchrun: ``ddp`` (a full copy per rank; ``auto`` means DDP), or ``fsdp`` (FSDP2: weights, gradients and
+    AdamW states sharded over the ranks, per transformer block; see :mod:`rm_jobs.training.distributed`)."""
 
     # --- bookkeeping -----------------------------------------------------------------------------------------------
     save_every_steps: int = 200
@@ -102,6 +106,8 @@ class TrainConfig:
             raise ValueError(f"unknown objective {self.objective!r}")
         if self.objective == "regression" and not self.attributes:
             raise ValueError("regression needs at least one attribute")
+        if self.strategy not in ("auto", "ddp", "fsdp"):
+            raise ValueError(f"unknown strategy {self.strategy!r}: auto, ddp or fsdp")
         if self.batch_size < 1 or self.max_length < 8:
             raise ValueError("batch_size must be >= 1 and max_length >= 8")
         # Lists from JSON become tuples, so a loaded config equals the saved one.

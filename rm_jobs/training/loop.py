@@ -20,16 +20,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor
-from torch.nn.parallel import DistributedDataParallel
 
-from rm_jobs.training.checkpoint import (
-    LoopPosition,
-    load_training_state,
-    prune_checkpoints,
-    restore_rng,
-    save_checkpoint,
-    save_model_dir,
-)
+from rm_jobs.training.checkpoint import LoopPosition, save_model_dir
 from rm_jobs.training.config import TrainConfig
 from rm_jobs.training.data import (
     Example,
@@ -41,6 +33,7 @@ from rm_jobs.training.data import (
     build_rated_examples,
     collate,
 )
+from rm_jobs.training.distributed import Parallel, model_source
 from rm_jobs.training.evaluation import (
     PairMetrics,
     RegressionMetrics,
@@ -193,10 +186,11 @@ def _train(
 ) -> TrainResult:
     started = time.perf_counter()
     rank, world, device = _distributed_context()
+    parallel = Parallel.create(config, rank, world, device)  # [distributed] single, DDP or FSDP2
     _seed_everything(config.seed)
 
     tokenizer = load_tokenizer(resume_from or config.model_path)
-    model = load_model(resume_from or config.model_path, config, tokenizer)
+    model = load_model(model_source(resume_from, config), config, tokenizer)
     model.to(device)  # type: ignore[arg-type]  # transformers types .to() oddly
     pad_token_id = int(tokenizer.pad_token_id)
     examples: list[Example]
@@ -217,9 +211,7 @@ def _train(
             f"unpad='on' needs a BERT-family model without gradient checkpointing, not {type(model).__name__}"
         )
     reward_model = RewardModel(model, unpad=config.unpad != "off")
-    forward: torch.nn.Module = reward_model
-    if world > 1:
-        forward = DistributedDataParallel(reward_model, device_ids=[device.index] if device.type == "cuda" else None)
+    forward: torch.nn.Module = parallel.wrap(reward_model)  # [distributed] before the optimizer: FSDP shards in place
     if config.compile:
         forward = torch.compile(forward, dynamic=True)  # type: ignore[assignment]
     dtype = resolve_precision(config, device)
@@ -239,32 +231,23 @@ def _train(
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
     position = LoopPosition(step=0, epoch=0, batch=0)
-    if resume_from is not None:
-        state = load_training_state(Path(resume_from))
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        position = LoopPosition(**state["position"])
-        restore_rng(state)
+    if resume_from is not None:  # [distributed] FSDP reads its shards with torch.distributed.checkpoint
+        position = parallel.load_checkpoint(Path(resume_from), model=model, optimizer=optimizer, scheduler=scheduler)
 
-    def checkpoint(at: LoopPosition) -> Path:
-        directory = output / f"checkpoint-{at.step}"
-        if rank == 0:
-            save_checkpoint(
-                directory,
-                model=model,
-                tokenizer=tokenizer,
-                config=config,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                position=at,
-            )
-            prune_checkpoints(output, config.keep_checkpoints)
-        if world > 1:
-            dist.barrier()
-        return directory
+    def checkpoint(at: LoopPosition, *, consolidate: bool = False) -> Path:
+        return parallel.save_checkpoint(
+            output / f"checkpoint-{at.step}",
+            model=model,
+            tokenizer=tokenizer,
+            config=config,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            position=at,
+            consolidate=consolidate,  # [distributed] sharded runs write a from_pretrained model only when asked
+        )
 
     def validate() -> PairMetrics | RegressionMetrics | None:
-        if rank != 0:
+        if rank != 0 and not parallel.sharded:  # sharded forwards are collective: every rank runs them
             return None
         if val_pairs:
             return evaluate_pairs(reward_model, val_pairs, config, pad_token_id=pad_token_id, dtype=dtype)
@@ -276,9 +259,9 @@ def _train(
     step, losses = position.step, []
     run_tokens, run_examples, loop_started = 0, 0, time.perf_counter()
     last_checkpoint: Path | None = Path(resume_from) if resume_from else None
-    cancelled = bool(should_stop and should_stop())
+    cancelled = parallel.agree(bool(should_stop and should_stop()))  # [distributed] every rank stops, or none
     if cancelled:
-        last_checkpoint = checkpoint(position)
+        last_checkpoint = checkpoint(position, consolidate=True)
     epoch, batch_index = position.epoch, position.batch
     while not cancelled and step < total_steps:
         plan = batch_plan(
@@ -364,7 +347,7 @@ def _train(
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
                 stop_now = bool(flag.item())
             if stop_now:
-                last_checkpoint = checkpoint(at)
+                last_checkpoint = checkpoint(at, consolidate=True)
                 cancelled = True
                 break
             if config.save_every_steps and step % config.save_every_steps == 0 and step < total_steps:
@@ -374,8 +357,13 @@ def _train(
     loop_s = time.perf_counter() - loop_started
 
     if not cancelled:
-        last_checkpoint = checkpoint(LoopPosition(step, epoch, batch_index))
+        last_checkpoint = checkpoint(LoopPosition(step, epoch, batch_index), consolidate=True)
     assert last_checkpoint is not None
+    if parallel.sharded and not cancelled:  # [distributed] rank 0 continues with a plain copy of the full weights
+        plain = parallel.consolidate(model, config, tokenizer)
+        parallel.sharded = False
+        if plain is not None:
+            model, reward_model = plain, RewardModel(plain, unpad=config.unpad != "off")
     validation = validate() if not cancelled else None
     model_dir = last_checkpoint
     if not cancelled and rank == 0:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from annotator.errors import ApplicationError
 from annotator.selectors.snapshots import snapshot_find
-from rm_jobs.models import FINISHED_STATUSES, JobStatus, Objective, Queue, TrainingJob
+from rm_jobs.models import FINISHED_STATUSES, JobStatus, Objective, Queue, Strategy, TrainingJob
 from rm_jobs.services.jobs import media_path, training_job_create
 from rm_jobs.services.runs import training_job_execute
 
@@ -33,6 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int)
         parser.add_argument("--max-length", type=int)
         parser.add_argument("--queue", choices=Queue.values, default=Queue.DEFAULT)
+        parser.add_argument("--gpus", type=int, default=1, help="Processes of the job's torchrun group.")
+        parser.add_argument("--strategy", choices=Strategy.values, default=Strategy.AUTO)
         parser.add_argument("--wait", action="store_true", help="Follow the job until it ends.")
         parser.add_argument("--inline", action="store_true", help="Run the job here instead of on a worker.")
         parser.add_argument("--timeout", type=float, default=24 * 3600, help="With --wait: give up after N seconds.")
@@ -55,6 +57,8 @@ class Command(BaseCommand):
                 queue=options["queue"],
                 hyperparameters=hyper,
                 allow_model_path=True,
+                gpus=options["gpus"],
+                strategy=options["strategy"],
             )
         except ApplicationError as error:
             raise CommandError(error.message) from error

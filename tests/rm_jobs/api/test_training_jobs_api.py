@@ -348,6 +348,22 @@ def test_every_endpoint_is_in_the_openapi_schema(api):
     assert "422" in evaluation["responses"]
 
 
+def test_create_with_devices_and_a_refusal_for_too_many(api, project, snapshot, tiny_base_model, settings):
+    settings.PREFSTACK_QUEUE_DEVICES = {"default": 2, "gpu": 4}
+    url = f"/api/v1/projects/{project.slug}/training-jobs/create/"
+    refused = api.post(url, {"snapshot": snapshot.id, "objective": "bt", "queue": "gpu", "gpus": 5}, format="json")
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["code"] == "validation_failed"
+    assert "has 4: ask for 1 to 4" in body["message"]
+    assert not TrainingJob.objects.exists()
+    created = api.post(
+        url, {"snapshot": snapshot.id, "objective": "bt", "queue": "gpu", "gpus": 4, "strategy": "fsdp"}, format="json"
+    )
+    assert created.status_code == 202, created.json()
+    assert (created.json()["gpus"], created.json()["strategy"]) == (4, "fsdp")
+
+
 def test_a_rewardbench_file_reports_rewardbench_overall_and_pooled_accuracy(
     api, done, django_capture_on_commit_callbacks
 ):

@@ -57,3 +57,24 @@ def test_bad_arguments_are_command_errors(snapshot, tiny_model):
         run("--snapshot", "999999", "--objective", "bt")
     with pytest.raises(CommandError, match="Unknown base model"):
         run("--snapshot", str(snapshot.id), "--objective", "bt", "--base-model", "/no/such/dir")
+
+
+def test_more_devices_than_a_worker_has_is_a_command_error(snapshot, tiny_model, settings):
+    settings.PREFSTACK_QUEUE_DEVICES = {"default": 2, "gpu": 1}
+    with pytest.raises(CommandError, match="asks for 3 CPU processes, and a worker of the 'default' queue has 2"):
+        run("--snapshot", str(snapshot.id), "--objective", "bt", "--base-model", str(tiny_model), "--gpus", "3")
+    assert not TrainingJob.objects.exists()
+
+
+@pytest.mark.slow
+def test_inline_fsdp_on_two_processes_runs_a_supervised_group(snapshot, tiny_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        lines = run("--snapshot", str(snapshot.id), "--objective", "bt", "--base-model", str(tiny_model),
+                    "--max-steps", "2", "--batch-size", "4", "--max-length", "64", "--gpus", "2",
+                    "--strategy", "fsdp", "--inline")  # fmt: skip
+    job = TrainingJob.objects.get()
+    assert "status: succeeded" in lines, job.error
+    assert "torchrun group of 2 (fsdp)" in job.log
+    assert job.metrics.filter(split="train").count() == 2
+    checkpoint = next(line for line in lines if line.startswith("checkpoint: ")).removeprefix("checkpoint: ")
+    AutoModelForSequenceClassification.from_pretrained(checkpoint)

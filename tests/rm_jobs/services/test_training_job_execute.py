@@ -140,3 +140,22 @@ def test_a_resumed_attempt_continues_from_its_checkpoint(
     assert (job.attempt, job.worker, job.step) == (2, "w2", 4)
     assert "resuming" in job.log
     assert sorted(JobMetric.objects.filter(job=job, split="train").values_list("step", flat=True)) == [1, 2, 3, 4]
+
+
+def test_a_worker_with_fewer_gpus_than_the_job_asks_for_fails_it_before_launching(
+    snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks, settings
+):
+    settings.PREFSTACK_QUEUE_DEVICES = {"default": 2, "gpu": 4}
+    with django_capture_on_commit_callbacks(execute=False):
+        job = training_job_create(
+            snapshot=snapshot, user=researcher, objective="bt", queue="gpu", gpus=4, strategy="fsdp"
+        )
+    with (
+        mock.patch("torch.cuda.device_count", return_value=2),
+        mock.patch("rm_jobs.training.launcher.supervise") as supervise,
+    ):
+        job = training_job_execute(job_id=job.id, worker="gpu@test")
+    assert job.status == JobStatus.FAILED
+    assert "asks for 4 devices and worker gpu@test has 2; relaunch it with gpus ≤ 2" in job.error
+    supervise.assert_not_called()
+    assert not JobMetric.objects.filter(job=job).exists()

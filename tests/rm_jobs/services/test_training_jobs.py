@@ -292,3 +292,39 @@ def test_a_restarted_worker_gives_up_its_old_jobs_at_once(job, settings):
     training_job_start(job_id=job.id, worker="w@host")
     assert training_jobs_sweep_stale(stale_seconds=3600, dead_worker="w@other").failed == []
     assert training_jobs_sweep_stale(stale_seconds=3600, dead_worker="w@host").failed == [job.id]
+
+
+def test_create_records_devices_and_the_engine_strategy(
+    snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks, settings
+):
+    settings.PREFSTACK_QUEUE_DEVICES = {"default": 2, "gpu": 8}
+    job = create(snapshot, researcher, django_capture_on_commit_callbacks, queue="gpu", gpus=8, strategy="fsdp")
+    assert (job.gpus, job.strategy) == (8, "fsdp")
+    assert job.config["stages"][0]["train"]["strategy"] == "fsdp"
+    job.refresh_from_db()
+    assert "(8 × fsdp)" in job.log
+    ddp = create(snapshot, researcher, django_capture_on_commit_callbacks, gpus=2, strategy="ddp")
+    assert ddp.config["stages"][0]["train"]["strategy"] == "ddp"
+
+
+@pytest.mark.parametrize(
+    ("queue", "gpus", "strategy", "field", "message"),
+    [
+        ("gpu", 9, "fsdp", "gpus", "asks for 9 GPUs, and a worker of the 'gpu' queue has 8: ask for 1 to 8"),
+        ("default", 3, "ddp", "gpus", "asks for 3 CPU processes, and a worker of the 'default' queue has 2"),
+        ("default", 0, "auto", "gpus", "asks for 0 CPU processes"),
+        ("default", 1, "zero3", "strategy", "Unknown strategy 'zero3'"),
+        ("default", 1, "lora", "strategy", "LoRA jobs cannot be launched from here yet"),
+    ],
+)
+def test_create_refuses_devices_a_worker_cannot_give_before_recording_anything(
+    snapshot, researcher, tiny_base_model, settings, queue, gpus, strategy, field, message
+):
+    settings.PREFSTACK_QUEUE_DEVICES = {"default": 2, "gpu": 8}
+    with pytest.raises(ValidationFailed) as caught:
+        training_job_create(
+            snapshot=snapshot, user=researcher, objective="bt", queue=queue, gpus=gpus, strategy=strategy
+        )
+    assert message in caught.value.message
+    assert field in caught.value.extra["fields"]
+    assert not TrainingJob.objects.exists()

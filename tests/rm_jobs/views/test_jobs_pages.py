@@ -169,6 +169,22 @@ def test_anonymous_is_sent_to_log_in(project):
     assert "/accounts/login/" in response["Location"]
 
 
+def test_the_form_asks_for_devices_and_refuses_too_many_in_place(
+    web, project, snapshot, tiny_base_model, settings, django_capture_on_commit_callbacks
+):
+    settings.PREFSTACK_QUEUE_DEVICES = {"default": 2, "gpu": 1}
+    form = {"snapshot": snapshot.id, "objective": "bt", "base_model": "tiny", "queue": "default",
+            "learning_rate": "0.0001", "batch_size": "8", "epochs": "1", "max_length": "64", "gpus": "3",
+            "strategy": "fsdp"}  # fmt: skip
+    response = web.post(f"/p/{project.slug}/jobs/", form, **HX)
+    assert response.status_code == 400
+    assert "Between 1 and 2 on the &#x27;default&#x27; queue." in response.content.decode()
+    assert not TrainingJob.objects.exists()
+    with django_capture_on_commit_callbacks(execute=False):
+        assert web.post(f"/p/{project.slug}/jobs/", {**form, "gpus": "2"}).status_code == 302
+    assert (TrainingJob.objects.get().gpus, TrainingJob.objects.get().strategy) == (2, "fsdp")
+
+
 def test_a_rewardbench_evaluation_shows_rewardbench_score_and_pooled_accuracy(web, project, done):
     from rm_jobs.models import Evaluation, EvaluationKind, EvaluationStatus
 
