@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 Objective = Literal["bt", "margin_bt", "scaled_bt", "regression"]
-Precision = Literal["auto", "bf16", "fp32"]
+Precision = Literal["auto", "fp32", "bf16-mixed", "bf16"]
 Toggle = Literal["auto", "on", "off"]
 Scheduler = Literal["linear", "cosine", "constant"]
 
@@ -73,10 +73,16 @@ class TrainConfig:
 
     # --- speed -----------------------------------------------------------------------------------------------------
     precision: Precision = "auto"
-    """``auto``: bf16 autocast on a bf16-capable GPU or a CPU with AMX/AVX512-BF16, fp32 otherwise."""
+    """Bytes per trained parameter (weights + gradients + AdamW states) in brackets; see docs/scaling.md.
+    ``fp32`` [4+4+8]. ``bf16-mixed`` [4+4+8]: fp32 weights, bf16 autocast for the matmuls and activations.
+    ``bf16`` [2+2+4+8]: bf16 weights and gradients, the optimizer keeps fp32 master weights and fp32 states.
+    ``auto``: on CPU today's measured choice (``bf16-mixed`` with AMX/AVX512-BF16, else ``fp32``); on a
+    bf16-capable GPU ``bf16``. With LoRA the frozen base is stored in the compute dtype and the adapters in fp32."""
     unpad: Toggle = "auto"
-    """Run the linear layers over real tokens only (padding re-inserted only inside attention); BERT-family models.
-    Same loss as the padded forward (checked by a test)."""
+    """Padding-free forward: every linear layer runs over real tokens only. BERT family: the hand-written forward
+    (:mod:`rm_jobs.training.bert_unpadded`); decoders (Llama, Qwen2/3, Mistral, Gemma): the batch is packed into one
+    row with restarting ``position_ids`` (:mod:`rm_jobs.training.packing`). Same rewards as the padded forward
+    (checked by tests)."""
     gradient_checkpointing: bool = False
     """Recompute activations in backward: about +30 % compute, only worth it when memory runs out."""
     compile: bool = False
@@ -85,6 +91,17 @@ class TrainConfig:
     """Dropout off (as TRL's default): the pairwise difference would otherwise see two noise draws."""
     num_threads: int | None = None
     """torch intra-op threads; None = torch's default."""
+
+    # --- parameter-efficient fine-tuning (peft) --------------------------------------------------------------------
+    lora_r: int = 0
+    """LoRA rank; 0 = full fine-tuning. The reward head is always trained in full (``modules_to_save``)."""
+    lora_alpha: float | None = None
+    """LoRA scaling numerator (update = alpha / r · B A); None = 2 · r."""
+    lora_dropout: float = 0.0
+    lora_target_modules: tuple[str, ...] = ()
+    """Module names the adapters wrap; empty = the family's default (:data:`rm_jobs.training.lora.DEFAULT_TARGETS`)."""
+    qlora: bool = False
+    """Load the frozen base in 4-bit NF4 (bitsandbytes, CUDA only) under the LoRA adapters (Dettmers et al. 2023)."""
 
     # --- bookkeeping -----------------------------------------------------------------------------------------------
     save_every_steps: int = 200
@@ -103,8 +120,20 @@ class TrainConfig:
             raise ValueError("regression needs at least one attribute")
         if self.batch_size < 1 or self.max_length < 8:
             raise ValueError("batch_size must be >= 1 and max_length >= 8")
+        if self.precision not in ("auto", "fp32", "bf16-mixed", "bf16"):
+            raise ValueError(f"unknown precision {self.precision!r} (auto, fp32, bf16-mixed or bf16)")
+        if self.lora_r < 0 or not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError("lora_r must be >= 0 (0 = full fine-tuning) and lora_dropout in [0, 1)")
+        if self.qlora and self.lora_r == 0:
+            raise ValueError("qlora trains LoRA adapters on a 4-bit base: set lora_r > 0")
         # Lists from JSON become tuples, so a loaded config equals the saved one.
         object.__setattr__(self, "attributes", tuple(self.attributes))
+        object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))
+
+    @property
+    def uses_lora(self) -> bool:
+        """True when adapters are trained instead of every weight."""
+        return self.lora_r > 0
 
     @property
     def is_pairwise(self) -> bool:
