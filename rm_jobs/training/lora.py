@@ -18,6 +18,7 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from rm_jobs.training.config import TrainConfig
+from rm_jobs.training.preflight import ModelInputError, check_device
 
 ADAPTER_DIR_NAME = "adapter"
 
@@ -36,7 +37,7 @@ DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {
 HEAD_NAMES = ("score", "classifier")
 
 
-class LoraUnavailable(ValueError):
+class LoraUnavailable(ModelInputError):
     """The LoRA/QLoRA request cannot run here (says what to change)."""
 
 
@@ -61,13 +62,12 @@ def head_name(model: nn.Module) -> str:
     raise LoraUnavailable(f"{type(model).__name__} has no 'score' or 'classifier' head to train with LoRA")
 
 
-def check_qlora_supported(device: torch.device) -> None:
+def check_qlora_supported(config: TrainConfig, device: torch.device) -> None:
     """QLoRA needs bitsandbytes' 4-bit CUDA kernels."""
-    if device.type != "cuda":
-        raise LoraUnavailable(
-            "QLoRA (4-bit base) needs a CUDA GPU: run the job on the GPU queue, or turn qlora off and train plain "
-            "LoRA (lora_r > 0) on this device"
-        )
+    try:
+        check_device(config, "cuda" if device.type == "cuda" else "cpu")
+    except ModelInputError as error:
+        raise LoraUnavailable(str(error)) from error
     try:
         import bitsandbytes  # noqa: F401
     except ImportError as error:

@@ -20,7 +20,6 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
-from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 from transformers.models.bert.modeling_bert import BertForSequenceClassification
 
 from rm_jobs.training.bert_unpadded import supports_unpadded, unpadded_bert_logits
@@ -32,37 +31,11 @@ from rm_jobs.training.packing import (
     packed_decoder_logits,
     supports_packing,
 )
+from rm_jobs.training.preflight import ModelInputError, check_model_dir
 
 logger = logging.getLogger(__name__)
 
 PrecisionMode = Literal["fp32", "bf16-mixed", "bf16"]
-
-
-class ModelInputError(ValueError):
-    """A model directory, tokenizer or setting the engine cannot train with; the message says what to change."""
-
-
-def check_model_dir(path: str | Path) -> None:
-    """Refuse, before anything loads weights, a directory that is not a sequence-classification-capable model.
-
-    Raises
-    ------
-    ModelInputError
-        No ``config.json``, or a ``model_type`` without an ``AutoModelForSequenceClassification`` class.
-    """
-    directory = Path(path)
-    if not (directory / "config.json").is_file():
-        raise ModelInputError(f"{directory} has no config.json: point the job at a transformers model directory")
-    try:
-        hf_config = AutoConfig.from_pretrained(str(directory))
-    except (ValueError, OSError, KeyError) as error:
-        raise ModelInputError(f"{directory}/config.json cannot be read by transformers: {error}") from error
-    model_type = getattr(hf_config, "model_type", "")
-    if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
-        raise ModelInputError(
-            f"model type {model_type!r} at {directory} has no sequence-classification architecture in transformers: "
-            "use a Llama, Qwen2/3, Mistral, Gemma or BERT-family model (any AutoModelForSequenceClassification)"
-        )
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
@@ -114,7 +87,7 @@ def load_model(
     frozen_base_in_bf16 = config.uses_lora and mode != "fp32"
     kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if mode == "bf16" or frozen_base_in_bf16 else torch.float32}
     if config.qlora:
-        check_qlora_supported(device)
+        check_qlora_supported(config, device)
         kwargs["quantization_config"] = quantization_config(torch.bfloat16 if mode != "fp32" else torch.float32)
         kwargs["device_map"] = {"": device.index or 0}
     labels = ("reward",) if config.is_pairwise else config.attributes
