@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -36,6 +38,7 @@ from rm_jobs.services.jobs import (
     training_jobs_sweep_stale,
 )
 from rm_jobs.services.scoring import reward_model_score
+from rm_jobs.training.config import BOUNDS, PRECISIONS
 
 TOO_LONG = {
     413: OpenApiResponse(ErrorOutput, description="Input too long (code input_too_long; extra names the item)."),
@@ -46,23 +49,66 @@ TOO_LONG = {
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _bounded(name: str) -> list[Any]:
+    """A validator enforcing ``BOUNDS[name]``, the range the form and the job service use too."""
+    bound = BOUNDS[name]
+
+    def validate(value: Any) -> None:
+        if value is not None and not bound.contains(value):
+            raise serializers.ValidationError(bound.message())
+
+    return [validate]
+
+
 class HyperParametersSerializer(serializers.Serializer):
     class Meta:
         ref_name = "TrainingHyperParameters"
 
-    learning_rate = serializers.FloatField(required=False, default=HyperParameters.learning_rate)
-    batch_size = serializers.IntegerField(required=False, default=HyperParameters.batch_size)
-    epochs = serializers.IntegerField(required=False, default=HyperParameters.epochs)
-    max_steps = serializers.IntegerField(required=False, allow_null=True, default=None)
-    max_length = serializers.IntegerField(required=False, default=HyperParameters.max_length)
-    warmup_ratio = serializers.FloatField(required=False, default=HyperParameters.warmup_ratio)
-    seed = serializers.IntegerField(required=False, default=HyperParameters.seed)
-    save_every_steps = serializers.IntegerField(required=False, default=HyperParameters.save_every_steps)
-    eval_every_steps = serializers.IntegerField(required=False, allow_null=True, default=None)
-    margin_scale = serializers.FloatField(required=False, default=HyperParameters.margin_scale)
-    center_rewards_coefficient = serializers.FloatField(required=False, allow_null=True, default=None)
-    expo_alpha = serializers.FloatField(required=False, default=HyperParameters.expo_alpha)
-    num_threads = serializers.IntegerField(required=False, allow_null=True, default=None)
+    learning_rate = serializers.FloatField(
+        required=False, default=HyperParameters.learning_rate, validators=_bounded("learning_rate")
+    )
+    batch_size = serializers.IntegerField(
+        required=False, default=HyperParameters.batch_size, validators=_bounded("batch_size")
+    )
+    epochs = serializers.IntegerField(required=False, default=HyperParameters.epochs, validators=_bounded("epochs"))
+    max_steps = serializers.IntegerField(
+        required=False, allow_null=True, default=None, validators=_bounded("max_steps")
+    )
+    max_length = serializers.IntegerField(
+        required=False, default=HyperParameters.max_length, validators=_bounded("max_length")
+    )
+    warmup_ratio = serializers.FloatField(
+        required=False, default=HyperParameters.warmup_ratio, validators=_bounded("warmup_ratio")
+    )
+    seed = serializers.IntegerField(required=False, default=HyperParameters.seed, validators=_bounded("seed"))
+    save_every_steps = serializers.IntegerField(
+        required=False, default=HyperParameters.save_every_steps, validators=_bounded("save_every_steps")
+    )
+    eval_every_steps = serializers.IntegerField(
+        required=False, allow_null=True, default=None, validators=_bounded("eval_every_steps")
+    )
+    margin_scale = serializers.FloatField(
+        required=False, default=HyperParameters.margin_scale, validators=_bounded("margin_scale")
+    )
+    center_rewards_coefficient = serializers.FloatField(
+        required=False, allow_null=True, default=None, validators=_bounded("center_rewards_coefficient")
+    )
+    expo_alpha = serializers.FloatField(
+        required=False, default=HyperParameters.expo_alpha, validators=_bounded("expo_alpha")
+    )
+    num_threads = serializers.IntegerField(
+        required=False, allow_null=True, default=None, validators=_bounded("num_threads")
+    )
+    precision = serializers.ChoiceField(choices=list(PRECISIONS), required=False, default=HyperParameters.precision)
+    gradient_checkpointing = serializers.BooleanField(required=False, default=False)
+    lora_r = serializers.IntegerField(
+        required=False, default=0, validators=_bounded("lora_r"), help_text="LoRA rank; 0 = full fine-tuning."
+    )
+    lora_alpha = serializers.FloatField(
+        required=False, allow_null=True, default=None, validators=_bounded("lora_alpha"), help_text="Empty: 2 x rank."
+    )
+    lora_dropout = serializers.FloatField(required=False, default=0.0, validators=_bounded("lora_dropout"))
+    qlora = serializers.BooleanField(required=False, default=False, help_text="4-bit base; GPU queue only.")
 
 
 class TrainingJobOutput(serializers.Serializer):
@@ -82,6 +128,12 @@ class TrainingJobOutput(serializers.Serializer):
     step = serializers.IntegerField()
     total_steps = serializers.IntegerField()
     hyperparameters = serializers.DictField(source="config.hyperparameters")
+    memory_estimate = serializers.DictField(
+        source="config.memory_estimate",
+        default=dict,
+        help_text="The planner's peak memory per GPU in GiB (weights, gradients, optimizer, activations, overhead, "
+        "total), strategy, precision, parameters and the queue's limit_gib.",
+    )
     summary = serializers.DictField(help_text="Per stage: steps, train loss, wall_s, tokens_per_s, validation.")
     error = serializers.CharField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)

@@ -24,3 +24,7 @@ PREFSTACK_SCORE_MAX_ITEMS = env_int("PREFSTACK_SCORE_MAX_ITEMS", 64)
 PREFSTACK_SCORE_MAX_CHARS = env_int("PREFSTACK_SCORE_MAX_CHARS", 32_000)
 # Largest RewardBench-format file a researcher may upload for an evaluation (bytes).
 PREFSTACK_EVAL_UPLOAD_MAX_BYTES = env_int("PREFSTACK_EVAL_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
+# GPU memory of the workers of each queue (GB, 1e9 bytes): a job whose planned peak memory per GPU
+# (rm_jobs.training.memory) exceeds it is refused at creation with the estimate and what would make it fit.
+# Queues without an entry (the CPU queue) are not checked.
+PREFSTACK_QUEUE_GPU_MEMORY_GB: dict[str, int] = {"gpu": env_int("PREFSTACK_GPU_MEMORY_GB", 80)}

@@ -19,6 +19,59 @@ Scheduler = Literal["linear", "cosine", "constant"]
 
 HELPSTEER_ATTRIBUTES: tuple[str, ...] = ("helpfulness", "correctness", "coherence", "complexity", "verbosity")
 CONFIG_FILE_NAME = "prefstack_training_config.json"
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16-mixed", "bf16")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The allowed range of one numeric setting a researcher may choose (the form, the API serializer and the job
+    service all read :data:`BOUNDS`, so they agree)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def message(self) -> str:
+        """``Between 0 (excluded) and 0.01.`` style text."""
+
+        def show(value: float) -> str:
+            return f"{value:g}"
+
+        if self.low is not None and self.high is not None:
+            low = show(self.low) + (" (excluded)" if self.low_open else "")
+            high = show(self.high) + (" (excluded)" if self.high_open else "")
+            return f"Between {low} and {high}."
+        if self.low is not None:
+            return f"More than {show(self.low)}." if self.low_open else f"At least {show(self.low)}."
+        assert self.high is not None
+        return f"Less than {show(self.high)}." if self.high_open else f"At most {show(self.high)}."
+
+
+# The ranges a job may ask for (TrainConfig itself accepts more, for the command line and tests).
+BOUNDS: dict[str, Bound] = {
+    "learning_rate": Bound(0.0, 1e-2, low_open=True),
+    "batch_size": Bound(1, 1024),
+    "epochs": Bound(1, 100),
+    "max_steps": Bound(1, 10_000_000),
+    "max_length": Bound(16, 32_768),
+    "warmup_ratio": Bound(0.0, 1.0, high_open=True),
+    "seed": Bound(0, None),
+    "save_every_steps": Bound(1, None),
+    "eval_every_steps": Bound(1, None),
+    "margin_scale": Bound(0.0, 10.0, low_open=True),
+    "center_rewards_coefficient": Bound(0.0, 1.0),
+    "expo_alpha": Bound(0.0, 10.0),
+    "num_threads": Bound(1, 256),
+    "lora_r": Bound(0, 1024),
+    "lora_alpha": Bound(0.0, 4096.0, low_open=True),
+    "lora_dropout": Bound(0.0, 1.0, high_open=True),
+}
 
 
 @dataclass(frozen=True)

@@ -304,3 +304,30 @@ def test_every_endpoint_is_in_the_openapi_schema(api):
         assert path in schema["paths"], path
     score = schema["paths"]["/api/v1/reward-models/{job_id}/score"]["post"]
     assert {"200", "400", "401", "403", "404", "409", "413"} <= set(score["responses"])
+
+
+def test_create_shows_the_memory_estimate_and_refuses_what_does_not_fit(
+    api, project, snapshot, tiny_base_model, settings, django_capture_on_commit_callbacks
+):
+    url = f"/api/v1/projects/{project.slug}/training-jobs/create/"
+    settings.PREFSTACK_QUEUE_GPU_MEMORY_GB = {"gpu": 1}
+    refused = api.post(url, {"snapshot": snapshot.id, "objective": "bt", "queue": "gpu"}, format="json")
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["code"] == "does_not_fit"
+    assert body["extra"]["estimate"]["total"] > body["extra"]["estimate"]["limit_gib"]
+    assert not TrainingJob.objects.exists()
+
+    qlora = api.post(
+        url,
+        {"snapshot": snapshot.id, "objective": "bt", "hyperparameters": {"lora_r": 4, "qlora": True}},
+        format="json",
+    )
+    assert (qlora.status_code, qlora.json()["code"]) == (400, "validation_failed")
+    assert "needs a CUDA GPU" in qlora.json()["message"]
+
+    with django_capture_on_commit_callbacks(execute=False):
+        created = api.post(url, {"snapshot": snapshot.id, "objective": "bt"}, format="json")
+    assert created.status_code == 202
+    assert created.json()["memory_estimate"]["strategy"] == "full"
+    assert created.json()["memory_estimate"]["total"] > 0

@@ -166,3 +166,24 @@ def test_anonymous_is_sent_to_log_in(project):
     response = Client().get(f"/p/{project.slug}/jobs/")
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_a_run_that_does_not_fit_the_queue_is_refused_in_the_form_with_the_estimate(
+    web, project, snapshot, tiny_base_model, settings, django_capture_on_commit_callbacks
+):
+    settings.PREFSTACK_QUEUE_GPU_MEMORY_GB = {"gpu": 1}  # less than the CUDA context alone
+    form = {"snapshot": snapshot.id, "objective": "bt", "base_model": "tiny", "queue": "gpu",
+            "learning_rate": "0.0001", "batch_size": "8", "epochs": "1", "max_length": "64"}  # fmt: skip
+    response = web.post(f"/p/{project.slug}/jobs/", form, **HX)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "GiB per GPU" in html and "1 GB of the &#x27;gpu&#x27; queue" in html
+    assert not TrainingJob.objects.exists()
+
+    settings.PREFSTACK_QUEUE_GPU_MEMORY_GB = {"gpu": 80}
+    with django_capture_on_commit_callbacks(execute=False):
+        assert web.post(f"/p/{project.slug}/jobs/", {**form, "lora_r": "4", "precision": "bf16"}).status_code == 302
+    job = TrainingJob.objects.get()
+    assert job.config["stages"][0]["train"]["lora_r"] == 4
+    page = web.get(f"/p/{project.slug}/jobs/{job.id}/").content.decode()
+    assert "GiB per GPU (lora, bf16, queue limit" in page
