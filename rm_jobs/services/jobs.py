@@ -154,7 +154,7 @@ def _model_path(base_model: str, *, allow_path: bool) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 # What each objective trains: (engine objective, which trainer-ready file, regression attributes) per stage.
-# "project" = every attribute of the project; regression-then-scaled-bt is the HelpSteer2-Preference recipe
+# "project" = every attribute of the project; regression_then_scaled_bt is the HelpSteer2-Preference recipe
 # (arXiv 2410.01257 §4): helpfulness-only regression, then Scaled BT initialised from it.
 _STAGES: dict[str, list[tuple[str, str, str | None]]] = {
     Objective.BT: [("bt", "preference", None)],

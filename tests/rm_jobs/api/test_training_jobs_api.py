@@ -67,7 +67,7 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
     ):
         response = api.post(
             f"/api/v1/projects/{project.slug}/training-jobs/create/",
-            {"snapshot": snapshot.id, "objective": "scaled-bt", "queue": "gpu", "hyperparameters": {"max_steps": 5}},
+            {"snapshot": snapshot.id, "objective": "scaled_bt", "queue": "gpu", "hyperparameters": {"max_steps": 5}},
             format="json",
         )
     assert response.status_code == 202, response.json()
@@ -76,7 +76,7 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
         "queued",
         "gpu",
         snapshot.id,
-        "scaled-bt",
+        "scaled_bt",
     )
     assert body["hyperparameters"]["max_steps"] == 5
     send.assert_called_once_with(args=[body["id"]], queue="gpu")
@@ -90,7 +90,7 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
-        ({"objective": "scaled-bt"}, 400, "validation_failed"),
+        ({"objective": "scaled_bt"}, 400, "validation_failed"),
         ({"snapshot": 0, "objective": "bt"}, 404, "not_found"),
         ({"objective": "ppo"}, 400, "validation_failed"),
         ({"objective": "bt", "base_model": "nope"}, 400, "validation_failed"),
@@ -100,7 +100,7 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
 def test_create_refuses_bad_input(api, project, snapshot, tiny_base_model, payload, status, code):
     payload = (
         {"snapshot": snapshot.id, **payload}
-        if "snapshot" not in payload and payload != {"objective": "scaled-bt"}
+        if "snapshot" not in payload and payload != {"objective": "scaled_bt"}
         else payload
     )
     response = api.post(f"/api/v1/projects/{project.slug}/training-jobs/create/", payload, format="json")
@@ -228,7 +228,7 @@ def test_send_disagreements_to_review(api, done):
 
 def test_compare_lists_finished_jobs_on_the_same_validation_data(api, project, snapshot, trained_model):
     bt = succeeded_job(snapshot, trained_model, objective="bt", accuracy=0.7)
-    scaled = succeeded_job(snapshot, trained_model, objective="scaled-bt", accuracy=0.8)
+    scaled = succeeded_job(snapshot, trained_model, objective="scaled_bt", accuracy=0.8)
     regression = succeeded_job(snapshot, trained_model, objective="regression", accuracy=0.6)
     TrainingJob.objects.create(
         project=project, snapshot=snapshot, objective="bt", base_model="tiny"
@@ -236,7 +236,7 @@ def test_compare_lists_finished_jobs_on_the_same_validation_data(api, project, s
     body = api.get(f"/api/v1/projects/{project.slug}/training-jobs/compare/").json()
     assert body["snapshot"] == snapshot.id
     assert [r["job"] for r in body["rows"]] == [scaled.id, bt.id, regression.id]
-    assert [r["objective"] for r in body["rows"]] == ["scaled-bt", "bt", "regression"]
+    assert [r["objective"] for r in body["rows"]] == ["scaled_bt", "bt", "regression"]
     assert body["rows"][2]["rmse"] == 0.9
     assert body["rows"][0]["rmse"] is None
     assert body["rows"][0]["tokens_per_s"] == 900.0
