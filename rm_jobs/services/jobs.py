@@ -31,7 +31,7 @@ from rm_jobs.models import JobStatus, Objective, Queue, TrainingJob
 from rm_jobs.training import HELPSTEER_ATTRIBUTES, TrainConfig
 from rm_jobs.training.config import BOUNDS, PRECISIONS
 from rm_jobs.training.memory import GIB, ModelShape, plan_memory, suggestions
-from rm_jobs.training.preflight import ModelInputError, preflight
+from rm_jobs.training.preflight import DeviceType, ModelInputError, preflight
 
 logger = logging.getLogger(__name__)
 
@@ -313,7 +313,7 @@ def training_job_check_fits(*, config: TrainConfig, queue: str, pairwise: bool =
     ValidationFailed
         With the reason, and for memory the estimate and what would make it fit in ``extra``.
     """
-    device_type = "cuda" if queue == Queue.GPU else "cpu"
+    device_type: DeviceType = "cuda" if queue == Queue.GPU else "cpu"
     try:
         model_config = preflight(config, device_type=device_type)
     except ModelInputError as error:

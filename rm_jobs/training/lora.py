@@ -80,7 +80,7 @@ def quantization_config(compute_dtype: torch.dtype) -> Any:
     """NF4 with double quantization, the QLoRA paper's recipe."""
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(
+    return BitsAndBytesConfig(  # type: ignore[no-untyped-call]
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
@@ -93,14 +93,15 @@ def apply_lora(model: PreTrainedModel, config: TrainConfig) -> nn.Module:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     if config.qlora:
-        model = prepare_model_for_kbit_training(
+        model = prepare_model_for_kbit_training(  # type: ignore[no-untyped-call]
             model,
             use_gradient_checkpointing=config.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
     lora_config = LoraConfig(
         r=config.lora_r,
-        lora_alpha=config.lora_alpha if config.lora_alpha is not None else 2 * config.lora_r,
+        # peft annotates an int, but only divides by r: a float alpha works.
+        lora_alpha=config.lora_alpha if config.lora_alpha is not None else 2 * config.lora_r,  # type: ignore[arg-type]
         lora_dropout=config.lora_dropout,
         target_modules=target_modules(model, config),
         modules_to_save=[head_name(model)],

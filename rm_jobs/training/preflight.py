@@ -32,17 +32,15 @@ def sequence_classification_model_types() -> frozenset[str]:
         raise ModelInputError("transformers is not installed")
     source = Path(spec.origin).parent / "models" / "auto" / "modeling_auto.py"
     for node in ast.parse(source.read_text(encoding="utf-8")).body:
-        targets = (
-            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        )
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
         if any(isinstance(t, ast.Name) and t.id == "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES" for t in targets):
-            assert node.value is not None
-            pairs = (
-                ast.literal_eval(node.value.args[0])
-                if isinstance(node.value, ast.Call)
-                else ast.literal_eval(node.value)
-            )
-            return frozenset(str(model_type) for model_type, _ in pairs)
+            table = value.args[0] if isinstance(value, ast.Call) else value  # OrderedDict([...]) or a literal
+            return frozenset(str(model_type) for model_type, _ in ast.literal_eval(table))
     raise ModelInputError(f"could not read the sequence-classification table of {source}")  # pragma: no cover
 
 
