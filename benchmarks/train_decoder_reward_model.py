@@ -11,13 +11,14 @@ TRL tuned = gradient checkpointing off, bf16 autocast, batches grouped by length
 the MiniLM benchmark); TRL has no padding-free reward training (huggingface/trl#3780). Prefstack = its defaults on
 this CPU (bf16 autocast, length-grouped batches, packed forward with per-sequence attention).
 
-    python benchmarks/train_decoder_reward_model.py
+    python benchmarks/train_decoder_reward_model.py [--prefstack-first]
 
 Prints ``name: value unit`` lines; the machine's load average first (the figures move with other load).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -151,6 +152,9 @@ def run_trl(model_dir: Path, warmup: list[dict[str, Any]], rows: list[dict[str, 
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--prefstack-first", action="store_true", help="run ours before TRL (to check order effects)")
+    arguments = parser.parse_args()
     torch.set_num_threads(THREADS)
     rows = synthetic_pairs(STEPS * BATCH_PAIRS, seed=1)
     warmup = synthetic_pairs(WARMUP_STEPS * BATCH_PAIRS, seed=2)
@@ -169,8 +173,12 @@ def main() -> int:
         print(f"cpu_threads: {THREADS} threads")
         print(f"decoder_parameters: {params / 1e6:.1f} M")
         print(f"pairs_measured: {len(examples)} pairs")
-        trl_s, trl_loss = run_trl(model_dir, warmup, rows)
-        ours_s, ours_loss = run_prefstack(model_dir, warmup, rows)
+        if arguments.prefstack_first:
+            ours_s, ours_loss = run_prefstack(model_dir, warmup, rows)
+            trl_s, trl_loss = run_trl(model_dir, warmup, rows)
+        else:
+            trl_s, trl_loss = run_trl(model_dir, warmup, rows)
+            ours_s, ours_loss = run_prefstack(model_dir, warmup, rows)
     print(f"pairs_per_s_trl_tuned_decoder: {len(examples) / trl_s:.2f} pairs/s")
     print(f"real_tokens_per_s_trl_tuned_decoder: {tokens / trl_s:.0f} tokens/s")
     print(f"final_loss_trl_tuned_decoder: {trl_loss:.4f} nats")
