@@ -128,7 +128,8 @@ class TrainConfig:
     precision: Precision = "auto"
     """Bytes per trained parameter (weights + gradients + AdamW states) in brackets; see docs/scaling.md.
     ``fp32`` [4+4+8]. ``bf16-mixed`` [4+4+8]: fp32 weights, bf16 autocast for the matmuls and activations.
-    ``bf16`` [2+2+4+8]: bf16 weights and gradients, the optimizer keeps fp32 master weights and fp32 states.
+    ``bf16`` [2+4, 4, 8]: bf16 weights and gradients, the optimizer keeps fp32 master weights (and turns the
+    gradients into fp32 ones) and fp32 states; no casts in the matmuls, bf16 activations.
     ``auto``: on CPU today's measured choice (``bf16-mixed`` with AMX/AVX512-BF16, else ``fp32``); on a
     bf16-capable GPU ``bf16``. With LoRA the frozen base is stored in the compute dtype and the adapters in fp32."""
     unpad: Toggle = "auto"
