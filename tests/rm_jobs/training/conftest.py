@@ -134,8 +134,13 @@ def build_tiny_decoder_dir(
     torch.manual_seed(0)
     if family == "llama":
         model: Any = LlamaForSequenceClassification(LlamaConfig(**shape))
-    else:
+    elif family == "qwen2":
         model = Qwen2ForSequenceClassification(Qwen2Config(**shape))
+    else:  # qwen3, mistral, gemma
+        from transformers import AutoConfig, AutoModelForSequenceClassification
+
+        config = AutoConfig.for_model(family, **shape, head_dim=8, sliding_window=None)
+        model = AutoModelForSequenceClassification.from_config(config)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import build_tiny_decoder_dir
 
 from rm_jobs.training.config import TrainConfig
 from rm_jobs.training.model import RewardModel, load_model, load_tokenizer
@@ -65,6 +66,22 @@ def test_packed_forward_equals_the_padded_forward(tiny_decoder_dir: Path, attent
 
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6)
     assert actual_grads.keys() == expected_grads.keys()
+    for name, grad in expected_grads.items():
+        torch.testing.assert_close(actual_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("family", ["qwen3", "mistral", "gemma"])
+def test_the_other_families_pack_to_the_same_rewards_and_gradients(tmp_path: Path, family: str) -> None:
+    model_dir = build_tiny_decoder_dir(tmp_path, family)
+    tokenizer = load_tokenizer(model_dir)
+    model: Any = load_model(model_dir, TrainConfig(model_path=str(model_dir)), tokenizer)
+    assert model.config.model_type == family
+    ids, mask = right_padded_batch(model.config.vocab_size, [12, 3, 20, 7], tokenizer.pad_token_id)
+    expected, expected_grads = rewards_and_grads(RewardModel(model, unpad=False), ids, mask)
+    packed = RewardModel(model, unpad=True)
+    assert packed.pack
+    actual, actual_grads = rewards_and_grads(packed, ids, mask)
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-6)
     for name, grad in expected_grads.items():
         torch.testing.assert_close(actual_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
