@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     MODEL_NOT_READY = "model_not_ready"
     INPUT_TOO_LONG = "input_too_long"
     TOO_MANY_ITEMS = "too_many_items"
+    DOES_NOT_FIT = "does_not_fit"
     BENCHMARK_LAYOUT = "benchmark_layout"
     UNKNOWN_BENCHMARK = "unknown_benchmark"
     NO_RESULTS_FILE = "no_results_file"

@@ -51,6 +51,7 @@ from rm_jobs.services.jobs import (
 )
 from rm_jobs.services.scoring import reward_model_score
 from rm_jobs.training.benchmarks import BENCHMARKS
+from rm_jobs.training.config import BOUNDS, PRECISIONS
 
 TOO_LONG = {
     413: OpenApiResponse(ErrorOutput, description="Input too long (code input_too_long; extra names the item)."),
@@ -61,24 +62,32 @@ TOO_LONG = {
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _ranged_float(
-    low: float, high: float, *, low_open: bool = False, high_open: bool = False, **kwargs: Any
-) -> serializers.FloatField:
-    """A float in ``low..high`` as the schema states it, open ends included (DRF's own bounds are closed, so an
-    open end is left to HyperParameters.check, which refuses it with the same 400)."""
-    schema: dict[str, Any] = {"type": "number", "format": "double", "minimum": low, "maximum": high}
-    if low_open:
-        schema["exclusiveMinimum"] = True
-    if high_open:
-        schema["exclusiveMaximum"] = True
+def _bounded(name: str, base: type[serializers.Field], **kwargs: Any) -> serializers.Field:
+    """An optional number in ``BOUNDS[name]`` (the range the form and the job service use too), the schema stating
+    it with its open ends; the bound's own check gives the message, so the three interfaces word it alike."""
+    bound = BOUNDS[name]
+    schema: dict[str, Any] = (
+        {"type": "integer"} if issubclass(base, serializers.IntegerField) else {"type": "number", "format": "double"}
+    )
+    if bound.low is not None:
+        schema["minimum"] = bound.low
+        if bound.low_open:
+            schema["exclusiveMinimum"] = True
+    if bound.high is not None:
+        schema["maximum"] = bound.high
+        if bound.high_open:
+            schema["exclusiveMaximum"] = True
     if kwargs.get("allow_null"):
         schema["nullable"] = True
+
+    def validate(value: Any) -> None:
+        if value is not None and not bound.contains(value):
+            raise serializers.ValidationError(bound.message())
+
     # A class of its own: serializers deep-copy their fields by re-instantiating the class, so the schema must be
     # attached to the class, not to one instance.
-    field_class = extend_schema_field(schema)(type("RangedFloatField", (serializers.FloatField,), {}))
-    return field_class(  # type: ignore[no-any-return]
-        required=False, min_value=None if low_open else low, max_value=None if high_open else high, **kwargs
-    )
+    field_class = extend_schema_field(schema)(type(f"Bounded{base.__name__}", (base,), {}))
+    return field_class(required=False, validators=[validate], **kwargs)  # type: ignore[no-any-return]
 
 
 class HyperParametersSerializer(serializers.Serializer):
@@ -87,29 +96,29 @@ class HyperParametersSerializer(serializers.Serializer):
     class Meta:
         ref_name = "TrainingHyperParameters"
 
-    learning_rate = _ranged_float(0.0, 1e-2, low_open=True, default=HyperParameters.learning_rate)
-    batch_size = serializers.IntegerField(
-        required=False, min_value=1, max_value=1024, default=HyperParameters.batch_size
+    learning_rate = _bounded("learning_rate", serializers.FloatField, default=HyperParameters.learning_rate)
+    batch_size = _bounded("batch_size", serializers.IntegerField, default=HyperParameters.batch_size)
+    epochs = _bounded("epochs", serializers.IntegerField, default=HyperParameters.epochs)
+    max_steps = _bounded("max_steps", serializers.IntegerField, allow_null=True, default=None)
+    max_length = _bounded("max_length", serializers.IntegerField, default=HyperParameters.max_length)
+    warmup_ratio = _bounded("warmup_ratio", serializers.FloatField, default=HyperParameters.warmup_ratio)
+    seed = _bounded("seed", serializers.IntegerField, default=HyperParameters.seed)
+    save_every_steps = _bounded("save_every_steps", serializers.IntegerField, default=HyperParameters.save_every_steps)
+    eval_every_steps = _bounded("eval_every_steps", serializers.IntegerField, allow_null=True, default=None)
+    margin_scale = _bounded("margin_scale", serializers.FloatField, default=HyperParameters.margin_scale)
+    center_rewards_coefficient = _bounded(
+        "center_rewards_coefficient", serializers.FloatField, allow_null=True, default=None
     )
-    epochs = serializers.IntegerField(required=False, min_value=1, max_value=100, default=HyperParameters.epochs)
-    max_steps = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=10_000_000, default=None
+    expo_alpha = _bounded("expo_alpha", serializers.FloatField, default=HyperParameters.expo_alpha)
+    num_threads = _bounded("num_threads", serializers.IntegerField, allow_null=True, default=None)
+    precision = serializers.ChoiceField(choices=list(PRECISIONS), required=False, default=HyperParameters.precision)
+    gradient_checkpointing = serializers.BooleanField(required=False, default=False)
+    lora_r = _bounded("lora_r", serializers.IntegerField, default=0, help_text="LoRA rank; 0 = full fine-tuning.")
+    lora_alpha = _bounded(
+        "lora_alpha", serializers.FloatField, allow_null=True, default=None, help_text="Empty: 2 x rank."
     )
-    max_length = serializers.IntegerField(
-        required=False, min_value=16, max_value=32_768, default=HyperParameters.max_length
-    )
-    warmup_ratio = _ranged_float(0.0, 1.0, high_open=True, default=HyperParameters.warmup_ratio)
-    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1, default=HyperParameters.seed)
-    save_every_steps = serializers.IntegerField(
-        required=False, min_value=1, max_value=10_000_000, default=HyperParameters.save_every_steps
-    )
-    eval_every_steps = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=10_000_000, default=None
-    )
-    margin_scale = _ranged_float(0.0, 10.0, low_open=True, default=HyperParameters.margin_scale)
-    center_rewards_coefficient = _ranged_float(0.0, 1.0, allow_null=True, default=None)
-    expo_alpha = _ranged_float(0.0, 10.0, default=HyperParameters.expo_alpha)
-    num_threads = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=256, default=None)
+    lora_dropout = _bounded("lora_dropout", serializers.FloatField, default=0.0)
+    qlora = serializers.BooleanField(required=False, default=False, help_text="4-bit base; GPU queue only.")
 
 
 class TrainingJobOutput(serializers.Serializer):
@@ -131,6 +140,12 @@ class TrainingJobOutput(serializers.Serializer):
     step = serializers.IntegerField()
     total_steps = serializers.IntegerField()
     hyperparameters = serializers.DictField(source="config.hyperparameters")
+    memory_estimate = serializers.DictField(
+        source="config.memory_estimate",
+        default=dict,
+        help_text="The planner's peak memory per GPU in GiB (weights, gradients, optimizer, activations, overhead, "
+        "total), strategy, precision, parameters and the queue's limit_gib.",
+    )
     summary = serializers.DictField(help_text="Per stage: steps, train loss, wall_s, tokens_per_s, validation.")
     error = serializers.CharField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)

@@ -10,6 +10,18 @@ from annotator.errors import ApplicationError
 from annotator.models import Snapshot
 from rm_jobs.models import Objective, Queue, Strategy
 from rm_jobs.services.jobs import HyperParameters, base_model_choices
+from rm_jobs.training.config import BOUNDS, PRECISIONS
+
+
+def bound_validators(name: str) -> list[Any]:
+    """A validator enforcing ``BOUNDS[name]`` (the range the job service checks too)."""
+    bound = BOUNDS[name]
+
+    def validate(value: Any) -> None:
+        if value is not None and not bound.contains(value):
+            raise forms.ValidationError(bound.message())
+
+    return [validate]
 
 
 class TrainingJobForm(forms.Form):
@@ -26,39 +38,71 @@ class TrainingJobForm(forms.Form):
         help_text="GPUs (or CPU processes) for one torchrun group; more than 1 or FSDP runs under torchrun.",
     )
     strategy = forms.ChoiceField(choices=Strategy.choices, initial=Strategy.AUTO, required=False)
-    learning_rate = forms.FloatField(initial=HyperParameters.learning_rate, min_value=1e-8, max_value=1e-2)
-    batch_size = forms.IntegerField(initial=HyperParameters.batch_size, min_value=1, max_value=1024)
-    epochs = forms.IntegerField(initial=HyperParameters.epochs, min_value=1, max_value=100)
-    max_steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: every epoch in full.")
-    max_length = forms.IntegerField(initial=HyperParameters.max_length, min_value=16, max_value=32768)
+    learning_rate = forms.FloatField(
+        initial=HyperParameters.learning_rate, validators=bound_validators("learning_rate")
+    )
+    batch_size = forms.IntegerField(initial=HyperParameters.batch_size, validators=bound_validators("batch_size"))
+    epochs = forms.IntegerField(initial=HyperParameters.epochs, validators=bound_validators("epochs"))
+    max_steps = forms.IntegerField(
+        required=False, validators=bound_validators("max_steps"), help_text="Empty: every epoch in full."
+    )
+    max_length = forms.IntegerField(initial=HyperParameters.max_length, validators=bound_validators("max_length"))
     # The fields below may be left empty: the service's default applies.
-    warmup_ratio = forms.FloatField(required=False, initial=HyperParameters.warmup_ratio, min_value=0.0, max_value=0.99)
-    seed = forms.IntegerField(required=False, initial=HyperParameters.seed, min_value=0)
+    warmup_ratio = forms.FloatField(
+        required=False, initial=HyperParameters.warmup_ratio, validators=bound_validators("warmup_ratio")
+    )
+    seed = forms.IntegerField(required=False, initial=HyperParameters.seed, validators=bound_validators("seed"))
     margin_scale = forms.FloatField(
         required=False,
         initial=HyperParameters.margin_scale,
-        min_value=0.01,
-        max_value=10.0,
+        validators=bound_validators("margin_scale"),
         help_text="Margin BT only.",
     )
     center_rewards_coefficient = forms.FloatField(
         required=False,
-        min_value=0.0,
-        max_value=1.0,
+        validators=bound_validators("center_rewards_coefficient"),
         label="Reward centring coefficient",
         help_text="Empty: off. 0.01 keeps rewards centred on zero (Eisenstein et al. 2023).",
     )
     expo_alpha = forms.FloatField(
         required=False,
         initial=HyperParameters.expo_alpha,
-        min_value=0.0,
-        max_value=10.0,
+        validators=bound_validators("expo_alpha"),
         label="ExPO alpha",
         help_text="0: off. Extrapolates the final weights away from where the last stage started (Zheng et al. 2024).",
     )
     num_threads = forms.IntegerField(
-        required=False, min_value=1, max_value=256, label="CPU threads", help_text="Empty: every core of the worker."
+        required=False,
+        validators=bound_validators("num_threads"),
+        label="CPU threads",
+        help_text="Empty: every core of the worker.",
     )
+    precision = forms.ChoiceField(
+        required=False,
+        choices=[(p, p) for p in PRECISIONS],
+        initial=HyperParameters.precision,
+        help_text="auto: bf16 on a GPU, bf16 autocast on a CPU with AMX. Memory per choice: docs/scaling.md.",
+    )
+    gradient_checkpointing = forms.BooleanField(
+        required=False, label="Activation checkpointing", help_text="Much less activation memory, ~30 % more compute."
+    )
+    lora_r = forms.IntegerField(
+        required=False,
+        initial=HyperParameters.lora_r,
+        validators=bound_validators("lora_r"),
+        label="LoRA rank",
+        help_text="0: full fine-tuning. The reward head is always trained in full.",
+    )
+    lora_alpha = forms.FloatField(
+        required=False, validators=bound_validators("lora_alpha"), label="LoRA alpha", help_text="Empty: 2 x rank."
+    )
+    lora_dropout = forms.FloatField(
+        required=False,
+        initial=HyperParameters.lora_dropout,
+        validators=bound_validators("lora_dropout"),
+        label="LoRA dropout",
+    )
+    qlora = forms.BooleanField(required=False, label="QLoRA (4-bit base, GPU queue only)")
 
     HYPER_FIELDS = (
         "learning_rate",
@@ -72,6 +116,12 @@ class TrainingJobForm(forms.Form):
         "center_rewards_coefficient",
         "expo_alpha",
         "num_threads",
+        "precision",
+        "gradient_checkpointing",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "qlora",
     )
 
     def __init__(self, *args: Any, snapshots: Any, **kwargs: Any) -> None:

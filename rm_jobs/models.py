@@ -30,14 +30,19 @@ FINISHED_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class Objective(models.TextChoices):
-    """The objectives compared in HelpSteer2-Preference (Wang et al. 2024, arXiv 2410.01257, Table 3)."""
+    """The objectives compared in HelpSteer2-Preference (Wang et al. 2024, arXiv 2410.01257, Table 3).
+
+    Spelled as the engine spells its objectives (``rm_jobs.training.config.Objective``, NeMo-Aligner's
+    ``margin_bt``/``scaled_bt``); the recipes that are more than one engine run map to their stages in
+    ``rm_jobs.services.jobs._STAGES``, the one mapping between the two.
+    """
 
     BT = "bt", "Bradley-Terry"
-    MARGIN_BT = "margin-bt", "Bradley-Terry with margin"
-    SCALED_BT = "scaled-bt", "Scaled Bradley-Terry"
+    MARGIN_BT = "margin_bt", "Bradley-Terry with margin"
+    SCALED_BT = "scaled_bt", "Scaled Bradley-Terry"
     REGRESSION = "regression", "Regression, every attribute"
-    REGRESSION_HELPFULNESS = "regression-helpfulness", "Regression, helpfulness only"
-    REGRESSION_THEN_SCALED_BT = "regression-then-scaled-bt", "Regression (helpfulness) then Scaled BT"
+    REGRESSION_HELPFULNESS = "regression_helpfulness", "Regression, helpfulness only"
+    REGRESSION_THEN_SCALED_BT = "regression_then_scaled_bt", "Regression (helpfulness) then Scaled BT"
 
 
 class Queue(models.TextChoices):

@@ -49,3 +49,7 @@ PREFSTACK_MAX_TIME_ON_TASK_SECONDS = env_int("PREFSTACK_MAX_TIME_ON_TASK_SECONDS
 # multiplies the HTML about twenty-fold), larger ones are shown as plain preformatted text.
 PREFSTACK_COLLAPSE_CHARS = env_int("PREFSTACK_COLLAPSE_CHARS", 4_000)
 PREFSTACK_HIGHLIGHT_MAX_CHARS = env_int("PREFSTACK_HIGHLIGHT_MAX_CHARS", 10_000)
+# GPU memory of the workers of each queue (GB, 1e9 bytes): a job whose planned peak memory per GPU
+# (rm_jobs.training.memory) exceeds it is refused at creation with the estimate and what would make it fit.
+# Queues without an entry (the CPU queue) are not checked.
+PREFSTACK_QUEUE_GPU_MEMORY_GB: dict[str, int] = {"gpu": env_int("PREFSTACK_GPU_MEMORY_GB", 80)}

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('rm_jobs', '0001_initial'),
+        ('rm_jobs', '0002_llm_objective_spelling'),
     ]
 
     operations = [

@@ -8,6 +8,7 @@ workers that consume ``gpu``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -34,6 +35,9 @@ from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_attribute_names
 from rm_jobs.models import JobStatus, Objective, Queue, Strategy, TrainingJob
 from rm_jobs.training import TrainConfig
+from rm_jobs.training.config import BOUNDS, DEFAULT_LORA_RANK, PRECISIONS
+from rm_jobs.training.memory import GIB, ModelShape, plan_memory, suggestions
+from rm_jobs.training.preflight import DeviceType, ModelInputError, preflight
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,9 @@ RESUME_STATE_FILE = "trainer_state.pt"
 # ---------------------------------------------------------------------------------------------------------------
 # Hyper-parameters and base models
 # ---------------------------------------------------------------------------------------------------------------
+
+
+_OPTIONAL = frozenset({"max_steps", "eval_every_steps", "center_rewards_coefficient", "num_threads", "lora_alpha"})
 
 
 @dataclass(frozen=True)
@@ -70,36 +77,28 @@ class HyperParameters:
     """ExPO on the job's last stage: final weights = theta_T + alpha (theta_T - theta_0); 0 = off."""
     num_threads: int | None = None
     """torch threads of a CPU job; empty = torch's default (every core of the worker)."""
+    precision: str = "auto"
+    """fp32, bf16-mixed, bf16 or auto (see TrainConfig.precision and docs/scaling.md)."""
+    gradient_checkpointing: bool = False
+    """Activation checkpointing: recompute each block in the backward (~+30 % compute, far less memory)."""
+    lora_r: int = 0
+    """LoRA rank; 0 = full fine-tuning."""
+    lora_alpha: float | None = None
+    lora_dropout: float = 0.0
+    qlora: bool = False
+    """4-bit base under the LoRA adapters (GPU queue only)."""
 
     def check(self) -> None:
-        """Raise ValidationFailed naming every out-of-range field."""
+        """Raise ValidationFailed naming every out-of-range field (ranges: rm_jobs.training.config.BOUNDS)."""
         problems: dict[str, str] = {}
-        if not 0 < self.learning_rate <= 1e-2:
-            problems["learning_rate"] = "Between 0 (excluded) and 0.01."
-        if not 1 <= self.batch_size <= 1024:
-            problems["batch_size"] = "Between 1 and 1024."
-        if not 1 <= self.epochs <= 100:
-            problems["epochs"] = "Between 1 and 100."
-        if self.max_steps is not None and not 1 <= self.max_steps <= 10_000_000:
-            problems["max_steps"] = "At least 1."
-        if not 16 <= self.max_length <= 32_768:
-            problems["max_length"] = "Between 16 and 32768 tokens."
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            problems["warmup_ratio"] = "In [0, 1)."
-        if self.seed < 0:
-            problems["seed"] = "Not negative."
-        if self.save_every_steps < 1:
-            problems["save_every_steps"] = "At least 1."
-        if self.eval_every_steps is not None and self.eval_every_steps < 1:
-            problems["eval_every_steps"] = "At least 1, or empty."
-        if not 0.0 < self.margin_scale <= 10.0:
-            problems["margin_scale"] = "Between 0 (excluded) and 10."
-        if self.center_rewards_coefficient is not None and not 0.0 <= self.center_rewards_coefficient <= 1.0:
-            problems["center_rewards_coefficient"] = "Between 0 and 1, or empty."
-        if not 0.0 <= self.expo_alpha <= 10.0:
-            problems["expo_alpha"] = "Between 0 (off) and 10."
-        if self.num_threads is not None and not 1 <= self.num_threads <= 256:
-            problems["num_threads"] = "Between 1 and 256, or empty."
+        for name, bound in BOUNDS.items():
+            value = getattr(self, name, None)
+            if value is not None and not bound.contains(value):
+                problems[name] = bound.message() + (" Or empty." if name in _OPTIONAL else "")
+        if self.precision not in PRECISIONS:
+            problems["precision"] = f"One of {', '.join(PRECISIONS)}."
+        if self.qlora and self.lora_r == 0:
+            problems["lora_r"] = "QLoRA trains LoRA adapters: set a rank (e.g. 16)."
         if problems:
             first = next(iter(problems))
             raise ValidationFailed(f"{first}: {problems[first]}", extra={"fields": problems})
@@ -161,7 +160,7 @@ def _model_path(base_model: str, *, allow_path: bool) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 # What each objective trains: (engine objective, which trainer-ready file, regression attributes) per stage.
-# "project" = every attribute of the project; regression-then-scaled-bt is the HelpSteer2-Preference recipe
+# "project" = every attribute of the project; regression_then_scaled_bt is the HelpSteer2-Preference recipe
 # (arXiv 2410.01257 §4): helpfulness-only regression, then Scaled BT initialised from it.
 _STAGES: dict[str, list[tuple[str, str, str | None]]] = {
     Objective.BT: [("bt", "preference", None)],
@@ -195,11 +194,19 @@ def _check_devices(*, queue: str, gpus: int, strategy: str) -> None:
             f"{available}, or use a queue whose workers have more.",
             extra={"fields": {"gpus": f"Between 1 and {available} on the '{queue}' queue."}, "available": available},
         )
-    if strategy == Strategy.LORA:  # the engine's LoRA settings are not mapped from a job yet
+
+
+def _with_strategy(hyper: HyperParameters, strategy: str) -> HyperParameters:
+    """The strategy ``lora`` trains adapters (of the default rank unless one is set); FSDP shards full weights, so
+    LoRA settings under it are refused rather than silently ignored."""
+    if strategy == Strategy.LORA and not hyper.lora_r:
+        return dataclasses.replace(hyper, lora_r=DEFAULT_LORA_RANK)
+    if strategy == Strategy.FSDP and hyper.lora_r:
         raise ValidationFailed(
-            "LoRA jobs cannot be launched from here yet; choose auto, ddp or fsdp.",
-            extra={"fields": {"strategy": "LoRA is not available here."}},
+            "FSDP shards a full fine-tuning; LoRA adapters are replicated: choose the lora strategy, or a LoRA rank of 0.",
+            extra={"fields": {"strategy": "lora, ddp or auto for LoRA.", "lora_r": "0 under FSDP."}},
         )
+    return hyper
 
 
 def _engine_strategy(strategy: str) -> str:
@@ -249,6 +256,12 @@ def _stages(
             expo_alpha=hyper.expo_alpha if index == last else 0.0,
             num_threads=hyper.num_threads,
             strategy=_engine_strategy(strategy),  # type: ignore[arg-type]
+            precision=hyper.precision,  # type: ignore[arg-type]
+            gradient_checkpointing=hyper.gradient_checkpointing,
+            lora_r=hyper.lora_r,
+            lora_alpha=hyper.lora_alpha,
+            lora_dropout=hyper.lora_dropout,
+            qlora=hyper.qlora,
             extra={"snapshot": snapshot.id, "project": snapshot.project.slug, "stage": index},
         )
         # Through JSON now, so the job object holds what the database will (lists, not tuples).
@@ -307,7 +320,7 @@ def training_job_create(
             extra={"status": snapshot.status},
         )
     _check_devices(queue=queue, gpus=gpus, strategy=strategy)
-    hyper = HyperParameters.from_mapping(hyperparameters)
+    hyper = _with_strategy(HyperParameters.from_mapping(hyperparameters), strategy)
     base_model = base_model or base_model_default()
     model_path = _model_path(base_model, allow_path=allow_model_path)
     attributes = project_attribute_names(project=snapshot.project)
@@ -318,6 +331,12 @@ def training_job_create(
         attributes=attributes,
         snapshot=snapshot,
         strategy=strategy,
+    )
+    estimate = training_job_check_fits(
+        config=TrainConfig.from_dict(stages[0]["train"]),
+        queue=queue,
+        pairwise=stages[-1]["data"] == "preference",
+        gpus=gpus,
     )
     job = TrainingJob.objects.create(
         project=snapshot.project,
@@ -334,6 +353,7 @@ def training_job_create(
             "model_path": model_path,
             "hyperparameters": hyper.__dict__,
             "stages": stages,
+            "memory_estimate": estimate,
         },
     )
     job.output_folder = f"{settings.PREFSTACK_RUNS_FOLDER}/job-{job.id}"
@@ -344,6 +364,78 @@ def training_job_create(
     _log(job.id, f"queued on '{queue}'{devices}: {objective} from {base_model} on snapshot {snapshot.number}")
     training_job_enqueue(job)
     return job
+
+
+def _strategy(config: TrainConfig) -> str:
+    """The planner's name for how ``config`` holds the model on each GPU."""
+    if config.qlora:
+        return "qlora"
+    if config.uses_lora:
+        return "lora"
+    return "fsdp" if config.strategy == "fsdp" else "full"
+
+
+def training_job_check_fits(*, config: TrainConfig, queue: str, pairwise: bool = True, gpus: int = 1) -> dict[str, Any]:
+    """Refuse, before anything runs, a model or setting the engine cannot train on ``queue``'s device, and a run
+    whose planned peak memory exceeds the queue's GPU memory (``PREFSTACK_QUEUE_GPU_MEMORY_GB``).
+
+    Returns
+    -------
+    dict
+        The planner's estimate per GPU in GiB (weights, gradients, optimizer, activations, overhead, total),
+        ``strategy``, ``precision``, ``parameters`` and, when the queue has a limit, ``limit_gib``.
+
+    Raises
+    ------
+    ValidationFailed
+        With the reason, and for memory the estimate and what would make it fit in ``extra``.
+    """
+    device_type: DeviceType = "cuda" if queue == Queue.GPU else "cpu"
+    try:
+        model_config = preflight(config, device_type=device_type)
+    except ModelInputError as error:
+        field = "qlora" if "QLoRA" in str(error) else "base_model"
+        raise ValidationFailed(str(error), extra={"fields": {field: str(error)}}) from error
+    try:
+        shape = ModelShape.from_config(model_config)
+    except (KeyError, TypeError, ValueError):
+        return {}  # a config without the planner's fields: no estimate, nothing to refuse on
+    precision = config.precision if config.precision != "auto" else ("bf16" if device_type == "cuda" else "bf16-mixed")
+    options: dict[str, Any] = {
+        "strategy": _strategy(config),
+        "gpus": gpus,
+        "precision": precision,
+        "activation_checkpointing": config.gradient_checkpointing,
+        "batch_size": config.batch_size,
+        "max_length": config.max_length,
+        "pairwise": pairwise,
+        "lora_rank": config.lora_r or DEFAULT_LORA_RANK,
+        "num_labels": 1 if config.is_pairwise else len(config.attributes),
+        "device_overhead": device_type == "cuda",
+    }
+    plan = plan_memory(shape, **options)
+    estimate: dict[str, Any] = {
+        **plan.as_gib(),
+        "strategy": plan.strategy,
+        "precision": plan.precision,
+        "parameters": plan.parameters,
+        "trainable_parameters": plan.trainable_parameters,
+    }
+    limit_gb = dict(settings.PREFSTACK_QUEUE_GPU_MEMORY_GB).get(queue)
+    if limit_gb:
+        estimate["limit_gib"] = round(limit_gb * 1e9 / GIB, 2)
+        if plan.total > limit_gb * 1e9:
+            tips = suggestions(shape, limit_gb * 1e9, **options)
+            message = (
+                f"This run needs about {estimate['total']} GiB per GPU ({estimate['weights']} weights, "
+                f"{estimate['gradients']} gradients, {estimate['optimizer']} optimizer states, "
+                f"{estimate['activations']} activations), more than the {limit_gb} GB of the '{queue}' queue's GPUs. "
+                + ("It would fit with: " + "; or ".join(tips) + "." if tips else "Use a smaller base model.")
+            )
+            raise ValidationFailed(
+                message, code=ErrorCode.DOES_NOT_FIT, extra={"estimate": estimate, "suggestions": tips, "fields": {}}
+            )
+    return estimate
 
 
 def training_job_enqueue(job: TrainingJob) -> None:

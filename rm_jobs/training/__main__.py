@@ -35,7 +35,7 @@ CONFIG_FIELDS = [f for f in dataclasses.fields(TrainConfig) if f.name != "extra"
 
 
 def _parse_value(name: str, text: str) -> Any:
-    if name == "attributes":
+    if name in ("attributes", "lora_target_modules"):
         return tuple(part.strip() for part in text.split(",") if part.strip())
     if text.lower() in ("none", "null"):
         return None

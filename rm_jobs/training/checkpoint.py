@@ -2,10 +2,12 @@
 
 Layout of ``<output_dir>/checkpoint-<step>/`` (and of ``<output_dir>/final/``)::
 
-    config.json, model.safetensors            save_pretrained (head outputs named in id2label)
+    config.json, model.safetensors            save_pretrained (head outputs named in id2label; LoRA merged in)
+    adapter/                                  LoRA runs: the peft adapter (and the head), what a resume loads
     tokenizer.json, tokenizer_config.json …   the tokenizer, so the directory is self-contained
     prefstack_training_config.json            the TrainConfig that produced it
-    trainer_state.pt                          optimizer, scheduler, sampler position, RNG (not in final/)
+    trainer_state.pt                          optimizer, scheduler, sampler position, RNG, fp32 master weights
+                                              (not in final/)
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from torch import Tensor, nn
+from transformers import PreTrainedTokenizerBase
 
 from rm_jobs.training.config import TrainConfig
+from rm_jobs.training.lora import is_peft, save_lora_model
 
 STATE_FILE_NAME = "trainer_state.pt"
 
@@ -34,12 +38,14 @@ class LoopPosition:
     batch: int
 
 
-def save_model_dir(
-    directory: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: TrainConfig
-) -> None:
-    """Write a self-contained model directory (weights, HF config, tokenizer, training config)."""
+def save_model_dir(directory: Path, model: nn.Module, tokenizer: PreTrainedTokenizerBase, config: TrainConfig) -> None:
+    """Write a self-contained model directory (weights, HF config, tokenizer, training config); a LoRA model is
+    saved merged, with its adapter in ``adapter/``."""
     directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(directory)
+    if is_peft(model):
+        save_lora_model(model, directory)
+    else:
+        model.save_pretrained(directory)  # type: ignore[operator]
     tokenizer.save_pretrained(directory)
     config.save(directory)
 
@@ -47,12 +53,13 @@ def save_model_dir(
 def save_checkpoint(
     directory: Path,
     *,
-    model: PreTrainedModel,
+    model: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     config: TrainConfig,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     position: LoopPosition,
+    master: list[Tensor] | None = None,
 ) -> Path:
     """Write a resumable checkpoint atomically (to ``<dir>.tmp``, then renamed), so a crash never leaves half of one."""
     staging = directory.with_name(directory.name + ".tmp")
@@ -63,6 +70,7 @@ def save_checkpoint(
         "position": asdict(position),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
+        "master": master,
         "rng": {
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],

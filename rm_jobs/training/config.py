@@ -15,12 +15,67 @@ from typing import Any, Literal
 from annotator.domain import HELPFULNESS, HELPSTEER2_ATTRIBUTES
 
 Objective = Literal["bt", "margin_bt", "scaled_bt", "regression"]
-Precision = Literal["auto", "bf16", "fp32"]
+Precision = Literal["auto", "fp32", "bf16-mixed", "bf16"]
 Toggle = Literal["auto", "on", "off"]
 Scheduler = Literal["linear", "cosine", "constant"]
 Strategy = Literal["auto", "ddp", "fsdp"]
 
 CONFIG_FILE_NAME = "prefstack_training_config.json"
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16-mixed", "bf16")
+# The LoRA rank a job of strategy "lora" gets when it sets none, and the one the memory planner assumes.
+DEFAULT_LORA_RANK = 16
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The allowed range of one numeric setting a researcher may choose (the form, the API serializer and the job
+    service all read :data:`BOUNDS`, so they agree)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def message(self) -> str:
+        """``Between 0 (excluded) and 0.01.`` style text."""
+
+        def show(value: float) -> str:
+            return f"{value:g}"
+
+        if self.low is not None and self.high is not None:
+            low = show(self.low) + (" (excluded)" if self.low_open else "")
+            high = show(self.high) + (" (excluded)" if self.high_open else "")
+            return f"Between {low} and {high}."
+        if self.low is not None:
+            return f"More than {show(self.low)}." if self.low_open else f"At least {show(self.low)}."
+        assert self.high is not None
+        return f"Less than {show(self.high)}." if self.high_open else f"At most {show(self.high)}."
+
+
+# The ranges a job may ask for (TrainConfig itself accepts more, for the command line and tests).
+BOUNDS: dict[str, Bound] = {
+    "learning_rate": Bound(0.0, 1e-2, low_open=True),
+    "batch_size": Bound(1, 1024),
+    "epochs": Bound(1, 100),
+    "max_steps": Bound(1, 10_000_000),
+    "max_length": Bound(16, 32_768),
+    "warmup_ratio": Bound(0.0, 1.0, high_open=True),
+    "seed": Bound(0, 2**32 - 1),  # what numpy's and torch's generators take
+    "save_every_steps": Bound(1, 10_000_000),
+    "eval_every_steps": Bound(1, 10_000_000),
+    "margin_scale": Bound(0.0, 10.0, low_open=True),
+    "center_rewards_coefficient": Bound(0.0, 1.0),
+    "expo_alpha": Bound(0.0, 10.0),
+    "num_threads": Bound(1, 256),
+    "lora_r": Bound(0, 1024),
+    "lora_alpha": Bound(0.0, 4096.0, low_open=True),
+    "lora_dropout": Bound(0.0, 1.0, high_open=True),
+}
 
 
 @dataclass(frozen=True)
@@ -75,10 +130,17 @@ class TrainConfig:
 
     # --- speed -----------------------------------------------------------------------------------------------------
     precision: Precision = "auto"
-    """``auto``: bf16 autocast on a bf16-capable GPU or a CPU with AMX/AVX512-BF16, fp32 otherwise."""
+    """Bytes per trained parameter (weights + gradients + AdamW states) in brackets; see docs/scaling.md.
+    ``fp32`` [4+4+8]. ``bf16-mixed`` [4+4+8]: fp32 weights, bf16 autocast for the matmuls and activations.
+    ``bf16`` [2+4, 4, 8]: bf16 weights and gradients, the optimizer keeps fp32 master weights (and turns the
+    gradients into fp32 ones) and fp32 states; no casts in the matmuls, bf16 activations.
+    ``auto``: on CPU today's measured choice (``bf16-mixed`` with AMX/AVX512-BF16, else ``fp32``); on a
+    bf16-capable GPU ``bf16``. With LoRA the frozen base is stored in the compute dtype and the adapters in fp32."""
     unpad: Toggle = "auto"
-    """Run the linear layers over real tokens only (padding re-inserted only inside attention); BERT-family models.
-    Same loss as the padded forward (checked by a test)."""
+    """Padding-free forward: every linear layer runs over real tokens only. BERT family: the hand-written forward
+    (:mod:`rm_jobs.training.bert_unpadded`); decoders (Llama, Qwen2/3, Mistral, Gemma): the batch is packed into one
+    row with restarting ``position_ids`` (:mod:`rm_jobs.training.packing`). Same rewards as the padded forward
+    (checked by tests)."""
     gradient_checkpointing: bool = False
     """Recompute activations in backward: about +30 % compute, only worth it when memory runs out."""
     compile: bool = False
@@ -90,6 +152,17 @@ class TrainConfig:
     strategy: Strategy = "auto"
     """Under torchrun: ``ddp`` (a full copy per rank; ``auto`` means DDP), or ``fsdp`` (FSDP2: weights, gradients and
     AdamW states sharded over the ranks, per transformer block; see :mod:`rm_jobs.training.distributed`)."""
+
+    # --- parameter-efficient fine-tuning (peft) --------------------------------------------------------------------
+    lora_r: int = 0
+    """LoRA rank; 0 = full fine-tuning. The reward head is always trained in full (``modules_to_save``)."""
+    lora_alpha: float | None = None
+    """LoRA scaling numerator (update = alpha / r · B A); None = 2 · r."""
+    lora_dropout: float = 0.0
+    lora_target_modules: tuple[str, ...] = ()
+    """Module names the adapters wrap; empty = the family's default (:data:`rm_jobs.training.lora.DEFAULT_TARGETS`)."""
+    qlora: bool = False
+    """Load the frozen base in 4-bit NF4 (bitsandbytes, CUDA only) under the LoRA adapters (Dettmers et al. 2023)."""
 
     # --- bookkeeping -----------------------------------------------------------------------------------------------
     save_every_steps: int = 200
@@ -110,8 +183,20 @@ class TrainConfig:
             raise ValueError(f"unknown strategy {self.strategy!r}: auto, ddp or fsdp")
         if self.batch_size < 1 or self.max_length < 8:
             raise ValueError("batch_size must be >= 1 and max_length >= 8")
+        if self.precision not in ("auto", "fp32", "bf16-mixed", "bf16"):
+            raise ValueError(f"unknown precision {self.precision!r} (auto, fp32, bf16-mixed or bf16)")
+        if self.lora_r < 0 or not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError("lora_r must be >= 0 (0 = full fine-tuning) and lora_dropout in [0, 1)")
+        if self.qlora and self.lora_r == 0:
+            raise ValueError("qlora trains LoRA adapters on a 4-bit base: set lora_r > 0")
         # Lists from JSON become tuples, so a loaded config equals the saved one.
         object.__setattr__(self, "attributes", tuple(self.attributes))
+        object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))
+
+    @property
+    def uses_lora(self) -> bool:
+        """True when adapters are trained instead of every weight."""
+        return self.lora_r > 0
 
     @property
     def is_pairwise(self) -> bool:

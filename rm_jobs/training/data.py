@@ -19,6 +19,8 @@ import torch
 from torch import Tensor
 from transformers import PreTrainedTokenizerBase
 
+from annotator.imports.turns import parse_helpsteer2_prompt
+
 Row = Mapping[str, Any]
 VALIDATION_SPLITS = frozenset({"validation", "val", "valid", "dev", "test", "eval"})
 
@@ -54,12 +56,18 @@ def drop_ties(rows: Iterable[Row]) -> list[Row]:
 
 # --- text ---------------------------------------------------------------------------------------------------------
 def render_prompt(prompt: str | Sequence[Mapping[str, str]], tokenizer: PreTrainedTokenizerBase) -> str:
-    """Prompt text: a string as is; a turns list through the tokenizer's chat template when it has one (with the
-    generation prompt, so the response follows), else ``"User: …\\nAssistant: …"`` lines."""
+    """Prompt text. With a chat template (instruct decoders) the conversation goes through it, with the generation
+    prompt so that the response follows as the assistant's turn: a turns list as is, a string as HelpSteer2's
+    encoding (``<extra_id_1>User`` / ``<extra_id_1>Assistant`` markers split it into turns; a plain string is one
+    user turn). Without one a string stays as is and turns become ``"User: …\nAssistant: …"`` lines."""
+    template = getattr(tokenizer, "chat_template", None)
     if isinstance(prompt, str):
-        return prompt
-    turns = [{"role": str(turn["role"]), "content": str(turn["content"])} for turn in prompt]
-    if getattr(tokenizer, "chat_template", None):
+        if not template:
+            return prompt
+        turns = [{"role": turn.role, "content": turn.content} for turn in parse_helpsteer2_prompt(prompt)]
+    else:
+        turns = [{"role": str(turn["role"]), "content": str(turn["content"])} for turn in prompt]
+    if template:
         rendered = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
         return str(rendered)
     return "\n".join(f"{turn['role'].capitalize()}: {turn['content']}" for turn in turns)
@@ -144,6 +152,9 @@ def encode_pairs(
     template = PairTemplate.probe(tokenizer)
     prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"] if prompts else []
     response_ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"] if responses else []
+    if template.prefix:  # a chat template that writes BOS itself (Llama 3) must not get a second one
+        n = len(template.prefix)
+        prompt_ids = [p[n:] if tuple(p[:n]) == template.prefix else p for p in prompt_ids]
     return [template.join(p, r, max_length) for p, r in zip(prompt_ids, response_ids, strict=True)]
 
 

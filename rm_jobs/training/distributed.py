@@ -46,6 +46,7 @@ from rm_jobs.training.checkpoint import (
     save_model_dir,
 )
 from rm_jobs.training.config import TrainConfig
+from rm_jobs.training.precision import MasterWeights
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class Parallel:
         scheduler: torch.optim.lr_scheduler.LRScheduler,
         position: LoopPosition,
         consolidate: bool,
+        master: MasterWeights | None = None,
     ) -> Path:
         """Write ``directory`` (every rank calls it; it returns once the checkpoint is complete on disk)."""
         if not self.sharded:
@@ -175,6 +177,7 @@ class Parallel:
                     optimizer=optimizer,
                     scheduler=scheduler,
                     position=position,
+                    master=master.state() if master is not None else None,
                 )
                 prune_checkpoints(directory.parent, config.keep_checkpoints)
         else:
@@ -227,8 +230,10 @@ class Parallel:
         model: PreTrainedModel,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
+        master: MasterWeights | None = None,
     ) -> LoopPosition:
-        """Restore optimizer, scheduler, RNG (and, for shards, the weights) from ``directory``; the loop position."""
+        """Restore optimizer, scheduler, fp32 master weights, RNG (and, for shards, the weights) from ``directory``;
+        the loop position."""
         state = load_training_state(directory)
         shards = directory / SHARDS_DIR_NAME
         if self.sharded != shards.is_dir():
@@ -247,6 +252,8 @@ class Parallel:
             set_state_dict(model, optimizer, model_state_dict=loaded["model"], optim_state_dict=loaded["optimizer"])
         else:
             optimizer.load_state_dict(state["optimizer"])
+            if master is not None and state.get("master"):
+                master.load_state(state["master"])
         scheduler.load_state_dict(state["scheduler"])
         restore_rng(state)
         return LoopPosition(**state["position"])

@@ -37,6 +37,7 @@ from rm_jobs.training.data import (
     pad_sequences,
     render_prompt,
 )
+from rm_jobs.training.lora import base_transformer
 from rm_jobs.training.model import RewardModel, load_tokenizer, resolve_precision
 from rm_jobs.training.objectives import masked_mse, pairwise_loss
 
@@ -301,7 +302,8 @@ def load_for_inference(
         config = TrainConfig.load(model_dir)
     except FileNotFoundError:
         config = TrainConfig(model_path=str(model_dir))
-    reward_model = RewardModel(model, unpad=config.unpad != "off").to(torch.device(device)).eval()
+    model.to(torch.device(device))  # type: ignore[arg-type]  # before wrapping: the attention kernel depends on it
+    reward_model = RewardModel(model, unpad=config.unpad != "off", max_length=config.max_length).eval()
     return reward_model, tokenizer, config
 
 
@@ -319,7 +321,7 @@ def evaluate(model_dir: str | Path, rows: Sequence[Row], *, device: str = "cpu")
 
 def reward_column(reward_model: RewardModel) -> int:
     """Which head output is "the reward": the only one, else ``helpfulness`` (HelpSteer2-Preference), else the first."""
-    labels = reward_model.model.config.id2label or {}
+    labels = base_transformer(reward_model.model).config.id2label or {}
     for index, name in labels.items():
         if name == "helpfulness":
             return int(index)

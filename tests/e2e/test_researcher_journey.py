@@ -48,7 +48,7 @@ def test_researcher_cuts_a_snapshot_trains_and_compares(
         page.get_by_role("link", name="Training jobs").first.click()
         expect(page.get_by_role("heading", name="Launch a job")).to_be_visible()
         page.select_option("#id_snapshot", str(snapshot.id))
-        page.select_option("#id_objective", "scaled-bt")
+        page.select_option("#id_objective", "scaled_bt")
         page.locator(".jobs-hyper summary").click()
         page.fill("#id_max_steps", "6")
         page.fill("#id_batch_size", "4")
@@ -62,7 +62,7 @@ def test_researcher_cuts_a_snapshot_trains_and_compares(
         expect(page.get_by_role("link", name="Download checkpoint (.zip)")).to_be_visible()
         expect(page.locator("#job-evaluations")).to_contain_text("Accuracy")
     job = TrainingJob.objects.get(project=project)
-    assert (job.status, job.snapshot_id, job.objective, job.step) == ("succeeded", snapshot.id, "scaled-bt", 6)
+    assert (job.status, job.snapshot_id, job.objective, job.step) == ("succeeded", snapshot.id, "scaled_bt", 6)
 
     # 4. The comparison of objectives lists it, on the snapshot's validation data.
     page.get_by_role("link", name="Compare").click()

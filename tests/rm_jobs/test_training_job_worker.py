@@ -73,7 +73,7 @@ def test_cpu_worker_runs_cpu_jobs_end_to_end_and_never_takes_a_gpu_job(snapshot,
         # The command line creates the same job and follows it to its end.
         out = io.StringIO()
         call_command(
-            "train_reward_model", "--snapshot", str(snapshot.id), "--objective", "scaled-bt", "--base-model", "tiny",
+            "train_reward_model", "--snapshot", str(snapshot.id), "--objective", "scaled_bt", "--base-model", "tiny",
             "--max-steps", "3", "--batch-size", "8", "--wait", "--timeout", "180", stdout=out, stderr=io.StringIO(),
         )  # fmt: skip
         lines = out.getvalue().splitlines()

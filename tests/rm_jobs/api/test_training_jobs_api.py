@@ -68,7 +68,7 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
     ):
         response = api.post(
             f"/api/v1/projects/{project.slug}/training-jobs/create/",
-            {"snapshot": snapshot.id, "objective": "scaled-bt", "queue": "gpu", "hyperparameters": {"max_steps": 5}},
+            {"snapshot": snapshot.id, "objective": "scaled_bt", "queue": "gpu", "hyperparameters": {"max_steps": 5}},
             format="json",
         )
     assert response.status_code == 202, response.json()
@@ -77,7 +77,7 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
         "queued",
         "gpu",
         snapshot.id,
-        "scaled-bt",
+        "scaled_bt",
     )
     assert body["hyperparameters"]["max_steps"] == 5
     send.assert_called_once_with(args=[body["id"]], queue="gpu")
@@ -91,7 +91,7 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
-        ({"objective": "scaled-bt"}, 400, "validation_failed"),
+        ({"objective": "scaled_bt"}, 400, "validation_failed"),
         ({"snapshot": 987_654, "objective": "bt"}, 404, "not_found"),
         ({"snapshot": 0, "objective": "bt"}, 400, "validation_failed"),  # ids start at 1, as the schema says
         ({"snapshot": 2**63, "objective": "bt"}, 400, "validation_failed"),
@@ -108,7 +108,7 @@ def test_create_then_list_and_detail(api, project, snapshot, tiny_base_model, dj
 def test_create_refuses_bad_input(api, project, snapshot, tiny_base_model, payload, status, code):
     payload = (
         {"snapshot": snapshot.id, **payload}
-        if "snapshot" not in payload and payload != {"objective": "scaled-bt"}
+        if "snapshot" not in payload and payload != {"objective": "scaled_bt"}
         else payload
     )
     response = api.post(f"/api/v1/projects/{project.slug}/training-jobs/create/", payload, format="json")
@@ -254,7 +254,7 @@ def test_an_evaluation_takes_a_snapshot_as_json_or_a_file_as_multipart(api, done
 
 def test_compare_lists_finished_jobs_on_the_same_validation_data(api, project, snapshot, trained_model):
     bt = succeeded_job(snapshot, trained_model, objective="bt", accuracy=0.7)
-    scaled = succeeded_job(snapshot, trained_model, objective="scaled-bt", accuracy=0.8)
+    scaled = succeeded_job(snapshot, trained_model, objective="scaled_bt", accuracy=0.8)
     regression = succeeded_job(snapshot, trained_model, objective="regression", accuracy=0.6)
     TrainingJob.objects.create(
         project=project, snapshot=snapshot, objective="bt", base_model="tiny"
@@ -262,7 +262,7 @@ def test_compare_lists_finished_jobs_on_the_same_validation_data(api, project, s
     body = api.get(f"/api/v1/projects/{project.slug}/training-jobs/compare/").json()
     assert body["snapshot"] == snapshot.id
     assert [r["job"] for r in body["rows"]] == [scaled.id, bt.id, regression.id]
-    assert [r["objective"] for r in body["rows"]] == ["scaled-bt", "bt", "regression"]
+    assert [r["objective"] for r in body["rows"]] == ["scaled_bt", "bt", "regression"]
     assert body["rows"][2]["rmse"] == 0.9
     assert body["rows"][0]["rmse"] is None
     assert body["rows"][0]["tokens_per_s"] == 900.0
@@ -463,3 +463,30 @@ def test_reading_a_job_with_a_dead_worker_over_the_api_writes_nothing(api, proje
     assert writes == []
     job.refresh_from_db()
     assert (job.status, job.heartbeat_at) == (JobStatus.RUNNING, stale)
+
+
+def test_create_shows_the_memory_estimate_and_refuses_what_does_not_fit(
+    api, project, snapshot, tiny_base_model, settings, django_capture_on_commit_callbacks
+):
+    url = f"/api/v1/projects/{project.slug}/training-jobs/create/"
+    settings.PREFSTACK_QUEUE_GPU_MEMORY_GB = {"gpu": 1}
+    refused = api.post(url, {"snapshot": snapshot.id, "objective": "bt", "queue": "gpu"}, format="json")
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["code"] == "does_not_fit"
+    assert body["extra"]["estimate"]["total"] > body["extra"]["estimate"]["limit_gib"]
+    assert not TrainingJob.objects.exists()
+
+    qlora = api.post(
+        url,
+        {"snapshot": snapshot.id, "objective": "bt", "hyperparameters": {"lora_r": 4, "qlora": True}},
+        format="json",
+    )
+    assert (qlora.status_code, qlora.json()["code"]) == (400, "validation_failed")
+    assert "needs a CUDA GPU" in qlora.json()["message"]
+
+    with django_capture_on_commit_callbacks(execute=False):
+        created = api.post(url, {"snapshot": snapshot.id, "objective": "bt"}, format="json")
+    assert created.status_code == 202
+    assert created.json()["memory_estimate"]["strategy"] == "full"
+    assert created.json()["memory_estimate"]["total"] > 0

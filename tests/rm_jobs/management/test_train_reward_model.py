@@ -23,11 +23,11 @@ def run(*args: str) -> list[str]:
 
 def test_without_wait_it_queues_the_job(snapshot, tiny_model, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        lines = run("--snapshot", str(snapshot.id), "--objective", "margin-bt", "--base-model", str(tiny_model),
+        lines = run("--snapshot", str(snapshot.id), "--objective", "margin_bt", "--base-model", str(tiny_model),
                     "--max-steps", "3", "--queue", "gpu")  # fmt: skip
     job = TrainingJob.objects.get()
     assert lines == [f"job: {job.id}", "status: queued"]
-    assert (job.queue, job.objective, job.config["hyperparameters"]["max_steps"]) == ("gpu", "margin-bt", 3)
+    assert (job.queue, job.objective, job.config["hyperparameters"]["max_steps"]) == ("gpu", "margin_bt", 3)
     assert len(callbacks) == 1
 
 

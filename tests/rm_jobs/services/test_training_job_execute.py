@@ -27,7 +27,7 @@ def queued(snapshot: Any, user: Any, capture: Any, objective: str = "bt", **hype
 def test_a_job_runs_to_success_with_metrics_checkpoint_and_evaluation(
     snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
 ):
-    job = queued(snapshot, researcher, django_capture_on_commit_callbacks, "margin-bt")
+    job = queued(snapshot, researcher, django_capture_on_commit_callbacks, "margin_bt")
     job = training_job_execute(job_id=job.id, worker="worker@test")
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert (job.worker, job.attempt, job.step, job.total_steps) == ("worker@test", 1, 4, 4)
@@ -53,7 +53,7 @@ def test_a_job_runs_to_success_with_metrics_checkpoint_and_evaluation(
 def test_regression_then_scaled_bt_runs_two_stages(
     snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
 ):
-    job = queued(snapshot, researcher, django_capture_on_commit_callbacks, "regression-then-scaled-bt", max_steps=2)
+    job = queued(snapshot, researcher, django_capture_on_commit_callbacks, "regression_then_scaled_bt", max_steps=2)
     job = training_job_execute(job_id=job.id, worker="w")
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert [s["objective"] for s in job.summary["stages"]] == ["regression", "scaled_bt"]

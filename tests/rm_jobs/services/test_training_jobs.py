@@ -40,7 +40,7 @@ def test_create_records_config_lineage_and_queue(
     snapshot, researcher, tiny_base_model, django_capture_on_commit_callbacks
 ):
     job = create(
-        snapshot, researcher, django_capture_on_commit_callbacks, objective="regression-then-scaled-bt", queue="gpu",
+        snapshot, researcher, django_capture_on_commit_callbacks, objective="regression_then_scaled_bt", queue="gpu",
         hyperparameters={"max_steps": 7, "learning_rate": 5e-5},
     )  # fmt: skip
     assert (job.status, job.queue, job.snapshot_id, job.attempt) == (JobStatus.QUEUED, "gpu", snapshot.id, 0)
@@ -64,7 +64,7 @@ def test_expo_goes_to_the_last_stage_and_centring_to_pairwise_stages(
 ):
     hyper = {"expo_alpha": 0.5, "center_rewards_coefficient": 0.01, "num_threads": 2, "margin_scale": 2.0}
     job = create(
-        snapshot, researcher, django_capture_on_commit_callbacks, objective="regression-then-scaled-bt",
+        snapshot, researcher, django_capture_on_commit_callbacks, objective="regression_then_scaled_bt",
         hyperparameters=hyper,
     )  # fmt: skip
     regression, scaled = (s["train"] for s in job.config["stages"])
@@ -142,7 +142,7 @@ def test_helpfulness_objectives_need_a_helpfulness_attribute(project, researcher
     project.attributes.filter(name="helpfulness").delete()
     snapshot = ready_snapshot(project, comparisons=5)
     with pytest.raises(ValidationFailed):
-        training_job_create(snapshot=snapshot, user=researcher, objective="regression-helpfulness")
+        training_job_create(snapshot=snapshot, user=researcher, objective="regression_helpfulness")
 
 
 # --- transitions -------------------------------------------------------------------------------------------------

@@ -88,3 +88,64 @@ def simulated_ratings(n: int, seed: int) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# --- tiny decoders ------------------------------------------------------------------------------------------------
+DECODER_SPECIALS = ["<pad>", "<unk>", "<s>", "</s>", "<|user|>", "<|assistant|>"]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ '<|' + m['role'] + '|> ' + m['content'] + ' ' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|> ' }}{% endif %}"
+)
+
+
+def build_tiny_decoder_dir(
+    directory: Path, family: str, *, pad: bool = True, eos: bool = True, chat_template: bool = True
+) -> Path:
+    """A random-weight Llama or Qwen2 sequence classifier (2 layers, hidden 32, grouped-query attention) and a
+    word-level tokenizer with BOS, optionally a pad token (Llama tokenizers have none), EOS and a chat template."""
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForSequenceClassification, Qwen2Config, Qwen2ForSequenceClassification
+
+    # A byte-level BPE trained on the test vocabulary: what Llama-3 and Qwen2 ship, so AutoTokenizer's
+    # family-specific classes rebuild it from tokenizer.json as they would a real one.
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=DECODER_SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    backend.train_from_iterator([" ".join(WORDS)] * 20, trainer=trainer)
+    vocab = backend.get_vocab()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<s>",
+        unk_token="<unk>",
+        eos_token="</s>" if eos else None,
+        pad_token="<pad>" if pad else None,
+        model_input_names=["input_ids", "attention_mask"],
+    )
+    if chat_template:
+        tokenizer.chat_template = CHAT_TEMPLATE
+    shape: dict[str, Any] = {
+        "vocab_size": len(vocab), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128, "num_labels": 1,
+        "pad_token_id": vocab["<pad>"], "bos_token_id": vocab["<s>"], "eos_token_id": vocab["</s>"],
+    }  # fmt: skip
+    torch.manual_seed(0)
+    if family == "llama":
+        model: Any = LlamaForSequenceClassification(LlamaConfig(**shape))
+    elif family == "qwen2":
+        model = Qwen2ForSequenceClassification(Qwen2Config(**shape))
+    else:  # qwen3, mistral, gemma
+        from transformers import AutoConfig, AutoModelForSequenceClassification
+
+        config = AutoConfig.for_model(family, **shape, head_dim=8, sliding_window=None)
+        model = AutoModelForSequenceClassification.from_config(config)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session", params=["llama", "qwen2"])
+def tiny_decoder_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_decoder_dir(tmp_path_factory.mktemp(f"tiny-{request.param}"), request.param)

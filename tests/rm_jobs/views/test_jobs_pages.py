@@ -49,7 +49,7 @@ def test_the_table_partial_for_htmx_stops_polling_when_nothing_is_active(web, pr
 
 
 def test_launch_a_job_from_the_form(web, project, snapshot, tiny_base_model, django_capture_on_commit_callbacks):
-    form = {"snapshot": snapshot.id, "objective": "scaled-bt", "base_model": "tiny", "queue": "default",
+    form = {"snapshot": snapshot.id, "objective": "scaled_bt", "base_model": "tiny", "queue": "default",
             "learning_rate": "0.0001", "batch_size": "8", "epochs": "1", "max_steps": "5", "max_length": "64"}  # fmt: skip
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = web.post(f"/p/{project.slug}/jobs/", form)
@@ -57,7 +57,7 @@ def test_launch_a_job_from_the_form(web, project, snapshot, tiny_base_model, dja
     assert response.status_code == 302
     assert response["Location"] == f"/p/{project.slug}/jobs/{job.id}/"
     assert len(callbacks) == 1
-    assert (job.objective, job.config["hyperparameters"]["max_steps"]) == ("scaled-bt", 5)
+    assert (job.objective, job.config["hyperparameters"]["max_steps"]) == ("scaled_bt", 5)
     assert job.config["hyperparameters"]["expo_alpha"] == 0.0  # left out: the default
     with django_capture_on_commit_callbacks(execute=False):
         hx = web.post(f"/p/{project.slug}/jobs/", form, **HX)
@@ -67,7 +67,7 @@ def test_launch_a_job_from_the_form(web, project, snapshot, tiny_base_model, dja
 def test_the_form_sets_expo_centring_and_threads(
     web, project, snapshot, tiny_base_model, django_capture_on_commit_callbacks
 ):
-    form = {"snapshot": snapshot.id, "objective": "regression-then-scaled-bt", "base_model": "tiny",
+    form = {"snapshot": snapshot.id, "objective": "regression_then_scaled_bt", "base_model": "tiny",
             "queue": "default", "learning_rate": "0.0001", "batch_size": "8", "epochs": "1", "max_length": "64",
             "expo_alpha": "0.3", "center_rewards_coefficient": "0.01", "num_threads": "2"}  # fmt: skip
     with django_capture_on_commit_callbacks(execute=False):
@@ -143,7 +143,7 @@ def test_evaluation_form_needs_a_snapshot_or_a_file(web, project, done):
 
 def test_compare_page(web, project, snapshot, trained_model, django_assert_max_num_queries):
     jobs = [
-        succeeded_job(snapshot, trained_model, objective=o, accuracy=a) for o, a in (("bt", 0.6), ("scaled-bt", 0.9))
+        succeeded_job(snapshot, trained_model, objective=o, accuracy=a) for o, a in (("bt", 0.6), ("scaled_bt", 0.9))
     ]
     with django_assert_max_num_queries(8):
         html = web.get(f"/p/{project.slug}/jobs/compare/").content.decode()
@@ -228,3 +228,24 @@ def test_reading_the_pages_of_a_job_with_a_dead_worker_writes_nothing(web, proje
     assert writes == []
     job.refresh_from_db()
     assert (job.status, job.heartbeat_at, job.log) == (JobStatus.RUNNING, stale, "")
+
+
+def test_a_run_that_does_not_fit_the_queue_is_refused_in_the_form_with_the_estimate(
+    web, project, snapshot, tiny_base_model, settings, django_capture_on_commit_callbacks
+):
+    settings.PREFSTACK_QUEUE_GPU_MEMORY_GB = {"gpu": 1}  # less than the CUDA context alone
+    form = {"snapshot": snapshot.id, "objective": "bt", "base_model": "tiny", "queue": "gpu",
+            "learning_rate": "0.0001", "batch_size": "8", "epochs": "1", "max_length": "64"}  # fmt: skip
+    response = web.post(f"/p/{project.slug}/jobs/", form, **HX)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "GiB per GPU" in html and "1 GB of the &#x27;gpu&#x27; queue" in html
+    assert not TrainingJob.objects.exists()
+
+    settings.PREFSTACK_QUEUE_GPU_MEMORY_GB = {"gpu": 80}
+    with django_capture_on_commit_callbacks(execute=False):
+        assert web.post(f"/p/{project.slug}/jobs/", {**form, "lora_r": "4", "precision": "bf16"}).status_code == 302
+    job = TrainingJob.objects.get()
+    assert job.config["stages"][0]["train"]["lora_r"] == 4
+    page = web.get(f"/p/{project.slug}/jobs/{job.id}/").content.decode()
+    assert "GiB per GPU (lora, bf16, queue limit" in page
