@@ -14,8 +14,6 @@ Row = dict[str, object]
 _SPLITS: dict[str, Split] = {"train": "train", "validation": "validation", "val": "validation"}
 _ROLES: frozenset[str] = frozenset(("system", "user", "assistant"))
 
-# Comparison.source_id's max_length: PostgreSQL refuses a longer value (SQLite would keep it).
-SOURCE_ID_MAX_LENGTH = 200
 # Metadata is kept as JSON and written out again (orjson, Parquet): integers must fit in 64 bits, nesting is bounded.
 METADATA_MAX_DEPTH = 32
 _INT64_RANGE = (-INT64_MAX - 1, INT64_MAX)
@@ -121,18 +119,11 @@ class FieldReader:
         return self.integer(position, value, column, *PREFERENCE_STRENGTH_RANGE)
 
     def source_id(self, position: int, value: object) -> str | None:
-        """The source's identifier as text (a number is kept as its decimal text), at most 200 characters."""
+        """The source's identifier as text (a number is kept as its decimal text); its length is checked with the
+        other field limits (:func:`annotator.imports.checks.check_record`)."""
         if value is None:
             return None
-        text = value if type(value) is str else str(value)
-        if len(text) > SOURCE_ID_MAX_LENGTH:
-            raise self.error(
-                position,
-                f"source_id is {len(text)} characters long",
-                column="source_id",
-                expected=f"at most {SOURCE_ID_MAX_LENGTH} characters",
-            )
-        return text
+        return value if type(value) is str else str(value)
 
     def metadata(self, position: int, value: object) -> dict[str, object]:
         """A JSON object whose integers fit in 64 bits, nested at most ``METADATA_MAX_DEPTH`` levels; empty: {}."""

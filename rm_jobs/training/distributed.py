@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from rm_jobs.training.checkpoint import (
     STATE_FILE_NAME,
@@ -120,10 +120,10 @@ class Parallel:
         if self.kind == "fsdp":
             from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-            if getattr(reward_model, "unpad", False) and _is_bert(getattr(reward_model, "model", None)):
+            if getattr(reward_model, "bert_unpad", False):
                 # The hand-written padding-free BERT forward calls a block's sub-layers directly, past the hook
                 # that all-gathers the block's weights; the padded forward goes through the blocks.
-                setattr(reward_model, "unpad", False)  # noqa: B010  # RewardModel's flag, not an nn.Module
+                setattr(reward_model, "bert_unpad", False)  # noqa: B010  # RewardModel's flag, not an nn.Module
                 logger.info("FSDP2: the padding-free BERT forward is off (it bypasses the per-block all-gather)")
             policy = MixedPrecisionPolicy()
             if self.device.type == "cuda":
@@ -137,8 +137,8 @@ class Parallel:
         return reward_model
 
     def consolidate(
-        self, model: PreTrainedModel, config: TrainConfig, tokenizer: PreTrainedTokenizerBase
-    ) -> PreTrainedModel | None:
+        self, model: nn.Module, config: TrainConfig, tokenizer: PreTrainedTokenizerBase
+    ) -> nn.Module | None:
         """Gather the full weights (collective: every rank calls it). Rank 0 gets a plain CPU model holding them;
         the other ranks get None. Without sharding, ``model`` itself."""
         if not self.sharded:
@@ -157,7 +157,7 @@ class Parallel:
         self,
         directory: Path,
         *,
-        model: PreTrainedModel,
+        model: nn.Module,
         tokenizer: PreTrainedTokenizerBase,
         config: TrainConfig,
         optimizer: torch.optim.Optimizer,
@@ -191,7 +191,7 @@ class Parallel:
     def _save_sharded(
         self,
         directory: Path,
-        model: PreTrainedModel,
+        model: nn.Module,
         tokenizer: PreTrainedTokenizerBase,
         config: TrainConfig,
         optimizer: torch.optim.Optimizer,
@@ -214,7 +214,7 @@ class Parallel:
             if plain is not None:
                 save_model_dir(staging, plain, tokenizer, config)
             else:  # the shards only: the HF config and tokenizer keep the directory self-describing
-                model.config.save_pretrained(staging)
+                model.config.save_pretrained(staging)  # type: ignore[union-attr,operator]  # a transformers model
                 tokenizer.save_pretrained(staging)
                 config.save(staging)
             torch.save(_trainer_state(scheduler, position), staging / STATE_FILE_NAME)
@@ -227,7 +227,7 @@ class Parallel:
         self,
         directory: Path,
         *,
-        model: PreTrainedModel,
+        model: nn.Module,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler,
         master: MasterWeights | None = None,
@@ -267,12 +267,6 @@ def model_source(resume_from: str | Path | None, config: TrainConfig) -> str | P
     directory = Path(resume_from)
     has_weights = any(directory.glob("*.safetensors")) or any(directory.glob("pytorch_model*.bin"))
     return directory if has_weights else config.model_path
-
-
-def _is_bert(model: object) -> bool:
-    from transformers.models.bert.modeling_bert import BertForSequenceClassification
-
-    return isinstance(model, BertForSequenceClassification)
 
 
 def _full_state_dict(model: nn.Module) -> dict[str, Any]:

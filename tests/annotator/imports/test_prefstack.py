@@ -68,7 +68,7 @@ def test_flat_csv_is_accepted(tmp_path: Path) -> None:
 
 def test_a_source_id_longer_than_the_column_is_an_error() -> None:
     row = {"prompt": "p", "response_1": "a", "response_2": "b", "source_id": "x" * 201}
-    with pytest.raises(ImportFormatError, match=r"column 'source_id': source_id is 201 characters long"):
+    with pytest.raises(ImportFormatError, match=r"column 'source_id': 201 characters, over the limit of 200"):
         _parse(row)
     assert _parse({**row, "source_id": "x" * 200})[0].source_id == "x" * 200  # type: ignore[attr-defined]
     assert _parse({**row, "source_id": 12})[0].source_id == "12"  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from rm_jobs.services.jobs import (
     training_job_start,
     training_jobs_sweep_stale,
 )
+from rm_jobs.training.config import DEFAULT_LORA_RANK
 
 pytestmark = pytest.mark.django_db
 
@@ -307,6 +308,20 @@ def test_create_records_devices_and_the_engine_strategy(
     assert ddp.config["stages"][0]["train"]["strategy"] == "ddp"
 
 
+def test_a_lora_job_gets_the_default_rank_and_lora_under_fsdp_is_refused(
+    snapshot, researcher, tiny_base_model, settings, django_capture_on_commit_callbacks
+):
+    settings.PREFSTACK_QUEUE_DEVICES = {"default": 2, "gpu": 8}
+    job = create(snapshot, researcher, django_capture_on_commit_callbacks, strategy="lora")
+    assert job.config["stages"][0]["train"]["lora_r"] == DEFAULT_LORA_RANK
+    with pytest.raises(ValidationFailed) as caught:
+        training_job_create(
+            snapshot=snapshot, user=researcher, objective="bt", gpus=2, strategy="fsdp", hyperparameters={"lora_r": 8}
+        )
+    assert "LoRA adapters are replicated" in caught.value.message
+    assert {"strategy", "lora_r"} <= set(caught.value.extra["fields"])
+
+
 @pytest.mark.parametrize(
     ("queue", "gpus", "strategy", "field", "message"),
     [
@@ -314,7 +329,6 @@ def test_create_records_devices_and_the_engine_strategy(
         ("default", 3, "ddp", "gpus", "asks for 3 CPU processes, and a worker of the 'default' queue has 2"),
         ("default", 0, "auto", "gpus", "asks for 0 CPU processes"),
         ("default", 1, "zero3", "strategy", "Unknown strategy 'zero3'"),
-        ("default", 1, "lora", "strategy", "LoRA jobs cannot be launched from here yet"),
     ],
 )
 def test_create_refuses_devices_a_worker_cannot_give_before_recording_anything(
