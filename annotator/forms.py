@@ -114,6 +114,18 @@ class MembershipAddForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
 
 
+class MemberCreateForm(forms.Form):
+    """A new account for a new member; they get a one-time link to choose their password.
+
+    Prefixed ``new`` so that it sits beside :class:`MembershipAddForm` on one page without clashing ids.
+    """
+
+    prefix = "new"
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(label="E-mail")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+
+
 class ImportForm(forms.Form):
     file = forms.FileField(
         help_text=".jsonl, .json, .csv or .parquet, optionally gzipped (.gz); all rows are imported or none."
