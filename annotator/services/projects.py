@@ -20,10 +20,10 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Max, QuerySet
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from django.db.models import Max, QuerySet
 
 from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS, PREFERENCE_STRENGTH_TEXT, is_preference_strength
 from annotator.errors import PermissionDenied, ValidationFailed
