@@ -212,3 +212,11 @@ def test_reading_the_pages_of_a_job_with_a_dead_worker_writes_nothing(web, proje
     assert writes == []
     job.refresh_from_db()
     assert (job.status, job.heartbeat_at, job.log) == (JobStatus.RUNNING, stale, "")
+
+
+def test_the_job_page_shows_the_validation_accuracy_with_its_bootstrap_interval(web, done) -> None:
+    evaluation = done.evaluations.get()
+    evaluation.metrics = {**evaluation.metrics, "accuracy_ci": [0.5, 0.95], "accuracy_ci_level": 0.95}
+    evaluation.save(update_fields=["metrics"])
+    html = web.get(f"/p/{done.project.slug}/jobs/{done.id}/").content.decode()
+    assert "(95% bootstrap interval 0.500–0.950)" in html
