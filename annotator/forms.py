@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from django import forms
@@ -11,6 +12,7 @@ from annotator.domain import LIKERT_SCALE, PREFERENCE_STRENGTH_MAX, PREFERENCE_S
 from annotator.errors import ApplicationError
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Attribute, Comparison, Project, Role
+from annotator.stats.aggregation import RULE_CLASSES
 
 IMPORT_FORMAT_LABELS = {
     "helpsteer2": "HelpSteer2 ratings (JSONL, JSON, CSV, Parquet)",
@@ -112,6 +114,18 @@ class MembershipAddForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
 
 
+class MemberCreateForm(forms.Form):
+    """A new account for a new member; they get a one-time link to choose their password.
+
+    Prefixed ``new`` so that it sits beside :class:`MembershipAddForm` on one page without clashing ids.
+    """
+
+    prefix = "new"
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(label="E-mail")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+
+
 class ImportForm(forms.Form):
     file = forms.FileField(
         help_text=".jsonl, .json, .csv or .parquet, optionally gzipped (.gz); all rows are imported or none."
@@ -168,3 +182,42 @@ class GoldForm(forms.Form):
         if data.get("strength") is not None:
             gold["strength"] = data["strength"]
         return gold
+
+
+class AggregationRuleForm(forms.Form):
+    """A new rule, or the next version of one, on the lead's rules page.
+
+    One field per parameter any rule kind has; :meth:`params` keeps those of the chosen kind (``RULE_CLASSES``)
+    and the service checks them with the rule's own code. An empty spread threshold means "never drop".
+    """
+
+    name = forms.SlugField(max_length=64, help_text="An existing name gets a new version; a new name, version 1.")
+    kind = forms.ChoiceField(choices=[(kind, kind) for kind in RULE_CLASSES])
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    keep = forms.IntegerField(min_value=1, max_value=10, required=False, label="keep (helpsteer2)")
+    max_helpfulness_spread = forms.FloatField(min_value=0, required=False, help_text="Empty: never drop.")
+    max_strength_spread = forms.FloatField(min_value=0, required=False, help_text="Empty: never drop.")
+    min_annotations = forms.IntegerField(min_value=1, max_value=10, required=False)
+    helpfulness_attribute = forms.SlugField(max_length=64, required=False)
+    accepted_reviews_only = forms.BooleanField(required=False)
+    round_to_integer = forms.BooleanField(required=False, label="round to integer (mean, median)")
+
+    NULLABLE = ("max_helpfulness_spread", "max_strength_spread")
+
+    @classmethod
+    def initial_for(cls, *, name: str, kind: str, description: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The form's initial values for a rule: a new version of it starts from its current parameters."""
+        return {"name": name, "kind": kind, "description": description, **params}
+
+    def params(self) -> dict[str, Any]:
+        """The chosen kind's parameters from the cleaned data; a blank optional number takes the default."""
+        allowed = {f.name for f in fields(RULE_CLASSES[self.cleaned_data["kind"]])}
+        params: dict[str, Any] = {}
+        for name in allowed:
+            value = self.cleaned_data.get(name)
+            if value in (None, "") and name not in self.NULLABLE:
+                continue
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            params[name] = value
+        return params

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.views import annotate, home, lead, project, setup, snapshots
+from annotator.views import annotate, home, lead, project, rules, setup, snapshots
 
 app_name = "annotator"
 urlpatterns = [
@@ -26,6 +26,7 @@ urlpatterns = [
     path("p/<slug:slug>/lead/disagreements/", lead.lead_disagreements, name="lead_disagreements"),
     path("p/<slug:slug>/lead/annotations/<int:annotation_id>/review/", lead.lead_review, name="lead_review"),
     path("p/<slug:slug>/lead/rules/", lead.lead_rules, name="lead_rules"),
+    path("p/<slug:slug>/lead/rules/save/", rules.lead_rule_save, name="lead_rule_save"),
     path("p/<slug:slug>/snapshots/", snapshots.snapshots, name="snapshots"),
     path("p/<slug:slug>/snapshots/<int:number>/", snapshots.snapshot_detail, name="snapshot_detail"),
 ]

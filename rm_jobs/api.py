@@ -49,7 +49,7 @@ from rm_jobs.services.jobs import (
     training_job_checkpoint_zip,
     training_job_create,
 )
-from rm_jobs.services.scoring import reward_model_score
+from rm_jobs.services.scoring import TURN_ROLES, reward_model_score
 from rm_jobs.training.benchmarks import BENCHMARKS
 from rm_jobs.training.config import BOUNDS, PRECISIONS
 
@@ -561,7 +561,6 @@ class BaseModelListApi(APIView):
         return Response([{"name": name} for name in base_model_choices()])
 
 
-TURN_ROLES = ("system", "user", "assistant")
 PROMPT_SCHEMA = {
     "oneOf": [
         {"type": "string"},
@@ -637,6 +636,11 @@ class ScoreApi(APIView):
         rewards = serializers.ListField(child=serializers.FloatField(), help_text="One reward per response, in order.")
         num_tokens = serializers.ListField(child=serializers.IntegerField())
         max_length = serializers.IntegerField(help_text="Tokens per prompt + response the model reads.")
+        outputs = serializers.ListField(
+            child=serializers.DictField(child=serializers.FloatField()),
+            help_text="Per response, each head output by label (a regression head: one per attribute); [] when the "
+            "model has one output.",
+        )
 
     @extend_schema(
         operation_id="reward_models_score",
@@ -653,7 +657,14 @@ class ScoreApi(APIView):
         data = body_input(self.InputSerializer, request)
         responses = data["responses"] if "responses" in data else [data["response"]]
         result = reward_model_score(job=job, prompt=data["prompt"], responses=responses)
-        return Response({"rewards": result.rewards, "num_tokens": result.num_tokens, "max_length": result.max_length})
+        return Response(
+            {
+                "rewards": result.rewards,
+                "num_tokens": result.num_tokens,
+                "max_length": result.max_length,
+                "outputs": result.outputs,
+            }
+        )
 
 
 class ScoreSlashApi(ScoreApi):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -10,6 +11,7 @@ from annotator.errors import ApplicationError
 from annotator.models import Snapshot
 from rm_jobs.models import Objective, Queue, Strategy
 from rm_jobs.services.jobs import HyperParameters, base_model_choices
+from rm_jobs.services.scoring import TURN_ROLES
 from rm_jobs.training.config import BOUNDS, PRECISIONS
 
 
@@ -181,3 +183,56 @@ def add_service_errors(form: forms.Form, error: ApplicationError) -> None:
                 placed = True
     if not placed:
         form.add_error(None, error.message)
+
+
+SCORE_RESPONSE_FIELDS = 4
+"""Response boxes on the scoring page; the API takes more per request."""
+
+
+class ScoreForm(forms.Form):
+    """A prompt (plain text, or a conversation as JSON turns) and one to four responses, for the scoring page."""
+
+    prompt_format = forms.ChoiceField(
+        choices=[("text", "Plain text"), ("turns", 'Conversation: JSON [{"role", "content"}, ...]')],
+        initial="text",
+        widget=forms.RadioSelect,
+        label="Prompt is",
+    )
+    prompt = forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 5, "class": "mono"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for index in range(1, SCORE_RESPONSE_FIELDS + 1):
+            self.fields[f"response_{index}"] = forms.CharField(
+                required=False, strip=False, label=f"Response {index}", widget=forms.Textarea(attrs={"rows": 3})
+            )
+
+    def response_fields(self) -> list[forms.BoundField]:
+        return [self[f"response_{index}"] for index in range(1, SCORE_RESPONSE_FIELDS + 1)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        responses = [data.get(f"response_{i}") or "" for i in range(1, SCORE_RESPONSE_FIELDS + 1)]
+        data["responses"] = [r for r in responses if r.strip()]
+        if not data["responses"]:
+            self.add_error("response_1", "Give at least one response.")
+        prompt = data.get("prompt")
+        if prompt is not None and data.get("prompt_format") == "turns":
+            try:
+                turns = json.loads(prompt)
+            except ValueError as exc:
+                self.add_error("prompt", f"Not valid JSON: {exc}.")
+            else:
+                if not (
+                    isinstance(turns, list)
+                    and turns
+                    and all(
+                        isinstance(t, dict) and t.get("role") in TURN_ROLES and isinstance(t.get("content"), str)
+                        for t in turns
+                    )
+                ):
+                    roles = ", ".join(TURN_ROLES)
+                    self.add_error("prompt", f"A conversation is a non-empty JSON list of {{role ({roles}), content}}.")
+                else:
+                    data["prompt"] = turns
+        return data

@@ -11,6 +11,7 @@ urlpatterns = [
     path("p/<slug:slug>/jobs/<int:job_id>/", views.job_detail, name="job_detail"),
     path("p/<slug:slug>/jobs/<int:job_id>/metrics.json", views.job_metrics, name="job_metrics"),
     path("p/<slug:slug>/jobs/<int:job_id>/cancel/", views.job_cancel, name="job_cancel"),
+    path("p/<slug:slug>/jobs/<int:job_id>/score/", views.job_score, name="job_score"),
     path("p/<slug:slug>/jobs/<int:job_id>/checkpoint.zip", views.job_checkpoint, name="job_checkpoint"),
     path("p/<slug:slug>/jobs/<int:job_id>/evaluations/", views.evaluation_new, name="evaluation_new"),
     path(

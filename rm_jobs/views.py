@@ -21,7 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from annotator.errors import ApplicationError
 from annotator.models import Project
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
-from rm_jobs.forms import EvaluationForm, TrainingJobForm, add_service_errors
+from rm_jobs.forms import EvaluationForm, ScoreForm, TrainingJobForm, add_service_errors
 from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.selectors.jobs import (
     JOB_ROLES,
@@ -40,6 +40,7 @@ from rm_jobs.services.jobs import (
     training_job_checkpoint_zip,
     training_job_create,
 )
+from rm_jobs.services.scoring import reward_model_score
 
 
 def _job(project: Project, job_id: int) -> TrainingJob:
@@ -161,6 +162,40 @@ def job_cancel(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse
         job.refresh_from_db()
         return render(request, "rm_jobs/partials/_job_status.html", _job_context(project, job))
     return redirect(_job_url(job))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def job_score(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Score a prompt and responses with a succeeded job's model: the score API's service, as a form. A refused
+    input (or a job that cannot score) is shown in place with its 4xx status; nothing is kept."""
+    project = access_project(request, slug, JOB_ROLES)
+    job = _job(project, job_id)
+    form = ScoreForm(request.POST or None)
+    result, status = None, 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                result = reward_model_score(
+                    job=job, prompt=form.cleaned_data["prompt"], responses=form.cleaned_data["responses"]
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+        else:
+            status = 400
+    rows = []
+    if result is not None:
+        responses = form.cleaned_data["responses"]
+        outputs = result.outputs or [{} for _ in responses]
+        rows = [
+            {"index": i + 1, "response": text, "reward": reward, "tokens": tokens, "outputs": out}
+            for i, (text, reward, tokens, out) in enumerate(
+                zip(responses, result.rewards, result.num_tokens, outputs, strict=True)
+            )
+        ]
+    context = {"project": project, "job": job, "form": form, "result": result, "rows": rows}
+    return render(request, "rm_jobs/job_score.html", context, status=status)
 
 
 @login_required

@@ -84,7 +84,11 @@ def aggregation_rule_params_check(*, kind: str, params: dict[str, Any]) -> dict[
             errors[name] = f"Not a valid value for {name} (default {default!r})."
     if errors:
         raise ValidationFailed("The rule's parameters are not valid.", extra={"fields": errors})
-    return asdict(cls(**params))
+    try:  # the rule's own from-dict code has the last word (it is what a snapshot rebuilds the rule with)
+        rule = rule_for_kind(kind, params)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), extra={"fields": {"params": str(exc)}}) from exc
+    return asdict(rule)
 
 
 def aggregation_rule_for_stats(rule: AggregationRule) -> HelpSteer2Rule | MeanRule | MedianRule:
@@ -140,6 +144,35 @@ def aggregation_rule_version_create(
         params=checked,
         description=latest.description if description is None else description,
         created_by=created_by,
+    )
+
+
+@transaction.atomic
+def aggregation_rule_save(
+    *,
+    name: str,
+    kind: str,
+    params: dict[str, Any],
+    description: str = "",
+    created_by: User | None = None,
+) -> AggregationRule:
+    """The rule page's one write: version 1 of a new name, or the next version of an existing one.
+
+    A rule keeps its kind across versions (a snapshot's "helpsteer2 v3" must still be a HelpSteer2 rule), so a
+    different kind under an existing name is refused; ``params`` replace the latest version's parameters (every
+    unnamed one takes its default).
+    """
+    latest = AggregationRule.objects.select_for_update().filter(name=name).order_by("-version").first()
+    if latest is None:
+        return aggregation_rule_create(
+            name=name, kind=kind, params=params, description=description, created_by=created_by
+        )
+    if latest.kind != kind:
+        message = f"Rule {name!r} is a {latest.get_kind_display()} rule; give a rule of another kind a new name."
+        raise ValidationFailed(message, extra={"fields": {"kind": message}})
+    checked = aggregation_rule_params_check(kind=kind, params=params)
+    return aggregation_rule_version_create(
+        name=name, params=checked, description=description or latest.description, created_by=created_by
     )
 
 

@@ -13,10 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max, QuerySet
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS, PREFERENCE_STRENGTH_TEXT, is_preference_strength
 from annotator.errors import PermissionDenied, ValidationFailed
@@ -268,6 +275,62 @@ def membership_add(*, project: Project, username: str, role: str) -> Membership:
     if Membership.objects.filter(project=project, user=user, role=role).exists():
         raise _fields_error({"username": f"{username} already holds the {role} role here."})
     membership: Membership = Membership.objects.create(project=project, user=user, role=role)
+    return membership
+
+
+def user_set_password_link(*, user: User, site_url: str) -> str:
+    """The one-time link at which ``user`` chooses a password (Django's password-reset token: it stops working once
+    the password is set, and after ``PASSWORD_RESET_TIMEOUT``). ``site_url`` is the site's root, e.g. https://x/."""
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return site_url.rstrip("/") + path
+
+
+@transaction.atomic
+def membership_create_user(
+    *, project: Project, username: str, email: str, role: str, invited_by: User, site_url: str
+) -> Membership:
+    """Create an account for a new member with ``role`` in ``project`` and e-mail them a set-password link.
+
+    The account has no usable password until the link is used; the mail leaves only once the account is committed
+    (through Django's mail backend: the console in the demo, locmem in tests).
+    """
+    errors: dict[str, str] = {}
+    username, email = (username or "").strip(), (email or "").strip()
+    try:
+        User.username_validator(username)
+    except ValidationError:
+        errors["username"] = "Letters, digits and @/./+/-/_ only." if username else "Give a username."
+    else:
+        if User.objects.filter(username__iexact=username).exists():
+            errors["username"] = f"A user named {username!r} exists; add them by username instead."
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = "Give a valid e-mail address."
+    else:
+        if User.objects.filter(email__iexact=email).exists():
+            errors["email"] = "A user with this e-mail address exists; add them by username instead."
+    if role not in Role.values:
+        errors["role"] = f"Choose one of {', '.join(Role.values)}."
+    if errors:
+        raise _fields_error(errors)
+    user = User(username=username, email=email)
+    user.set_unusable_password()
+    user.save()
+    membership: Membership = Membership.objects.create(project=project, user=user, role=role)
+    link = user_set_password_link(user=user, site_url=site_url)
+    body = (
+        f"{invited_by.get_username()} added you to the Prefstack project {project.name!r} as {role}.\n\n"
+        f"Your username is {username}. Choose your password here (the link works once):\n{link}\n"
+    )
+    subject = f"Prefstack: you were added to {project.name}"
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))
     return membership
 
 

@@ -30,6 +30,7 @@ from annotator.services.aggregation_rules import aggregation_rules_ensure_defaul
 from annotator.services.agreement_intervals import agreement_intervals_request
 from annotator.services.reviews import review_decide
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
+from annotator.views.rules import rule_form_for
 
 ANNOTATIONS_PER_PAGE = 25
 
@@ -240,4 +241,5 @@ def lead_rules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         except ApplicationError as exc:
             error = exc.message
     context = {"project": project, "tab": "rules", "rules": rules, "preview": preview, "error": error}
+    context["form"] = rule_form_for(request)
     return render_page(request, "annotator/lead/rules.html", "annotator/partials/_lead_rule_preview.html", context)

@@ -22,6 +22,7 @@ from annotator.forms import (
     AttributeForm,
     GoldForm,
     ImportForm,
+    MemberCreateForm,
     MembershipAddForm,
     ProjectCreateForm,
     ProjectSettingsForm,
@@ -207,6 +208,7 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Members by role; POST ``action`` = ``add`` (username, role) or ``remove`` (``membership`` = its id)."""
     project = access_project(request, slug, {Role.LEAD})
     form = MembershipAddForm()
+    create_form = MemberCreateForm()
     notice = ""
     error = ""
     if request.method == "POST":
@@ -218,6 +220,23 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                 error = exc.message
             else:
                 notice = f"{membership.user} is no longer {membership.role} here."
+        elif request.POST.get("action") == "create":
+            create_form = MemberCreateForm(request.POST)
+            if create_form.is_valid():
+                try:
+                    created = project_services.membership_create_user(
+                        project=project,
+                        invited_by=request_user(request),
+                        site_url=request.build_absolute_uri("/"),
+                        **create_form.cleaned_data,
+                    )
+                except ValidationFailed as exc:
+                    add_service_errors(create_form, exc)
+                else:
+                    notice = (
+                        f"{created.user} added as {created.role}; a set-password link went to {created.user.email}."
+                    )
+                    create_form = MemberCreateForm()
         else:
             form = MembershipAddForm(request.POST)
             if form.is_valid():
@@ -228,7 +247,7 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                 else:
                     notice = f"{added.user} added as {added.role}."
                     form = MembershipAddForm()
-        if not _is_htmx(request) and not error and not form.is_bound:
+        if not _is_htmx(request) and not error and not form.is_bound and not create_form.is_bound:
             messages.success(request, notice)
             return redirect(_setup_url("setup_members", project))
     memberships = membership_list(project=project)
@@ -236,12 +255,20 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "project": project,
         "tab": "members",
         "form": form,
+        "create_form": create_form,
         "memberships": memberships,
         "notice": notice,
         "error": error,
         "lead_count": sum(1 for m in memberships if m.role == Role.LEAD),
     }
-    return render_page(request, "annotator/setup/members.html", "annotator/partials/_setup_members.html", context)
+    refused = form.is_bound or create_form.is_bound  # a bound form is only left after it was refused
+    return render_page(
+        request,
+        "annotator/setup/members.html",
+        "annotator/partials/_setup_members.html",
+        context,
+        status=400 if refused else 200,
+    )
 
 
 # --- import ---------------------------------------------------------------------------------------------------

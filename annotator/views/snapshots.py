@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseStopPolling
 from annotator.errors import ApplicationError, NotFound
 from annotator.exports import EXPORT_FORMATS
 from annotator.models import Snapshot, SnapshotStatus
+from annotator.selectors.quality.rules import aggregation_rule_latest_list
 from annotator.selectors.snapshots import SNAPSHOT_ROLES, aggregation_rule_find, snapshot_get_in_project, snapshot_list
 from annotator.services.snapshots.files import snapshot_card
 from annotator.services.snapshots.lifecycle import snapshot_create
@@ -59,6 +60,8 @@ def snapshots(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             stop.content = response.content
             return stop
         return response
+    context["rules"] = aggregation_rule_latest_list()
+    context["chosen_rule"] = request.POST.get("rule", "")
     return render(request, "annotator/snapshots.html", context, status=400 if error else 200)
 
 

@@ -113,6 +113,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "login"
+# Mail (the set-password links a lead's new members get): printed to the console unless a backend is configured;
+# production sets an SMTP backend through these variables. Tests use Django's locmem backend (mail.outbox).
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "prefstack@localhost")
+# A set-password link works once and expires after this many seconds (Django's default is three days).
+PASSWORD_RESET_TIMEOUT = env_int("DJANGO_PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
 LOGIN_REDIRECT_URL = "annotator:home"
 LOGOUT_REDIRECT_URL = "login"
 

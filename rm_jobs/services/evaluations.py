@@ -331,6 +331,7 @@ def evaluation_results_path(*, evaluation: Evaluation) -> Path:
 
 def _validation(model_dir: Path, snapshot: Snapshot) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from rm_jobs.training import evaluate, score  # torch: imported in the worker only
+    from rm_jobs.training.evaluation import accuracy_bootstrap_interval
 
     """Pairwise accuracy and disagreements on the snapshot's validation pairs; RMSE/Pearson for regression models."""
     metrics: dict[str, Any] = {}
@@ -344,6 +345,9 @@ def _validation(model_dir: Path, snapshot: Snapshot) -> tuple[dict[str, Any], li
         chosen, rejected = rewards[: len(pairs)], rewards[len(pairs) :]
         margins = [c - r for c, r in zip(chosen, rejected, strict=True)]
         metrics["accuracy"] = sum(m > 0 for m in margins) / len(margins)  # ties count as wrong (RewardBench)
+        interval = accuracy_bootstrap_interval([m > 0 for m in margins])
+        metrics["accuracy_ci"] = list(interval) if interval else None
+        metrics["accuracy_ci_level"] = 0.95
         metrics["mean_margin"] = _finite(sum(margins) / len(margins))
         disagreements = _disagreements(pairs, margins)
     metrics["num_pairs"] = len(pairs)

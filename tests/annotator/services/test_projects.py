@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
 
 from annotator.domain import HELPSTEER2_ATTRIBUTES
 from annotator.errors import PermissionDenied, ValidationFailed
@@ -14,6 +16,7 @@ from annotator.services.projects import (
     comparison_mark_gold,
     comparison_unmark_gold,
     membership_add,
+    membership_create_user,
     membership_remove,
     project_create,
     project_create_allowed,
@@ -264,3 +267,47 @@ def test_gold_ratings_count_as_stored_ratings_for_scale_changes() -> None:
     comparison_mark_gold(comparison=comparison, gold_ratings={"2": {"verbosity": 4}}, tolerance=1)
     with pytest.raises(ValidationFailed):
         attribute_update(attribute=comparison.project.attributes.get(name="verbosity"), scale_max=3)
+
+
+def test_membership_create_user_mails_a_one_time_set_password_link(
+    mailoutbox: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    project = ProjectFactory(name="Chat ratings")
+    lead = member(project, Role.LEAD, username="boss")
+    with django_capture_on_commit_callbacks(execute=True):
+        membership = membership_create_user(
+            project=project, username="ann", email="ann@example.org", role=Role.ANNOTATOR,
+            invited_by=lead, site_url="https://prefstack.example/",
+        )  # fmt: skip
+    user = membership.user
+    assert (user.username, user.email, membership.role) == ("ann", "ann@example.org", "annotator")
+    assert not user.has_usable_password()
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == ["ann@example.org"]
+    assert "Chat ratings" in mail.subject
+    link = next(word for word in mail.body.split() if word.startswith("https://prefstack.example/accounts/reset/"))
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    assert default_token_generator.check_token(user, token)
+    user.set_password("a long new password")
+    user.save()
+    assert not default_token_generator.check_token(User.objects.get(pk=user.pk), token)  # one time only
+
+
+def test_membership_create_user_refuses_taken_names_and_bad_input_and_sends_nothing(
+    mailoutbox: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    project = ProjectFactory()
+    lead = member(project, Role.LEAD)
+    UserFactory(username="taken", email="taken@example.org")
+    cases = [
+        ({"username": "Taken", "email": "x@example.org", "role": "annotator"}, {"username"}),
+        ({"username": "fresh", "email": "TAKEN@example.org", "role": "annotator"}, {"email"}),
+        ({"username": "no spaces", "email": "not-an-email", "role": "boss"}, {"username", "email", "role"}),
+    ]
+    for kwargs, bad in cases:
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationFailed) as exc:
+            membership_create_user(project=project, invited_by=lead, site_url="http://t/", **kwargs)
+        assert set(_fields(exc)) == bad
+    assert mailoutbox == []
+    assert not Membership.objects.filter(project=project, role=Role.ANNOTATOR).exists()

@@ -286,6 +286,7 @@ def test_score_one_and_many_responses(api, done):
     assert len(body["rewards"]) == 3
     assert len(body["num_tokens"]) == 3
     assert body["max_length"] == 64
+    assert body["outputs"] == []  # one output: the reward alone
     from rm_jobs.training import score
 
     expected = score(done.checkpoint_path, [("How?", "clear correct helpful")])[0]

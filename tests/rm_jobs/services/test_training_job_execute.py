@@ -43,6 +43,8 @@ def test_a_job_runs_to_success_with_metrics_checkpoint_and_evaluation(
     assert evaluation.snapshot_id == snapshot.id
     assert evaluation.metrics["num_pairs"] == 8  # every fifth of 40 comparisons is validation
     assert 0.0 <= evaluation.metrics["accuracy"] <= 1.0
+    low, high = evaluation.metrics["accuracy_ci"]  # the 95% bootstrap interval over the validation pairs
+    assert 0.0 <= low <= evaluation.metrics["accuracy"] <= high <= 1.0
     assert job.summary["accuracy"] == evaluation.metrics["accuracy"]
     for item in evaluation.disagreements:
         assert item["model_margin"] <= 0

@@ -131,3 +131,18 @@ def test_cli_trains_and_evaluates(tmp_path: Path, tiny_model_dir: Path, capsys: 
     assert metrics["num_pairs"] == 64
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert TrainConfig.load(out / "final").objective == "margin_bt"
+
+
+def test_accuracy_bootstrap_interval_brackets_the_accuracy_and_narrows_with_more_pairs() -> None:
+    from rm_jobs.training.evaluation import accuracy_bootstrap_interval
+
+    assert accuracy_bootstrap_interval([]) is None
+    assert accuracy_bootstrap_interval([True] * 5) == (1.0, 1.0)  # degenerate: nothing to resample
+    small = accuracy_bootstrap_interval([True] * 6 + [False] * 2)
+    large = accuracy_bootstrap_interval([True] * 600 + [False] * 200)
+    assert small is not None and large is not None
+    assert small[0] <= 0.75 <= small[1] and large[0] <= 0.75 <= large[1]
+    assert large[1] - large[0] < (small[1] - small[0]) / 5
+    # Normal approximation for 800 pairs at p = 0.75: ±1.96·sqrt(p(1-p)/n) = ±0.030.
+    assert large == pytest.approx((0.75 - 0.030, 0.75 + 0.030), abs=0.004)
+    assert accuracy_bootstrap_interval([True, False] * 10) == accuracy_bootstrap_interval([True, False] * 10)

@@ -249,3 +249,11 @@ def test_a_run_that_does_not_fit_the_queue_is_refused_in_the_form_with_the_estim
     assert job.config["stages"][0]["train"]["lora_r"] == 4
     page = web.get(f"/p/{project.slug}/jobs/{job.id}/").content.decode()
     assert "GiB per GPU (lora, bf16, queue limit" in page
+
+
+def test_the_job_page_shows_the_validation_accuracy_with_its_bootstrap_interval(web, done) -> None:
+    evaluation = done.evaluations.get()
+    evaluation.metrics = {**evaluation.metrics, "accuracy_ci": [0.5, 0.95], "accuracy_ci_level": 0.95}
+    evaluation.save(update_fields=["metrics"])
+    html = web.get(f"/p/{done.project.slug}/jobs/{done.id}/").content.decode()
+    assert "(95% bootstrap interval 0.500–0.950)" in html
