@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -21,7 +21,12 @@ from annotator.selectors.agreement_cache import agreement_fingerprint, agreement
 from annotator.selectors.comparisons import annotation_get_in_project
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.quality.agreement import agreement_overview_get
-from annotator.selectors.quality.annotators import annotation_with_review, annotator_annotations, annotator_table
+from annotator.selectors.quality.annotators import (
+    QUALITY_THRESHOLDS,
+    annotation_with_review,
+    annotator_annotations,
+    annotator_table,
+)
 from annotator.selectors.quality.common import MEASURE_LABELS
 from annotator.selectors.quality.disagreements import DISAGREEMENT_ORDERS, disagreement_queue
 from annotator.selectors.quality.progress import project_progress
@@ -94,10 +99,12 @@ def lead_intervals(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """The per-annotator table, sortable by any column; outliers marked."""
+    """The per-annotator table, flagged annotators first, sortable by any column; the lead picks the column groups
+    (``?show=<group>``, repeated; a plain GET form, so it works without JavaScript)."""
     project = access_project(request, slug, {Role.LEAD})
     sort = request.GET.get("sort", "loo_agreement")
     descending = request.GET.get("dir", "asc") == "desc"
+    shown = [g for g in request.GET.getlist("show") if g in ANNOTATOR_COLUMN_GROUPS] or list(DEFAULT_COLUMN_GROUPS)
     error = ""
     try:
         rows = annotator_table(project=project, sort=sort, descending=descending)
@@ -105,15 +112,23 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         error, sort, descending = exc.message, "loo_agreement", False
         rows = annotator_table(project=project)
     attributes = project_attribute_names(project=project)
+    columns = _annotator_columns(attributes)
+    # The sorted column always shows, whatever groups were picked.
+    shown += [group for key, _, _, group in columns if key == sort and group not in (*shown, "name")]
     context = {
         "project": project,
         "tab": "annotators",
         "rows": rows,
-        "columns": _annotator_columns(attributes),
+        "columns": [c for c in columns if c[3] in ("name", *shown)],
         "sort": sort,
         "descending": descending,
         "attributes": attributes,
         "error": error,
+        "shown": shown,
+        "column_groups": ANNOTATOR_COLUMN_GROUPS.items(),
+        "show_query": urlencode([("show", g) for g in shown]),
+        "n_flagged": sum(1 for r in rows if r.flags),
+        "thresholds": QUALITY_THRESHOLDS,
     }
     return render_page(
         request, "annotator/lead/annotators.html", "annotator/partials/_lead_annotator_table.html", context,
@@ -121,20 +136,39 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     )  # fmt: skip
 
 
-def _annotator_columns(attributes: list[str]) -> list[tuple[str, str, bool]]:
-    """(sort key, header, numeric) in the table's order."""
+# The annotator table's column groups, in the table's order, and those shown until the lead picks others.
+ANNOTATOR_COLUMN_GROUPS = {
+    "flags": "quality flags",
+    "volume": "annotations and rejections",
+    "agreement": "agreement",
+    "per_attribute": "agreement per attribute",
+    "bias": "bias per attribute",
+    "position": "left rate and its test",
+    "speed": "median time",
+    "skips": "skips",
+    "straight": "straight-lining",
+    "gold": "gold accuracy",
+}
+DEFAULT_COLUMN_GROUPS = ("flags", "volume", "agreement", "position", "speed", "skips", "straight", "gold")
+
+
+def _annotator_columns(attributes: list[str]) -> list[tuple[str, str, bool, str]]:
+    """(sort key, header, numeric, column group) in the table's order."""
     return [
-        ("username", "annotator", False),
-        ("n_annotations", "annotations", True),
-        ("n_rejected", "rejected", True),
-        ("loo_agreement", "agreement", True),
-        *((f"loo_{a}", f"r {a}", True) for a in attributes),
-        ("loo_strength", "r strength", True),
-        *((f"bias_{a}", f"bias {a}", True) for a in attributes),
-        ("left_rate", "left rate", True),
-        ("median_time_on_task_s", "median time", True),
-        ("skip_rate", "skips", True),
-        *((f"gold_{a}", f"gold {a}", True) for a in attributes),
+        ("username", "annotator", False, "name"),
+        ("flags", "flags", False, "flags"),
+        ("n_annotations", "annotations", True, "volume"),
+        ("n_rejected", "rejected", True, "volume"),
+        ("loo_agreement", "agreement", True, "agreement"),
+        *((f"loo_{a}", f"r {a}", True, "per_attribute") for a in attributes),
+        ("loo_strength", "r strength", True, "per_attribute"),
+        *((f"bias_{a}", f"bias {a}", True, "bias") for a in attributes),
+        ("left_rate", "left rate", True, "position"),
+        ("left_p_value", "left p", True, "position"),
+        ("median_time_on_task_s", "median time", True, "speed"),
+        ("skip_rate", "skips", True, "skips"),
+        ("straight_share", "same rating everywhere", True, "straight"),
+        *((f"gold_{a}", f"gold {a}", True, "gold") for a in attributes),
     ]
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from annotator.errors import ValidationFailed
-from annotator.models import Assignment, AssignmentStatus, Review, Role
+from annotator.models import Annotation, Assignment, AssignmentStatus, Review, Role
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.quality.agreement import agreement_over_time, agreement_overview_get
 from annotator.selectors.quality.annotators import annotator_annotations, annotator_table
@@ -125,6 +125,28 @@ def test_annotator_table_finds_the_known_troublemakers(project) -> None:
     assert rows["careful-0"].skip_rate == pytest.approx(expected_skips[0])
     # Default order: lowest agreement first, the annotators to look at.
     assert annotator_table(project=project)[0].username.startswith("random")
+
+
+def test_annotator_table_flags_quality_signals_and_lists_flagged_annotators_first(project) -> None:
+    profiles = ["careful"] * 4 + ["position_left"]
+    data = simulated_project(project, comparisons=120, profiles=profiles, k=3, seed=5)
+    straight = data["users"][1]
+    for annotation in Annotation.objects.filter(annotator=straight):
+        annotation.ratings = {side: dict.fromkeys(values, 2) for side, values in annotation.ratings.items()}
+        annotation.save(update_fields=["ratings"])
+    rows = annotator_table(project=project, sort="username")
+    by_id = {r.user_id: r for r in rows}
+    positional = by_id[data["users"][4].pk]
+    assert "position" in positional.flags
+    assert positional.left_p_value is not None and positional.left_p_value < 0.01
+    assert by_id[straight.pk].flags == ("straight",)
+    assert by_id[straight.pk].straight_share == 1.0
+    assert by_id[data["users"][0].pk].flags == ()
+    # Flagged annotators first (each group in the chosen order), then the rest.
+    assert [bool(r.flags) for r in rows] == sorted((bool(r.flags) for r in rows), reverse=True)
+    assert {r.user_id for r in rows[:2]} == {positional.user_id, straight.pk}
+    unflagged_order = annotator_table(project=project, sort="username", flagged_first=False)
+    assert [r.username for r in unflagged_order] == sorted(r.username for r in rows)
 
 
 def test_annotator_table_sorts_and_refuses_unknown_columns(project) -> None:

@@ -153,6 +153,30 @@ def test_annotators_table_full_page_and_sorted_partial(project, lead, django_ass
     assert "Cannot sort by" in bad.content.decode()
 
 
+def test_annotators_table_shows_flags_first_and_the_columns_the_lead_picks() -> None:
+    project = ProjectFactory(overlap=3)
+    lead = member(project, Role.LEAD)
+    data = simulated_project(project, comparisons=60, profiles=["careful", "careful", "careful", "position_left"], seed=4)
+    client = _client(lead)
+    html = client.get(_url("lead_annotators", project) + "?sort=username").content.decode()
+    positional = data["users"][3].username
+    assert f'data-annotator="{positional}" data-flags="position"' in html
+    assert 'data-flag="position"' in html
+    # Flagged first, whatever the sort: position_left sorts after careful by name.
+    assert html.index(f'data-annotator="{positional}"') < html.index('data-annotator="careful')
+    assert 'data-column="left_p_value"' in html and 'data-column="bias_helpfulness"' not in html
+    # The column form: a plain GET, so it works without JavaScript; sorting keeps the choice.
+    chosen = client.get(_url("lead_annotators", project) + "?show=bias&show=flags&sort=username", **HX)
+    body = chosen.content.decode()
+    assert body.lstrip().startswith('<div id="annotator-table"')
+    assert 'data-column="bias_helpfulness"' in body and 'data-column="flags"' in body
+    assert 'data-column="left_p_value"' not in body and 'data-column="loo_agreement"' not in body
+    assert "show=bias&amp;show=flags" in body
+    assert 'name="show" value="bias" checked' in body
+    # Unknown groups are ignored, never an error.
+    assert client.get(_url("lead_annotators", project) + "?show=password").status_code == 200
+
+
 def test_clicking_through_to_an_annotators_annotations(project, lead) -> None:
     annotation = project.comparisons.first().annotations.first()
     response = _client(lead).get(_url("lead_annotator_detail", project, user_id=annotation.annotator_id))
