@@ -7,6 +7,8 @@ review is a form. Only leads of the project get in: a non-member gets 404, anoth
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -15,7 +17,8 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from annotator.errors import ApplicationError
+from annotator.domain import INT64_MAX
+from annotator.errors import ApplicationError, ValidationFailed
 from annotator.models import Role
 from annotator.selectors.agreement_cache import agreement_fingerprint, agreement_intervals_get
 from annotator.selectors.comparisons import annotation_get_in_project
@@ -28,7 +31,12 @@ from annotator.selectors.quality.annotators import (
     annotator_table,
 )
 from annotator.selectors.quality.common import MEASURE_LABELS
-from annotator.selectors.quality.disagreements import DISAGREEMENT_ORDERS, disagreement_queue
+from annotator.selectors.quality.disagreements import (
+    DISAGREEMENT_ORDERS,
+    DisagreementFilters,
+    disagreement_filter_choices,
+    disagreement_queue,
+)
 from annotator.selectors.quality.progress import project_progress
 from annotator.selectors.quality.rules import aggregation_rule_get, aggregation_rule_list, aggregation_rule_preview
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
@@ -201,15 +209,65 @@ def lead_annotator_detail(request: HtmxHttpRequest, slug: str, user_id: int) -> 
 @login_required
 @require_GET
 def lead_disagreements(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """Comparisons ordered by how much their annotators disagree, every annotation side by side."""
+    """Comparisons ordered by how much their annotators disagree, every annotation side by side; filtered by
+    attribute, annotator, minimum spread and domain (a plain GET form)."""
     project = access_project(request, slug, {Role.LEAD})
     order = request.GET.get("order", "rating")
     if order not in DISAGREEMENT_ORDERS:
         order = "rating"
-    queue = disagreement_queue(project=project, order=order, page=_int_param(request, "page", 1))
-    context = {"project": project, "tab": "disagreements", "queue": queue, "orders": DISAGREEMENT_ORDERS}
+    error = ""
+    try:
+        filters = _disagreement_filters(request)
+        queue = disagreement_queue(project=project, order=order, page=_int_param(request, "page", 1), filters=filters)
+    except ApplicationError as exc:
+        error = exc.message
+        queue = disagreement_queue(project=project, order=order)
+    annotators, domains = disagreement_filter_choices(project=project)
+    context = {
+        "project": project,
+        "tab": "disagreements",
+        "queue": queue,
+        "orders": DISAGREEMENT_ORDERS,
+        "error": error,
+        "annotators": annotators,
+        "domains": domains,
+        "filter_query": urlencode(
+            [(k, request.GET[k]) for k in ("attribute", "annotator", "min_spread", "domain") if request.GET.get(k)]
+        ),
+    }
     return render_page(
-        request, "annotator/lead/disagreements.html", "annotator/partials/_lead_disagreement_list.html", context
+        request, "annotator/lead/disagreements.html", "annotator/partials/_lead_disagreement_list.html", context,
+        status=400 if error else 200,
+    )  # fmt: skip
+
+
+def _disagreement_filters(request: HtmxHttpRequest) -> DisagreementFilters:
+    """The queue's filters from the query string; a malformed number is a ValidationFailed, never a 500."""
+    fields: dict[str, str] = {}
+    annotator_id: int | None = None
+    min_spread: float | None = None
+    if raw := request.GET.get("annotator", "").strip():
+        try:
+            annotator_id = int(raw)
+        except ValueError:
+            annotator_id = None
+        if annotator_id is None or abs(annotator_id) > INT64_MAX:
+            fields["annotator"] = "Choose an annotator from the list."
+    if raw := request.GET.get("min_spread", "").strip():
+        try:
+            min_spread = float(raw)
+        except ValueError:
+            fields["min_spread"] = "A number of scale points, such as 2."
+        else:
+            if not math.isfinite(min_spread):
+                fields["min_spread"] = "A number of scale points, such as 2."
+    if fields:
+        raise ValidationFailed(" ".join(fields.values()), extra={"fields": fields})
+    return DisagreementFilters(
+        attribute=request.GET.get("attribute", "").strip(),
+        annotator_id=annotator_id,
+        min_spread=min_spread,
+        domain=request.GET.get("domain", "").strip(),
     )
 
 

@@ -5,7 +5,11 @@ from annotator.models import Annotation, Assignment, AssignmentStatus, Review, R
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.quality.agreement import agreement_over_time, agreement_overview_get
 from annotator.selectors.quality.annotators import annotator_annotations, annotator_table
-from annotator.selectors.quality.disagreements import disagreement_queue
+from annotator.selectors.quality.disagreements import (
+    DisagreementFilters,
+    disagreement_filter_choices,
+    disagreement_queue,
+)
 from annotator.selectors.quality.progress import project_progress
 from annotator.selectors.quality.rules import aggregation_rule_preview
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
@@ -274,3 +278,35 @@ def test_the_flagged_order_lists_comparisons_a_reward_model_sent_to_review() -> 
     page = disagreement_queue(project=flagged.project, order="flagged")
     assert [item.comparison.pk for item in page.items] == [flagged.pk]
     assert page.items[0].annotations == []
+
+
+def test_disagreement_queue_filters_by_attribute_annotator_spread_and_domain(project) -> None:
+    people = [member(project) for _ in range(3)]
+    outsider = member(project)
+    helpful_split = ComparisonFactory(project=project, metadata={"domain": "code"})
+    correct_split = ComparisonFactory(project=project, metadata={"domain": "stem"})
+    small_split = ComparisonFactory(project=project)
+    for i, person in enumerate(people):
+        annotate(helpful_split, person, r1={"helpfulness": [0, 2, 4][i], "correctness": 2}, strength=1)
+        annotate(correct_split, person, r1={"helpfulness": 2, "correctness": [0, 1, 3][i]}, strength=1)
+        annotate(small_split, person, r1={"helpfulness": [2, 3, 3][i], "correctness": 2}, strength=1)
+    annotate(small_split, outsider, r1={"helpfulness": 3, "correctness": 2}, strength=1)
+
+    def ids(**filters) -> list[int]:
+        return [
+            i.comparison.pk for i in disagreement_queue(project=project, filters=DisagreementFilters(**filters)).items
+        ]
+
+    assert ids() == [helpful_split.pk, correct_split.pk, small_split.pk]
+    # The attribute's own spread orders the queue.
+    assert ids(attribute="correctness")[0] == correct_split.pk
+    assert ids(attribute="helpfulness", min_spread=2) == [helpful_split.pk]
+    assert ids(min_spread=3) == [helpful_split.pk, correct_split.pk]
+    assert ids(annotator_id=outsider.pk) == [small_split.pk]
+    assert ids(domain="stem") == [correct_split.pk]
+    assert ids(domain="law") == []
+    with pytest.raises(ValidationFailed):
+        disagreement_queue(project=project, filters=DisagreementFilters(attribute="password"))
+    annotators, domains = disagreement_filter_choices(project=project)
+    assert domains == ["code", "stem"]
+    assert {user_id for user_id, _ in annotators} == {p.pk for p in [*people, outsider]}
