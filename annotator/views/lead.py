@@ -41,7 +41,7 @@ from annotator.selectors.quality.progress import project_progress
 from annotator.selectors.quality.rules import aggregation_rule_get, aggregation_rule_list, aggregation_rule_preview
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
 from annotator.services.agreement_intervals import agreement_intervals_request
-from annotator.services.reviews import review_decide
+from annotator.services.reviews import review_bulk_accept, review_decide
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
 
 ANNOTATIONS_PER_PAGE = 25
@@ -299,6 +299,32 @@ def lead_review(request: HtmxHttpRequest, slug: str, annotation_id: int) -> Http
         "next": request.POST.get("next", ""),
     }
     return render(request, "annotator/partials/_lead_annotation_review.html", context)
+
+
+@login_required
+@require_POST
+def lead_review_bulk_accept(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Accept every ticked annotation (``annotation``, repeated) at once, then back to the page it came from."""
+    project = access_project(request, slug, {Role.LEAD})
+    try:
+        ids = _annotation_ids(request.POST.getlist("annotation"))
+        review_bulk_accept(project=project, annotation_ids=ids, reviewer=request_user(request))
+    except ApplicationError as exc:
+        context = {"project": project, "tab": "disagreements", "error": exc.message, "back": _next_url(request, slug)}
+        return render(request, "annotator/lead/review_error.html", context, status=exc.status)
+    return HttpResponseRedirect(_next_url(request, slug))
+
+
+def _annotation_ids(raw: list[str]) -> list[int]:
+    try:
+        ids = [int(value) for value in raw]
+    except ValueError:
+        raise ValidationFailed(
+            "Tick annotations from the page.", extra={"fields": {"annotation": "Not an id."}}
+        ) from None
+    if any(not 0 < i <= INT64_MAX for i in ids):
+        raise ValidationFailed("Tick annotations from the page.", extra={"fields": {"annotation": "Not an id."}})
+    return ids
 
 
 def _next_url(request: HtmxHttpRequest, slug: str) -> str:

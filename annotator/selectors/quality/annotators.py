@@ -248,7 +248,7 @@ def annotator_annotations(
         raise NotFound("No such annotator in this project.")
     total = qs.count()
     page = list(
-        qs.select_related("comparison__prompt", "assignment")
+        qs.select_related("comparison__prompt", "comparison__response_1", "comparison__response_2", "assignment")
         .prefetch_related("reviews")
         .order_by("-created_at", "-id")[offset : offset + limit]
     )
