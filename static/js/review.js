@@ -75,6 +75,12 @@
     card.classList.add("is-current");
     if (!card.contains(document.activeElement)) card.focus({ preventScroll: true });
   });
+  // htmx pushes filters and pages into the address bar without a reload: the bulk form goes back to where the lead is.
+  document.addEventListener("submit", function (event) {
+    if (event.target.id !== "bulk-accept") return;
+    var next = event.target.querySelector("input[name=next]");
+    if (next) next.value = window.location.pathname + window.location.search;
+  });
   // A click or focus inside a card makes it the current one.
   document.addEventListener("focusin", function (event) {
     var card = event.target.closest && event.target.closest(".annotation-card");
