@@ -175,6 +175,8 @@ def test_gold_accuracy_is_the_share_within_tolerance_per_attribute(project) -> N
     assert rows[close.pk].gold_accuracy == {"helpfulness": 1.0, "correctness": 1.0, "strength": 1.0}
     assert rows[far.pk].gold_accuracy == {"helpfulness": 0.5, "correctness": 1.0, "strength": 0.0}
     assert rows[far.pk].gold_n == 1
+    # Mean gold accuracy 0.5 is below the floor: a flag, even on little else.
+    assert (rows[far.pk].flags, rows[close.pk].flags) == (("gold",), ())
 
 
 def test_annotator_annotations_lists_one_annotators_work_with_review_status(project) -> None:
