@@ -43,6 +43,20 @@ NOT_RATABLE_STRENGTH: Final = -100
 # not found before it reaches SQL (where it would overflow).
 INT64_MAX: Final = 2**63 - 1
 
+# When an annotator quality signal becomes a flag in the lead's table (annotator.stats.quality.QualityThresholds).
+QUALITY_POSITION_ALPHA: Final = 0.01
+"""Position bias: two-sided binomial test p-value of left-preferred vs 0.5 below this."""
+QUALITY_SPEED_FRACTION: Final = 0.33
+"""Speed: median time on task below this fraction of the project's median."""
+QUALITY_SPEED_FLOOR_S: Final = 10.0
+"""Speed: median time on task below this many seconds, whatever the others do."""
+QUALITY_STRAIGHT_SHARE: Final = 0.5
+"""Straight-lining: at least this share of an annotator's annotations give one rating everywhere."""
+QUALITY_GOLD_FLOOR: Final = 0.6
+"""Gold: mean accuracy on gold comparisons below this."""
+QUALITY_MIN_ANNOTATIONS: Final = 10
+"""Fewer annotations (or decisive preferences) than this never raise a flag: too little evidence."""
+
 LIKERT_MIN: Final = 0
 LIKERT_MAX: Final = 4
 LIKERT_SCALE: Final[tuple[int, int]] = (LIKERT_MIN, LIKERT_MAX)

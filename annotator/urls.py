@@ -25,6 +25,7 @@ urlpatterns = [
     path("p/<slug:slug>/lead/annotators/<int:user_id>/", lead.lead_annotator_detail, name="lead_annotator_detail"),
     path("p/<slug:slug>/lead/disagreements/", lead.lead_disagreements, name="lead_disagreements"),
     path("p/<slug:slug>/lead/annotations/<int:annotation_id>/review/", lead.lead_review, name="lead_review"),
+    path("p/<slug:slug>/lead/annotations/accept/", lead.lead_review_bulk_accept, name="lead_review_bulk_accept"),
     path("p/<slug:slug>/lead/rules/", lead.lead_rules, name="lead_rules"),
     path("p/<slug:slug>/lead/rules/save/", rules.lead_rule_save, name="lead_rule_save"),
     path("p/<slug:slug>/snapshots/", snapshots.snapshots, name="snapshots"),

@@ -8,11 +8,13 @@ annotator resubmits; ``annotation_submit`` then supersedes it. The assignment go
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from annotator.errors import Conflict, PermissionDenied, ValidationFailed
-from annotator.models import Annotation, AssignmentStatus, Membership, Review, ReviewDecision, Role
+from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from annotator.models import Annotation, AssignmentStatus, Membership, Project, Review, ReviewDecision, Role
 from annotator.services import locks
 from annotator.text import check_text
 
@@ -77,3 +79,58 @@ def review_decide(*, annotation: Annotation, reviewer: User, decision: str, reas
         assignment.review_note = ""
         assignment.save(update_fields=["status", "review_note", "updated_at"])
     return review
+
+
+REVIEW_BULK_MAX = 200
+"""The most annotations one bulk accept takes (a page of the queue is far fewer)."""
+
+
+@transaction.atomic
+def review_bulk_accept(*, project: Project, annotation_ids: Sequence[int], reviewer: User) -> list[Review]:
+    """Accept every annotation of ``annotation_ids`` in one transaction: all of them, or none.
+
+    Annotations already accepted are left as they are (a bulk accept says "these are fine", which they already
+    are); returned assignments go back to ``submitted`` as with :func:`review_decide`. Assignments are locked in
+    id order, so two bulk accepts over overlapping sets cannot deadlock.
+
+    Returns the reviews written (the already-accepted ones write none).
+
+    Raises
+    ------
+    ValidationFailed : no annotation chosen, or more than :data:`REVIEW_BULK_MAX`.
+    PermissionDenied : the reviewer is not a lead of ``project``.
+    NotFound : an id is not an annotation of ``project``.
+    Conflict : an annotation was superseded by a newer one (nothing is accepted).
+    """
+    ids = sorted(set(annotation_ids))
+    if not ids:
+        raise ValidationFailed(
+            "Tick the annotations to accept first.", extra={"fields": {"annotation": "Choose at least one."}}
+        )
+    if len(ids) > REVIEW_BULK_MAX:
+        raise ValidationFailed(
+            f"Accept at most {REVIEW_BULK_MAX} annotations at once.",
+            extra={"fields": {"annotation": f"At most {REVIEW_BULK_MAX}."}},
+        )
+    if not Membership.objects.filter(project=project, user=reviewer, role=Role.LEAD).exists():
+        raise PermissionDenied("Only a lead of this project can review its annotations.")
+    annotations = list(Annotation.objects.filter(pk__in=ids, comparison__project=project).order_by("assignment_id"))
+    if len(annotations) != len(ids):
+        raise NotFound("Some of these annotations are not in this project.")
+    latest = _latest_decisions(ids)
+    return [
+        review_decide(annotation=annotation, reviewer=reviewer, decision=ReviewDecision.ACCEPT)
+        for annotation in annotations
+        if latest.get(annotation.pk) != ReviewDecision.ACCEPT
+    ]
+
+
+def _latest_decisions(annotation_ids: Sequence[int]) -> dict[int, str]:
+    latest: dict[int, str] = {}
+    for annotation_id, decision in (
+        Review.objects.filter(annotation_id__in=annotation_ids)
+        .order_by("annotation_id", "-created_at", "-id")
+        .values_list("annotation_id", "decision")
+    ):
+        latest.setdefault(annotation_id, decision)
+    return latest

@@ -7,28 +7,41 @@ review is a form. Only leads of the project get in: a non-member gets 404, anoth
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from annotator.errors import ApplicationError
+from annotator.domain import INT64_MAX
+from annotator.errors import ApplicationError, ValidationFailed
 from annotator.models import Role
 from annotator.selectors.agreement_cache import agreement_fingerprint, agreement_intervals_get
 from annotator.selectors.comparisons import annotation_get_in_project
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.quality.agreement import agreement_overview_get
-from annotator.selectors.quality.annotators import annotation_with_review, annotator_annotations, annotator_table
+from annotator.selectors.quality.annotators import (
+    QUALITY_THRESHOLDS,
+    annotation_with_review,
+    annotator_annotations,
+    annotator_table,
+)
 from annotator.selectors.quality.common import MEASURE_LABELS
-from annotator.selectors.quality.disagreements import DISAGREEMENT_ORDERS, disagreement_queue
+from annotator.selectors.quality.disagreements import (
+    DISAGREEMENT_ORDERS,
+    DisagreementFilters,
+    disagreement_filter_choices,
+    disagreement_queue,
+)
 from annotator.selectors.quality.progress import project_progress
 from annotator.selectors.quality.rules import aggregation_rule_get, aggregation_rule_list, aggregation_rule_preview
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
 from annotator.services.agreement_intervals import agreement_intervals_request
-from annotator.services.reviews import review_decide
+from annotator.services.reviews import review_bulk_accept, review_decide
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
 from annotator.views.rules import rule_form_for
 
@@ -95,10 +108,12 @@ def lead_intervals(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """The per-annotator table, sortable by any column; outliers marked."""
+    """The per-annotator table, flagged annotators first, sortable by any column; the lead picks the column groups
+    (``?show=<group>``, repeated; a plain GET form, so it works without JavaScript)."""
     project = access_project(request, slug, {Role.LEAD})
     sort = request.GET.get("sort", "loo_agreement")
     descending = request.GET.get("dir", "asc") == "desc"
+    shown = [g for g in request.GET.getlist("show") if g in ANNOTATOR_COLUMN_GROUPS] or list(DEFAULT_COLUMN_GROUPS)
     error = ""
     try:
         rows = annotator_table(project=project, sort=sort, descending=descending)
@@ -106,15 +121,23 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         error, sort, descending = exc.message, "loo_agreement", False
         rows = annotator_table(project=project)
     attributes = project_attribute_names(project=project)
+    columns = _annotator_columns(attributes)
+    # The sorted column always shows, whatever groups were picked.
+    shown += [group for key, _, _, group in columns if key == sort and group not in (*shown, "name")]
     context = {
         "project": project,
         "tab": "annotators",
         "rows": rows,
-        "columns": _annotator_columns(attributes),
+        "columns": [c for c in columns if c[3] in ("name", *shown)],
         "sort": sort,
         "descending": descending,
         "attributes": attributes,
         "error": error,
+        "shown": shown,
+        "column_groups": ANNOTATOR_COLUMN_GROUPS.items(),
+        "show_query": urlencode([("show", g) for g in shown]),
+        "n_flagged": sum(1 for r in rows if r.flags),
+        "thresholds": QUALITY_THRESHOLDS,
     }
     return render_page(
         request, "annotator/lead/annotators.html", "annotator/partials/_lead_annotator_table.html", context,
@@ -122,20 +145,39 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     )  # fmt: skip
 
 
-def _annotator_columns(attributes: list[str]) -> list[tuple[str, str, bool]]:
-    """(sort key, header, numeric) in the table's order."""
+# The annotator table's column groups, in the table's order, and those shown until the lead picks others.
+ANNOTATOR_COLUMN_GROUPS = {
+    "flags": "quality flags",
+    "volume": "annotations and rejections",
+    "agreement": "agreement",
+    "per_attribute": "agreement per attribute",
+    "bias": "bias per attribute",
+    "position": "left rate and its test",
+    "speed": "median time",
+    "skips": "skips",
+    "straight": "straight-lining",
+    "gold": "gold accuracy",
+}
+DEFAULT_COLUMN_GROUPS = ("flags", "volume", "agreement", "position", "speed", "skips", "straight", "gold")
+
+
+def _annotator_columns(attributes: list[str]) -> list[tuple[str, str, bool, str]]:
+    """(sort key, header, numeric, column group) in the table's order."""
     return [
-        ("username", "annotator", False),
-        ("n_annotations", "annotations", True),
-        ("n_rejected", "rejected", True),
-        ("loo_agreement", "agreement", True),
-        *((f"loo_{a}", f"r {a}", True) for a in attributes),
-        ("loo_strength", "r strength", True),
-        *((f"bias_{a}", f"bias {a}", True) for a in attributes),
-        ("left_rate", "left rate", True),
-        ("median_time_on_task_s", "median time", True),
-        ("skip_rate", "skips", True),
-        *((f"gold_{a}", f"gold {a}", True) for a in attributes),
+        ("username", "annotator", False, "name"),
+        ("flags", "flags", False, "flags"),
+        ("n_annotations", "annotations", True, "volume"),
+        ("n_rejected", "rejected", True, "volume"),
+        ("loo_agreement", "agreement", True, "agreement"),
+        *((f"loo_{a}", f"r {a}", True, "per_attribute") for a in attributes),
+        ("loo_strength", "r strength", True, "per_attribute"),
+        *((f"bias_{a}", f"bias {a}", True, "bias") for a in attributes),
+        ("left_rate", "left rate", True, "position"),
+        ("left_p_value", "left p", True, "position"),
+        ("median_time_on_task_s", "median time", True, "speed"),
+        ("skip_rate", "skips", True, "skips"),
+        ("straight_share", "same rating everywhere", True, "straight"),
+        *((f"gold_{a}", f"gold {a}", True, "gold") for a in attributes),
     ]
 
 
@@ -168,15 +210,65 @@ def lead_annotator_detail(request: HtmxHttpRequest, slug: str, user_id: int) -> 
 @login_required
 @require_GET
 def lead_disagreements(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """Comparisons ordered by how much their annotators disagree, every annotation side by side."""
+    """Comparisons ordered by how much their annotators disagree, every annotation side by side; filtered by
+    attribute, annotator, minimum spread and domain (a plain GET form)."""
     project = access_project(request, slug, {Role.LEAD})
     order = request.GET.get("order", "rating")
     if order not in DISAGREEMENT_ORDERS:
         order = "rating"
-    queue = disagreement_queue(project=project, order=order, page=_int_param(request, "page", 1))
-    context = {"project": project, "tab": "disagreements", "queue": queue, "orders": DISAGREEMENT_ORDERS}
+    error = ""
+    try:
+        filters = _disagreement_filters(request)
+        queue = disagreement_queue(project=project, order=order, page=_int_param(request, "page", 1), filters=filters)
+    except ApplicationError as exc:
+        error = exc.message
+        queue = disagreement_queue(project=project, order=order)
+    annotators, domains = disagreement_filter_choices(project=project)
+    context = {
+        "project": project,
+        "tab": "disagreements",
+        "queue": queue,
+        "orders": DISAGREEMENT_ORDERS,
+        "error": error,
+        "annotators": annotators,
+        "domains": domains,
+        "filter_query": urlencode(
+            [(k, request.GET[k]) for k in ("attribute", "annotator", "min_spread", "domain") if request.GET.get(k)]
+        ),
+    }
     return render_page(
-        request, "annotator/lead/disagreements.html", "annotator/partials/_lead_disagreement_list.html", context
+        request, "annotator/lead/disagreements.html", "annotator/partials/_lead_disagreement_list.html", context,
+        status=400 if error else 200,
+    )  # fmt: skip
+
+
+def _disagreement_filters(request: HtmxHttpRequest) -> DisagreementFilters:
+    """The queue's filters from the query string; a malformed number is a ValidationFailed, never a 500."""
+    fields: dict[str, str] = {}
+    annotator_id: int | None = None
+    min_spread: float | None = None
+    if raw := request.GET.get("annotator", "").strip():
+        try:
+            annotator_id = int(raw)
+        except ValueError:
+            annotator_id = None
+        if annotator_id is None or abs(annotator_id) > INT64_MAX:
+            fields["annotator"] = "Choose an annotator from the list."
+    if raw := request.GET.get("min_spread", "").strip():
+        try:
+            min_spread = float(raw)
+        except ValueError:
+            fields["min_spread"] = "A number of scale points, such as 2."
+        else:
+            if not math.isfinite(min_spread):
+                fields["min_spread"] = "A number of scale points, such as 2."
+    if fields:
+        raise ValidationFailed(" ".join(fields.values()), extra={"fields": fields})
+    return DisagreementFilters(
+        attribute=request.GET.get("attribute", "").strip(),
+        annotator_id=annotator_id,
+        min_spread=min_spread,
+        domain=request.GET.get("domain", "").strip(),
     )
 
 
@@ -208,6 +300,32 @@ def lead_review(request: HtmxHttpRequest, slug: str, annotation_id: int) -> Http
         "next": request.POST.get("next", ""),
     }
     return render(request, "annotator/partials/_lead_annotation_review.html", context)
+
+
+@login_required
+@require_POST
+def lead_review_bulk_accept(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Accept every ticked annotation (``annotation``, repeated) at once, then back to the page it came from."""
+    project = access_project(request, slug, {Role.LEAD})
+    try:
+        ids = _annotation_ids(request.POST.getlist("annotation"))
+        review_bulk_accept(project=project, annotation_ids=ids, reviewer=request_user(request))
+    except ApplicationError as exc:
+        context = {"project": project, "tab": "disagreements", "error": exc.message, "back": _next_url(request, slug)}
+        return render(request, "annotator/lead/review_error.html", context, status=exc.status)
+    return HttpResponseRedirect(_next_url(request, slug))
+
+
+def _annotation_ids(raw: list[str]) -> list[int]:
+    try:
+        ids = [int(value) for value in raw]
+    except ValueError:
+        raise ValidationFailed(
+            "Tick annotations from the page.", extra={"fields": {"annotation": "Not an id."}}
+        ) from None
+    if any(not 0 < i <= INT64_MAX for i in ids):
+        raise ValidationFailed("Tick annotations from the page.", extra={"fields": {"annotation": "Not an id."}})
+    return ids
 
 
 def _next_url(request: HtmxHttpRequest, slug: str) -> str:

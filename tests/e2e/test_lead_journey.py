@@ -3,13 +3,14 @@ with a reason; then the annotator opens their queue and reads the reason above t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from annotator.models import Assignment, AssignmentStatus, Review, Role
-from tests.annotator.selectors.quality_data import annotate
+from annotator.models import Annotation, Assignment, AssignmentStatus, Review, Role
+from tests.annotator.selectors.quality_data import annotate, simulated_project
 from tests.factories import ComparisonFactory, ProjectFactory, member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -68,3 +69,47 @@ def test_lead_rejects_an_annotation_and_the_annotator_sees_why(page: Page, live_
     note = page.locator(".review-note")
     expect(note).to_be_visible()
     expect(note).to_contain_text(REASON)
+
+
+def test_lead_sees_flags_first_picks_columns_and_reviews_by_keyboard(page: Page, live_server: Any) -> None:
+    project = ProjectFactory(slug="flags", overlap=3)
+    member(project, Role.LEAD, username="lead")
+    data = simulated_project(
+        project, comparisons=60, profiles=["careful", "careful", "careful", "position_left"], seed=4
+    )
+    positional = data["users"][3].username
+    page.set_default_timeout(10_000)
+
+    _log_in(page, live_server, "lead", "/p/flags/lead/annotators/?sort=username")
+    first_row = page.locator("table.lead-annotators tbody tr").first
+    expect(first_row).to_have_attribute("data-annotator", positional)
+    expect(first_row.locator('[data-flag="position"]')).to_have_text("position bias")
+    expect(page.locator('th[data-column="bias_helpfulness"]')).to_have_count(0)
+    page.get_by_text("Columns", exact=True).click()
+    page.get_by_label("bias per attribute").check()
+    page.get_by_role("button", name="Show these columns").click()
+    expect(page.locator('th[data-column="bias_helpfulness"]')).to_be_visible()
+    assert "show=bias" in page.url
+
+    page.get_by_role("link", name="Disagreements").click()
+    page.locator(".lead-filters select[name=annotator]").select_option(label=positional)
+    page.get_by_role("button", name="Filter", exact=True).click()
+    expect(page).to_have_url(re.compile(f"annotator={data['users'][3].pk}"))  # htmx swapped the list and pushed the URL
+    cards = page.locator(".annotation-card")
+    expect(page.locator("article.disagreement").first).to_be_visible()
+    for comparison_id in page.locator("article.disagreement").evaluate_all("els => els.map(e => e.dataset.comparison)"):
+        assert Annotation.objects.filter(comparison_id=int(comparison_id), annotator=data["users"][3]).exists()
+    # Keyboard: j selects the first card, a accepts it in place; j, x ticks the next one; the bulk button accepts it.
+    page.locator("h1").click()
+    page.keyboard.press("j")
+    first_id = cards.first.get_attribute("data-annotation")
+    page.keyboard.press("a")
+    expect(page.locator(f"#annotation-{first_id} [data-review-status]")).to_have_text("accepted")
+    page.keyboard.press("j")
+    second_id = cards.nth(1).get_attribute("data-annotation")
+    page.keyboard.press("x")
+    expect(page.locator(f"#annotation-{second_id} .bulk-tick input")).to_be_checked()
+    page.get_by_role("button", name="Accept the ticked annotations").click()
+    expect(page.locator(f"#annotation-{second_id} [data-review-status]")).to_have_text("accepted")
+    accepted = set(Review.objects.filter(decision="accept").values_list("annotation_id", flat=True))
+    assert accepted == {int(first_id), int(second_id)}

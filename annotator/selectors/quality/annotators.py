@@ -1,4 +1,5 @@
-"""The annotators table (volume, agreement with the others, gold accuracy, skips) and one annotator's work."""
+"""The annotators table (volume, agreement with the others, gold accuracy, skips, quality flags) and one annotator's
+work."""
 
 from __future__ import annotations
 
@@ -17,13 +18,17 @@ from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.quality.common import finite
 from annotator.stats.agreement import annotator_summary
+from annotator.stats.quality import QualityThresholds, annotator_quality
 
 
 @dataclass(frozen=True)
 class AnnotatorRow:
     """One annotator's figures. Agreement = leave-one-out Pearson r against the mean of the others on the same
     units; bias = mean (own rating - others' mean) in scale points; ``left_rate`` = share of decisive preferences
-    for the response shown on the left (0.5 = none); gold accuracy = share within the gold tolerance."""
+    for the response shown on the left (0.5 = none), ``left_p_value`` its two-sided binomial test against 0.5;
+    gold accuracy = share within the gold tolerance; ``straight_share`` = share of annotations with one rating
+    everywhere; ``flags`` = the quality flags raised (``position``, ``speed``, ``straight``, ``gold``; see
+    :func:`annotator.stats.quality.annotator_quality`)."""
 
     user_id: int
     username: str
@@ -41,10 +46,17 @@ class AnnotatorRow:
     outlier: bool
     outlier_reason: str
     n_rejected: int = 0
+    left_p_value: float | None = None
+    straight_share: float | None = None
+    flags: tuple[str, ...] = ()
 
+
+QUALITY_THRESHOLDS = QualityThresholds()
+"""When a quality signal becomes a flag in the annotators table (the defaults of :mod:`annotator.domain`)."""
 
 ANNOTATOR_SORT_KEYS = (
     "username",
+    "flags",
     "n_annotations",
     "loo_agreement",
     "left_rate",
@@ -52,6 +64,8 @@ ANNOTATOR_SORT_KEYS = (
     "skip_rate",
     "gold",
     "n_rejected",
+    "left_p_value",
+    "straight_share",
 )
 
 
@@ -102,12 +116,19 @@ def _skip_rates(*, project: Project) -> dict[int, float]:
 
 
 def annotator_table(
-    *, project: Project, sort: str = "loo_agreement", descending: bool = False, frame: pd.DataFrame | None = None
+    *,
+    project: Project,
+    sort: str = "loo_agreement",
+    descending: bool = False,
+    frame: pd.DataFrame | None = None,
+    flagged_first: bool = True,
 ) -> list[AnnotatorRow]:
     """The per-annotator figures, every annotator with the annotator role or an annotation, sorted by ``sort``.
 
     ``sort`` is one of :data:`ANNOTATOR_SORT_KEYS`, ``loo_<attribute>``, ``bias_<attribute>`` or
     ``gold_<attribute>``; missing values sort last either way. Default: lowest agreement first, the ones to look at.
+    With ``flagged_first`` (the default), annotators with a quality flag come before the others, each group in
+    that order, so nothing to act on is below the fold.
     """
     attributes = project_attribute_names(project=project)
     allowed = {*ANNOTATOR_SORT_KEYS, *(f"{p}_{a}" for p in ("loo", "bias", "gold") for a in attributes)}
@@ -123,6 +144,11 @@ def annotator_table(
         else {}
     )
     gold = _gold_accuracy(project=project, attributes=attributes)
+    quality = (
+        annotator_quality(frame, attributes, gold_accuracy=_mean_gold(gold), thresholds=QUALITY_THRESHOLDS)
+        if len(frame)
+        else pd.DataFrame()
+    )
     skips = _skip_rates(project=project)
     members = dict(
         Membership.objects.filter(project=project, role=Role.ANNOTATOR).values_list("user_id", "user__username")
@@ -143,6 +169,7 @@ def annotator_table(
         if s is not None and "loo_strength" in s.index:
             loo["strength"], bias["strength"] = get("loo_strength"), get("bias_strength")
         accuracy, gold_n = gold.get(user_id, ({}, 0))
+        q = quality.loc[user_id] if user_id in quality.index else None
         rows.append(
             AnnotatorRow(
                 user_id=user_id,
@@ -161,14 +188,31 @@ def annotator_table(
                 outlier=bool(s["outlier"]) if s is not None else False,
                 outlier_reason=str(s["outlier_reason"]) if s is not None else "",
                 n_rejected=int(rejected.get(user_id, 0)),
+                left_p_value=finite(q["left_p_value"]) if q is not None else None,
+                straight_share=finite(q["straight_share"]) if q is not None else None,
+                flags=tuple(q["flags"]) if q is not None else (),
             )
         )
-    return _sorted(rows, sort, descending)
+    ordered = _sorted(rows, sort, descending)
+    if flagged_first:
+        ordered = [r for r in ordered if r.flags] + [r for r in ordered if not r.flags]
+    return ordered
+
+
+def _mean_gold(gold: dict[int, tuple[dict[str, float | None], int]]) -> dict[int, float]:
+    out = {}
+    for user_id, (accuracy, _) in gold.items():
+        values = [v for v in accuracy.values() if v is not None]
+        if values:
+            out[user_id] = sum(values) / len(values)
+    return out
 
 
 def _sort_value(row: AnnotatorRow, key: str) -> Any:
     if key == "username":
         return row.username.lower()
+    if key == "flags":
+        return len(row.flags)
     if key == "gold":
         values = [v for v in row.gold_accuracy.values() if v is not None]
         return sum(values) / len(values) if values else None
@@ -204,7 +248,7 @@ def annotator_annotations(
         raise NotFound("No such annotator in this project.")
     total = qs.count()
     page = list(
-        qs.select_related("comparison__prompt", "assignment")
+        qs.select_related("comparison__prompt", "comparison__response_1", "comparison__response_2", "assignment")
         .prefetch_related("reviews")
         .order_by("-created_at", "-id")[offset : offset + limit]
     )

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from annotator.errors import ValidationFailed
-from annotator.models import Annotation, Comparison, Project
+from annotator.models import Annotation, Comparison, Membership, Project, Role
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.quality.annotators import AnnotatorAnnotation, reviewed_annotation
@@ -29,6 +29,23 @@ class DisagreementItem:
 
 
 @dataclass(frozen=True)
+class DisagreementFilters:
+    """What the queue is narrowed to. ``attribute``: the spread that counts is this attribute's (largest of the two
+    responses) or, for ``"strength"``, the preference strength's; ``min_spread``: only comparisons whose counted
+    spread is at least this; ``annotator_id``: only comparisons this annotator has a current annotation on;
+    ``domain``: only comparisons whose ``metadata["domain"]`` is this (HelpSteer3 imports carry one)."""
+
+    attribute: str = ""
+    annotator_id: int | None = None
+    min_spread: float | None = None
+    domain: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.attribute or self.annotator_id is not None or self.min_spread is not None or self.domain)
+
+
+@dataclass(frozen=True)
 class DisagreementPage:
     items: list[DisagreementItem]
     total: int
@@ -36,10 +53,35 @@ class DisagreementPage:
     pages: int
     order: str
     attributes: list[str]
+    filters: DisagreementFilters = DisagreementFilters()
+
+
+def disagreement_filter_choices(*, project: Project) -> tuple[list[tuple[int, str]], list[str]]:
+    """The queue's filter choices: (annotators of the project as (user id, username), the domains its comparisons'
+    metadata name, sorted)."""
+    annotators = list(
+        Membership.objects.filter(project=project, role=Role.ANNOTATOR)
+        .order_by("user__username")
+        .values_list("user_id", "user__username")
+    )
+    domains = {
+        d
+        for d in Comparison.objects.filter(project=project, metadata__has_key="domain")
+        .values_list("metadata__domain", flat=True)
+        .distinct()
+        if isinstance(d, str) and d
+    }
+    return annotators, sorted(domains)
 
 
 def disagreement_queue(
-    *, project: Project, order: str = "rating", page: int = 1, per_page: int = 10, frame: pd.DataFrame | None = None
+    *,
+    project: Project,
+    order: str = "rating",
+    page: int = 1,
+    per_page: int = 10,
+    frame: pd.DataFrame | None = None,
+    filters: DisagreementFilters | None = None,
 ) -> DisagreementPage:
     """Comparisons with two or more counted annotations, largest spread first, with every current annotation.
 
@@ -47,11 +89,17 @@ def disagreement_queue(
     ``helpfulness`` (largest helpfulness spread), ``strength`` (preference strength spread), ``flagged`` (only the
     comparisons sent to review from elsewhere — a reward model that disagrees with the humans sets
     ``metadata["needs_review"]`` — whatever their number of annotations, largest rating spread first).
-    Ties: comparison id.
+    Ties: comparison id. ``filters`` narrow the queue (see :class:`DisagreementFilters`); with an ``attribute``,
+    that attribute's spread orders the queue.
     """
     if order not in DISAGREEMENT_ORDERS:
         raise ValidationFailed(f"Cannot order by {order!r}.", extra={"fields": {"order": "Unknown order."}})
     attributes = project_attribute_names(project=project)
+    filters = filters or DisagreementFilters()
+    if filters.attribute and filters.attribute not in (*attributes, "strength"):
+        raise ValidationFailed(
+            f"No attribute {filters.attribute!r} in this project.", extra={"fields": {"attribute": "Unknown."}}
+        )
     if frame is None:
         frame = annotation_frame(project=project, attributes=attributes)
     counted = counted_annotations(frame)
@@ -75,6 +123,9 @@ def disagreement_queue(
             else spread["max_rating_spread"].fillna(-1)
         )
         spread["rating_key"] = spread["max_rating_spread"].fillna(-1)
+        if filters.attribute:
+            spread["rating_key"] = _attribute_spread(spread, filters.attribute).fillna(-1)
+        spread = _filtered(spread, frame=frame, project=project, filters=filters)
         primary = {"rating": "rating_key", "helpfulness": "helpfulness_key", "strength": "strength_key"}.get(
             order, "rating_key"
         )
@@ -111,7 +162,34 @@ def disagreement_queue(
                 annotations=annotations[cid],
             )
         )
-    return DisagreementPage(items=items, total=total, page=page, pages=pages, order=order, attributes=attributes)
+    return DisagreementPage(
+        items=items, total=total, page=page, pages=pages, order=order, attributes=attributes, filters=filters
+    )
+
+
+def _attribute_spread(spread: pd.DataFrame, attribute: str) -> pd.Series:
+    if attribute == "strength":
+        return spread["strength"] if "strength" in spread else pd.Series(np.nan, index=spread.index)
+    columns = [c for c in (f"r1_{attribute}", f"r2_{attribute}") if c in spread]
+    return spread[columns].max(axis=1) if columns else pd.Series(np.nan, index=spread.index)
+
+
+def _filtered(
+    spread: pd.DataFrame, *, frame: pd.DataFrame, project: Project, filters: DisagreementFilters
+) -> pd.DataFrame:
+    if filters.min_spread is not None:
+        spread = spread[spread["rating_key"] >= filters.min_spread]
+    if filters.annotator_id is not None:
+        theirs = (
+            set(frame.loc[frame["annotator_id"] == filters.annotator_id, "comparison_id"].tolist())
+            if len(frame)
+            else set()
+        )
+        spread = spread[spread.index.isin(list(theirs))]
+    if filters.domain:
+        ids = Comparison.objects.filter(project=project, metadata__domain=filters.domain).values_list("id", flat=True)
+        spread = spread[spread.index.isin(list(ids))]
+    return spread
 
 
 def _nan_low(x: float) -> float:

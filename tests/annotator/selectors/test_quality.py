@@ -1,11 +1,15 @@
 import pytest
 
 from annotator.errors import ValidationFailed
-from annotator.models import Assignment, AssignmentStatus, Review, Role
+from annotator.models import Annotation, Assignment, AssignmentStatus, Review, Role
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.quality.agreement import agreement_over_time, agreement_overview_get
 from annotator.selectors.quality.annotators import annotator_annotations, annotator_table
-from annotator.selectors.quality.disagreements import disagreement_queue
+from annotator.selectors.quality.disagreements import (
+    DisagreementFilters,
+    disagreement_filter_choices,
+    disagreement_queue,
+)
 from annotator.selectors.quality.progress import project_progress
 from annotator.selectors.quality.rules import aggregation_rule_preview
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
@@ -127,6 +131,28 @@ def test_annotator_table_finds_the_known_troublemakers(project) -> None:
     assert annotator_table(project=project)[0].username.startswith("random")
 
 
+def test_annotator_table_flags_quality_signals_and_lists_flagged_annotators_first(project) -> None:
+    profiles = ["careful"] * 4 + ["position_left"]
+    data = simulated_project(project, comparisons=120, profiles=profiles, k=3, seed=5)
+    straight = data["users"][1]
+    for annotation in Annotation.objects.filter(annotator=straight):
+        annotation.ratings = {side: dict.fromkeys(values, 2) for side, values in annotation.ratings.items()}
+        annotation.save(update_fields=["ratings"])
+    rows = annotator_table(project=project, sort="username")
+    by_id = {r.user_id: r for r in rows}
+    positional = by_id[data["users"][4].pk]
+    assert "position" in positional.flags
+    assert positional.left_p_value is not None and positional.left_p_value < 0.01
+    assert by_id[straight.pk].flags == ("straight",)
+    assert by_id[straight.pk].straight_share == 1.0
+    assert by_id[data["users"][0].pk].flags == ()
+    # Flagged annotators first (each group in the chosen order), then the rest.
+    assert [bool(r.flags) for r in rows] == sorted((bool(r.flags) for r in rows), reverse=True)
+    assert {r.user_id for r in rows[:2]} == {positional.user_id, straight.pk}
+    unflagged_order = annotator_table(project=project, sort="username", flagged_first=False)
+    assert [r.username for r in unflagged_order] == sorted(r.username for r in rows)
+
+
 def test_annotator_table_sorts_and_refuses_unknown_columns(project) -> None:
     simulated_project(project, comparisons=40, profiles=["careful", "careful", "lenient"], seed=2)
     by_bias = annotator_table(project=project, sort="bias_helpfulness", descending=True)
@@ -149,6 +175,8 @@ def test_gold_accuracy_is_the_share_within_tolerance_per_attribute(project) -> N
     assert rows[close.pk].gold_accuracy == {"helpfulness": 1.0, "correctness": 1.0, "strength": 1.0}
     assert rows[far.pk].gold_accuracy == {"helpfulness": 0.5, "correctness": 1.0, "strength": 0.0}
     assert rows[far.pk].gold_n == 1
+    # Mean gold accuracy 0.5 is below the floor: a flag, even on little else.
+    assert (rows[far.pk].flags, rows[close.pk].flags) == (("gold",), ())
 
 
 def test_annotator_annotations_lists_one_annotators_work_with_review_status(project) -> None:
@@ -252,3 +280,35 @@ def test_the_flagged_order_lists_comparisons_a_reward_model_sent_to_review() -> 
     page = disagreement_queue(project=flagged.project, order="flagged")
     assert [item.comparison.pk for item in page.items] == [flagged.pk]
     assert page.items[0].annotations == []
+
+
+def test_disagreement_queue_filters_by_attribute_annotator_spread_and_domain(project) -> None:
+    people = [member(project) for _ in range(3)]
+    outsider = member(project)
+    helpful_split = ComparisonFactory(project=project, metadata={"domain": "code"})
+    correct_split = ComparisonFactory(project=project, metadata={"domain": "stem"})
+    small_split = ComparisonFactory(project=project)
+    for i, person in enumerate(people):
+        annotate(helpful_split, person, r1={"helpfulness": [0, 2, 4][i], "correctness": 2}, strength=1)
+        annotate(correct_split, person, r1={"helpfulness": 2, "correctness": [0, 1, 3][i]}, strength=1)
+        annotate(small_split, person, r1={"helpfulness": [2, 3, 3][i], "correctness": 2}, strength=1)
+    annotate(small_split, outsider, r1={"helpfulness": 3, "correctness": 2}, strength=1)
+
+    def ids(**filters) -> list[int]:
+        return [
+            i.comparison.pk for i in disagreement_queue(project=project, filters=DisagreementFilters(**filters)).items
+        ]
+
+    assert ids() == [helpful_split.pk, correct_split.pk, small_split.pk]
+    # The attribute's own spread orders the queue.
+    assert ids(attribute="correctness")[0] == correct_split.pk
+    assert ids(attribute="helpfulness", min_spread=2) == [helpful_split.pk]
+    assert ids(min_spread=3) == [helpful_split.pk, correct_split.pk]
+    assert ids(annotator_id=outsider.pk) == [small_split.pk]
+    assert ids(domain="stem") == [correct_split.pk]
+    assert ids(domain="law") == []
+    with pytest.raises(ValidationFailed):
+        disagreement_queue(project=project, filters=DisagreementFilters(attribute="password"))
+    annotators, domains = disagreement_filter_choices(project=project)
+    assert domains == ["code", "stem"]
+    assert {user_id for user_id, _ in annotators} == {p.pk for p in [*people, outsider]}

@@ -1,9 +1,9 @@
 import pytest
 
-from annotator.errors import Conflict, PermissionDenied, ValidationFailed
+from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import Annotation, Assignment, AssignmentStatus, Review, Role
 from annotator.services.assignments import annotation_submit, assignment_claim_next
-from annotator.services.reviews import review_decide
+from annotator.services.reviews import review_bulk_accept, review_decide
 from tests.factories import ComparisonFactory, ProjectFactory, full_ratings, member
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +118,43 @@ def test_send_back_end_to_end_through_the_annotator_services(project, lead) -> N
         review_decide(annotation=first, reviewer=lead, decision="accept")
     review_decide(annotation=second, reviewer=lead, decision="accept")
     assert Assignment.objects.get(pk=assignment.pk).status == AssignmentStatus.SUBMITTED
+
+
+# --- bulk accept ------------------------------------------------------------------------------------------------
+
+
+def test_bulk_accept_accepts_every_chosen_annotation_and_takes_returned_ones_back(project, lead) -> None:
+    annotator = member(project)
+    plain, returned, already = (_submitted(project, annotator) for _ in range(3))
+    review_decide(annotation=returned, reviewer=lead, decision="reject", reason="Check the numbers.")
+    review_decide(annotation=already, reviewer=lead, decision="accept")
+    reviews = review_bulk_accept(project=project, annotation_ids=[plain.pk, returned.pk, already.pk], reviewer=lead)
+    assert sorted(r.annotation_id for r in reviews) == sorted([plain.pk, returned.pk])
+    assert Review.objects.filter(annotation=already).count() == 1  # left as it was
+    returned.assignment.refresh_from_db()
+    assert (returned.assignment.status, returned.assignment.review_note) == (AssignmentStatus.SUBMITTED, "")
+    for annotation in (plain, returned, already):
+        assert Review.objects.filter(annotation=annotation).order_by("-created_at", "-id").first().decision == "accept"
+
+
+def test_bulk_accept_is_all_or_nothing(project, lead) -> None:
+    annotator = member(project)
+    fine = _submitted(project, annotator)
+    superseded = _submitted(project, annotator)
+    Annotation.objects.filter(pk=superseded.pk).update(is_current=False)
+    with pytest.raises(Conflict):
+        review_bulk_accept(project=project, annotation_ids=[fine.pk, superseded.pk], reviewer=lead)
+    assert not Review.objects.exists()
+
+
+def test_bulk_accept_refuses_foreign_ids_empty_choices_and_non_leads(project, lead) -> None:
+    mine = _submitted(project, member(project))
+    other_project = ProjectFactory()
+    foreign = _submitted(other_project, member(other_project))
+    with pytest.raises(NotFound):
+        review_bulk_accept(project=project, annotation_ids=[mine.pk, foreign.pk], reviewer=lead)
+    with pytest.raises(ValidationFailed):
+        review_bulk_accept(project=project, annotation_ids=[], reviewer=lead)
+    with pytest.raises(PermissionDenied):
+        review_bulk_accept(project=project, annotation_ids=[mine.pk], reviewer=member(project))
+    assert not Review.objects.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -153,6 +154,32 @@ def test_annotators_table_full_page_and_sorted_partial(project, lead, django_ass
     assert "Cannot sort by" in bad.content.decode()
 
 
+def test_annotators_table_shows_flags_first_and_the_columns_the_lead_picks() -> None:
+    project = ProjectFactory(overlap=3)
+    lead = member(project, Role.LEAD)
+    data = simulated_project(
+        project, comparisons=60, profiles=["careful", "careful", "careful", "position_left"], seed=4
+    )
+    client = _client(lead)
+    html = client.get(_url("lead_annotators", project) + "?sort=username").content.decode()
+    positional = data["users"][3].username
+    assert f'data-annotator="{positional}" data-flags="position"' in html
+    assert 'data-flag="position"' in html
+    # Flagged first, whatever the sort: position_left sorts after careful by name.
+    assert html.index(f'data-annotator="{positional}"') < html.index('data-annotator="careful')
+    assert 'data-column="left_p_value"' in html and 'data-column="bias_helpfulness"' not in html
+    # The column form: a plain GET, so it works without JavaScript; sorting keeps the choice.
+    chosen = client.get(_url("lead_annotators", project) + "?show=bias&show=flags&sort=username", **HX)
+    body = chosen.content.decode()
+    assert body.lstrip().startswith('<div id="annotator-table"')
+    assert 'data-column="bias_helpfulness"' in body and 'data-column="flags"' in body
+    assert 'data-column="left_p_value"' not in body and 'data-column="loo_agreement"' not in body
+    assert "show=bias&amp;show=flags" in body
+    assert 'name="show" value="bias" checked' in body
+    # Unknown groups are ignored, never an error.
+    assert client.get(_url("lead_annotators", project) + "?show=password").status_code == 200
+
+
 def test_clicking_through_to_an_annotators_annotations(project, lead) -> None:
     annotation = project.comparisons.first().annotations.first()
     response = _client(lead).get(_url("lead_annotator_detail", project, user_id=annotation.annotator_id))
@@ -216,6 +243,67 @@ def test_review_without_javascript_redirects_back_or_explains(project, lead) -> 
     assert again.status_code == 400
     assert "already rejected" in again.content.decode()
     assert _client(lead).get(url).status_code == 405
+
+
+def test_disagreement_queue_filters_by_annotator_spread_and_domain(project, lead) -> None:
+    client = _client(lead)
+    base = _url("lead_disagreements", project)
+    first = project.comparisons.order_by("id").first()
+    first.metadata = {"domain": "code"}
+    first.save(update_fields=["metadata"])
+    annotator = first.annotations.first().annotator
+    html = client.get(base).content.decode()
+    assert 'class="lead-filters"' in html and '<option value="code">code</option>' in html
+    assert f'<option value="{annotator.pk}">{annotator.username}</option>' in html
+    assert '<details class="disagreement-texts" open>' in html  # both responses in view beside the annotations
+    theirs = client.get(base + f"?annotator={annotator.pk}", **HX).content.decode()
+    shown = {int(c) for c in re.findall(r'class="card disagreement" data-comparison="(\d+)"', theirs)}
+    assert shown and shown <= set(annotator.annotations.values_list("comparison_id", flat=True))
+    domain = client.get(base + "?domain=code&order=strength", **HX).content.decode()
+    assert re.findall(r'class="card disagreement" data-comparison="(\d+)"', domain) in ([str(first.pk)], [])
+    wide = client.get(base + "?min_spread=99", **HX).content.decode()
+    assert "No comparison matches these filters." in wide
+    # The filters ride along on the order and page links.
+    kept = client.get(base + "?min_spread=1").content.decode()
+    assert 'href="?order=strength&amp;min_spread=1"' in kept and 'page=2&amp;min_spread=1"' in kept
+    for bad in ("?annotator=x", "?min_spread=abc", "?min_spread=nan", "?attribute=password", "?annotator=9" * 30):
+        response = client.get(base + bad)
+        assert response.status_code == 400, bad
+        assert 'role="alert"' in response.content.decode()
+
+
+def test_bulk_accept_without_javascript_accepts_the_ticked_and_goes_back(project, lead) -> None:
+    client = _client(lead)
+    comparison = project.comparisons.first()
+    chosen = list(comparison.annotations.values_list("pk", flat=True)[:2])
+    back = _url("lead_disagreements", project) + "?page=2"
+    page = client.get(_url("lead_disagreements", project)).content.decode()
+    assert 'id="bulk-accept"' in page
+    assert f'name="annotation" value="{chosen[0]}" form="bulk-accept"' in page
+    assert "js/review.js" in page
+    url = _url("lead_review_bulk_accept", project)
+    response = client.post(url, {"annotation": chosen, "next": back})
+    assert (response.status_code, response["Location"]) == (302, back)
+    assert set(Review.objects.filter(decision="accept").values_list("annotation_id", flat=True)) == set(chosen)
+    nothing = client.post(url, {"next": back})
+    assert nothing.status_code == 400
+    assert "Tick the annotations to accept first." in nothing.content.decode()
+    assert client.post(url, {"annotation": ["abc"]}).status_code == 400
+    assert client.post(url, {"annotation": [str(10**30)]}).status_code == 400
+    assert client.post(url, {"annotation": [str(2**62)]}).status_code == 404
+    assert client.get(url).status_code == 405
+    assert _client(member(project)).post(url, {"annotation": chosen}).status_code == 403
+
+
+def test_annotator_page_shows_both_responses_beside_each_annotation(project, lead) -> None:
+    annotation = project.comparisons.first().annotations.first()
+    comparison = annotation.comparison
+    html = _client(lead).get(_url("lead_annotator_detail", project, user_id=annotation.annotator_id)).content.decode()
+    card = html.split(f'data-comparison="{comparison.pk}"')[1].split("</article>")[0]
+    assert 'data-response="1"' in card and 'data-response="2"' in card
+    assert comparison.response_1.text.split()[0] in card and comparison.response_2.text.split()[0] in card
+    assert f'data-annotation="{annotation.pk}"' in card
+    assert 'id="bulk-accept"' in html and "js/review.js" in html
 
 
 # --- rules ----------------------------------------------------------------------------------------------------
