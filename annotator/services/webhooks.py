@@ -46,6 +46,8 @@ from annotator.models import (
     Comparison,
     DeliveryStatus,
     Project,
+    Snapshot,
+    SnapshotStatus,
     Webhook,
     WebhookDelivery,
     WebhookEvent,
@@ -56,6 +58,10 @@ USER_AGENT = "Prefstack-Webhooks/1"
 MAX_BACKOFF_SECONDS = 3600
 RETRYABLE_CODES = frozenset({408, 429})
 ERROR_TEXT_CHARS = 2000
+SNAPSHOT_EVENTS: dict[str, str] = {
+    SnapshotStatus.READY: WebhookEvent.SNAPSHOT_READY,
+    SnapshotStatus.FAILED: WebhookEvent.SNAPSHOT_FAILED,
+}
 
 
 class WebhookRetry(Exception):
@@ -238,18 +244,16 @@ def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 def snapshot_finished_emit(*, snapshot_id: int) -> None:
     """``snapshot.ready`` or ``snapshot.failed`` for a snapshot whose build just ended."""
-    from annotator.models import Snapshot, SnapshotStatus
-
     snapshot = Snapshot.objects.select_related("project").get(id=snapshot_id)
-    events = {SnapshotStatus.READY: WebhookEvent.SNAPSHOT_READY, SnapshotStatus.FAILED: WebhookEvent.SNAPSHOT_FAILED}
-    if snapshot.status in events and events[snapshot.status] in snapshot.project.webhook_events:
+    event = SNAPSHOT_EVENTS.get(str(snapshot.status))
+    if event is not None and event in snapshot.project.webhook_events:
         payload = {
             "snapshot": {"id": snapshot.pk, "number": snapshot.number, "status": snapshot.status},
             "counts": snapshot.counts,
             "content_hash": snapshot.content_hash,
             "error": snapshot.error.splitlines()[0] if snapshot.error else "",
         }
-        webhook_event_emit(project=snapshot.project, event=events[snapshot.status], payload=payload)
+        webhook_event_emit(project=snapshot.project, event=event, payload=payload)
 
 
 def import_finished_emit(*, project: Project, counts: Mapping[str, int]) -> None:
