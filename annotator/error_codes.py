@@ -48,3 +48,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_BENCHMARK = "unknown_benchmark"
     NO_RESULTS_FILE = "no_results_file"
     TRAINING_GROUP_FAILED = "training_group_failed"
+
+    # Webhooks (annotator.services.webhooks).
+    WEBHOOK_URL_NOT_ALLOWED = "webhook_url_not_allowed"
+    """Not http(s), or its host resolves to an address the admin did not allow (private, loopback, link-local)."""
+    WEBHOOK_EVENT_UNKNOWN = "webhook_event_unknown"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from annotator.services.agreement_intervals import agreement_intervals_compute
 from annotator.services.snapshots.lifecycle import snapshot_build
+from annotator.services.webhooks import WebhookRetry, webhook_delivery_attempt
 
 
 @shared_task(name="annotator.snapshot_build")
@@ -19,3 +20,13 @@ def agreement_intervals_task(project_id: int) -> str:
     """Bootstrap intervals of project ``project_id``'s agreement; a second delivery finds nothing pending."""
     row = agreement_intervals_compute(project_id=project_id)
     return "skipped" if row is None else row.status
+
+
+@shared_task(bind=True, name="annotator.webhook_deliver", max_retries=None)
+def webhook_deliver_task(self: Task, delivery_id: int) -> str:
+    """One attempt of webhook delivery ``delivery_id``; a retryable failure comes back with exponential back-off
+    (the service counts the attempts and stops retrying after the last)."""
+    try:
+        return webhook_delivery_attempt(delivery_id=delivery_id).status
+    except WebhookRetry as retry:
+        raise self.retry(countdown=retry.countdown, exc=retry) from retry

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.views import annotate, home, lead, project, rules, setup, snapshots
+from annotator.views import annotate, home, lead, project, rules, setup, snapshots, webhooks
 
 app_name = "annotator"
 urlpatterns = [
@@ -19,6 +19,7 @@ urlpatterns = [
     path("p/<slug:slug>/settings/members/", setup.setup_members, name="setup_members"),
     path("p/<slug:slug>/settings/import/", setup.setup_import, name="setup_import"),
     path("p/<slug:slug>/settings/gold/", setup.setup_gold, name="setup_gold"),
+    path("p/<slug:slug>/settings/webhooks/", webhooks.setup_webhooks, name="setup_webhooks"),
     path("p/<slug:slug>/lead/", lead.lead_overview, name="lead_overview"),
     path("p/<slug:slug>/lead/intervals/", lead.lead_intervals, name="lead_intervals"),
     path("p/<slug:slug>/lead/annotators/", lead.lead_annotators, name="lead_annotators"),

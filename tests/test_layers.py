@@ -13,6 +13,7 @@ PURE = [
     "annotator/domain.py",
     "annotator/shown_terms.py",
     "annotator/error_codes.py",
+    "annotator/webhooks_signing.py",
     "annotator/stats",
     "annotator/imports",
     "annotator/exports",

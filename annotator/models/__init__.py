@@ -15,9 +15,11 @@ from annotator.models.comparison import Comparison, Prompt, Response, SourceLabe
 from annotator.models.project import Attribute, Membership, Project, Role
 from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
+from annotator.models.webhook import WEBHOOK_TEST_EVENT, DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "SLOT_STATUSES",
+    "WEBHOOK_TEST_EVENT",
     "AggregationKind",
     "AggregationRule",
     "AgreementIntervals",
@@ -26,6 +28,7 @@ __all__ = [
     "AssignmentStatus",
     "Attribute",
     "Comparison",
+    "DeliveryStatus",
     "Flag",
     "IntervalsStatus",
     "Membership",
@@ -41,4 +44,7 @@ __all__ = [
     "SnapshotStatus",
     "SourceLabel",
     "Split",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
 ]

@@ -21,6 +21,9 @@ class Project(models.Model):
     adaptive_overlap_extra = models.PositiveSmallIntegerField(default=2, help_text="Extra annotators asked for.")
     reservation_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
     min_justification_length = models.PositiveIntegerField(default=20)
+    # The events its active webhooks receive, kept by annotator.services.webhooks: lets a submission skip webhook
+    # work with no query.
+    webhook_events = models.JSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

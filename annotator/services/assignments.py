@@ -64,6 +64,7 @@ from annotator.models import (
 from annotator.selectors import hot_path
 from annotator.selectors.annotation_edits import annotation_edit_refusal
 from annotator.services import locks
+from annotator.services.webhooks import comparison_completed_emit
 from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
 from annotator.text import check_text, visible_length
 
@@ -545,6 +546,7 @@ def annotation_submit(
         project=project,
         attributes=attributes,
     )
+    comparison_completed_emit(project=project, comparison_id=assignment.comparison_id)
     return SubmitResult(annotation=annotation, warnings=_submission_warnings(submission, attributes))
 
 

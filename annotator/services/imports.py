@@ -15,7 +15,7 @@ import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import IO, Any
 
 from django.conf import settings
@@ -47,6 +47,7 @@ from annotator.models import (
 )
 from annotator.selectors.projects import project_attribute_list
 from annotator.services.bulk import BulkTable
+from annotator.services.webhooks import import_finished_emit
 
 BATCH_SIZE = 5000
 # Errors of a refused file listed at most (the file is read again to find them, only when it is refused).
@@ -288,9 +289,11 @@ def comparisons_import(
         raise ImportFailed.from_format_errors(
             error, _every_error(source, start, fmt, limit, attributes, scale, split)
         ) from error
-    return ImportResult(
+    result = ImportResult(
         comparisons=totals[0], annotations=totals[1], source_labels=totals[2], skipped_as_not_ratable=totals[3]
     )
+    import_finished_emit(project=project, counts=asdict(result))
+    return result
 
 
 def _every_error(

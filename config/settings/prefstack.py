@@ -53,3 +53,16 @@ PREFSTACK_HIGHLIGHT_MAX_CHARS = env_int("PREFSTACK_HIGHLIGHT_MAX_CHARS", 10_000)
 # (rm_jobs.training.memory) exceeds it is refused at creation with the estimate and what would make it fit.
 # Queues without an entry (the CPU queue) are not checked.
 PREFSTACK_QUEUE_GPU_MEMORY_GB: dict[str, int] = {"gpu": env_int("PREFSTACK_GPU_MEMORY_GB", 80)}
+
+# Webhooks. A URL is accepted (and each delivery sent) only when it is http(s) and every address its host resolves
+# to is public; PREFSTACK_WEBHOOK_ALLOWED_HOSTS (comma-separated host names, IP addresses or CIDR networks) lets
+# the admin allow hosts that resolve to private, loopback or link-local addresses (an internal receiver); the
+# server's own internal addresses stay refused unless listed there.
+# A failed delivery is retried PREFSTACK_WEBHOOK_MAX_ATTEMPTS times in all, after BACKOFF, 2×BACKOFF, 4×BACKOFF ...
+# seconds (capped at one hour); each attempt waits at most PREFSTACK_WEBHOOK_TIMEOUT_SECONDS.
+PREFSTACK_WEBHOOK_ALLOWED_HOSTS: list[str] = [
+    h.strip() for h in env_str("PREFSTACK_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+PREFSTACK_WEBHOOK_MAX_ATTEMPTS = env_int("PREFSTACK_WEBHOOK_MAX_ATTEMPTS", 6)
+PREFSTACK_WEBHOOK_BACKOFF_SECONDS = env_int("PREFSTACK_WEBHOOK_BACKOFF_SECONDS", 30)
+PREFSTACK_WEBHOOK_TIMEOUT_SECONDS = env_int("PREFSTACK_WEBHOOK_TIMEOUT_SECONDS", 10)

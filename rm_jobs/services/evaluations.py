@@ -46,6 +46,7 @@ from rm_jobs.models import (
 )
 from rm_jobs.services.jobs import _relative, job_output_dir, media_path
 from rm_jobs.services.runs import _finite, snapshot_trainer_rows, validation_summary
+from rm_jobs.services.webhook_events import evaluation_finished_emit
 from rm_jobs.training import TrainConfig
 from rm_jobs.training.benchmarks import (
     BENCHMARKS,
@@ -237,6 +238,7 @@ def _compute(evaluation: Evaluation, model_dir: Path) -> None:
             error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc(limit=8)}",
             finished_at=timezone.now(),
         )
+        evaluation_finished_emit(evaluation_id=evaluation.id)
         return
     Evaluation.objects.filter(id=evaluation.id, status=EvaluationStatus.RUNNING).update(
         status=EvaluationStatus.SUCCEEDED,
@@ -245,6 +247,7 @@ def _compute(evaluation: Evaluation, model_dir: Path) -> None:
         results_file=results_file,
         finished_at=timezone.now(),
     )
+    evaluation_finished_emit(evaluation_id=evaluation.id)
 
 
 def _job_device(job: TrainingJob) -> str:

@@ -34,6 +34,7 @@ from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_attribute_names
 from rm_jobs.models import JobStatus, Objective, Queue, Strategy, TrainingJob
+from rm_jobs.services.webhook_events import training_job_finished_emit
 from rm_jobs.training import TrainConfig
 from rm_jobs.training.config import BOUNDS, DEFAULT_LORA_RANK, PRECISIONS
 from rm_jobs.training.memory import GIB, ModelShape, plan_memory, suggestions
@@ -546,6 +547,7 @@ def training_job_finish(
     done = TrainingJob.objects.filter(_owned(job_id, attempt)).update(**changes)
     if done:
         _log(job_id, f"{status}" + (f": {error.splitlines()[0]}" if error else ""))
+        training_job_finished_emit(job_id=job_id)
     return bool(done)
 
 
@@ -680,6 +682,7 @@ def training_job_give_up(*, job: TrainingJob, enqueue: bool, reason: str = "") -
         status=JobStatus.FAILED, finished_at=now, error=f"{why}; no attempts left."
     ):
         _log(job.id, f"failed: {why}")
+        training_job_finished_emit(job_id=job.id)
         return "failed"
     return None
 

@@ -23,6 +23,7 @@ from annotator.errors import NotFound, ValidationFailed
 from annotator.models import AggregationKind, AggregationRule, Project, Snapshot, SnapshotStatus
 from annotator.services.snapshots.build import snapshot_build_into
 from annotator.services.snapshots.files import snapshot_folder
+from annotator.services.webhooks import snapshot_finished_emit
 from annotator.text import check_text
 
 logger = logging.getLogger(__name__)
@@ -138,4 +139,5 @@ def snapshot_build(*, snapshot_id: int) -> Snapshot:
             error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc(limit=8)}",
             finished_at=timezone.now(),
         )
+    snapshot_finished_emit(snapshot_id=snapshot_id)
     return Snapshot.objects.select_related("project", "rule").get(id=snapshot_id)
