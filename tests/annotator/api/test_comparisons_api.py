@@ -130,7 +130,7 @@ def test_list_query_count_does_not_grow_with_the_page(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"source_id": "s" * 300}, "source_id is 300 characters long"),
+        ({"source_id": "s" * 300}, "300 characters, over the limit of 200"),
         ({"metadata": {"n": 2**64}}, "does not fit in 64 bits"),
         ({"metadata": {"n": -(2**70)}}, "does not fit in 64 bits"),
     ],
