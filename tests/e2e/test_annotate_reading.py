@@ -64,8 +64,9 @@ def _rate_and_submit(page: Page) -> None:
 def _opens_at_the_prompt(page: Page) -> None:
     box = page.locator(".conversation")
     expect(box).to_be_visible()
-    # The page is back at the top: the prompt box is in the viewport.
-    assert page.evaluate("() => window.scrollY") == 0
+    # The page is back at the top: the prompt box is in the viewport (once htmx has settled the swap, which comes a
+    # moment after the new content, and its notice, is in the page).
+    page.wait_for_function("() => window.scrollY === 0", timeout=5_000)
     assert box.evaluate(IN_VIEW_JS)
     # The last user turn is scrolled into the box's visible part; earlier turns are above it.
     last = box.locator(".turn-user").last
