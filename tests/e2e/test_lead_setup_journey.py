@@ -42,7 +42,9 @@ def test_lead_sets_up_a_project(page: Page, live_server: Any) -> None:
     project = Project.objects.get(slug="code-answers")
     assert Membership.objects.get(project=project).user.username == "boss"
 
-    # Guidelines preview, rendered as Markdown while typing.
+    # Guidelines preview, rendered as Markdown while typing (once htmx has wired the page: the URL changes before
+    # the new page's scripts have run, and typing before that would go unseen).
+    page.wait_for_load_state("load")
     page.fill("textarea[name=guidelines]", "## Be fair\n\nRead **both** answers.")
     expect(page.locator("#guidelines-preview h2")).to_have_text("Be fair")
     expect(page.locator("#guidelines-preview strong")).to_have_text("both")
