@@ -616,6 +616,8 @@ def annotation_revise(
     in no snapshot. ValidationFailed as :func:`annotation_submit`. The comparison's lock is held, then the
     annotation is read again, so two edits sent at once make two versions one after the other, never two current.
     """
+    if isinstance(justification, str):
+        check_text(justification, field="justification")  # refused before any lock is taken, as on submit
     assignment = annotation.assignment
     _lock_comparison(assignment=assignment, annotator=annotator)
     locked = (

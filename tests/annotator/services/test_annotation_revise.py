@@ -131,3 +131,16 @@ def test_invalid_edits_change_nothing(project: Any) -> None:
     first.refresh_from_db()
     assert first.is_current
     assert Annotation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["A NUL \x00 in the middle of an edit, long enough.", "A lone \ud800 surrogate, long enough."]
+)
+def test_an_edit_with_text_no_database_stores_is_refused_and_changes_nothing(project: Any, text: str) -> None:
+    annotator = member(project)
+    first = _submit(project, annotator)
+    with pytest.raises(ValidationFailed) as excinfo:
+        _revise(first, annotator, justification=text)
+    assert "justification" in excinfo.value.message
+    first.refresh_from_db()
+    assert first.is_current and Annotation.objects.count() == 1
