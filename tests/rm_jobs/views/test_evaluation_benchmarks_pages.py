@@ -9,23 +9,14 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from rm_jobs.models import Evaluation, EvaluationKind, EvaluationStatus, TrainingJob
 from rm_jobs.services.jobs import job_output_dir
 from tests.rm_jobs.conftest import succeeded_job
 from tests.rm_jobs.training.test_benchmarks import FIXTURES
+from tests.rm_jobs.views.conftest import HX
 
 pytestmark = pytest.mark.django_db
-
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def web(researcher: Any) -> Client:
-    client = Client()
-    client.force_login(researcher)
-    return client
 
 
 @pytest.fixture

@@ -12,17 +12,9 @@ from django.test import Client
 
 from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.selectors import workers
+from tests.rm_jobs.views.conftest import HX
 
 pytestmark = pytest.mark.django_db
-
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def web(researcher: Any) -> Client:
-    client = Client()
-    client.force_login(researcher)
-    return client
 
 
 @pytest.fixture

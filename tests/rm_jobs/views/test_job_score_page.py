@@ -19,13 +19,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def web(researcher: Any) -> Client:
-    client = Client()
-    client.force_login(researcher)
-    return client
-
-
-@pytest.fixture
 def done(snapshot: Any, trained_model: Any) -> TrainingJob:
     return succeeded_job(snapshot, trained_model)
 

@@ -12,17 +12,9 @@ from annotator.models import Role
 from rm_jobs.models import JobStatus, ReviewRequest, TrainingJob
 from tests.factories import UserFactory, member
 from tests.rm_jobs.conftest import succeeded_job
+from tests.rm_jobs.views.conftest import HX
 
 pytestmark = pytest.mark.django_db
-
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def web(researcher: Any) -> Client:
-    client = Client()
-    client.force_login(researcher)
-    return client
 
 
 @pytest.fixture
