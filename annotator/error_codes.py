@@ -23,6 +23,8 @@ class ErrorCode(StrEnum):
     """A request Django refused before any view (too many fields, a malformed header)."""
     REQUEST_TOO_LARGE = "request_too_large"
     SERVER_ERROR = "server_error"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    """A token was asked for with a wrong username or password (or an inactive or locked-out account)."""
 
     # Annotating (annotator.services.assignments).
     ALREADY_SUBMITTED = "already_submitted"
