@@ -53,9 +53,11 @@ def _error(response: httpx2.Response) -> PrefstackError:
             extra=extra if isinstance(extra, dict) else {},
         )
     # Not the API's answer (a proxy's error page, say): keep the status and the start of the text.
-    text = response.text[:500] if not response.is_stream_consumed or response.is_closed else ""
     return PrefstackError(
-        text or response.reason_phrase or "HTTP error", status_code=response.status_code, code="error", extra={}
+        response.text[:500] or response.reason_phrase or "HTTP error",
+        status_code=response.status_code,
+        code="error",
+        extra={},
     )
 
 
