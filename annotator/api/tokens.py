@@ -42,7 +42,6 @@ class ApiTokenObtainApi(APIView):
         summary="Your API token (made on first use), for a username and password.",
         request=InputSerializer,
         responses={200: OutputSerializer, **errors(400)},
-        auth=[{}],  # no credentials (the schema says so with an empty requirement)
     )
     def post(self, request: Request) -> Response:
         data = body_input(self.InputSerializer, request)
