@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.common import errors
+from annotator.api.common import ErrorOutput
 from annotator.api.inputs import body_input
 from annotator.error_codes import ErrorCode
-from annotator.errors import ValidationFailed
+from annotator.errors import ApplicationError
 from annotator.services.tokens import api_token_obtain
+
+
+class InvalidCredentials(ApplicationError):
+    code = ErrorCode.INVALID_CREDENTIALS
+    status = 401
 
 
 class ApiTokenObtainApi(APIView):
@@ -41,14 +46,18 @@ class ApiTokenObtainApi(APIView):
         operation_id="auth_token_obtain",
         summary="Your API token (made on first use), for a username and password.",
         request=InputSerializer,
-        responses={200: OutputSerializer, **errors(400)},
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(ErrorOutput, description="A field missing or malformed (extra.fields names it)."),
+            401: OpenApiResponse(
+                ErrorOutput, description="Wrong username or password, or the account is inactive (invalid_credentials)."
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         data = body_input(self.InputSerializer, request)
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None or not user.is_active:
-            raise ValidationFailed(
-                "Unable to log in with the given username and password.", code=ErrorCode.INVALID_CREDENTIALS
-            )
+            raise InvalidCredentials("Unable to log in with the given username and password.")
         token = api_token_obtain(user=user)
         return Response({"token": token.key, "username": user.get_username()})

@@ -7,13 +7,13 @@ The secret is in the answer of create and rotate only; the URL and events are ch
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.common import MAX_ID, PageInput, errors, paginate, paginated
+from annotator.api.common import MAX_ID, ErrorOutput, PageInput, errors, paginate, paginated
 from annotator.api.inputs import body_input, query_input
 from annotator.models import DeliveryStatus, Project, Role, WebhookEvent
 from annotator.selectors.projects import project_get_for_role
@@ -46,6 +46,11 @@ class EventField(serializers.CharField):
     pass
 
 
+@extend_schema_field({"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": URL_MAX_LENGTH})
+class WebhookUrlField(serializers.CharField):
+    """Checked by the service (scheme, host, addresses: code webhook_url_not_allowed, 422)."""
+
+
 class WebhookOutput(serializers.Serializer):
     id = serializers.IntegerField()
     url = serializers.CharField()
@@ -74,7 +79,14 @@ class WebhookDeliveryOutput(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
 
 
-_WEBHOOK_ERRORS = errors(400, 401, 403, 404)
+_WEBHOOK_ERRORS = {
+    **errors(400, 401, 403, 404),
+    422: OpenApiResponse(
+        ErrorOutput,
+        description="The URL is refused (code webhook_url_not_allowed): not http(s), or its host resolves to an "
+        "internal address the admin did not allow.",
+    ),
+}
 
 
 class WebhookListApi(APIView):
@@ -96,10 +108,10 @@ class WebhookCreateApi(APIView):
         class Meta:
             ref_name = "WebhookCreateInput"
 
-        url = serializers.CharField(
+        url = WebhookUrlField(
             max_length=URL_MAX_LENGTH, help_text="http(s); its host must resolve to public addresses."
         )
-        events = serializers.ListField(child=EventField(), help_text="At least one event name.")
+        events = serializers.ListField(child=EventField(), min_length=1, help_text="At least one event name.")
 
     @extend_schema(
         operation_id="webhooks_create",
@@ -119,8 +131,8 @@ class WebhookUpdateApi(APIView):
         class Meta:
             ref_name = "WebhookUpdateInput"
 
-        url = serializers.CharField(required=False, max_length=URL_MAX_LENGTH)
-        events = serializers.ListField(child=EventField(), required=False)
+        url = WebhookUrlField(required=False, max_length=URL_MAX_LENGTH)
+        events = serializers.ListField(child=EventField(), required=False, min_length=1)
         is_active = serializers.BooleanField(required=False, help_text="false pauses the webhook.")
 
     @extend_schema(

@@ -33,7 +33,7 @@ def test_wrong_credentials_are_refused(username: str, password: str, active: boo
     user.set_password("s3cret-pass")
     user.save()
     response = APIClient().post("/api/v1/auth/token/", {"username": username, "password": password}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.json()["code"] == "invalid_credentials"
     assert response.json()["message"] == "Unable to log in with the given username and password."
 

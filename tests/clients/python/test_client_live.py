@@ -61,7 +61,7 @@ def test_login_with_a_password_then_the_token_works(project: Any, live_server: A
     assert (listed.slug, listed.roles, listed.comparisons) == ("reviews", ["researcher"], 3)
     with pytest.raises(PrefstackError) as caught:
         Client.login(live_server.url, "rhea", "wrong")
-    assert (caught.value.status_code, caught.value.code) == (400, "invalid_credentials")
+    assert (caught.value.status_code, caught.value.code) == (401, "invalid_credentials")
     with Client(live_server.url, token="not-a-token") as stranger, pytest.raises(PrefstackError) as caught:
         stranger.projects()
     assert (caught.value.status_code, caught.value.code) == (401, "authentication_failed")
