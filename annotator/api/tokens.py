@@ -52,6 +52,10 @@ class ApiTokenObtainApi(APIView):
             401: OpenApiResponse(
                 ErrorOutput, description="Wrong username or password, or the account is inactive (invalid_credentials)."
             ),
+            429: OpenApiResponse(
+                ErrorOutput,
+                description="Too many failed logins: locked out for a while, right password too (locked_out).",
+            ),
         },
     )
     def post(self, request: Request) -> Response:

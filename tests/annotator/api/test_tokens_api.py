@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -42,3 +44,21 @@ def test_a_missing_field_is_a_validation_error() -> None:
     response = APIClient().post("/api/v1/auth/token/", {"username": "ada"}, format="json")
     assert (response.status_code, response.json()["code"]) == (400, "validation_failed")
     assert "password" in response.json()["extra"]["fields"]
+
+
+def test_wrong_passwords_for_a_token_count_towards_the_login_lockout(settings: Any) -> None:
+    settings.AXES_ENABLED = True  # off for the rest of the suite (config/django/test.py)
+    settings.AXES_FAILURE_LIMIT = 3
+    UserFactory(username="eve")
+    client = APIClient()
+    url = "/api/v1/auth/token/"
+    for _ in range(2):
+        assert client.post(url, {"username": "eve", "password": "wrong"}, format="json").status_code == 401
+    locked = client.post(url, {"username": "eve", "password": "wrong"}, format="json")
+    assert locked.status_code == 429
+    right = client.post(url, {"username": "eve", "password": "pw-for-tests"}, format="json")
+    assert right.status_code == 429  # the right password is refused while locked out
+    assert right["Content-Type"] == "application/json"
+    assert right.json()["code"] == "locked_out"
+    assert "Too many failed logins" in right.json()["message"]
+    assert "token" not in right.json()
