@@ -161,3 +161,19 @@ def test_another_projects_webhooks_are_not_found(lead: APIClient, project: Proje
     assert lead.post(f"{base(project)}/webhooks/{hook.id}/test/").status_code == 404
     assert lead.post(f"{base(project)}/webhooks/{hook.id}/update/", {}, format="json").status_code == 404
     assert lead.post(f"{base(project)}/webhook-deliveries/999999/redeliver/").status_code == 404
+
+
+def test_the_lists_take_the_same_queries_for_one_row_or_many(
+    lead: APIClient, project: Project, django_assert_num_queries: Any
+) -> None:
+    from annotator.services.webhooks import webhook_send_test
+
+    hooks = [webhook_create(project=project, url=HOOK, events=["snapshot.ready"]) for _ in range(3)]
+    for hook in hooks:
+        for _ in range(4):
+            webhook_send_test(webhook=hook)
+    # The membership check, a count and a page: never a query per row.
+    with django_assert_num_queries(3):
+        assert lead.get(f"{base(project)}/webhook-deliveries/").json()["count"] == 12
+    with django_assert_num_queries(3):
+        assert lead.get(f"{base(project)}/webhooks/").json()["count"] == 3
