@@ -91,12 +91,14 @@ class Client:
     @classmethod
     def login(cls, base_url: str, username: str, password: str, **kwargs: Any) -> Client:
         """A client holding the user's API token, obtained with their username and password."""
-        anonymous = cls(base_url, token="", **kwargs)
+        client = cls(base_url, token="", **kwargs)
         try:
-            token = anonymous._one("auth_token_obtain", json={"username": username, "password": password})
-        finally:
-            anonymous.close()
-        return cls(base_url, token=token.token, **kwargs)
+            token: models.Token = client._one("auth_token_obtain", json={"username": username, "password": password})
+        except BaseException:
+            client.close()
+            raise
+        client._http.headers["Authorization"] = f"Token {token.token}"
+        return client
 
     def close(self) -> None:
         self._http.close()
