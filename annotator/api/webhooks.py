@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from annotator.api.common import MAX_ID, ErrorOutput, PageInput, errors, paginate, paginated
 from annotator.api.inputs import body_input, query_input
-from annotator.models import DeliveryStatus, Project, Role, WebhookEvent
+from annotator.models import DeliveryStatus, Project, Role, Webhook, WebhookEvent
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.webhooks import (
     webhook_delivery_get_in_project,
@@ -33,7 +33,7 @@ from annotator.services.webhooks import (
 )
 
 WEBHOOK_ROLES = {Role.LEAD}
-URL_MAX_LENGTH = 2000  # Webhook.url's max_length
+URL_MAX_LENGTH = int(Webhook._meta.get_field("url").max_length or 0)  # the model's, one home
 
 
 def _lead_project(request: Request, slug: str) -> Project:
