@@ -23,6 +23,10 @@ class ErrorCode(StrEnum):
     """A request Django refused before any view (too many fields, a malformed header)."""
     REQUEST_TOO_LARGE = "request_too_large"
     SERVER_ERROR = "server_error"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    """A token was asked for with a wrong username or password, or for an inactive account."""
+    LOCKED_OUT = "locked_out"
+    """Too many failed logins (django-axes): the username or address is refused for a while, right password too."""
 
     # Annotating (annotator.services.assignments).
     ALREADY_SUBMITTED = "already_submitted"

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from annotator.views import annotate, home, lead, project, rules, setup, snapshots, webhooks
+from annotator.views import account, annotate, home, lead, project, rules, setup, snapshots, webhooks
 
 app_name = "annotator"
 urlpatterns = [
     path("", home.home, name="home"),
+    path("account/token/", account.account_token, name="account_token"),
     path("p/<slug:slug>/", project.project_home, name="project"),
     path("p/<slug:slug>/annotate/", annotate.annotate, name="annotate"),
     path("a/<int:assignment_id>/submit/", annotate.annotate_submit, name="annotate_submit"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from http import HTTPStatus
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from annotator.error_codes import ErrorCode
@@ -22,6 +23,8 @@ _CODES: dict[int, str] = {
     404: ErrorCode.NOT_FOUND,
     405: "method_not_allowed",  # DRF's own code for it
     413: ErrorCode.REQUEST_TOO_LARGE,
+    # DRF's throttle answers JSON itself; the one HTML 429 under /api/ is django-axes' lockout (the token endpoint).
+    429: ErrorCode.LOCKED_OUT,
     500: ErrorCode.SERVER_ERROR,
 }
 
@@ -50,7 +53,8 @@ class ApiJsonErrorsMiddleware:
         response = self.get_response(request)
         if response.status_code < 400 or not request.path_info.startswith(API_PREFIX) or _is_json(response):
             return response
-        shaped = api_error_response(response.status_code)
+        message = settings.AXES_COOLOFF_MESSAGE if response.status_code == 429 else None
+        shaped = api_error_response(response.status_code, message)
         for header in ("Allow", "WWW-Authenticate", "Retry-After"):
             if header in response:
                 shaped[header] = response[header]

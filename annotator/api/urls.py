@@ -1,8 +1,9 @@
 from django.urls import path
 
-from annotator.api import annotate, annotations, comparisons, projects, snapshots
+from annotator.api import annotate, annotations, comparisons, projects, snapshots, tokens, webhooks
 
 urlpatterns = [
+    path("auth/token/", tokens.ApiTokenObtainApi.as_view(), name="api-auth-token"),
     path("projects/", projects.ProjectListApi.as_view(), name="api-projects-list"),
     path("projects/<slug:slug>/", projects.ProjectDetailApi.as_view(), name="api-projects-detail"),
     path("projects/<slug:slug>/comparisons/", comparisons.ComparisonListApi.as_view(), name="api-comparisons-list"),
@@ -34,4 +35,36 @@ urlpatterns = [
         "assignments/<int:assignment_id>/submit/", annotate.AnnotationSubmitApi.as_view(), name="api-assignments-submit"
     ),
     path("assignments/<int:assignment_id>/skip/", annotate.AssignmentSkipApi.as_view(), name="api-assignments-skip"),
+    path("projects/<slug:slug>/webhooks/", webhooks.WebhookListApi.as_view(), name="api-webhooks-list"),
+    path("projects/<slug:slug>/webhooks/create/", webhooks.WebhookCreateApi.as_view(), name="api-webhooks-create"),
+    path(
+        "projects/<slug:slug>/webhooks/<int:webhook_id>/update/",
+        webhooks.WebhookUpdateApi.as_view(),
+        name="api-webhooks-update",
+    ),
+    path(
+        "projects/<slug:slug>/webhooks/<int:webhook_id>/rotate-secret/",
+        webhooks.WebhookSecretRotateApi.as_view(),
+        name="api-webhooks-rotate-secret",
+    ),
+    path(
+        "projects/<slug:slug>/webhooks/<int:webhook_id>/delete/",
+        webhooks.WebhookDeleteApi.as_view(),
+        name="api-webhooks-delete",
+    ),
+    path(
+        "projects/<slug:slug>/webhooks/<int:webhook_id>/test/",
+        webhooks.WebhookSendTestApi.as_view(),
+        name="api-webhooks-test",
+    ),
+    path(
+        "projects/<slug:slug>/webhook-deliveries/",
+        webhooks.WebhookDeliveryListApi.as_view(),
+        name="api-webhook-deliveries-list",
+    ),
+    path(
+        "projects/<slug:slug>/webhook-deliveries/<int:delivery_id>/redeliver/",
+        webhooks.WebhookRedeliverApi.as_view(),
+        name="api-webhook-deliveries-redeliver",
+    ),
 ]

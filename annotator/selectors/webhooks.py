@@ -41,3 +41,12 @@ def webhook_delivery_get_in_project(*, project: Project, delivery_id: int) -> We
     if delivery is None:
         raise NotFound("No such delivery in this project.")
     return delivery
+
+
+def webhook_delivery_queryset(*, project: Project, webhook: Webhook | None = None) -> QuerySet[WebhookDelivery]:
+    """The project's deliveries (of ``webhook`` only, when given), newest first, without their bodies (for the
+    API's pages)."""
+    deliveries = WebhookDelivery.objects.filter(webhook__project=project)
+    if webhook is not None:
+        deliveries = deliveries.filter(webhook=webhook)
+    return deliveries.defer("body").order_by("-id")

@@ -75,8 +75,16 @@ class WebhookRetry(Exception):
 # --- URL checks -------------------------------------------------------------------------------------------------
 
 
-def _refuse_url(message: str) -> ValidationFailed:
-    return ValidationFailed(message, code=ErrorCode.WEBHOOK_URL_NOT_ALLOWED, extra={"fields": {"url": message}})
+class WebhookUrlNotAllowed(ValidationFailed):
+    """A URL refused by the host policy: 422, as the request itself may be well formed (its host's addresses are
+    beyond what the API's schema can say); the page shows it in its form."""
+
+    code = ErrorCode.WEBHOOK_URL_NOT_ALLOWED
+    status = 422
+
+
+def _refuse_url(message: str) -> WebhookUrlNotAllowed:
+    return WebhookUrlNotAllowed(message, extra={"fields": {"url": message}})
 
 
 def _allowed_entries() -> tuple[set[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
