@@ -118,6 +118,8 @@ class GenerationItem(models.Model):
     )  # fmt: skip
     status = models.CharField(max_length=16, choices=GenerationItemStatus.choices, default=GenerationItemStatus.PENDING)
     reason = models.TextField(blank=True)
+    # {"context": [provenance of each generated turn], "failures": {endpoint name: {"kind", "message", "attempts"}}}
+    details = models.JSONField(default=dict, blank=True)
     comparisons_created = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
