@@ -48,6 +48,10 @@ def _check_fields(values: Mapping[str, Any]) -> None:
         check_text(values["model_id"], field="model_id", label="model id")
     if "base_url" in values:
         parts = urlsplit(str(values["base_url"]))
+        try:
+            parts.port  # noqa: B018 (refuses a port out of range)
+        except ValueError:
+            raise _refuse("base_url", "The base URL's port is not a valid port.") from None
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise _refuse("base_url", "The base URL starts with http:// or https://, names a host, and has no query.")
     if "sampling" in values:
@@ -72,10 +76,12 @@ def _check_fields(values: Mapping[str, Any]) -> None:
 
 
 def _check_name_free(*, project: Project | None, name: str, exclude: int | None = None) -> None:
+    """A taken name is a Conflict (the state forbids it), with the field named like a refusal."""
     others = ModelEndpoint.objects.filter(project=project, name=name)
     taken = (others.exclude(pk=exclude) if exclude is not None else others).exists()
     if taken:
-        raise _refuse("name", f"An endpoint named {name!r} exists already.")
+        message = f"An endpoint named {name!r} exists already."
+        raise Conflict(message, extra={"fields": {"name": message}})
 
 
 @transaction.atomic

@@ -82,11 +82,15 @@ class GenerationRunForm(forms.Form):
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.endpoint_choices = list(model_endpoint_list(project=project))
-        self.fields["endpoints"].choices = [
+        endpoints_field = self.fields["endpoints"]
+        source_field = self.fields["source"]
+        assert isinstance(endpoints_field, forms.ChoiceField)
+        assert isinstance(source_field, forms.ChoiceField)
+        endpoints_field.choices = [
             (str(e.pk), f"{e.name} · {e.model_id}{' (site)' if e.project_id is None else ''}")
             for e in self.endpoint_choices
         ]
-        self.fields["source"].choices = [("", "—")] + [
+        source_field.choices = [("", "—")] + [
             (source, f"{source} ({count} prompts)") for source, count in generation_sources(project=project)
         ]
 
@@ -148,7 +152,7 @@ def model_endpoints(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 raise ValidationFailed("Unknown action.")
         except ApplicationError as exc:
-            if action == "add" and isinstance(exc, ValidationFailed):
+            if action == "add" and exc.extra.get("fields"):
                 add_service_errors(form, exc)
             else:
                 messages.error(request, exc.message)
@@ -183,7 +187,7 @@ def model_endpoint_edit(request: HttpRequest, slug: str, endpoint_id: int) -> Ht
     if request.method == "POST" and form.is_valid():
         try:
             endpoint_services.model_endpoint_update(endpoint=endpoint, **form.cleaned_data)
-        except ValidationFailed as exc:
+        except ApplicationError as exc:
             add_service_errors(form, exc)
         else:
             messages.success(request, f"Endpoint {endpoint.name} saved.")

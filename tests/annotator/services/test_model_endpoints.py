@@ -49,7 +49,7 @@ def test_create_stores_the_fields_and_only_the_name_of_the_keys_variable(monkeyp
 def test_a_site_endpoint_has_no_project_and_its_name_is_unique_on_the_site() -> None:
     site = create(project=None)
     assert site.project is None
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(Conflict) as caught:
         create(project=None)
     assert "name" in caught.value.extra["fields"]
     create(project=ProjectFactory())  # the same name in a project is another endpoint
@@ -71,6 +71,7 @@ def test_a_site_endpoint_has_no_project_and_its_name_is_unique_on_the_site() -> 
         ("api_key_env", "DJANGO_SECRET_KEY"),
         ("api_key_env", f"{KEY_ENV_PREFIX}lower"),
         ("name", "nul\x00"),
+        ("base_url", "http://host:99999/v1"),
     ],
 )
 def test_create_refuses_each_bad_field_by_name(field: str, value: Any) -> None:
@@ -88,7 +89,7 @@ def test_update_changes_only_what_is_given_and_checks_it() -> None:
     with pytest.raises(ValidationFailed):
         model_endpoint_update(endpoint=endpoint, api_key_env="HOME")
     other = create(project=endpoint.project, name="second")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict):
         model_endpoint_update(endpoint=other, name="tiny")
 
 

@@ -94,6 +94,12 @@ def test_a_refused_endpoint_is_shown_in_the_form_with_400(project: Project, fiel
     assert not ModelEndpoint.objects.exists()
 
 
+def test_a_taken_name_is_shown_in_the_form(project: Project) -> None:
+    ModelEndpointFactory(project=project, name="tiny")
+    response = client_for(project, Role.LEAD).post(endpoints_url(project), ENDPOINT_FORM)
+    assert response.status_code == 400 and "exists already" in response.content.decode()
+
+
 def test_researchers_read_but_cannot_manage(project: Project) -> None:
     ModelEndpointFactory(project=project, name="visible")
     client = client_for(project, Role.RESEARCHER)
