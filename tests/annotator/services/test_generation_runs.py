@@ -249,3 +249,54 @@ def test_a_site_endpoint_serves_every_project(project: Project, server: Server) 
     site = ModelEndpointFactory(project=None, name="site", model_id="site-model")
     run = launch(project, [endpoints(project, 1)[0], site], prompts=1)
     assert generation_run_execute(run_id=run.pk, client_options=server.options()).items_done == 1
+
+
+def test_a_cancel_during_the_run_stops_it_and_leaves_no_half_item(
+    project: Project, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from annotator.services import generation
+
+    run = launch(project, endpoints(project, concurrency_limit=1), prompts=6)
+    server.delay = 0.2
+    checks = {"n": 0}
+    still_running = generation._is_running
+
+    def cancel_on_second_check(run_id: int) -> bool:
+        checks["n"] += 1
+        if checks["n"] == 2:
+            generation_run_cancel(run=GenerationRun.objects.get(pk=run_id))
+        return still_running(run_id)
+
+    monkeypatch.setattr(generation, "_is_running", cancel_on_second_check)
+    run = generation_run_execute(run_id=run.pk, client_options=server.options())
+    assert run.status == GenerationRunStatus.CANCELLED
+    assert run.items.filter(status=GenerationItemStatus.PENDING).exists()
+    assert run.items_done == Comparison.objects.filter(metadata__generation_run=run.pk).count() < 6
+    assert len(server.calls) < 12
+
+
+@pytest.mark.parametrize("failure", ["unreachable", "timeout"])
+def test_an_unreachable_or_slow_endpoint_fails_its_items_with_the_reason(project: Project, failure: str) -> None:
+    """Real sockets (no transport): a closed port, and a local stub that accepts but never answers in time."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    if failure == "unreachable":
+        listener.close()
+    else:
+        listener.listen()  # accepts connections, never answers
+    try:
+        eps = [ModelEndpointFactory(project=project, base_url=f"http://127.0.0.1:{port}/v1", max_attempts=1,
+                                    timeout_seconds=1) for _ in range(2)]  # fmt: skip
+        run = generation_run_execute(
+            run_id=launch(project, eps, prompts=1).pk, client_options={"sleep": lambda s: None}
+        )
+    finally:
+        listener.close()
+    item = run.items.get()
+    assert (run.status, item.status) == (GenerationRunStatus.FINISHED, GenerationItemStatus.FAILED)
+    assert set(item.details["failures"]) == {e.name for e in eps}
+    assert {f["kind"] for f in item.details["failures"].values()} == {failure}
+    assert ("Cannot reach" if failure == "unreachable" else "No answer within") in item.reason
