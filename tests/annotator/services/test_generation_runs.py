@@ -63,6 +63,9 @@ class Server:
                 if word in last and only in ("*", model):
                     if rule == "nul":
                         return self.answer(model, "bad\x00text")
+                    if rule == "too_long":
+                        return httpx2.Response(400, json={"error": {"code": "context_length_exceeded",
+                                                                     "message": "maximum context length is 8 tokens"}})  # fmt: skip
                     if isinstance(rule, list) and rule:
                         return httpx2.Response(rule.pop(0), text="busy")
             return self.answer(model, f"{model} says: {last}")
@@ -176,6 +179,21 @@ def test_a_response_that_cannot_be_stored_fails_its_item(project: Project, serve
     item = run.items.get()
     assert item.status == GenerationItemStatus.FAILED and "NUL" in item.reason
     assert not Response.objects.filter(generation_run=run).exclude(text__contains="says").exists()
+
+
+def test_a_prompt_too_long_for_the_model_fails_its_item_without_retrying(project: Project, server: Server) -> None:
+    run = launch(project, endpoints(project, max_attempts=4), prompts=2)
+    long_prompt = run.items.order_by("id").first().prompt  # type: ignore[union-attr]
+    server.rules[long_prompt.turns[0]["content"], "m0"] = "too_long"
+    run = generation_run_execute(run_id=run.pk, client_options=server.options())
+    failed = run.items.get(status=GenerationItemStatus.FAILED)
+    assert failed.prompt_id == long_prompt.pk and "maximum context length" in failed.reason
+    assert failed.details["failures"]["ep-0"] == {
+        "kind": "too_long",
+        "message": failed.details["failures"]["ep-0"]["message"],
+        "attempts": 1,
+    }
+    assert run.items_done == 1
 
 
 def test_each_endpoint_keeps_its_concurrency_limit(project: Project, server: Server) -> None:

@@ -208,3 +208,21 @@ def test_another_projects_run_is_not_found(project: Project) -> None:
     run = run_of(ProjectFactory())
     url = reverse("annotator:generation_run", kwargs={"slug": project.slug, "run_id": run.pk})
     assert client_for(project, Role.LEAD).get(url).status_code == 404
+
+
+def test_the_list_pages_take_a_fixed_number_of_queries(project: Project) -> None:
+    client = client_for(project, Role.RESEARCHER)
+
+    def queries(url: str) -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    run_of(project)
+    one = (queries(runs_url(project)), queries(endpoints_url(project)))
+    for _ in range(4):
+        run_of(project)
+    assert (queries(runs_url(project)), queries(endpoints_url(project))) == one
