@@ -318,3 +318,21 @@ def test_an_unreachable_or_slow_endpoint_fails_its_items_with_the_reason(project
     assert set(item.details["failures"]) == {e.name for e in eps}
     assert {f["kind"] for f in item.details["failures"].values()} == {failure}
     assert ("Cannot reach" if failure == "unreachable" else "No answer within") in item.reason
+
+
+def test_a_run_records_one_response_per_prompt_and_endpoint(project: Project) -> None:
+    from django.db import IntegrityError, transaction
+
+    from annotator.llm.client import ChatResult
+    from annotator.services.generation import generation_response_record
+
+    run = launch(project, endpoints(project), prompts=1)
+    endpoint, prompt = run.endpoints.first(), run.items.get().prompt
+    assert endpoint is not None
+    result = ChatResult(content="x", finish_reason="stop", prompt_tokens=1, completion_tokens=1, latency_ms=3,
+                        attempts=1, model="m0")  # fmt: skip
+    first = generation_response_record(run=run, prompt_id=prompt.pk, endpoint=endpoint, result=result)
+    again = generation_response_record(run=run, prompt_id=prompt.pk, endpoint=endpoint, result=result)
+    assert first.pk == again.pk
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Response.objects.create(prompt=prompt, text="y", generation_run=run, endpoint=endpoint)
