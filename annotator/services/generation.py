@@ -31,7 +31,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from annotator.domain import Turn
@@ -110,11 +110,13 @@ def generation_run_create(
         fields["continuation_turns"] = f"From 0 to {MAX_CONTINUATION_TURNS} continuation turns."
     if not 0 <= seed < 2**31:
         fields["seed"] = "The seed is a whole number from 0 to 2147483647."
+    if isinstance(prompts, QuerySet):  # a selection of a large import: read no more ids than a run may take
+        prompts = prompts.only("id", "project_id")[: MAX_PROMPTS_PER_RUN + 1]
     prompt_list = list({p.pk: p for p in prompts}.values())
     if not prompt_list:
         fields["prompts"] = "No prompts selected."
     elif len(prompt_list) > MAX_PROMPTS_PER_RUN:
-        fields["prompts"] = f"At most {MAX_PROMPTS_PER_RUN} prompts per run ({len(prompt_list)} selected)."
+        fields["prompts"] = f"At most {MAX_PROMPTS_PER_RUN} prompts per run; choose fewer."
     elif any(p.project_id != project.pk for p in prompt_list):
         fields["prompts"] = "A prompt belongs to another project."
     if fields:

@@ -336,3 +336,18 @@ def test_a_run_records_one_response_per_prompt_and_endpoint(project: Project) ->
     assert first.pk == again.pk
     with pytest.raises(IntegrityError), transaction.atomic():
         Response.objects.create(prompt=prompt, text="y", generation_run=run, endpoint=endpoint)
+
+
+def test_a_selection_over_the_limit_is_refused(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    from annotator.selectors.generation import generation_prompts_select
+    from annotator.services import generation
+
+    monkeypatch.setattr(generation, "MAX_PROMPTS_PER_RUN", 2)
+    prompts = [PromptFactory(project=project) for _ in range(3)]
+    selection = generation_prompts_select(project=project, prompt_ids=[p.pk for p in prompts])
+    with pytest.raises(ValidationFailed) as caught:
+        generation_run_create(project=project, user=None, endpoints=endpoints(project), prompts=selection)
+    assert "At most 2 prompts" in caught.value.extra["fields"]["prompts"]
+    two = generation_prompts_select(project=project, prompt_ids=[p.pk for p in prompts[:2]])
+    assert generation_run_create(project=project, user=None, endpoints=list(ModelEndpoint.objects.all()),
+                                 prompts=two).items_total == 2  # fmt: skip
