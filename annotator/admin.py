@@ -66,3 +66,20 @@ class ReviewAdmin(admin.ModelAdmin):
     list_display = ["id", "annotation", "reviewer", "decision", "created_at"]
     list_filter = ["decision"]
     raw_id_fields = ["annotation", "reviewer"]
+
+
+@admin.register(models.ModelEndpoint)
+class ModelEndpointAdmin(admin.ModelAdmin):
+    """Site endpoints (no project) are managed here; leads manage their project's on the model endpoints page. Saves
+    here skip the service's checks, so keep ``api_key_env`` to the ``PREFSTACK_LLM_KEY_`` prefix."""
+
+    list_display = ["id", "name", "project", "base_url", "model_id", "concurrency_limit", "api_key_env"]
+    list_filter = ["project"]
+    search_fields = ["name", "model_id"]
+
+
+@admin.register(models.GenerationRun)
+class GenerationRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "status", "items_total", "items_done", "items_failed", "comparisons_created"]
+    list_filter = ["status", "project"]
+    readonly_fields = ["status", "items_total", "items_done", "items_failed", "comparisons_created"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.api import annotate, annotations, comparisons, projects, snapshots, tokens, webhooks
+from annotator.api import annotate, annotations, comparisons, generation, projects, snapshots, tokens, webhooks
 
 urlpatterns = [
     path("auth/token/", tokens.ApiTokenObtainApi.as_view(), name="api-auth-token"),
@@ -66,5 +66,55 @@ urlpatterns = [
         "projects/<slug:slug>/webhook-deliveries/<int:delivery_id>/redeliver/",
         webhooks.WebhookRedeliverApi.as_view(),
         name="api-webhook-deliveries-redeliver",
+    ),
+    path(
+        "projects/<slug:slug>/model-endpoints/",
+        generation.ModelEndpointListApi.as_view(),
+        name="api-model-endpoints-list",
+    ),
+    path(
+        "projects/<slug:slug>/model-endpoints/create/",
+        generation.ModelEndpointCreateApi.as_view(),
+        name="api-model-endpoints-create",
+    ),
+    path(
+        "projects/<slug:slug>/model-endpoints/<int:endpoint_id>/",
+        generation.ModelEndpointDetailApi.as_view(),
+        name="api-model-endpoints-detail",
+    ),
+    path(
+        "projects/<slug:slug>/model-endpoints/<int:endpoint_id>/update/",
+        generation.ModelEndpointUpdateApi.as_view(),
+        name="api-model-endpoints-update",
+    ),
+    path(
+        "projects/<slug:slug>/model-endpoints/<int:endpoint_id>/delete/",
+        generation.ModelEndpointDeleteApi.as_view(),
+        name="api-model-endpoints-delete",
+    ),
+    path(
+        "projects/<slug:slug>/generation-runs/",
+        generation.GenerationRunListApi.as_view(),
+        name="api-generation-runs-list",
+    ),
+    path(
+        "projects/<slug:slug>/generation-runs/create/",
+        generation.GenerationRunCreateApi.as_view(),
+        name="api-generation-runs-create",
+    ),
+    path(
+        "projects/<slug:slug>/generation-runs/<int:run_id>/",
+        generation.GenerationRunDetailApi.as_view(),
+        name="api-generation-runs-detail",
+    ),
+    path(
+        "projects/<slug:slug>/generation-runs/<int:run_id>/cancel/",
+        generation.GenerationRunCancelApi.as_view(),
+        name="api-generation-runs-cancel",
+    ),
+    path(
+        "projects/<slug:slug>/generation-runs/<int:run_id>/resume/",
+        generation.GenerationRunResumeApi.as_view(),
+        name="api-generation-runs-resume",
     ),
 ]

@@ -35,5 +35,6 @@ SPECTACULAR_SETTINGS = {
         "SnapshotStatusEnum": "annotator.models.release.SnapshotStatus",
         "JobStatusEnum": "rm_jobs.models.JobStatus",
         "EvaluationStatusEnum": "rm_jobs.models.EvaluationStatus",
+        "GenerationRunStatusEnum": "annotator.models.generation.GenerationRunStatus",
     },
 }
