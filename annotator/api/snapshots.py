@@ -24,8 +24,8 @@ from annotator.selectors.snapshots import (
     snapshot_list,
 )
 from annotator.services.snapshots.files import FILE_TYPES, snapshot_bundle_key, snapshot_card, snapshot_export_key
-from annotator.storage import download_response
 from annotator.services.snapshots.lifecycle import snapshot_create
+from annotator.storage import download_response
 
 BUNDLE = "bundle"
 _CONTENT_TYPES = {

@@ -38,7 +38,9 @@ def s3_options(
 
     parts = urlsplit(url if "://" in url else f"s3://{url}")
     if parts.scheme != "s3" or not parts.netloc:
-        raise ImproperlyConfigured(f"PREFSTACK_STORAGE_URL must be s3://<bucket>[/<prefix>] or file:///path, not {url!r}.")
+        raise ImproperlyConfigured(
+            f"PREFSTACK_STORAGE_URL must be s3://<bucket>[/<prefix>] or file:///path, not {url!r}."
+        )
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     return {
         "bucket_name": parts.netloc,
