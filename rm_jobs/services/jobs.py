@@ -718,7 +718,8 @@ def media_path(relative: str) -> Path:
 
 
 def _zip_key(job: TrainingJob, checkpoint_path: str) -> str:
-    return f"{job.output_folder}/{Path(checkpoint_path).name}-{CHECKPOINT_ZIP}"
+    name = f"{Path(checkpoint_path).name}-{CHECKPOINT_ZIP}"
+    return f"{job.output_folder}/{name}" if job.output_folder else name
 
 
 def _write_checkpoint_zip(source: Path, key: str) -> None:

@@ -15,7 +15,8 @@ from django.http import FileResponse
 
 from annotator import storage
 from annotator.errors import NotFound
-from tests.s3 import s3_bucket, s3_server, s3_storage_settings, use_s3  # noqa: F401  # fixtures
+
+pytest_plugins = ["tests.s3"]  # s3_server, s3_bucket, use_s3
 
 
 @pytest.fixture(params=["filesystem", "s3"])
@@ -113,7 +114,9 @@ def test_object_store_downloads_redirect_to_a_short_lived_presigned_url(
         assert fetched.headers["Content-Type"] == "application/zip"
 
 
-def test_a_public_endpoint_signs_the_download_urls(use_s3: str, settings: Any, s3_server: str) -> None:
+def test_a_public_endpoint_signs_the_download_urls(use_s3: str, settings: Any) -> None:
+    from tests.s3 import s3_storage_settings  # the plugin module (imported first by pytest_plugins)
+
     public = s3_storage_settings(bucket=use_s3, endpoint_url="https://files.example.org")
     settings.STORAGES = {**settings.STORAGES, storage.SIGNING_ALIAS: public}
     response = storage.download_response("any/key.zip", filename="k.zip", content_type="application/zip")
@@ -121,6 +124,8 @@ def test_a_public_endpoint_signs_the_download_urls(use_s3: str, settings: Any, s
 
 
 def test_an_unreachable_store_is_a_clear_503(settings: Any, s3_bucket: str) -> None:
+    from tests.s3 import s3_storage_settings
+
     dead = s3_storage_settings(bucket=s3_bucket, endpoint_url="http://127.0.0.1:9", max_attempts=1)
     settings.STORAGES = {**settings.STORAGES, "default": dead}
     with pytest.raises(storage.StorageUnavailable) as caught:
