@@ -35,7 +35,8 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage, storages
-from django.http import FileResponse, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 
 from annotator.error_codes import ErrorCode
 from annotator.errors import ApplicationError, NotFound
@@ -235,7 +236,7 @@ def delete_tree(key: str) -> None:
         _guarded(lambda k=file_key: file_storage().delete(k))  # type: ignore[misc]
 
 
-def download_response(key: str, *, filename: str, content_type: str) -> HttpResponse:
+def download_response(key: str, *, filename: str, content_type: str) -> HttpResponseBase:
     """Answer a download of the stored file ``key``; call it after the role check.
 
     Filesystem: the file, streamed by Django (``FileResponse``). Object store: 302 to a presigned GET that expires

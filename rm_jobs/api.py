@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_field
@@ -351,7 +351,7 @@ class TrainingJobCheckpointApi(APIView):
             **DOWNLOAD,
         },
     )
-    def get(self, request: Request, job_id: int) -> HttpResponse:
+    def get(self, request: Request, job_id: int) -> HttpResponseBase:
         job = training_job_get_for_role(job_id=job_id, user=request.user)
         key = training_job_checkpoint_zip(job=job)
         return download_response(key, filename=f"reward-model-job-{job.id}.zip", content_type="application/zip")
@@ -449,7 +449,7 @@ class EvaluationResultsApi(APIView):
             **DOWNLOAD,
         },
     )
-    def get(self, request: Request, evaluation_id: int) -> HttpResponse:
+    def get(self, request: Request, evaluation_id: int) -> HttpResponseBase:
         evaluation = _evaluation_for(request, evaluation_id)
         key = evaluation_results_key(evaluation=evaluation)
         filename = f"evaluation-{evaluation.id}-{evaluation.kind}.json"

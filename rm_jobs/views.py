@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -201,7 +202,7 @@ def job_score(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_checkpoint(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
+def job_checkpoint(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponseBase:
     """The model zip: streamed from the filesystem, or 302 to a presigned URL of the object store (after the role
     check). A store that is down lets StorageUnavailable through: the error page says so (503)."""
     project = access_project(request, slug, JOB_ROLES)
@@ -252,7 +253,7 @@ def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResp
 
 @login_required
 @require_GET
-def evaluation_results(request: HtmxHttpRequest, slug: str, job_id: int, evaluation_id: int) -> HttpResponse:
+def evaluation_results(request: HtmxHttpRequest, slug: str, job_id: int, evaluation_id: int) -> HttpResponseBase:
     """A benchmark evaluation's results JSON, as the benchmark's own scripts write it."""
     project = access_project(request, slug, JOB_ROLES)
     evaluation = evaluation_get(evaluation_id=evaluation_id, job=_job(project, job_id))

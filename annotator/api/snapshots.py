@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -177,7 +177,7 @@ class SnapshotDownloadApi(APIView):
             **DOWNLOAD,
         },
     )
-    def get(self, request: Request, snapshot_id: int) -> HttpResponse:
+    def get(self, request: Request, snapshot_id: int) -> HttpResponseBase:
         snapshot = snapshot_get_for_role(snapshot_id=snapshot_id, user=request.user)
         data = query_input(DownloadInput, request)
         stem = f"{snapshot.project.slug}-v{snapshot.number}"
