@@ -23,10 +23,12 @@ A store that cannot be reached or refuses the credentials raises :class:`Storage
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +42,8 @@ from django.http.response import HttpResponseBase
 
 from annotator.error_codes import ErrorCode
 from annotator.errors import ApplicationError, NotFound
+
+logger = logging.getLogger(__name__)
 
 SIGNING_ALIAS = "signing"
 COPY_CHUNK_BYTES = 8 * 1024 * 1024
@@ -181,14 +185,48 @@ def download_to_scratch(key: str) -> Path:
         return target
 
     def fetch() -> None:
-        with file_storage().open(key, "rb") as source, _partial_beside(target) as partial, partial.open("wb") as out:
-            shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+        with _partial_beside(target) as partial:
+            _download(key, partial)
 
     try:
         _guarded(fetch)
     except FileNotFoundError as error:
         raise NotFound(f"The file {key} is not in the store.") from error
     return target
+
+
+def _download(key: str, path: Path) -> None:
+    """Copy a stored file to a local path: from S3 with boto3's managed transfer (ranged GETs in parallel, parts of
+    ``PREFSTACK_STORAGE_PART_BYTES``, straight to the file), from other storages by streaming ``open``."""
+    storage = file_storage()
+    bucket = getattr(storage, "bucket", None)
+    if bucket is None:
+        with storage.open(key, "rb") as source, path.open("wb") as out:
+            shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+        return
+    from storages.utils import clean_name
+
+    name = storage._normalize_name(clean_name(key))  # type: ignore[attr-defined]  # the storage's prefix (location)
+    bucket.download_file(name, str(path), Config=storage.transfer_config)  # type: ignore[attr-defined]
+
+
+def retrying(action: Callable[[], _T], *, what: str) -> _T:
+    """Run a worker's transfer, retried on StorageUnavailable ``PREFSTACK_STORAGE_TRANSFER_ATTEMPTS`` times in all,
+    waiting ``PREFSTACK_STORAGE_RETRY_SECONDS`` doubled after each failure: a store that is down for a minute must
+    not cost a finished build or a trained model. Requests do not retry beyond botocore's own attempts (they answer
+    503 at once)."""
+    attempts = max(1, settings.PREFSTACK_STORAGE_TRANSFER_ATTEMPTS)
+    wait = float(settings.PREFSTACK_STORAGE_RETRY_SECONDS)
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except StorageUnavailable:
+            if attempt == attempts:
+                raise
+            logger.warning("%s: the file store is unavailable (attempt %s of %s); retrying", what, attempt, attempts)
+            time.sleep(wait)
+            wait *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _walk(key: str) -> Iterator[str]:

@@ -24,6 +24,10 @@ from config.env import env_int, env_str
 PREFSTACK_STORAGE_URL_EXPIRY_SECONDS = env_int("PREFSTACK_STORAGE_URL_EXPIRY_SECONDS", 300)
 # Transient store errors (connection refused or reset, throttling, 5xx) are retried by botocore this many times.
 PREFSTACK_STORAGE_MAX_ATTEMPTS = env_int("PREFSTACK_STORAGE_MAX_ATTEMPTS", 4)
+# A worker's uploads (a built snapshot, a trained model) are tried this many times in all, waiting
+# PREFSTACK_STORAGE_RETRY_SECONDS (doubled each time) in between, before the build or the job fails.
+PREFSTACK_STORAGE_TRANSFER_ATTEMPTS = env_int("PREFSTACK_STORAGE_TRANSFER_ATTEMPTS", 4)
+PREFSTACK_STORAGE_RETRY_SECONDS = env_int("PREFSTACK_STORAGE_RETRY_SECONDS", 5)
 # Uploads and downloads over this many bytes go in parts (multipart upload, ranged GETs) of this size.
 PREFSTACK_STORAGE_PART_BYTES = env_int("PREFSTACK_STORAGE_PART_BYTES", 64 * 1024 * 1024)
 

@@ -16,7 +16,7 @@ from django.db import connection
 
 from annotator.models import Snapshot
 from annotator.services.snapshots.files import snapshot_export_file
-from annotator.storage import key_of
+from annotator.storage import key_of, retrying
 from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.services.groups import stage_runs_as_group, training_stage_run_group
 from rm_jobs.services.jobs import (
@@ -251,8 +251,7 @@ def _run_stages(job: TrainingJob, attempt: int) -> tuple[str, str, dict[str, Any
         }
         summary["stages"] = [*summary["stages"][:index], stage_summary]
         if result.cancelled:
-            kept = training_job_checkpoint_store(job=job, model_dir=result.checkpoint_dir)
-            return JobStatus.CANCELLED, kept, _totals(summary)
+            return JobStatus.CANCELLED, _store(job, result.checkpoint_dir), _totals(summary)
         model_dir = result.model_dir
         if index + 1 < len(stages):
             training_job_stage_done(job_id=job.id, attempt=attempt, next_stage=index + 1, summary=summary)
@@ -265,7 +264,13 @@ def _run_stages(job: TrainingJob, attempt: int) -> tuple[str, str, dict[str, Any
         summary["accuracy"] = evaluation.metrics.get("accuracy")
         summary["rmse"] = evaluation.metrics.get("rmse_mean")
     # The model is stored (files and zip) before the job is recorded as succeeded with its key.
-    return JobStatus.SUCCEEDED, training_job_checkpoint_store(job=job, model_dir=model_dir), _totals(summary)
+    return JobStatus.SUCCEEDED, _store(job, model_dir), _totals(summary)
+
+
+def _store(job: TrainingJob, model_dir: Path) -> str:
+    """Upload the model from this worker's scratch (retried while the store is down); a distributed job's
+    transfers are made here too, by the worker that supervises its torchrun group (where rank 0 runs)."""
+    return retrying(lambda: training_job_checkpoint_store(job=job, model_dir=model_dir), what=f"job {job.id}")
 
 
 def _local_resume_point(job: TrainingJob) -> Path | None:

@@ -59,6 +59,8 @@ def test_a_large_file_is_uploaded_in_parts(use_s3: str, s3_server: str, tmp_path
     head = boto3.client("s3", endpoint_url=s3_server).head_object(Bucket=use_s3, Key="big/one.bin")
     assert head["ContentLength"] == len(data)
     assert head["ETag"].strip('"').endswith("-3")  # the ETag of a multipart object counts its parts
+    storage.scratch_path("big/one.bin").unlink(missing_ok=True)
+    assert storage.download_to_scratch("big/one.bin").read_bytes() == data  # boto3's ranged, managed download
 
 
 def test_a_folder_goes_up_and_comes_back(backend: str, tmp_path: Path) -> None:
@@ -144,3 +146,22 @@ def test_refused_credentials_are_a_clear_503(use_s3: str, tmp_path: Path, monkey
     with pytest.raises(storage.StorageUnavailable) as caught:
         storage.upload_file(_local("x.bin", b"x", tmp_path), "x/x.bin")
     assert caught.value.extra == {"reason": "ClientError"}
+
+
+def test_a_workers_transfer_is_retried_while_the_store_is_down(settings: Any) -> None:
+    settings.PREFSTACK_STORAGE_TRANSFER_ATTEMPTS, settings.PREFSTACK_STORAGE_RETRY_SECONDS = 3, 0
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise storage.StorageUnavailable("down")
+        return "stored"
+
+    assert storage.retrying(flaky, what="test") == "stored"
+    assert len(calls) == 3
+    calls.clear()
+    settings.PREFSTACK_STORAGE_TRANSFER_ATTEMPTS = 2
+    with pytest.raises(storage.StorageUnavailable):
+        storage.retrying(flaky, what="test")
+    assert len(calls) == 2

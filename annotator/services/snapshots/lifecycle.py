@@ -25,7 +25,7 @@ from annotator.models import AggregationKind, AggregationRule, Project, Snapshot
 from annotator.services.snapshots.build import snapshot_build_into
 from annotator.services.snapshots.files import snapshot_folder
 from annotator.services.webhooks import snapshot_finished_emit
-from annotator.storage import StorageUnavailable, delete_tree, is_scratch_the_store, new_folder, upload_dir
+from annotator.storage import StorageUnavailable, delete_tree, is_scratch_the_store, new_folder, retrying, upload_dir
 from annotator.text import check_text
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def snapshot_build(*, snapshot_id: int) -> Snapshot:
         os.replace(work, final)
         if not is_scratch_the_store():
             # Stored before the snapshot is ready: readers only ever open ready snapshots' files.
-            upload_dir(final, snapshot.folder)
+            retrying(lambda: upload_dir(final, snapshot.folder), what=f"snapshot {snapshot_id}")
         done = Snapshot.objects.filter(id=snapshot_id, status=SnapshotStatus.BUILDING).update(
             status=SnapshotStatus.READY,
             progress=1.0,
