@@ -34,6 +34,7 @@ from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_attribute_names
 from annotator.storage import (
+    delete_tree,
     download_to_scratch,
     exists,
     is_scratch_the_store,
@@ -778,4 +779,7 @@ def training_job_checkpoint_file(*, job: TrainingJob) -> Path:
 
 
 def training_job_files_remove(*, job: TrainingJob) -> None:  # pragma: no cover - used by admin clean-up only
+    """The job's files in this process's scratch and in the store."""
     shutil.rmtree(job_output_dir(job), ignore_errors=True)
+    if job.output_folder and not is_scratch_the_store():
+        delete_tree(job.output_folder)
