@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_ZIP = "checkpoint.zip"
 RESUME_STATE_FILE = "trainer_state.pt"
+# A sharded (FSDP) checkpoint's resume state: rm_jobs.training.distributed.SHARDS_DIR_NAME (that module loads torch).
+SHARDS_FOLDER = "dcp"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -723,6 +725,11 @@ def _zip_key(job: TrainingJob, checkpoint_path: str) -> str:
     return f"{job.output_folder}/{name}" if job.output_folder else name
 
 
+def _resume_state(file: Path, model_dir: Path) -> bool:
+    """Optimizer state and shards, which only a resume reads: kept out of the stored model and its zip."""
+    return file.name == RESUME_STATE_FILE or SHARDS_FOLDER in file.relative_to(model_dir).parts[:-1]
+
+
 def _write_checkpoint_zip(source: Path, key: str) -> None:
     """Zip a local model directory (no optimizer state) into a private temporary file, store it under ``key``
     and move it to the key's scratch path. Simultaneous builds give the same bytes; each rename is atomic."""
@@ -733,7 +740,7 @@ def _write_checkpoint_zip(source: Path, key: str) -> None:
     try:
         with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for file in sorted(source.rglob("*")):
-                if file.is_file() and file.name != RESUME_STATE_FILE:
+                if file.is_file() and not _resume_state(file, source):
                     archive.write(file, file.relative_to(source))
         os.chmod(partial, 0o644)  # mkstemp makes it private to the worker's user
         if not is_scratch_the_store():
@@ -749,7 +756,7 @@ def training_job_checkpoint_store(*, job: TrainingJob, model_dir: Path) -> str:
     on the job only now that the uploads completed. A no-op upload with the filesystem storage."""
     key = key_of(model_dir)
     if not is_scratch_the_store():
-        upload_dir(model_dir, key, skip=lambda file: file.name == RESUME_STATE_FILE)
+        upload_dir(model_dir, key, skip=lambda file: _resume_state(file, model_dir))
     _write_checkpoint_zip(model_dir, _zip_key(job, key))
     return key
 
