@@ -93,14 +93,19 @@ def new_folder(prefix: str, name: str | int) -> str:
 
 
 def _store_error(error: Exception) -> StorageUnavailable:
-    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    """The client sees why in a word (the S3 error code, e.g. InvalidAccessKeyId, or the error's class); the
+    details, which name internal addresses, go to the log."""
+    logger.warning("file store error: %s", error)
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    reason = str(code or type(error).__name__)
     return StorageUnavailable(
-        f"The file store is unavailable ({detail}). Try again later; an operator should check the storage settings.",
-        extra={"reason": type(error).__name__},
+        f"The file store is unavailable ({reason}). Try again later; an operator should check the storage settings.",
+        extra={"reason": reason},
     )
 
 
-def _transient_errors() -> tuple[type[Exception], ...]:
+def _store_errors() -> tuple[type[Exception], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     return (BotoCoreError, ClientError, ConnectionError, TimeoutError)
@@ -113,7 +118,7 @@ def _guarded(action: Callable[[], _T]) -> _T:
         return action()
     except FileNotFoundError:
         raise
-    except _transient_errors() as error:
+    except _store_errors() as error:
         if _is_missing(error):
             raise FileNotFoundError(str(error)) from error
         raise _store_error(error) from error

@@ -134,7 +134,8 @@ def test_an_unreachable_store_is_a_clear_503(settings: Any, s3_bucket: str) -> N
         storage.exists("a/b")
     assert caught.value.status == 503
     assert caught.value.code == "storage_unavailable"
-    assert "The file store is unavailable" in caught.value.message
+    assert caught.value.message.startswith("The file store is unavailable (EndpointConnectionError).")
+    assert "127.0.0.1" not in caught.value.message  # internal addresses stay in the log
 
 
 def test_refused_credentials_are_a_clear_503(use_s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +146,8 @@ def test_refused_credentials_are_a_clear_503(use_s3: str, tmp_path: Path, monkey
     monkeypatch.setattr(type(storage.file_storage()), "_save", lambda *args: (_ for _ in ()).throw(refused))
     with pytest.raises(storage.StorageUnavailable) as caught:
         storage.upload_file(_local("x.bin", b"x", tmp_path), "x/x.bin")
-    assert caught.value.extra == {"reason": "ClientError"}
+    assert caught.value.extra == {"reason": "InvalidAccessKeyId"}
+    assert caught.value.message.startswith("The file store is unavailable (InvalidAccessKeyId).")
 
 
 def test_a_workers_transfer_is_retried_while_the_store_is_down(settings: Any) -> None:
