@@ -40,6 +40,10 @@ class ErrorCode(StrEnum):
     IMPORT_FORMAT_ERROR = "import_format_error"
     SNAPSHOT_NOT_READY = "snapshot_not_ready"
 
+    # Files (annotator.storage).
+    STORAGE_UNAVAILABLE = "storage_unavailable"
+    """The file store could not be reached or refused the credentials (after retries)."""
+
     # Reward models (rm_jobs).
     JOB_NOT_SUCCEEDED = "job_not_succeeded"
     NO_CHECKPOINT = "no_checkpoint"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_field
@@ -16,12 +16,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.common import CONFLICT, MAX_ID, ErrorOutput, PageInput, errors, paginate, paginated
+from annotator.api.common import CONFLICT, DOWNLOAD, MAX_ID, ErrorOutput, PageInput, errors, paginate, paginated
 from annotator.api.inputs import body_input, query_input
 from annotator.api.parsers import JSONParser
 from annotator.errors import ValidationFailed
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.snapshots import snapshot_get_for_role
+from annotator.storage import download_response
 from rm_jobs.models import (
     Evaluation,
     EvaluationKind,
@@ -41,7 +42,7 @@ from rm_jobs.selectors.jobs import (
     training_job_list,
     training_job_series,
 )
-from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_path
+from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_key
 from rm_jobs.services.jobs import (
     HyperParameters,
     base_model_choices,
@@ -347,17 +348,13 @@ class TrainingJobCheckpointApi(APIView):
             (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The model directory, zipped."),
             **errors(401, 403, 404),
             **CONFLICT,
+            **DOWNLOAD,
         },
     )
-    def get(self, request: Request, job_id: int) -> FileResponse:
+    def get(self, request: Request, job_id: int) -> HttpResponseBase:
         job = training_job_get_for_role(job_id=job_id, user=request.user)
-        path = training_job_checkpoint_zip(job=job)
-        return FileResponse(
-            path.open("rb"),
-            as_attachment=True,
-            filename=f"reward-model-job-{job.id}.zip",
-            content_type="application/zip",
-        )
+        key = training_job_checkpoint_zip(job=job)
+        return download_response(key, filename=f"reward-model-job-{job.id}.zip", content_type="application/zip")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -449,17 +446,14 @@ class EvaluationResultsApi(APIView):
         responses={
             (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="The results file."),
             **errors(401, 403, 404),
+            **DOWNLOAD,
         },
     )
-    def get(self, request: Request, evaluation_id: int) -> FileResponse:
+    def get(self, request: Request, evaluation_id: int) -> HttpResponseBase:
         evaluation = _evaluation_for(request, evaluation_id)
-        path = evaluation_results_path(evaluation=evaluation)
-        return FileResponse(
-            path.open("rb"),
-            as_attachment=True,
-            filename=f"evaluation-{evaluation.id}-{evaluation.kind}.json",
-            content_type="application/json",
-        )
+        key = evaluation_results_key(evaluation=evaluation)
+        filename = f"evaluation-{evaluation.id}-{evaluation.kind}.json"
+        return download_response(key, filename=filename, content_type="application/json")
 
 
 class ReviewRequestCreateApi(APIView):

@@ -12,14 +12,16 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotator.errors import ApplicationError
+from annotator.errors import ApplicationError, Conflict, NotFound
 from annotator.models import Project
+from annotator.storage import download_response
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
 from rm_jobs.forms import EvaluationForm, ScoreForm, TrainingJobForm, add_service_errors
 from rm_jobs.models import JobStatus, TrainingJob
@@ -34,7 +36,7 @@ from rm_jobs.selectors.jobs import (
     training_job_series,
 )
 from rm_jobs.selectors.workers import queue_has_live_worker, queue_no_worker_message
-from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_path
+from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_key
 from rm_jobs.services.jobs import (
     training_job_cancel,
     training_job_checkpoint_zip,
@@ -200,16 +202,16 @@ def job_score(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def job_checkpoint(request: HtmxHttpRequest, slug: str, job_id: int) -> FileResponse:
+def job_checkpoint(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResponseBase:
+    """The model zip: streamed from the filesystem, or 302 to a presigned URL of the object store (after the role
+    check). A store that is down lets StorageUnavailable through: the error page says so (503)."""
     project = access_project(request, slug, JOB_ROLES)
     job = _job(project, job_id)
     try:
-        path = training_job_checkpoint_zip(job=job)
-    except ApplicationError as exc:
+        key = training_job_checkpoint_zip(job=job)
+    except (Conflict, NotFound) as exc:
         raise Http404(exc.message) from exc
-    return FileResponse(
-        path.open("rb"), as_attachment=True, filename=f"reward-model-job-{job.id}.zip", content_type="application/zip"
-    )
+    return download_response(key, filename=f"reward-model-job-{job.id}.zip", content_type="application/zip")
 
 
 @login_required
@@ -251,13 +253,13 @@ def evaluation_new(request: HtmxHttpRequest, slug: str, job_id: int) -> HttpResp
 
 @login_required
 @require_GET
-def evaluation_results(request: HtmxHttpRequest, slug: str, job_id: int, evaluation_id: int) -> FileResponse:
+def evaluation_results(request: HtmxHttpRequest, slug: str, job_id: int, evaluation_id: int) -> HttpResponseBase:
     """A benchmark evaluation's results JSON, as the benchmark's own scripts write it."""
     project = access_project(request, slug, JOB_ROLES)
     evaluation = evaluation_get(evaluation_id=evaluation_id, job=_job(project, job_id))
-    path = evaluation_results_path(evaluation=evaluation)  # NotFound: the middleware answers 404
+    key = evaluation_results_key(evaluation=evaluation)  # NotFound: the middleware answers 404
     filename = f"evaluation-{evaluation.id}-{evaluation.kind}.json"
-    return FileResponse(path.open("rb"), as_attachment=True, filename=filename, content_type="application/json")
+    return download_response(key, filename=filename, content_type="application/json")
 
 
 @login_required

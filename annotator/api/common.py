@@ -43,6 +43,15 @@ ERRORS: dict[int, OpenApiResponse] = {
     ),
 }
 CONFLICT = {409: _error("The object's state forbids this (e.g. the snapshot is not ready).")}
+# Every file download: 200 with the file (filesystem storage) or 302 to it (object storage); clients follow redirects.
+DOWNLOAD: dict[int, OpenApiResponse] = {
+    302: OpenApiResponse(
+        description="With an object store (S3, MinIO, ...): a redirect to a presigned URL of the file that expires "
+        "in PREFSTACK_STORAGE_URL_EXPIRY_SECONDS; follow it (without this API's credentials). With the filesystem "
+        "storage the answer is 200 with the file."
+    ),
+    503: _error("The file store is unreachable or refused the server's credentials (code storage_unavailable)."),
+}
 
 
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:

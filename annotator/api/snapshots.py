@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api.common import CONFLICT, PageInput, errors, paginate, paginated
+from annotator.api.common import CONFLICT, DOWNLOAD, PageInput, errors, paginate, paginated
 from annotator.api.inputs import body_input, query_input
 from annotator.errors import NotFound
 from annotator.exports import EXPORT_FORMATS, SPLITS
@@ -23,8 +23,9 @@ from annotator.selectors.snapshots import (
     snapshot_get_for_role,
     snapshot_list,
 )
-from annotator.services.snapshots.files import FILE_TYPES, snapshot_bundle_file, snapshot_card, snapshot_export_file
+from annotator.services.snapshots.files import FILE_TYPES, snapshot_bundle_key, snapshot_card, snapshot_export_key
 from annotator.services.snapshots.lifecycle import snapshot_create
+from annotator.storage import download_response
 
 BUNDLE = "bundle"
 _CONTENT_TYPES = {
@@ -164,7 +165,7 @@ class DownloadInput(serializers.Serializer):
 class SnapshotDownloadApi(APIView):
     @extend_schema(
         operation_id="snapshots_download",
-        summary="Download one export format of a ready snapshot, or the bundle (streamed).",
+        summary="Download one export format of a ready snapshot, or the bundle: the file, or 302 to a presigned URL.",
         parameters=[DownloadInput],
         responses={
             **{
@@ -173,20 +174,21 @@ class SnapshotDownloadApi(APIView):
             },
             **errors(400, 401, 403, 404),
             **CONFLICT,
+            **DOWNLOAD,
         },
     )
-    def get(self, request: Request, snapshot_id: int) -> FileResponse:
+    def get(self, request: Request, snapshot_id: int) -> HttpResponseBase:
         snapshot = snapshot_get_for_role(snapshot_id=snapshot_id, user=request.user)
         data = query_input(DownloadInput, request)
         stem = f"{snapshot.project.slug}-v{snapshot.number}"
         if data["export"] == BUNDLE:
-            path = snapshot_bundle_file(snapshot=snapshot)
+            key = snapshot_bundle_key(snapshot=snapshot)
             name, content_type = f"{stem}.zip", _CONTENT_TYPES["zip"]
         else:
-            path = snapshot_export_file(
+            key = snapshot_export_key(
                 snapshot=snapshot, fmt=data["export"], file_type=data["file_type"], split=data.get("split")
             )
             part = f"-{data['split']}" if data.get("split") else ""
             name = f"{stem}-{data['export']}{part}.{data['file_type']}"
             content_type = _CONTENT_TYPES[data["file_type"]]
-        return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type=content_type)
+        return download_response(key, filename=name, content_type=content_type)

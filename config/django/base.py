@@ -7,6 +7,7 @@ import os
 import dj_database_url
 
 from config.env import BASE_DIR, env_bool, env_int, env_str
+from config.settings.storage import storage_backends
 
 # Arrow's default allocator (mimalloc) keeps the pages of every batch it ever held: writing every Parquet export of a
 # 100,000-comparison snapshot left the process 80 MB bigger than for 10,000, although Arrow never held more than
@@ -133,11 +134,13 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Local files: with the filesystem storage the stored files themselves; with an object store each process's own
+# scratch (config/settings/storage.py).
+MEDIA_ROOT = env_str("PREFSTACK_MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **storage_backends(),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-MEDIA_ROOT = env_str("PREFSTACK_MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "/media/"
 
 from config.settings.celery import *  # noqa: E402,F403
@@ -145,3 +148,4 @@ from config.settings.csp import *  # noqa: E402,F403
 from config.settings.prefstack import *  # noqa: E402,F403
 from config.settings.rest import *  # noqa: E402,F403
 from config.settings.security import *  # noqa: E402,F403
+from config.settings.storage import *  # noqa: E402,F403

@@ -6,7 +6,7 @@ from config.django.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **STORAGES,  # noqa: F405  # the default storage as the environment chose it
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -19,3 +19,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # refuses; hundreds of API calls per test); tests/config/test_brute_force.py turns it on where it is under test.
 AXES_ENABLED = False
 PREFSTACK_API_THROTTLE_RATES = {"anon": None, "user": None}
+
+# A store that is down fails a test's transfer at once (annotator.storage.retrying).
+PREFSTACK_STORAGE_RETRY_SECONDS = 0

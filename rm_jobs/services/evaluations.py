@@ -4,7 +4,7 @@ An evaluation scores a snapshot's validation split (pairwise accuracy for every 
 Pearson r for models with regression outputs) or an uploaded benchmark file as released: RewardBench (accuracy per
 ``subset``, ties counted wrong as in allenai/reward-bench ``scripts/run_rm.py``), RewardBench 2, RM-Bench or
 JudgeBench-style pairs (:mod:`rm_jobs.training.benchmarks`), scored on the job's device; their results JSON, as the
-benchmark's own scripts write it, is kept beside the job and served by ``evaluation_results_path``. On a validation split it also lists the comparisons
+benchmark's own scripts write it, is kept beside the job and served by ``evaluation_results_key``. On a validation split it also lists the comparisons
 whose aggregated human preference the model contradicts most confidently: r(chosen) - r(rejected) most negative.
 
 Review queue — the choice made: the annotator app has no comparison-level review queue (its reviews are per
@@ -35,6 +35,14 @@ from annotator.errors import Conflict, NotFound, UnprocessableFile, ValidationFa
 from annotator.imports import ImportFormatError
 from annotator.imports.containers import iter_jsonl
 from annotator.models import Comparison, Snapshot, SnapshotStatus
+from annotator.storage import (
+    StorageUnavailable,
+    download_dir_to_scratch,
+    download_to_scratch,
+    exists,
+    key_of,
+    upload_file,
+)
 from rm_jobs.models import (
     Evaluation,
     EvaluationKind,
@@ -44,7 +52,7 @@ from rm_jobs.models import (
     ReviewRequest,
     TrainingJob,
 )
-from rm_jobs.services.jobs import _relative, job_output_dir, media_path
+from rm_jobs.services.jobs import job_output_dir
 from rm_jobs.services.runs import _finite, snapshot_trainer_rows, validation_summary
 from rm_jobs.services.webhook_events import evaluation_finished_emit
 from rm_jobs.training import TrainConfig
@@ -180,10 +188,12 @@ def evaluation_create(
                 out.write(chunk)
         try:
             name = _check_benchmark_file(target, benchmark)
-        except UnprocessableFile:
+            # The worker that runs the evaluation reads it from the store; recorded only once stored.
+            data_file = upload_file(target, key_of(target))
+        except (UnprocessableFile, StorageUnavailable):
             target.unlink(missing_ok=True)
             raise
-        evaluation.kind, evaluation.data_file = BENCHMARK_KINDS[name], _relative(target)
+        evaluation.kind, evaluation.data_file = BENCHMARK_KINDS[name], data_file
     evaluation.save()
     from rm_jobs.tasks import evaluation_run_task  # the task module imports the services
 
@@ -205,7 +215,7 @@ def evaluation_run(*, evaluation_id: int) -> Evaluation | None:
     if not claimed:
         return None
     evaluation = Evaluation.objects.select_related("job", "snapshot", "job__project").get(id=evaluation_id)
-    _compute(evaluation, media_path(evaluation.job.checkpoint_path))
+    _compute(evaluation, download_dir_to_scratch(evaluation.job.checkpoint_path))
     return Evaluation.objects.get(id=evaluation_id)
 
 
@@ -224,9 +234,9 @@ def _compute(evaluation: Evaluation, model_dir: Path) -> None:
     export: Any = None
     try:
         if evaluation.kind == EvaluationKind.REWARD_BENCH:
-            metrics, export = _reward_bench(model_dir, media_path(evaluation.data_file), evaluation.job)
+            metrics, export = _reward_bench(model_dir, download_to_scratch(evaluation.data_file), evaluation.job)
         elif evaluation.kind in BENCHMARK_KINDS.values():
-            metrics, export = _benchmark(model_dir, media_path(evaluation.data_file), evaluation)
+            metrics, export = _benchmark(model_dir, download_to_scratch(evaluation.data_file), evaluation)
         else:
             assert evaluation.snapshot is not None
             metrics, disagreements = _validation(model_dir, evaluation.snapshot)
@@ -274,7 +284,7 @@ def _json_safe(value: Any) -> Any:
 
 def _write_results(evaluation: Evaluation, export: Any) -> str:
     """The benchmark's results JSON under the job's folder, written to a temporary name and then moved into place,
-    so a reader never sees half a file. Returns its MEDIA_ROOT-relative path."""
+    so a reader never sees half a file, and stored. Returns its key."""
     folder = job_output_dir(evaluation.job) / "evaluation-results"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"evaluation-{evaluation.id}-{uuid.uuid4().hex[:12]}.json"
@@ -282,7 +292,7 @@ def _write_results(evaluation: Evaluation, export: Any) -> str:
     with partial.open("w", encoding="utf-8") as out:
         json.dump(_json_safe(export), out, indent=2, ensure_ascii=False, allow_nan=False)
     os.replace(partial, target)
-    return _relative(target)
+    return upload_file(target, key_of(target))
 
 
 def _reward_bench(model_dir: Path, path: Path, job: TrainingJob) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -322,14 +332,19 @@ def _benchmark(model_dir: Path, path: Path, evaluation: Evaluation) -> tuple[dic
     return metrics, export
 
 
-def evaluation_results_path(*, evaluation: Evaluation) -> Path:
-    """The evaluation's results JSON on disk; NotFound when it has none (validation runs, unfinished ones)."""
+def evaluation_results_key(*, evaluation: Evaluation) -> str:
+    """The storage key of the evaluation's results JSON; NotFound when it has none (validation runs, unfinished
+    ones, or a file gone from the store)."""
     if evaluation.status != EvaluationStatus.SUCCEEDED or not evaluation.results_file:
         raise NotFound(f"Evaluation {evaluation.id} has no results file.", code=ErrorCode.NO_RESULTS_FILE)
-    path = media_path(evaluation.results_file)
-    if not path.is_file():
+    if not exists(evaluation.results_file):
         raise NotFound(f"Evaluation {evaluation.id}'s results file is gone.", code=ErrorCode.NO_RESULTS_FILE)
-    return path
+    return evaluation.results_file
+
+
+def evaluation_results_path(*, evaluation: Evaluation) -> Path:
+    """The local copy of the evaluation's results JSON (see :func:`evaluation_results_key`)."""
+    return download_to_scratch(evaluation_results_key(evaluation=evaluation))
 
 
 def _validation(model_dir: Path, snapshot: Snapshot) -> tuple[dict[str, Any], list[dict[str, Any]]]:

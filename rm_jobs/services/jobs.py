@@ -33,6 +33,17 @@ from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_attribute_names
+from annotator.storage import (
+    delete_tree,
+    download_to_scratch,
+    exists,
+    is_scratch_the_store,
+    key_of,
+    new_folder,
+    scratch_path,
+    upload_dir,
+    upload_file,
+)
 from rm_jobs.models import JobStatus, Objective, Queue, Strategy, TrainingJob
 from rm_jobs.services.webhook_events import training_job_finished_emit
 from rm_jobs.training import TrainConfig
@@ -44,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_ZIP = "checkpoint.zip"
 RESUME_STATE_FILE = "trainer_state.pt"
+# A sharded (FSDP) checkpoint's resume state: rm_jobs.training.distributed.SHARDS_DIR_NAME (that module loads torch).
+SHARDS_FOLDER = "dcp"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -357,7 +370,7 @@ def training_job_create(
             "memory_estimate": estimate,
         },
     )
-    job.output_folder = f"{settings.PREFSTACK_RUNS_FOLDER}/job-{job.id}"
+    job.output_folder = new_folder(settings.PREFSTACK_RUNS_FOLDER, f"job-{job.id}")  # unguessable
     for stage in stages:
         stage["train"]["extra"]["job"] = job.id
     job.save(update_fields=["output_folder", "config"])
@@ -697,7 +710,8 @@ def _relative(path: Path | None) -> str:
 
 
 def media_path(relative: str) -> Path:
-    """A MEDIA_ROOT-relative path stored on a job, as an absolute path."""
+    """A key stored on a job (MEDIA_ROOT-relative), as the path of this process's local copy (which may not exist:
+    :func:`annotator.storage.download_to_scratch` brings it)."""
     return Path(settings.MEDIA_ROOT) / relative
 
 
@@ -706,35 +720,73 @@ def media_path(relative: str) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def training_job_checkpoint_zip(*, job: TrainingJob) -> Path:
-    """A zip of the job's model directory (weights, config, tokenizer, training config; no optimizer state).
+def _zip_key(job: TrainingJob, checkpoint_path: str) -> str:
+    name = f"{Path(checkpoint_path).name}-{CHECKPOINT_ZIP}"
+    return f"{job.output_folder}/{name}" if job.output_folder else name
 
-    Unzipped, the folder loads with ``AutoModelForSequenceClassification.from_pretrained``. Written on first
-    request into a temporary file renamed into place.
+
+def _resume_state(file: Path, model_dir: Path) -> bool:
+    """Optimizer state and shards, which only a resume reads: kept out of the stored model and its zip."""
+    return file.name == RESUME_STATE_FILE or SHARDS_FOLDER in file.relative_to(model_dir).parts[:-1]
+
+
+def _write_checkpoint_zip(source: Path, key: str) -> None:
+    """Zip a local model directory (no optimizer state) into a private temporary file, store it under ``key``
+    and move it to the key's scratch path. Simultaneous builds give the same bytes; each rename is atomic."""
+    target = scratch_path(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    partial = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(source.rglob("*")):
+                if file.is_file() and not _resume_state(file, source):
+                    archive.write(file, file.relative_to(source))
+        os.chmod(partial, 0o644)  # mkstemp makes it private to the worker's user
+        if not is_scratch_the_store():
+            upload_file(partial, key)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def training_job_checkpoint_store(*, job: TrainingJob, model_dir: Path) -> str:
+    """Store a finished model directory from this worker's scratch: its files (no optimizer state; scoring and
+    evaluations download them) and their zip (the download). Returns the directory's key, which the caller records
+    on the job only now that the uploads completed. A no-op upload with the filesystem storage."""
+    key = key_of(model_dir)
+    if not is_scratch_the_store():
+        upload_dir(model_dir, key, skip=lambda file: _resume_state(file, model_dir))
+    _write_checkpoint_zip(model_dir, _zip_key(job, key))
+    return key
+
+
+def training_job_checkpoint_zip(*, job: TrainingJob) -> str:
+    """The storage key of a zip of the job's model directory (weights, config, tokenizer, training config; no
+    optimizer state). Unzipped, the folder loads with ``AutoModelForSequenceClassification.from_pretrained``.
+
+    The worker stores it when the job ends (:func:`training_job_checkpoint_store`); a job trained before that is
+    zipped on first request from the model directory where it still lies in this process's scratch.
     """
     if not job.checkpoint_path:
         raise Conflict(f"Job {job.id} has no checkpoint yet.", code=ErrorCode.NO_CHECKPOINT)
+    key = _zip_key(job, job.checkpoint_path)
+    if scratch_path(key).is_file() or exists(key):
+        return key
     source = media_path(job.checkpoint_path)
     if not source.is_dir():
-        raise NotFound(f"The checkpoint of job {job.id} is gone from the media folder.")
-    target = job_output_dir(job) / f"{source.name}-{CHECKPOINT_ZIP}"
-    if not target.exists():
-        # Simultaneous first requests each build the zip under a name of their own and rename it into place: the
-        # rename is atomic, so a reader opens the old file or a whole one, and the builds give the same bytes.
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-        partial = Path(name)
-        try:
-            with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for file in sorted(source.rglob("*")):
-                    if file.is_file() and file.name != RESUME_STATE_FILE:
-                        archive.write(file, file.relative_to(source))
-            os.chmod(partial, 0o644)  # mkstemp makes it private to the worker's user
-            os.replace(partial, target)
-        finally:
-            partial.unlink(missing_ok=True)
-    return target
+        raise NotFound(f"The checkpoint of job {job.id} is gone from the file store.")
+    _write_checkpoint_zip(source, key)
+    return key
+
+
+def training_job_checkpoint_file(*, job: TrainingJob) -> Path:
+    """The local copy of the checkpoint zip (see :func:`training_job_checkpoint_zip`)."""
+    return download_to_scratch(training_job_checkpoint_zip(job=job))
 
 
 def training_job_files_remove(*, job: TrainingJob) -> None:  # pragma: no cover - used by admin clean-up only
+    """The job's files in this process's scratch and in the store."""
     shutil.rmtree(job_output_dir(job), ignore_errors=True)
+    if job.output_folder and not is_scratch_the_store():
+        delete_tree(job.output_folder)

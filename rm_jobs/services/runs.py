@@ -16,12 +16,14 @@ from django.db import connection
 
 from annotator.models import Snapshot
 from annotator.services.snapshots.files import snapshot_export_file
+from annotator.storage import key_of, retrying
 from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.services.groups import stage_runs_as_group, training_stage_run_group
 from rm_jobs.services.jobs import (
-    _relative,
+    latest_checkpoint,
     media_path,
     stage_output_dir,
+    training_job_checkpoint_store,
     training_job_finish,
     training_job_heartbeat,
     training_job_log,
@@ -203,11 +205,11 @@ def _run_stages(job: TrainingJob, attempt: int) -> tuple[str, str, dict[str, Any
         if spec["data"] not in rows_cache:
             rows_cache[spec["data"]] = snapshot_trainer_rows(snapshot=job.snapshot, data=spec["data"])
         train_rows, val_rows = rows_cache[spec["data"]]
-        resume = media_path(job.resume_from) if (index == job.stage and job.resume_from) else None
+        resume = _local_resume_point(job) if index == job.stage else None
         training_job_log(
             job_id=job.id,
             line=f"stage {index + 1}/{len(stages)}: {config.objective} on {len(train_rows)} training rows, "
-            f"{len(val_rows)} validation rows" + (f", resuming {job.resume_from}" if resume else ""),
+            f"{len(val_rows)} validation rows" + (f", resuming {key_of(resume)}" if resume else ""),
         )
         reporter = _Reporter(job.id, attempt, index)
         from rm_jobs.training import train
@@ -249,7 +251,7 @@ def _run_stages(job: TrainingJob, attempt: int) -> tuple[str, str, dict[str, Any
         }
         summary["stages"] = [*summary["stages"][:index], stage_summary]
         if result.cancelled:
-            return JobStatus.CANCELLED, _relative(result.checkpoint_dir), _totals(summary)
+            return JobStatus.CANCELLED, _store(job, result.checkpoint_dir), _totals(summary)
         model_dir = result.model_dir
         if index + 1 < len(stages):
             training_job_stage_done(job_id=job.id, attempt=attempt, next_stage=index + 1, summary=summary)
@@ -261,7 +263,26 @@ def _run_stages(job: TrainingJob, attempt: int) -> tuple[str, str, dict[str, Any
     if evaluation.metrics:
         summary["accuracy"] = evaluation.metrics.get("accuracy")
         summary["rmse"] = evaluation.metrics.get("rmse_mean")
-    return JobStatus.SUCCEEDED, _relative(model_dir), _totals(summary)
+    # The model is stored (files and zip) before the job is recorded as succeeded with its key.
+    return JobStatus.SUCCEEDED, _store(job, model_dir), _totals(summary)
+
+
+def _store(job: TrainingJob, model_dir: Path) -> str:
+    """Upload the model from this worker's scratch (retried while the store is down); a distributed job's
+    transfers are made here too, by the worker that supervises its torchrun group (where rank 0 runs)."""
+    return retrying(lambda: training_job_checkpoint_store(job=job, model_dir=model_dir), what=f"job {job.id}")
+
+
+def _local_resume_point(job: TrainingJob) -> Path | None:
+    """Where the job's current stage resumes on this worker. Resumable checkpoints (optimizer state included) stay in
+    the local scratch of the worker that wrote them and are never uploaded: a job re-queued after its worker died
+    resumes from them when it runs on that worker again (the usual case: the worker restarted), from the newest
+    one found there even when the sweeper that re-queued it ran elsewhere; on another worker the stage starts over."""
+    if job.resume_from and media_path(job.resume_from).is_dir():
+        return media_path(job.resume_from)
+    if job.attempt > 1:
+        return latest_checkpoint(stage_output_dir(job, job.stage))
+    return None
 
 
 def _totals(summary: dict[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from django.conf import settings
 
 from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, ValidationFailed
+from annotator.storage import download_dir_to_scratch
 from rm_jobs.models import JobStatus, TrainingJob
-from rm_jobs.services.jobs import media_path
 
 TURN_ROLES = ("system", "user", "assistant")
 """The roles a conversation prompt's turns may have (``[{"role", "content"}, ...]``)."""
@@ -94,7 +94,7 @@ def reward_model_score(
     from rm_jobs.training.data import PairTemplate, encode_pairs, render_prompt
     from rm_jobs.training.evaluation import predict, reward_column
 
-    reward_model, tokenizer, config = _loaded(media_path(job.checkpoint_path))
+    reward_model, tokenizer, config = _loaded(download_dir_to_scratch(job.checkpoint_path))
     text = render_prompt(prompt, tokenizer)
     prompt_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     response_ids = tokenizer(list(responses), add_special_tokens=False)["input_ids"]

@@ -19,9 +19,12 @@ def _argv(service: str) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else list(command)
 
 
+APP_SERVICES = ("web", "worker", "gpu-worker", "beat")
+
+
 def test_the_services_the_design_names_are_there() -> None:
-    assert {"db", "redis", "web", "worker", "gpu-worker"} <= set(SERVICES)
-    assert {"pgdata", "media"} <= set(COMPOSE["volumes"])
+    assert {"db", "redis", "minio", "bucket", "web", "worker", "gpu-worker"} <= set(SERVICES)
+    assert {"pgdata", "objects", "worker-scratch", "gpu-worker-scratch"} <= set(COMPOSE["volumes"])
 
 
 def test_web_migrates_first_then_serves_the_real_wsgi_application() -> None:
@@ -52,7 +55,6 @@ def test_every_app_service_uses_production_settings_postgres_and_redis() -> None
         assert importlib.util.find_spec(env["DJANGO_SETTINGS_MODULE"]) is not None
         assert env["DATABASE_URL"].startswith("postgres://") and "@db:" in env["DATABASE_URL"]
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:")
-        assert any(v.startswith("media:") for v in SERVICES[name]["volumes"])
 
 
 def test_a_beat_sends_the_stale_job_sweep() -> None:
@@ -69,3 +71,31 @@ def test_a_beat_sends_the_stale_job_sweep() -> None:
 def test_the_demo_worker_runs_the_embedded_beat() -> None:
     text = (ROOT / "scripts" / "demo.py").read_text()
     assert '"-B"' in text
+
+
+def test_app_services_store_files_in_the_minio_bucket_and_share_no_volume() -> None:
+    from config.settings.storage import s3_options
+
+    mounted: dict[str, str] = {}
+    for name in APP_SERVICES:
+        service = SERVICES[name]
+        env = service["environment"]
+        options = s3_options(url=env["PREFSTACK_STORAGE_URL"], endpoint_url="", region="", location="", max_attempts=1,
+                             part_bytes=8 * 1024 * 1024)  # fmt: skip
+        assert (options["bucket_name"], options["endpoint_url"]) == ("prefstack", "http://minio:9000")
+        assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PREFSTACK_STORAGE_PUBLIC_URL"} <= set(env)
+        assert service["depends_on"]["bucket"]["condition"] == "service_completed_successfully"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source not in mounted, f"{name} and {mounted.get(source)} share {source}"
+            mounted[source] = name
+    assert set(mounted) == {"worker-scratch", "gpu-worker-scratch"}  # each worker keeps its own scratch
+
+
+def test_the_bucket_is_created_once_before_the_app_starts() -> None:
+    bucket = SERVICES["bucket"]
+    entrypoint = bucket["entrypoint"]
+    assert "mc mb --ignore-existing store/prefstack" in entrypoint
+    assert "http://minio:9000" in entrypoint
+    assert bucket["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert SERVICES["minio"]["volumes"] == ["objects:/data"]

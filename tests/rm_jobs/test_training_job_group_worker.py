@@ -104,5 +104,5 @@ def test_a_killed_worker_takes_its_group_down_and_the_sweep_resumes_from_the_dis
         wait_for(job, finished, timeout=300)
     assert job.status == JobStatus.SUCCEEDED, job.error + job.log
     assert (job.attempt, job.step) == (2, 16)
-    assert f"resuming runs/job-{job.id}/stage-0/checkpoint-{resumed_at}" in job.log
+    assert f"resuming {job.output_folder}/stage-0/checkpoint-{resumed_at}" in job.log
     AutoModelForSequenceClassification.from_pretrained(str(media_path(job.checkpoint_path)))

@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_job_leaves_it_to_the_sweep_which_resumes_it(
     assert job.status == JobStatus.SUCCEEDED, job.error + job.log
     assert (job.attempt, job.step) == (2, 16)
     assert job.worker.startswith("rescuer-")
-    assert f"resuming runs/job-{job.id}/stage-0/checkpoint-{resumed_at}" in job.log
+    assert f"resuming {job.output_folder}/stage-0/checkpoint-{resumed_at}" in job.log
 
 
 def test_a_pool_process_killed_mid_job_resumes_from_its_checkpoint_with_no_request_made(

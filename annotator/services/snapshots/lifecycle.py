@@ -2,8 +2,9 @@
 
 ``snapshot_create`` records a pending snapshot and enqueues ``snapshot_build_task`` once the transaction commits.
 ``snapshot_build`` (what the task runs) takes each step with a conditional UPDATE on the current status, so a task
-delivered twice builds once; the files are built (:mod:`annotator.services.snapshots.build`) into a hidden folder
-renamed into place, so a ready snapshot's folder is always whole. A snapshot's files never change once it is ready.
+delivered twice builds once; the files are built (:mod:`annotator.services.snapshots.build`) into a hidden local
+folder renamed into place and then stored (:mod:`annotator.storage`) before the snapshot is marked ready, so a
+ready snapshot's folder is always whole. A snapshot's files never change once it is ready.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from annotator.models import AggregationKind, AggregationRule, Project, Snapshot
 from annotator.services.snapshots.build import snapshot_build_into
 from annotator.services.snapshots.files import snapshot_folder
 from annotator.services.webhooks import snapshot_finished_emit
+from annotator.storage import StorageUnavailable, delete_tree, is_scratch_the_store, new_folder, retrying, upload_dir
 from annotator.text import check_text
 
 logger = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ def snapshot_create(
         split_seed=split_seed,
         validation_fraction=validation_fraction,
         created_by=user,
-        folder=f"snapshots/{project.slug}/{number}",
+        folder=new_folder(f"snapshots/{project.slug}", number),  # unguessable
     )
     from annotator.tasks import snapshot_build_task  # the task module imports this one
 
@@ -95,6 +97,17 @@ def snapshot_create(
 
 def _set_progress(snapshot_id: int, progress: float) -> None:
     Snapshot.objects.filter(id=snapshot_id, status=SnapshotStatus.BUILDING).update(progress=min(max(progress, 0), 1))
+
+
+def _remove_partial_upload(folder: str) -> None:
+    """A failed build's files already stored are removed; a store that is down keeps them (unreachable: the
+    snapshot is failed and its key is never handed out)."""
+    if is_scratch_the_store():
+        return
+    try:
+        delete_tree(folder)
+    except StorageUnavailable:
+        logger.warning("could not remove the partial files of %s from the store", folder, exc_info=True)
 
 
 def snapshot_build(*, snapshot_id: int) -> Snapshot:
@@ -121,6 +134,9 @@ def snapshot_build(*, snapshot_id: int) -> Snapshot:
             # Left by a build whose status update never happened (a killed worker); this build replaces it.
             shutil.rmtree(final)
         os.replace(work, final)
+        if not is_scratch_the_store():
+            # Stored before the snapshot is ready: readers only ever open ready snapshots' files.
+            retrying(lambda: upload_dir(final, snapshot.folder), what=f"snapshot {snapshot_id}")
         done = Snapshot.objects.filter(id=snapshot_id, status=SnapshotStatus.BUILDING).update(
             status=SnapshotStatus.READY,
             progress=1.0,
@@ -134,6 +150,7 @@ def snapshot_build(*, snapshot_id: int) -> Snapshot:
     except Exception as error:
         logger.exception("snapshot %s failed to build", snapshot_id)
         shutil.rmtree(work, ignore_errors=True)
+        _remove_partial_upload(snapshot.folder)
         Snapshot.objects.filter(id=snapshot_id, status=SnapshotStatus.BUILDING).update(
             status=SnapshotStatus.FAILED,
             error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc(limit=8)}",

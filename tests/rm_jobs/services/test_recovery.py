@@ -50,7 +50,7 @@ def test_a_silent_job_is_queued_again_for_this_delivery_from_its_checkpoint(job,
         assert training_job_recover_redelivered(job_id=job.id) is True
     assert callbacks == []  # no second message: the redelivered task runs it
     job.refresh_from_db()
-    assert (job.status, job.resume_from) == (JobStatus.QUEUED, f"runs/job-{job.id}/stage-0/checkpoint-4")
+    assert (job.status, job.resume_from) == (JobStatus.QUEUED, f"{job.output_folder}/stage-0/checkpoint-4")
     assert "its task came back" in job.log
     assert training_job_start(job_id=job.id, worker="w@host").attempt == 2
 

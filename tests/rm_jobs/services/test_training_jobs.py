@@ -3,6 +3,7 @@ itself (every transition conditional), and a job whose worker died never stays r
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,8 @@ def test_create_records_config_lineage_and_queue(
         "stage": 0,
         "job": job.id,
     }
-    assert job.output_folder == f"runs/job-{job.id}"
+    # Unguessable: runs/job-<id>-<24 hex digits>, a fresh token per job.
+    assert re.fullmatch(rf"runs/job-{job.id}-[0-9a-f]{{24}}", job.output_folder)
 
 
 def test_expo_goes_to_the_last_stage_and_centring_to_pairwise_stages(
@@ -262,7 +264,7 @@ def test_a_stale_job_is_requeued_from_its_last_checkpoint(job, django_capture_on
     assert (job.status, job.worker, job.resume_from) == (
         JobStatus.QUEUED,
         "",
-        f"runs/job-{job.id}/stage-0/checkpoint-4",
+        f"{job.output_folder}/stage-0/checkpoint-4",
     )
     again = training_job_start(job_id=job.id, worker="w2")
     assert again is not None
