@@ -8,7 +8,13 @@ from typing import Any
 
 from django import forms
 
-from annotator.domain import LIKERT_SCALE, PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
+from annotator.domain import (
+    HELPSTEER3_DOMAINS,
+    LIKERT_SCALE,
+    PREFERENCE_STRENGTH_MAX,
+    PREFERENCE_STRENGTH_MIN,
+    SCOPE_MAX_LENGTH,
+)
 from annotator.errors import ApplicationError
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Attribute, Comparison, Project, Role
@@ -132,6 +138,16 @@ class ImportForm(forms.Form):
     )
     fmt = forms.ChoiceField(
         label="Format", choices=[(f, IMPORT_FORMAT_LABELS.get(f, f)) for f in IMPORT_FORMATS], initial="prefstack"
+    )
+    domain = forms.CharField(
+        required=False,
+        max_length=SCOPE_MAX_LENGTH,
+        help_text=f"For rows that do not say, e.g. {', '.join(HELPSTEER3_DOMAINS)}.",
+    )
+    language = forms.CharField(
+        required=False,
+        max_length=SCOPE_MAX_LENGTH,
+        help_text="For rows that do not say: a natural language, or the programming language of code prompts.",
     )
 
 

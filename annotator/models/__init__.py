@@ -13,6 +13,13 @@ from annotator.models.annotation import (
 )
 from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
 from annotator.models.project import Attribute, Membership, Project, Role
+from annotator.models.qualification import (
+    AttemptStatus,
+    QualificationAnswer,
+    QualificationAttempt,
+    QualificationItem,
+    QualificationSet,
+)
 from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
 from annotator.models.webhook import WEBHOOK_TEST_EVENT, DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
@@ -26,6 +33,7 @@ __all__ = [
     "Annotation",
     "Assignment",
     "AssignmentStatus",
+    "AttemptStatus",
     "Attribute",
     "Comparison",
     "DeliveryStatus",
@@ -34,6 +42,10 @@ __all__ = [
     "Membership",
     "Project",
     "Prompt",
+    "QualificationAnswer",
+    "QualificationAttempt",
+    "QualificationItem",
+    "QualificationSet",
     "Response",
     "Review",
     "ReviewDecision",

@@ -293,6 +293,8 @@ def setup_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                     project=project,
                     source=upload,
                     fmt=form.cleaned_data["fmt"],
+                    domain=form.cleaned_data["domain"],
+                    language=form.cleaned_data["language"],
                     max_bytes=settings.PREFSTACK_IMPORT_MAX_BYTES,
                 )
             except ApplicationError as exc:  # ImportFailed: extra names the line or row, column and expectation
