@@ -154,6 +154,11 @@ SCOPE_MAX_LENGTH: Final = 64
 HELPSTEER3_DOMAINS: Final[tuple[str, ...]] = ("general", "stem", "code", "multilingual")
 """HelpSteer3's four domains (its dataset card), offered as suggestions; other names are allowed."""
 
+GUIDELINE_TASK_TYPES: Final[tuple[tuple[str, str], ...]] = (
+    ("preference", "Preference: rate and compare two responses"),
+)
+"""Task types with guidelines of their own (``Project.task_guidelines``), shown on that task's pages."""
+
 # Qualification (annotator pools): a project may require that an annotator passes a qualification set for a
 # domain and/or language before that scope's work reaches them.
 QUALIFICATION_PASS_MARK_DEFAULT: Final = 0.8

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 
 from annotator.domain import (
+    GUIDELINE_TASK_TYPES,
     HELPSTEER3_DOMAINS,
     LIKERT_SCALE,
     PREFERENCE_STRENGTH_MAX,
@@ -69,6 +70,27 @@ class ProjectSettingsForm(forms.ModelForm):
             "guidelines": "Guidelines (Markdown)",
         }
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 14, "class": "mono"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One Markdown box per task type (Project.task_guidelines), shown with the project's guidelines.
+        saved = self.instance.task_guidelines or {}
+        for name, label in GUIDELINE_TASK_TYPES:
+            self.fields[f"guidelines_{name}"] = forms.CharField(
+                required=False,
+                label=f"Guidelines for {label[:1].lower()}{label[1:]} (Markdown)",
+                initial=saved.get(name, ""),
+                widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+            )
+
+    def task_guideline_fields(self) -> list[forms.BoundField]:
+        return [self[f"guidelines_{name}"] for name, _ in GUIDELINE_TASK_TYPES]
+
+    def settings(self) -> dict[str, Any]:
+        """The cleaned settings as ``project_update`` takes them (task guidelines gathered into one mapping)."""
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("guidelines_")}
+        data["task_guidelines"] = {name: self.cleaned_data[f"guidelines_{name}"] for name, _ in GUIDELINE_TASK_TYPES}
+        return data
 
     def _post_clean(self) -> None:
         # The service validates the model; a ModelForm would otherwise write the instance while validating.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.views import annotate, home, lead, project, rules, setup, snapshots, webhooks
+from annotator.views import annotate, home, lead, project, qualify, rules, setup, snapshots, webhooks
 
 app_name = "annotator"
 urlpatterns = [
@@ -10,6 +10,10 @@ urlpatterns = [
     path("a/<int:assignment_id>/submit/", annotate.annotate_submit, name="annotate_submit"),
     path("a/<int:assignment_id>/skip/", annotate.annotate_skip, name="annotate_skip"),
     path("a/<int:assignment_id>/draft/", annotate.annotate_draft, name="annotate_draft"),
+    path("p/<slug:slug>/guidelines/", project.project_guidelines, name="guidelines"),
+    path("p/<slug:slug>/qualify/", qualify.qualify, name="qualify"),
+    path("p/<slug:slug>/qualify/<int:set_id>/start/", qualify.qualify_start, name="qualify_start"),
+    path("p/<slug:slug>/qualify/attempts/<int:attempt_id>/", qualify.qualify_attempt, name="qualify_attempt"),
     path("p/<slug:slug>/annotate/history/", annotate.annotate_history, name="annotate_history"),
     path("n/<int:annotation_id>/edit/", annotate.annotate_edit, name="annotate_edit"),
     path("projects/new/", setup.project_new, name="project_new"),

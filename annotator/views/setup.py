@@ -93,7 +93,7 @@ def setup_settings(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         form = ProjectSettingsForm(request.POST, instance=project)
         if form.is_valid():
             try:
-                project_services.project_update(project=project, **form.cleaned_data)
+                project_services.project_update(project=project, **form.settings())
             except ValidationFailed as exc:
                 add_service_errors(form, exc)
             else:
