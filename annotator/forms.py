@@ -14,6 +14,9 @@ from annotator.domain import (
     LIKERT_SCALE,
     PREFERENCE_STRENGTH_MAX,
     PREFERENCE_STRENGTH_MIN,
+    QUALIFICATION_COOLDOWN_MINUTES_DEFAULT,
+    QUALIFICATION_MAX_ATTEMPTS_DEFAULT,
+    QUALIFICATION_PASS_MARK_DEFAULT,
     SCOPE_MAX_LENGTH,
 )
 from annotator.errors import ApplicationError
@@ -259,3 +262,35 @@ class AggregationRuleForm(forms.Form):
                 value = int(value)
             params[name] = value
         return params
+
+
+class QualificationSetForm(forms.Form):
+    """A qualification set: its scope, its settings, and its items as lines ``<gold comparison id>: <explanation>``."""
+
+    name = forms.CharField(max_length=200)
+    domain = forms.CharField(required=False, max_length=SCOPE_MAX_LENGTH, help_text="Empty: every domain.")
+    language = forms.CharField(required=False, max_length=SCOPE_MAX_LENGTH, help_text="Empty: every language.")
+    pass_mark = forms.FloatField(
+        min_value=0.0, max_value=1.0, initial=QUALIFICATION_PASS_MARK_DEFAULT, label="Pass mark (share of items, 0–1)"
+    )
+    rating_tolerance = forms.IntegerField(min_value=0, initial=1, label="Rating tolerance (±)")
+    strength_tolerance = forms.IntegerField(min_value=0, initial=1, label="Preference-strength tolerance (±)")
+    max_attempts = forms.IntegerField(min_value=1, initial=QUALIFICATION_MAX_ATTEMPTS_DEFAULT, label="Attempts")
+    cooldown_minutes = forms.IntegerField(
+        min_value=0, initial=QUALIFICATION_COOLDOWN_MINUTES_DEFAULT, label="Wait after a failed attempt (minutes)"
+    )
+    items = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+        help_text="One gold comparison per line: its id, a colon, and the explanation shown after the answer.",
+    )
+
+    def clean_items(self) -> list[tuple[int, str]]:
+        parsed: list[tuple[int, str]] = []
+        for number, line in enumerate(self.cleaned_data["items"].splitlines(), 1):
+            if not line.strip():
+                continue
+            head, _, explanation = line.partition(":")
+            if not head.strip().isdigit():
+                raise forms.ValidationError(f"Line {number}: start with a comparison id, e.g. “12: why”.")
+            parsed.append((int(head.strip()), explanation.strip()))
+        return parsed

@@ -23,6 +23,7 @@ urlpatterns = [
     path("p/<slug:slug>/settings/members/", setup.setup_members, name="setup_members"),
     path("p/<slug:slug>/settings/import/", setup.setup_import, name="setup_import"),
     path("p/<slug:slug>/settings/gold/", setup.setup_gold, name="setup_gold"),
+    path("p/<slug:slug>/settings/pools/", setup.setup_pools, name="setup_pools"),
     path("p/<slug:slug>/settings/webhooks/", webhooks.setup_webhooks, name="setup_webhooks"),
     path("p/<slug:slug>/lead/", lead.lead_overview, name="lead_overview"),
     path("p/<slug:slug>/lead/intervals/", lead.lead_intervals, name="lead_intervals"),
