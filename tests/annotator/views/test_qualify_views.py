@@ -52,15 +52,6 @@ def test_an_unqualified_claim_shows_the_reason_in_place_and_writes_nothing() -> 
     assert not Assignment.objects.filter(annotator=annotator).exists()
 
 
-def test_the_api_refuses_an_unqualified_claim_with_400_and_the_code() -> None:
-    project, qualification_set = _pooled_project()
-    response = _client(member(project)).post(f"/api/v1/projects/{project.slug}/assignments/next/")
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["code"] == "not_qualified"
-    assert body["extra"]["qualification_sets"][0]["id"] == qualification_set.pk
-
-
 def test_an_attempt_shows_the_expected_answer_and_explanation_after_each_item_then_the_result() -> None:
     project, qualification_set = _pooled_project()
     annotator = member(project)
