@@ -185,7 +185,8 @@ def _clean_answer(
     errors: dict[str, str] = {}
     clean: dict[str, dict[str, int]] = {}
     for key in ("1", "2"):
-        given = ratings.get(key) if isinstance(ratings.get(key), Mapping) else {}
+        raw = ratings.get(key)
+        given: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         for attribute in gold.get(key) or {}:
             value = given.get(attribute)
             low, high = scales.get(attribute, (0, 0))
