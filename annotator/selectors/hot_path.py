@@ -111,8 +111,11 @@ UNFINISHED_PARAMS = {"returned": AssignmentStatus.RETURNED.value, "reserved": As
 # The only place this rule is written: ``{prompt}`` is the SQL expression of the prompt's id (``c.prompt_id`` for a
 # comparison; other kinds of task name their own row's prompt), the parameters are %(annotator)s and
 # QUALIFIED_PARAMS. Callers add it only where ``Project.qualification_required`` (qualification_filter).
-QUALIFIED_FOR_PROMPT = """NOT EXISTS (
-    SELECT 1 FROM annotator_prompt qp INNER JOIN annotator_qualificationset qs ON qs.project_id = qp.project_id
+# Written as a count, not NOT EXISTS: PostgreSQL turns NOT EXISTS into an anti join that first lists every prompt
+# of the blocked scopes (measured: 28 ms with 10,000 of them, growing with the project), where a subquery it cannot
+# flatten is evaluated for the few candidates the claim's index scan reads (0.1 ms).
+QUALIFIED_FOR_PROMPT = """0 = (
+    SELECT COUNT(*) FROM annotator_prompt qp INNER JOIN annotator_qualificationset qs ON qs.project_id = qp.project_id
     AND (qs.domain = '' OR qs.domain = qp.domain) AND (qs.language = '' OR qs.language = qp.language)
     WHERE qp.id = {prompt} AND NOT EXISTS (SELECT 1 FROM annotator_qualificationattempt qa
         WHERE qa.annotator_id = %(annotator)s AND qa.qualification_set_id = qs.id AND qa.status = %(passed)s))"""
