@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from annotator.domain import INT64_MAX
+from annotator.domain import INT64_MAX, SCOPE_MAX_LENGTH
 from annotator.errors import ApplicationError, ValidationFailed
 from annotator.models import Role
 from annotator.selectors.agreement_cache import agreement_fingerprint, agreement_intervals_get
@@ -134,7 +134,11 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     sort = request.GET.get("sort", "loo_agreement")
     descending = request.GET.get("dir", "asc") == "desc"
     shown = [g for g in request.GET.getlist("show") if g in ANNOTATOR_COLUMN_GROUPS] or list(DEFAULT_COLUMN_GROUPS)
-    scope = _scope(request)
+    error = ""
+    try:
+        scope = _scope(request)
+    except ApplicationError as exc:
+        error, scope = exc.message, _Scope()
     attributes = project_attribute_names(project=project)
     frame = None
     if scope.domain or scope.language:
@@ -144,7 +148,6 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             domain=scope.domain,
             language=scope.language,
         )
-    error = ""
     try:
         rows = annotator_table(project=project, sort=sort, descending=descending, frame=frame)
     except ApplicationError as exc:
@@ -189,7 +192,15 @@ class _Scope:
 
 
 def _scope(request: HtmxHttpRequest) -> _Scope:
-    return _Scope(domain=request.GET.get("domain", "").strip(), language=request.GET.get("language", "").strip())
+    """The ``domain`` and ``language`` of the query string; a value no prompt can have (too long, unprintable: a
+    database would refuse a NUL) is a ValidationFailed, never a 500."""
+    values = {name: request.GET.get(name, "").strip() for name in ("domain", "language")}
+    bad = {
+        n: "Choose one from the list." for n, v in values.items() if len(v) > SCOPE_MAX_LENGTH or not v.isprintable()
+    }
+    if bad:
+        raise ValidationFailed(" ".join(bad.values()), extra={"fields": bad})
+    return _Scope(**values)
 
 
 # The annotator table's column groups, in the table's order, and those shown until the lead picks others.
@@ -316,12 +327,13 @@ def _disagreement_filters(request: HtmxHttpRequest) -> DisagreementFilters:
                 fields["min_spread"] = "A number of scale points, such as 2."
     if fields:
         raise ValidationFailed(" ".join(fields.values()), extra={"fields": fields})
+    scope = _scope(request)
     return DisagreementFilters(
         attribute=request.GET.get("attribute", "").strip(),
         annotator_id=annotator_id,
         min_spread=min_spread,
-        domain=request.GET.get("domain", "").strip(),
-        language=request.GET.get("language", "").strip(),
+        domain=scope.domain,
+        language=scope.language,
     )
 
 

@@ -85,3 +85,11 @@ def test_the_annotator_table_narrows_to_a_domain_and_keeps_it_on_the_sort_links(
     assert python == in_code
     nothing = client.get(url + "?domain=law", **HX)
     assert nothing.status_code == 200 and sum(r.n_annotations for r in nothing.context["rows"]) == 0
+
+
+@pytest.mark.parametrize("page", ["lead_annotators", "lead_disagreements"])
+@pytest.mark.parametrize("query", ["?domain=co%00de", "?language=" + "x" * 65])
+def test_a_scope_no_prompt_can_have_is_refused_in_place(project, page: str, query: str) -> None:
+    response = _client(project).get(reverse(f"annotator:{page}", kwargs={"slug": project.slug}) + query)
+    assert response.status_code == 400
+    assert "Choose one from the list." in response.content.decode()
