@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 
 from annotator.errors import NotFound
 from annotator.models import (
@@ -46,8 +46,14 @@ class QualificationStanding:
 
 
 def qualification_set_list(*, project: Project) -> QuerySet[QualificationSet]:
-    """The project's qualification sets by scope, each with ``n_items``."""
-    return QualificationSet.objects.filter(project=project).annotate(n_items=Count("items"))
+    """The project's qualification sets by scope, each with ``n_items`` and ``n_passed`` (annotators who passed)."""
+    passed = QualificationAttempt.objects.filter(qualification_set=OuterRef("pk"), status=AttemptStatus.PASSED)
+    return QualificationSet.objects.filter(project=project).annotate(
+        n_items=Count("items"),
+        n_passed=Subquery(
+            passed.order_by().values("qualification_set").annotate(n=Count("annotator", distinct=True)).values("n")
+        ),
+    )
 
 
 def qualification_set_get(*, project: Project, set_id: int) -> QualificationSet:

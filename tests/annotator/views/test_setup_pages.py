@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from annotator.models import Comparison, Membership, Project, QualificationSet, Role
+from annotator.models import Comparison, Membership, Project, QualificationAttempt, QualificationSet, Role
 from tests.factories import ComparisonFactory, ProjectFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
@@ -363,6 +363,15 @@ def test_a_lead_creates_and_removes_a_qualification_set(lead_client: Client, pro
     assert project.qualification_required
     page = lead_client.get(_url("setup_pools", project)).content.decode()
     assert 'id="pools-list"' in page and ">code<" in page
+    assert '<td class="num" data-testid="n-passed">0</td>' in page
+    annotator = member(project)
+    for number, status in ((1, "failed"), (2, "passed")):
+        QualificationAttempt.objects.create(
+            qualification_set=qualification_set, annotator=annotator, number=number, status=status,
+            started_at=gold.created_at,
+        )  # fmt: skip
+    page = lead_client.get(_url("setup_pools", project)).content.decode()
+    assert '<td class="num" data-testid="n-passed">1</td>' in page
 
     removed = lead_client.post(_url("setup_pools", project), {"action": "delete", "set": qualification_set.pk}, **HX)
     assert removed.status_code == 200 and "removed" in removed.content.decode()
