@@ -144,3 +144,48 @@ class Turn:
 
     role: Role
     content: str
+
+
+# A prompt's domain and language (HelpSteer3's ``domain`` / ``language`` columns). Free text so that any project may
+# name its own, at most this long; an empty string means "not given". Code prompts keep the programming language
+# HelpSteer3 names (e.g. ``javascript_html_css``), multilingual ones the natural language.
+SCOPE_MAX_LENGTH: Final = 64
+"""Longest domain or language name."""
+HELPSTEER3_DOMAINS: Final[tuple[str, ...]] = ("general", "stem", "code", "multilingual")
+"""HelpSteer3's four domains (its dataset card), offered as suggestions; other names are allowed."""
+
+GUIDELINE_TASK_TYPES: Final[tuple[tuple[str, str], ...]] = (
+    ("preference", "Preference: rate and compare two responses"),
+)
+"""Task types with guidelines of their own (``Project.task_guidelines``), shown on that task's pages."""
+
+# Qualification (annotator pools): a project may require that an annotator passes a qualification set for a
+# domain and/or language before that scope's work reaches them.
+QUALIFICATION_PASS_MARK_DEFAULT: Final = 0.8
+"""Share of a qualification set's items to answer within tolerance to pass."""
+QUALIFICATION_MAX_ATTEMPTS_DEFAULT: Final = 3
+"""Attempts an annotator gets at one qualification set."""
+QUALIFICATION_COOLDOWN_MINUTES_DEFAULT: Final = 60
+"""Wait after a failed attempt before the next one."""
+
+
+def scope_clean(value: object) -> str:
+    """A domain or language as stored: stripped text, "" when none (None or blank).
+
+    >>> [scope_clean(v) for v in (None, "  code ", "")]
+    ['', 'code', '']
+    """
+    return value.strip() if isinstance(value, str) else ""
+
+
+def scope_matches(*, scope_domain: str, scope_language: str, domain: str, language: str) -> bool:
+    """Whether a prompt of ``domain``/``language`` falls in a scope; an empty scope field matches everything.
+
+    The claim's SQL (``annotator.selectors.hot_path.QUALIFIED_FOR_PROMPT``) states the same rule.
+
+    >>> scope_matches(scope_domain="code", scope_language="", domain="code", language="python")
+    True
+    >>> scope_matches(scope_domain="code", scope_language="sql", domain="code", language="python")
+    False
+    """
+    return scope_domain in ("", domain) and scope_language in ("", language)

@@ -35,6 +35,12 @@ class ErrorCode(StrEnum):
     ASSIGNMENT_CHANGED = "assignment_changed"
     ANNOTATION_NOT_EDITABLE = "annotation_not_editable"
 
+    # Annotator pools (annotator.services.qualification).
+    NOT_QUALIFIED = "not_qualified"
+    """The work left for the annotator needs a qualification they have not passed."""
+    QUALIFICATION_UNAVAILABLE = "qualification_unavailable"
+    """No attempt is open: already passed, no attempt left, or cooling down after a failed one."""
+
     # Imports and releases.
     IMPORT_FAILED = "import_failed"
     IMPORT_FORMAT_ERROR = "import_format_error"

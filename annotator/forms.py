@@ -8,7 +8,17 @@ from typing import Any
 
 from django import forms
 
-from annotator.domain import LIKERT_SCALE, PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
+from annotator.domain import (
+    GUIDELINE_TASK_TYPES,
+    HELPSTEER3_DOMAINS,
+    LIKERT_SCALE,
+    PREFERENCE_STRENGTH_MAX,
+    PREFERENCE_STRENGTH_MIN,
+    QUALIFICATION_COOLDOWN_MINUTES_DEFAULT,
+    QUALIFICATION_MAX_ATTEMPTS_DEFAULT,
+    QUALIFICATION_PASS_MARK_DEFAULT,
+    SCOPE_MAX_LENGTH,
+)
 from annotator.errors import ApplicationError
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Attribute, Comparison, Project, Role
@@ -63,6 +73,27 @@ class ProjectSettingsForm(forms.ModelForm):
             "guidelines": "Guidelines (Markdown)",
         }
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 14, "class": "mono"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One Markdown box per task type (Project.task_guidelines), shown with the project's guidelines.
+        saved = self.instance.task_guidelines or {}
+        for name, label in GUIDELINE_TASK_TYPES:
+            self.fields[f"guidelines_{name}"] = forms.CharField(
+                required=False,
+                label=f"Guidelines for {label[:1].lower()}{label[1:]} (Markdown)",
+                initial=saved.get(name, ""),
+                widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+            )
+
+    def task_guideline_fields(self) -> list[forms.BoundField]:
+        return [self[f"guidelines_{name}"] for name, _ in GUIDELINE_TASK_TYPES]
+
+    def settings(self) -> dict[str, Any]:
+        """The cleaned settings as ``project_update`` takes them (task guidelines gathered into one mapping)."""
+        data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("guidelines_")}
+        data["task_guidelines"] = {name: self.cleaned_data[f"guidelines_{name}"] for name, _ in GUIDELINE_TASK_TYPES}
+        return data
 
     def _post_clean(self) -> None:
         # The service validates the model; a ModelForm would otherwise write the instance while validating.
@@ -132,6 +163,16 @@ class ImportForm(forms.Form):
     )
     fmt = forms.ChoiceField(
         label="Format", choices=[(f, IMPORT_FORMAT_LABELS.get(f, f)) for f in IMPORT_FORMATS], initial="prefstack"
+    )
+    domain = forms.CharField(
+        required=False,
+        max_length=SCOPE_MAX_LENGTH,
+        help_text=f"For rows that do not say, e.g. {', '.join(HELPSTEER3_DOMAINS)}.",
+    )
+    language = forms.CharField(
+        required=False,
+        max_length=SCOPE_MAX_LENGTH,
+        help_text="For rows that do not say: a natural language, or the programming language of code prompts.",
     )
 
 
@@ -221,3 +262,35 @@ class AggregationRuleForm(forms.Form):
                 value = int(value)
             params[name] = value
         return params
+
+
+class QualificationSetForm(forms.Form):
+    """A qualification set: its scope, its settings, and its items as lines ``<gold comparison id>: <explanation>``."""
+
+    name = forms.CharField(max_length=200)
+    domain = forms.CharField(required=False, max_length=SCOPE_MAX_LENGTH, help_text="Empty: every domain.")
+    language = forms.CharField(required=False, max_length=SCOPE_MAX_LENGTH, help_text="Empty: every language.")
+    pass_mark = forms.FloatField(
+        min_value=0.0, max_value=1.0, initial=QUALIFICATION_PASS_MARK_DEFAULT, label="Pass mark (share of items, 0–1)"
+    )
+    rating_tolerance = forms.IntegerField(min_value=0, initial=1, label="Rating tolerance (±)")
+    strength_tolerance = forms.IntegerField(min_value=0, initial=1, label="Preference-strength tolerance (±)")
+    max_attempts = forms.IntegerField(min_value=1, initial=QUALIFICATION_MAX_ATTEMPTS_DEFAULT, label="Attempts")
+    cooldown_minutes = forms.IntegerField(
+        min_value=0, initial=QUALIFICATION_COOLDOWN_MINUTES_DEFAULT, label="Wait after a failed attempt (minutes)"
+    )
+    items = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+        help_text="One gold comparison per line: its id, a colon, and the explanation shown after the answer.",
+    )
+
+    def clean_items(self) -> list[tuple[int, str]]:
+        parsed: list[tuple[int, str]] = []
+        for number, line in enumerate(self.cleaned_data["items"].splitlines(), 1):
+            if not line.strip():
+                continue
+            head, _, explanation = line.partition(":")
+            if not head.strip().isdigit():
+                raise forms.ValidationError(f"Line {number}: start with a comparison id, e.g. “12: why”.")
+            parsed.append((int(head.strip()), explanation.strip()))
+        return parsed

@@ -1,6 +1,18 @@
 from django.urls import path
 
-from annotator.views import account, annotate, generation, home, lead, project, rules, setup, snapshots, webhooks
+from annotator.views import (
+    account,
+    annotate,
+    generation,
+    home,
+    lead,
+    project,
+    qualify,
+    rules,
+    setup,
+    snapshots,
+    webhooks,
+)
 
 app_name = "annotator"
 urlpatterns = [
@@ -11,6 +23,10 @@ urlpatterns = [
     path("a/<int:assignment_id>/submit/", annotate.annotate_submit, name="annotate_submit"),
     path("a/<int:assignment_id>/skip/", annotate.annotate_skip, name="annotate_skip"),
     path("a/<int:assignment_id>/draft/", annotate.annotate_draft, name="annotate_draft"),
+    path("p/<slug:slug>/guidelines/", project.project_guidelines, name="guidelines"),
+    path("p/<slug:slug>/qualify/", qualify.qualify, name="qualify"),
+    path("p/<slug:slug>/qualify/<int:set_id>/start/", qualify.qualify_start, name="qualify_start"),
+    path("p/<slug:slug>/qualify/attempts/<int:attempt_id>/", qualify.qualify_attempt, name="qualify_attempt"),
     path("p/<slug:slug>/annotate/history/", annotate.annotate_history, name="annotate_history"),
     path("n/<int:annotation_id>/edit/", annotate.annotate_edit, name="annotate_edit"),
     path("projects/new/", setup.project_new, name="project_new"),
@@ -20,8 +36,10 @@ urlpatterns = [
     path("p/<slug:slug>/settings/members/", setup.setup_members, name="setup_members"),
     path("p/<slug:slug>/settings/import/", setup.setup_import, name="setup_import"),
     path("p/<slug:slug>/settings/gold/", setup.setup_gold, name="setup_gold"),
+    path("p/<slug:slug>/settings/pools/", setup.setup_pools, name="setup_pools"),
     path("p/<slug:slug>/settings/webhooks/", webhooks.setup_webhooks, name="setup_webhooks"),
     path("p/<slug:slug>/lead/", lead.lead_overview, name="lead_overview"),
+    path("p/<slug:slug>/lead/agreement/scopes/", lead.lead_agreement_scopes, name="lead_agreement_scopes"),
     path("p/<slug:slug>/lead/intervals/", lead.lead_intervals, name="lead_intervals"),
     path("p/<slug:slug>/lead/annotators/", lead.lead_annotators, name="lead_annotators"),
     path("p/<slug:slug>/lead/annotators/<int:user_id>/", lead.lead_annotator_detail, name="lead_annotator_detail"),

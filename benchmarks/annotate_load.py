@@ -61,8 +61,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _setup(n_annotators: int, n_comparisons: int, overlap: int) -> tuple[str, list[str], list[str]]:
-    """Create the project, its attributes, comparisons, annotators and their tokens; return slug, tokens, names."""
+def _setup(
+    n_annotators: int, n_comparisons: int, overlap: int, pools: bool = False
+) -> tuple[str, list[str], list[str]]:
+    """Create the project, its attributes, comparisons, annotators and their tokens; return slug, tokens, names.
+
+    With ``pools``, half the prompts are in the "code" domain, the project has a qualification set for it (so
+    every claim runs the qualification filter), and every annotator has passed it."""
     import django
 
     django.setup()
@@ -82,7 +87,14 @@ def _setup(n_annotators: int, n_comparisons: int, overlap: int) -> tuple[str, li
     for position, spec in enumerate(HELPSTEER2_ATTRIBUTE_SPECS):
         Attribute.objects.create(project=project, position=position, **spec)  # type: ignore[arg-type]
     prompts = Prompt.objects.bulk_create(
-        [Prompt(project=project, turns=[{"role": "user", "content": f"Question {i}?"}]) for i in range(n_comparisons)]
+        [
+            Prompt(
+                project=project,
+                turns=[{"role": "user", "content": f"Question {i}?"}],
+                domain="code" if pools and i % 2 else "general",
+            )
+            for i in range(n_comparisons)
+        ]
     )
     responses = Response.objects.bulk_create(
         [
@@ -101,10 +113,40 @@ def _setup(n_annotators: int, n_comparisons: int, overlap: int) -> tuple[str, li
     users = User.objects.bulk_create([User(username=f"bench-{run}-{i}") for i in range(n_annotators)])
     Membership.objects.bulk_create([Membership(project=project, user=u, role=Role.ANNOTATOR) for u in users])
     tokens = [Token.objects.create(user=u).key for u in users]
+    if pools:
+        _pools(project, users)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # fresh statistics and no dead rows of earlier runs, as autovacuum would
             cursor.execute("VACUUM ANALYZE")  # leave them in production (it may be off on a development server)
     return project.slug, tokens, [a["name"] for a in HELPSTEER2_ATTRIBUTE_SPECS]  # type: ignore[misc]
+
+
+def _pools(project: object, users: list[object]) -> None:
+    """A qualification set for the "code" domain (one extra gold comparison) that every annotator has passed."""
+    from django.utils import timezone
+
+    from annotator.models import AttemptStatus, Comparison, Prompt, QualificationAttempt, Response
+    from annotator.services.qualification import qualification_set_create
+
+    prompt = Prompt.objects.create(project=project, turns=[{"role": "user", "content": "Gold?"}], domain="code")
+    first, second = (Response.objects.create(prompt=prompt, text=t) for t in ("Right.", "Wrong."))
+    gold = Comparison.objects.create(
+        project=project, prompt=prompt, response_1=first, response_2=second, is_gold=True, gold_ratings={"strength": -3}
+    )
+    qualification_set = qualification_set_create(project=project, name="Code", domain="code", items=[(gold.pk, "")])
+    now = timezone.now()
+    QualificationAttempt.objects.bulk_create(
+        QualificationAttempt(
+            qualification_set=qualification_set,
+            annotator=u,
+            number=1,
+            status=AttemptStatus.PASSED,
+            score=1.0,
+            started_at=now,
+            finished_at=now,
+        )
+        for u in users
+    )
 
 
 def _teardown(slug: str) -> None:
@@ -353,9 +395,12 @@ def main() -> None:
     )
     parser.add_argument("--url", help="Use this running server (same DATABASE_URL) instead of starting gunicorn.")
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark's project and users.")
+    parser.add_argument(
+        "--pools", action="store_true", help="A qualification set on half the work, passed by every annotator."
+    )
     args = parser.parse_args()
 
-    slug, tokens, names = _setup(args.annotators, args.comparisons, args.overlap)
+    slug, tokens, names = _setup(args.annotators, args.comparisons, args.overlap, args.pools)
     server = None
     base = args.url
     if base is None:
@@ -398,6 +443,7 @@ def main() -> None:
     lines = [
         f"database: {connection.vendor}",
         f"annotators: {args.annotators} clients",
+        f"qualification_pools: {'on' if args.pools else 'off'}",
         f"server: gunicorn {args.workers} {args.worker_class} workers"
         + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
         if server

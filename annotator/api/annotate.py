@@ -112,13 +112,14 @@ class AssignmentClaimNextApi(APIView):
         summary="Claim the next comparison",
         description=(
             "Your unfinished assignment (one returned for revision first), or a newly reserved comparison. "
-            "204 when nothing is left for you."
+            "204 when nothing is left for you; 400 with code not_qualified when the work left needs a qualification "
+            "you have not passed (extra.qualification_sets names them)."
         ),
         request=None,
         responses={
             200: AssignmentOutput,
             204: OpenApiResponse(description="Nothing left for you."),
-            **_errors(401, 403, 404),
+            **_errors(400, 401, 403, 404),
         },
         tags=["annotate"],
     )

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from annotator.api.common import PageInput, errors, paginate, paginated
 from annotator.api.inputs import body_input, query_input
+from annotator.domain import SCOPE_MAX_LENGTH
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Role, Split
 from annotator.selectors.comparisons import comparison_get, comparison_list
@@ -31,6 +32,8 @@ class ComparisonOutput(serializers.Serializer):
     split = serializers.CharField(help_text='"train", "validation" or "" (decided at snapshot).')
     source = serializers.CharField()
     source_id = serializers.CharField()
+    domain = serializers.CharField(source="prompt.domain", help_text='The prompt\'s domain; "" when not given.')
+    language = serializers.CharField(source="prompt.language", help_text='The prompt\'s language; "" when not given.')
     prompt = TurnOutput(many=True, source="prompt.turns")
     response_1 = serializers.CharField(source="response_1.text")
     response_2 = serializers.CharField(source="response_2.text")
@@ -44,19 +47,27 @@ class ComparisonFilter(PageInput):
         choices=[*Split.values, ""], required=False, allow_blank=True, help_text='"" lists those without a split yet.'
     )
     source = serializers.CharField(required=False, max_length=64)
+    domain = serializers.CharField(required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH)
+    language = serializers.CharField(required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH)
 
 
 class ComparisonListApi(APIView):
     @extend_schema(
         operation_id="comparisons_list",
-        summary="The project's comparisons, filtered by split or source.",
+        summary="The project's comparisons, filtered by split, source, domain or language.",
         parameters=[ComparisonFilter],
         responses={200: paginated(ComparisonOutput), **errors(400, 401, 403, 404)},
     )
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=DATA_ROLES)
         filters = query_input(ComparisonFilter, request)
-        qs = comparison_list(project=project, split=filters.get("split"), source=filters.get("source"))
+        qs = comparison_list(
+            project=project,
+            split=filters.get("split"),
+            source=filters.get("source"),
+            domain=filters.get("domain"),
+            language=filters.get("language"),
+        )
         return paginate(queryset=qs, serializer_class=ComparisonOutput, request=request, view=self)
 
 
@@ -88,6 +99,12 @@ class ComparisonImportApi(APIView):
         )
         format = serializers.ChoiceField(choices=IMPORT_FORMATS)
         split = serializers.ChoiceField(choices=Split.values, required=False, help_text="For files that do not say.")
+        domain = serializers.CharField(
+            required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH, help_text="For rows that do not say."
+        )
+        language = serializers.CharField(
+            required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH, help_text="For rows that do not say."
+        )
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -107,5 +124,12 @@ class ComparisonImportApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=DATA_ROLES)
         body = body_input(self.InputSerializer, request)
-        result = comparisons_import(project=project, source=body["file"], fmt=body["format"], split=body.get("split"))
+        result = comparisons_import(
+            project=project,
+            source=body["file"],
+            fmt=body["format"],
+            split=body.get("split"),
+            domain=body.get("domain"),
+            language=body.get("language"),
+        )
         return Response(self.OutputSerializer(result).data, status=status.HTTP_201_CREATED)

@@ -38,7 +38,8 @@ LISTED_KEPT_KEY = "three_most_similar_preferences"
 @dataclass(frozen=True, slots=True)
 class ComparisonChunk:
     """Consecutive comparisons (by id) as columns, read without model instances; each list has one entry per
-    comparison. ``turns`` and ``metadata`` are decoded JSON."""
+    comparison. ``turns`` and ``metadata`` are decoded JSON; ``domain`` and ``language`` are the prompt's ("" when
+    not given)."""
 
     ids: list[int]
     prompt_ids: list[int]
@@ -47,6 +48,8 @@ class ComparisonChunk:
     response_2: list[str]
     split: list[str]
     metadata: list[dict[str, Any]]
+    domain: list[str]
+    language: list[str]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -331,9 +334,8 @@ def _item_prompts(chunk: ComparisonChunk, rows: IntArray, context: ChunkContext)
             or context.prompt_splits.get(prompt_id)
             or seeded_split(prompt_id, context.split_seed, context.validation_fraction)
         )
-        metadata = chunk.metadata[i]
-        prompts.domain.append(_str_or_none(metadata.get("domain")))
-        prompts.language.append(_str_or_none(metadata.get("language")))
+        prompts.domain.append(_str_or_none(chunk.domain[i]))
+        prompts.language.append(_str_or_none(chunk.language[i]))
     return prompts
 
 

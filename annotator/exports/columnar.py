@@ -114,8 +114,13 @@ def _rating_rows(batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[
         *(_int32(interleave(f"r1_{a}", f"r2_{a}")) for a in attributes),
     ]
     if fmt == "regression":
-        arrays.insert(0, _take(batch, "comparison_id", origins))
+        arrays = [_take(batch, "comparison_id", origins), *arrays, *_scope(batch, origins)]
     return _table(fmt, attributes, arrays, origins)
+
+
+def _scope(batch: pa.RecordBatch, rows: Indices) -> list[pa.Array]:
+    """The prompts' domain and language columns at ``rows``, as the trainer-ready formats write them."""
+    return [pc.cast(_take(batch, name, rows), pa.string()) for name in ("domain", "language")]
 
 
 def _ranges(starts: Indices, counts: Indices) -> Indices:
@@ -250,7 +255,7 @@ def _trl_rows(batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[str
         prompt = _take(batch, "turns", rows)
         chosen, rejected = _assistant_turns(chosen), _assistant_turns(rejected)
     arrays = [_take(batch, "comparison_id", rows), _take(batch, "split", rows), prompt, chosen, rejected, margin]
-    return _table(fmt, attributes, arrays, rows)
+    return _table(fmt, attributes, [*arrays, *_scope(batch, rows)], rows)
 
 
 def _assistant_turns(texts: pa.Array) -> pa.ListArray:

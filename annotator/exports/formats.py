@@ -200,14 +200,26 @@ def _rating_columns(attributes: Sequence[str]) -> list[pa.Field]:
     ]
 
 
+def _scope_columns(batch: ItemBatch, positions: Sequence[int]) -> Columns:
+    """The prompts' ``domain`` and ``language`` (None = unknown) of the items at ``positions``: the trainer-ready
+    formats carry them so that a run can be filtered or weighted by domain."""
+    return {
+        "domain": [batch.items[i].domain for i in positions],
+        "language": [batch.items[i].language for i in positions],
+    }
+
+
+_SCOPE_FIELDS = (pa.field("domain", pa.string()), pa.field("language", pa.string()))
+
+
 def _regression_rows(batch: ItemBatch) -> FormatColumns:
     ratings = _rating_rows(batch)
     ids = [batch.items[i].comparison_id for i in ratings.origins]
-    return FormatColumns({"id": ids, **ratings.columns}, ratings.origins)
+    return FormatColumns({"id": ids, **ratings.columns, **_scope_columns(batch, ratings.origins)}, ratings.origins)
 
 
 def _regression_columns(attributes: Sequence[str]) -> list[pa.Field]:
-    return [pa.field("id", pa.string()), *_rating_columns(attributes)]
+    return [pa.field("id", pa.string()), *_rating_columns(attributes), *_SCOPE_FIELDS]
 
 
 # --- helpsteer2 disagreements ----------------------------------------------------------------------------------
@@ -403,6 +415,7 @@ def _trl_rows(batch: ItemBatch) -> FormatColumns:
         "chosen": pairs.chosen,
         "rejected": pairs.rejected,
         "margin": pairs.margins,
+        **_scope_columns(batch, pairs.kept),
     }
     return FormatColumns(columns, pairs.kept)
 
@@ -417,6 +430,7 @@ def _trl_conversational_rows(batch: ItemBatch) -> FormatColumns:
         "chosen": [[{"role": "assistant", "content": text}] for text in pairs.chosen],
         "rejected": [[{"role": "assistant", "content": text}] for text in pairs.rejected],
         "margin": pairs.margins,
+        **_scope_columns(batch, pairs.kept),
     }
     return FormatColumns(columns, pairs.kept)
 
@@ -430,6 +444,7 @@ def _trl_columns(text: pa.DataType) -> Callable[[Sequence[str]], list[pa.Field]]
             pa.field("chosen", text),
             pa.field("rejected", text),
             pa.field("margin", pa.float64()),
+            *_SCOPE_FIELDS,
         ]
 
     return columns

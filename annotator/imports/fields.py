@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from annotator.domain import INT64_MAX
+from annotator.domain import INT64_MAX, SCOPE_MAX_LENGTH, scope_clean
 from annotator.imports.errors import ImportFormatError, LocationUnit, error_at
 from annotator.imports.records import PREFERENCE_STRENGTH_RANGE, Role, Split
 
@@ -94,6 +94,19 @@ class FieldReader:
             return None
         if type(value) is not str:
             raise self.error(position, f"a {_kind(value)} instead of text", column=column, expected="a string")
+        return value
+
+    def scope(self, position: int, row: Row, column: str) -> str:
+        """A prompt's domain or language: printable text up to ``SCOPE_MAX_LENGTH`` characters, stripped; "" when
+        the column is missing or empty."""
+        value = scope_clean(self.optional_string(position, row, column))
+        if len(value) > SCOPE_MAX_LENGTH or not value.isprintable():
+            raise self.error(
+                position,
+                f"{value[:SCOPE_MAX_LENGTH]!r}... is not a {column} name",
+                column=column,
+                expected=f"printable text of at most {SCOPE_MAX_LENGTH} characters",
+            )
         return value
 
     def integer(self, position: int, value: object, column: str, low: int, high: int) -> int:

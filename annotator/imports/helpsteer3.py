@@ -7,7 +7,7 @@ released annotations).
 
 ``overall_preference`` becomes the source's :class:`SourceLabels`; each ``individual_preference`` entry becomes an
 anonymous :class:`AnnotationRecord` (score -> preference strength, reasoning -> justification); ``domain`` and
-``language`` go to ``metadata``. HelpSteer3 ships one file per split, so the split comes from the caller.
+``language`` become the record's own fields (the prompt's columns). HelpSteer3 ships one file per split, so the split comes from the caller.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def parse_helpsteer3(
 ) -> Iterator[ComparisonRecord]:
     """One comparison per row; see the module docstring for the mapping."""
     for position, row in rows:
-        domain = fields.optional_string(position, row, "domain")
-        language = fields.optional_string(position, row, "language")
+        domain = fields.scope(position, row, "domain")
+        language = fields.scope(position, row, "language")
         turns = parse_messages(position, fields.items(position, row, "context"), "context", fields)
         response_1 = fields.string(position, row, "response1")
         response_2 = fields.string(position, row, "response2")
@@ -37,18 +37,14 @@ def parse_helpsteer3(
             )
             for index, item in enumerate(fields.items(position, row, "individual_preference"), 1)
         )
-        metadata: dict[str, object] = {}
-        if domain is not None:
-            metadata["domain"] = domain
-        if language is not None:
-            metadata["language"] = language
         yield ComparisonRecord(
             line=position,
             turns=turns,
             response_1=response_1,
             response_2=response_2,
             split=split,
-            metadata=metadata,
+            domain=domain,
+            language=language,
             source_labels=SourceLabels(preference_strength=overall),
             annotations=annotations,
         )

@@ -10,7 +10,10 @@ One JSON object per line (or a JSON array / Parquet file of such objects)::
       "response_2": "Four.",
       "split": "train",                             # optional: "train" | "validation"
       "source_id": "my-set/000123",                 # optional: your identifier, kept for traceability
-      "metadata": {"domain": "math"},               # optional: any JSON object, kept verbatim
+      "domain": "code",                             # optional: the prompt's domain (HelpSteer3: general, stem,
+                                                    #   code, multilingual; any name up to 64 characters)
+      "language": "python",                         # optional: its (natural or programming) language
+      "metadata": {"topic": "arithmetic"},          # optional: any JSON object, kept verbatim
       "preference_strength": -1,                    # optional: -3..3, negative = response 1 better
       "justification": "@Response 1 is ...",        # optional
       "ratings": {                                  # optional: attribute -> rating on the project's scale
@@ -22,7 +25,7 @@ One JSON object per line (or a JSON array / Parquet file of such objects)::
 Only ``prompt``, ``response_1`` and ``response_2`` are required. Labels given here (ratings, preference strength,
 justification) are the *source's* labels (:class:`SourceLabels`), not any annotator's. Attribute names must be
 among the project's attributes and ratings within its scale. In CSV only the flat columns can be used (prompt as a
-string, response_1, response_2, split, source_id, preference_strength, justification).
+string, response_1, response_2, split, source_id, domain, language, preference_strength, justification).
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ def parse_prefstack(
             response_2=response_2,
             split=split,
             source_id=source_id,
+            domain=fields.scope(position, row, "domain"),
+            language=fields.scope(position, row, "language"),
             metadata=metadata,
             source_labels=labels,
         )

@@ -105,8 +105,10 @@ class ComparisonRecord:
         "train" or "validation" when known (HelpSteer2-Preference's "val" is normalised to "validation").
     source_id
         The source's identifier for the comparison, when it has one.
+    domain, language
+        The prompt's domain and language (HelpSteer3's columns); "" when the file does not say.
     metadata
-        Other source fields kept verbatim (e.g. ``domain``, ``language``, ``three_most_similar_preferences``).
+        Other source fields kept verbatim (e.g. ``three_most_similar_preferences``).
     source_labels
         The released aggregated labels, or None when the file has none (e.g. disagreements).
     annotations
@@ -119,6 +121,8 @@ class ComparisonRecord:
     response_2: str
     split: Split | None = None
     source_id: str | None = None
+    domain: str = ""
+    language: str = ""
     metadata: Mapping[str, object] = field(default_factory=dict)
     source_labels: SourceLabels | None = None
     annotations: tuple[AnnotationRecord, ...] = ()

@@ -20,6 +20,13 @@ from annotator.models.generation import (
     ModelEndpoint,
 )
 from annotator.models.project import Attribute, Membership, Project, Role
+from annotator.models.qualification import (
+    AttemptStatus,
+    QualificationAnswer,
+    QualificationAttempt,
+    QualificationItem,
+    QualificationSet,
+)
 from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
 from annotator.models.webhook import WEBHOOK_TEST_EVENT, DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
@@ -33,6 +40,7 @@ __all__ = [
     "Annotation",
     "Assignment",
     "AssignmentStatus",
+    "AttemptStatus",
     "Attribute",
     "Comparison",
     "DeliveryStatus",
@@ -46,6 +54,10 @@ __all__ = [
     "ModelEndpoint",
     "Project",
     "Prompt",
+    "QualificationAnswer",
+    "QualificationAttempt",
+    "QualificationItem",
+    "QualificationSet",
     "Response",
     "Review",
     "ReviewDecision",

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db import models
 
-from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN
+from annotator.domain import PREFERENCE_STRENGTH_MAX, PREFERENCE_STRENGTH_MIN, SCOPE_MAX_LENGTH
 from annotator.models.project import Project
 
 
@@ -18,6 +18,13 @@ class Prompt(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
     turns = models.JSONField()
+    # HelpSteer3's domain (general, stem, code, multilingual, or a project's own) and language (natural, or the
+    # programming language for code); "" when not given. Qualification scopes and the filters read them.
+    domain = models.CharField(max_length=SCOPE_MAX_LENGTH, blank=True, default="")
+    language = models.CharField(max_length=SCOPE_MAX_LENGTH, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "domain", "language"], name="prompt_scope")]
 
     def __str__(self) -> str:
         first = self.turns[0]["content"] if self.turns else ""

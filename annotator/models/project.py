@@ -24,6 +24,11 @@ class Project(models.Model):
     # The events its active webhooks receive, kept by annotator.services.webhooks: lets a submission skip webhook
     # work with no query.
     webhook_events = models.JSONField(default=list, blank=True, editable=False)
+    # Markdown per task type ({"preference": "..."}), shown with ``guidelines`` on that task's pages.
+    task_guidelines = models.JSONField(default=dict, blank=True)
+    # Whether the project has a qualification set, kept by annotator.services.qualification: lets the claim add
+    # the qualification filter only where it applies, with no query.
+    qualification_required = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -9,13 +9,25 @@ from annotator.errors import NotFound
 from annotator.models import Annotation, Comparison, Project
 
 
-def comparison_list(*, project: Project, split: str | None = None, source: str | None = None) -> QuerySet[Comparison]:
-    """The project's comparisons in id order with prompt and responses joined (one query per page)."""
+def comparison_list(
+    *,
+    project: Project,
+    split: str | None = None,
+    source: str | None = None,
+    domain: str | None = None,
+    language: str | None = None,
+) -> QuerySet[Comparison]:
+    """The project's comparisons in id order with prompt and responses joined (one query per page); ``domain`` and
+    ``language`` filter on the prompt's (empty or None: no filter)."""
     qs = Comparison.objects.filter(project=project).select_related("prompt", "response_1", "response_2")
     if split is not None:
         qs = qs.filter(split=split)
     if source:
         qs = qs.filter(source=source)
+    if domain:
+        qs = qs.filter(prompt__domain=domain)
+    if language:
+        qs = qs.filter(prompt__language=language)
     return qs.order_by("id")
 
 

@@ -82,12 +82,22 @@ def snapshot_comparison_chunks(*, project: Project, chunk_size: int = 10_000) ->
     while True:
         rows = _rows(
             qs.filter(id__gt=last_id).values_list(
-                "id", "prompt_id", "prompt__turns", "response_1__text", "response_2__text", "split", "metadata"
+                "id",
+                "prompt_id",
+                "prompt__turns",
+                "response_1__text",
+                "response_2__text",
+                "split",
+                "metadata",
+                "prompt__domain",
+                "prompt__language",
             )[:chunk_size]
         )
         if not rows:
             return
-        ids, prompt_ids, turns, response_1, response_2, split, metadata = (list(c) for c in zip(*rows, strict=True))
+        ids, prompt_ids, turns, response_1, response_2, split, metadata, domain, language = (
+            list(c) for c in zip(*rows, strict=True)
+        )
         yield ComparisonChunk(
             ids=ids,
             prompt_ids=prompt_ids,
@@ -96,6 +106,8 @@ def snapshot_comparison_chunks(*, project: Project, chunk_size: int = 10_000) ->
             response_2=response_2,
             split=split,
             metadata=[_json(m) or {} for m in metadata],
+            domain=domain,
+            language=language,
         )
         last_id = ids[-1]
 

@@ -64,6 +64,7 @@ from annotator.models import (
 from annotator.selectors import hot_path
 from annotator.selectors.annotation_edits import annotation_edit_refusal
 from annotator.services import locks
+from annotator.services.qualification import qualification_claim_refusal
 from annotator.services.webhooks import comparison_completed_emit
 from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
 from annotator.text import check_text, visible_length
@@ -181,7 +182,12 @@ def _candidate_comparison(
     hold (see :func:`annotator.services.locks.comparison_lock_next_candidate`); ``lock=False`` only looks.
     """
     return locks.comparison_lock_next_candidate(
-        project_id=project.pk, annotator_id=annotator.pk, slots_gt=-project.overlap, tried=tried, lock=lock
+        project_id=project.pk,
+        annotator_id=annotator.pk,
+        slots_gt=-project.overlap,
+        tried=tried,
+        lock=lock,
+        qualification_required=project.qualification_required,
     )
 
 
@@ -204,7 +210,12 @@ def _reclaim(*, project: Project, annotator: User, now: datetime) -> Assignment 
     the expired ones. Under the comparison's lock: free the slot (mark the reservation expired) unless its owner
     renewed it meanwhile, then reserve the comparison if a slot is free.
     """
-    expired = hot_path.reservation_expired_oldest(project_id=project.pk, annotator_id=annotator.pk, before=now)
+    expired = hot_path.reservation_expired_oldest(
+        project_id=project.pk,
+        annotator_id=annotator.pk,
+        before=now,
+        qualification_required=project.qualification_required,
+    )
     if expired is None:
         return None
     expired_pk, comparison_pk = expired
@@ -228,7 +239,10 @@ def assignment_claim_next(*, project: Project, annotator: User, now: datetime | 
     a reservation keeps its slot until another claimer reclaims it, which marks it expired), then a comparison
     holding someone else's expired reservation, then the comparison closest to completion (fewest free slots) among
     those that still need annotators; never one this annotator already had. Gold comparisons are ordinary
-    candidates. Raises PermissionDenied for a non-annotator.
+    candidates. Where the project has qualification sets, only comparisons whose prompt's domain and language the
+    annotator is qualified for (``hot_path.qualification_filter``), never a qualification item. Raises
+    PermissionDenied for a non-annotator, and NotQualified (400, naming the qualification sets to take) when
+    nothing is left for them but work they are not qualified for.
     """
     now = now or timezone.now()
     _lock_membership(project=project, annotator=annotator)
@@ -250,6 +264,16 @@ def assignment_claim_next(*, project: Project, annotator: User, now: datetime | 
     if reclaimed is not None:
         return reclaimed
 
+    fresh = _claim_fresh(project=project, annotator=annotator, now=now)
+    if fresh is None:
+        refusal = qualification_claim_refusal(project=project, annotator=annotator)
+        if refusal is not None:
+            raise refusal
+    return fresh
+
+
+def _claim_fresh(*, project: Project, annotator: User, now: datetime) -> Assignment | None:
+    """A new reservation of the comparison closest to completion that the annotator may take; None when none."""
     tried: list[int] = []
     for _ in range(_CLAIM_ATTEMPTS):
         candidate = _candidate_comparison(project=project, annotator=annotator, tried=tried)

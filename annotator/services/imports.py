@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from annotator.domain import SCOPE_MAX_LENGTH, scope_clean
 from annotator.error_codes import ErrorCode
 from annotator.errors import UnprocessableFile, ValidationFailed
 from annotator.imports import (
@@ -141,6 +142,18 @@ def field_limits() -> FieldLimits:
     )
 
 
+def scope_check(value: str | None, *, field: str) -> str:
+    """A domain or language given by a person (a form, the API): stripped, at most ``SCOPE_MAX_LENGTH`` printable
+    characters; "" for None. Raises ValidationFailed naming ``field``."""
+    clean = scope_clean(value)
+    if len(clean) > SCOPE_MAX_LENGTH or not clean.isprintable():
+        raise ValidationFailed(
+            f"The {field} is a name of at most {SCOPE_MAX_LENGTH} printable characters.",
+            extra={"fields": {field: f"At most {SCOPE_MAX_LENGTH} printable characters."}},
+        )
+    return clean
+
+
 def _ratings(r1: Any, r2: Any) -> dict[str, dict[str, int]]:
     return {"1": dict(r1), "2": dict(r2)}
 
@@ -159,15 +172,34 @@ class _Tables:
         return cls(*(BulkTable(m) for m in (Prompt, Response, Comparison, SourceLabel, Assignment, Annotation)))
 
 
+@dataclass(frozen=True)
+class ScopeDefaults:
+    """The domain and language an import gives prompts whose file does not say ("" leaves them empty)."""
+
+    domain: str = ""
+    language: str = ""
+
+
 def _write_batch(
-    project: Project, fmt: str, batch: list[ComparisonRecord], annotators: dict[int, int], tables: _Tables
+    project: Project,
+    fmt: str,
+    batch: list[ComparisonRecord],
+    annotators: dict[int, int],
+    tables: _Tables,
+    scope: ScopeDefaults,
 ) -> tuple[int, int, int, int]:
     n = len(batch)
     prompt_ids = tables.prompt.reserve_ids(n)
     response_ids = tables.response.reserve_ids(2 * n)
     comparison_ids = tables.comparison.reserve_ids(n)
     tables.prompt.insert(
-        {"id": pid, "project_id": project.pk, "turns": [{"role": t.role, "content": t.content} for t in r.turns]}
+        {
+            "id": pid,
+            "project_id": project.pk,
+            "turns": [{"role": t.role, "content": t.content} for t in r.turns],
+            "domain": r.domain or scope.domain,
+            "language": r.language or scope.language,
+        }
         for pid, r in zip(prompt_ids, batch, strict=True)
     )
     tables.response.insert(
@@ -247,9 +279,14 @@ def comparisons_import(
     fmt: str,
     max_bytes: int | None = None,
     split: str | None = None,
+    domain: str | None = None,
+    language: str | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Import every comparison of ``source`` (a path or a binary file object) into ``project``, or none.
+
+    ``domain`` and ``language`` fill the prompts' domain and language where the file gives none (a row's own value
+    wins); both are checked against :func:`scope_check` (ValidationFailed, nothing read).
 
     Raises ``ImportFailed`` (HTTP 400) naming the line or row, the column and what was expected: also for text
     no database can store (NUL, lone surrogates), a field over its ``PREFSTACK_MAX_*_CHARS`` limit, and a file over
@@ -257,6 +294,7 @@ def comparisons_import(
     """
     if fmt not in IMPORT_FORMATS:
         raise ImportFailed(f"Unknown format {fmt!r}.", extra={"expected": ", ".join(IMPORT_FORMATS)})
+    scope = ScopeDefaults(domain=scope_check(domain, field="domain"), language=scope_check(language, field="language"))
     attributes = project_attribute_list(project=project)
     if not attributes:
         raise ValidationFailed("The project has no attributes to import ratings into.")
@@ -279,7 +317,7 @@ def comparisons_import(
             split=split,  # type: ignore[arg-type]
         )
         for batch in _batches(records, BATCH_SIZE):
-            counts = _write_batch(project, fmt, batch, annotators, tables)
+            counts = _write_batch(project, fmt, batch, annotators, tables, scope)
             totals = [t + c for t, c in zip(totals, counts, strict=True)]
             if on_progress is not None:
                 on_progress(totals[0])

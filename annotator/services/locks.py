@@ -22,7 +22,7 @@ from typing import Any
 from django.db import connection
 
 from annotator.models import Assignment, Comparison
-from annotator.selectors.hot_path import NEVER_HAD_BY_ANNOTATOR, fetch_one
+from annotator.selectors.hot_path import NEVER_HAD_BY_ANNOTATOR, QUALIFIED_PARAMS, fetch_one, qualification_filter
 
 
 def for_update(*, of: str | None = None, skip_locked: bool = False) -> str:
@@ -69,7 +69,7 @@ COMPARISON_SLOTS = """
 CANDIDATE = f"""
     SELECT c.id, c.extra_annotators, c.slots_taken FROM annotator_comparison c
     WHERE c.project_id = %(project)s AND (c.extra_annotators - c.slots_taken) > %(slots_gt)s
-    AND c.id {NEVER_HAD_BY_ANNOTATOR}{{tried}}
+    AND c.id {NEVER_HAD_BY_ANNOTATOR}{{tried}}{{qualified}}
     ORDER BY (c.extra_annotators - c.slots_taken), c.id LIMIT 1"""
 
 
@@ -89,10 +89,18 @@ def comparison_lock_if_free(*, comparison_id: int) -> tuple[int, int] | None:
 
 
 def comparison_lock_next_candidate(
-    *, project_id: int, annotator_id: int, slots_gt: int, tried: Iterable[int], lock: bool = True
+    *,
+    project_id: int,
+    annotator_id: int,
+    slots_gt: int,
+    tried: Iterable[int],
+    lock: bool = True,
+    qualification_required: bool = False,
 ) -> tuple[int, int, int] | None:
     """(id, extra_annotators, slots_taken) of the project's comparison with ``extra_annotators - slots_taken >
-    slots_gt`` that the annotator never had (nor in ``tried``), lowest ``extra_annotators - slots_taken`` first.
+    slots_gt`` that the annotator never had (nor in ``tried``), lowest ``extra_annotators - slots_taken`` first;
+    with ``qualification_required``, only one the annotator is qualified for
+    (:func:`annotator.selectors.hot_path.qualification_filter`).
 
     Locked, passing over rows other transactions hold, so concurrent claimers spread over different comparisons;
     a row locked this way is the latest committed version, so its ``slots_taken`` is current. ``lock=False`` only
@@ -102,7 +110,10 @@ def comparison_lock_next_candidate(
     params: dict[str, Any] = {"project": project_id, "slots_gt": slots_gt, "annotator": annotator_id}
     params.update({f"tried{i}": pk for i, pk in enumerate(tried)})
     clause = f" AND c.id NOT IN ({', '.join(f'%(tried{i})s' for i in range(len(tried)))})" if tried else ""
-    sql = CANDIDATE.format(tried=clause)
+    qualified = qualification_filter(required=qualification_required, prompt="c.prompt_id", comparison="c.id")
+    if qualified:
+        params.update(QUALIFIED_PARAMS)
+    sql = CANDIDATE.format(tried=clause, qualified=qualified)
     row = fetch_one(f"{sql} {for_update(of='c', skip_locked=True)}" if lock else sql, params)
     return None if row is None else (row[0], row[1], row[2])
 

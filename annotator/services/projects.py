@@ -25,9 +25,15 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS, PREFERENCE_STRENGTH_TEXT, is_preference_strength
+from annotator.domain import (
+    GUIDELINE_TASK_TYPES,
+    HELPSTEER2_ATTRIBUTE_SPECS,
+    PREFERENCE_STRENGTH_TEXT,
+    is_preference_strength,
+)
 from annotator.errors import PermissionDenied, ValidationFailed
 from annotator.models import Annotation, Attribute, Comparison, Membership, Project, Role, SourceLabel
+from annotator.text import check_text
 
 PROJECT_SETTING_FIELDS: tuple[str, ...] = (
     "name",
@@ -38,6 +44,7 @@ PROJECT_SETTING_FIELDS: tuple[str, ...] = (
     "adaptive_overlap_extra",
     "reservation_minutes",
     "min_justification_length",
+    "task_guidelines",
 )
 ATTRIBUTE_FIELDS: tuple[str, ...] = ("name", "description", "scale_min", "scale_max", "level_descriptions", "position")
 RESPONSE_KEYS = ("1", "2")
@@ -104,11 +111,27 @@ def project_update(*, project: Project, **fields: Any) -> Project:
     unknown = set(fields) - set(PROJECT_SETTING_FIELDS)
     if unknown:
         raise _fields_error(dict.fromkeys(sorted(unknown), "Not a project setting."))
+    if "task_guidelines" in fields:
+        fields["task_guidelines"] = _clean_task_guidelines(fields["task_guidelines"])
     for field, value in fields.items():
         setattr(project, field, value.strip() if field == "name" and isinstance(value, str) else value)
     _full_clean(project)
     project.save(update_fields=list(fields) or None)
     return project
+
+
+def _clean_task_guidelines(value: Any) -> dict[str, str]:
+    """Markdown per known task type (:data:`annotator.domain.GUIDELINE_TASK_TYPES`); empty texts are dropped."""
+    known = {name for name, _ in GUIDELINE_TASK_TYPES}
+    if not isinstance(value, Mapping) or not set(value) <= known:
+        raise _fields_error({"task_guidelines": f"Guidelines per task type: {', '.join(sorted(known))}."})
+    clean: dict[str, str] = {}
+    for name, text in value.items():
+        if not isinstance(text, str):
+            raise _fields_error({f"guidelines_{name}": "Guidelines are Markdown text."})
+        if text.strip():
+            clean[name] = check_text(text, field=f"guidelines_{name}", label="guidelines")
+    return clean
 
 
 # --- attributes -----------------------------------------------------------------------------------------------

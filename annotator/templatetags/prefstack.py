@@ -33,3 +33,9 @@ def get_item(mapping: dict, key: object) -> object:  # type: ignore[type-arg]
 def rule_parameters(params: dict) -> list[tuple[str, object, str]]:  # type: ignore[type-arg]
     """``{% for name, value, meaning in rule.params|rule_parameters %}``: each parameter with what its value does."""
     return [(name, value, describe_parameter(name, value)) for name, value in (params or {}).items()]
+
+
+@register.filter(name="percent")
+def percent(share: float | None) -> str:
+    """``{{ 0.8|percent }}`` → "80 %"; "n/a" for None."""
+    return "n/a" if share is None else f"{round(float(share) * 100)} %"

@@ -42,6 +42,7 @@ from annotator.services.assignments import (
     assignment_draft_save,
     assignment_skip,
 )
+from annotator.services.qualification import NotQualified
 from annotator.views import HtmxHttpRequest, access_project, request_user
 
 PAGE = "annotator/annotate.html"
@@ -157,12 +158,14 @@ def _context(
     notices: list[str] | None = None,
     skip_open: bool = False,
     nothing_left: bool = False,
+    not_qualified: str = "",
 ) -> dict[str, Any]:
     errors = errors or {}
     context: dict[str, Any] = {
         "project": project,
         "assignment": assignment,
         "nothing_left": nothing_left,
+        "not_qualified": not_qualified,
         "progress": annotator_progress(project=project, annotator=request_user(request)),
         "notices": notices or [],
         "shortcuts": SHORTCUTS,
@@ -200,8 +203,13 @@ def _claim(request: HtmxHttpRequest, project: Project) -> Assignment | None:
 
 def _next(request: HtmxHttpRequest, project: Project, notices: list[str]) -> HttpResponse:
     """After a claim, submit or skip (all POSTs): the next comparison is claimed; htmx gets it in place, a plain post
-    is redirected to the page that shows it (or says that nothing is left)."""
-    assignment = _claim(request, project)
+    is redirected to the page that shows it (or says that nothing is left, or which qualification the work left
+    needs: 400 in place, with a link to the qualification page)."""
+    try:
+        assignment = _claim(request, project)
+    except NotQualified as refused:
+        context = _context(request, project, None, notices=notices, not_qualified=refused.message)
+        return _respond(request, context, status=refused.status)
     if not request.htmx:
         for notice in notices:
             messages.info(request, notice)

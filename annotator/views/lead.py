@@ -8,6 +8,7 @@ review is a form. Only leads of the project get in: a non-member gets 404, anoth
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseRedirect
@@ -17,10 +18,11 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from annotator.domain import INT64_MAX
+from annotator.domain import INT64_MAX, SCOPE_MAX_LENGTH
 from annotator.errors import ApplicationError, ValidationFailed
 from annotator.models import Role
 from annotator.selectors.agreement_cache import agreement_fingerprint, agreement_intervals_get
+from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.comparisons import annotation_get_in_project
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.quality.agreement import agreement_overview_get
@@ -39,6 +41,8 @@ from annotator.selectors.quality.disagreements import (
 )
 from annotator.selectors.quality.progress import project_progress
 from annotator.selectors.quality.rules import aggregation_rule_get, aggregation_rule_list, aggregation_rule_preview
+from annotator.selectors.quality.scopes import SCOPE_KINDS, agreement_by_scope
+from annotator.selectors.scopes import frame_in_scope, prompt_scope_choices
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
 from annotator.services.agreement_intervals import agreement_intervals_request
 from annotator.services.reviews import review_bulk_accept, review_decide
@@ -102,6 +106,22 @@ def lead_intervals(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return response
 
 
+@login_required
+@require_GET
+def lead_agreement_scopes(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Agreement per domain (``?by=language``: per language), the overview's lazily loaded panel: the overview
+    itself stays as fast as before, and this panel fills in once the page is shown (``hx-trigger="load"``)."""
+    project = access_project(request, slug, {Role.LEAD})
+    by = request.GET.get("by", "domain")
+    if by not in SCOPE_KINDS:
+        by = "domain"
+    table = agreement_by_scope(project=project, by=by)  # type: ignore[arg-type]
+    context = {"project": project, "tab": "overview", "table": table, "kinds": SCOPE_KINDS}
+    return render_page(
+        request, "annotator/lead/agreement_scopes.html", "annotator/partials/_lead_agreement_scopes.html", context
+    )
+
+
 # --- annotators -------------------------------------------------------------------------------------------------
 
 
@@ -116,11 +136,23 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     shown = [g for g in request.GET.getlist("show") if g in ANNOTATOR_COLUMN_GROUPS] or list(DEFAULT_COLUMN_GROUPS)
     error = ""
     try:
-        rows = annotator_table(project=project, sort=sort, descending=descending)
+        scope = _scope(request)
+    except ApplicationError as exc:
+        error, scope = exc.message, _Scope()
+    attributes = project_attribute_names(project=project)
+    frame = None
+    if scope.domain or scope.language:
+        frame = frame_in_scope(
+            annotation_frame(project=project, attributes=attributes),
+            project=project,
+            domain=scope.domain,
+            language=scope.language,
+        )
+    try:
+        rows = annotator_table(project=project, sort=sort, descending=descending, frame=frame)
     except ApplicationError as exc:
         error, sort, descending = exc.message, "loo_agreement", False
-        rows = annotator_table(project=project)
-    attributes = project_attribute_names(project=project)
+        rows = annotator_table(project=project, frame=frame)
     columns = _annotator_columns(attributes)
     # The sorted column always shows, whatever groups were picked.
     shown += [group for key, _, _, group in columns if key == sort and group not in (*shown, "name")]
@@ -135,7 +167,10 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "error": error,
         "shown": shown,
         "column_groups": ANNOTATOR_COLUMN_GROUPS.items(),
-        "show_query": urlencode([("show", g) for g in shown]),
+        # The column groups and the scope ride along on the sort links.
+        "show_query": urlencode([("show", g) for g in shown] + scope.query()),
+        "scope": scope,
+        "scope_choices": prompt_scope_choices(project=project),
         "n_flagged": sum(1 for r in rows if r.flags),
         "thresholds": QUALITY_THRESHOLDS,
     }
@@ -143,6 +178,29 @@ def lead_annotators(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         request, "annotator/lead/annotators.html", "annotator/partials/_lead_annotator_table.html", context,
         status=400 if error else 200,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The domain and language a lead page is narrowed to ("" = any)."""
+
+    domain: str = ""
+    language: str = ""
+
+    def query(self) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in (("domain", self.domain), ("language", self.language)) if v]
+
+
+def _scope(request: HtmxHttpRequest) -> _Scope:
+    """The ``domain`` and ``language`` of the query string; a value no prompt can have (too long, unprintable: a
+    database would refuse a NUL) is a ValidationFailed, never a 500."""
+    values = {name: request.GET.get(name, "").strip() for name in ("domain", "language")}
+    bad = {
+        n: "Choose one from the list." for n, v in values.items() if len(v) > SCOPE_MAX_LENGTH or not v.isprintable()
+    }
+    if bad:
+        raise ValidationFailed(" ".join(bad.values()), extra={"fields": bad})
+    return _Scope(**values)
 
 
 # The annotator table's column groups, in the table's order, and those shown until the lead picks others.
@@ -211,7 +269,7 @@ def lead_annotator_detail(request: HtmxHttpRequest, slug: str, user_id: int) -> 
 @require_GET
 def lead_disagreements(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Comparisons ordered by how much their annotators disagree, every annotation side by side; filtered by
-    attribute, annotator, minimum spread and domain (a plain GET form)."""
+    attribute, annotator, minimum spread, domain and language (a plain GET form)."""
     project = access_project(request, slug, {Role.LEAD})
     order = request.GET.get("order", "rating")
     if order not in DISAGREEMENT_ORDERS:
@@ -223,7 +281,7 @@ def lead_disagreements(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     except ApplicationError as exc:
         error = exc.message
         queue = disagreement_queue(project=project, order=order)
-    annotators, domains = disagreement_filter_choices(project=project)
+    annotators, scope_choices = disagreement_filter_choices(project=project)
     context = {
         "project": project,
         "tab": "disagreements",
@@ -231,9 +289,14 @@ def lead_disagreements(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "orders": DISAGREEMENT_ORDERS,
         "error": error,
         "annotators": annotators,
-        "domains": domains,
+        "scope_choices": scope_choices,
+        "scope": queue.filters,
         "filter_query": urlencode(
-            [(k, request.GET[k]) for k in ("attribute", "annotator", "min_spread", "domain") if request.GET.get(k)]
+            [
+                (k, request.GET[k])
+                for k in ("attribute", "annotator", "min_spread", "domain", "language")
+                if request.GET.get(k)
+            ]
         ),
     }
     return render_page(
@@ -264,11 +327,13 @@ def _disagreement_filters(request: HtmxHttpRequest) -> DisagreementFilters:
                 fields["min_spread"] = "A number of scale points, such as 2."
     if fields:
         raise ValidationFailed(" ".join(fields.values()), extra={"fields": fields})
+    scope = _scope(request)
     return DisagreementFilters(
         attribute=request.GET.get("attribute", "").strip(),
         annotator_id=annotator_id,
         min_spread=min_spread,
-        domain=request.GET.get("domain", "").strip(),
+        domain=scope.domain,
+        language=scope.language,
     )
 
 

@@ -26,6 +26,7 @@ from annotator.forms import (
     MembershipAddForm,
     ProjectCreateForm,
     ProjectSettingsForm,
+    QualificationSetForm,
     add_service_errors,
 )
 from annotator.models import Project, Role
@@ -37,7 +38,9 @@ from annotator.selectors.projects import (
     membership_list,
     project_attribute_list,
 )
+from annotator.selectors.qualification import qualification_set_get, qualification_set_list
 from annotator.services import projects as project_services
+from annotator.services import qualification as qualification_services
 from annotator.services.imports import comparisons_import
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
 
@@ -93,7 +96,7 @@ def setup_settings(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         form = ProjectSettingsForm(request.POST, instance=project)
         if form.is_valid():
             try:
-                project_services.project_update(project=project, **form.cleaned_data)
+                project_services.project_update(project=project, **form.settings())
             except ValidationFailed as exc:
                 add_service_errors(form, exc)
             else:
@@ -293,6 +296,8 @@ def setup_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                     project=project,
                     source=upload,
                     fmt=form.cleaned_data["fmt"],
+                    domain=form.cleaned_data["domain"],
+                    language=form.cleaned_data["language"],
                     max_bytes=settings.PREFSTACK_IMPORT_MAX_BYTES,
                 )
             except ApplicationError as exc:  # ImportFailed: extra names the line or row, column and expectation
@@ -371,3 +376,54 @@ def setup_gold(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "notice": notice,
     }
     return render_page(request, "annotator/setup/gold.html", "annotator/partials/_setup_gold.html", context)
+
+
+# --- annotator pools ------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def setup_pools(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Qualification sets: a domain's and/or language's work reaches only annotators who passed its set.
+
+    POST ``action`` = ``create`` (the form's fields) or ``delete`` (``set`` = its id).
+    """
+    project = access_project(request, slug, {Role.LEAD})
+    form = QualificationSetForm()
+    notice = ""
+    status = 200
+    if request.method == "POST":
+        if request.POST.get("action") == "delete":
+            qualification_set = qualification_set_get(project=project, set_id=_int_or_zero(request.POST.get("set")))
+            qualification_services.qualification_set_delete(qualification_set=qualification_set)
+            notice = f"Qualification set “{qualification_set.name}” removed."
+        else:
+            form = QualificationSetForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    created = qualification_services.qualification_set_create(project=project, **data)
+                except ValidationFailed as exc:
+                    add_service_errors(form, exc)
+                else:
+                    notice = f"Qualification set “{created.name}” created."
+                    form = QualificationSetForm()
+            if form.errors:
+                status = 400
+        if not _is_htmx(request) and status == 200:
+            messages.success(request, notice)
+            return redirect(_setup_url("setup_pools", project))
+    context = {
+        "project": project,
+        "tab": "pools",
+        "form": form,
+        "sets": qualification_set_list(project=project),
+        "notice": notice,
+    }
+    return render_page(
+        request, "annotator/setup/pools.html", "annotator/partials/_setup_pools.html", context, status=status
+    )
+
+
+def _int_or_zero(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 19 else 0

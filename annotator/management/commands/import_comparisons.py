@@ -19,8 +19,20 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="Project slug.")
         parser.add_argument("--format", required=True, choices=IMPORT_FORMATS, dest="fmt")
         parser.add_argument("--split", choices=["train", "validation"], help="Split for files that do not say.")
+        parser.add_argument("--domain", help="Domain of prompts whose rows do not say.")
+        parser.add_argument("--language", help="Language of prompts whose rows do not say.")
 
-    def handle(self, *args: Any, file: str, project: str, fmt: str, split: str | None, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        file: str,
+        project: str,
+        fmt: str,
+        split: str | None,
+        domain: str | None = None,
+        language: str | None = None,
+        **options: Any,
+    ) -> None:
         target = project_find(slug=project)
         if target is None:
             raise CommandError(f"No project with slug {project!r}.")
@@ -30,7 +42,15 @@ class Command(BaseCommand):
                 bar.update(done - bar.n)
 
             try:
-                result = comparisons_import(project=target, source=file, fmt=fmt, split=split, on_progress=progress)
+                result = comparisons_import(
+                    project=target,
+                    source=file,
+                    fmt=fmt,
+                    split=split,
+                    domain=domain,
+                    language=language,
+                    on_progress=progress,
+                )
             except ApplicationError as error:
                 raise CommandError(f"Nothing imported: {error.message}") from error
         self.stdout.write(

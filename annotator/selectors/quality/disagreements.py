@@ -14,6 +14,7 @@ from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.quality.annotators import AnnotatorAnnotation, reviewed_annotation
 from annotator.selectors.quality.common import counted_annotations, finite
+from annotator.selectors.scopes import ScopeChoices, prompt_scope_choices
 from annotator.stats.agreement import comparison_spread
 
 DISAGREEMENT_ORDERS = ("rating", "helpfulness", "strength", "flagged")
@@ -33,16 +34,23 @@ class DisagreementFilters:
     """What the queue is narrowed to. ``attribute``: the spread that counts is this attribute's (largest of the two
     responses) or, for ``"strength"``, the preference strength's; ``min_spread``: only comparisons whose counted
     spread is at least this; ``annotator_id``: only comparisons this annotator has a current annotation on;
-    ``domain``: only comparisons whose ``metadata["domain"]`` is this (HelpSteer3 imports carry one)."""
+    ``domain``, ``language``: only comparisons whose prompt has this domain / language."""
 
     attribute: str = ""
     annotator_id: int | None = None
     min_spread: float | None = None
     domain: str = ""
+    language: str = ""
 
     @property
     def active(self) -> bool:
-        return bool(self.attribute or self.annotator_id is not None or self.min_spread is not None or self.domain)
+        return bool(
+            self.attribute
+            or self.annotator_id is not None
+            or self.min_spread is not None
+            or self.domain
+            or self.language
+        )
 
 
 @dataclass(frozen=True)
@@ -56,22 +64,15 @@ class DisagreementPage:
     filters: DisagreementFilters = DisagreementFilters()
 
 
-def disagreement_filter_choices(*, project: Project) -> tuple[list[tuple[int, str]], list[str]]:
-    """The queue's filter choices: (annotators of the project as (user id, username), the domains its comparisons'
-    metadata name, sorted)."""
+def disagreement_filter_choices(*, project: Project) -> tuple[list[tuple[int, str]], ScopeChoices]:
+    """The queue's filter choices: (annotators of the project as (user id, username), the domains and languages its
+    prompts name)."""
     annotators = list(
         Membership.objects.filter(project=project, role=Role.ANNOTATOR)
         .order_by("user__username")
         .values_list("user_id", "user__username")
     )
-    domains = {
-        d
-        for d in Comparison.objects.filter(project=project, metadata__has_key="domain")
-        .values_list("metadata__domain", flat=True)
-        .distinct()
-        if isinstance(d, str) and d
-    }
-    return annotators, sorted(domains)
+    return annotators, prompt_scope_choices(project=project)
 
 
 def disagreement_queue(
@@ -186,9 +187,13 @@ def _filtered(
             else set()
         )
         spread = spread[spread.index.isin(list(theirs))]
-    if filters.domain:
-        ids = Comparison.objects.filter(project=project, metadata__domain=filters.domain).values_list("id", flat=True)
-        spread = spread[spread.index.isin(list(ids))]
+    if filters.domain or filters.language:
+        ids = Comparison.objects.filter(project=project)
+        if filters.domain:
+            ids = ids.filter(prompt__domain=filters.domain)
+        if filters.language:
+            ids = ids.filter(prompt__language=filters.language)
+        spread = spread[spread.index.isin(list(ids.values_list("id", flat=True)))]
     return spread
 
 

@@ -167,3 +167,42 @@ def test_an_empty_file_is_refused_for_its_content(lead_client: tuple[APIClient, 
     )
     assert (response.status_code, response.json()["code"]) == (422, "import_failed")  # not DRF's 400 "empty"
     assert "the file is empty" in response.json()["message"]
+
+
+def test_an_import_fills_domain_and_language_where_rows_do_not_say_and_the_list_filters_on_them(
+    lead_client: tuple[APIClient, Any],
+) -> None:
+    client, project = lead_client
+    url = f"/api/v1/projects/{project.slug}/comparisons/"
+    upload = SimpleUploadedFile("preference.jsonl", _hs2p(2))
+    body = {"file": upload, "format": "helpsteer2-preference", "domain": "stem", "language": "english"}
+    assert client.post(f"{url}import/", body).status_code == 201
+    rows = [
+        {"prompt": "SELECT?", "response_1": "a", "response_2": "b", "domain": "code", "language": "sql"},
+        {"prompt": "Plain?", "response_1": "a", "response_2": "b"},
+    ]
+    upload = SimpleUploadedFile("mixed.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+    body = {"file": upload, "format": "prefstack", "domain": "general", "language": "english"}
+    assert client.post(f"{url}import/", body).status_code == 201
+
+    listed = client.get(url).json()["results"]
+    assert [(c["domain"], c["language"]) for c in listed] == [
+        ("stem", "english"),
+        ("stem", "english"),
+        ("code", "sql"),  # the row's own values win over the import's
+        ("general", "english"),
+    ]
+    assert client.get(url, {"domain": "code"}).json()["count"] == 1
+    assert client.get(url, {"language": "english"}).json()["count"] == 3
+    assert client.get(url, {"domain": "stem", "language": "sql"}).json()["count"] == 0
+
+
+def test_an_import_refuses_a_domain_that_is_no_name_and_imports_nothing(lead_client: tuple[APIClient, Any]) -> None:
+    client, project = lead_client
+    upload = SimpleUploadedFile("preference.jsonl", _hs2p(1))
+    body = {"file": upload, "format": "helpsteer2-preference", "domain": "co\x07de"}
+    response = client.post(f"/api/v1/projects/{project.slug}/comparisons/import/", body)
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_failed"
+    assert "domain" in response.json()["extra"]["fields"]
+    assert not Comparison.objects.filter(project=project).exists()

@@ -81,7 +81,7 @@ def test_the_unzipped_bundle_loads_with_datasets_by_config(bundle_dir: Path, tmp
     ratings = datasets.load_dataset(str(bundle_dir), "helpsteer2", cache_dir=cache)
     assert ratings.num_rows == {"train": 2, "validation": 2}
     trl = datasets.load_dataset(str(bundle_dir), "trl-preference", split="train", cache_dir=cache)
-    assert trl.column_names == ["id", "split", "prompt", "chosen", "rejected", "margin"]
+    assert trl.column_names == ["id", "split", "prompt", "chosen", "rejected", "margin", "domain", "language"]
 
 
 def test_simultaneous_writes_of_one_bundle_never_share_a_partial_file(

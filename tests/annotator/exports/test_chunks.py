@@ -28,9 +28,10 @@ ATTRIBUTES = ("helpfulness",)
 NAN = math.nan
 
 
-def _chunk(ids: list[int], *, split: dict[int, str] | None = None, metadata: dict[int, Any] | None = None) -> ComparisonChunk:  # fmt: skip
-    """Comparisons ``ids``, each on its own prompt (id = comparison id + 1000) with a one-turn prompt."""
-    split, metadata = split or {}, metadata or {}
+def _chunk(ids: list[int], *, split: dict[int, str] | None = None, metadata: dict[int, Any] | None = None, scope: dict[int, tuple[str, str]] | None = None) -> ComparisonChunk:  # fmt: skip
+    """Comparisons ``ids``, each on its own prompt (id = comparison id + 1000) with a one-turn prompt; ``scope``
+    gives prompts a (domain, language)."""
+    split, metadata, scope = split or {}, metadata or {}, scope or {}
     return ComparisonChunk(
         ids=ids,
         prompt_ids=[i + 1000 for i in ids],
@@ -39,6 +40,8 @@ def _chunk(ids: list[int], *, split: dict[int, str] | None = None, metadata: dic
         response_2=[f"second {i}" for i in ids],
         split=[split.get(i, "train") for i in ids],
         metadata=[metadata.get(i, {}) for i in ids],
+        domain=[scope.get(i, ("", ""))[0] for i in ids],
+        language=[scope.get(i, ("", ""))[1] for i in ids],
     )
 
 
@@ -193,7 +196,7 @@ def test_only_the_chunks_slice_of_the_annotation_table_is_read() -> None:
 
 
 def test_an_imported_comparison_nobody_here_annotated_keeps_its_released_labels() -> None:
-    chunk = _chunk([10], metadata={10: {"domain": "code", "language": "python"}})
+    chunk = _chunk([10], metadata={10: {"topic": "loops"}}, scope={10: ("code", "python")})
     # The rule also labelled it (from the imported annotations), but nobody here annotated it.
     labels = _labels(Label(10, 1, 1, 3, justification_from=100), kept=(100,), kept_1=(100,), kept_2=(100,))
     table = _table(

@@ -23,6 +23,9 @@ RATINGS = {
     "c2.2": {"helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 0, "verbosity": 1},
 }
 
+# The trainer-ready formats carry the prompt's domain and language (None = unknown).
+C1_SCOPE = {"domain": "general", "language": "english"}
+C2_SCOPE = {"domain": None, "language": None}
 EXPECTED: dict[ExportFormat, dict[str, list[dict[str, object]]]] = {
     "helpsteer2": {
         "train": [
@@ -130,6 +133,7 @@ EXPECTED: dict[ExportFormat, dict[str, list[dict[str, object]]]] = {
                 "chosen": "C# is a language.",
                 "rejected": "A note.",
                 "margin": 2.0,
+                **C1_SCOPE,
             }
         ],
         "validation": [],  # c2 is a tie: no chosen response
@@ -143,18 +147,19 @@ EXPECTED: dict[ExportFormat, dict[str, list[dict[str, object]]]] = {
                 "chosen": [{"role": "assistant", "content": "C# is a language."}],
                 "rejected": [{"role": "assistant", "content": "A note."}],
                 "margin": 2.0,
+                **C1_SCOPE,
             }
         ],
         "validation": [],
     },
     "regression": {
         "train": [
-            {"id": "c1", "prompt": PROMPT, "response": "C# is a language.", **RATINGS["c1.1"]},
-            {"id": "c1", "prompt": PROMPT, "response": "A note.", **RATINGS["c1.2"]},
+            {"id": "c1", "prompt": PROMPT, "response": "C# is a language.", **RATINGS["c1.1"], **C1_SCOPE},
+            {"id": "c1", "prompt": PROMPT, "response": "A note.", **RATINGS["c1.2"], **C1_SCOPE},
         ],
         "validation": [
-            {"id": "c2", "prompt": "2+2?", "response": "4", **RATINGS["c2.1"]},
-            {"id": "c2", "prompt": "2+2?", "response": "Four", **RATINGS["c2.2"]},
+            {"id": "c2", "prompt": "2+2?", "response": "4", **RATINGS["c2.1"], **C2_SCOPE},
+            {"id": "c2", "prompt": "2+2?", "response": "Four", **RATINGS["c2.2"], **C2_SCOPE},
         ],
     },
 }

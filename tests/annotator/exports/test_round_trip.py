@@ -59,4 +59,4 @@ def test_helpsteer3_round_trip(items: list[SnapshotItem], tmp_path: Path) -> Non
     records = _parse_all([f.path for f in written], "helpsteer3", ["train", "validation"])
     assert [r.turns for r in records] == [i.turns for i in items]
     assert [r.source_labels.preference_strength for r in records if r.source_labels] == [-2, 0]
-    assert records[0].metadata == {"domain": "general", "language": "english"}
+    assert (records[0].domain, records[0].language, records[0].metadata) == ("general", "english", {})

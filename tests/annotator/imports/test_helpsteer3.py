@@ -28,7 +28,7 @@ def test_context_becomes_turns_and_individual_preferences_annotations() -> None:
     )
     assert (first.response_1, first.response_2) == ("Use lst.reverse().", "Use lst[::-1].")
     assert first.split == "validation"
-    assert first.metadata == {"domain": "code", "language": "python"}
+    assert (first.domain, first.language, first.metadata) == ("code", "python", {})
     assert first.source_labels == SourceLabels(preference_strength=-2)
     assert first.annotations[1] == AnnotationRecord(
         annotator_index=2, preference_strength=-3, justification="@Response 2 copies the list."

@@ -94,3 +94,18 @@ def test_deeply_nested_metadata_is_an_error() -> None:
     row = {"prompt": "p", "response_1": "a", "response_2": "b", "metadata": nested}
     with pytest.raises(ImportFormatError, match=r"metadata is nested more than 32 levels deep"):
         _parse(row)
+
+
+def test_domain_and_language_are_the_prompts_own_fields() -> None:
+    row = {"prompt": "p", "response_1": "a", "response_2": "b", "domain": " code ", "language": "sql"}
+    (record,) = _parse(row)
+    assert (record.domain, record.language, record.metadata) == ("code", "sql", {})  # type: ignore[attr-defined]
+    (bare,) = _parse({"prompt": "p", "response_1": "a", "response_2": "b"})
+    assert (bare.domain, bare.language) == ("", "")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["x" * 65, "co\x00de", 3])
+def test_a_domain_that_is_no_name_is_an_error(value: object) -> None:
+    row = {"prompt": "p", "response_1": "a", "response_2": "b", "domain": value}
+    with pytest.raises(ImportFormatError, match=r"column 'domain'"):
+        _parse(row)

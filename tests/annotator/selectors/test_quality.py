@@ -285,8 +285,8 @@ def test_the_flagged_order_lists_comparisons_a_reward_model_sent_to_review() -> 
 def test_disagreement_queue_filters_by_attribute_annotator_spread_and_domain(project) -> None:
     people = [member(project) for _ in range(3)]
     outsider = member(project)
-    helpful_split = ComparisonFactory(project=project, metadata={"domain": "code"})
-    correct_split = ComparisonFactory(project=project, metadata={"domain": "stem"})
+    helpful_split = ComparisonFactory(project=project, prompt__domain="code", prompt__language="python")
+    correct_split = ComparisonFactory(project=project, prompt__domain="stem", prompt__language="english")
     small_split = ComparisonFactory(project=project)
     for i, person in enumerate(people):
         annotate(helpful_split, person, r1={"helpfulness": [0, 2, 4][i], "correctness": 2}, strength=1)
@@ -307,8 +307,10 @@ def test_disagreement_queue_filters_by_attribute_annotator_spread_and_domain(pro
     assert ids(annotator_id=outsider.pk) == [small_split.pk]
     assert ids(domain="stem") == [correct_split.pk]
     assert ids(domain="law") == []
+    assert ids(language="python") == [helpful_split.pk]
+    assert ids(domain="stem", language="python") == []
     with pytest.raises(ValidationFailed):
         disagreement_queue(project=project, filters=DisagreementFilters(attribute="password"))
-    annotators, domains = disagreement_filter_choices(project=project)
-    assert domains == ["code", "stem"]
+    annotators, scopes = disagreement_filter_choices(project=project)
+    assert (scopes.domains, scopes.languages) == (["code", "stem"], ["english", "python"])
     assert {user_id for user_id, _ in annotators} == {p.pk for p in [*people, outsider]}

@@ -242,3 +242,11 @@ def test_a_file_over_a_cap_is_not_read_a_second_time_to_list_errors(settings: An
 
 def _must_not_be_called(*args: object, **kwargs: object) -> None:
     raise AssertionError("the file was read again")
+
+
+def test_helpsteer3_domain_and_language_become_the_prompts_columns() -> None:
+    project = ProjectFactory()
+    fixture = Path(__file__).parents[2] / "fixtures" / "formats" / "helpsteer3.jsonl"
+    comparisons_import(project=project, source=str(fixture), fmt="helpsteer3", split="train", domain="general")
+    scopes = [(c.prompt.domain, c.prompt.language) for c in Comparison.objects.filter(project=project)]
+    assert scopes[:2] == [("code", "python"), ("multilingual", "french")]

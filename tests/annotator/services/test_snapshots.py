@@ -588,3 +588,19 @@ def test_exports_of_a_snapshot_hold_the_annotations_the_rule_used() -> None:
     # Parquet is written from the canonical columns: the same choice.
     parquet = snapshot_export_file(snapshot=snapshot, fmt="helpsteer2-disagreements", file_type="parquet")
     assert [r["helpfulness"] for r in pq.read_table(parquet).to_pylist()] == [[4, 4, 3], [2, 2, 2]]
+
+
+def test_items_and_trainer_ready_exports_carry_the_prompts_domain_and_language(
+    project_with_annotations: dict[str, Any], mean_rule: AggregationRule
+) -> None:
+    project, comparisons = project_with_annotations["project"], project_with_annotations["comparisons"]
+    prompt = comparisons[0].prompt
+    prompt.domain, prompt.language = "code", "python"
+    prompt.save(update_fields=["domain", "language"])
+    snapshot = build(project, rule=mean_rule)
+    items = {i.comparison_id: i for i in snapshot_items(snapshot)}
+    assert (items[str(comparisons[0].id)].domain, items[str(comparisons[0].id)].language) == ("code", "python")
+    assert (items[str(comparisons[1].id)].domain, items[str(comparisons[1].id)].language) == (None, None)
+    rows = pq.read_table(snapshot_export_file(snapshot=snapshot, fmt="regression")).to_pylist()
+    scopes = {(r["id"], r["domain"], r["language"]) for r in rows}
+    assert scopes == {(str(comparisons[0].id), "code", "python"), (str(comparisons[1].id), None, None)}

@@ -249,8 +249,8 @@ def test_disagreement_queue_filters_by_annotator_spread_and_domain(project, lead
     client = _client(lead)
     base = _url("lead_disagreements", project)
     first = project.comparisons.order_by("id").first()
-    first.metadata = {"domain": "code"}
-    first.save(update_fields=["metadata"])
+    first.prompt.domain = "code"
+    first.prompt.save(update_fields=["domain"])
     annotator = first.annotations.first().annotator
     html = client.get(base).content.decode()
     assert 'class="lead-filters"' in html and '<option value="code">code</option>' in html

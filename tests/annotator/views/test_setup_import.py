@@ -124,3 +124,17 @@ def test_hostile_files_are_refused_in_the_page_with_the_reason(
     assert response.status_code == 400
     assert reason in html.unescape(response.content.decode())
     assert not Comparison.objects.filter(project=project).exists()
+
+
+def test_the_forms_domain_and_language_fill_rows_that_do_not_say(lead_client: Client, project: Project) -> None:
+    url = reverse("annotator:setup_import", kwargs={"slug": project.slug})
+    rows = [GOOD[0], {**GOOD[1], "domain": "general"}]
+    body = {"fmt": "prefstack", "file": _jsonl(rows), "domain": "stem", "language": "english"}
+    assert lead_client.post(url, body).status_code == 200
+    scopes = list(
+        Comparison.objects.filter(project=project).order_by("id").values_list("prompt__domain", "prompt__language")
+    )
+    assert scopes == [("stem", "english"), ("general", "english")]
+    refused = lead_client.post(url, {"fmt": "prefstack", "file": _jsonl(GOOD), "domain": "co\x01de"}, **HX)
+    assert "64 printable characters" in refused.content.decode()
+    assert Comparison.objects.filter(project=project).count() == 2

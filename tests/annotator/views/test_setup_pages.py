@@ -8,13 +8,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from annotator.models import Comparison, Membership, Project, Role
+from annotator.models import Comparison, Membership, Project, QualificationAttempt, QualificationSet, Role
 from tests.factories import ComparisonFactory, ProjectFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
-SETUP_PAGES = ["setup_settings", "setup_attributes", "setup_members", "setup_import", "setup_gold"]
+SETUP_PAGES = ["setup_settings", "setup_attributes", "setup_members", "setup_import", "setup_gold", "setup_pools"]
 
 
 def _url(name: str, project: Project) -> str:
@@ -319,3 +319,71 @@ def test_mark_gold_error_is_shown_in_place(lead_client: Client, project: Project
 def test_gold_comparison_of_another_project_is_not_found(lead_client: Client, project: Project) -> None:
     other = ComparisonFactory()
     assert lead_client.get(_url("setup_gold", project), {"comparison": other.pk}).status_code == 404
+
+
+def test_settings_save_the_guidelines_of_each_task_type(lead_client: Client, project: Project) -> None:
+    data = _settings_data(project, guidelines_preference="Say *why* in one sentence.")
+    assert lead_client.post(_url("setup_settings", project), data).status_code == 302
+    project.refresh_from_db()
+    assert project.task_guidelines == {"preference": "Say *why* in one sentence."}
+    assert "Say *why* in one sentence." in lead_client.get(_url("setup_settings", project)).content.decode()
+    assert lead_client.post(_url("setup_settings", project), _settings_data(project)).status_code == 302
+    project.refresh_from_db()
+    assert project.task_guidelines == {}  # an emptied box removes that task type's guidelines
+
+
+# --- annotator pools ---
+
+
+def _pool_data(**changes: Any) -> dict[str, Any]:
+    data = {
+        "action": "create",
+        "name": "Code",
+        "domain": "code",
+        "language": "",
+        "pass_mark": "0.5",
+        "rating_tolerance": "1",
+        "strength_tolerance": "1",
+        "max_attempts": "2",
+        "cooldown_minutes": "10",
+        "items": "",
+    }
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize("headers", [{}, HX])
+def test_a_lead_creates_and_removes_a_qualification_set(lead_client: Client, project: Project, headers: dict) -> None:
+    gold = ComparisonFactory(project=project, prompt__domain="code", is_gold=True, gold_ratings={"strength": 2})
+    response = lead_client.post(_url("setup_pools", project), _pool_data(items=f"{gold.pk}: Runs.\n"), **headers)
+    assert response.status_code == (200 if headers else 302)
+    qualification_set = QualificationSet.objects.get(project=project)
+    assert (qualification_set.domain, qualification_set.pass_mark, qualification_set.max_attempts) == ("code", 0.5, 2)
+    assert [(i.comparison_id, i.explanation) for i in qualification_set.items.all()] == [(gold.pk, "Runs.")]
+    project.refresh_from_db()
+    assert project.qualification_required
+    page = lead_client.get(_url("setup_pools", project)).content.decode()
+    assert 'id="pools-list"' in page and ">code<" in page
+    assert '<td class="num" data-testid="n-passed">0</td>' in page
+    annotator = member(project)
+    for number, status in ((1, "failed"), (2, "passed")):
+        QualificationAttempt.objects.create(
+            qualification_set=qualification_set, annotator=annotator, number=number, status=status,
+            started_at=gold.created_at,
+        )  # fmt: skip
+    page = lead_client.get(_url("setup_pools", project)).content.decode()
+    assert '<td class="num" data-testid="n-passed">1</td>' in page
+
+    removed = lead_client.post(_url("setup_pools", project), {"action": "delete", "set": qualification_set.pk}, **HX)
+    assert removed.status_code == 200 and "removed" in removed.content.decode()
+    project.refresh_from_db()
+    assert not project.qualification_required
+
+
+@pytest.mark.parametrize("items", ["", "x: no id", "999999: not gold"])
+def test_a_set_without_gold_items_is_refused_beside_the_field(
+    lead_client: Client, project: Project, items: str
+) -> None:
+    response = lead_client.post(_url("setup_pools", project), _pool_data(items=items))
+    assert response.status_code == 400
+    assert 'role="alert"' in response.content.decode()
+    assert not QualificationSet.objects.filter(project=project).exists()
