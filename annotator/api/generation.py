@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from annotator.api.common import CONFLICT, MAX_ID, errors, paginate, paginated
 from annotator.api.inputs import body_input
+from annotator.domain import SCOPE_MAX_LENGTH, scope_clean
 from annotator.errors import ValidationFailed
 from annotator.llm.client import MAX_STOP_SEQUENCES
 from annotator.models import GenerationRun, GenerationRunStatus, ModelEndpoint, Project, Role
@@ -243,6 +244,10 @@ class GenerationRunCreateApi(APIView):
             child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
             max_length=MAX_PROMPTS_PER_RUN, help_text="These prompts (with source: those of the import among them).",
         )  # fmt: skip
+        domain = serializers.CharField(required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH, default="",
+                                       help_text="Only prompts of this domain.")  # fmt: skip
+        language = serializers.CharField(required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH, default="",
+                                         help_text="Only prompts of this language.")  # fmt: skip
         seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1, default=0)
         pairs_per_prompt = serializers.IntegerField(required=False, min_value=1, max_value=100, default=1)
         continuation_turns = serializers.IntegerField(
@@ -259,9 +264,14 @@ class GenerationRunCreateApi(APIView):
         project = _project(request, slug, MANAGE)
         data = body_input(self.InputSerializer, request)
         endpoints = [model_endpoint_get_for_project(project=project, endpoint_id=pk) for pk in data["endpoints"]]
-        selection = {"source": data["source"], "prompt_ids": data.get("prompt_ids")}
-        if not selection["source"] and selection["prompt_ids"] is None:
-            message = "Give source (an import's format) or prompt_ids."
+        selection = {
+            "source": data["source"],
+            "domain": scope_clean(data["domain"]),
+            "language": scope_clean(data["language"]),
+            "prompt_ids": data.get("prompt_ids"),
+        }
+        if not any(selection[k] for k in ("source", "domain", "language")) and selection["prompt_ids"] is None:
+            message = "Give source (an import's format), domain, language or prompt_ids."
             raise ValidationFailed(message, extra={"fields": {"source": message}})
         run = generation_services.generation_run_create(
             project=project,

@@ -13,18 +13,28 @@ FAILURES_SHOWN = 200
 
 
 def generation_prompts_select(
-    *, project: Project, source: str = "", prompt_ids: Sequence[int] | None = None
+    *,
+    project: Project,
+    source: str = "",
+    prompt_ids: Sequence[int] | None = None,
+    domain: str = "",
+    language: str = "",
 ) -> QuerySet[Prompt]:
     """The prompts of ``project`` a run is launched on: those of the comparisons imported from ``source`` (an
-    import's format, e.g. ``helpsteer3``), or those listed in ``prompt_ids``, or both filters together.
+    import's format, e.g. ``helpsteer3``), those listed in ``prompt_ids``, those of a ``domain`` and/or
+    ``language`` — every filter given applies (a blank one is no filter).
 
-    The one place a selection becomes prompts: a filter by domain or language is one more keyword here.
+    The one place a selection becomes prompts.
     """
     prompts = Prompt.objects.filter(project=project)
     if source:
         prompts = prompts.filter(comparisons__source=source)
     if prompt_ids is not None:
         prompts = prompts.filter(id__in=list(prompt_ids))
+    if domain:
+        prompts = prompts.filter(domain=domain)
+    if language:
+        prompts = prompts.filter(language=language)
     return prompts.distinct().order_by("id")
 
 

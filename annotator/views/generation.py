@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotator.domain import INT64_MAX
+from annotator.domain import INT64_MAX, SCOPE_MAX_LENGTH, scope_clean
 from annotator.errors import ApplicationError, ValidationFailed
 from annotator.forms import add_service_errors
 from annotator.llm.client import SAMPLING_KEYS
@@ -70,10 +70,16 @@ class ModelEndpointForm(forms.Form):
         return value
 
 
+_SELECTION_FILTERS = ("source", "domain", "language")
+"""The selection's text filters (with prompt ids, what ``generation_prompts_select`` takes)."""
+
+
 class GenerationRunForm(forms.Form):
     endpoints = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, help_text="Two or more.")
     source = forms.ChoiceField(label="Prompts of an import", required=False)
     prompt_ids = forms.CharField(label="…or prompt ids", required=False, help_text="Separated by spaces or commas.")
+    domain = forms.CharField(required=False, max_length=SCOPE_MAX_LENGTH, help_text="Only prompts of this domain.")
+    language = forms.CharField(required=False, max_length=SCOPE_MAX_LENGTH, help_text="Only prompts of this language.")
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
     pairs_per_prompt = forms.IntegerField(min_value=1, initial=1)
     continuation_turns = forms.IntegerField(min_value=0, max_value=MAX_CONTINUATION_TURNS, initial=0,
@@ -105,8 +111,8 @@ class GenerationRunForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("source") and data.get("prompt_ids") is None and not self.errors:
-            raise forms.ValidationError("Choose an import or list prompt ids.")
+        if not self.errors and not any(data.get(k) for k in _SELECTION_FILTERS) and data.get("prompt_ids") is None:
+            raise forms.ValidationError("Choose an import, a domain or a language, or list prompt ids.")
         return data
 
 
@@ -209,7 +215,7 @@ def generation_runs(request: HttpRequest, slug: str) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             chosen = {str(e.pk): e for e in form.endpoint_choices}
-            selection = {"source": data["source"], "prompt_ids": data["prompt_ids"]}
+            selection = {"prompt_ids": data["prompt_ids"], **{k: scope_clean(data[k]) for k in _SELECTION_FILTERS}}
             try:
                 prompts = generation_prompts_select(project=project, **selection)
                 run = generation_services.generation_run_create(

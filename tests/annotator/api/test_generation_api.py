@@ -121,6 +121,23 @@ def test_a_lead_launches_cancels_and_resumes_a_run(project: Project, django_capt
     assert api(project, Role.RESEARCHER).get(f"{base(project)}/generation-runs/").json()["count"] == 2
 
 
+def test_a_run_is_launched_on_a_domain_and_language(project: Project, django_capture_on_commit_callbacks: Any) -> None:
+    eps = [ModelEndpointFactory(project=project) for _ in range(2)]
+    PromptFactory(project=project, domain="code", language="python")
+    PromptFactory(project=project, domain="code", language="sql")
+    PromptFactory(project=project, domain="stem", language="english")
+    lead = api(project, Role.LEAD)
+    url = f"{base(project)}/generation-runs/create/"
+    with mock.patch.object(generation_run_execute_task, "delay"), django_capture_on_commit_callbacks(execute=True):
+        code = lead.post(url, {"endpoints": [e.pk for e in eps], "domain": " code "}, format="json")
+        python = lead.post(url, {"endpoints": [e.pk for e in eps], "domain": "code", "language": "python"},
+                           format="json")  # fmt: skip
+        nothing = lead.post(url, {"endpoints": [e.pk for e in eps], "language": "klingon"}, format="json")
+    assert code.status_code == 202 and code.json()["items_total"] == 2
+    assert python.status_code == 202 and python.json()["items_total"] == 1
+    assert nothing.status_code == 400 and "prompts" in str(nothing.json()["extra"])
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

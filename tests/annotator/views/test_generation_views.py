@@ -131,7 +131,7 @@ def test_a_lead_launches_a_run_on_an_imports_prompts(
     ("change", "shown"),
     [
         ({"endpoints": "one"}, "2 to"),
-        ({"source": "", "prompt_ids": ""}, "Choose an import or list prompt ids."),
+        ({"source": "", "prompt_ids": ""}, "Choose an import, a domain or a language, or list prompt ids."),
         ({"source": "", "prompt_ids": "1 x"}, "Prompt ids are whole numbers."),
         ({"source": "", "prompt_ids": "999999"}, "No prompts selected."),
     ],
