@@ -13,7 +13,7 @@ from annotator.models.annotation import (
 )
 from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
 from annotator.models.project import Attribute, Membership, Project, Role
-from annotator.models.quality import AgreementIntervals, IntervalsStatus
+from annotator.models.quality import AgreementCounts, AgreementIntervals, ComparisonAgreementCounts, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
 from annotator.models.webhook import WEBHOOK_TEST_EVENT, DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 
@@ -22,12 +22,14 @@ __all__ = [
     "WEBHOOK_TEST_EVENT",
     "AggregationKind",
     "AggregationRule",
+    "AgreementCounts",
     "AgreementIntervals",
     "Annotation",
     "Assignment",
     "AssignmentStatus",
     "Attribute",
     "Comparison",
+    "ComparisonAgreementCounts",
     "DeliveryStatus",
     "Flag",
     "IntervalsStatus",

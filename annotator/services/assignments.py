@@ -64,6 +64,7 @@ from annotator.models import (
 from annotator.selectors import hot_path
 from annotator.selectors.annotation_edits import annotation_edit_refusal
 from annotator.services import locks
+from annotator.services.agreement_counts import agreement_counts_refresh
 from annotator.services.webhooks import comparison_completed_emit
 from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
 from annotator.text import check_text, visible_length
@@ -546,6 +547,7 @@ def annotation_submit(
         project=project,
         attributes=attributes,
     )
+    agreement_counts_refresh(project=project, comparison_ids=[assignment.comparison_id])
     comparison_completed_emit(project=project, comparison_id=assignment.comparison_id)
     return SubmitResult(annotation=annotation, warnings=_submission_warnings(submission, attributes))
 
@@ -639,4 +641,5 @@ def annotation_revise(
     )
     Annotation.objects.filter(pk=locked.pk).update(is_current=False)
     revised = _annotation_store(assignment=locked.assignment, annotator=annotator, submission=submission)
+    agreement_counts_refresh(project=project, comparison_ids=[locked.comparison_id])
     return SubmitResult(annotation=revised, warnings=_submission_warnings(submission, attributes))

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from annotator.models import Project
+from annotator.models import AgreementCounts, Project
+from annotator.selectors.agreement_cache import agreement_fingerprint
+from annotator.selectors.agreement_counts import agreement_counts_fingerprint, counts_basis, counts_basis_matches
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.quality.common import MEASURE_LABELS, counted_annotations, finite, project_likert_domain
@@ -23,6 +25,7 @@ from annotator.stats.agreement import (
     preference_direction,
     value_counts_from_long,
 )
+from annotator.stats.agreement_counts import overview_from_tallies
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class AgreementOverview:
     over_time: list[AgreementPoint]
     n_annotations: int
     n_rejected_excluded: int
+    from_counts: bool = False
+    """True when the figures came from the kept agreement counts rather than from the annotations."""
 
     def chart_data(self, intervals: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """What the page's charts draw (json_script): alpha per measure with its interval where known, over time."""
@@ -108,7 +113,7 @@ def agreement_over_time(
     one pass over the annotations plus ``points`` alphas per measure, not ``points`` passes.
     """
     n = len(frame)
-    if n == 0:
+    if n == 0 or points <= 0:
         return []
     # Integer time stamps: a tz-aware column's to_numpy() would box every value into a Timestamp object.
     submitted = pd.DatetimeIndex(frame["submitted_at"]).asi8
@@ -164,18 +169,7 @@ def agreement_overview_get(
     rows: list[AgreementRow] = []
     if len(counted):
         table = agreement_overview(counted, attributes, n_resamples=0, with_kappa=with_kappa, likert_domain=likert)
-        for measure, r in table.iterrows():
-            rows.append(
-                AgreementRow(
-                    measure=str(measure),
-                    label=MEASURE_LABELS.get(str(measure), str(measure)),
-                    level=str(r["level"]),
-                    alpha=finite(r["alpha"]),
-                    kappa=finite(r["kappa"]),
-                    n_units=int(r["n_units"]),
-                    n_values=int(r["n_values"]),
-                )
-            )
+        rows = _rows(table)
     over_time = agreement_over_time(counted, attributes, points=time_points, likert=likert) if len(counted) else []
     return AgreementOverview(
         attributes=attributes,
@@ -184,3 +178,53 @@ def agreement_overview_get(
         n_annotations=len(counted),
         n_rejected_excluded=len(frame) - len(counted),
     )
+
+
+def _rows(table: pd.DataFrame) -> list[AgreementRow]:
+    return [
+        AgreementRow(
+            measure=str(measure),
+            label=MEASURE_LABELS.get(str(measure), str(measure)),
+            level=str(r["level"]),
+            alpha=finite(r["alpha"]),
+            kappa=finite(r["kappa"]),
+            n_units=int(r["n_units"]),
+            n_values=int(r["n_values"]),
+        )
+        for measure, r in table.iterrows()
+    ]
+
+
+def agreement_overview_read(
+    *, project: Project, fingerprint: str | None = None, with_kappa: bool = True
+) -> AgreementOverview:
+    """The overview's agreement figures (without the over-time series) from the kept agreement counts: a few
+    hundred numbers read, whatever the project's size. The same figures as :func:`agreement_overview_get`.
+
+    The counts are trusted only while they describe the current data: their fingerprint equals the project's
+    (``fingerprint``, when the caller has it) and they were counted on the current attributes and scale.
+    Otherwise (a write that bypassed the services, counts never made) the figures are computed from the
+    annotations, as :func:`agreement_overview_get` does, and ``from_counts`` is False.
+    """
+    fingerprint = agreement_fingerprint(project=project) if fingerprint is None else fingerprint
+    row = AgreementCounts.objects.filter(project=project).first()
+    basis = counts_basis(project=project)
+    if row is None or agreement_counts_fingerprint(row) != fingerprint or not counts_basis_matches(row, basis):
+        return agreement_overview_get(project=project, with_kappa=with_kappa, time_points=0)
+    rows = _rows(overview_from_tallies(row.tallies, basis.specs, with_kappa=with_kappa)) if row.n_counted else []
+    return AgreementOverview(
+        attributes=basis.attributes,
+        rows=rows,
+        over_time=[],
+        n_annotations=row.n_counted,
+        n_rejected_excluded=row.n_rejected,
+        from_counts=True,
+    )
+
+
+def agreement_over_time_get(*, project: Project, points: int = 10) -> list[AgreementPoint]:
+    """Alpha of every measure as annotations arrived (see :func:`agreement_over_time`); computed from the
+    annotations, so the overview loads it after its first response."""
+    attributes = project_attribute_names(project=project)
+    counted = counted_annotations(annotation_frame(project=project, attributes=attributes))
+    return agreement_over_time(counted, attributes, points=points, likert=project_likert_domain(project))
