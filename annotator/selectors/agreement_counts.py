@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 from django.db.models import Count, Max
 
+from annotator.domain import LIKERT_MAX, LIKERT_MIN
 from annotator.models import AgreementCounts, Annotation, ComparisonAgreementCounts, Project, Review
 from annotator.selectors.agreement_cache import fingerprint_format
 from annotator.selectors.annotations import annotation_frame
-from annotator.selectors.projects import project_attribute_names
-from annotator.selectors.quality.common import counted_annotations, project_likert_domain
+from annotator.selectors.quality.common import counted_annotations
 from annotator.stats.agreement_counts import (
     ComparisonJson,
     MeasureSpec,
@@ -56,8 +56,13 @@ class CountsBasis:
 
 
 def counts_basis(*, project: Project) -> CountsBasis:
-    attributes = project_attribute_names(project=project)
-    likert = project_likert_domain(project)
+    """One query: the attributes in order (``project_attribute_names``) and their widest scale
+    (``project_likert_domain``)."""
+    rows = list(project.attributes.order_by("position", "id").values_list("name", "scale_min", "scale_max"))
+    attributes = [name for name, _, _ in rows]
+    low = min((lo for _, lo, _ in rows), default=LIKERT_MIN)
+    high = max((hi for _, _, hi in rows), default=LIKERT_MAX)
+    likert = np.arange(low, high + 1, dtype=np.float64)
     return CountsBasis(attributes, [float(x) for x in likert], measure_specs(attributes, likert))
 
 

@@ -19,9 +19,11 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 
 from annotator.models import AgreementCounts, ComparisonAgreementCounts, Project
+from annotator.selectors.agreement_cache import agreement_fingerprint
 from annotator.selectors.agreement_counts import (
     EMPTY_STATE,
     ComparisonState,
+    agreement_counts_fingerprint,
     comparison_counts_stored,
     comparison_states,
     counts_basis,
@@ -96,6 +98,19 @@ def _comparison_row(project: Project, comparison_id: int, state: ComparisonState
     return ComparisonAgreementCounts(
         comparison_id=comparison_id, project=project, **{name: getattr(state, name) for name in _STATE_FIELDS}
     )
+
+
+@transaction.atomic
+def agreement_counts_repair(*, project: Project) -> bool:
+    """Count the project again if its counts do not describe its current data (a write that bypassed the
+    services: the admin, a cascade delete, a raw insert); True when it did. Costs the fingerprint's two aggregates
+    when nothing is wrong; the intervals task runs it after every computation."""
+    row, created = _lock(project.pk)
+    fresh = not created and counts_basis_matches(row, counts_basis(project=project))
+    if fresh and agreement_counts_fingerprint(row) == agreement_fingerprint(project=project):
+        return False
+    _rebuild_locked(row, project)
+    return True
 
 
 @transaction.atomic

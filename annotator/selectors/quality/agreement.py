@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,8 @@ class AgreementOverview:
     n_rejected_excluded: int
     from_counts: bool = False
     """True when the figures came from the kept agreement counts rather than from the annotations."""
+    fingerprint: str = ""
+    """The agreement fingerprint of the data the figures describe (:func:`agreement_overview_read` only)."""
 
     def chart_data(self, intervals: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """What the page's charts draw (json_script): alpha per measure with its interval where known, over time."""
@@ -76,13 +78,19 @@ class AgreementOverview:
                 }
                 for r in self.rows
             ],
-            "over_time": {
-                "n_annotations": [p.n_annotations for p in self.over_time],
-                "until": [p.until.isoformat() if p.until else None for p in self.over_time],
-                "series": {r.measure: [p.alpha.get(r.measure) for p in self.over_time] for r in self.rows},
-                "labels": {r.measure: r.label for r in self.rows},
-            },
+            "over_time": over_time_chart_data(self.over_time),
         }
+
+
+def over_time_chart_data(points: Sequence[AgreementPoint]) -> dict[str, Any]:
+    """What the over-time chart draws (json_script): alpha per measure at each point."""
+    measures = list(points[0].alpha) if points else []
+    return {
+        "n_annotations": [p.n_annotations for p in points],
+        "until": [p.until.isoformat() if p.until else None for p in points],
+        "series": {m: [p.alpha.get(m) for p in points] for m in measures},
+        "labels": {m: MEASURE_LABELS.get(m, m) for m in measures},
+    }
 
 
 def _measure_inputs(
@@ -195,22 +203,21 @@ def _rows(table: pd.DataFrame) -> list[AgreementRow]:
     ]
 
 
-def agreement_overview_read(
-    *, project: Project, fingerprint: str | None = None, with_kappa: bool = True
-) -> AgreementOverview:
+def agreement_overview_read(*, project: Project, with_kappa: bool = True) -> AgreementOverview:
     """The overview's agreement figures (without the over-time series) from the kept agreement counts: a few
     hundred numbers read, whatever the project's size. The same figures as :func:`agreement_overview_get`.
 
-    The counts are trusted only while they describe the current data: their fingerprint equals the project's
-    (``fingerprint``, when the caller has it) and they were counted on the current attributes and scale.
-    Otherwise (a write that bypassed the services, counts never made) the figures are computed from the
-    annotations, as :func:`agreement_overview_get` does, and ``from_counts`` is False.
+    Every service that changes which annotations count keeps the counts in its own transaction, so they are read
+    as they are; ``fingerprint`` is theirs (the fingerprint of the data they describe). Without counts, or with
+    counts made on other attributes or another scale, the figures are computed from the annotations as
+    :func:`agreement_overview_get` does (``from_counts`` False) and the fingerprint is counted. A write that
+    bypasses the services is caught by ``manage.py agreement_counts`` and repaired by the intervals task.
     """
-    fingerprint = agreement_fingerprint(project=project) if fingerprint is None else fingerprint
     row = AgreementCounts.objects.filter(project=project).first()
-    basis = counts_basis(project=project)
-    if row is None or agreement_counts_fingerprint(row) != fingerprint or not counts_basis_matches(row, basis):
-        return agreement_overview_get(project=project, with_kappa=with_kappa, time_points=0)
+    basis = counts_basis(project=project) if row is not None else None
+    if row is None or basis is None or not counts_basis_matches(row, basis):
+        computed = agreement_overview_get(project=project, with_kappa=with_kappa, time_points=0)
+        return replace(computed, fingerprint=agreement_fingerprint(project=project))
     rows = _rows(overview_from_tallies(row.tallies, basis.specs, with_kappa=with_kappa)) if row.n_counted else []
     return AgreementOverview(
         attributes=basis.attributes,
@@ -219,6 +226,7 @@ def agreement_overview_read(
         n_annotations=row.n_counted,
         n_rejected_excluded=row.n_rejected,
         from_counts=True,
+        fingerprint=agreement_counts_fingerprint(row),
     )
 
 

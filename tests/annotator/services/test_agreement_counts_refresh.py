@@ -15,13 +15,16 @@ from django.db import connection, connections
 
 from annotator.errors import Conflict
 from annotator.models import AgreementCounts, Annotation, AssignmentStatus, ReviewDecision, Role
+from annotator.selectors.agreement_cache import agreement_fingerprint
 from annotator.selectors.agreement_counts import agreement_counts_check
 from annotator.selectors.annotation_edits import annotation_edit_refusal
 from annotator.selectors.quality.agreement import agreement_overview_get, agreement_overview_read
-from annotator.services.agreement_counts import agreement_counts_rebuild
+from annotator.services.agreement_counts import agreement_counts_rebuild, agreement_counts_repair
+from annotator.services.agreement_intervals import agreement_intervals_compute, agreement_intervals_request
 from annotator.services.assignments import annotation_revise, annotation_submit, assignment_claim_next
 from annotator.services.imports import comparisons_import
 from annotator.services.reviews import review_bulk_accept, review_decide
+from annotator.tasks import agreement_intervals_task
 from tests.annotator.selectors.quality_data import annotate
 from tests.factories import ComparisonFactory, ProjectFactory, member
 
@@ -133,7 +136,7 @@ def test_a_rejection_leaves_an_annotation_out_and_an_acceptance_brings_it_back()
     assert_counts_exact(project)
 
 
-def test_a_write_that_bypassed_the_services_is_noticed_and_a_rebuild_repairs_it() -> None:
+def test_a_write_that_bypassed_the_services_is_caught_by_the_check_and_repaired() -> None:
     project = ProjectFactory(overlap=3)
     comparison = ComparisonFactory(project=project)
     person = member(project)
@@ -142,14 +145,28 @@ def test_a_write_that_bypassed_the_services_is_noticed_and_a_rebuild_repairs_it(
         annotator=person,
         **_answers(random.Random(1)),
     )
-    assert agreement_overview_read(project=project).from_counts
+    assert agreement_counts_check(project=project).ok
+    assert not agreement_counts_repair(project=project)  # nothing to repair
     annotate(comparison, member(project), r1=1, r2=4)  # straight into the tables
-    late = agreement_overview_read(project=project)
-    assert not late.from_counts  # computed from the annotations instead: still right
-    assert late.rows == agreement_overview_get(project=project, time_points=0).rows
-    assert not agreement_counts_check(project=project).ok
-    agreement_counts_rebuild(project=project)
+    check = agreement_counts_check(project=project)
+    assert not check.ok
+    assert f"comparison {comparison.pk}: kept counts differ from its annotations" in check.problems
+    assert agreement_counts_repair(project=project)
     assert_counts_exact(project)
+
+
+def test_the_intervals_task_repairs_stale_counts(monkeypatch) -> None:
+    project = ProjectFactory(overlap=3)
+    comparison = ComparisonFactory(project=project)
+    for value in (1, 2, 4):
+        annotate(comparison, member(project), r1=value, r2=value)
+    agreement_counts_rebuild(project=project)
+    annotate(comparison, member(project), r1=0, r2=0)  # straight into the tables
+    monkeypatch.setattr(agreement_intervals_task, "delay", lambda project_id: None)
+    agreement_intervals_request(project=project, n_resamples=50)
+    agreement_intervals_compute(project_id=project.pk)
+    assert_counts_exact(project)
+    assert agreement_overview_read(project=project).fingerprint == agreement_fingerprint(project=project)
 
 
 def test_the_first_write_to_a_project_without_counts_counts_it_whole() -> None:
