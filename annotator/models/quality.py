@@ -82,7 +82,8 @@ class ComparisonAgreementCounts(models.Model):
     """One comparison's part of its project's ``AgreementCounts``: its units' value counts and its rater pairs'
     confusion counts per measure (``counts``), and its share of the fingerprint. Kept per comparison so that a
     write takes out exactly what the comparison added before, and so that sums over a subset of comparisons (a
-    domain, a split) stay one query away."""
+    domain, a split) stay one query away. ``n_submitted`` and ``n_returned`` count its assignments by status,
+    for the progress."""
 
     comparison = models.OneToOneField(
         Comparison, on_delete=models.CASCADE, primary_key=True, related_name="agreement_counts"
@@ -95,6 +96,14 @@ class ComparisonAgreementCounts(models.Model):
     max_annotation_id = models.BigIntegerField(default=0)
     n_reviews = models.PositiveIntegerField(default=0)
     max_review_id = models.BigIntegerField(default=0)
+    # The overview's progress: assignments submitted and returned for revision (the same writes change them).
+    n_submitted = models.PositiveIntegerField(default=0)
+    n_returned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "n_submitted", "n_returned"], name="comparison_counts_progress"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.comparison_id} agreement counts"

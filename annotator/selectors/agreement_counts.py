@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 from annotator.domain import LIKERT_MAX, LIKERT_MIN
-from annotator.models import AgreementCounts, Annotation, ComparisonAgreementCounts, Project, Review
+from annotator.models import (
+    AgreementCounts,
+    Annotation,
+    Assignment,
+    AssignmentStatus,
+    ComparisonAgreementCounts,
+    Project,
+    Review,
+)
 from annotator.selectors.agreement_cache import fingerprint_format
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.quality.common import counted_annotations
@@ -41,6 +49,8 @@ class ComparisonState:
     max_annotation_id: int = 0
     n_reviews: int = 0
     max_review_id: int = 0
+    n_submitted: int = 0
+    n_returned: int = 0
 
 
 EMPTY_STATE = ComparisonState(counts={})
@@ -80,10 +90,10 @@ def comparison_states(
     *, project: Project, basis: CountsBasis, comparison_ids: Sequence[int] | None = None
 ) -> tuple[dict[int, ComparisonState], TalliesJson]:
     """The contribution of each of ``comparison_ids`` (all the project's comparisons when None) computed from its
-    annotations now, and the sums of those contributions. Comparisons with no current annotation and no review
-    have no entry.
+    annotations now, and the sums of those contributions. Comparisons with no current annotation, no review and
+    no submitted or returned assignment have no entry.
 
-    One frame query over the ids' range (the rows outside the set are dropped) and two grouped aggregates.
+    One frame query over the ids' range (the rows outside the set are dropped) and three grouped aggregates.
     """
     wanted: set[int] | None = None
     id_range: tuple[int, int] | None = None
@@ -120,9 +130,23 @@ def comparison_states(
         .values_list("annotation__comparison_id", "n", "m")
         .order_by()
     }
+    assignments = Assignment.objects.filter(comparison__project=project)
+    if id_range is not None:
+        assignments = assignments.filter(comparison_id__gte=id_range[0], comparison_id__lte=id_range[1])
+    statuses = {
+        c: (s, r)
+        for c, s, r in assignments.filter(status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.RETURNED))
+        .values("comparison_id")
+        .annotate(
+            s=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED)),
+            r=Count("id", filter=Q(status=AssignmentStatus.RETURNED)),
+        )
+        .values_list("comparison_id", "s", "r")
+        .order_by()
+    }
     row_of = {int(c): i for i, c in enumerate(counts.comparison_ids)}
     states: dict[int, ComparisonState] = {}
-    for comparison_id in sorted(set(current) | set(reviewed)):
+    for comparison_id in sorted(set(current) | set(reviewed) | set(statuses)):
         if wanted is not None and comparison_id not in wanted:
             continue
         row = row_of.get(comparison_id)
@@ -136,6 +160,8 @@ def comparison_states(
             max_annotation_id=int(max_cur or 0),
             n_reviews=int(n_rev),
             max_review_id=int(max_rev or 0),
+            n_submitted=int(statuses.get(comparison_id, (0, 0))[0]),
+            n_returned=int(statuses.get(comparison_id, (0, 0))[1]),
         )
     return states, tallies
 
@@ -166,6 +192,8 @@ def _state_of(row: ComparisonAgreementCounts) -> ComparisonState:
         max_annotation_id=row.max_annotation_id,
         n_reviews=row.n_reviews,
         max_review_id=row.max_review_id,
+        n_submitted=row.n_submitted,
+        n_returned=row.n_returned,
     )
 
 

@@ -1,7 +1,8 @@
 """Agreement counts kept up to date, so the lead's overview reads a few hundred numbers however large the project.
 
-Every service that changes which annotations count (submit, edit, review accept or reject, bulk accept, import)
-calls :func:`agreement_counts_refresh` with the comparisons it touched, in its own transaction, after its writes.
+Every service that changes which annotations count (submit, edit, review accept or reject, bulk accept, import), or
+how many assignments of a comparison are submitted or returned (those, and skipping a returned assignment), calls
+:func:`agreement_counts_refresh` with the comparisons it touched, in its own transaction, after its writes.
 The refresh locks the project's ``AgreementCounts`` row (the last lock of the order in ``annotator.services.locks``),
 recounts those comparisons from their annotations as they are now, takes each one's kept contribution out of the
 project's sums and puts the new one in. Recounting whole comparisons under the project's lock, rather than adding
@@ -32,7 +33,17 @@ from annotator.selectors.agreement_counts import (
 from annotator.stats.agreement_counts import tallies_add
 
 _BATCH = 2_000
-_STATE_FIELDS = ("counts", "n_counted", "n_rejected", "n_current", "max_annotation_id", "n_reviews", "max_review_id")
+_STATE_FIELDS = (
+    "counts",
+    "n_counted",
+    "n_rejected",
+    "n_current",
+    "max_annotation_id",
+    "n_reviews",
+    "max_review_id",
+    "n_submitted",
+    "n_returned",
+)
 
 
 def _lock(project_id: int) -> tuple[AgreementCounts, bool]:

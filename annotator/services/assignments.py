@@ -591,9 +591,12 @@ def assignment_skip(
     if not _transition(assignment=assignment, now=now, **fields):
         status = _current_status(assignment)
         raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED)
+    was_returned = assignment.status == AssignmentStatus.RETURNED
     for name, value in fields.items():
         setattr(assignment, name, value)
     assignment.updated_at = now
+    if was_returned:  # one returned assignment fewer: the overview's progress counts them
+        agreement_counts_refresh(project=assignment.comparison.project, comparison_ids=[assignment.comparison_id])
     return assignment
 
 

@@ -41,7 +41,7 @@ from annotator.selectors.quality.disagreements import (
     disagreement_filter_choices,
     disagreement_queue,
 )
-from annotator.selectors.quality.progress import project_progress
+from annotator.selectors.quality.progress import project_progress_read
 from annotator.selectors.quality.rules import aggregation_rule_get, aggregation_rule_list, aggregation_rule_preview
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
 from annotator.services.agreement_intervals import agreement_intervals_request
@@ -77,7 +77,7 @@ def lead_overview(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     context = {
         "project": project,
         "tab": "overview",
-        "progress": project_progress(project=project),
+        "progress": project_progress_read(project=project),
         "overview": overview,
         "intervals": intervals,
         "chart_data": overview.chart_data(intervals.results if intervals.current else None),

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from annotator.models import Assignment, AssignmentStatus, Comparison, Project
+from annotator.models import (
+    AgreementCounts,
+    Assignment,
+    AssignmentStatus,
+    Comparison,
+    ComparisonAgreementCounts,
+    Project,
+)
 
 
 @dataclass(frozen=True)
@@ -83,4 +90,57 @@ def project_progress(*, project: Project) -> ProjectProgress:
         returned=returned,
         by_k=sorted(by_k.items()),
         overlap=project.overlap,
+    )
+
+
+def project_progress_read(*, project: Project) -> ProjectProgress:
+    """:func:`project_progress` from kept counts: comparisons per (extra annotators, assigned or not) from the
+    ``comparison_progress`` index (``assignment_count`` is kept by triggers), submitted and returned assignments per
+    comparison from the agreement counts (kept by the services that change them), and the few comparisons with
+    extra annotators joined. Three index reads instead of a pass over every assignment; the same figures.
+    Without agreement counts (never made for this project) it is :func:`project_progress`.
+    """
+    if not AgreementCounts.objects.filter(project=project).exists():
+        return project_progress(project=project)
+    c_table = Comparison._meta.db_table
+    r_table = ComparisonAgreementCounts._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT extra_annotators, assignment_count > 0, COUNT(*) FROM {c_table} "  # noqa: S608 - table names only
+            "WHERE project_id = %s GROUP BY extra_annotators, assignment_count > 0",
+            [project.pk],
+        )
+        per_extra = [(int(e), bool(a), int(n)) for e, a, n in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT n_submitted, n_returned, COUNT(*) FROM {r_table} "  # noqa: S608 - table names only
+            "WHERE project_id = %s GROUP BY n_submitted, n_returned",
+            [project.pk],
+        )
+        per_k = [(int(k), int(r), int(n)) for k, r, n in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT c.extra_annotators, COALESCE(r.n_submitted, 0) FROM {c_table} c "  # noqa: S608 - table names only
+            f"LEFT JOIN {r_table} r ON r.comparison_id = c.id WHERE c.project_id = %s AND c.extra_annotators > 0",
+            [project.pk],
+        )
+        widened = [(int(e), int(k)) for e, k in cursor.fetchall()]
+    overlap = project.overlap
+    comparisons = sum(n for _, _, n in per_extra)
+    by_k: Counter[int] = Counter()
+    for k, _, n in per_k:
+        by_k[k] += n
+    by_k[0] += comparisons - sum(n for _, _, n in per_k)  # no counts kept: nothing submitted
+    # Complete: k >= overlap + extra. Count as if extra were 0, then correct the comparisons with extra annotators.
+    complete = sum(n for k, n in by_k.items() if k >= overlap)
+    complete += sum((k >= overlap + extra) - (k >= overlap) for extra, k in widened)
+    # Untouched: never assigned (so nothing submitted) and not complete.
+    untouched = sum(n for extra, assigned, n in per_extra if not assigned and overlap + extra > 0)
+    return ProjectProgress(
+        comparisons=comparisons,
+        complete=complete,
+        in_progress=comparisons - complete - untouched,
+        untouched=untouched,
+        annotations=sum(k * n for k, _, n in per_k),
+        returned=sum(r * n for _, r, n in per_k),
+        by_k=sorted((k, n) for k, n in by_k.items() if n),
+        overlap=overlap,
     )

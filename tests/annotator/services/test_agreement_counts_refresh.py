@@ -19,9 +19,15 @@ from annotator.selectors.agreement_cache import agreement_fingerprint
 from annotator.selectors.agreement_counts import agreement_counts_check
 from annotator.selectors.annotation_edits import annotation_edit_refusal
 from annotator.selectors.quality.agreement import agreement_overview_get, agreement_overview_read
+from annotator.selectors.quality.progress import project_progress, project_progress_read
 from annotator.services.agreement_counts import agreement_counts_rebuild, agreement_counts_repair
 from annotator.services.agreement_intervals import agreement_intervals_compute, agreement_intervals_request
-from annotator.services.assignments import annotation_revise, annotation_submit, assignment_claim_next
+from annotator.services.assignments import (
+    annotation_revise,
+    annotation_submit,
+    assignment_claim_next,
+    assignment_skip,
+)
 from annotator.services.imports import comparisons_import
 from annotator.services.reviews import review_bulk_accept, review_decide
 from annotator.tasks import agreement_intervals_task
@@ -43,6 +49,7 @@ def assert_counts_exact(project: Any) -> None:
     assert (fast.n_annotations, fast.n_rejected_excluded) == (reference.n_annotations, reference.n_rejected_excluded)
     check = agreement_counts_check(project=project)
     assert check.ok, check.problems
+    assert project_progress_read(project=project) == project_progress(project=project)
 
 
 def _answers(rng: random.Random) -> dict[str, Any]:
@@ -75,7 +82,9 @@ def _import(project: Any, rng: random.Random, tmp_path: Path) -> None:
 
 
 def _step(project: Any, people: list[Any], lead: Any, rng: random.Random, tmp_path: Path) -> None:
-    op = rng.choices(["submit", "revise", "review", "bulk", "import"], weights=[6, 2, 3, 1, 1])[0]
+    op = rng.choices(["submit", "revise", "review", "bulk", "import", "skip", "claim"], weights=[6, 2, 3, 1, 1, 1, 1])[
+        0
+    ]
     current = list(Annotation.objects.filter(comparison__project=project, is_current=True, source=""))
     if op == "submit":
         annotator = rng.choice(people)
@@ -97,14 +106,19 @@ def _step(project: Any, people: list[Any], lead: Any, rng: random.Random, tmp_pa
         review_bulk_accept(project=project, annotation_ids=[a.pk for a in chosen], reviewer=lead)
     elif op == "import":
         _import(project, rng, tmp_path)
+    elif op in ("skip", "claim"):  # a reservation left open, or given back (a returned one too)
+        annotator = rng.choice(people)
+        assignment = assignment_claim_next(project=project, annotator=annotator)
+        if assignment is not None and op == "skip":
+            assignment_skip(assignment=assignment, annotator=annotator, reason="needs_expertise")
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_counts_equal_the_computation_from_the_annotations_through_a_random_history(seed: int, tmp_path) -> None:
     rng = random.Random(seed)
-    project = ProjectFactory(overlap=3, adaptive_overlap_extra=0)
-    ComparisonFactory.create_batch(6, project=project)
-    people = [member(project) for _ in range(5)]
+    project = ProjectFactory(overlap=3, adaptive_overlap_extra=seed % 2, adaptive_overlap_threshold=1)
+    ComparisonFactory.create_batch(7, project=project)
+    people = [member(project) for _ in range(6)]
     lead = member(project, role=Role.LEAD)
     for step in range(45):
         _step(project, people, lead, rng, tmp_path)
