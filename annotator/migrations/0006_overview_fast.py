@@ -180,7 +180,13 @@ class Migration(migrations.Migration):
         migrations.RunPython(_slots_triggers_on, _slots_triggers_off),
         migrations.AddIndex(
             model_name="comparison",
-            index=models.Index(fields=["project", "extra_annotators", "assignment_count"], name="comparison_progress"),
+            index=models.Index(fields=["project", "assignment_count"], name="comparison_untouched"),
+        ),
+        migrations.AddIndex(
+            model_name="comparison",
+            index=models.Index(
+                condition=models.Q(("extra_annotators__gt", 0)), fields=["project"], name="comparison_widened"
+            ),
         ),
         migrations.AddField(
             model_name="agreementcounts",

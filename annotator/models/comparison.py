@@ -52,7 +52,7 @@ class Comparison(models.Model):
         default=0, editable=False, help_text="Assignments holding a slot: reserved (even expired), submitted, returned."
     )
     # Kept by database triggers (migration 0006) for every writer, as slots_taken is: the assignments ever made for
-    # this comparison (any status), so the overview's progress tells untouched comparisons apart from one index.
+    # this comparison (any status), so the overview's progress finds untouched comparisons in one index range.
     assignment_count = models.PositiveIntegerField(
         default=0, editable=False, help_text="Assignments of this comparison, whatever their status."
     )
@@ -75,8 +75,10 @@ class Comparison(models.Model):
                 models.F("id"),
                 name="comparison_claim_order",
             ),
-            # The overview's progress: comparisons per (extra, assigned or not), read from the index alone.
-            models.Index(fields=["project", "extra_annotators", "assignment_count"], name="comparison_progress"),
+            # The overview's progress: untouched comparisons (never assigned) are one range of this index, and the
+            # few with extra annotators are this partial index.
+            models.Index(fields=["project", "assignment_count"], name="comparison_untouched"),
+            models.Index(fields=["project"], condition=models.Q(extra_annotators__gt=0), name="comparison_widened"),
         ]
         constraints = [
             models.CheckConstraint(
