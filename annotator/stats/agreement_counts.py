@@ -108,10 +108,11 @@ class ComparisonCounts:
 
 def _measure_values(annotations: pd.DataFrame, spec: MeasureSpec) -> FloatArray:
     """The values of one measure, stacked as the units are (response 1 rows, then response 2 rows)."""
+    strength: FloatArray = annotations["strength"].to_numpy(dtype=np.float64)
     if spec.name == "preference_strength":
-        return annotations["strength"].to_numpy(dtype=np.float64)
+        return strength
     if spec.name == "preference_direction":
-        return preference_direction(annotations["strength"].to_numpy(dtype=np.float64))
+        return preference_direction(strength)
     return np.concatenate(
         [
             annotations[f"r1_{spec.name}"].to_numpy(dtype=np.float64),
