@@ -7,11 +7,14 @@ The writes are in ``annotator.services.agreement_counts``; the overview's figure
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.db import connection
 from django.db.models import Count, Max, Q
 
 from annotator.domain import LIKERT_MAX, LIKERT_MIN
@@ -20,17 +23,21 @@ from annotator.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
+    Comparison,
     ComparisonAgreementCounts,
     Project,
     Review,
+    ReviewDecision,
 )
 from annotator.selectors.agreement_cache import fingerprint_format
-from annotator.selectors.annotations import annotation_frame
+from annotator.selectors.annotations import _rating_sql, annotation_frame
 from annotator.selectors.quality.common import counted_annotations
 from annotator.stats.agreement_counts import (
     ComparisonJson,
+    CountedAnnotation,
     MeasureSpec,
     TalliesJson,
+    comparison_contribution,
     comparison_counts,
     measure_specs,
     tallies_empty,
@@ -101,6 +108,8 @@ def comparison_states(
         wanted = {int(c) for c in comparison_ids}
         if not wanted:
             return {}, tallies_empty(basis.specs)
+        if len(wanted) <= FEW:
+            return _few_comparison_states(project=project, basis=basis, comparison_ids=sorted(wanted)), {}
         id_range = (min(wanted), max(wanted))
     frame = annotation_frame(project=project, attributes=basis.attributes, comparison_id_range=id_range)
     if wanted is not None and len(frame):
@@ -164,6 +173,81 @@ def comparison_states(
             n_returned=int(statuses.get(comparison_id, (0, 0))[1]),
         )
     return states, tallies
+
+
+FEW = 64
+"""Up to this many comparisons (a submit, a review, a bulk accept) are counted in plain Python from three queries;
+more (an import, a rebuild) through the annotation frame, vectorised. Both give the same JSON (tested)."""
+
+
+def _few_comparison_states(
+    *, project: Project, basis: CountsBasis, comparison_ids: Sequence[int]
+) -> dict[int, ComparisonState]:
+    """:func:`comparison_states` of a few comparisons, without DataFrames: the submit's path. The ratings are read
+    with ``annotation_frame``'s SQL expressions, so both paths see the same numbers."""
+    ids = ", ".join(str(int(c)) for c in comparison_ids)  # ints only
+    ratings = [f"r{side}_{a}" for side in ("1", "2") for a in basis.attributes]
+    columns = "".join(f", {_rating_sql(side, a)}" for side in ("1", "2") for a in basis.attributes)
+    a_table, r_table = Annotation._meta.db_table, Review._meta.db_table
+    s_table, c_table = Assignment._meta.db_table, Comparison._meta.db_table
+    in_project = f"IN (SELECT id FROM {c_table} WHERE project_id = %s AND id IN ({ids}))"  # noqa: S608 - see below
+    # Only table names from _meta, attribute names that passed _rating_sql's check and ints are put in.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id, a.comparison_id, a.annotator_id, a.not_ratable, a.preference_strength, "  # noqa: S608
+            f"(SELECT r.decision FROM {r_table} r WHERE r.annotation_id = a.id "
+            f"ORDER BY r.created_at DESC, r.id DESC LIMIT 1){columns} "
+            f"FROM {a_table} a WHERE a.is_current AND a.comparison_id {in_project}",
+            [project.pk],
+        )
+        annotations = cursor.fetchall()
+        cursor.execute(
+            f"SELECT a.comparison_id, COUNT(*), MAX(r.id) FROM {r_table} r "  # noqa: S608 - see above
+            f"JOIN {a_table} a ON a.id = r.annotation_id WHERE a.comparison_id {in_project} GROUP BY a.comparison_id",
+            [project.pk],
+        )
+        reviewed = {int(c): (int(n), int(m)) for c, n, m in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT comparison_id, SUM(CASE WHEN status = %s THEN 1 ELSE 0 END), "  # noqa: S608 - see above
+            f"SUM(CASE WHEN status = %s THEN 1 ELSE 0 END) FROM {s_table} "
+            f"WHERE comparison_id {in_project} GROUP BY comparison_id",
+            [AssignmentStatus.SUBMITTED, AssignmentStatus.RETURNED, project.pk],
+        )
+        statuses = {int(c): (int(s or 0), int(r or 0)) for c, s, r in cursor.fetchall()}
+    by_comparison: dict[int, list[tuple[Any, ...]]] = {}
+    for row in annotations:
+        by_comparison.setdefault(int(row[1]), []).append(row)
+    states: dict[int, ComparisonState] = {}
+    for comparison_id in sorted(set(by_comparison) | set(reviewed) | set(statuses)):
+        rows = by_comparison.get(comparison_id, [])
+        ratable = [r for r in rows if not r[3]]
+        counted = [r for r in ratable if r[5] != ReviewDecision.REJECT]
+        n_rev, max_rev = reviewed.get(comparison_id, (0, 0))
+        n_sub, n_ret = statuses.get(comparison_id, (0, 0))
+        contribution = comparison_contribution(
+            [
+                CountedAnnotation(
+                    annotator_id=int(r[2]),
+                    annotation_id=int(r[0]),
+                    strength=math.nan if r[4] is None else float(r[4]),
+                    ratings={c: math.nan if v is None else float(v) for c, v in zip(ratings, r[6:], strict=True)},
+                )
+                for r in counted
+            ],
+            basis.specs,
+        )
+        states[comparison_id] = ComparisonState(
+            counts=contribution if counted else {},
+            n_counted=len(counted),
+            n_rejected=len(ratable) - len(counted),
+            n_current=len(rows),
+            max_annotation_id=max((int(r[0]) for r in rows), default=0),
+            n_reviews=n_rev,
+            max_review_id=max_rev,
+            n_submitted=n_sub,
+            n_returned=n_ret,
+        )
+    return states
 
 
 def _sizes(frame: pd.DataFrame) -> dict[int, int]:

@@ -20,6 +20,7 @@ JSON shapes (what the database keeps): a comparison's ``{measure: {"units": [[co
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,9 @@ from annotator.stats.agreement import (
 
 __all__ = [
     "ComparisonCounts",
+    "CountedAnnotation",
     "MeasureSpec",
+    "comparison_contribution",
     "comparison_counts",
     "measure_specs",
     "overview_from_tallies",
@@ -154,6 +157,62 @@ def comparison_counts(annotations: pd.DataFrame, specs: Sequence[MeasureSpec]) -
         flat = pair_comp[both] * (v * v) + _domain_index(a[both], spec.domain) * v + _domain_index(b[both], spec.domain)
         pairs_out[spec.name] = np.bincount(flat, minlength=n_comp * v * v).astype(np.int64).reshape(n_comp, v * v)
     return ComparisonCounts(comp_ids.astype(np.int64), units_out, pairs_out)
+
+
+@dataclass(frozen=True)
+class CountedAnnotation:
+    """One counted annotation of a comparison, for :func:`comparison_contribution`: ``ratings`` maps
+    ``r1_<attribute>`` / ``r2_<attribute>`` to a value (NaN or absent: missing); ``strength`` NaN when not given."""
+
+    annotator_id: int
+    annotation_id: int
+    strength: float
+    ratings: Mapping[str, float]
+
+
+def comparison_contribution(annotations: Sequence[CountedAnnotation], specs: Sequence[MeasureSpec]) -> ComparisonJson:
+    """One comparison's contribution in plain Python (a submit's few annotations): the same JSON as
+    :meth:`ComparisonCounts.to_json` of :func:`comparison_counts`, without a DataFrame.
+
+    Pairs are formed as :func:`~annotator.stats.agreement.rating_pair_index` forms them: rows ordered by annotator,
+    then by annotation id; each earlier row with each later one; pairs with a missing value on either side dropped.
+    """
+    ordered = sorted(annotations, key=lambda a: (a.annotator_id, a.annotation_id))
+    out: ComparisonJson = {}
+    for spec in specs:
+        v = len(spec.domain)
+        index = {float(x): i for i, x in enumerate(spec.domain)}
+        if spec.name == "preference_strength":
+            sides = [[a.strength for a in ordered]]
+        elif spec.name == "preference_direction":
+            sides = [[_sign(a.strength) for a in ordered]]
+        else:
+            sides = [[a.ratings.get(f"r{side}_{spec.name}", math.nan) for a in ordered] for side in (1, 2)]
+        units: list[list[int]] = []
+        pairs: dict[int, int] = {}
+        for values in sides:
+            codes = []
+            for value in values:
+                if value is None or math.isnan(value):
+                    continue
+                if float(value) not in index:
+                    raise ValueError("The ratings contain values outside value_domain.")
+                codes.append(index[float(value)])
+            counts = [0] * v
+            for code in codes:
+                counts[code] += 1
+            units.append(counts)
+            for i, first in enumerate(codes):
+                for second in codes[i + 1 :]:
+                    flat = first * v + second
+                    pairs[flat] = pairs.get(flat, 0) + 1
+        out[spec.name] = {"units": units, "pairs": [[flat, n] for flat, n in sorted(pairs.items())]}
+    return out
+
+
+def _sign(x: float) -> float:
+    """``np.sign`` of one value (NaN kept): the preference direction."""
+    return x if math.isnan(x) else float((x > 0) - (x < 0))
 
 
 def _pattern_key(counts: Sequence[int]) -> str:

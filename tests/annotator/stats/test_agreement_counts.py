@@ -8,6 +8,8 @@ import pytest
 
 from annotator.stats.agreement import LIKERT_DOMAIN, agreement_overview
 from annotator.stats.agreement_counts import (
+    CountedAnnotation,
+    comparison_contribution,
     comparison_counts,
     measure_specs,
     overview_from_tallies,
@@ -89,3 +91,18 @@ def test_pairs_are_ordered_by_annotator_as_the_pooled_kappa_orders_them() -> Non
     contribution = comparison_counts(frame, specs).to_json(0)["helpfulness"]
     assert contribution["units"] == [[0, 1, 0, 0, 1], [0, 1, 0, 0, 1]]
     assert contribution["pairs"] == [[1 * 5 + 4, 2]]  # both responses
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_one_comparison_in_plain_python_gives_the_vectorised_contribution(seed: int) -> None:
+    frame = _frame(seed, n=80, k=(1, 6))
+    specs = measure_specs(ATTRIBUTES)
+    counts = comparison_counts(frame, specs)
+    ratings = [f"r{s}_{a}" for s in (1, 2) for a in ATTRIBUTES]
+    for row, comparison_id in enumerate(counts.comparison_ids):
+        rows = frame[frame["comparison_id"] == comparison_id]
+        annotations = [
+            CountedAnnotation(int(r.annotator_id), int(r.annotation_id), float(r.strength), {c: r[c] for c in ratings})
+            for _, r in rows.sample(frac=1.0, random_state=seed).iterrows()  # any order in
+        ]
+        assert comparison_contribution(annotations, specs) == counts.to_json(row)
