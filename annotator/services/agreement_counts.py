@@ -58,7 +58,7 @@ def _lock(project_id: int) -> tuple[AgreementCounts, bool]:
         return AgreementCounts.objects.select_for_update().get(project_id=project_id), False
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # part of the caller's transaction: no savepoint of its own
 def agreement_counts_refresh(*, project: Project, comparison_ids: Iterable[int]) -> AgreementCounts:
     """Recount ``comparison_ids`` of ``project`` from their annotations and update the project's sums.
 
