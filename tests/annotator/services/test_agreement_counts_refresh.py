@@ -200,6 +200,22 @@ def test_the_first_write_to_a_project_without_counts_counts_it_whole() -> None:
     assert_counts_exact(project)
 
 
+def test_an_import_of_many_comparisons_is_counted_through_the_vectorised_path(tmp_path) -> None:
+    project = ProjectFactory(overlap=3)
+    agreement_counts_rebuild(project=project)
+    rng = random.Random(7)
+    rows = [
+        {"prompt": f"p{i}", "response": r, **{a: [rng.randint(0, 4) for _ in range(3)] for a in ATTRS}}
+        for i in range(70)
+        for r in ("a", "b")
+    ]
+    path = tmp_path / "many.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    comparisons_import(project=project, source=str(path), fmt="helpsteer2-disagreements")
+    assert AgreementCounts.objects.get(project=project).n_counted == 70 * 3
+    assert_counts_exact(project)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_submissions_and_reviews_never_make_the_counts_drift() -> None:
     """Threads against PostgreSQL: every counts update runs under the project's counts lock, taken last."""
