@@ -41,6 +41,7 @@ urlpatterns = [
     path("p/<slug:slug>/lead/", lead.lead_overview, name="lead_overview"),
     path("p/<slug:slug>/lead/agreement/scopes/", lead.lead_agreement_scopes, name="lead_agreement_scopes"),
     path("p/<slug:slug>/lead/intervals/", lead.lead_intervals, name="lead_intervals"),
+    path("p/<slug:slug>/lead/over-time/", lead.lead_agreement_over_time, name="lead_agreement_over_time"),
     path("p/<slug:slug>/lead/annotators/", lead.lead_annotators, name="lead_annotators"),
     path("p/<slug:slug>/lead/annotators/<int:user_id>/", lead.lead_annotator_detail, name="lead_annotator_detail"),
     path("p/<slug:slug>/lead/disagreements/", lead.lead_disagreements, name="lead_disagreements"),

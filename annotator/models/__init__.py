@@ -27,7 +27,7 @@ from annotator.models.qualification import (
     QualificationItem,
     QualificationSet,
 )
-from annotator.models.quality import AgreementIntervals, IntervalsStatus
+from annotator.models.quality import AgreementCounts, AgreementIntervals, ComparisonAgreementCounts, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
 from annotator.models.webhook import WEBHOOK_TEST_EVENT, DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 
@@ -36,6 +36,7 @@ __all__ = [
     "WEBHOOK_TEST_EVENT",
     "AggregationKind",
     "AggregationRule",
+    "AgreementCounts",
     "AgreementIntervals",
     "Annotation",
     "Assignment",
@@ -43,6 +44,7 @@ __all__ = [
     "AttemptStatus",
     "Attribute",
     "Comparison",
+    "ComparisonAgreementCounts",
     "DeliveryStatus",
     "Flag",
     "GenerationItem",

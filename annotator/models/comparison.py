@@ -81,6 +81,11 @@ class Comparison(models.Model):
     slots_taken = models.PositiveIntegerField(
         default=0, editable=False, help_text="Assignments holding a slot: reserved (even expired), submitted, returned."
     )
+    # Kept by database triggers (migration 0008) for every writer, as slots_taken is: the assignments ever made for
+    # this comparison (any status), so the overview's progress finds untouched comparisons in one index range.
+    assignment_count = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Assignments of this comparison, whatever their status."
+    )
     # Gold: expected ratings {"1": {attribute: value}, "2": {...}} and optional "strength", within a tolerance.
     is_gold = models.BooleanField(default=False)
     gold_ratings = models.JSONField(default=dict, blank=True)
@@ -100,6 +105,10 @@ class Comparison(models.Model):
                 models.F("id"),
                 name="comparison_claim_order",
             ),
+            # The overview's progress: untouched comparisons (never assigned) are one range of this index, and the
+            # few with extra annotators are this partial index.
+            models.Index(fields=["project", "assignment_count"], name="comparison_untouched"),
+            models.Index(fields=["project"], condition=models.Q(extra_annotators__gt=0), name="comparison_widened"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -111,11 +120,13 @@ class Comparison(models.Model):
         return f"Comparison {self.pk}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save, but never write ``slots_taken`` back on an update: the triggers own it, and this instance's copy
-        may be stale (an admin edit, a gold flag set while annotators claim)."""
+        """Save, but never write ``slots_taken`` or ``assignment_count`` back on an update: the triggers own them,
+        and this instance's copy may be stale (an admin edit, a gold flag set while annotators claim)."""
         if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = [
-                f.attname for f in self._meta.concrete_fields if not f.primary_key and f.attname != "slots_taken"
+                f.attname
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.attname not in ("slots_taken", "assignment_count")
             ]
         super().save(*args, **kwargs)
 

@@ -24,7 +24,12 @@ def agreement_fingerprint(*, project: Project) -> str:
     """
     a = Annotation.objects.filter(comparison__project=project, is_current=True).aggregate(n=Count("id"), m=Max("id"))
     r = Review.objects.filter(annotation__comparison__project=project).aggregate(n=Count("id"), m=Max("id"))
-    return f"a{a['n']}-{a['m'] or 0}-r{r['n']}-{r['m'] or 0}"
+    return fingerprint_format(a["n"], a["m"] or 0, r["n"], r["m"] or 0)
+
+
+def fingerprint_format(n_annotations: int, max_annotation_id: int, n_reviews: int, max_review_id: int) -> str:
+    """The fingerprint of current annotations and reviews from their counts and latest ids."""
+    return f"a{n_annotations}-{max_annotation_id}-r{n_reviews}-{max_review_id}"
 
 
 @dataclass(frozen=True)

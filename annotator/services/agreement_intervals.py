@@ -17,6 +17,7 @@ from annotator.selectors.agreement_cache import agreement_fingerprint
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.quality.common import project_likert_domain
+from annotator.services.agreement_counts import agreement_counts_repair
 from annotator.stats.agreement import agreement_overview
 
 DEFAULT_RESAMPLES = 1000
@@ -103,6 +104,8 @@ def agreement_intervals_compute(*, project_id: int) -> AgreementIntervals | None
     ):
         AgreementIntervals.objects.filter(pk=row.pk).update(**values)
     row.refresh_from_db()
+    # The task has just read every annotation anyway: the moment to catch counts a bypassing write made stale.
+    agreement_counts_repair(project=project)
     return row
 
 

@@ -64,6 +64,7 @@ from annotator.models import (
 from annotator.selectors import hot_path
 from annotator.selectors.annotation_edits import annotation_edit_refusal
 from annotator.services import locks
+from annotator.services.agreement_counts import agreement_counts_refresh
 from annotator.services.qualification import qualification_claim_refusal
 from annotator.services.webhooks import comparison_completed_emit
 from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
@@ -570,6 +571,7 @@ def annotation_submit(
         project=project,
         attributes=attributes,
     )
+    agreement_counts_refresh(project=project, comparison_ids=[assignment.comparison_id])
     comparison_completed_emit(project=project, comparison_id=assignment.comparison_id)
     return SubmitResult(annotation=annotation, warnings=_submission_warnings(submission, attributes))
 
@@ -613,9 +615,12 @@ def assignment_skip(
     if not _transition(assignment=assignment, now=now, **fields):
         status = _current_status(assignment)
         raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED)
+    was_returned = assignment.status == AssignmentStatus.RETURNED
     for name, value in fields.items():
         setattr(assignment, name, value)
     assignment.updated_at = now
+    if was_returned:  # one returned assignment fewer: the overview's progress counts them
+        agreement_counts_refresh(project=assignment.comparison.project, comparison_ids=[assignment.comparison_id])
     return assignment
 
 
@@ -663,4 +668,5 @@ def annotation_revise(
     )
     Annotation.objects.filter(pk=locked.pk).update(is_current=False)
     revised = _annotation_store(assignment=locked.assignment, annotator=annotator, submission=submission)
+    agreement_counts_refresh(project=project, comparison_ids=[locked.comparison_id])
     return SubmitResult(annotation=revised, warnings=_submission_warnings(submission, attributes))

@@ -47,6 +47,7 @@ from annotator.models import (
     SourceLabel,
 )
 from annotator.selectors.projects import project_attribute_list
+from annotator.services.agreement_counts import agreement_counts_refresh
 from annotator.services.bulk import BulkTable
 from annotator.services.webhooks import import_finished_emit
 
@@ -187,6 +188,7 @@ def _write_batch(
     annotators: dict[int, int],
     tables: _Tables,
     scope: ScopeDefaults,
+    annotated: list[int],
 ) -> tuple[int, int, int, int]:
     n = len(batch)
     prompt_ids = tables.prompt.reserve_ids(n)
@@ -236,6 +238,7 @@ def _write_batch(
     )
 
     individual = [(cid, a) for cid, r in zip(comparison_ids, batch, strict=True) for a in r.annotations]
+    annotated.extend(cid for cid, r in zip(comparison_ids, batch, strict=True) if r.annotations)
     if individual:
         _source_annotators(fmt, max(a.annotator_index for _, a in individual), annotators)
     assignment_ids = tables.assignment.reserve_ids(len(individual))
@@ -304,6 +307,7 @@ def comparisons_import(
     totals = [0, 0, 0, 0]
     annotators: dict[int, int] = {}
     tables = _Tables.create()
+    annotated: list[int] = []  # the comparisons that came with individual annotations
     start = None if isinstance(source, str) else source.tell()
     try:
         records = parse_file(
@@ -317,7 +321,7 @@ def comparisons_import(
             split=split,  # type: ignore[arg-type]
         )
         for batch in _batches(records, BATCH_SIZE):
-            counts = _write_batch(project, fmt, batch, annotators, tables, scope)
+            counts = _write_batch(project, fmt, batch, annotators, tables, scope, annotated)
             totals = [t + c for t, c in zip(totals, counts, strict=True)]
             if on_progress is not None:
                 on_progress(totals[0])
@@ -327,6 +331,8 @@ def comparisons_import(
         raise ImportFailed.from_format_errors(
             error, _every_error(source, start, fmt, limit, attributes, scale, split)
         ) from error
+    if annotated:
+        agreement_counts_refresh(project=project, comparison_ids=annotated)
     result = ImportResult(
         comparisons=totals[0], annotations=totals[1], source_labels=totals[2], skipped_as_not_ratable=totals[3]
     )

@@ -1,6 +1,8 @@
 """Row locks for the annotate path, in the one order every transaction takes them.
 
-Lock order: **membership → comparison → assignment**. A transaction may skip a step but never goes back up, and
+Lock order: **membership → comparison → assignment → the project's agreement counts** (the last one taken by
+``annotator.services.agreement_counts.agreement_counts_refresh``, after the service's own writes, once per
+transaction). A transaction may skip a step but never goes back up, and
 never locks two of these in one statement (``FOR UPDATE`` on a join locks each joined row in whatever order the plan
 reads them). Several rows of one table are locked in primary-key order. Whoever needs:
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import Annotation, AssignmentStatus, Membership, Project, Review, ReviewDecision, Role
 from annotator.services import locks
+from annotator.services.agreement_counts import agreement_counts_refresh
 from annotator.text import check_text
 
 REASON_MAX_LENGTH = 2000
@@ -54,6 +55,13 @@ def review_decide(*, annotation: Annotation, reviewer: User, decision: str, reas
             f"Keep the reason under {REASON_MAX_LENGTH} characters.",
             extra={"fields": {"reason": f"At most {REASON_MAX_LENGTH} characters."}},
         )
+    review, project = _review_record(annotation=annotation, reviewer=reviewer, decision=decision, reason=reason)
+    agreement_counts_refresh(project=project, comparison_ids=[annotation.comparison_id])
+    return review
+
+
+def _review_record(*, annotation: Annotation, reviewer: User, decision: str, reason: str) -> tuple[Review, Project]:
+    """Write the review and move the assignment (the caller refreshes the agreement counts, after every review)."""
     # Lock the assignment (only: a review moves no slot, so the comparison stays unlocked, as the lock order in
     # annotator.services.locks allows): a concurrent resubmission (which supersedes this annotation) or a second
     # lead's decision waits here, and then sees the state it left.
@@ -78,7 +86,7 @@ def review_decide(*, annotation: Annotation, reviewer: User, decision: str, reas
         assignment.status = AssignmentStatus.SUBMITTED
         assignment.review_note = ""
         assignment.save(update_fields=["status", "review_note", "updated_at"])
-    return review
+    return review, assignment.comparison.project
 
 
 REVIEW_BULK_MAX = 200
@@ -118,11 +126,14 @@ def review_bulk_accept(*, project: Project, annotation_ids: Sequence[int], revie
     if len(annotations) != len(ids):
         raise NotFound("Some of these annotations are not in this project.")
     latest = _latest_decisions(ids)
-    return [
-        review_decide(annotation=annotation, reviewer=reviewer, decision=ReviewDecision.ACCEPT)
+    reviews = [
+        _review_record(annotation=annotation, reviewer=reviewer, decision=ReviewDecision.ACCEPT, reason="")[0]
         for annotation in annotations
         if latest.get(annotation.pk) != ReviewDecision.ACCEPT
     ]
+    if reviews:  # once, after every assignment lock: the counts' lock is the last of the lock order
+        agreement_counts_refresh(project=project, comparison_ids=[r.annotation.comparison_id for r in reviews])
+    return reviews
 
 
 def _latest_decisions(annotation_ids: Sequence[int]) -> dict[int, str]:

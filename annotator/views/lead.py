@@ -21,11 +21,15 @@ from django_htmx.http import HttpResponseStopPolling
 from annotator.domain import INT64_MAX, SCOPE_MAX_LENGTH
 from annotator.errors import ApplicationError, ValidationFailed
 from annotator.models import Role
-from annotator.selectors.agreement_cache import agreement_fingerprint, agreement_intervals_get
+from annotator.selectors.agreement_cache import agreement_intervals_get
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.comparisons import annotation_get_in_project
 from annotator.selectors.projects import project_attribute_names
-from annotator.selectors.quality.agreement import agreement_overview_get
+from annotator.selectors.quality.agreement import (
+    agreement_over_time_get,
+    agreement_overview_read,
+    over_time_chart_data,
+)
 from annotator.selectors.quality.annotators import (
     QUALITY_THRESHOLDS,
     annotation_with_review,
@@ -39,7 +43,7 @@ from annotator.selectors.quality.disagreements import (
     disagreement_filter_choices,
     disagreement_queue,
 )
-from annotator.selectors.quality.progress import project_progress
+from annotator.selectors.quality.progress import project_progress_read
 from annotator.selectors.quality.rules import aggregation_rule_get, aggregation_rule_list, aggregation_rule_preview
 from annotator.selectors.quality.scopes import SCOPE_KINDS, agreement_by_scope
 from annotator.selectors.scopes import frame_in_scope, prompt_scope_choices
@@ -69,20 +73,30 @@ def _int_param(request: HtmxHttpRequest, name: str, default: int) -> int:
 @login_required
 @require_GET
 def lead_overview(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """Progress, agreement per attribute (with intervals when the background task has them) and over time."""
+    """Progress and agreement per attribute (with intervals when the background task has them), from the kept
+    counts; the page then loads agreement over time (:func:`lead_agreement_over_time`), which reads every rating."""
     project = access_project(request, slug, {Role.LEAD})
-    fingerprint = agreement_fingerprint(project=project)
-    overview = agreement_overview_get(project=project)
-    intervals = agreement_intervals_get(project=project, fingerprint=fingerprint)
+    overview = agreement_overview_read(project=project)
+    intervals = agreement_intervals_get(project=project, fingerprint=overview.fingerprint)
     context = {
         "project": project,
         "tab": "overview",
-        "progress": project_progress(project=project),
+        "progress": project_progress_read(project=project),
         "overview": overview,
         "intervals": intervals,
         "chart_data": overview.chart_data(intervals.results if intervals.current else None),
     }
     return render(request, "annotator/lead/overview.html", context)
+
+
+@login_required
+@require_GET
+def lead_agreement_over_time(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The over-time panel the overview loads after its first response (alpha on the first n annotations)."""
+    project = access_project(request, slug, {Role.LEAD})
+    points = agreement_over_time_get(project=project)
+    context = {"project": project, "over_time": over_time_chart_data(points), "loaded": True}
+    return render(request, "annotator/partials/_lead_over_time.html", context)
 
 
 @login_required

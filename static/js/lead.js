@@ -39,10 +39,11 @@
     });
   }
 
-  function overTimeChart(data) {
+  // Agreement over time reads every rating, so the page loads it after its first response (the over-time panel).
+  function overTimeChart() {
     var canvas = document.getElementById("agreement-time-chart");
-    var t = data.over_time;
-    if (!canvas || !t.n_annotations.length) return;
+    var t = readJson("lead-over-time-data");
+    if (!canvas || !t || !t.n_annotations.length || charts.overTime || typeof Chart === "undefined") return;
     var datasets = Object.keys(t.series).map(function (measure, i) {
       return {
         label: t.labels[measure], data: t.series[measure], borderColor: COLOURS[i % COLOURS.length],
@@ -79,11 +80,12 @@
     var data = readJson("lead-chart-data");
     if (!data || typeof Chart === "undefined") return;
     agreementChart(data);
-    overTimeChart(data);
+    overTimeChart();
   }
 
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", function (e) {
     if (e.target && e.target.id === "lead-intervals") updateIntervals();
+    if (e.target && e.target.id === "lead-over-time") overTimeChart();
   });
 })();

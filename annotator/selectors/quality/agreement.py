@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from annotator.models import Project
+from annotator.models import AgreementCounts, Project
+from annotator.selectors.agreement_cache import agreement_fingerprint
+from annotator.selectors.agreement_counts import agreement_counts_fingerprint, counts_basis, counts_basis_matches
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.quality.common import MEASURE_LABELS, counted_annotations, finite, project_likert_domain
@@ -23,6 +25,7 @@ from annotator.stats.agreement import (
     preference_direction,
     value_counts_from_long,
 )
+from annotator.stats.agreement_counts import overview_from_tallies
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,10 @@ class AgreementOverview:
     over_time: list[AgreementPoint]
     n_annotations: int
     n_rejected_excluded: int
+    from_counts: bool = False
+    """True when the figures came from the kept agreement counts rather than from the annotations."""
+    fingerprint: str = ""
+    """The agreement fingerprint of the data the figures describe (:func:`agreement_overview_read` only)."""
 
     def chart_data(self, intervals: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """What the page's charts draw (json_script): alpha per measure with its interval where known, over time."""
@@ -71,13 +78,19 @@ class AgreementOverview:
                 }
                 for r in self.rows
             ],
-            "over_time": {
-                "n_annotations": [p.n_annotations for p in self.over_time],
-                "until": [p.until.isoformat() if p.until else None for p in self.over_time],
-                "series": {r.measure: [p.alpha.get(r.measure) for p in self.over_time] for r in self.rows},
-                "labels": {r.measure: r.label for r in self.rows},
-            },
+            "over_time": over_time_chart_data(self.over_time),
         }
+
+
+def over_time_chart_data(points: Sequence[AgreementPoint]) -> dict[str, Any]:
+    """What the over-time chart draws (json_script): alpha per measure at each point."""
+    measures = list(points[0].alpha) if points else []
+    return {
+        "n_annotations": [p.n_annotations for p in points],
+        "until": [p.until.isoformat() if p.until else None for p in points],
+        "series": {m: [p.alpha.get(m) for p in points] for m in measures},
+        "labels": {m: MEASURE_LABELS.get(m, m) for m in measures},
+    }
 
 
 def _measure_inputs(
@@ -108,7 +121,7 @@ def agreement_over_time(
     one pass over the annotations plus ``points`` alphas per measure, not ``points`` passes.
     """
     n = len(frame)
-    if n == 0:
+    if n == 0 or points <= 0:
         return []
     # Integer time stamps: a tz-aware column's to_numpy() would box every value into a Timestamp object.
     submitted = pd.DatetimeIndex(frame["submitted_at"]).asi8
@@ -164,18 +177,7 @@ def agreement_overview_get(
     rows: list[AgreementRow] = []
     if len(counted):
         table = agreement_overview(counted, attributes, n_resamples=0, with_kappa=with_kappa, likert_domain=likert)
-        for measure, r in table.iterrows():
-            rows.append(
-                AgreementRow(
-                    measure=str(measure),
-                    label=MEASURE_LABELS.get(str(measure), str(measure)),
-                    level=str(r["level"]),
-                    alpha=finite(r["alpha"]),
-                    kappa=finite(r["kappa"]),
-                    n_units=int(r["n_units"]),
-                    n_values=int(r["n_values"]),
-                )
-            )
+        rows = _rows(table)
     over_time = agreement_over_time(counted, attributes, points=time_points, likert=likert) if len(counted) else []
     return AgreementOverview(
         attributes=attributes,
@@ -184,3 +186,53 @@ def agreement_overview_get(
         n_annotations=len(counted),
         n_rejected_excluded=len(frame) - len(counted),
     )
+
+
+def _rows(table: pd.DataFrame) -> list[AgreementRow]:
+    return [
+        AgreementRow(
+            measure=str(measure),
+            label=MEASURE_LABELS.get(str(measure), str(measure)),
+            level=str(r["level"]),
+            alpha=finite(r["alpha"]),
+            kappa=finite(r["kappa"]),
+            n_units=int(r["n_units"]),
+            n_values=int(r["n_values"]),
+        )
+        for measure, r in table.iterrows()
+    ]
+
+
+def agreement_overview_read(*, project: Project, with_kappa: bool = True) -> AgreementOverview:
+    """The overview's agreement figures (without the over-time series) from the kept agreement counts: a few
+    hundred numbers read, whatever the project's size. The same figures as :func:`agreement_overview_get`.
+
+    Every service that changes which annotations count keeps the counts in its own transaction, so they are read
+    as they are; ``fingerprint`` is theirs (the fingerprint of the data they describe). Without counts, or with
+    counts made on other attributes or another scale, the figures are computed from the annotations as
+    :func:`agreement_overview_get` does (``from_counts`` False) and the fingerprint is counted. A write that
+    bypasses the services is caught by ``manage.py agreement_counts`` and repaired by the intervals task.
+    """
+    row = AgreementCounts.objects.filter(project=project).first()
+    basis = counts_basis(project=project) if row is not None else None
+    if row is None or basis is None or not counts_basis_matches(row, basis):
+        computed = agreement_overview_get(project=project, with_kappa=with_kappa, time_points=0)
+        return replace(computed, fingerprint=agreement_fingerprint(project=project))
+    rows = _rows(overview_from_tallies(row.tallies, basis.specs, with_kappa=with_kappa)) if row.n_counted else []
+    return AgreementOverview(
+        attributes=basis.attributes,
+        rows=rows,
+        over_time=[],
+        n_annotations=row.n_counted,
+        n_rejected_excluded=row.n_rejected,
+        from_counts=True,
+        fingerprint=agreement_counts_fingerprint(row),
+    )
+
+
+def agreement_over_time_get(*, project: Project, points: int = 10) -> list[AgreementPoint]:
+    """Alpha of every measure as annotations arrived (see :func:`agreement_over_time`); computed from the
+    annotations, so the overview loads it after its first response."""
+    attributes = project_attribute_names(project=project)
+    counted = counted_annotations(annotation_frame(project=project, attributes=attributes))
+    return agreement_over_time(counted, attributes, points=points, likert=project_likert_domain(project))

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from annotator.models import Assignment, AssignmentStatus, Comparison, Project
+from annotator.models import (
+    AgreementCounts,
+    Assignment,
+    AssignmentStatus,
+    Comparison,
+    ComparisonAgreementCounts,
+    Project,
+)
 
 
 @dataclass(frozen=True)
@@ -83,4 +90,57 @@ def project_progress(*, project: Project) -> ProjectProgress:
         returned=returned,
         by_k=sorted(by_k.items()),
         overlap=project.overlap,
+    )
+
+
+def project_progress_read(*, project: Project) -> ProjectProgress:
+    """:func:`project_progress` from kept counts, in three index reads instead of a pass over every assignment.
+
+    Submitted and returned assignments per comparison come from the agreement counts (kept by the services that
+    change them), untouched comparisons from ``assignment_count`` (kept by triggers; the ``comparison_untouched``
+    index), and the few comparisons with extra annotators from the ``comparison_widened`` partial index. The same
+    figures; without agreement counts (never made for this project) it is :func:`project_progress`.
+    """
+    if not AgreementCounts.objects.filter(project=project).exists():
+        return project_progress(project=project)
+    c_table = Comparison._meta.db_table
+    r_table = ComparisonAgreementCounts._meta.db_table
+    # Only the two table names from _meta are put in; the project id is bound.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {c_table} WHERE project_id = %s), "  # noqa: S608 - see above
+            f"(SELECT COUNT(*) FROM {c_table} WHERE project_id = %s AND assignment_count = 0)",
+            [project.pk, project.pk],
+        )
+        comparisons, untouched = (int(x) for x in cursor.fetchone())
+        cursor.execute(
+            f"SELECT n_submitted, n_returned, COUNT(*) FROM {r_table} "  # noqa: S608 - see above
+            "WHERE project_id = %s GROUP BY n_submitted, n_returned",
+            [project.pk],
+        )
+        per_k = [(int(k), int(r), int(n)) for k, r, n in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT c.extra_annotators, COALESCE(r.n_submitted, 0) FROM {c_table} c "  # noqa: S608 - see above
+            f"LEFT JOIN {r_table} r ON r.comparison_id = c.id WHERE c.project_id = %s AND c.extra_annotators > 0",
+            [project.pk],
+        )
+        widened = [(int(e), int(k)) for e, k in cursor.fetchall()]
+    overlap = project.overlap
+    by_k: Counter[int] = Counter()
+    for k, _, n in per_k:
+        by_k[k] += n
+    by_k[0] += comparisons - sum(n for _, _, n in per_k)  # no counts kept: nothing submitted
+    # Complete: k >= overlap + extra. Count as if extra were 0, then correct the comparisons with extra annotators.
+    complete = sum(n for k, n in by_k.items() if k >= overlap)
+    complete += sum((k >= overlap + extra) - (k >= overlap) for extra, k in widened)
+    # Untouched: never assigned; never complete either, as the overlap is at least 1 (project_overlap_positive).
+    return ProjectProgress(
+        comparisons=comparisons,
+        complete=complete,
+        in_progress=comparisons - complete - untouched,
+        untouched=untouched,
+        annotations=sum(k * n for k, _, n in per_k),
+        returned=sum(r * n for _, r, n in per_k),
+        by_k=sorted((k, n) for k, n in by_k.items() if n),
+        overlap=overlap,
     )

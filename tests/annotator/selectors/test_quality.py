@@ -1,7 +1,7 @@
 import pytest
 
 from annotator.errors import ValidationFailed
-from annotator.models import Annotation, Assignment, AssignmentStatus, Review, Role
+from annotator.models import Annotation, Assignment, AssignmentStatus, Comparison, Review, Role
 from annotator.selectors.annotations import annotation_frame
 from annotator.selectors.quality.agreement import agreement_over_time, agreement_overview_get
 from annotator.selectors.quality.annotators import annotator_annotations, annotator_table
@@ -10,9 +10,10 @@ from annotator.selectors.quality.disagreements import (
     disagreement_filter_choices,
     disagreement_queue,
 )
-from annotator.selectors.quality.progress import project_progress
+from annotator.selectors.quality.progress import project_progress, project_progress_read
 from annotator.selectors.quality.rules import aggregation_rule_preview
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
+from annotator.services.agreement_counts import agreement_counts_rebuild
 from annotator.services.reviews import review_decide
 from tests.annotator.selectors.quality_data import annotate, simulated_project
 from tests.factories import ComparisonFactory, ProjectFactory, member
@@ -47,6 +48,26 @@ def test_progress_counts_complete_in_progress_and_untouched(project, django_asse
     assert (progress.comparisons, progress.complete, progress.in_progress, progress.untouched) == (4, 1, 2, 1)
     assert progress.by_k == [(0, 1), (1, 1), (3, 2)]
     assert (progress.annotations, progress.returned) == (7, 1)
+
+
+def test_progress_from_the_kept_counts_equals_the_count_over_assignments(project, django_assert_num_queries) -> None:
+    people = [member(project) for _ in range(4)]
+    done, started, widened, _untouched, skipped_only = (ComparisonFactory(project=project) for _ in range(5))
+    for person in people[:3]:
+        annotate(done, person)
+        annotate(widened, person)
+    Comparison.objects.filter(pk=widened.pk).update(extra_annotators=2)
+    annotate(started, people[0])
+    Assignment.objects.create(comparison=started, annotator=people[1])  # reserved
+    Assignment.objects.create(comparison=skipped_only, annotator=people[3], status=AssignmentStatus.SKIPPED)
+    returned = annotate(started, people[2]).assignment
+    Assignment.objects.filter(pk=returned.pk).update(status=AssignmentStatus.RETURNED)
+    agreement_counts_rebuild(project=project)
+
+    with django_assert_num_queries(4):  # counts exist?, totals, per (submitted, returned), widened comparisons
+        progress = project_progress_read(project=project)
+    assert progress == project_progress(project=project)
+    assert (progress.complete, progress.in_progress, progress.untouched, progress.returned) == (1, 3, 1, 1)
 
 
 # --- agreement, against a known truth ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import Annotation, Assignment, AssignmentStatus, Membership
+from annotator.services.agreement_counts import agreement_counts_rebuild
 from annotator.services.assignments import annotation_submit, assignment_claim_next, assignment_skip
 from annotator.shown_terms import shown_from_response_terms
 from tests.factories import ComparisonFactory, ProjectFactory, member
@@ -214,10 +215,12 @@ def test_a_failed_submission_changes_nothing() -> None:
 
 def test_submit_is_a_handful_of_queries(django_assert_max_num_queries) -> None:
     a, annotator = _setup()
+    agreement_counts_rebuild(project=a.comparison.project)  # the project's agreement counts exist
     ratings = _ratings(a)
     # comparison lock (with the membership check), attributes, status update, insert, first-k annotations
-    # (+ savepoint and release)
-    with django_assert_max_num_queries(7):
+    # (+ savepoint and release); the agreement counts: their lock, the attributes' scale, the comparison's current
+    # annotations, reviews and assignment statuses, its kept counts, their two writes
+    with django_assert_max_num_queries(15):
         _submit(a, annotator, ratings_shown=ratings)
 
 

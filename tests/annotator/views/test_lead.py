@@ -10,7 +10,10 @@ from django.test import Client
 from django.urls import reverse
 
 from annotator.models import AggregationRule, Assignment, AssignmentStatus, Review, Role
+from annotator.selectors.agreement_cache import agreement_fingerprint
+from annotator.selectors.quality.agreement import agreement_overview_get, agreement_overview_read
 from annotator.services.aggregation_rules import aggregation_rule_version_create
+from annotator.services.agreement_counts import agreement_counts_rebuild
 from annotator.services.agreement_intervals import agreement_intervals_compute, agreement_intervals_request
 from annotator.tasks import agreement_intervals_task
 from tests.annotator.selectors.quality_data import annotate, simulated_project
@@ -19,7 +22,14 @@ from tests.factories import ComparisonFactory, ProjectFactory, member
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
-PAGES = ["lead_overview", "lead_annotators", "lead_disagreements", "lead_rules", "lead_intervals"]
+PAGES = [
+    "lead_overview",
+    "lead_annotators",
+    "lead_disagreements",
+    "lead_rules",
+    "lead_intervals",
+    "lead_agreement_over_time",
+]
 
 
 def _client(user) -> Client:
@@ -87,7 +97,7 @@ def test_review_and_detail_are_refused_to_non_leads_and_across_projects(project,
 
 def test_overview_shows_progress_agreement_and_chart_data(project, lead, django_assert_max_num_queries) -> None:
     client = _client(lead)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):  # no agreement counts kept yet: computed from the annotations
         response = client.get(_url("lead_overview", project))
     assert response.status_code == 200
     html = response.content.decode()
@@ -99,8 +109,38 @@ def test_overview_shows_progress_agreement_and_chart_data(project, lead, django_
     assert measures[:5] == ["helpfulness", "correctness", "coherence", "complexity", "verbosity"]
     assert "preference_strength" in measures
     assert all(m["ci_low"] is None for m in data["measures"])
-    assert len(data["over_time"]["n_annotations"]) == 10
     assert "Compute intervals" in html
+    # Agreement over time reads every rating: the page loads it after its first response.
+    assert data["over_time"]["n_annotations"] == []
+    assert f'hx-get="{_url("lead_agreement_over_time", project)}" hx-trigger="load"' in html
+
+
+def test_overview_figures_come_from_the_kept_counts_and_equal_the_computed_ones(
+    project, lead, django_assert_max_num_queries
+) -> None:
+    agreement_counts_rebuild(project=project)
+    overview = agreement_overview_read(project=project)
+    assert overview.from_counts
+    assert overview.fingerprint == agreement_fingerprint(project=project)
+    client = _client(lead)
+    with django_assert_max_num_queries(13):  # whatever the project's size
+        html = client.get(_url("lead_overview", project)).content.decode()
+    data = json.loads(html.split('id="lead-chart-data" type="application/json">')[1].split("</script>")[0])
+    expected = agreement_overview_get(project=project, time_points=0)
+    assert [(m["measure"], m["alpha"], m["kappa"]) for m in data["measures"]] == [
+        (r.measure, r.alpha, r.kappa) for r in expected.rows
+    ]
+
+
+@pytest.mark.parametrize("headers", [{}, HX])
+def test_the_over_time_panel_carries_the_series(project, lead, headers) -> None:
+    response = _client(lead).get(_url("lead_agreement_over_time", project), **headers)
+    assert response.status_code == 200
+    html = response.content.decode()
+    data = json.loads(html.split('id="lead-over-time-data" type="application/json">')[1].split("</script>")[0])
+    assert len(data["n_annotations"]) == 10
+    assert list(data["series"])[:5] == ["helpfulness", "correctness", "coherence", "complexity", "verbosity"]
+    assert "hx-get" not in html  # loaded: nothing more to fetch
 
 
 def test_overview_shows_cached_intervals_once_computed(project, lead, monkeypatch) -> None:
