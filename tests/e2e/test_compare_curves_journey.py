@@ -39,7 +39,7 @@ def _series(page: Page, canvas_id: str) -> list[int]:
     return page.evaluate(f"() => Chart.getChart('{canvas_id}').data.datasets.map(d => d.data.length)")
 
 
-def test_compare_page_overlays_the_jobs_curves(page: Page, live_server: Any) -> None:
+def test_compare_page_overlays_the_jobs_curves(page: Page, csp_violations: list[str], live_server: Any) -> None:
     project = ProjectFactory(slug="cmp")
     member(project, Role.RESEARCHER, username="res")
     first, second = ready_snapshot(project, comparisons=5), ready_snapshot(project, comparisons=5)
@@ -67,5 +67,5 @@ def test_compare_page_overlays_the_jobs_curves(page: Page, live_server: Any) -> 
     assert labels[0].endswith("Scaled Bradley-Terry")  # best accuracy first, as in the table
     expect(page.locator("#compare-loss-chart")).to_have_attribute("data-series", "2")
 
-    violations = axe_violations(page)
+    violations = axe_violations(page, csp_violations)
     assert violations == [], describe(violations)
