@@ -9,9 +9,9 @@ It logs in as the three demo users and writes:
 
 * ``annotate.png`` (1400×900): the annotator's page with a claimed comparison (it claims one, as a person would);
 * ``lead-overview.png`` (1300×900): the lead's overview once both charts are drawn;
-* ``training-job.png`` (1300×900): the newest succeeded training job's page. Where the demo has none, it cuts a
-  snapshot and launches a short Scaled-BT job first, and waits for the demo's worker to finish it (a minute or two
-  on a CPU).
+* ``training-job.png`` (1300×900): the newest succeeded training job's page. Where the demo has none (or with
+  ``--new-job``), it cuts a snapshot and launches a short Scaled-BT job first (5 epochs of the demo's annotated
+  pairs, about 20 steps), and waits for the demo's worker to finish it (minutes on a CPU).
 
 The PNGs are re-compressed at zlib level 9 (pixels unchanged). Chromium is Debian's (``CHROMIUM_PATH`` or
 ``chromium`` on the PATH), as for the browser tests.
@@ -90,17 +90,19 @@ def _train_a_job(page: Page, url: str) -> None:
     page.select_option("#id_snapshot", snapshot)
     page.select_option("#id_objective", "scaled_bt")
     page.locator(".jobs-hyper summary").click()
+    page.fill("#id_epochs", "5")
     page.fill("#id_max_steps", "40")
     page.fill("#id_batch_size", "8")
     page.fill("#id_max_length", "256")
     page.get_by_role("button", name="Launch training").click()
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
     expect(page.locator("#job-status .job-status")).to_have_text(re.compile("Succeeded"), timeout=JOB_WAIT_MS)
+    page.goto(page.url)  # again, without the "queued" message
 
 
-def training_job(browser: Browser, url: str, out: Path) -> None:
+def training_job(browser: Browser, url: str, out: Path, *, new_job: bool = False) -> None:
     page = _log_in(browser, url, "researcher", f"/p/{SLUG}/jobs/", PAGE_VIEWPORT)
-    path = _succeeded_job_path(page)
+    path = None if new_job else _succeeded_job_path(page)
     if path is None:
         _train_a_job(page, url)
     else:
@@ -138,6 +140,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the running demo's address")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img", help="where the PNGs go")
+    parser.add_argument("--new-job", action="store_true", help="train a fresh job even where one succeeded")
     args = parser.parse_args()
     url = args.url.rstrip("/")
     chromium = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -150,7 +153,7 @@ def main() -> int:
         try:
             annotate(browser, url, args.out)
             lead_overview(browser, url, args.out)
-            training_job(browser, url, args.out)
+            training_job(browser, url, args.out, new_job=args.new_job)
         finally:
             browser.close()
     return 0
