@@ -145,15 +145,18 @@ class MembershipAddForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
 
 
-class MemberCreateForm(forms.Form):
-    """A new account for a new member; they get a one-time link to choose their password.
+class MemberInviteForm(forms.Form):
+    """A member invited by e-mail: an existing account with that address, or a new one (named ``username``, or
+    after the address) that gets a one-time link to choose its password.
 
     Prefixed ``new`` so that it sits beside :class:`MembershipAddForm` on one page without clashing ids.
     """
 
     prefix = "new"
-    username = forms.CharField(max_length=150)
     email = forms.EmailField(label="E-mail")
+    username = forms.CharField(
+        max_length=150, required=False, label="Username (new accounts)", help_text="Empty: taken from the e-mail."
+    )
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
 
 

@@ -1,9 +1,14 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from annotator.api.permissions import ApiDocsAccess
+from config.settings.csp import API_DOCS_CSP_UPDATE
+
+# The API documentation pages are the only ones whose styles are inline (config/settings/csp.py says why).
+docs_styles = csp_update(API_DOCS_CSP_UPDATE)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -20,13 +25,15 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script as a file of its own (no inline script, see CSP).
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[ApiDocsAccess]),
+        docs_styles(SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[ApiDocsAccess])),
         name="api-docs",
     ),
     path(
         "api/redoc/",
-        SpectacularRedocView.as_view(
-            url_name="api-schema", template_name="api/redoc.html", permission_classes=[ApiDocsAccess]
+        docs_styles(
+            SpectacularRedocView.as_view(
+                url_name="api-schema", template_name="api/redoc.html", permission_classes=[ApiDocsAccess]
+            )
         ),
         name="api-redoc",
     ),

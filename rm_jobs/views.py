@@ -31,6 +31,7 @@ from rm_jobs.selectors.jobs import (
     job_evaluations,
     ready_snapshots,
     training_job_comparison,
+    training_job_curves,
     training_job_in_project,
     training_job_list,
     training_job_series,
@@ -292,9 +293,11 @@ def evaluation_review(request: HtmxHttpRequest, slug: str, job_id: int, evaluati
 @login_required
 @require_GET
 def jobs_compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """Succeeded jobs side by side on one snapshot's validation split (the paper's table of objectives)."""
+    """Succeeded jobs side by side on one snapshot's validation split (the paper's table of objectives), with their
+    loss and validation-accuracy curves overlaid."""
     project = access_project(request, slug, JOB_ROLES)
     raw = request.GET.get("snapshot", "")
     table = training_job_comparison(project=project, snapshot_id=int(raw) if raw.isdigit() else None)
-    context = {"project": project, "table": table}
+    curves = training_job_curves(jobs=[row.job for row in table.rows])
+    context = {"project": project, "table": table, "curves": curves}
     return render_page(request, "rm_jobs/compare.html", "rm_jobs/partials/_compare_table.html", context)

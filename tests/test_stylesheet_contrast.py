@@ -55,3 +55,12 @@ def test_notices_and_badges_meet_aa(selector: str) -> None:
 @pytest.mark.parametrize("selector", [".warning", ".muted", ".error, .errorlist"])
 def test_coloured_text_meets_aa_on_the_page_backgrounds(selector: str, background: str) -> None:
     assert contrast(_declarations(selector)["color"], background) >= 4.5
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [".md pre .k, .md pre .kn, .md pre .kd", ".md pre .s, .md pre .s1, .md pre .s2",
+     ".md pre .c, .md pre .c1, .md pre .cm", ".md pre .nf, .md pre .nc", ".md pre .mi, .md pre .mf"],
+)  # fmt: skip
+def test_highlighted_code_meets_aa_on_the_code_background(selector: str) -> None:
+    assert contrast(_declarations(selector)["color"], _declarations(".md pre")["background"]) >= 4.5

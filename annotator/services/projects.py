@@ -10,6 +10,7 @@ called after the caller checked that the user leads the project (``project_get_f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -314,17 +315,9 @@ def user_set_password_link(*, user: User, site_url: str) -> str:
     return site_url.rstrip("/") + path
 
 
-@transaction.atomic
-def membership_create_user(
-    *, project: Project, username: str, email: str, role: str, invited_by: User, site_url: str
-) -> Membership:
-    """Create an account for a new member with ``role`` in ``project`` and e-mail them a set-password link.
-
-    The account has no usable password until the link is used; the mail leaves only once the account is committed
-    (through Django's mail backend: the console in the demo, locmem in tests).
-    """
+def _new_member_errors(*, username: str, email: str) -> dict[str, str]:
+    """What keeps ``username`` and ``email`` from naming a new account (both stripped already)."""
     errors: dict[str, str] = {}
-    username, email = (username or "").strip(), (email or "").strip()
     try:
         User.username_validator(username)
     except ValidationError:
@@ -339,10 +332,23 @@ def membership_create_user(
     else:
         if User.objects.filter(email__iexact=email).exists():
             errors["email"] = "A user with this e-mail address exists; add them by username instead."
-    if role not in Role.values:
-        errors["role"] = f"Choose one of {', '.join(Role.values)}."
-    if errors:
-        raise _fields_error(errors)
+    return errors
+
+
+def _role_errors(role: str) -> dict[str, str]:
+    return {} if role in Role.values else {"role": f"Choose one of {', '.join(Role.values)}."}
+
+
+def _mail_on_commit(*, subject: str, body: str, to: str) -> None:
+    """Send once the caller's transaction commits (never for a write that was rolled back)."""
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to]))
+
+
+def _new_member_create(
+    *, project: Project, username: str, email: str, role: str, invited_by: User, site_url: str
+) -> Membership:
+    """The account without a usable password, its membership, and the mail with its set-password link (checked
+    input; the caller holds the transaction)."""
     user = User(username=username, email=email)
     user.set_unusable_password()
     user.save()
@@ -352,8 +358,84 @@ def membership_create_user(
         f"{invited_by.get_username()} added you to the Prefstack project {project.name!r} as {role}.\n\n"
         f"Your username is {username}. Choose your password here (the link works once):\n{link}\n"
     )
-    subject = f"Prefstack: you were added to {project.name}"
-    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))
+    _mail_on_commit(subject=f"Prefstack: you were added to {project.name}", body=body, to=email)
+    return membership
+
+
+@transaction.atomic
+def membership_create_user(
+    *, project: Project, username: str, email: str, role: str, invited_by: User, site_url: str
+) -> Membership:
+    """Create an account for a new member with ``role`` in ``project`` and e-mail them a set-password link.
+
+    The account has no usable password until the link is used; the mail leaves only once the account is committed
+    (through Django's mail backend: the console in the demo, locmem in tests).
+    """
+    username, email = (username or "").strip(), (email or "").strip()
+    errors = _new_member_errors(username=username, email=email) | _role_errors(role)
+    if errors:
+        raise _fields_error(errors)
+    return _new_member_create(
+        project=project, username=username, email=email, role=role, invited_by=invited_by, site_url=site_url
+    )
+
+
+def _username_from_email(email: str) -> str:
+    """A free username made from the address's local part (``ann.lee@x.org`` -> ``ann.lee``, then ``ann.lee2`` …)."""
+    base = re.sub(r"[^\w.@+-]", "", email.split("@", 1)[0])[:140] or "member"
+    candidate, suffix = base, 1
+    while User.objects.filter(username__iexact=candidate).exists():
+        suffix += 1
+        candidate = f"{base}{suffix}"
+    return candidate
+
+
+@transaction.atomic
+def membership_invite(
+    *, project: Project, email: str, role: str, invited_by: User, site_url: str, username: str = ""
+) -> Membership:
+    """Make the person at ``email`` a member with ``role`` in ``project`` and tell them by e-mail.
+
+    An existing account with that address (case-insensitive) gets the role and a notice with the project's link
+    (plus a fresh set-password link if it never chose a password). An unknown address gets a new account, named
+    ``username`` or after the address, as :func:`membership_create_user` makes it: no usable password, a one-time
+    set-password link by mail. The mail leaves only once the membership is committed.
+    """
+    email, username = (email or "").strip(), (username or "").strip()
+    errors = _role_errors(role)
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = "Give a valid e-mail address."
+        raise _fields_error(errors) from None
+    users = list(User.objects.filter(email__iexact=email).order_by("pk")[:2])
+    if not users:
+        username = username or _username_from_email(email)
+        errors |= _new_member_errors(username=username, email=email)
+        if errors:
+            raise _fields_error(errors)
+        return _new_member_create(
+            project=project, username=username, email=email, role=role, invited_by=invited_by, site_url=site_url
+        )
+    if len(users) > 1:
+        errors["email"] = "Several accounts use this e-mail address; add the member by username instead."
+    user = users[0]
+    if username and username != user.get_username():
+        errors["username"] = f"This e-mail address belongs to {user.get_username()}; leave the username empty."
+    if not errors and Membership.objects.filter(project=project, user=user, role=role).exists():
+        errors["email"] = f"{user.get_username()} ({email}) already holds the {role} role here."
+    if errors:
+        raise _fields_error(errors)
+    membership: Membership = Membership.objects.create(project=project, user=user, role=role)
+    project_url = site_url.rstrip("/") + reverse("annotator:project", kwargs={"slug": project.slug})
+    body = (
+        f"{invited_by.get_username()} added you to the Prefstack project {project.name!r} as {role}.\n\n"
+        f"Sign in as {user.get_username()} and open it here:\n{project_url}\n"
+    )
+    if not user.has_usable_password():
+        link = user_set_password_link(user=user, site_url=site_url)
+        body += f"\nYou have not chosen a password yet. Choose it here (the link works once):\n{link}\n"
+    _mail_on_commit(subject=f"Prefstack: you were added to {project.name}", body=body, to=user.email)
     return membership
 
 

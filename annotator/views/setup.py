@@ -22,7 +22,7 @@ from annotator.forms import (
     AttributeForm,
     GoldForm,
     ImportForm,
-    MemberCreateForm,
+    MemberInviteForm,
     MembershipAddForm,
     ProjectCreateForm,
     ProjectSettingsForm,
@@ -208,10 +208,11 @@ def setup_attributes(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """Members by role; POST ``action`` = ``add`` (username, role) or ``remove`` (``membership`` = its id)."""
+    """Members by role; POST ``action`` = ``add`` (username, role), ``invite`` (e-mail, role, optional username for
+    a new account) or ``remove`` (``membership`` = its id)."""
     project = access_project(request, slug, {Role.LEAD})
     form = MembershipAddForm()
-    create_form = MemberCreateForm()
+    invite_form = MemberInviteForm()
     notice = ""
     error = ""
     if request.method == "POST":
@@ -223,23 +224,22 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                 error = exc.message
             else:
                 notice = f"{membership.user} is no longer {membership.role} here."
-        elif request.POST.get("action") == "create":
-            create_form = MemberCreateForm(request.POST)
-            if create_form.is_valid():
+        elif request.POST.get("action") == "invite":
+            invite_form = MemberInviteForm(request.POST)
+            if invite_form.is_valid():
                 try:
-                    created = project_services.membership_create_user(
+                    invited = project_services.membership_invite(
                         project=project,
                         invited_by=request_user(request),
                         site_url=request.build_absolute_uri("/"),
-                        **create_form.cleaned_data,
+                        **invite_form.cleaned_data,
                     )
                 except ValidationFailed as exc:
-                    add_service_errors(create_form, exc)
+                    add_service_errors(invite_form, exc)
                 else:
-                    notice = (
-                        f"{created.user} added as {created.role}; a set-password link went to {created.user.email}."
-                    )
-                    create_form = MemberCreateForm()
+                    told = "a set-password link" if not invited.user.has_usable_password() else "a notice"
+                    notice = f"{invited.user} added as {invited.role}; {told} went to {invited.user.email}."
+                    invite_form = MemberInviteForm()
         else:
             form = MembershipAddForm(request.POST)
             if form.is_valid():
@@ -250,7 +250,7 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                 else:
                     notice = f"{added.user} added as {added.role}."
                     form = MembershipAddForm()
-        if not _is_htmx(request) and not error and not form.is_bound and not create_form.is_bound:
+        if not _is_htmx(request) and not error and not form.is_bound and not invite_form.is_bound:
             messages.success(request, notice)
             return redirect(_setup_url("setup_members", project))
     memberships = membership_list(project=project)
@@ -258,13 +258,13 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "project": project,
         "tab": "members",
         "form": form,
-        "create_form": create_form,
+        "invite_form": invite_form,
         "memberships": memberships,
         "notice": notice,
         "error": error,
         "lead_count": sum(1 for m in memberships if m.role == Role.LEAD),
     }
-    refused = form.is_bound or create_form.is_bound  # a bound form is only left after it was refused
+    refused = form.is_bound or invite_form.is_bound  # a bound form is only left after it was refused
     return render_page(
         request,
         "annotator/setup/members.html",

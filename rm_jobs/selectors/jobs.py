@@ -63,21 +63,22 @@ class MetricPoint(TypedDict):
     learning_rate: float | None
 
 
+METRIC_FIELDS = ("id", "stage", "step", "split", "epoch", "loss", "accuracy", "tokens_per_s", "learning_rate")
+
+
 def training_job_metrics(*, job: TrainingJob, after_id: int = 0) -> list[MetricPoint]:
     """The job's metric points in order (``after_id``: only newer ones, for live polling)."""
     rows = JobMetric.objects.filter(job=job, id__gt=after_id).order_by("stage", "step", "id")
-    return list(
-        rows.values("id", "stage", "step", "split", "epoch", "loss", "accuracy", "tokens_per_s", "learning_rate")
-    )
+    return list(rows.values(*METRIC_FIELDS))
 
 
-def training_job_series(*, job: TrainingJob) -> dict[str, Any]:
-    """The chart's data: one global x (steps across stages) with train loss/accuracy and validation points."""
-    points = training_job_metrics(job=job)
-    offsets: dict[int, int] = {}
+def _metric_series(points: list[MetricPoint]) -> dict[str, list[dict[str, float | None]]]:
+    """Train loss/accuracy and validation points on one global x: steps counted across stages (a second stage's
+    step 1 follows the first stage's last step)."""
     last_by_stage: dict[int, int] = {}
     for p in points:
         last_by_stage[p["stage"]] = max(last_by_stage.get(p["stage"], 0), p["step"])
+    offsets: dict[int, int] = {}
     running = 0
     for stage in sorted(last_by_stage):
         offsets[stage] = running
@@ -90,6 +91,12 @@ def training_job_series(*, job: TrainingJob) -> dict[str, Any]:
             series[f"{prefix}loss"].append({"x": x, "y": p["loss"]})
         if p["accuracy"] is not None:
             series[f"{prefix}accuracy"].append({"x": x, "y": p["accuracy"]})
+    return series
+
+
+def training_job_series(*, job: TrainingJob) -> dict[str, Any]:
+    """The chart's data: one global x (steps across stages) with train loss/accuracy and validation points."""
+    points = training_job_metrics(job=job)
     return {
         "job": job.id,
         "status": job.status,
@@ -97,9 +104,33 @@ def training_job_series(*, job: TrainingJob) -> dict[str, Any]:
         "total_steps": job.total_steps,
         "stage": job.stage,
         "stages": len(job.config.get("stages", [])) or 1,
-        "series": series,
+        "series": _metric_series(points),
         "last_id": points[-1]["id"] if points else 0,
     }
+
+
+class JobCurves(TypedDict):
+    """One job's curves on the comparison page: train loss per step and validation accuracy per evaluation."""
+
+    job: int
+    label: str
+    loss: list[dict[str, float | None]]
+    val_accuracy: list[dict[str, float | None]]
+
+
+def training_job_curves(*, jobs: list[TrainingJob]) -> list[JobCurves]:
+    """The loss and validation-accuracy curves of ``jobs``, in their order, for overlaying (one query)."""
+    points: dict[int, list[MetricPoint]] = {job.id: [] for job in jobs}
+    rows = JobMetric.objects.filter(job__in=list(points)).order_by("job_id", "stage", "step", "id")
+    for row in rows.values("job_id", *METRIC_FIELDS):
+        job_id = row.pop("job_id")
+        points[job_id].append(row)  # type: ignore[arg-type]  # the same keys as MetricPoint
+    curves: list[JobCurves] = []
+    for job in jobs:
+        series = _metric_series(points[job.id])
+        label = f"#{job.id} {job.get_objective_display()}"
+        curves.append(JobCurves(job=job.id, label=label, loss=series["loss"], val_accuracy=series["val_accuracy"]))
+    return curves
 
 
 def job_evaluations(*, job: TrainingJob) -> QuerySet[Evaluation]:

@@ -1,4 +1,4 @@
-"""In headless Chromium, under the CSP: a lead creates a project from the home page, creates a member who sets a
+"""In headless Chromium, under the CSP: a lead creates a project from the home page, invites a new member who sets a
 password through the mailed one-time link, tunes an aggregation rule and finds it in the snapshot form; a
 researcher scores responses on a finished job's page."""
 
@@ -38,12 +38,12 @@ def test_lead_creates_a_project_a_member_and_a_rule(page: Page, live_server: Any
     project = Project.objects.get(slug="chat")
     ComparisonFactory(project=project)
 
-    # A member without an account: created here, with a one-time link by e-mail.
+    # A member without an account: invited by e-mail, so created here, with a one-time link by e-mail.
     page.goto(f"{live_server.url}/p/chat/settings/members/")
     page.fill("input[name=new-username]", "ann")
     page.fill("input[name=new-email]", "ann@example.org")
     page.select_option("select[name=new-role]", "annotator")
-    page.get_by_role("button", name="Create and send link").click()
+    page.get_by_role("button", name="Invite").click()
     expect(page.locator("tr[data-member=ann]")).to_be_visible()
     link = re.search(r"https?://\S+/accounts/reset/\S+/", mail.outbox[-1].body)
     assert link, mail.outbox[-1].body

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -7,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from annotator.demo.validation import VALIDATION_PAIRS, validation_jsonl
 from annotator.models import Role
 from annotator.selectors.projects import project_find, project_roles
 from annotator.services.aggregation_rules import aggregation_rules_ensure_defaults
@@ -21,7 +23,10 @@ DEMO_USERS = {"annotator": Role.ANNOTATOR, "lead": Role.LEAD, "researcher": Role
 
 
 class Command(BaseCommand):
-    help = "Create the demo project (66 original comparisons, CC-BY-4.0), one user per role, and simulated work."
+    help = (
+        f"Create the demo project (66 original comparisons, CC-BY-4.0, and {VALIDATION_PAIRS} generated validation "
+        "comparisons with their labels), one user per role, and simulated work."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-simulation", action="store_true", help="Leave every comparison unannotated.")
@@ -48,6 +53,10 @@ class Command(BaseCommand):
             aggregation_rules_ensure_defaults()
             if created_project:
                 comparisons_import(project=project, source=str(DEMO_DIR / "comparisons.jsonl"), fmt="prefstack")
+                # A validation split large enough for a model's accuracy interval to be narrow (see the module).
+                generated = io.BytesIO(validation_jsonl())
+                generated.name = "demo-validation.jsonl"  # the importer tells the container from the name
+                comparisons_import(project=project, source=generated, fmt="prefstack")
         if created_project and not options["no_simulation"]:
             # Six simulated annotators do part of the work, so the lead's pages have something to show and the
             # demo annotator still finds open comparisons.

@@ -1,4 +1,5 @@
-"""Projects from the home page, and members a lead creates with a one-time set-password link mailed to them."""
+"""Projects from the home page, and members a lead invites by e-mail: an existing account gets the role and a
+notice; an unknown address gets a new account with a one-time set-password link mailed to it."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def test_a_lead_creates_a_member_who_sets_a_password_through_the_link_once(
     lead = _client(member(project, Role.LEAD))
     url = reverse("annotator:setup_members", kwargs={"slug": project.slug})
     assert 'name="new-email"' in lead.get(url).content.decode()
-    data = {"action": "create", "new-username": "ann", "new-email": "ann@example.org", "new-role": "annotator"}
+    data = {"action": "invite", "new-username": "ann", "new-email": "ann@example.org", "new-role": "annotator"}
     with django_capture_on_commit_callbacks(execute=True):
         response = lead.post(url, data, **headers)
     assert response.status_code == (200 if headers else 302)
@@ -68,7 +69,7 @@ def test_bad_member_creation_is_shown_in_place_and_sends_nothing(
     UserFactory(username="taken")
     lead = _client(member(project, Role.LEAD))
     url = reverse("annotator:setup_members", kwargs={"slug": project.slug})
-    data = {"action": "create", "new-username": "taken", "new-email": "nope", "new-role": "annotator"}
+    data = {"action": "invite", "new-username": "taken", "new-email": "nope", "new-role": "annotator"}
     with django_capture_on_commit_callbacks(execute=True):
         response = lead.post(url, data)
     assert response.status_code == 400
@@ -84,6 +85,46 @@ def test_bad_member_creation_is_shown_in_place_and_sends_nothing(
 def test_only_leads_create_members() -> None:
     project: Project = ProjectFactory()
     url = reverse("annotator:setup_members", kwargs={"slug": project.slug})
-    data = {"action": "create", "new-username": "ann", "new-email": "ann@example.org", "new-role": "lead"}
+    data = {"action": "invite", "new-username": "ann", "new-email": "ann@example.org", "new-role": "lead"}
     assert _client(member(project, Role.RESEARCHER)).post(url, data).status_code == 403
     assert not User.objects.filter(username="ann").exists()
+
+
+@pytest.mark.parametrize("headers", [{}, HX])
+def test_a_lead_invites_an_existing_user_by_email_who_is_told(
+    headers: dict[str, str], mailoutbox: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    project = ProjectFactory(name="Chat ratings")
+    UserFactory(username="bea", email="Bea@Example.org")
+    lead = _client(member(project, Role.LEAD, username="boss"))
+    url = reverse("annotator:setup_members", kwargs={"slug": project.slug})
+    data = {"action": "invite", "new-email": "bea@example.org", "new-role": "researcher"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = lead.post(url, data, **headers)
+    assert response.status_code == (200 if headers else 302)
+    if headers:
+        assert "bea added as researcher; a notice went to Bea@Example.org." in response.content.decode()
+    assert Membership.objects.filter(project=project, user__username="bea", role=Role.RESEARCHER).exists()
+    assert User.objects.filter(email__iexact="bea@example.org").count() == 1  # no second account
+    (mail,) = mailoutbox
+    assert mail.to == ["Bea@Example.org"]
+    assert "boss added you to the Prefstack project 'Chat ratings' as researcher." in mail.body
+    assert f"http://testserver/p/{project.slug}/" in mail.body
+    assert "/accounts/reset/" not in mail.body  # she has a password already
+
+
+def test_inviting_a_member_again_or_a_bad_address_is_refused_in_place(
+    mailoutbox: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    project = ProjectFactory()
+    bea = member(project, Role.ANNOTATOR, username="bea", email="bea@example.org")
+    lead = _client(member(project, Role.LEAD))
+    url = reverse("annotator:setup_members", kwargs={"slug": project.slug})
+    with django_capture_on_commit_callbacks(execute=True):
+        again = lead.post(url, {"action": "invite", "new-email": "bea@example.org", "new-role": "annotator"})
+        invalid = lead.post(url, {"action": "invite", "new-email": "bea@", "new-role": "annotator"})
+    assert again.status_code == invalid.status_code == 400
+    assert "bea (bea@example.org) already holds the annotator role here." in again.content.decode()
+    assert "Enter a valid email address." in invalid.content.decode()
+    assert mailoutbox == []
+    assert Membership.objects.filter(user=bea).count() == 1

@@ -3,13 +3,15 @@ download, evaluations and review, the comparison table; annotators 403, non-memb
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from annotator.models import Role
-from rm_jobs.models import JobStatus, ReviewRequest, TrainingJob
+from rm_jobs.models import JobMetric, JobStatus, ReviewRequest, TrainingJob
 from tests.factories import UserFactory, member
 from tests.rm_jobs.conftest import succeeded_job
 from tests.rm_jobs.views.conftest import HX
@@ -137,11 +139,24 @@ def test_compare_page(web, project, snapshot, trained_model, django_assert_max_n
     jobs = [
         succeeded_job(snapshot, trained_model, objective=o, accuracy=a) for o, a in (("bt", 0.6), ("scaled_bt", 0.9))
     ]
-    with django_assert_max_num_queries(8):
+    JobMetric.objects.bulk_create(
+        [JobMetric(job=jobs[0], step=s, loss=1.0 / s) for s in (1, 2)]
+        + [JobMetric(job=jobs[1], step=2, split="validation", accuracy=0.8)]
+    )
+    with django_assert_max_num_queries(9):
         html = web.get(f"/p/{project.slug}/jobs/compare/").content.decode()
     assert html.index(f"#{jobs[1].id}") < html.index(f"#{jobs[0].id}")  # best accuracy first
     assert "Scaled Bradley-Terry" in html
     assert "0.900" in html
+    # The curves of both jobs, best first, for the overlaid charts (static/js/compare.js reads this block).
+    data = re.search(r'<script id="compare-curves" type="application/json">(.*?)</script>', html)
+    assert data is not None
+    curves = json.loads(data.group(1))
+    assert [c["job"] for c in curves] == [jobs[1].id, jobs[0].id]
+    assert curves[0]["val_accuracy"] == [{"x": 2, "y": 0.8}]
+    assert curves[1]["loss"] == [{"x": 1, "y": 1.0}, {"x": 2, "y": 0.5}]
+    assert 'id="compare-loss-chart"' in html
+    assert 'id="compare-accuracy-chart"' in html
     partial = web.get(f"/p/{project.slug}/jobs/compare/?snapshot={snapshot.id}", **HX).content.decode()
     assert partial.startswith('<div id="compare-table">')
 
