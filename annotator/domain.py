@@ -144,3 +144,25 @@ class Turn:
 
     role: Role
     content: str
+
+
+# --- HelpSteer3 task types (Wang et al. 2025, arXiv 2503.04378; docs/task-types.md) ------------------------------
+
+TaskType = Literal["comparison", "feedback", "edit", "edit_quality"]
+"""What a project collects: the pairwise rating task (the default), or one of HelpSteer3's three."""
+
+FEEDBACK_HELPFULNESS_WORDS: Final[tuple[str, ...]] = ("not", "slightly", "partially", "mostly", "perfectly")
+"""The word after "The response is", lowest first: its index is the helpfulness level 0..4 (HelpSteer2's Likert)."""
+FEEDBACK_OPENING_TEMPLATE: Final = "The response is {word} helpful"
+"""How a feedback must begin (HelpSteer3's guidelines)."""
+FEEDBACK_MIN_SENTENCES: Final = 2
+FEEDBACK_MAX_SENTENCES: Final = 10
+FEEDBACK_MIN_WORDS: Final = 50
+FEEDBACK_MAX_WORDS: Final = 250
+"""HelpSteer3's bounds on one feedback: 2-10 sentences, 50-250 words (defaults of a project's settings)."""
+FEEDBACK_PER_RESPONSE: Final = 3
+"""Feedbacks per response in HelpSteer3 (a feedback project's default overlap)."""
+TASK_TEXT_MAX_CHARS: Final = 20_000
+"""The longest feedback, edited response or change summary accepted."""
+CHANGE_SUMMARY_MAX_CHARS: Final = 2_000
+"""The longest change summary of an edit."""

@@ -31,6 +31,14 @@ class ErrorCode(StrEnum):
     ASSIGNMENT_CHANGED = "assignment_changed"
     ANNOTATION_NOT_EDITABLE = "annotation_not_editable"
 
+    # HelpSteer3's task types (docs/task-types.md).
+    FEEDBACK_RULES_BROKEN = "feedback_rules_broken"
+    """A feedback breaks the project's rules (sentences, words, the helpfulness opening); extra.fields says which."""
+    EDIT_BY_FEEDBACK_AUTHOR = "edit_by_feedback_author"
+    EDIT_UNCHANGED = "edit_unchanged"
+    TASK_TYPE_MISMATCH = "task_type_mismatch"
+    """The request or the file is for another task type than the project collects."""
+
     # Imports and releases.
     IMPORT_FAILED = "import_failed"
     IMPORT_FORMAT_ERROR = "import_format_error"

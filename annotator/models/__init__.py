@@ -12,13 +12,15 @@ from annotator.models.annotation import (
     SkipReason,
 )
 from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
-from annotator.models.project import Attribute, Membership, Project, Role
+from annotator.models.project import UNIT_TASK_TYPES, Attribute, Membership, Project, Role, TaskType
 from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
+from annotator.models.task import TaskAssignment, TaskResult, TaskReview, TaskUnit
 from annotator.models.webhook import WEBHOOK_TEST_EVENT, DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "SLOT_STATUSES",
+    "UNIT_TASK_TYPES",
     "WEBHOOK_TEST_EVENT",
     "AggregationKind",
     "AggregationRule",
@@ -44,6 +46,11 @@ __all__ = [
     "SnapshotStatus",
     "SourceLabel",
     "Split",
+    "TaskAssignment",
+    "TaskResult",
+    "TaskReview",
+    "TaskType",
+    "TaskUnit",
     "Webhook",
     "WebhookDelivery",
     "WebhookEvent",
