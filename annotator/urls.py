@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.views import annotate, home, lead, project, rules, setup, snapshots, webhooks
+from annotator.views import annotate, home, lead, project, rules, setup, snapshots, task_review, tasks, webhooks
 
 app_name = "annotator"
 urlpatterns = [
@@ -10,6 +10,13 @@ urlpatterns = [
     path("a/<int:assignment_id>/submit/", annotate.annotate_submit, name="annotate_submit"),
     path("a/<int:assignment_id>/skip/", annotate.annotate_skip, name="annotate_skip"),
     path("a/<int:assignment_id>/draft/", annotate.annotate_draft, name="annotate_draft"),
+    path("p/<slug:slug>/tasks/", tasks.task, name="task"),
+    path("p/<slug:slug>/tasks/check-feedback/", tasks.task_feedback_check, name="task_feedback_check"),
+    path("t/<int:assignment_id>/submit/", tasks.task_submit, name="task_submit"),
+    path("t/<int:assignment_id>/skip/", tasks.task_skip_view, name="task_skip"),
+    path("t/<int:assignment_id>/draft/", tasks.task_draft, name="task_draft"),
+    path("p/<slug:slug>/lead/tasks/", task_review.lead_task_results, name="lead_task_results"),
+    path("p/<slug:slug>/lead/tasks/<int:result_id>/review/", task_review.lead_task_review, name="lead_task_review"),
     path("p/<slug:slug>/annotate/history/", annotate.annotate_history, name="annotate_history"),
     path("n/<int:annotation_id>/edit/", annotate.annotate_edit, name="annotate_edit"),
     path("projects/new/", setup.project_new, name="project_new"),
