@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.api import annotate, annotations, comparisons, projects, snapshots
+from annotator.api import annotate, annotations, comparisons, projects, snapshots, tasks
 
 urlpatterns = [
     path("projects/", projects.ProjectListApi.as_view(), name="api-projects-list"),
@@ -34,4 +34,10 @@ urlpatterns = [
         "assignments/<int:assignment_id>/submit/", annotate.AnnotationSubmitApi.as_view(), name="api-assignments-submit"
     ),
     path("assignments/<int:assignment_id>/skip/", annotate.AssignmentSkipApi.as_view(), name="api-assignments-skip"),
+    path("projects/<slug:slug>/tasks/next/", tasks.TaskClaimNextApi.as_view(), name="api-tasks-next"),
+    path("tasks/<int:assignment_id>/draft/", tasks.TaskDraftApi.as_view(), name="api-tasks-draft"),
+    path("tasks/<int:assignment_id>/feedback/", tasks.FeedbackSubmitApi.as_view(), name="api-tasks-feedback"),
+    path("tasks/<int:assignment_id>/edit/", tasks.EditSubmitApi.as_view(), name="api-tasks-edit"),
+    path("tasks/<int:assignment_id>/edit-choice/", tasks.EditChoiceSubmitApi.as_view(), name="api-tasks-edit-choice"),
+    path("tasks/<int:assignment_id>/skip/", tasks.TaskSkipApi.as_view(), name="api-tasks-skip"),
 ]
