@@ -166,3 +166,40 @@ TASK_TEXT_MAX_CHARS: Final = 20_000
 """The longest feedback, edited response or change summary accepted."""
 CHANGE_SUMMARY_MAX_CHARS: Final = 2_000
 """The longest change summary of an edit."""
+
+HS3TaskConfig = Literal["feedback", "edit", "edit_quality"]
+"""The HelpSteer3 configs of the task types (the ``preference`` config is the comparison's: ``helpsteer3``)."""
+HS3_TASK_CONFIGS: Final[tuple[HS3TaskConfig, ...]] = ("feedback", "edit", "edit_quality")
+HS3_TASK_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "feedback": ("domain", "language", "context", "response1", "response2", "feedback1", "feedback2"),
+    "edit": ("domain", "language", "context", "original_response", "edited_response", "feedback", "change_summary"),
+    "edit_quality": (
+        "domain", "language", "context", "original_response", "good_edited_response", "bad_edited_response", "feedback",
+    ),
+}  # fmt: skip
+"""Each config's released columns, in the dataset's order (nvidia/HelpSteer3 card)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HS3TaskRow:
+    """One row of a HelpSteer3 ``feedback``, ``edit`` or ``edit_quality`` file, in its own terms.
+
+    ``response_1`` is ``response1`` (feedback) or ``original_response`` (edit, edit quality); ``feedback_1`` /
+    ``feedback_2`` the critiques of each response (feedback); ``feedback`` the critiques an edit follows; ``edited``
+    and ``change_summary`` (edit); ``good_edit`` / ``bad_edit`` (edit quality).
+    """
+
+    config: HS3TaskConfig
+    turns: tuple[Turn, ...]
+    response_1: str
+    response_2: str = ""
+    feedback_1: tuple[str, ...] = ()
+    feedback_2: tuple[str, ...] = ()
+    feedback: tuple[str, ...] = ()
+    edited: str = ""
+    change_summary: str = ""
+    good_edit: str = ""
+    bad_edit: str = ""
+    domain: str | None = None
+    language: str | None = None
+    line: int = 0

@@ -1,0 +1,62 @@
+"""HelpSteer3 ``feedback``, ``edit`` and ``edit_quality`` rows -> their released files (JSONL, JSONL.gz, Parquet).
+Pure: no Django.
+
+Field names and order are the dataset's (:data:`annotator.domain.HS3_TASK_COLUMNS`); ``context`` is the
+``[{"role", "content"}]`` list. What :mod:`annotator.imports.helpsteer3_tasks` reads, this writes back unchanged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterable
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from annotator.domain import HS3_TASK_COLUMNS, HS3TaskConfig, HS3TaskRow
+
+TaskFileKind = Literal["jsonl", "jsonl.gz", "parquet"]
+
+
+def task_row_dict(row: HS3TaskRow) -> dict[str, object]:
+    """One row in the released field names, in the released column order."""
+    values: dict[str, object] = {
+        "domain": row.domain,
+        "language": row.language,
+        "context": [{"role": t.role, "content": t.content} for t in row.turns],
+    }
+    if row.config == "feedback":
+        values |= {"response1": row.response_1, "response2": row.response_2,
+                   "feedback1": list(row.feedback_1), "feedback2": list(row.feedback_2)}  # fmt: skip
+    elif row.config == "edit":
+        values |= {"original_response": row.response_1, "edited_response": row.edited,
+                   "feedback": list(row.feedback), "change_summary": row.change_summary}  # fmt: skip
+    else:
+        values |= {"original_response": row.response_1, "good_edited_response": row.good_edit,
+                   "bad_edited_response": row.bad_edit, "feedback": list(row.feedback)}  # fmt: skip
+    return {column: values[column] for column in HS3_TASK_COLUMNS[row.config]}
+
+
+def _schema(config: HS3TaskConfig) -> pa.Schema:
+    texts = pa.list_(pa.string())
+    context = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    types = {"context": context, "feedback1": texts, "feedback2": texts, "feedback": texts}
+    return pa.schema([(column, types.get(column, pa.string())) for column in HS3_TASK_COLUMNS[config]])
+
+
+def write_task_file(rows: Iterable[HS3TaskRow], config: HS3TaskConfig, kind: TaskFileKind) -> bytes:
+    """The file of ``rows`` (all of ``config``) as bytes; rows of another config raise ValueError."""
+    dicts = []
+    for row in rows:
+        if row.config != config:
+            raise ValueError(f"a {row.config} row in a {config} file")
+        dicts.append(task_row_dict(row))
+    if kind == "parquet":
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_pylist(dicts, schema=_schema(config)), sink)
+        return sink.getvalue()
+    text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in dicts).encode("utf-8")
+    return gzip.compress(text, mtime=0) if kind == "jsonl.gz" else text
