@@ -49,9 +49,12 @@ def _texts(fields: FieldReader, position: int, row: Row, column: str) -> tuple[s
 def _row(config: HS3TaskConfig, position: int, row: Row, fields: FieldReader) -> HS3TaskRow:
     own = config_of_columns(set(row))
     if own is not None and own != config:
-        where = {"line": position} if fields.unit == "line" else {"row": position}
+        line, at_row = (position, None) if fields.unit == "line" else (None, position)
         raise TaskConfigMismatch(
-            f"the file is a HelpSteer3 {own} file, not {config}", expected=f"the {config} columns", **where
+            f"the file is a HelpSteer3 {own} file, not {config}",
+            expected=f"the {config} columns",
+            line=line,
+            row=at_row,
         )
     common = {
         "config": config,

@@ -164,8 +164,8 @@ def feedback_helpfulness_alpha(*, project: Project) -> float:
     units = sorted(responses)
     matrix = np.full((len(raters), len(units)), np.nan)
     row, column = {r: i for i, r in enumerate(raters)}, {u: j for j, u in enumerate(units)}
-    for (rater, response_id), level in values.items():
-        matrix[row[rater], column[response_id]] = level
+    for (rater, response_id), value in values.items():
+        matrix[row[rater], column[response_id]] = value
     return krippendorff_alpha(matrix, level="ordinal", value_domain=np.arange(LIKERT_MIN, LIKERT_MAX + 1))
 
 
@@ -184,5 +184,5 @@ def edit_choice_alpha(*, project: Project) -> float:
     row, column = {r: i for i, r in enumerate(raters)}, {u: j for j, u in enumerate(units)}
     for annotator_id, result_id, unit_id, choice in rows:
         rater = f"u{annotator_id}" if annotator_id is not None else f"r{result_id}"
-        matrix[row[rater], column[unit_id]] = float(choice)
+        matrix[row[rater], column[unit_id]] = choice
     return krippendorff_alpha(matrix, level="nominal", value_domain=np.array([1.0, 2.0]))

@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -108,6 +108,17 @@ def _reclaim(*, project: Project, annotator: User, now: datetime) -> TaskAssignm
     return None
 
 
+class _Look(TypedDict):
+    project_id: int
+    annotator_id: int
+    slots_gt: int
+
+
+def _look(project: Project, annotator: User) -> _Look:
+    """The candidate statement's parameters: units of the project with a free slot, for this annotator."""
+    return {"project_id": project.pk, "annotator_id": annotator.pk, "slots_gt": -project.overlap}
+
+
 @transaction.atomic
 def task_claim_next(*, project: Project, annotator: User, now: datetime | None = None) -> TaskAssignment | None:
     """The annotator's unfinished task assignment, or a newly reserved unit; None when nothing is left for them.
@@ -138,16 +149,15 @@ def task_claim_next(*, project: Project, annotator: User, now: datetime | None =
 
     tried: list[int] = []
     for _ in range(_CLAIM_ATTEMPTS):
-        look = {"project_id": project.pk, "annotator_id": annotator.pk, "slots_gt": -project.overlap}
-        candidate = locks.unit_lock_next_candidate(**look, tried=tried)
+        candidate = locks.unit_lock_next_candidate(**_look(project, annotator), tried=tried)
         busy = 0
         while candidate is None and busy < len(_BUSY_BACKOFF_S) and locks.skips_locked_rows():
             # Every remaining candidate may be locked by a claim or submission in flight: look again shortly.
-            if locks.unit_lock_next_candidate(**look, tried=tried, lock=False) is None:
+            if locks.unit_lock_next_candidate(**_look(project, annotator), tried=tried, lock=False) is None:
                 break
             time.sleep(_BUSY_BACKOFF_S[busy])
             busy += 1
-            candidate = locks.unit_lock_next_candidate(**look, tried=tried)
+            candidate = locks.unit_lock_next_candidate(**_look(project, annotator), tried=tried)
         if candidate is None:
             return None
         unit_id, extra_annotators, slots_taken = candidate
