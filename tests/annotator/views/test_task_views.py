@@ -112,3 +112,27 @@ def test_the_lead_rejects_a_feedback_and_it_comes_back_with_the_reason(project) 
     assert back.pk == assignment.pk and back.status == AssignmentStatus.RETURNED
     assert b"Say what is missing." in client.get(reverse("annotator:task", args=[project.slug])).content
     assert client.get(reverse("annotator:lead_task_results", args=[project.slug])).status_code == 403
+
+
+def test_a_lead_sets_the_task_type_and_the_feedback_rules_until_the_project_has_data() -> None:
+    project = ProjectFactory()
+    lead = member(project, Role.LEAD)
+    client = _client(lead)
+    url = reverse("annotator:setup_settings", args=[project.slug])
+    base = {"name": project.name, "licence": "CC-BY-4.0", "overlap": 3, "adaptive_overlap_threshold": 2,
+            "adaptive_overlap_extra": 2, "reservation_minutes": 30, "min_justification_length": 20, "guidelines": ""}  # fmt: skip
+    page = client.get(url).content.decode()
+    assert 'name="feedback_min_words"' in page and 'value="50"' in page
+    client.post(url, {**base, "task_type": "feedback", "feedback_min_words": 10, "feedback_requires_opening": "no"})
+    project.refresh_from_db()
+    assert (project.task_type, project.feedback_min_words, project.feedback_requires_opening) == ("feedback", 10, False)
+    client.post(url, base)  # the task settings left out: unchanged
+    project.refresh_from_db()
+    assert (project.task_type, project.feedback_min_words, project.feedback_requires_opening) == ("feedback", 10, False)
+    refused = client.post(url, {**base, "feedback_min_words": 300}, **HX).content.decode()
+    assert "Each feedback maximum is at least its minimum." in refused
+    TaskUnitFactory(project=project)
+    refused = client.post(url, {**base, "task_type": "edit"}, **HX).content.decode()
+    assert "The task type is fixed once the project has comparisons or tasks." in refused
+    project.refresh_from_db()
+    assert project.task_type == "feedback"
