@@ -8,23 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.annotate import SKIP_REQUEST, SkipInput, SkipOutput
-from annotator.api.common import ErrorOutput
-from annotator.api.inputs import body_input
+from annotator.api.common import ErrorOutput, errors
+from annotator.api.inputs import body_input, query_input
 from annotator.error_codes import ErrorCode
 from annotator.errors import ValidationFailed
-from annotator.models import Flag, Role, TaskAssignment, TaskResult, TaskType
+from annotator.exports.helpsteer3_tasks import write_task_file
+from annotator.models import Flag, Role, Split, TaskAssignment, TaskResult, TaskType
 from annotator.selectors.projects import project_get_for_role
+from annotator.selectors.task_exports import task_rows_for_export
 from annotator.selectors.task_units import task_assignment_get_for_annotator, task_workspace
 from annotator.services.edit_quality import edit_choice_submit
 from annotator.services.edits import edit_submit
 from annotator.services.feedback import feedback_rules_of, feedback_submit
+from annotator.services.task_imports import task_units_import
 from annotator.services.task_units import task_claim_next, task_draft_save, task_skip
 
 _DESCRIBED = {
@@ -232,3 +238,76 @@ class TaskSkipApi(APIView):
         return Response(
             SkipOutput({"assignment": a.pk, "status": a.status, "reason": a.skip_reason, "flags": a.flags}).data
         )
+
+
+# --- HelpSteer3 task files: import and export (leads and researchers) -------------------------------------------
+
+TASK_FILE_TYPES = {"jsonl": "application/x-ndjson", "jsonl.gz": "application/gzip", "parquet": "application/vnd.apache.parquet"}  # fmt: skip
+
+
+class TaskImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TaskImportInput"
+
+        file = serializers.FileField(
+            allow_empty_file=True,
+            help_text="A HelpSteer3 file of the project's task type (feedback, edit or edit_quality): .jsonl, .json "
+            "or .parquet, optionally .gz (not Parquet).",
+        )
+        split = serializers.ChoiceField(choices=Split.values, required=False, default=Split.TRAIN)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TaskImportOutput"
+
+        units = serializers.IntegerField()
+        results = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="task_units_import",
+        summary="Import a HelpSteer3 feedback, edit or edit_quality file, all or nothing",
+        description="400 task_type_mismatch when the file's config is not the project's task type.",
+        request={"multipart/form-data": InputSerializer},
+        responses={201: OutputSerializer, **errors(400, 401, 403, 404, 422)},
+        tags=["tasks"],
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for_role(slug=slug, user=request.user, roles={Role.LEAD, Role.RESEARCHER})
+        body = body_input(self.InputSerializer, request)
+        result = task_units_import(project=project, source=body["file"], split=body["split"])
+        return Response(self.OutputSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+class TaskExportInput(serializers.Serializer):
+    file_type = serializers.ChoiceField(choices=list(TASK_FILE_TYPES), required=False, default="jsonl")
+    split = serializers.ChoiceField(choices=Split.values, required=False)
+
+
+class TaskExportApi(APIView):
+    @extend_schema(
+        operation_id="task_units_export",
+        summary="Download the project's HelpSteer3 feedback, edit or edit_quality file",
+        description="In the released field names; rejected and superseded results are left out.",
+        parameters=[TaskExportInput],
+        responses={(200, t): OpenApiResponse(OpenApiTypes.BINARY) for t in TASK_FILE_TYPES.values()}
+        | errors(400, 401, 403, 404),
+        tags=["tasks"],
+    )
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        project = project_get_for_role(slug=slug, user=request.user, roles={Role.LEAD, Role.RESEARCHER})
+        data = query_input(TaskExportInput, request)
+        if project.task_type == TaskType.COMPARISON:
+            raise ValidationFailed(
+                "This project collects comparisons; download them from a snapshot.", code=ErrorCode.TASK_TYPE_MISMATCH
+            )
+        rows = task_rows_for_export(project=project, split=data.get("split"))
+        body = write_task_file(rows, project.task_type, data["file_type"])  # type: ignore[arg-type]
+        name = (
+            f"{project.slug}-{project.task_type}{'-' + data['split'] if data.get('split') else ''}.{data['file_type']}"
+        )
+        response = HttpResponse(body, content_type=TASK_FILE_TYPES[data["file_type"]])
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

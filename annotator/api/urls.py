@@ -34,6 +34,8 @@ urlpatterns = [
         "assignments/<int:assignment_id>/submit/", annotate.AnnotationSubmitApi.as_view(), name="api-assignments-submit"
     ),
     path("assignments/<int:assignment_id>/skip/", annotate.AssignmentSkipApi.as_view(), name="api-assignments-skip"),
+    path("projects/<slug:slug>/tasks/import/", tasks.TaskImportApi.as_view(), name="api-tasks-import"),
+    path("projects/<slug:slug>/tasks/export/", tasks.TaskExportApi.as_view(), name="api-tasks-export"),
     path("projects/<slug:slug>/tasks/next/", tasks.TaskClaimNextApi.as_view(), name="api-tasks-next"),
     path("tasks/<int:assignment_id>/draft/", tasks.TaskDraftApi.as_view(), name="api-tasks-draft"),
     path("tasks/<int:assignment_id>/feedback/", tasks.FeedbackSubmitApi.as_view(), name="api-tasks-feedback"),

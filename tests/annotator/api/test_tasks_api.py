@@ -83,3 +83,25 @@ def test_a_comparison_project_has_no_tasks_and_skip_works() -> None:
     skipped = client.post(f"/api/v1/tasks/{claimed['id']}/skip/", {"reason": "not_ratable"}, format="json")
     assert skipped.status_code == 200 and skipped.json()["status"] == "skipped"
     assert client.post(f"/api/v1/projects/{project.slug}/tasks/next/").status_code == 204
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[2] / "fixtures" / "formats"
+
+
+def test_import_and_export_over_the_api_and_a_mismatched_file_refused() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    project = ProjectFactory(task_type=TaskType.EDIT)
+    client = _client(member(project, Role.LEAD))
+    fixture = (FIXTURES / "helpsteer3_edit.jsonl").read_bytes()
+    wrong = SimpleUploadedFile("feedback.jsonl", (FIXTURES / "helpsteer3_feedback.jsonl").read_bytes())
+    refused = client.post(f"/api/v1/projects/{project.slug}/tasks/import/", {"file": wrong}, format="multipart")
+    assert refused.status_code == 400 and refused.json()["code"] == "task_type_mismatch"
+    upload = SimpleUploadedFile("edit.jsonl", fixture)
+    done = client.post(f"/api/v1/projects/{project.slug}/tasks/import/", {"file": upload}, format="multipart")
+    assert done.status_code == 201 and done.json() == {"units": 1, "results": 1}
+    exported = client.get(f"/api/v1/projects/{project.slug}/tasks/export/?file_type=jsonl")
+    assert exported.status_code == 200 and exported.content == fixture
+    parquet = client.get(f"/api/v1/projects/{project.slug}/tasks/export/?file_type=parquet&split=train")
+    assert parquet.status_code == 200 and parquet.content[:4] == b"PAR1"
+    assert _client(member(project)).get(f"/api/v1/projects/{project.slug}/tasks/export/").status_code == 403
