@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 from annotator.domain import HS3_TASK_COLUMNS, HS3TaskConfig, HS3TaskRow
 
 TaskFileKind = Literal["jsonl", "jsonl.gz", "parquet"]
+TASK_FILE_KINDS: tuple[TaskFileKind, ...] = ("parquet", "jsonl.gz")
+"""What a snapshot holds of each split (as for every export format)."""
 
 
 def task_row_dict(row: HS3TaskRow) -> dict[str, object]:
@@ -60,3 +62,13 @@ def write_task_file(rows: Iterable[HS3TaskRow], config: HS3TaskConfig, kind: Tas
         return sink.getvalue()
     text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in dicts).encode("utf-8")
     return gzip.compress(text, mtime=0) if kind == "jsonl.gz" else text
+
+
+TASK_FILES_FOLDER = "helpsteer3-tasks"
+"""Where a snapshot keeps its task files: ``helpsteer3-tasks/<config>/<split>.<parquet|jsonl.gz>`` (HelpSteer3's layout,
+``<config>/<split>.jsonl.gz``, under one folder, beside the preference config's ``helpsteer3/``)."""
+
+
+def task_file_relative_path(config: HS3TaskConfig, kind: TaskFileKind, split: str) -> str:
+    """``helpsteer3-tasks/feedback/train.parquet`` and the like."""
+    return f"{TASK_FILES_FOLDER}/{config}/{split}.{kind}"

@@ -40,8 +40,8 @@ def task_rows_for_export(*, project: Project, split: str | None = None) -> list[
     if project.task_type == TaskType.COMPARISON:
         return []
     units = TaskUnit.objects.filter(project=project).select_related("prompt", "response_1", "response_2")
-    if split is not None:
-        units = units.filter(split=split)
+    if split is not None:  # units without a split are train
+        units = units.filter(split__in=(split, "") if split == "train" else (split,))
     results = _kept_results(project)
     rows: list[HS3TaskRow] = []
     for unit in units.order_by("id"):

@@ -21,6 +21,7 @@ from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.exports.bundle import write_bundle
 from annotator.exports.canonical import read_items
 from annotator.exports.formats import EXPORT_FORMATS
+from annotator.exports.helpsteer3_tasks import TASK_FILES_FOLDER
 from annotator.exports.items import SnapshotItem
 from annotator.exports.write import ALL_SPLITS_STEM, SPLITS, ExportTarget, FileType, write_exports_from_canonical
 from annotator.models import Snapshot, SnapshotStatus
@@ -119,5 +120,11 @@ def snapshot_bundle_file(*, snapshot: Snapshot) -> Path:
             card=(folder / CARD_FILE).read_text(encoding="utf-8"),
             license_text=(folder / LICENSE_FILE).read_text(encoding="utf-8"),
             attributes=attributes,
+            # A task project's HelpSteer3 files, written by the build beside the items.
+            extra_files=[
+                (path, path.relative_to(folder).as_posix())
+                for path in sorted((folder / TASK_FILES_FOLDER).rglob("*"))
+                if path.is_file()
+            ],
         )
     return target
