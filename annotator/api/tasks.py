@@ -22,7 +22,7 @@ from annotator.api.common import ErrorOutput, errors
 from annotator.api.inputs import body_input, query_input
 from annotator.error_codes import ErrorCode
 from annotator.errors import ValidationFailed
-from annotator.exports.helpsteer3_tasks import write_task_file
+from annotator.exports.helpsteer3_tasks import edit_preference_pairs, write_edit_pairs, write_task_file
 from annotator.models import Flag, Role, Split, TaskAssignment, TaskResult, TaskType
 from annotator.selectors.projects import project_get_for_role
 from annotator.selectors.task_exports import task_rows_for_export
@@ -284,6 +284,12 @@ class TaskImportApi(APIView):
 class TaskExportInput(serializers.Serializer):
     file_type = serializers.ChoiceField(choices=list(TASK_FILE_TYPES), required=False, default="jsonl")
     split = serializers.ChoiceField(choices=Split.values, required=False)
+    edit_pairs = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Edit projects: the edits as trainer-ready preference pairs instead (edited chosen over the original, "
+        "trl-preference columns plus from_edit=true, to append to a comparison snapshot's trl-preference file).",
+    )
 
 
 class TaskExportApi(APIView):
@@ -304,10 +310,14 @@ class TaskExportApi(APIView):
                 "This project collects comparisons; download them from a snapshot.", code=ErrorCode.TASK_TYPE_MISMATCH
             )
         rows = task_rows_for_export(project=project, split=data.get("split"))
-        body = write_task_file(rows, project.task_type, data["file_type"])  # type: ignore[arg-type]
-        name = (
-            f"{project.slug}-{project.task_type}{'-' + data['split'] if data.get('split') else ''}.{data['file_type']}"
-        )
+        if data["edit_pairs"]:
+            if project.task_type != TaskType.EDIT:
+                raise ValidationFailed("Only an edit project has edit pairs.", code=ErrorCode.TASK_TYPE_MISMATCH)
+            body = write_edit_pairs(edit_preference_pairs(rows), data["file_type"], data.get("split", ""))
+        else:
+            body = write_task_file(rows, project.task_type, data["file_type"])  # type: ignore[arg-type]
+        kind = "edit-pairs" if data["edit_pairs"] else project.task_type
+        name = f"{project.slug}-{kind}{'-' + data['split'] if data.get('split') else ''}.{data['file_type']}"
         response = HttpResponse(body, content_type=TASK_FILE_TYPES[data["file_type"]])
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

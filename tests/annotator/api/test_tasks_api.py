@@ -105,3 +105,23 @@ def test_import_and_export_over_the_api_and_a_mismatched_file_refused() -> None:
     parquet = client.get(f"/api/v1/projects/{project.slug}/tasks/export/?file_type=parquet&split=train")
     assert parquet.status_code == 200 and parquet.content[:4] == b"PAR1"
     assert _client(member(project)).get(f"/api/v1/projects/{project.slug}/tasks/export/").status_code == 403
+
+
+def test_edit_pairs_for_the_trainer_only_when_asked() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    project = ProjectFactory(task_type=TaskType.EDIT)
+    client = _client(member(project, Role.LEAD))
+    upload = SimpleUploadedFile("edit.jsonl", (FIXTURES / "helpsteer3_edit.jsonl").read_bytes())
+    client.post(f"/api/v1/projects/{project.slug}/tasks/import/", {"file": upload}, format="multipart")
+    plain = client.get(f"/api/v1/projects/{project.slug}/tasks/export/").content.decode()
+    assert "from_edit" not in plain and "edited_response" in plain  # off by default
+    pairs = client.get(f"/api/v1/projects/{project.slug}/tasks/export/?edit_pairs=true&split=train")
+    (row,) = [__import__("json").loads(line) for line in pairs.content.decode().splitlines()]
+    assert row == {"id": "edit-1", "split": "train", "prompt": "Name a prime number.", "chosen": "7 is prime.",
+                   "rejected": "9 is prime.", "margin": None, "from_edit": True}  # fmt: skip
+    feedback = ProjectFactory(task_type=TaskType.FEEDBACK)
+    refused = _client(member(feedback, Role.LEAD)).get(
+        f"/api/v1/projects/{feedback.slug}/tasks/export/?edit_pairs=true"
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "task_type_mismatch"
