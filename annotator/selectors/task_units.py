@@ -25,6 +25,7 @@ from annotator.models import (
     TaskType,
     TaskUnit,
 )
+from annotator.selectors import task_hot_path
 from annotator.stats.agreement import krippendorff_alpha
 
 
@@ -32,11 +33,7 @@ def task_assignment_get_for_annotator(*, assignment_id: int, user: User | Anonym
     """The task assignment if ``user`` owns it (unit and project loaded); NotFound otherwise."""
     if not user.is_authenticated or not 0 < assignment_id <= INT64_MAX:
         raise NotFound("No such assignment.")
-    found = (
-        TaskAssignment.objects.select_related("unit__project", "unit__prompt", "unit__response_1", "unit__response_2")
-        .filter(pk=assignment_id, annotator_id=user.pk)
-        .first()
-    )
+    found = task_hot_path.task_assignment_with_unit(assignment_id=assignment_id, annotator_id=user.pk)
     if found is None:
         raise NotFound("No such assignment.")
     return found
@@ -70,7 +67,7 @@ class TaskWorkspace:
 
 
 def task_workspace(*, assignment: TaskAssignment) -> TaskWorkspace:
-    unit = TaskUnit.objects.select_related("prompt", "response_1", "response_2", "project").get(pk=assignment.unit_id)
+    unit = task_hot_path.unit_shown(unit_id=assignment.unit_id)
     order = (2, 1) if assignment.swapped else (1, 2)
     edits = {1: unit.edit_1, 2: unit.edit_2}
     return TaskWorkspace(

@@ -23,6 +23,7 @@ from django.db import connection
 
 from annotator.models import Assignment, Comparison, TaskAssignment, TaskUnit
 from annotator.selectors.hot_path import NEVER_HAD_BY_ANNOTATOR, fetch_one
+from annotator.selectors.task_hot_path import UNIT_NEVER_HAD_BY_ANNOTATOR, UNIT_NOT_BY_ITS_AUTHORS
 
 
 def for_update(*, of: str | None = None, skip_locked: bool = False) -> str:
@@ -137,15 +138,6 @@ def assignment_update_if_status(*, pk: int, if_status: str, fields: Mapping[str,
 # The same statements as the comparison's on annotator_taskunit / annotator_taskassignment (docs/task-types.md).
 # A qualification filter on the prompt goes in UNIT_CANDIDATE as ``AND u.prompt_id IN (...)``.
 
-UNIT_NEVER_HAD_BY_ANNOTATOR = (
-    "NOT IN (SELECT had.unit_id FROM annotator_taskassignment had WHERE had.annotator_id = %(annotator)s)"
-)
-# "An edit is never by one who wrote its feedback; an edit-quality choice never by one who wrote an edit or feedback":
-# the units the feedback and the edits came from were never the annotator's.
-UNIT_NOT_BY_ITS_AUTHORS = (
-    f"(u.feedback_unit_id IS NULL OR u.feedback_unit_id {UNIT_NEVER_HAD_BY_ANNOTATOR})"
-    f" AND (u.edit_unit_id IS NULL OR u.edit_unit_id {UNIT_NEVER_HAD_BY_ANNOTATOR})"
-)
 UNIT_FOR_ANNOTATOR = """
     SELECT u.extra_annotators, EXISTS(SELECT 1 FROM annotator_membership m
         WHERE m.project_id = u.project_id AND m.user_id = %(user)s AND m.role = %(role)s)

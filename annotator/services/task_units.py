@@ -38,6 +38,7 @@ from annotator.models import (
     TaskResult,
     TaskType,
 )
+from annotator.selectors import task_hot_path
 from annotator.services import locks
 from annotator.text import check_text
 
@@ -73,25 +74,13 @@ def _reserve(*, project: Project, unit_id: int, annotator: User, now: datetime) 
 
 def _unfinished(*, project: Project, annotator: User) -> TaskAssignment | None:
     """The annotator's returned, else reserved, assignment in ``project`` (oldest first within each)."""
-    mine = TaskAssignment.objects.filter(
-        unit__project=project,
-        annotator=annotator,
-        status__in=(AssignmentStatus.RETURNED, AssignmentStatus.RESERVED),
-    ).select_related("unit__project")
-    return mine.filter(status=AssignmentStatus.RETURNED).order_by("id").first() or mine.order_by("id").first()
+    return task_hot_path.task_assignment_unfinished(project_id=project.pk, annotator_id=annotator.pk)
 
 
 def _reclaim(*, project: Project, annotator: User, now: datetime) -> TaskAssignment | None:
     """Take over the oldest expired reservation held by someone else, on a unit this annotator may have."""
-    expired = (
-        TaskAssignment.objects.filter(unit__project=project, status=AssignmentStatus.RESERVED, reserved_until__lt=now)
-        .exclude(annotator=annotator)
-        .exclude(unit__assignments__annotator=annotator)
-        .exclude(unit__feedback_unit__assignments__annotator=annotator)
-        .exclude(unit__edit_unit__assignments__annotator=annotator)
-        .order_by("reserved_until", "id")
-        .values_list("id", "unit_id")
-        .first()
+    expired = task_hot_path.task_reservation_expired_oldest(
+        project_id=project.pk, annotator_id=annotator.pk, before=now
     )
     if expired is None:
         return None

@@ -105,3 +105,19 @@ def test_units_only_come_from_the_right_task_type(chain) -> None:
         edit_units_create_from_feedback(project=chain["feedback"], source=chain["edit"], lead=chain["lead"])
     assert refused.value.code == ErrorCode.TASK_TYPE_MISMATCH
     assert TaskUnit.objects.filter(project=chain["feedback"]).count() == 1
+
+
+def test_a_feedback_writer_never_reclaims_an_expired_edit_reservation(chain) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    editor = member(chain["edit"])
+    old = task_claim_next(project=chain["edit"], annotator=editor, now=timezone.now() - timedelta(hours=2))
+    assert old is not None
+    assert task_claim_next(project=chain["edit"], annotator=chain["writer"]) is None  # nor the other unit
+    old.refresh_from_db()
+    assert old.status == AssignmentStatus.RESERVED  # left for someone who may edit it
+    other = member(chain["edit"])
+    taken = task_claim_next(project=chain["edit"], annotator=other)
+    assert taken is not None and taken.unit_id == old.unit_id  # reclaimed first, before fresh work
