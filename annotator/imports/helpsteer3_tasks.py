@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from annotator.domain import HS3_TASK_COLUMNS, HS3TaskConfig, HS3TaskRow
+from annotator.domain import HS3_TASK_COLUMNS, LIKERT_SCALE, HS3TaskConfig, HS3TaskRow
 from annotator.imports.containers import Container, Source, check_size, detect_container, iter_rows, source_name
 from annotator.imports.errors import ImportFormatError
 from annotator.imports.fields import FieldReader, Row
@@ -115,7 +115,7 @@ def parse_task_file(
     if kind.container == "csv":
         raise ImportFormatError("HelpSteer3 task files have list columns", expected="JSONL, JSON or Parquet")
     check_size(source, max_bytes)
-    fields = FieldReader(unit=kind.unit, fmt=f"helpsteer3 {config}", text_cells=False, scale=(0, 4))
+    fields = FieldReader(unit=kind.unit, fmt=f"helpsteer3 {config}", text_cells=False, scale=LIKERT_SCALE)
     empty = True
     for position, row in iter_rows(source, kind, max_bytes=max_bytes, max_line_bytes=max_line_bytes):
         empty = False
