@@ -18,10 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.annotate import SKIP_REQUEST, SkipInput, SkipOutput
-from annotator.api.common import ErrorOutput, errors
+from annotator.api.common import CONFLICT, ErrorOutput, errors
 from annotator.api.inputs import body_input, query_input
 from annotator.error_codes import ErrorCode
-from annotator.errors import ValidationFailed
+from annotator.errors import Conflict
 from annotator.exports.helpsteer3_tasks import edit_preference_pairs, write_edit_pairs, write_task_file
 from annotator.models import Flag, Role, Split, TaskAssignment, TaskResult, TaskType
 from annotator.selectors.projects import project_get_for_role
@@ -170,7 +170,7 @@ class TaskSubmitOutput(serializers.Serializer):
 def _own(request: Request, assignment_id: int, task_type: str) -> TaskAssignment:
     a = task_assignment_get_for_annotator(assignment_id=assignment_id, user=request.user)
     if a.unit.task_type != task_type:
-        raise ValidationFailed(
+        raise Conflict(
             f"This task is {a.unit.task_type}; submit it to its own endpoint.", code=ErrorCode.TASK_TYPE_MISMATCH
         )
     return a
@@ -271,7 +271,7 @@ class TaskImportApi(APIView):
         summary="Import a HelpSteer3 feedback, edit or edit_quality file, all or nothing",
         description="400 task_type_mismatch when the file's config is not the project's task type.",
         request={"multipart/form-data": InputSerializer},
-        responses={201: OutputSerializer, **errors(400, 401, 403, 404, 422)},
+        responses={201: OutputSerializer, **errors(400, 401, 403, 404, 422), **CONFLICT},
         tags=["tasks"],
     )
     def post(self, request: Request, slug: str) -> Response:
@@ -299,20 +299,21 @@ class TaskExportApi(APIView):
         description="In the released field names; rejected and superseded results are left out.",
         parameters=[TaskExportInput],
         responses={(200, t): OpenApiResponse(OpenApiTypes.BINARY) for t in TASK_FILE_TYPES.values()}
-        | errors(400, 401, 403, 404),
+        | errors(400, 401, 403, 404)
+        | CONFLICT,
         tags=["tasks"],
     )
     def get(self, request: Request, slug: str) -> HttpResponse:
         project = project_get_for_role(slug=slug, user=request.user, roles={Role.LEAD, Role.RESEARCHER})
         data = query_input(TaskExportInput, request)
         if project.task_type == TaskType.COMPARISON:
-            raise ValidationFailed(
+            raise Conflict(
                 "This project collects comparisons; download them from a snapshot.", code=ErrorCode.TASK_TYPE_MISMATCH
             )
         rows = task_rows_for_export(project=project, split=data.get("split"))
         if data["edit_pairs"]:
             if project.task_type != TaskType.EDIT:
-                raise ValidationFailed("Only an edit project has edit pairs.", code=ErrorCode.TASK_TYPE_MISMATCH)
+                raise Conflict("Only an edit project has edit pairs.", code=ErrorCode.TASK_TYPE_MISMATCH)
             body = write_edit_pairs(edit_preference_pairs(rows), data["file_type"], data.get("split", ""))
         else:
             body = write_task_file(rows, project.task_type, data["file_type"])  # type: ignore[arg-type]

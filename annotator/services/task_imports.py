@@ -18,7 +18,7 @@ from django.db import transaction
 
 from annotator.domain import HS3_TASK_CONFIGS, HS3TaskConfig, HS3TaskRow
 from annotator.error_codes import ErrorCode
-from annotator.errors import ValidationFailed
+from annotator.errors import Conflict, ValidationFailed
 from annotator.feedback_rules import opening_helpfulness
 from annotator.imports import ImportFormatError
 from annotator.imports.helpsteer3_tasks import TaskConfigMismatch, parse_task_file
@@ -62,13 +62,14 @@ def _store(project: Project, row: HS3TaskRow, split: str) -> int:
 def task_units_import(*, project: Project, source: str | IO[bytes], split: str = "train") -> TaskImportResult:
     """Import every row of a HelpSteer3 file of the project's task type (JSONL, JSON or Parquet, maybe gzip), or none.
 
-    Raises ValidationFailed ``task_type_mismatch`` for a comparison project or another config's file, ImportFailed
+    Raises Conflict ``task_type_mismatch`` (409) for a comparison project, ValidationFailed ``task_type_mismatch``
+    (400) for another config's file, ImportFailed
     (400/422 ``import_failed``) naming the line or row, column and expectation for bad content.
     """
     if project.task_type not in HS3_TASK_CONFIGS:
-        raise ValidationFailed(
-            f"This project collects {project.task_type}; HelpSteer3 task files go into a feedback, edit or "
-            "edit-quality project (comparisons are imported as helpsteer3).",
+        raise Conflict(
+            "This project collects comparisons; HelpSteer3 task files go into a feedback, edit or edit-quality "
+            "project (comparisons are imported in the helpsteer3 format).",
             code=ErrorCode.TASK_TYPE_MISMATCH,
         )
     if split not in ("train", "validation"):

@@ -113,11 +113,13 @@ def task_claim_next(*, project: Project, annotator: User, now: datetime | None =
     """The annotator's unfinished task assignment, or a newly reserved unit; None when nothing is left for them.
 
     The order and the rules are :func:`annotator.services.assignments.assignment_claim_next`'s (see the module
-    docstring). Raises PermissionDenied for a non-annotator, ValidationFailed in a comparison project.
+    docstring). Raises PermissionDenied for a non-annotator, Conflict (task_type_mismatch) in a comparison project.
     """
     now = now or timezone.now()
     if project.task_type == TaskType.COMPARISON:
-        raise ValidationFailed("This project collects comparisons; claim them on the annotate page.")
+        raise Conflict(
+            "This project collects comparisons; claim them on the annotate page.", code=ErrorCode.TASK_TYPE_MISMATCH
+        )
     if not locks.membership_lock(project_id=project.pk, user_id=annotator.pk, role=Role.ANNOTATOR):
         raise PermissionDenied(f"You are not an annotator in project {project.slug}.")
 
@@ -236,7 +238,7 @@ def submission_open(*, assignment: TaskAssignment, annotator: User, task_type: s
     _lock_unit(assignment=assignment, annotator=annotator)
     project = assignment.unit.project
     if assignment.unit.task_type != task_type:
-        raise ValidationFailed(f"This task is {assignment.unit.task_type}, not {task_type}.")
+        raise Conflict(f"This task is {assignment.unit.task_type}, not {task_type}.", code=ErrorCode.TASK_TYPE_MISMATCH)
     refuse_submission(assignment.status)
     return project
 

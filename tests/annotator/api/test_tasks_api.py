@@ -43,7 +43,7 @@ def test_claim_then_submit_feedback_and_a_refused_one() -> None:
         == 409
     )
     wrong = client.post(f"/api/v1/tasks/{body['id']}/edit/", {"text": "x", "change_summary": "y"}, format="json")
-    assert wrong.status_code == 400 and wrong.json()["code"] == "task_type_mismatch"
+    assert wrong.status_code == 409 and wrong.json()["code"] == "task_type_mismatch"
 
 
 def test_edit_by_the_feedback_author_and_unchanged_edits_are_refused_with_their_codes() -> None:
@@ -74,7 +74,7 @@ def test_edit_by_the_feedback_author_and_unchanged_edits_are_refused_with_their_
 
 def test_a_comparison_project_has_no_tasks_and_skip_works() -> None:
     comparisons = ProjectFactory()
-    assert _client(member(comparisons)).post(f"/api/v1/projects/{comparisons.slug}/tasks/next/").status_code == 400
+    assert _client(member(comparisons)).post(f"/api/v1/projects/{comparisons.slug}/tasks/next/").status_code == 409
     project = ProjectFactory(task_type=TaskType.EDIT_QUALITY, overlap=1)
     TaskUnitFactory(project=project, response_2=None, edit_1="a", edit_2="b", feedback=["f"])
     client = _client(member(project))
@@ -124,4 +124,4 @@ def test_edit_pairs_for_the_trainer_only_when_asked() -> None:
     refused = _client(member(feedback, Role.LEAD)).get(
         f"/api/v1/projects/{feedback.slug}/tasks/export/?edit_pairs=true"
     )
-    assert refused.status_code == 400 and refused.json()["code"] == "task_type_mismatch"
+    assert refused.status_code == 409 and refused.json()["code"] == "task_type_mismatch"

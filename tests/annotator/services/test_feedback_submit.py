@@ -64,8 +64,9 @@ def test_non_annotators_and_comparison_projects_are_refused(project) -> None:
     with pytest.raises(PermissionDenied):
         task_claim_next(project=project, annotator=member(project, Role.LEAD))
     comparisons = ProjectFactory()
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict) as refused:
         task_claim_next(project=comparisons, annotator=member(comparisons))
+    assert refused.value.code == ErrorCode.TASK_TYPE_MISMATCH
 
 
 def test_submit_stores_both_feedbacks_with_their_opening_levels(project) -> None:
