@@ -20,6 +20,8 @@ from annotator.selectors.task_units import (
     task_result_get_for_lead,
     task_results_for_review,
 )
+from annotator.services.edit_quality import edit_quality_units_create_from_reviews
+from annotator.services.edits import edit_units_create_from_feedback
 from annotator.services.task_reviews import task_result_review
 from annotator.text_diff import word_diff
 from annotator.views import HtmxHttpRequest, access_project, request_user
@@ -48,6 +50,27 @@ def lead_task_results(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "alpha_label": alpha_label,
     }
     return render(request, "annotator/lead/task_results.html", context)
+
+
+@login_required
+@require_POST
+def lead_task_units_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Make this project's units from another project's work (a plain form post, ``source`` = its slug): edit tasks
+    from a feedback project's feedback, edit-quality tasks from an edit project's accepted and rejected edits."""
+    project = access_project(request, slug, {Role.LEAD})
+    try:
+        source = access_project(request, request.POST.get("source", ""), {Role.LEAD})
+        if project.task_type == TaskType.EDIT_QUALITY:
+            made = edit_quality_units_create_from_reviews(project=project, source=source, lead=request_user(request))
+        else:
+            made = edit_units_create_from_feedback(project=project, source=source, lead=request_user(request))
+    except ApplicationError as exc:
+        if exc.status >= 500:
+            raise
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"{len(made)} new tasks from {source.name}.")
+    return redirect(reverse("annotator:lead_task_results", kwargs={"slug": project.slug}))
 
 
 @login_required

@@ -136,3 +136,21 @@ def test_a_lead_sets_the_task_type_and_the_feedback_rules_until_the_project_has_
     assert "The task type is fixed once the project has comparisons or tasks." in refused
     project.refresh_from_db()
     assert project.task_type == "feedback"
+
+
+def test_a_lead_makes_edit_tasks_from_a_feedback_project(project) -> None:
+    user = member(project)
+    lead = member(project, Role.LEAD)
+    assignment = task_claim_next(project=project, annotator=user)
+    data = {"feedback_1": good_feedback(), "feedback_2": good_feedback("not")}
+    _client(user).post(reverse("annotator:task_submit", args=[assignment.pk]), data, **HX)
+    edits = ProjectFactory(task_type=TaskType.EDIT)
+    edits.memberships.create(user=lead, role=Role.LEAD)
+    client = _client(lead)
+    url = reverse("annotator:lead_task_units_create", args=[edits.slug])
+    assert b'name="source"' in client.get(reverse("annotator:lead_task_results", args=[edits.slug])).content
+    page = client.post(url, {"source": project.slug}, follow=True).content.decode()
+    assert "2 new tasks from" in page
+    assert edits.task_units.count() == 2
+    wrong = client.post(url, {"source": edits.slug}, follow=True).content.decode()
+    assert "Edit units come from a feedback project" in wrong
