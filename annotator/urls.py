@@ -15,6 +15,7 @@ urlpatterns = [
     path("t/<int:assignment_id>/submit/", tasks.task_submit, name="task_submit"),
     path("t/<int:assignment_id>/skip/", tasks.task_skip_view, name="task_skip"),
     path("t/<int:assignment_id>/draft/", tasks.task_draft, name="task_draft"),
+    path("t/<int:assignment_id>/diff/", tasks.task_edit_diff, name="task_edit_diff"),
     path("p/<slug:slug>/lead/tasks/", task_review.lead_task_results, name="lead_task_results"),
     path("p/<slug:slug>/lead/tasks/create/", task_review.lead_task_units_create, name="lead_task_units_create"),
     path("p/<slug:slug>/lead/tasks/<int:result_id>/review/", task_review.lead_task_review, name="lead_task_review"),

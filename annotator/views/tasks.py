@@ -38,6 +38,7 @@ from annotator.views import HtmxHttpRequest, access_project, request_user
 PAGE = "annotator/task.html"
 PARTIAL = "annotator/partials/_task_workspace.html"
 CHECK_PARTIAL = "annotator/partials/_feedback_check.html"
+DIFF_PARTIAL = "annotator/partials/_edit_diff.html"
 SHORTCUTS: dict[str, tuple[tuple[str, str], ...]] = {
     TaskType.FEEDBACK: (
         ("1 / 2", "write the feedback on Response 1 / Response 2"),
@@ -275,3 +276,14 @@ def task_feedback_check(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         return HttpResponse("Unknown feedback field.", status=400, content_type="text/plain")
     checked = check_feedback(request.POST.get(field, ""), feedback_rules_of(project))
     return render(request, CHECK_PARTIAL, {"field": field, "check": checked, "rules": feedback_rules_of(project)})
+
+
+@login_required
+@require_POST
+def task_edit_diff(request: HtmxHttpRequest, assignment_id: int) -> HttpResponse:
+    """The edit (posted as ``text``) against the assignment's original response, as the page shows it while the
+    annotator types (htmx): the same server-side word diff as after a submission, escaped by the template."""
+    assignment = task_assignment_get_for_annotator(assignment_id=assignment_id, user=request_user(request))
+    ws = task_workspace(assignment=assignment)
+    diff = word_diff(ws.response_1, request.POST.get("text", "")) if assignment.unit.task_type == TaskType.EDIT else []
+    return render(request, DIFF_PARTIAL, {"diff": diff})

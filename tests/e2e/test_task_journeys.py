@@ -75,11 +75,14 @@ def test_edit_journey_with_an_unchanged_edit_refused(live_server, page: Page) ->
 
     page.keyboard.press("Control+A")
     page.keyboard.type("A better answer, because it says why.")
+    # The diff follows the typing (server-rendered through htmx).
+    expect(page.get_by_test_id("edit-diff").locator("ins").first).to_contain_text("A better")
     page.keyboard.press("Control+Enter")  # no change summary yet
     expect(page.locator("#err-change_summary")).to_contain_text("Summarise what you changed")
     expect(page.get_by_test_id("edit-diff").locator("ins").first).to_contain_text("A better")
     expect(page.get_by_test_id("edit-diff").locator("del")).not_to_have_count(0)
 
+    expect(page.locator("#change-summary")).to_be_focused()  # the field in error has the focus
     page.keyboard.press("Escape")
     page.keyboard.press("c")
     expect(page.locator("#change-summary")).to_be_focused()

@@ -154,3 +154,14 @@ def test_a_lead_makes_edit_tasks_from_a_feedback_project(project) -> None:
     assert edits.task_units.count() == 2
     wrong = client.post(url, {"source": edits.slug}, follow=True).content.decode()
     assert "Edit units come from a feedback project" in wrong
+
+
+def test_the_live_diff_of_an_edit_is_escaped_and_only_for_its_annotator() -> None:
+    project = ProjectFactory(task_type=TaskType.EDIT, overlap=2)
+    TaskUnitFactory(project=project, response_2=None, feedback=["Say more."], response_1__text="Old <i>text</i>.")
+    user = member(project)
+    assignment = task_claim_next(project=project, annotator=user)
+    url = reverse("annotator:task_edit_diff", args=[assignment.pk])
+    body = _client(user).post(url, {"text": "New <i>text</i>."}, **HX).content.decode()
+    assert "<del>Old </del><ins>New </ins>" in body and "&lt;i&gt;text&lt;/i&gt;." in body
+    assert _client(member(project)).post(url, {"text": "x"}, **HX).status_code == 404
