@@ -10,6 +10,7 @@ from django.utils import timezone
 from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from annotator.models import AssignmentStatus, Role, TaskAssignment, TaskResult, TaskType, TaskUnit
+from annotator.selectors.task_units import task_assignment_get_for_annotator
 from annotator.services.feedback import feedback_submit
 from annotator.services.task_units import task_claim_next, task_draft_save, task_skip
 from tests.factories import ProjectFactory, TaskUnitFactory, good_feedback, member
@@ -157,3 +158,20 @@ def test_slots_taken_follows_every_writer(project) -> None:
     assert TaskUnit.objects.get(pk=unit.pk).slots_taken == 1
     assignment.delete()
     assert TaskUnit.objects.get(pk=unit.pk).slots_taken == 0
+
+
+def test_claim_and_submit_are_a_handful_of_queries(project, django_assert_max_num_queries) -> None:
+    for unit in TaskUnitFactory.create_batch(30, project=project)[:10]:
+        TaskAssignment.objects.create(unit=unit, annotator=member(project), status=AssignmentStatus.SUBMITTED)
+    annotator = member(project)
+    # membership lock, own assignment, expired reservation to reclaim, candidate, insert (+ savepoint and release
+    # inside the test's transaction): as many as the comparison's claim
+    with django_assert_max_num_queries(7):
+        taken = task_claim_next(project=project, annotator=annotator)
+    with django_assert_max_num_queries(4):
+        assert task_claim_next(project=project, annotator=annotator).pk == taken.pk
+    # As the page and the API do: the assignment with its unit and project (one query), then the unit's lock, the
+    # conditional status update, the insert (+ savepoint and release)
+    with django_assert_max_num_queries(6):
+        mine = task_assignment_get_for_annotator(assignment_id=taken.pk, user=annotator)
+        feedback_submit(assignment=mine, annotator=annotator, feedback_1=good_feedback(), feedback_2=good_feedback())

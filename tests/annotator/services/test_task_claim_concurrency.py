@@ -1,4 +1,4 @@
-"""Concurrent claims of feedback and edit tasks on PostgreSQL: never more annotators than the overlap, no result
+"""Concurrent claims of feedback, edit and edit-quality tasks on PostgreSQL: never more annotators than the overlap, no result
 lost, no edit by a feedback writer, and the slot counter equal to a recount."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from annotator.models import SLOT_STATUSES, AssignmentStatus, TaskAssignment, TaskResult, TaskType, TaskUnit
+from annotator.services.edit_quality import edit_choice_submit
 from annotator.services.edits import edit_submit
 from annotator.services.feedback import feedback_submit
 from annotator.services.task_units import task_claim_next
@@ -49,7 +50,7 @@ def _recount(project) -> None:
         assert unit.slots_taken == held
 
 
-def test_concurrent_feedback_then_edit_claims_keep_every_rule() -> None:
+def test_concurrent_feedback_edit_and_edit_quality_claims_keep_every_rule() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("concurrency is exercised on PostgreSQL (SQLite serialises every writer by design)")
     feedback_project = ProjectFactory(task_type=TaskType.FEEDBACK, overlap=3)
@@ -84,3 +85,22 @@ def test_concurrent_feedback_then_edit_claims_keep_every_rule() -> None:
         assert not wrote.exists()
     assert not TaskAssignment.objects.filter(unit__project=edit_project, status=AssignmentStatus.RESERVED).exists()
     _recount(edit_project)
+
+    # Edit-quality units over the edits: overlap 2, never judged by one who wrote an edit or the feedback.
+    quality = ProjectFactory(task_type=TaskType.EDIT_QUALITY, overlap=2)
+    for unit in TaskUnit.objects.filter(project=edit_project):
+        TaskUnitFactory(
+            project=quality, prompt=unit.prompt, response_1=unit.response_1, response_2=None, feedback=unit.feedback,
+            edit_1="good", edit_2="bad", feedback_unit=unit.feedback_unit, edit_unit=unit,
+        )  # fmt: skip
+    for editor in editors:
+        quality.memberships.create(user=editor, role="annotator")
+    judges = [*editors, *(member(quality) for _ in range(3))]
+    choices = _run(judges, quality, lambda a, u: edit_choice_submit(assignment=a, annotator=u, choice=1))
+    assert len(choices) == 20
+    for result in TaskResult.objects.filter(unit__project=quality).select_related("unit"):
+        authors = TaskAssignment.objects.filter(
+            unit_id__in=(result.unit.edit_unit_id, result.unit.feedback_unit_id), annotator_id=result.annotator_id
+        )
+        assert not authors.exists()
+    _recount(quality)
