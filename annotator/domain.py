@@ -156,8 +156,12 @@ HELPSTEER3_DOMAINS: Final[tuple[str, ...]] = ("general", "stem", "code", "multil
 
 GUIDELINE_TASK_TYPES: Final[tuple[tuple[str, str], ...]] = (
     ("preference", "Preference: rate and compare two responses"),
+    ("feedback", "Feedback: write a critique of each response"),
+    ("edit", "Edit: rewrite a response so that it follows its feedback"),
+    ("edit_quality", "Edit quality: pick the edit that follows the feedback"),
 )
-"""Task types with guidelines of their own (``Project.task_guidelines``), shown on that task's pages."""
+"""Task types with guidelines of their own (``Project.task_guidelines``), shown on that task's pages: the comparison
+task's are keyed ``preference``, the others by their :data:`TaskType`."""
 
 # Qualification (annotator pools): a project may require that an annotator passes a qualification set for a
 # domain and/or language before that scope's work reaches them.
@@ -189,3 +193,62 @@ def scope_matches(*, scope_domain: str, scope_language: str, domain: str, langua
     False
     """
     return scope_domain in ("", domain) and scope_language in ("", language)
+
+
+# --- HelpSteer3 task types (Wang et al. 2025, arXiv 2503.04378; docs/task-types.md) ------------------------------
+
+TaskType = Literal["comparison", "feedback", "edit", "edit_quality"]
+"""What a project collects: the pairwise rating task (the default), or one of HelpSteer3's three."""
+
+FEEDBACK_HELPFULNESS_WORDS: Final[tuple[str, ...]] = ("not", "slightly", "partially", "mostly", "perfectly")
+"""The word after "The response is", lowest first: its index is the helpfulness level 0..4 (HelpSteer2's Likert)."""
+FEEDBACK_OPENING_TEMPLATE: Final = "The response is {word} helpful"
+"""How a feedback must begin (HelpSteer3's guidelines)."""
+FEEDBACK_MIN_SENTENCES: Final = 2
+FEEDBACK_MAX_SENTENCES: Final = 10
+FEEDBACK_MIN_WORDS: Final = 50
+FEEDBACK_MAX_WORDS: Final = 250
+"""HelpSteer3's bounds on one feedback: 2-10 sentences, 50-250 words (defaults of a project's settings)."""
+FEEDBACK_PER_RESPONSE: Final = 3
+"""Feedbacks per response in HelpSteer3 (a feedback project's default overlap)."""
+TASK_TEXT_MAX_CHARS: Final = 20_000
+"""The longest feedback, edited response or change summary accepted."""
+CHANGE_SUMMARY_MAX_CHARS: Final = 2_000
+"""The longest change summary of an edit."""
+
+HS3TaskConfig = Literal["feedback", "edit", "edit_quality"]
+"""The HelpSteer3 configs of the task types (the ``preference`` config is the comparison's: ``helpsteer3``)."""
+HS3_TASK_CONFIGS: Final[tuple[HS3TaskConfig, ...]] = ("feedback", "edit", "edit_quality")
+HS3_TASK_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "feedback": ("domain", "language", "context", "response1", "response2", "feedback1", "feedback2"),
+    "edit": ("domain", "language", "context", "original_response", "edited_response", "feedback", "change_summary"),
+    "edit_quality": (
+        "domain", "language", "context", "original_response", "good_edited_response", "bad_edited_response", "feedback",
+    ),
+}  # fmt: skip
+"""Each config's released columns, in the dataset's order (nvidia/HelpSteer3 card)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HS3TaskRow:
+    """One row of a HelpSteer3 ``feedback``, ``edit`` or ``edit_quality`` file, in its own terms.
+
+    ``response_1`` is ``response1`` (feedback) or ``original_response`` (edit, edit quality); ``feedback_1`` /
+    ``feedback_2`` the critiques of each response (feedback); ``feedback`` the critiques an edit follows; ``edited``
+    and ``change_summary`` (edit); ``good_edit`` / ``bad_edit`` (edit quality).
+    """
+
+    config: HS3TaskConfig
+    turns: tuple[Turn, ...]
+    response_1: str
+    response_2: str = ""
+    feedback_1: tuple[str, ...] = ()
+    feedback_2: tuple[str, ...] = ()
+    feedback: tuple[str, ...] = ()
+    edited: str = ""
+    change_summary: str = ""
+    good_edit: str = ""
+    bad_edit: str = ""
+    domain: str | None = None
+    language: str | None = None
+    line: int = 0

@@ -40,6 +40,13 @@ class ErrorCode(StrEnum):
     """The work left for the annotator needs a qualification they have not passed."""
     QUALIFICATION_UNAVAILABLE = "qualification_unavailable"
     """No attempt is open: already passed, no attempt left, or cooling down after a failed one."""
+    # HelpSteer3's task types (docs/task-types.md).
+    FEEDBACK_RULES_BROKEN = "feedback_rules_broken"
+    """A feedback breaks the project's rules (sentences, words, the helpfulness opening); extra.fields says which."""
+    EDIT_BY_FEEDBACK_AUTHOR = "edit_by_feedback_author"
+    EDIT_UNCHANGED = "edit_unchanged"
+    TASK_TYPE_MISMATCH = "task_type_mismatch"
+    """The request or the file is for another task type than the project collects."""
 
     # Imports and releases.
     IMPORT_FAILED = "import_failed"

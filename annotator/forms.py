@@ -51,6 +51,17 @@ class ProjectCreateForm(forms.Form):
     slug = forms.SlugField(max_length=64, help_text="Letters, digits and hyphens; part of every project URL.")
 
 
+# A feedback, edit or edit-quality project's settings (docs/task-types.md).
+TASK_SETTING_FIELDS = (
+    "task_type",
+    "feedback_min_sentences",
+    "feedback_max_sentences",
+    "feedback_min_words",
+    "feedback_max_words",
+    "feedback_requires_opening",
+)
+
+
 class ProjectSettingsForm(forms.ModelForm):
     class Meta:
         model = Project
@@ -63,8 +74,14 @@ class ProjectSettingsForm(forms.ModelForm):
             "reservation_minutes",
             "min_justification_length",
             "guidelines",
+            *TASK_SETTING_FIELDS,
         ]
         labels = {
+            "task_type": "Task type (fixed once the project has data)",
+            "feedback_min_sentences": "Feedback: fewest sentences",
+            "feedback_max_sentences": "Feedback: most sentences",
+            "feedback_min_words": "Feedback: fewest words",
+            "feedback_max_words": "Feedback: most words",
             "overlap": "Overlap k (annotators per comparison)",
             "adaptive_overlap_threshold": "Adaptive-overlap threshold (helpfulness spread)",
             "adaptive_overlap_extra": "Extra annotators when over the threshold",
@@ -73,6 +90,14 @@ class ProjectSettingsForm(forms.ModelForm):
             "guidelines": "Guidelines (Markdown)",
         }
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 14, "class": "mono"})}
+
+    feedback_requires_opening = forms.TypedChoiceField(
+        label="Feedback: begins “The response is … helpful”",
+        choices=[("yes", "Required"), ("no", "Not required")],
+        coerce=lambda value: value == "yes",
+        required=False,
+        empty_value=None,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -85,6 +110,10 @@ class ProjectSettingsForm(forms.ModelForm):
                 initial=saved.get(name, ""),
                 widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
             )
+        # The task settings may be left out of a post (older clients, the demo): left out means unchanged.
+        for name in TASK_SETTING_FIELDS:
+            self.fields[name].required = False
+        self.initial["feedback_requires_opening"] = "yes" if self.instance.feedback_requires_opening else "no"
 
     def task_guideline_fields(self) -> list[forms.BoundField]:
         return [self[f"guidelines_{name}"] for name, _ in GUIDELINE_TASK_TYPES]
@@ -94,6 +123,13 @@ class ProjectSettingsForm(forms.ModelForm):
         data = {k: v for k, v in self.cleaned_data.items() if not k.startswith("guidelines_")}
         data["task_guidelines"] = {name: self.cleaned_data[f"guidelines_{name}"] for name, _ in GUIDELINE_TASK_TYPES}
         return data
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name in TASK_SETTING_FIELDS:
+            if cleaned.get(name) in (None, ""):
+                cleaned.pop(name, None)
+        return cleaned
 
     def _post_clean(self) -> None:
         # The service validates the model; a ModelForm would otherwise write the instance while validating.

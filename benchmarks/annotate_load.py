@@ -18,6 +18,12 @@ Then it checks the database:
 * ``lost_submissions``: submissions the server acknowledged (201) that are not in the database, plus annotations
   in the database that the clients never saw acknowledged.
 
+``--task feedback`` / ``--task edit`` (or several: ``--task comparison feedback edit``) runs the same phases on a
+feedback or edit project (HelpSteer3's task types, docs/task-types.md) through their API: claim
+``/api/v1/projects/<slug>/tasks/next/``, submit ``/api/v1/tasks/<id>/feedback/`` or ``/edit/``. With several tasks,
+each runs on its own project, one after the other on the same server, and its lines are prefixed with its name
+(``feedback_claim_p95_ms``), so the task types compare on one run.
+
 Prints ``name: value unit`` lines, then the peer's figures (Label Studio 1.23, 8 annotators, from the issue).
 The project it created is deleted afterwards unless ``--keep``. Timings mean something only on a quiet machine:
 the server, the database and these clients share its cores.
@@ -47,6 +53,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.django.base")
 
 PASSWORD_FREE_JUSTIFICATION = "@Response 1 is more accurate and better organised than @Response 2."
+TASKS = ("comparison", "feedback", "edit")
+# A feedback within HelpSteer3's rules (2-10 sentences, 50-250 words, the helpfulness opening).
+FEEDBACK = (
+    "The response is mostly helpful. It answers the question and explains the main idea clearly, with a short "
+    "example that shows how the parts fit together in practice. It could say more about the edge cases and should "
+    "name the assumptions it makes about the input, because a reader who does not share them would be misled."
+)
 PEER = {  # Label Studio 1.23, 8 annotators (the issue's figures)
     "peer_label_studio_next_task_p95_ms": (5200, "ms"),
     "peer_label_studio_submit_p95_ms": (1800, "ms"),
@@ -62,12 +75,13 @@ def _free_port() -> int:
 
 
 def _setup(
-    n_annotators: int, n_comparisons: int, overlap: int, pools: bool = False
+    n_annotators: int, n_comparisons: int, overlap: int, task: str = "comparison", pools: bool = False
 ) -> tuple[str, list[str], list[str]]:
-    """Create the project, its attributes, comparisons, annotators and their tokens; return slug, tokens, names.
+    """Create the project, its attributes, comparisons (or feedback / edit units), annotators and their tokens;
+    return slug, tokens, names.
 
-    With ``pools``, half the prompts are in the "code" domain, the project has a qualification set for it (so
-    every claim runs the qualification filter), and every annotator has passed it."""
+    With ``pools`` (comparisons only), half the prompts are in the "code" domain, the project has a qualification set
+    for it (so every claim runs the qualification filter), and every annotator has passed it."""
     import django
 
     django.setup()
@@ -77,13 +91,14 @@ def _setup(
     from rest_framework.authtoken.models import Token
 
     from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS
-    from annotator.models import Attribute, Comparison, Membership, Project, Prompt, Response, Role
+    from annotator.models import Attribute, Comparison, Membership, Project, Prompt, Response, Role, TaskUnit
 
     call_command("migrate", verbosity=0)
-    run = f"{int(time.time())}-{os.getpid()}"
+    run = f"{int(time.time())}-{os.getpid()}-{task}"
     project = Project.objects.create(
-        slug=f"bench-{run}", name=f"Load benchmark {run}", overlap=overlap, min_justification_length=20
-    )
+        slug=f"bench-{run}", name=f"Load benchmark {run}", overlap=overlap, min_justification_length=20,
+        task_type=task,
+    )  # fmt: skip
     for position, spec in enumerate(HELPSTEER2_ATTRIBUTE_SPECS):
         Attribute.objects.create(project=project, position=position, **spec)  # type: ignore[arg-type]
     prompts = Prompt.objects.bulk_create(
@@ -103,12 +118,24 @@ def _setup(
             for k in (1, 2)
         ]
     )
-    Comparison.objects.bulk_create(
-        [
-            Comparison(project=project, prompt=p, response_1=responses[2 * i], response_2=responses[2 * i + 1])
-            for i, p in enumerate(prompts)
-        ]
-    )
+    if task == "comparison":
+        Comparison.objects.bulk_create(
+            [
+                Comparison(project=project, prompt=p, response_1=responses[2 * i], response_2=responses[2 * i + 1])
+                for i, p in enumerate(prompts)
+            ]
+        )
+    else:
+        TaskUnit.objects.bulk_create(
+            [
+                TaskUnit(
+                    project=project, task_type=task, prompt=p, response_1=responses[2 * i],
+                    response_2=responses[2 * i + 1] if task == "feedback" else None,
+                    feedback=[FEEDBACK] * 3 if task == "edit" else [],
+                )
+                for i, p in enumerate(prompts)
+            ]
+        )  # fmt: skip
     User = get_user_model()
     users = User.objects.bulk_create([User(username=f"bench-{run}-{i}") for i in range(n_annotators)])
     Membership.objects.bulk_create([Membership(project=project, user=u, role=Role.ANNOTATOR) for u in users])
@@ -170,13 +197,21 @@ class ClientStats:
 class Annotator:
     """One simulated annotator: a keep-alive connection, a token and a random source for its answers."""
 
-    def __init__(self, base: str, slug: str, token: str, names: list[str], keep_alive: bool) -> None:
+    def __init__(
+        self, base: str, slug: str, token: str, names: list[str], keep_alive: bool, task: str = "comparison"
+    ) -> None:
         parts = urlsplit(base)
         self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=180)
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         if not keep_alive:  # as a proxy in front of gunicorn would: each request goes to whichever worker is free
             self.headers["Connection"] = "close"
-        self.claim_path = f"/api/v1/projects/{slug}/assignments/next/"
+        self.task = task
+        if task == "comparison":
+            self.claim_path = f"/api/v1/projects/{slug}/assignments/next/"
+            self.submit_path, self.acked_key = "/api/v1/assignments/{id}/submit/", "annotation"
+        else:
+            self.claim_path = f"/api/v1/projects/{slug}/tasks/next/"
+            self.submit_path, self.acked_key = f"/api/v1/tasks/{{id}}/{task}/", "result"
         self.names = names
         self.rng = random.Random(token)
 
@@ -195,6 +230,14 @@ class Annotator:
 
     def answer(self) -> bytes:
         rng = self.rng
+        seconds = round(rng.uniform(30, 300), 1)
+        if self.task == "feedback":
+            return json.dumps(
+                {"feedback_1": FEEDBACK, "feedback_2": FEEDBACK, "time_on_task_seconds": seconds}
+            ).encode()
+        if self.task == "edit":
+            edited = {"text": f"An edited answer {rng.random()}.", "change_summary": "Followed the feedback."}
+            return json.dumps({**edited, "time_on_task_seconds": seconds}).encode()
         helpfulness = rng.randint(2, 4), rng.randint(1, 4)
         ratings = {
             "left": {n: rng.randint(0, 4) for n in self.names} | {"helpfulness": helpfulness[0]},
@@ -221,10 +264,10 @@ class Annotator:
         assignment = json.loads(raw)["id"]
         payload = self.answer()
         t0 = time.perf_counter()
-        status, raw = self.post(f"/api/v1/assignments/{assignment}/submit/", payload)
+        status, raw = self.post(self.submit_path.format(id=assignment), payload)
         stats.submit_ms.append((time.perf_counter() - t0) * 1000)
         if status == 201:
-            stats.acked.append(json.loads(raw)["annotation"])
+            stats.acked.append(json.loads(raw)[self.acked_key])
         else:
             stats.errors[status] = stats.errors.get(status, 0) + 1
         return True
@@ -371,13 +414,37 @@ def _phase_lines(phase: Phase, prefix: str, checks: list[str]) -> list[str]:
     ]
 
 
+def _checks(task: str, slug: str, overlap: int, acked: set[int]) -> list[str]:
+    """Over-assigned items and lost submissions of one task's project."""
+    from django.db.models import Count, F
+
+    from annotator.models import Annotation, Comparison, TaskResult, TaskUnit
+
+    if task == "comparison":
+        stored = set(Annotation.objects.filter(comparison__project__slug=slug).values_list("pk", flat=True))
+        items = Comparison.objects.filter(project__slug=slug).annotate(n=Count("annotations"))
+    else:
+        stored = set(TaskResult.objects.filter(unit__project__slug=slug).values_list("pk", flat=True))
+        items = TaskUnit.objects.filter(project__slug=slug).annotate(n=Count("results"))
+    over = items.filter(n__gt=F("extra_annotators") + overlap).count()
+    noun = "comparisons" if task == "comparison" else "units"
+    return [
+        f"double_assignments: {over} {noun}",
+        f"lost_submissions: {len(acked - stored) + len(stored - acked)} {'annotations' if task == 'comparison' else 'results'}",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["both", "paced", "saturation"], default="both")
+    parser.add_argument(
+        "--task", nargs="+", choices=TASKS, default=["comparison"],
+        help="What the annotators do: compare (the default), write feedback, or edit; several run one after another.",
+    )  # fmt: skip
     parser.add_argument("--annotators", type=int, default=32)
     parser.add_argument("--rate", type=float, default=100.0, help="Submissions per second offered in the paced phase.")
     parser.add_argument("--seconds", type=float, default=20.0, help="How long each phase lasts.")
-    parser.add_argument("--comparisons", type=int, default=5000)
+    parser.add_argument("--comparisons", type=int, default=5000, help="Comparisons (or task units) per project.")
     parser.add_argument("--overlap", type=int, default=3)
     # Measured on the 2-core development machine (paced 60/s and saturation, 15 s each, fresh project per run):
     # processes beat threads. 2 x 8 threads gave 60-77/s at saturation and seconds of queueing at 60/s (threads of
@@ -399,24 +466,27 @@ def main() -> None:
         "--pools", action="store_true", help="A qualification set on half the work, passed by every annotator."
     )
     args = parser.parse_args()
+    tasks = list(dict.fromkeys(args.task))
 
-    slug, tokens, names = _setup(args.annotators, args.comparisons, args.overlap, args.pools)
+    projects = {task: _setup(args.annotators, args.comparisons, args.overlap, task, args.pools) for task in tasks}
     server = None
     base = args.url
     if base is None:
         port = _free_port()
         server = _start_server(port, args.workers, args.threads, args.worker_class)
         base = f"http://127.0.0.1:{port}"
-    phases: list[Phase] = []
+    phases: dict[str, list[Phase]] = {}
     try:
-        annotators = [Annotator(base, slug, token, names, args.keep_alive) for token in tokens]
-        _warm_up(annotators)
-        if args.mode in ("both", "paced"):
-            phases.append(_phase("paced", annotators, args.seconds, mean_think_s=args.annotators / args.rate))
-        if args.mode in ("both", "saturation"):
-            phases.append(_phase("saturation", annotators, args.seconds, mean_think_s=None))
-        for a in annotators:
-            a.conn.close()
+        for task, (slug, tokens, names) in projects.items():
+            annotators = [Annotator(base, slug, token, names, args.keep_alive, task) for token in tokens]
+            _warm_up(annotators)
+            phases[task] = []
+            if args.mode in ("both", "paced"):
+                phases[task].append(_phase("paced", annotators, args.seconds, args.annotators / args.rate))
+            if args.mode in ("both", "saturation"):
+                phases[task].append(_phase("saturation", annotators, args.seconds, mean_think_s=None))
+            for a in annotators:
+                a.conn.close()
     finally:
         if server is not None:
             server.terminate()
@@ -424,22 +494,7 @@ def main() -> None:
 
     from django.conf import settings
     from django.db import connection
-    from django.db.models import Count, F
 
-    from annotator.models import Annotation, Comparison
-
-    acked = {a for phase in phases for a in phase.acked()}
-    stored = set(Annotation.objects.filter(comparison__project__slug=slug).values_list("pk", flat=True))
-    over = (
-        Comparison.objects.filter(project__slug=slug)
-        .annotate(n=Count("annotations"))
-        .filter(n__gt=F("extra_annotators") + args.overlap)
-        .count()
-    )
-    checks = [
-        f"double_assignments: {over} comparisons",
-        f"lost_submissions: {len(acked - stored) + len(stored - acked)} annotations",
-    ]
     lines = [
         f"database: {connection.vendor}",
         f"annotators: {args.annotators} clients",
@@ -450,18 +505,26 @@ def main() -> None:
         else f"server: {base}",
         f"prepared_statements: {'on' if settings.DATABASE_PREPARED_STATEMENTS else 'off'} (DATABASE_PREPARED_STATEMENTS)",
     ]
-    for phase in phases:
-        if phase.name == "paced":
-            lines += [f"offered_rate: {args.rate:.1f} 1/s", *_phase_lines(phase, "", checks)]
-            checks = []
-    for phase in phases:
-        if phase.name == "saturation":
-            lines += _phase_lines(phase, "saturation_", checks)
+    for task, task_phases in phases.items():
+        slug = projects[task][0]
+        acked = {a for phase in task_phases for a in phase.acked()}
+        checks = _checks(task, slug, args.overlap, acked)
+        prefix = f"{task}_" if len(tasks) > 1 else ""
+        task_lines: list[str] = []
+        for phase in task_phases:
+            if phase.name == "paced":
+                task_lines += [f"offered_rate: {args.rate:.1f} 1/s", *_phase_lines(phase, "", checks)]
+                checks = []
+        for phase in task_phases:
+            if phase.name == "saturation":
+                task_lines += _phase_lines(phase, "saturation_", checks)
+        lines += [f"{prefix}{line}" for line in task_lines]
     print("\n".join(lines))
     for name, (value, unit) in PEER.items():
         print(f"{name}: {value} {unit}")
     if not args.keep:
-        _teardown(slug)
+        for slug, _, _ in projects.values():
+            _teardown(slug)
 
 
 if __name__ == "__main__":

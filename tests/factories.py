@@ -86,6 +86,29 @@ class ModelEndpointFactory(factory.django.DjangoModelFactory):
     model_id = factory.Sequence(lambda n: f"model-{n}")
 
 
+class TaskUnitFactory(factory.django.DjangoModelFactory):
+    """A feedback unit by default (a prompt and two responses); pass task_type and the fields of another kind."""
+
+    class Meta:
+        model = models.TaskUnit
+
+    project = factory.SubFactory(ProjectFactory, task_type=models.TaskType.FEEDBACK)
+    task_type = factory.SelfAttribute("project.task_type")
+    prompt = factory.SubFactory(PromptFactory, project=factory.SelfAttribute("..project"))
+    response_1 = factory.SubFactory(ResponseFactory, prompt=factory.SelfAttribute("..prompt"))
+    response_2 = factory.SubFactory(ResponseFactory, prompt=factory.SelfAttribute("..prompt"))
+
+
+def good_feedback(word: str = "mostly") -> str:
+    """A feedback that keeps HelpSteer3's rules (3 sentences, about 60 words), opening with ``word``."""
+    return (
+        f"The response is {word} helpful. It answers the question that the user asked and explains the main idea "
+        "clearly, with a short example that shows how the pieces fit together in practice. It could say more about "
+        "the edge cases, and it should name the assumptions that it makes about the input, because a reader who "
+        "does not share them would be misled by the final answer."
+    )
+
+
 def member(project: models.Project, role: str = models.Role.ANNOTATOR, **user_kwargs: Any) -> Any:
     """A user holding ``role`` in ``project``."""
     user = UserFactory(**user_kwargs)

@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
     "annotator/domain.py",
+    "annotator/feedback_rules.py",
+    "annotator/text_diff.py",
     "annotator/shown_terms.py",
     "annotator/error_codes.py",
     "annotator/webhooks_signing.py",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.api import annotate, annotations, comparisons, generation, projects, snapshots, tokens, webhooks
+from annotator.api import annotate, annotations, comparisons, generation, projects, snapshots, tasks, tokens, webhooks
 
 urlpatterns = [
     path("auth/token/", tokens.ApiTokenObtainApi.as_view(), name="api-auth-token"),
@@ -117,4 +117,12 @@ urlpatterns = [
         generation.GenerationRunResumeApi.as_view(),
         name="api-generation-runs-resume",
     ),
+    path("projects/<slug:slug>/tasks/import/", tasks.TaskImportApi.as_view(), name="api-tasks-import"),
+    path("projects/<slug:slug>/tasks/export/", tasks.TaskExportApi.as_view(), name="api-tasks-export"),
+    path("projects/<slug:slug>/tasks/next/", tasks.TaskClaimNextApi.as_view(), name="api-tasks-next"),
+    path("tasks/<int:assignment_id>/draft/", tasks.TaskDraftApi.as_view(), name="api-tasks-draft"),
+    path("tasks/<int:assignment_id>/feedback/", tasks.FeedbackSubmitApi.as_view(), name="api-tasks-feedback"),
+    path("tasks/<int:assignment_id>/edit/", tasks.EditSubmitApi.as_view(), name="api-tasks-edit"),
+    path("tasks/<int:assignment_id>/edit-choice/", tasks.EditChoiceSubmitApi.as_view(), name="api-tasks-edit-choice"),
+    path("tasks/<int:assignment_id>/skip/", tasks.TaskSkipApi.as_view(), name="api-tasks-skip"),
 ]

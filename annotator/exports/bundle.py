@@ -59,6 +59,7 @@ def write_bundle(
     splits: Sequence[Split] = SPLITS,
     attributes: Sequence[str] = HELPSTEER2_ATTRIBUTES,
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+    extra_files: Sequence[tuple[Path, str]] = (),
 ) -> Bundle:
     """Write every format (Parquet + gzip JSONL, one file per split), README.md, LICENSE and MANIFEST into a zip.
 
@@ -74,6 +75,8 @@ def write_bundle(
         LICENSE text (see :func:`license_notice`).
     formats, splits, attributes, row_group_size
         As for :func:`write_exports`.
+    extra_files
+        Files written elsewhere, as (path, name in the zip): the HelpSteer3 task files of a task project.
 
     Returns
     -------
@@ -99,6 +102,7 @@ def write_bundle(
             (root / name).write_text(text, encoding="utf-8")
         entries = [(f.relative_path, f.sha256) for f in written]
         entries += [(name, file_sha256(root / name)) for name in texts]
+        entries += [(name, file_sha256(path)) for path, name in extra_files]
         manifest = render_manifest(entries)
         (root / MANIFEST_NAME).write_text(manifest, encoding="utf-8")
         # Inside the staging folder, whose name is this call's own: simultaneous first requests never share a
@@ -110,6 +114,8 @@ def write_bundle(
             for f in written:
                 # Parquet and gzip are already compressed: store them as they are.
                 _add(archive, f.path, f.relative_path, zipfile.ZIP_STORED)
+            for path, name in extra_files:
+                _add(archive, path, name, zipfile.ZIP_STORED)
         os.chmod(partial, 0o644)
         os.replace(partial, target)
     return Bundle(

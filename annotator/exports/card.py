@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict
 
-from annotator.domain import Split
+from annotator.domain import HS3TaskConfig, Split
 from annotator.exports.formats import EXPORT_FORMATS, ExportFormat
+from annotator.exports.helpsteer3_tasks import TASK_FILES_FOLDER, task_file_relative_path
 from annotator.exports.write import SPLITS, export_relative_path
 from annotator.stats.aggregation import describe_parameter
 
@@ -92,6 +93,17 @@ def dataset_card_configs(
     return configs
 
 
+def task_card_configs(task_configs: Sequence[HS3TaskConfig], splits: Sequence[Split] = SPLITS) -> list[CardConfig]:
+    """One ``configs`` entry per HelpSteer3 task config, named as HelpSteer3 names it, Parquet files per split."""
+    return [
+        {
+            "config_name": config,
+            "data_files": [{"split": s, "path": task_file_relative_path(config, "parquet", s)} for s in splits],
+        }
+        for config in task_configs
+    ]
+
+
 def render_dataset_card(
     *,
     title: str,
@@ -108,6 +120,7 @@ def render_dataset_card(
     splits: Sequence[Split] = SPLITS,
     version: str | None = None,
     languages: Sequence[str] = ("en",),
+    task_configs: Sequence[HS3TaskConfig] = (),
 ) -> str:
     """Render a snapshot's README.md dataset card.
 
@@ -135,11 +148,17 @@ def render_dataset_card(
         Snapshot version, if any.
     languages
         ISO 639-1 codes of the text.
+    task_configs
+        The HelpSteer3 task configs the snapshot holds (feedback, edit, edit_quality), each one more ``configs``
+        entry whose files are ``helpsteer3-tasks/<config>/<split>.parquet``.
     """
     default: ExportFormat | None = "helpsteer2-preference" if "helpsteer2-preference" in formats else None
     if default is None and formats:
         default = formats[0]
-    lines = ["---", *_front_matter(title, languages, dataset_card_configs(formats, splits, default=default)), "---", ""]
+    configs = dataset_card_configs(formats, splits, default=default) + task_card_configs(task_configs, splits)
+    if configs and not any(c.get("default") for c in configs):
+        configs[0]["default"] = True
+    lines = ["---", *_front_matter(title, languages, configs), "---", ""]
     lines += [f"# {title}" + (f" ({version})" if version else ""), "", "## What this is", "", summary.strip(), ""]
     lines += ["## How it was collected", "", collection.strip(), ""]
     lines += _attribute_section(attributes)
@@ -148,6 +167,11 @@ def render_dataset_card(
     lines += ["", "## Counts", "", "| split | comparisons |", "|---|---:|"]
     lines += [f"| {split} | {count:,} |" for split, count in counts.items()]
     lines += _files_section(formats)
+    lines += [
+        f"- `{TASK_FILES_FOLDER}/{config}/`: HelpSteer3's `{config}` config in its released field names, Parquet "
+        f'(`<split>.parquet`, `load_dataset(folder, "{config}")`) and JSONL (`<split>.jsonl.gz`)'
+        for config in task_configs
+    ]
     lines += _licence_and_limitations(attribution, limitations)
     return "\n".join(lines)
 

@@ -19,7 +19,7 @@ from annotator.models.generation import (
     GenerationRunStatus,
     ModelEndpoint,
 )
-from annotator.models.project import Attribute, Membership, Project, Role
+from annotator.models.project import UNIT_TASK_TYPES, Attribute, Membership, Project, Role, TaskType
 from annotator.models.qualification import (
     AttemptStatus,
     QualificationAnswer,
@@ -29,10 +29,12 @@ from annotator.models.qualification import (
 )
 from annotator.models.quality import AgreementCounts, AgreementIntervals, ComparisonAgreementCounts, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
+from annotator.models.task import TaskAssignment, TaskResult, TaskReview, TaskUnit
 from annotator.models.webhook import WEBHOOK_TEST_EVENT, DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "SLOT_STATUSES",
+    "UNIT_TASK_TYPES",
     "WEBHOOK_TEST_EVENT",
     "AggregationKind",
     "AggregationRule",
@@ -70,6 +72,11 @@ __all__ = [
     "SnapshotStatus",
     "SourceLabel",
     "Split",
+    "TaskAssignment",
+    "TaskResult",
+    "TaskReview",
+    "TaskType",
+    "TaskUnit",
     "Webhook",
     "WebhookDelivery",
     "WebhookEvent",

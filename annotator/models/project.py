@@ -4,7 +4,27 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from annotator.domain import LIKERT_MAX, LIKERT_MIN
+from annotator.domain import (
+    FEEDBACK_MAX_SENTENCES,
+    FEEDBACK_MAX_WORDS,
+    FEEDBACK_MIN_SENTENCES,
+    FEEDBACK_MIN_WORDS,
+    LIKERT_MAX,
+    LIKERT_MIN,
+)
+
+
+class TaskType(models.TextChoices):
+    """What a project collects (docs/task-types.md); the values are annotator.domain.TaskType."""
+
+    COMPARISON = "comparison", "Compare two responses (ratings and preference)"
+    FEEDBACK = "feedback", "Write feedback on each response"
+    EDIT = "edit", "Edit a response to follow its feedback"
+    EDIT_QUALITY = "edit_quality", "Pick the edit that follows the feedback"
+
+
+# The task types whose units are TaskUnits (a comparison project's are Comparisons).
+UNIT_TASK_TYPES = (TaskType.FEEDBACK, TaskType.EDIT, TaskType.EDIT_QUALITY)
 
 
 class Project(models.Model):
@@ -21,6 +41,15 @@ class Project(models.Model):
     adaptive_overlap_extra = models.PositiveSmallIntegerField(default=2, help_text="Extra annotators asked for.")
     reservation_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
     min_justification_length = models.PositiveIntegerField(default=20)
+    task_type = models.CharField(max_length=16, choices=TaskType.choices, default=TaskType.COMPARISON)
+    # HelpSteer3's feedback rules (a feedback project's; defaults from annotator.domain).
+    feedback_min_sentences = models.PositiveSmallIntegerField(default=FEEDBACK_MIN_SENTENCES)
+    feedback_max_sentences = models.PositiveSmallIntegerField(default=FEEDBACK_MAX_SENTENCES)
+    feedback_min_words = models.PositiveSmallIntegerField(default=FEEDBACK_MIN_WORDS)
+    feedback_max_words = models.PositiveSmallIntegerField(default=FEEDBACK_MAX_WORDS)
+    feedback_requires_opening = models.BooleanField(
+        default=True, help_text='Feedback begins "The response is {not / … / perfectly} helpful".'
+    )
     # The events its active webhooks receive, kept by annotator.services.webhooks: lets a submission skip webhook
     # work with no query.
     webhook_events = models.JSONField(default=list, blank=True, editable=False)
@@ -33,7 +62,14 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=models.Q(overlap__gte=1), name="project_overlap_positive")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(
+                condition=models.Q(feedback_max_sentences__gte=models.F("feedback_min_sentences"))
+                & models.Q(feedback_max_words__gte=models.F("feedback_min_words")),
+                name="project_feedback_bounds_order",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

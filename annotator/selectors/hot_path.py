@@ -269,3 +269,7 @@ def comparison_shown(*, comparison_id: int) -> tuple[Comparison, Prompt, Respons
     for name, related in (("prompt", prompt), ("response_1", r1), ("response_2", r2)):
         Comparison._meta.get_field(name).set_cached_value(comparison, related)  # type: ignore[union-attr]
     return comparison, prompt, r1, r2
+
+
+# The task types' hot path (annotator.selectors.task_hot_path) builds its statements the same way.
+Columns = _Columns

@@ -1,6 +1,6 @@
 """Row locks for the annotate path, in the one order every transaction takes them.
 
-Lock order: **membership → comparison → assignment → the project's agreement counts** (the last one taken by
+Lock order: **membership → comparison (or task unit) → assignment (or task assignment) → the project's agreement counts** (the last one taken by
 ``annotator.services.agreement_counts.agreement_counts_refresh``, after the service's own writes, once per
 transaction). A transaction may skip a step but never goes back up, and
 never locks two of these in one statement (``FOR UPDATE`` on a join locks each joined row in whatever order the plan
@@ -23,8 +23,9 @@ from typing import Any
 
 from django.db import connection
 
-from annotator.models import Assignment, Comparison
+from annotator.models import Assignment, Comparison, TaskAssignment, TaskUnit
 from annotator.selectors.hot_path import NEVER_HAD_BY_ANNOTATOR, QUALIFIED_PARAMS, fetch_one, qualification_filter
+from annotator.selectors.task_hot_path import UNIT_NEVER_HAD_BY_ANNOTATOR, UNIT_NOT_BY_ITS_AUTHORS
 
 
 def for_update(*, of: str | None = None, skip_locked: bool = False) -> str:
@@ -141,6 +142,70 @@ def assignment_update_if_status(*, pk: int, if_status: str, fields: Mapping[str,
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE annotator_assignment SET {sets} WHERE id = %(pk)s AND status = %(if_status)s",
+            {**params, "pk": pk, "if_status": if_status},
+        )
+        return bool(cursor.rowcount)
+
+
+# --- 2'. task unit: the comparison's place in the order, for feedback, edit and edit-quality projects ---------------
+# The same statements as the comparison's on annotator_taskunit / annotator_taskassignment (docs/task-types.md).
+# A qualification filter on the prompt goes in UNIT_CANDIDATE as ``AND u.prompt_id IN (...)``.
+
+UNIT_FOR_ANNOTATOR = """
+    SELECT u.extra_annotators, EXISTS(SELECT 1 FROM annotator_membership m
+        WHERE m.project_id = u.project_id AND m.user_id = %(user)s AND m.role = %(role)s)
+    FROM annotator_taskunit u WHERE u.id = %(unit)s"""
+UNIT_SLOTS = "SELECT u.id, u.extra_annotators, u.slots_taken FROM annotator_taskunit u WHERE u.id = %(unit)s"
+UNIT_CANDIDATE = f"""
+    SELECT u.id, u.extra_annotators, u.slots_taken FROM annotator_taskunit u
+    WHERE u.project_id = %(project)s AND (u.extra_annotators - u.slots_taken) > %(slots_gt)s
+    AND u.id {UNIT_NEVER_HAD_BY_ANNOTATOR} AND {UNIT_NOT_BY_ITS_AUTHORS}{{tried}}
+    ORDER BY (u.extra_annotators - u.slots_taken), u.id LIMIT 1"""
+
+
+def unit_lock_for_annotator(*, unit_id: int, user_id: int, role: str) -> tuple[int, bool]:
+    """Lock the task unit: its ``extra_annotators``, and whether ``user_id`` holds ``role`` in its project."""
+    row = fetch_one(f"{UNIT_FOR_ANNOTATOR} {for_update()}", {"user": user_id, "role": role, "unit": unit_id})
+    if row is None:
+        raise TaskUnit.DoesNotExist
+    return int(row[0]), bool(row[1])
+
+
+def unit_lock_if_free(*, unit_id: int) -> tuple[int, int] | None:
+    """Lock the task unit unless another transaction holds it: (extra_annotators, slots_taken), None if held."""
+    row = fetch_one(f"{UNIT_SLOTS} {for_update(skip_locked=True)}", {"unit": unit_id})
+    return None if row is None else (int(row[1]), int(row[2]))
+
+
+def unit_lock_next_candidate(
+    *, project_id: int, annotator_id: int, slots_gt: int, tried: Iterable[int], lock: bool = True
+) -> tuple[int, int, int] | None:
+    """As :func:`comparison_lock_next_candidate`, for the task units of a feedback, edit or edit-quality project;
+    never a unit whose feedback or edits the annotator wrote."""
+    tried = list(tried)
+    params: dict[str, Any] = {"project": project_id, "slots_gt": slots_gt, "annotator": annotator_id}
+    params.update({f"tried{i}": pk for i, pk in enumerate(tried)})
+    clause = f" AND u.id NOT IN ({', '.join(f'%(tried{i})s' for i in range(len(tried)))})" if tried else ""
+    sql = UNIT_CANDIDATE.format(tried=clause)
+    row = fetch_one(f"{sql} {for_update(of='u', skip_locked=True)}" if lock else sql, params)
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def task_assignment_lock(*, pk: int) -> TaskAssignment:
+    """Lock the task assignment's row only (its unit and project come along, read without a lock)."""
+    return TaskAssignment.objects.select_for_update(of=("self",)).select_related("unit__project").get(pk=pk)
+
+
+_TASK_ASSIGNMENT_FIELDS = {f.attname: f for f in TaskAssignment._meta.concrete_fields}
+
+
+def task_assignment_update_if_status(*, pk: int, if_status: str, fields: Mapping[str, Any]) -> bool:
+    """As :func:`assignment_update_if_status`, for a task assignment."""
+    sets = ", ".join(f"{_TASK_ASSIGNMENT_FIELDS[name].column} = %(set_{name})s" for name in fields)
+    params = {f"set_{n}": _TASK_ASSIGNMENT_FIELDS[n].get_db_prep_save(value, connection) for n, value in fields.items()}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE annotator_taskassignment SET {sets} WHERE id = %(pk)s AND status = %(if_status)s",
             {**params, "pk": pk, "if_status": if_status},
         )
         return bool(cursor.rowcount)

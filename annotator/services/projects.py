@@ -33,7 +33,7 @@ from annotator.domain import (
     is_preference_strength,
 )
 from annotator.errors import PermissionDenied, ValidationFailed
-from annotator.models import Annotation, Attribute, Comparison, Membership, Project, Role, SourceLabel
+from annotator.models import Annotation, Attribute, Comparison, Membership, Project, Role, SourceLabel, TaskUnit
 from annotator.text import check_text
 
 PROJECT_SETTING_FIELDS: tuple[str, ...] = (
@@ -46,6 +46,12 @@ PROJECT_SETTING_FIELDS: tuple[str, ...] = (
     "reservation_minutes",
     "min_justification_length",
     "task_guidelines",
+    "task_type",
+    "feedback_min_sentences",
+    "feedback_max_sentences",
+    "feedback_min_words",
+    "feedback_max_words",
+    "feedback_requires_opening",
 )
 ATTRIBUTE_FIELDS: tuple[str, ...] = ("name", "description", "scale_min", "scale_max", "level_descriptions", "position")
 RESPONSE_KEYS = ("1", "2")
@@ -114,8 +120,14 @@ def project_update(*, project: Project, **fields: Any) -> Project:
         raise _fields_error(dict.fromkeys(sorted(unknown), "Not a project setting."))
     if "task_guidelines" in fields:
         fields["task_guidelines"] = _clean_task_guidelines(fields["task_guidelines"])
+    if "task_type" in fields and fields["task_type"] != project.task_type and _has_work(project):
+        raise _fields_error({"task_type": "The task type is fixed once the project has comparisons or tasks."})
     for field, value in fields.items():
         setattr(project, field, value.strip() if field == "name" and isinstance(value, str) else value)
+    if project.feedback_min_sentences > project.feedback_max_sentences or (
+        project.feedback_min_words > project.feedback_max_words
+    ):
+        raise _fields_error({"feedback_max_words": "Each feedback maximum is at least its minimum."})
     _full_clean(project)
     project.save(update_fields=list(fields) or None)
     return project
@@ -133,6 +145,10 @@ def _clean_task_guidelines(value: Any) -> dict[str, str]:
         if text.strip():
             clean[name] = check_text(text, field=f"guidelines_{name}", label="guidelines")
     return clean
+
+
+def _has_work(project: Project) -> bool:
+    return Comparison.objects.filter(project=project).exists() or TaskUnit.objects.filter(project=project).exists()
 
 
 # --- attributes -----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.errors import Conflict, ValidationFailed
-from annotator.models import Assignment, AssignmentStatus, Flag, Project, Role, SkipReason
+from annotator.models import Assignment, AssignmentStatus, Flag, Project, Role, SkipReason, TaskType
 from annotator.selectors.annotation_edits import annotation_edit_refusal, annotation_get_own_current
 from annotator.selectors.assignments import (
     STRENGTH_CHOICES,
@@ -227,6 +227,8 @@ def _next(request: HtmxHttpRequest, project: Project, notices: list[str]) -> Htt
 def annotate(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """GET: the annotator's unfinished comparison, or a button to start. POST: claim the next comparison."""
     project = _annotator_project(request, slug)
+    if project.task_type != TaskType.COMPARISON:  # feedback, edit and edit-quality tasks have their own page
+        return redirect(reverse("annotator:task", kwargs={"slug": project.slug}))
     if request.method == "POST":
         return _next(request, project, [])
     assignment = assignment_unfinished_for_annotator(project=project, annotator=request_user(request))

@@ -12,6 +12,8 @@ agreement counts (``AgreementAccumulator``), builds the chunk's items as Arrow c
   every export is made from it (:mod:`annotator.services.snapshots.files`), never from the database again, so a
   later annotation cannot change a ready snapshot. Memory holds one chunk and the running counts, whatever the
   project's size.
+* ``helpsteer3-tasks/<config>/<split>.parquet|jsonl.gz`` — a feedback, edit or edit-quality project's task data in
+  HelpSteer3's released field names (docs/task-types.md), listed in the card's ``configs``;
 * ``README.md`` (the dataset card, :mod:`annotator.services.snapshots.card`) and ``LICENSE``.
 """
 
@@ -28,10 +30,12 @@ import numpy.typing as npt
 import pandas as pd
 from django.utils import timezone
 
+from annotator.domain import HS3_TASK_CONFIGS, HS3TaskConfig
 from annotator.errors import ValidationFailed
 from annotator.exports.canonical import FloatArray, ItemColumns, ItemsWriter
 from annotator.exports.card import license_notice
 from annotator.exports.chunks import AggregatedLabels, AnnotationTable, ChunkContext, ComparisonChunk, chunk_columns
+from annotator.exports.helpsteer3_tasks import TASK_FILE_KINDS, task_file_relative_path, write_task_file
 from annotator.exports.sinks import release_freed_memory
 from annotator.exports.write import SPLITS
 from annotator.models import Project, Snapshot
@@ -46,6 +50,7 @@ from annotator.selectors.snapshots import (
     source_annotator_ids,
     source_labels_by_comparison,
 )
+from annotator.selectors.task_exports import task_rows_for_export
 from annotator.services.snapshots.card import AGREEMENT_RESAMPLES, snapshot_attribution, snapshot_dataset_card
 from annotator.services.snapshots.files import CARD_FILE, ITEMS_FILE, LICENSE_FILE
 from annotator.stats import aggregation
@@ -197,11 +202,30 @@ def snapshot_build_into(snapshot: Snapshot, work: Path, progress: Callable[[floa
         "all_annotations": _agreement_summary(everything, snapshot.split_seed, 0),
     }
 
+    counts["task_rows"] = _write_task_files(project, work)
     (work / LICENSE_FILE).write_text(
         license_notice(snapshot_attribution(snapshot), year=timezone.now().year), encoding="utf-8"
     )
     (work / CARD_FILE).write_text(snapshot_dataset_card(snapshot, counts, agreement, content_hash), encoding="utf-8")
     return BuildResult(counts=counts, agreement=agreement, content_hash=content_hash)
+
+
+def _write_task_files(project: Project, work: Path) -> dict[str, int]:
+    """A feedback, edit or edit-quality project's HelpSteer3 file per split (Parquet and JSONL.gz) under
+    ``helpsteer3-tasks/<config>/``; rows per split (empty for a comparison project). Units without a split count as train.
+    """
+    if project.task_type not in HS3_TASK_CONFIGS:
+        return {}
+    config: HS3TaskConfig = project.task_type  # type: ignore[assignment]  # checked above
+    rows: dict[str, int] = {}
+    for split in SPLITS:
+        selected = task_rows_for_export(project=project, split=split)
+        rows[split] = len(selected)
+        for kind in TASK_FILE_KINDS:
+            path = work / task_file_relative_path(config, kind, split)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(write_task_file(selected, config, kind))
+    return rows
 
 
 def _build_chunk(

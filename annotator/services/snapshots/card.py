@@ -64,6 +64,9 @@ def snapshot_dataset_card(
         f'"{project.name}". Snapshot v{snapshot.number} ({snapshot.name}) holds {counts["included"]:,} '
         f"comparisons. Canonical items SHA-256: `{content_hash}`."
     )
+    if counts.get("task_rows"):
+        rows = ", ".join(f"{n:,} {split}" for split, n in counts["task_rows"].items())
+        summary += f" It also holds the project's HelpSteer3 `{project.task_type}` data ({rows} rows)."
     collection = (
         f"Each comparison was shown to {project.overlap} annotators (more where their helpfulness ratings spread by "
         f"more than {project.adaptive_overlap_threshold} points), who rated both responses, stated a preference "
@@ -98,4 +101,5 @@ def snapshot_dataset_card(
         attribution=snapshot_attribution(snapshot),
         limitations=limitations,
         version=f"v{snapshot.number}",
+        task_configs=[project.task_type] if counts.get("task_rows") else [],  # type: ignore[list-item]
     )

@@ -20,11 +20,20 @@ from annotator.errors import Conflict, NotFound, ValidationFailed
 from annotator.exports.bundle import write_bundle
 from annotator.exports.canonical import read_items
 from annotator.exports.formats import EXPORT_FORMATS
+from annotator.exports.helpsteer3_tasks import TASK_FILES_FOLDER
 from annotator.exports.items import SnapshotItem
 from annotator.exports.write import ALL_SPLITS_STEM, SPLITS, ExportTarget, FileType, write_exports_from_canonical
 from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_attribute_names
-from annotator.storage import download_to_scratch, exists, is_scratch_the_store, read_text, scratch_path, upload_file
+from annotator.storage import (
+    download_dir_to_scratch,
+    download_to_scratch,
+    exists,
+    is_scratch_the_store,
+    read_text,
+    scratch_path,
+    upload_file,
+)
 
 ITEMS_FILE = "items.parquet"
 CARD_FILE = "README.md"
@@ -135,11 +144,26 @@ def snapshot_bundle_key(*, snapshot: Snapshot) -> str:
                 card=snapshot_card(snapshot=snapshot),
                 license_text=read_text(f"{snapshot.folder}/{LICENSE_FILE}"),
                 attributes=attributes,
+                extra_files=_task_files(snapshot),
             )
             _publish(building, key)
         finally:
             building.unlink(missing_ok=True)
     return key
+
+
+def _task_files(snapshot: Snapshot) -> list[tuple[Path, str]]:
+    """A task project's HelpSteer3 files (written by the build beside the items) as local copies with their names in
+    the bundle; none for a comparison project."""
+    try:
+        folder = download_dir_to_scratch(f"{snapshot.folder}/{TASK_FILES_FOLDER}")
+    except NotFound:
+        return []
+    return [
+        (path, f"{TASK_FILES_FOLDER}/{path.relative_to(folder).as_posix()}")
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
 
 
 def snapshot_bundle_file(*, snapshot: Snapshot) -> Path:

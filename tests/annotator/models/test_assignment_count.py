@@ -1,4 +1,4 @@
-"""Comparison.assignment_count follows every insert and delete of assignments (database triggers, migration 0006).
+"""Comparison.assignment_count follows every insert and delete of assignments (database triggers, migration 0008).
 
 If a migration ever rebuilds annotator_assignment on SQLite (and so drops its triggers), these tests fail until the
 migration recreates them.
