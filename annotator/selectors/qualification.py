@@ -14,12 +14,14 @@ from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 
 from annotator.errors import NotFound
 from annotator.models import (
+    UNIT_TASK_TYPES,
     AttemptStatus,
     Comparison,
     Project,
     QualificationAttempt,
     QualificationItem,
     QualificationSet,
+    TaskUnit,
 )
 
 
@@ -114,16 +116,23 @@ def qualification_standings(*, project: Project, annotator: User, now: datetime)
 
 
 def qualification_sets_blocking(*, project: Project, annotator: User) -> list[QualificationSet]:
-    """The sets the annotator has not passed whose scope still holds work for them: a comparison with a free slot
-    that they never had (qualification items aside). Empty when nothing they lack blocks them."""
+    """The sets the annotator has not passed whose scope still holds work for them: a comparison (or, in a
+    feedback, edit or edit-quality project, a task unit) with a free slot that they never had (qualification items
+    aside). Empty when nothing they lack blocks them."""
     passed = QualificationAttempt.objects.filter(annotator=annotator, status=AttemptStatus.PASSED).values(
         "qualification_set_id"
     )
-    open_work = (
-        Comparison.objects.filter(project=project, slots_taken__lt=F("extra_annotators") + project.overlap)
-        .exclude(assignments__annotator=annotator)
-        .exclude(qualification_items__isnull=False)
-    )
+    open_work: QuerySet[Comparison] | QuerySet[TaskUnit]
+    if project.task_type in UNIT_TASK_TYPES:
+        open_work = TaskUnit.objects.filter(
+            project=project, slots_taken__lt=F("extra_annotators") + project.overlap
+        ).exclude(assignments__annotator=annotator)
+    else:
+        open_work = (
+            Comparison.objects.filter(project=project, slots_taken__lt=F("extra_annotators") + project.overlap)
+            .exclude(assignments__annotator=annotator)
+            .exclude(qualification_items__isnull=False)
+        )
     blocking = []
     for qualification_set in QualificationSet.objects.filter(project=project).exclude(pk__in=passed):
         scoped = open_work

@@ -8,7 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from annotator.models import AssignmentStatus, Project, Prompt, Response, TaskAssignment, TaskUnit
-from annotator.selectors.hot_path import UNFINISHED_ORDER, UNFINISHED_PARAMS, Columns, db_datetime, fetch_one
+from annotator.selectors.hot_path import (
+    QUALIFIED_PARAMS,
+    UNFINISHED_ORDER,
+    UNFINISHED_PARAMS,
+    Columns,
+    db_datetime,
+    fetch_one,
+    qualification_filter,
+)
 
 # --- the rules as filters (the locking candidate statement in annotator.services.locks uses them too) ------------
 
@@ -34,7 +42,7 @@ TASK_ASSIGNMENT_UNFINISHED = f"""
 TASK_RESERVATIONS_EXPIRED = f"""
     SELECT a.id, a.unit_id FROM annotator_taskassignment a INNER JOIN annotator_taskunit u ON u.id = a.unit_id
     WHERE u.project_id = %(project)s AND a.status = %(reserved)s AND a.reserved_until < %(before)s
-    AND a.annotator_id <> %(annotator)s AND a.unit_id {UNIT_NEVER_HAD_BY_ANNOTATOR} AND {UNIT_NOT_BY_ITS_AUTHORS}
+    AND a.annotator_id <> %(annotator)s AND a.unit_id {UNIT_NEVER_HAD_BY_ANNOTATOR} AND {UNIT_NOT_BY_ITS_AUTHORS}{{qualified}}
     ORDER BY a.reserved_until, a.id LIMIT 1"""
 TASK_ASSIGNMENT_WITH_UNIT = f"""
     SELECT {_ASSIGNMENT.sql}, {_UNIT.sql}, {_PROJECT.sql} FROM annotator_taskassignment a
@@ -53,12 +61,15 @@ def task_assignment_unfinished(*, project_id: int, annotator_id: int) -> TaskAss
     return None if row is None else _ASSIGNMENT.instance(row)
 
 
-def task_reservation_expired_oldest(*, project_id: int, annotator_id: int, before: datetime) -> tuple[int, int] | None:
+def task_reservation_expired_oldest(
+    *, project_id: int, annotator_id: int, before: datetime, qualification_required: bool = False
+) -> tuple[int, int] | None:
     """(id, unit id) of the oldest reservation by another annotator that ended before ``before``, on a unit this
-    annotator may have; None when there is none."""
+    annotator may have (and, with ``qualification_required``, is qualified for); None when there is none."""
     params = {"project": project_id, "reserved": AssignmentStatus.RESERVED.value, "before": db_datetime(before),
-              "annotator": annotator_id}  # fmt: skip
-    row = fetch_one(TASK_RESERVATIONS_EXPIRED, params)
+              "annotator": annotator_id, **QUALIFIED_PARAMS}  # fmt: skip
+    qualified = qualification_filter(required=qualification_required, prompt="u.prompt_id", comparison=None)
+    row = fetch_one(TASK_RESERVATIONS_EXPIRED.format(qualified=qualified), params)
     return None if row is None else (row[0], row[1])
 
 

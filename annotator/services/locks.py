@@ -149,7 +149,7 @@ def assignment_update_if_status(*, pk: int, if_status: str, fields: Mapping[str,
 
 # --- 2'. task unit: the comparison's place in the order, for feedback, edit and edit-quality projects ---------------
 # The same statements as the comparison's on annotator_taskunit / annotator_taskassignment (docs/task-types.md).
-# A qualification filter on the prompt goes in UNIT_CANDIDATE as ``AND u.prompt_id IN (...)``.
+# With Project.qualification_required, the qualification rule on the unit's prompt (hot_path.qualification_filter).
 
 UNIT_FOR_ANNOTATOR = """
     SELECT u.extra_annotators, EXISTS(SELECT 1 FROM annotator_membership m
@@ -159,7 +159,7 @@ UNIT_SLOTS = "SELECT u.id, u.extra_annotators, u.slots_taken FROM annotator_task
 UNIT_CANDIDATE = f"""
     SELECT u.id, u.extra_annotators, u.slots_taken FROM annotator_taskunit u
     WHERE u.project_id = %(project)s AND (u.extra_annotators - u.slots_taken) > %(slots_gt)s
-    AND u.id {UNIT_NEVER_HAD_BY_ANNOTATOR} AND {UNIT_NOT_BY_ITS_AUTHORS}{{tried}}
+    AND u.id {UNIT_NEVER_HAD_BY_ANNOTATOR} AND {UNIT_NOT_BY_ITS_AUTHORS}{{tried}}{{qualified}}
     ORDER BY (u.extra_annotators - u.slots_taken), u.id LIMIT 1"""
 
 
@@ -178,15 +178,25 @@ def unit_lock_if_free(*, unit_id: int) -> tuple[int, int] | None:
 
 
 def unit_lock_next_candidate(
-    *, project_id: int, annotator_id: int, slots_gt: int, tried: Iterable[int], lock: bool = True
+    *,
+    project_id: int,
+    annotator_id: int,
+    slots_gt: int,
+    tried: Iterable[int],
+    lock: bool = True,
+    qualification_required: bool = False,
 ) -> tuple[int, int, int] | None:
     """As :func:`comparison_lock_next_candidate`, for the task units of a feedback, edit or edit-quality project;
-    never a unit whose feedback or edits the annotator wrote."""
+    never a unit whose feedback or edits the annotator wrote; with ``qualification_required``, only one whose prompt
+    the annotator is qualified for."""
     tried = list(tried)
     params: dict[str, Any] = {"project": project_id, "slots_gt": slots_gt, "annotator": annotator_id}
     params.update({f"tried{i}": pk for i, pk in enumerate(tried)})
     clause = f" AND u.id NOT IN ({', '.join(f'%(tried{i})s' for i in range(len(tried)))})" if tried else ""
-    sql = UNIT_CANDIDATE.format(tried=clause)
+    qualified = qualification_filter(required=qualification_required, prompt="u.prompt_id", comparison=None)
+    if qualified:
+        params.update(QUALIFIED_PARAMS)
+    sql = UNIT_CANDIDATE.format(tried=clause, qualified=qualified)
     row = fetch_one(f"{sql} {for_update(of='u', skip_locked=True)}" if lock else sql, params)
     return None if row is None else (row[0], row[1], row[2])
 

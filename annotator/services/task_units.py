@@ -40,6 +40,7 @@ from annotator.models import (
 )
 from annotator.selectors import task_hot_path
 from annotator.services import locks
+from annotator.services.qualification import qualification_claim_refusal
 from annotator.text import check_text
 
 SKIP_NOTE_MAX_LENGTH = 2_000
@@ -80,7 +81,10 @@ def _unfinished(*, project: Project, annotator: User) -> TaskAssignment | None:
 def _reclaim(*, project: Project, annotator: User, now: datetime) -> TaskAssignment | None:
     """Take over the oldest expired reservation held by someone else, on a unit this annotator may have."""
     expired = task_hot_path.task_reservation_expired_oldest(
-        project_id=project.pk, annotator_id=annotator.pk, before=now
+        project_id=project.pk,
+        annotator_id=annotator.pk,
+        before=now,
+        qualification_required=project.qualification_required,
     )
     if expired is None:
         return None
@@ -101,11 +105,18 @@ class _Look(TypedDict):
     project_id: int
     annotator_id: int
     slots_gt: int
+    qualification_required: bool
 
 
 def _look(project: Project, annotator: User) -> _Look:
-    """The candidate statement's parameters: units of the project with a free slot, for this annotator."""
-    return {"project_id": project.pk, "annotator_id": annotator.pk, "slots_gt": -project.overlap}
+    """The candidate statement's parameters: units of the project with a free slot, for this annotator (and, where
+    the project requires it, of a domain and language the annotator is qualified for)."""
+    return {
+        "project_id": project.pk,
+        "annotator_id": annotator.pk,
+        "slots_gt": -project.overlap,
+        "qualification_required": project.qualification_required,
+    }
 
 
 @transaction.atomic
@@ -138,6 +149,16 @@ def task_claim_next(*, project: Project, annotator: User, now: datetime | None =
     if reclaimed is not None:
         return reclaimed
 
+    fresh = _claim_fresh(project=project, annotator=annotator, now=now)
+    if fresh is None:
+        refusal = qualification_claim_refusal(project=project, annotator=annotator)
+        if refusal is not None:
+            raise refusal
+    return fresh
+
+
+def _claim_fresh(*, project: Project, annotator: User, now: datetime) -> TaskAssignment | None:
+    """A new reservation of the unit closest to completion that the annotator may take; None when none."""
     tried: list[int] = []
     for _ in range(_CLAIM_ATTEMPTS):
         candidate = locks.unit_lock_next_candidate(**_look(project, annotator), tried=tried)

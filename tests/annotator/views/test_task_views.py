@@ -165,3 +165,19 @@ def test_the_live_diff_of_an_edit_is_escaped_and_only_for_its_annotator() -> Non
     body = _client(user).post(url, {"text": "New <i>text</i>."}, **HX).content.decode()
     assert "<del>Old </del><ins>New </ins>" in body and "&lt;i&gt;text&lt;/i&gt;." in body
     assert _client(member(project)).post(url, {"text": "x"}, **HX).status_code == 404
+
+
+def test_a_task_page_links_the_guidelines_and_shows_its_task_types_own(project) -> None:
+    project.guidelines = "Project-wide rules."
+    project.task_guidelines = {
+        "feedback": "Quote the sentence you criticise.",
+        "edit": "Edit only what the feedback asks.",
+    }
+    project.save(update_fields=["guidelines", "task_guidelines"])
+    client = _client(member(project))
+    page = client.post(reverse("annotator:task", args=[project.slug]), **HX).content.decode()
+    assert reverse("annotator:guidelines", args=[project.slug]) in page and "data-guidelines-link" in page
+    assert "Quote the sentence you criticise." in page and "Project-wide rules." in page
+    assert "Edit only what the feedback asks." not in page  # another task type's guidelines stay on its pages
+    full = client.get(reverse("annotator:guidelines", args=[project.slug])).content.decode()
+    assert "Quote the sentence you criticise." in full and "Edit only what the feedback asks." in full
