@@ -12,7 +12,7 @@ from annotator.models.annotation import (
     SkipReason,
 )
 from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
-from annotator.models.project import Attribute, Membership, Project, Role
+from annotator.models.project import Attribute, Membership, Project, QueueOrder, Role
 from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
 from annotator.models.webhook import WEBHOOK_TEST_EVENT, DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
@@ -34,6 +34,7 @@ __all__ = [
     "Membership",
     "Project",
     "Prompt",
+    "QueueOrder",
     "Response",
     "Review",
     "ReviewDecision",

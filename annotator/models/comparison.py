@@ -51,6 +51,9 @@ class Comparison(models.Model):
     slots_taken = models.PositiveIntegerField(
         default=0, editable=False, help_text="Assignments holding a slot: reserved (even expired), submitted, returned."
     )
+    # How informative another label would be (higher first when the project orders its queue by informativeness);
+    # written by a priority scoring (rm_jobs), 0 for comparisons it did not score.
+    priority = models.FloatField(default=0.0, editable=False)
     # Gold: expected ratings {"1": {attribute: value}, "2": {...}} and optional "strength", within a tolerance.
     is_gold = models.BooleanField(default=False)
     gold_ratings = models.JSONField(default=dict, blank=True)
@@ -70,6 +73,14 @@ class Comparison(models.Model):
                 models.F("id"),
                 name="comparison_claim_order",
             ),
+            # The informative order: highest priority first, then as above.
+            models.Index(
+                models.F("project"),
+                models.F("priority").desc(),
+                models.F("extra_annotators") - models.F("slots_taken"),
+                models.F("id"),
+                name="comparison_claim_informative",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -81,11 +92,12 @@ class Comparison(models.Model):
         return f"Comparison {self.pk}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save, but never write ``slots_taken`` back on an update: the triggers own it, and this instance's copy
-        may be stale (an admin edit, a gold flag set while annotators claim)."""
+        """Save, but never write ``slots_taken`` (the triggers own it) or ``priority`` (a scoring owns it) back on an
+        update: this instance's copy may be stale (an admin edit, a gold flag set while annotators claim)."""
         if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kept = ("slots_taken", "priority")
             kwargs["update_fields"] = [
-                f.attname for f in self._meta.concrete_fields if not f.primary_key and f.attname != "slots_taken"
+                f.attname for f in self._meta.concrete_fields if not f.primary_key and f.attname not in kept
             ]
         super().save(*args, **kwargs)
 

@@ -7,6 +7,13 @@ from django.db import models
 from annotator.domain import LIKERT_MAX, LIKERT_MIN
 
 
+class QueueOrder(models.TextChoices):
+    """The order in which the claim hands out fresh comparisons (after returned and reclaimed work)."""
+
+    COMPLETION = "completion", "Closest to completion"
+    INFORMATIVE = "informative", "Most informative first (the stored priority)"
+
+
 class Project(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -21,6 +28,12 @@ class Project(models.Model):
     adaptive_overlap_extra = models.PositiveSmallIntegerField(default=2, help_text="Extra annotators asked for.")
     reservation_minutes = models.PositiveIntegerField(default=30, validators=[MinValueValidator(1)])
     min_justification_length = models.PositiveIntegerField(default=20)
+    queue_order = models.CharField(
+        max_length=16,
+        choices=QueueOrder.choices,
+        default=QueueOrder.COMPLETION,
+        help_text="Informative: highest priority first (set by a priority scoring), then closest to completion.",
+    )
     # The events its active webhooks receive, kept by annotator.services.webhooks: lets a submission skip webhook
     # work with no query.
     webhook_events = models.JSONField(default=list, blank=True, editable=False)

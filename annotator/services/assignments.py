@@ -175,13 +175,19 @@ def _candidate_comparison(
     *, project: Project, annotator: User, tried: list[int], lock: bool = True
 ) -> tuple[int, int, int] | None:
     """(id, extra_annotators, slots_taken) of the comparison of ``project`` with a free slot that this annotator never
-    had (nor tried), closest to completion first; None when there is none.
+    had (nor tried), in the project's queue order (closest to completion, or most informative first); None when
+    there is none.
 
     Free slots are ``overlap + extra_annotators - slots_taken``. Locked, passing over rows that other transactions
     hold (see :func:`annotator.services.locks.comparison_lock_next_candidate`); ``lock=False`` only looks.
     """
     return locks.comparison_lock_next_candidate(
-        project_id=project.pk, annotator_id=annotator.pk, slots_gt=-project.overlap, tried=tried, lock=lock
+        project_id=project.pk,
+        annotator_id=annotator.pk,
+        slots_gt=-project.overlap,
+        tried=tried,
+        lock=lock,
+        order=project.queue_order,
     )
 
 
@@ -227,8 +233,9 @@ def assignment_claim_next(*, project: Project, annotator: User, now: datetime | 
     Order: an assignment a lead returned for revision, then the annotator's reservation (renewed if it expired:
     a reservation keeps its slot until another claimer reclaims it, which marks it expired), then a comparison
     holding someone else's expired reservation, then the comparison closest to completion (fewest free slots) among
-    those that still need annotators; never one this annotator already had. Gold comparisons are ordinary
-    candidates. Raises PermissionDenied for a non-annotator.
+    those that still need annotators (with ``project.queue_order`` informative: highest ``priority`` first); never
+    one this annotator already had. Gold comparisons are ordinary candidates. Raises PermissionDenied for a
+    non-annotator.
     """
     now = now or timezone.now()
     _lock_membership(project=project, annotator=annotator)

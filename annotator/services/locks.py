@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import connection
 
-from annotator.models import Assignment, Comparison
+from annotator.models import Assignment, Comparison, QueueOrder
 from annotator.selectors.hot_path import NEVER_HAD_BY_ANNOTATOR, fetch_one
 
 
@@ -70,7 +70,13 @@ CANDIDATE = f"""
     SELECT c.id, c.extra_annotators, c.slots_taken FROM annotator_comparison c
     WHERE c.project_id = %(project)s AND (c.extra_annotators - c.slots_taken) > %(slots_gt)s
     AND c.id {NEVER_HAD_BY_ANNOTATOR}{{tried}}
-    ORDER BY (c.extra_annotators - c.slots_taken), c.id LIMIT 1"""
+    ORDER BY {{order}} LIMIT 1"""
+# The project's queue order → the candidate's ORDER BY; each is the key of an index on (project, ...), so the
+# informative order reads as few rows as the default one (comparison_claim_order, comparison_claim_informative).
+CANDIDATE_ORDERS: dict[str, str] = {
+    QueueOrder.COMPLETION: "(c.extra_annotators - c.slots_taken), c.id",
+    QueueOrder.INFORMATIVE: "c.priority DESC, (c.extra_annotators - c.slots_taken), c.id",
+}
 
 
 def comparison_lock_for_annotator(*, comparison_id: int, user_id: int, role: str) -> tuple[int, bool]:
@@ -89,10 +95,17 @@ def comparison_lock_if_free(*, comparison_id: int) -> tuple[int, int] | None:
 
 
 def comparison_lock_next_candidate(
-    *, project_id: int, annotator_id: int, slots_gt: int, tried: Iterable[int], lock: bool = True
+    *,
+    project_id: int,
+    annotator_id: int,
+    slots_gt: int,
+    tried: Iterable[int],
+    lock: bool = True,
+    order: str = QueueOrder.COMPLETION,
 ) -> tuple[int, int, int] | None:
     """(id, extra_annotators, slots_taken) of the project's comparison with ``extra_annotators - slots_taken >
-    slots_gt`` that the annotator never had (nor in ``tried``), lowest ``extra_annotators - slots_taken`` first.
+    slots_gt`` that the annotator never had (nor in ``tried``), lowest ``extra_annotators - slots_taken`` first
+    (``order`` informative: highest ``priority`` first, then that).
 
     Locked, passing over rows other transactions hold, so concurrent claimers spread over different comparisons;
     a row locked this way is the latest committed version, so its ``slots_taken`` is current. ``lock=False`` only
@@ -102,7 +115,7 @@ def comparison_lock_next_candidate(
     params: dict[str, Any] = {"project": project_id, "slots_gt": slots_gt, "annotator": annotator_id}
     params.update({f"tried{i}": pk for i, pk in enumerate(tried)})
     clause = f" AND c.id NOT IN ({', '.join(f'%(tried{i})s' for i in range(len(tried)))})" if tried else ""
-    sql = CANDIDATE.format(tried=clause)
+    sql = CANDIDATE.format(tried=clause, order=CANDIDATE_ORDERS[order])
     row = fetch_one(f"{sql} {for_update(of='c', skip_locked=True)}" if lock else sql, params)
     return None if row is None else (row[0], row[1], row[2])
 

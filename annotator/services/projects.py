@@ -38,6 +38,7 @@ PROJECT_SETTING_FIELDS: tuple[str, ...] = (
     "adaptive_overlap_extra",
     "reservation_minutes",
     "min_justification_length",
+    "queue_order",
 )
 ATTRIBUTE_FIELDS: tuple[str, ...] = ("name", "description", "scale_min", "scale_max", "level_descriptions", "position")
 RESPONSE_KEYS = ("1", "2")
