@@ -5,6 +5,7 @@ from annotator.api import annotate, annotations, comparisons, projects, snapshot
 urlpatterns = [
     path("projects/", projects.ProjectListApi.as_view(), name="api-projects-list"),
     path("projects/<slug:slug>/", projects.ProjectDetailApi.as_view(), name="api-projects-detail"),
+    path("projects/<slug:slug>/queue-order/", projects.ProjectQueueOrderApi.as_view(), name="api-projects-queue-order"),
     path("projects/<slug:slug>/comparisons/", comparisons.ComparisonListApi.as_view(), name="api-comparisons-list"),
     path(
         "projects/<slug:slug>/comparisons/import/",

@@ -56,5 +56,6 @@ def preference_strengths_by_comparison(*, project: Project, comparison_ids: list
             preference_strength__isnull=False,
         ).values_list("comparison_id", "preference_strength")
         for comparison_id, strength in rows:
-            out[comparison_id].append(int(strength))
+            if strength is not None:  # filtered above; the type does not know
+                out[comparison_id].append(int(strength))
     return dict(out)
