@@ -18,6 +18,11 @@ Then it checks the database:
 * ``lost_submissions``: submissions the server acknowledged (201) that are not in the database, plus annotations
   in the database that the clients never saw acknowledged.
 
+``--order informative`` measures the claim under active collection against the default order in the same run: a
+second project, identical but for ``queue_order = informative`` and a random stored priority on every comparison
+(as a priority scoring leaves them), gets the same phases after the first; its lines carry the prefix
+``informative_``.
+
 Prints ``name: value unit`` lines, then the peer's figures (Label Studio 1.23, 8 annotators, from the issue).
 The project it created is deleted afterwards unless ``--keep``. Timings mean something only on a quiet machine:
 the server, the database and these clients share its cores.
@@ -61,8 +66,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _setup(n_annotators: int, n_comparisons: int, overlap: int) -> tuple[str, list[str], list[str]]:
-    """Create the project, its attributes, comparisons, annotators and their tokens; return slug, tokens, names."""
+def _setup(
+    n_annotators: int, n_comparisons: int, overlap: int, orders: list[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """Create one project per queue order (the first under the run's own slug), each with its attributes and
+    comparisons, and the annotators (members of all) with their tokens; return the slugs, tokens and names."""
     import django
 
     django.setup()
@@ -72,48 +80,63 @@ def _setup(n_annotators: int, n_comparisons: int, overlap: int) -> tuple[str, li
     from rest_framework.authtoken.models import Token
 
     from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS
-    from annotator.models import Attribute, Comparison, Membership, Project, Prompt, Response, Role
+    from annotator.models import Attribute, Comparison, Membership, Project, Prompt, QueueOrder, Response, Role
 
     call_command("migrate", verbosity=0)
     run = f"{int(time.time())}-{os.getpid()}"
-    project = Project.objects.create(
-        slug=f"bench-{run}", name=f"Load benchmark {run}", overlap=overlap, min_justification_length=20
-    )
-    for position, spec in enumerate(HELPSTEER2_ATTRIBUTE_SPECS):
-        Attribute.objects.create(project=project, position=position, **spec)  # type: ignore[arg-type]
-    prompts = Prompt.objects.bulk_create(
-        [Prompt(project=project, turns=[{"role": "user", "content": f"Question {i}?"}]) for i in range(n_comparisons)]
-    )
-    responses = Response.objects.bulk_create(
-        [
-            Response(prompt=p, text=f"Answer {k} to question {i}: " + "lorem ipsum " * 40)
-            for i, p in enumerate(prompts)
-            for k in (1, 2)
-        ]
-    )
-    Comparison.objects.bulk_create(
-        [
-            Comparison(project=project, prompt=p, response_1=responses[2 * i], response_2=responses[2 * i + 1])
-            for i, p in enumerate(prompts)
-        ]
-    )
+    rng = random.Random(run)
     User = get_user_model()
     users = User.objects.bulk_create([User(username=f"bench-{run}-{i}") for i in range(n_annotators)])
-    Membership.objects.bulk_create([Membership(project=project, user=u, role=Role.ANNOTATOR) for u in users])
+    slugs = []
+    for order in orders:
+        slug = f"bench-{run}" if order == orders[0] else f"bench-{run}-{order}"
+        project = Project.objects.create(
+            slug=slug, name=f"Load benchmark {slug}", overlap=overlap, min_justification_length=20, queue_order=order
+        )
+        slugs.append(slug)
+        for position, spec in enumerate(HELPSTEER2_ATTRIBUTE_SPECS):
+            Attribute.objects.create(project=project, position=position, **spec)  # type: ignore[arg-type]
+        prompts = Prompt.objects.bulk_create(
+            [
+                Prompt(project=project, turns=[{"role": "user", "content": f"Question {i}?"}])
+                for i in range(n_comparisons)
+            ]
+        )
+        responses = Response.objects.bulk_create(
+            [
+                Response(prompt=p, text=f"Answer {k} to question {i}: " + "lorem ipsum " * 40)
+                for i, p in enumerate(prompts)
+                for k in (1, 2)
+            ]
+        )
+        informative = order == QueueOrder.INFORMATIVE
+        Comparison.objects.bulk_create(
+            [
+                Comparison(
+                    project=project,
+                    prompt=p,
+                    response_1=responses[2 * i],
+                    response_2=responses[2 * i + 1],
+                    priority=rng.random() if informative else 0.0,
+                )
+                for i, p in enumerate(prompts)
+            ]
+        )
+        Membership.objects.bulk_create([Membership(project=project, user=u, role=Role.ANNOTATOR) for u in users])
     tokens = [Token.objects.create(user=u).key for u in users]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # fresh statistics and no dead rows of earlier runs, as autovacuum would
             cursor.execute("VACUUM ANALYZE")  # leave them in production (it may be off on a development server)
-    return project.slug, tokens, [a["name"] for a in HELPSTEER2_ATTRIBUTE_SPECS]  # type: ignore[misc]
+    return slugs, tokens, [a["name"] for a in HELPSTEER2_ATTRIBUTE_SPECS]  # type: ignore[misc]
 
 
-def _teardown(slug: str) -> None:
+def _teardown(slugs: list[str]) -> None:
     from django.contrib.auth import get_user_model
 
     from annotator.models import Project
 
-    get_user_model().objects.filter(username__startswith=slug.replace("bench-", "bench-", 1) + "-").delete()
-    Project.objects.filter(slug=slug).delete()
+    get_user_model().objects.filter(username__startswith=slugs[0] + "-").delete()
+    Project.objects.filter(slug__in=slugs).delete()
 
 
 @dataclass
@@ -308,12 +331,11 @@ def _warm_up(annotators: list[Annotator]) -> None:
         raise SystemExit(f"the server did not answer the warm-up requests: {failures[0]!r}")
 
 
-def _phase_lines(phase: Phase, prefix: str, checks: list[str]) -> list[str]:
+def _phase_lines(phase: Phase, prefix: str, checks: list[str], rate_name: str) -> list[str]:
     """The phase's ``name: value unit`` lines, with the database ``checks`` after the throughput."""
     claim, submit = phase.values("claim_ms"), phase.values("submit_ms")
     errors = phase.errors()
     acked = len(phase.acked())
-    rate_name = "max_submissions_per_s" if prefix else "submissions_per_s"
     if any(s.exhausted for s in phase.stats):
         print(f"note: the queue ran out during the {phase.name} phase; use more --comparisons", file=sys.stderr)
     return [
@@ -337,6 +359,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="How long each phase lasts.")
     parser.add_argument("--comparisons", type=int, default=5000)
     parser.add_argument("--overlap", type=int, default=3)
+    parser.add_argument(
+        "--order",
+        choices=["completion", "informative"],
+        default="completion",
+        help="informative: also run every phase on a project ordered by stored priority (lines informative_*).",
+    )
     # Measured on the 2-core development machine (paced 60/s and saturation, 15 s each, fresh project per run):
     # processes beat threads. 2 x 8 threads gave 60-77/s at saturation and seconds of queueing at 60/s (threads of
     # one process queue for the GIL after every database call, and keep-alive connections stay with the process
@@ -355,27 +383,35 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark's project and users.")
     args = parser.parse_args()
 
-    slug, tokens, names = _setup(args.annotators, args.comparisons, args.overlap)
+    orders = ["completion"] if args.order == "completion" else ["completion", "informative"]
+    slugs, tokens, names = _setup(args.annotators, args.comparisons, args.overlap, orders)
     server = None
     base = args.url
     if base is None:
         port = _free_port()
         server = _start_server(port, args.workers, args.threads, args.worker_class)
         base = f"http://127.0.0.1:{port}"
-    phases: list[Phase] = []
+    phases_by_order: dict[str, list[Phase]] = {}
     try:
-        annotators = [Annotator(base, slug, token, names, args.keep_alive) for token in tokens]
-        _warm_up(annotators)
-        if args.mode in ("both", "paced"):
-            phases.append(_phase("paced", annotators, args.seconds, mean_think_s=args.annotators / args.rate))
-        if args.mode in ("both", "saturation"):
-            phases.append(_phase("saturation", annotators, args.seconds, mean_think_s=None))
-        for a in annotators:
-            a.conn.close()
+        for slug, order in zip(slugs, orders, strict=True):
+            phases: list[Phase] = []
+            annotators = [Annotator(base, slug, token, names, args.keep_alive) for token in tokens]
+            _warm_up(annotators)
+            if args.mode in ("both", "paced"):
+                phases.append(_phase("paced", annotators, args.seconds, mean_think_s=args.annotators / args.rate))
+            if args.mode in ("both", "saturation"):
+                phases.append(_phase("saturation", annotators, args.seconds, mean_think_s=None))
+            for a in annotators:
+                a.conn.close()
+            phases_by_order[order] = phases
     finally:
         if server is not None:
             server.terminate()
-            server.wait(10)
+            try:  # a graceful stop waits for keep-alive connections; a loaded machine may need longer
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
 
     from django.conf import settings
     from django.db import connection
@@ -383,18 +419,6 @@ def main() -> None:
 
     from annotator.models import Annotation, Comparison
 
-    acked = {a for phase in phases for a in phase.acked()}
-    stored = set(Annotation.objects.filter(comparison__project__slug=slug).values_list("pk", flat=True))
-    over = (
-        Comparison.objects.filter(project__slug=slug)
-        .annotate(n=Count("annotations"))
-        .filter(n__gt=F("extra_annotators") + args.overlap)
-        .count()
-    )
-    checks = [
-        f"double_assignments: {over} comparisons",
-        f"lost_submissions: {len(acked - stored) + len(stored - acked)} annotations",
-    ]
     lines = [
         f"database: {connection.vendor}",
         f"annotators: {args.annotators} clients",
@@ -404,18 +428,35 @@ def main() -> None:
         else f"server: {base}",
         f"prepared_statements: {'on' if settings.DATABASE_PREPARED_STATEMENTS else 'off'} (DATABASE_PREPARED_STATEMENTS)",
     ]
-    for phase in phases:
-        if phase.name == "paced":
-            lines += [f"offered_rate: {args.rate:.1f} 1/s", *_phase_lines(phase, "", checks)]
-            checks = []
-    for phase in phases:
-        if phase.name == "saturation":
-            lines += _phase_lines(phase, "saturation_", checks)
+    for slug, order in zip(slugs, orders, strict=True):
+        phases = phases_by_order.get(order, [])
+        name = "" if order == orders[0] else f"{order}_"
+        acked = {a for phase in phases for a in phase.acked()}
+        stored = set(Annotation.objects.filter(comparison__project__slug=slug).values_list("pk", flat=True))
+        over = (
+            Comparison.objects.filter(project__slug=slug)
+            .annotate(n=Count("annotations"))
+            .filter(n__gt=F("extra_annotators") + args.overlap)
+            .count()
+        )
+        checks = [
+            f"{name}double_assignments: {over} comparisons",
+            f"{name}lost_submissions: {len(acked - stored) + len(stored - acked)} annotations",
+        ]
+        for phase in phases:
+            if phase.name == "paced":
+                if not name:
+                    lines.append(f"offered_rate: {args.rate:.1f} 1/s")
+                lines += _phase_lines(phase, name, checks, f"{name}submissions_per_s")
+                checks = []
+        for phase in phases:
+            if phase.name == "saturation":
+                lines += _phase_lines(phase, f"{name}saturation_", checks, f"{name}max_submissions_per_s")
     print("\n".join(lines))
     for name, (value, unit) in PEER.items():
         print(f"{name}: {value} {unit}")
     if not args.keep:
-        _teardown(slug)
+        _teardown(slugs)
 
 
 if __name__ == "__main__":
