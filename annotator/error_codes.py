@@ -53,3 +53,9 @@ class ErrorCode(StrEnum):
     WEBHOOK_URL_NOT_ALLOWED = "webhook_url_not_allowed"
     """Not http(s), or its host resolves to an address the admin did not allow (private, loopback, link-local)."""
     WEBHOOK_EVENT_UNKNOWN = "webhook_event_unknown"
+
+    # Model endpoints and generation runs (annotator.services.model_endpoints, annotator.services.generation).
+    ENDPOINT_KEY_MISSING = "endpoint_key_missing"
+    """The environment variable an endpoint names for its API key is not set (where the check runs)."""
+    ENDPOINT_IN_USE = "endpoint_in_use"
+    GENERATION_NOT_RESUMABLE = "generation_not_resumable"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from annotator.services.agreement_intervals import agreement_intervals_compute
+from annotator.services.generation import generation_run_execute
 from annotator.services.snapshots.lifecycle import snapshot_build
 from annotator.services.webhooks import WebhookRetry, webhook_delivery_attempt
 
@@ -30,3 +31,9 @@ def webhook_deliver_task(self: Task, delivery_id: int) -> str:
         return webhook_delivery_attempt(delivery_id=delivery_id).status
     except WebhookRetry as retry:
         raise self.retry(countdown=retry.countdown, exc=retry) from retry
+
+
+@shared_task(name="annotator.generation_run_execute")
+def generation_run_execute_task(run_id: int) -> str:
+    """Run generation run ``run_id`` on the default queue; a second delivery finds it no longer pending."""
+    return generation_run_execute(run_id=run_id).status

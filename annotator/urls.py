@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotator.views import annotate, home, lead, project, rules, setup, snapshots, webhooks
+from annotator.views import annotate, generation, home, lead, project, rules, setup, snapshots, webhooks
 
 app_name = "annotator"
 urlpatterns = [
@@ -31,4 +31,14 @@ urlpatterns = [
     path("p/<slug:slug>/lead/rules/save/", rules.lead_rule_save, name="lead_rule_save"),
     path("p/<slug:slug>/snapshots/", snapshots.snapshots, name="snapshots"),
     path("p/<slug:slug>/snapshots/<int:number>/", snapshots.snapshot_detail, name="snapshot_detail"),
+    path("p/<slug:slug>/models/", generation.model_endpoints, name="model_endpoints"),
+    path("p/<slug:slug>/models/<int:endpoint_id>/", generation.model_endpoint_edit, name="model_endpoint_edit"),
+    path("p/<slug:slug>/generation/", generation.generation_runs, name="generation_runs"),
+    path("p/<slug:slug>/generation/<int:run_id>/", generation.generation_run, name="generation_run"),
+    path(
+        "p/<slug:slug>/generation/<int:run_id>/cancel/", generation.generation_run_cancel, name="generation_run_cancel"
+    ),
+    path(
+        "p/<slug:slug>/generation/<int:run_id>/resume/", generation.generation_run_resume, name="generation_run_resume"
+    ),
 ]

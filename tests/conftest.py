@@ -12,6 +12,9 @@ import pytest
 # Playwright's sync API keeps an event loop running in the test thread; Django must still allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+# The real OpenAI-compatible server (transformers serve, a tiny local model) and its failure-injecting proxy.
+pytest_plugins = ["tests.llm_server"]
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -76,6 +76,16 @@ class ComparisonFactory(factory.django.DjangoModelFactory):
     split = models.Split.TRAIN
 
 
+class ModelEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ModelEndpoint
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"endpoint-{n}")
+    base_url = "http://127.0.0.1:9/v1"
+    model_id = factory.Sequence(lambda n: f"model-{n}")
+
+
 def member(project: models.Project, role: str = models.Role.ANNOTATOR, **user_kwargs: Any) -> Any:
     """A user holding ``role`` in ``project``."""
     user = UserFactory(**user_kwargs)

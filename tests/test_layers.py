@@ -17,6 +17,7 @@ PURE = [
     "annotator/stats",
     "annotator/imports",
     "annotator/exports",
+    "annotator/llm",
     "rm_jobs/training",
 ]
 FORBIDDEN_IN_PURE = ("django", "rest_framework", "celery", "config", "annotator.models", "annotator.services",

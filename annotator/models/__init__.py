@@ -12,6 +12,13 @@ from annotator.models.annotation import (
     SkipReason,
 )
 from annotator.models.comparison import Comparison, Prompt, Response, SourceLabel, Split
+from annotator.models.generation import (
+    GenerationItem,
+    GenerationItemStatus,
+    GenerationRun,
+    GenerationRunStatus,
+    ModelEndpoint,
+)
 from annotator.models.project import Attribute, Membership, Project, QueueOrder, Role
 from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
@@ -30,8 +37,13 @@ __all__ = [
     "Comparison",
     "DeliveryStatus",
     "Flag",
+    "GenerationItem",
+    "GenerationItemStatus",
+    "GenerationRun",
+    "GenerationRunStatus",
     "IntervalsStatus",
     "Membership",
+    "ModelEndpoint",
     "Project",
     "Prompt",
     "QueueOrder",

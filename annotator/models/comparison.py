@@ -28,6 +28,29 @@ class Response(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
     text = models.TextField()
     model_name = models.CharField(max_length=200, blank=True)
+    # Provenance of a generated response (annotator.services.generation); empty for imported ones.
+    generation_run = models.ForeignKey(
+        "annotator.GenerationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+    )
+    endpoint = models.ForeignKey(
+        "annotator.ModelEndpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    endpoint_name = models.CharField(max_length=100, blank=True, help_text="Kept when the endpoint is deleted.")
+    sampling = models.JSONField(default=dict, blank=True, help_text="The sampling parameters sent.")
+    finish_reason = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # A run asks each endpoint once per prompt, so a rerun continues where it stopped.
+            models.UniqueConstraint(
+                fields=["generation_run", "prompt", "endpoint"],
+                condition=models.Q(generation_run__isnull=False, endpoint__isnull=False),
+                name="response_one_per_run_prompt_endpoint",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.text[:80]

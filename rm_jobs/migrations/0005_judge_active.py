@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotator', '0006_judge_active'),
+        ('annotator', '0007_judge_active'),
         ('rm_jobs', '0004_fsdp_gpus_strategy'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

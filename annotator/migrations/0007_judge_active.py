@@ -26,7 +26,7 @@ def _sqlite(statements):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotator', '0005_webhooks'),
+        ('annotator', '0006_llm_generation'),
     ]
 
     operations = [

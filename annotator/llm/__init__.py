@@ -1,0 +1,1 @@
+"""Language models in the loop, without Django: the OpenAI-compatible chat client and the seeded choice of pairs."""
