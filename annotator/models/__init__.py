@@ -19,6 +19,7 @@ from annotator.models.generation import (
     GenerationRunStatus,
     ModelEndpoint,
 )
+from annotator.models.judge import Judge, JudgeDraft, JudgeDraftStatus, JudgeRun, JudgeRunStatus
 from annotator.models.project import Attribute, Membership, Project, QueueOrder, Role
 from annotator.models.quality import AgreementIntervals, IntervalsStatus
 from annotator.models.release import AggregationKind, AggregationRule, Snapshot, SnapshotStatus
@@ -42,6 +43,11 @@ __all__ = [
     "GenerationRun",
     "GenerationRunStatus",
     "IntervalsStatus",
+    "Judge",
+    "JudgeDraft",
+    "JudgeDraftStatus",
+    "JudgeRun",
+    "JudgeRunStatus",
     "Membership",
     "ModelEndpoint",
     "Project",
