@@ -224,6 +224,7 @@ class PrioritySignal(models.TextChoices):
 
     REWARD_UNCERTAINTY = "reward_uncertainty", "Reward model least certain (|r1 − r2| smallest)"
     HUMAN_DISAGREEMENT = "human_disagreement", "Annotators disagreed most"
+    JUDGE_DISAGREEMENT = "judge_disagreement", "LLM judge and reward model disagree (latest judge run)"
 
 
 class PriorityScoring(models.Model):

@@ -58,6 +58,15 @@ def judge_draft_list(*, run: JudgeRun, failed_only: bool = False) -> QuerySet[Ju
     return drafts.filter(status=JudgeDraftStatus.FAILED) if failed_only else drafts
 
 
+def judge_strengths(*, project: Project) -> dict[int, int]:
+    """Comparison id → the judge's preference strength in the project's latest succeeded run (drafted items)."""
+    run = judge_run_get(project=project)
+    if run is None:
+        return {}
+    rows = judge_draft_list(run=run).filter(status=JudgeDraftStatus.OK, preference_strength__isnull=False)
+    return {c: int(s) for c, s in rows.values_list("comparison_id", "preference_strength") if s is not None}
+
+
 @dataclass(frozen=True)
 class CalibrationReport:
     """The judge of ``run`` against the humans' aggregated labels on the comparisons both labelled

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             name='PriorityScoring',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('signal', models.CharField(choices=[('reward_uncertainty', 'Reward model least certain (|r1 − r2| smallest)'), ('human_disagreement', 'Annotators disagreed most')], max_length=32)),
+                ('signal', models.CharField(choices=[('reward_uncertainty', 'Reward model least certain (|r1 − r2| smallest)'), ('human_disagreement', 'Annotators disagreed most'), ('judge_disagreement', 'LLM judge and reward model disagree (latest judge run)')], max_length=32)),
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=16)),
                 ('scored', models.PositiveIntegerField(default=0)),
                 ('failures', models.JSONField(blank=True, default=list)),

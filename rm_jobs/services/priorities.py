@@ -22,15 +22,16 @@ from django.utils import timezone
 from annotator.error_codes import ErrorCode
 from annotator.errors import ApplicationError, Conflict, ValidationFailed
 from annotator.models import Project
+from annotator.selectors.judge import judge_strengths
 from annotator.selectors.priorities import comparison_open_ids, comparison_open_iter, preference_strengths_by_comparison
 from annotator.services.priorities import comparison_priorities_replace
-from annotator.stats.informativeness import human_disagreement, reward_uncertainty
+from annotator.stats.informativeness import human_disagreement, judge_disagreement, reward_uncertainty
 from rm_jobs.models import EvaluationStatus, JobStatus, PriorityScoring, PrioritySignal, Queue, TrainingJob
 from rm_jobs.services.scoring import reward_model_score
 
 logger = logging.getLogger(__name__)
 
-MODEL_SIGNALS = frozenset({PrioritySignal.REWARD_UNCERTAINTY})
+MODEL_SIGNALS = frozenset({PrioritySignal.REWARD_UNCERTAINTY, PrioritySignal.JUDGE_DISAGREEMENT})
 """Signals that need a reward model (a succeeded training job of the project)."""
 
 
@@ -125,5 +126,11 @@ def _priorities(scoring: PriorityScoring) -> tuple[dict[int, float], list[dict[s
         ids.append(item.id)
         rewards_1.append(result.rewards[0])
         rewards_2.append(result.rewards[1])
-    values = reward_uncertainty(np.asarray(rewards_1), np.asarray(rewards_2))
+    if scoring.signal == PrioritySignal.JUDGE_DISAGREEMENT:
+        # Comparisons the judge did not draft (or failed on) count as undecided by the judge: priority 0.
+        judged = judge_strengths(project=project)
+        strengths = np.asarray([judged.get(pk, np.nan) for pk in ids], dtype=np.float64)
+        values = judge_disagreement(strengths, np.asarray(rewards_1), np.asarray(rewards_2))
+    else:
+        values = reward_uncertainty(np.asarray(rewards_1), np.asarray(rewards_2))
     return {pk: float(v) for pk, v in zip(ids, values, strict=True)}, failures

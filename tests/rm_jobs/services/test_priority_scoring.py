@@ -120,3 +120,33 @@ def test_creating_sends_the_task_after_commit(django_capture_on_commit_callbacks
     with django_capture_on_commit_callbacks(execute=True):
         scoring = priority_scoring_create(project=project, signal=PrioritySignal.HUMAN_DISAGREEMENT)
     assert sent == [([scoring.id], "default")]
+
+
+def test_judge_disagreement_scores_where_the_judge_and_the_model_prefer_different_responses(
+    snapshot: Any, trained_model: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from annotator.models import JudgeDraft, JudgeDraftStatus, JudgeRun, JudgeRunStatus
+    from rm_jobs.services.scoring import reward_model_score
+
+    project = snapshot.project
+    job = succeeded_job(snapshot, trained_model)
+    first, second, undrafted = list(project.comparisons.order_by("id")[:3])
+    run = JudgeRun.objects.create(project=project, template="t", status=JudgeRunStatus.SUCCEEDED)
+    margins = {}
+    for comparison in (first, second):
+        rewards = reward_model_score(
+            job=job, prompt=comparison.prompt.turns, responses=[comparison.response_1.text, comparison.response_2.text]
+        ).rewards
+        margins[comparison.pk] = rewards[0] - rewards[1]  # > 0: the model prefers response 1
+    # The judge agrees with the model on the first and contradicts it, sure, on the second.
+    for comparison, against in ((first, False), (second, True)):
+        model_prefers_1 = margins[comparison.pk] > 0
+        strength = (3 if model_prefers_1 else -3) if against else (-3 if model_prefers_1 else 3)
+        JudgeDraft.objects.create(
+            run=run, comparison=comparison, status=JudgeDraftStatus.OK, preference_strength=strength
+        )
+    scoring = _run(project, PrioritySignal.JUDGE_DISAGREEMENT, job, django_capture_on_commit_callbacks)
+    assert scoring.status == EvaluationStatus.SUCCEEDED
+    priorities = dict(Comparison.objects.filter(project=project).values_list("pk", "priority"))
+    assert priorities[first.pk] == 0.0 and priorities[undrafted.pk] == 0.0
+    assert priorities[second.pk] > 0.0
