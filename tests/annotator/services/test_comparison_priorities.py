@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from annotator.errors import ValidationFailed
 from annotator.models import Comparison, QueueOrder, Role
 from annotator.services.assignments import assignment_claim_next
+from annotator.services.locks import CANDIDATE, CANDIDATE_ORDERS
 from annotator.services.priorities import comparison_priorities_replace
 from tests.factories import ComparisonFactory, ProjectFactory, member
 
@@ -76,3 +78,20 @@ def test_the_informative_order_still_skips_full_comparisons_and_prefers_nearly_d
     comparison_priorities_replace(project=project, priorities={started.pk: 1.0})
     third = member(project, Role.ANNOTATOR)
     assert assignment_claim_next(project=project, annotator=third).comparison_id == fresh.pk  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plan is PostgreSQL's (set DATABASE_URL)")
+def test_the_informative_claim_reads_the_priority_through_its_index() -> None:
+    project = ProjectFactory()
+    comparisons = [ComparisonFactory(project=project) for _ in range(30)]
+    comparison_priorities_replace(project=project, priorities={c.pk: c.pk / 100 for c in comparisons})
+    annotator = member(project, Role.ANNOTATOR)
+    sql = CANDIDATE.format(tried="", order=CANDIDATE_ORDERS[QueueOrder.INFORMATIVE])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a 30-row table would be scanned; the order is the point
+        cursor.execute(
+            f"EXPLAIN {sql}", {"project": project.pk, "slots_gt": -project.overlap, "annotator": annotator.pk}
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "comparison_claim_informative" in plan
+    assert "Sort" not in plan  # the index gives the order: no sort of the project's comparisons
