@@ -51,7 +51,7 @@ from rm_jobs.services.jobs import (
     training_job_checkpoint_zip,
     training_job_create,
 )
-from rm_jobs.services.priorities import priority_scoring_create
+from rm_jobs.services.priorities import MODEL_SIGNALS, priority_scoring_create
 from rm_jobs.services.scoring import TURN_ROLES, reward_model_score
 from rm_jobs.training.benchmarks import BENCHMARKS
 from rm_jobs.training.config import BOUNDS, PRECISIONS
@@ -710,27 +710,39 @@ class PriorityScoringListApi(APIView):
 
 
 class PriorityScoringCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        class Meta:
-            ref_name = "PriorityScoringCreateInput"
+    """Two bodies, told by ``signal``: a reward-model signal names the job whose model scores; the human signal
+    needs none."""
 
-        signal = serializers.ChoiceField(choices=PrioritySignal.choices)
+    class ModelSignalInput(serializers.Serializer):
+        class Meta:
+            ref_name = "PriorityScoringWithModelInput"
+
+        signal = serializers.ChoiceField(choices=sorted(MODEL_SIGNALS))
         job = serializers.IntegerField(
-            min_value=1,
-            max_value=MAX_ID,
-            required=False,
-            help_text="A succeeded training job of the project (needed by reward_uncertainty).",
+            min_value=1, max_value=MAX_ID, help_text="A succeeded training job of the project: its model scores."
         )
+
+    class HumanSignalInput(serializers.Serializer):
+        class Meta:
+            ref_name = "PriorityScoringFromPeopleInput"
+
+        signal = serializers.ChoiceField(choices=[PrioritySignal.HUMAN_DISAGREEMENT])
 
     @extend_schema(
         operation_id="priority_scorings_create",
         summary="Score the comparisons that still need annotators and store their claim priority (poll its status).",
-        request=InputSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="PriorityScoringCreateInput",
+            serializers=[ModelSignalInput, HumanSignalInput],
+            resource_type_field_name=None,
+        ),
         responses={202: PriorityScoringOutput, **errors(400, 401, 403, 404), **CONFLICT},
     )
     def post(self, request: Request, slug: str) -> Response:
         project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
-        data = body_input(self.InputSerializer, request)
+        signal = request.data.get("signal") if isinstance(request.data, dict) else None
+        with_model = isinstance(signal, str) and signal in MODEL_SIGNALS
+        data = body_input(self.ModelSignalInput if with_model else self.HumanSignalInput, request)
         job = training_job_get_for_role(job_id=data["job"], user=request.user) if "job" in data else None
         scoring = priority_scoring_create(project=project, signal=data["signal"], job=job, user=request.user)
         return Response(PriorityScoringOutput(scoring).data, status=status.HTTP_202_ACCEPTED)
