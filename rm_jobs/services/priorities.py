@@ -129,8 +129,8 @@ def _priorities(scoring: PriorityScoring) -> tuple[dict[int, float], list[dict[s
     if scoring.signal == PrioritySignal.JUDGE_DISAGREEMENT:
         # Comparisons the judge did not draft (or failed on) count as undecided by the judge: priority 0.
         judged = judge_strengths(project=project)
-        strengths = np.asarray([judged.get(pk, np.nan) for pk in ids], dtype=np.float64)
-        values = judge_disagreement(strengths, np.asarray(rewards_1), np.asarray(rewards_2))
+        judge_strength = np.asarray([judged.get(pk, np.nan) for pk in ids], dtype=np.float64)
+        values = judge_disagreement(judge_strength, np.asarray(rewards_1), np.asarray(rewards_2))
     else:
         values = reward_uncertainty(np.asarray(rewards_1), np.asarray(rewards_2))
     return {pk: float(v) for pk, v in zip(ids, values, strict=True)}, failures
