@@ -139,3 +139,17 @@ def test_a_template_with_unknown_placeholders_or_another_projects_endpoint_is_re
     fields = refused.value.extra["fields"]
     assert "another project" in fields["endpoint"]
     assert "unknown placeholder {score}" in fields["template"] and "{response_1}" in fields["template"]
+
+
+def test_a_run_against_a_real_openai_compatible_server(project: Project, llm_server: Any) -> None:
+    """The whole HTTP path against ``transformers serve`` (a tiny random model): its answers are noise, so each item
+    is recorded as off the schema with the raw answer kept, and the run still succeeds."""
+    endpoint = ModelEndpointFactory(project=project, base_url=llm_server.base_url, model_id=llm_server.model_id,
+                                    sampling={"max_tokens": 8, "temperature": 0.0}, max_attempts=1,
+                                    timeout_seconds=120)  # fmt: skip
+    judge_save(project=project, endpoint=endpoint, template=DEFAULT_TEMPLATE)
+    comparison(project)
+    run = judge_run_execute(run_id=judge_run_create(project=project, user=None).pk)
+    assert run is not None and run.status == JudgeRunStatus.SUCCEEDED, run and run.error
+    draft = JudgeDraft.objects.get(run=run)
+    assert draft.status == JudgeDraftStatus.FAILED and draft.failure.startswith("schema: "), draft.failure
