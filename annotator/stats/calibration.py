@@ -88,16 +88,31 @@ class PreferenceCalibration:
     bins: list[ReliabilityBin] = field(default_factory=list)
 
 
+def _quadratic_kappa(counts: FloatArray) -> FloatArray:
+    """Quadratic-weighted kappa of confusion counts, shape (..., V, V) (Cohen 1968; scikit-learn's formula):
+    ``1 − Σ w·O / Σ w·E`` with ``w = (i − j)²`` and ``E`` the product of the marginals; NaN where ``Σ w·E = 0``."""
+    v = counts.shape[-1]
+    weights = (np.arange(v)[:, None] - np.arange(v)[None, :]) ** 2.0
+    total = counts.sum(axis=(-2, -1), keepdims=True)
+    expected = counts.sum(axis=-1, keepdims=True) * counts.sum(axis=-2, keepdims=True) / np.maximum(total, 1)
+    observed_cost = (weights * counts).sum(axis=(-2, -1))
+    expected_cost = (weights * expected).sum(axis=(-2, -1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(expected_cost > 0, 1.0 - observed_cost / expected_cost, np.nan)
+
+
 def _kappa_interval(judge: FloatArray, human: FloatArray, labels: FloatArray, n_resamples: int, seed: int) -> Interval:
+    """The kappa and its percentile bootstrap interval over units: a resample of units is a multinomial draw of
+    the confusion matrix's cells, so all resamples are computed at once."""
     value = cohen_kappa(human, judge, weights="quadratic", labels=labels) if len(judge) else float("nan")
     if n_resamples <= 0 or len(judge) < 2 or np.isnan(value):
         return Interval(value, float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(n_resamples):
-        pick = rng.integers(0, len(judge), len(judge))
-        samples.append(cohen_kappa(human[pick], judge[pick], weights="quadratic", labels=labels))
-    finite = np.asarray([s for s in samples if not np.isnan(s)])
+    v = len(labels)
+    cells = np.searchsorted(labels, human) * v + np.searchsorted(labels, judge)
+    share = np.bincount(cells, minlength=v * v) / len(judge)
+    draws = np.random.default_rng(seed).multinomial(len(judge), share, size=n_resamples).astype(np.float64)
+    kappas = _quadratic_kappa(draws.reshape(n_resamples, v, v))
+    finite = kappas[~np.isnan(kappas)]
     if not len(finite):
         return Interval(value, float("nan"), float("nan"))
     return Interval(value, float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5)))

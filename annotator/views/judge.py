@@ -53,9 +53,10 @@ class JudgeForm(forms.Form):
 
 
 def _context(project: Project, request: HtmxHttpRequest, form: JudgeForm | None = None) -> dict[str, Any]:
+    """The page's context; the htmx poll (the runs table only) skips the drafts and the calibration."""
     judge = judge_get(project=project)
     runs = list(judge_run_list(project=project)[:RUNS_SHOWN])
-    run = judge_run_get(project=project)
+    run = None if request.htmx else judge_run_get(project=project)
     initial = {"endpoint": judge.endpoint_id, "template": judge.template} if judge else {}
     return {
         "project": project,

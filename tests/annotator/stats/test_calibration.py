@@ -50,3 +50,15 @@ def test_preference_ece_uses_only_comparisons_with_a_confidence() -> None:
     report = preference_calibration([-1, 1, 1], [-2, -1, 2], confidences=[0.9, None, 0.9], n_resamples=50)
     assert report.ece == pytest.approx(0.1)
     assert report.accuracy_interval.low <= report.accuracy <= report.accuracy_interval.high
+
+
+def test_the_vectorised_kappa_of_confusion_counts_is_scikit_learns() -> None:
+    from annotator.stats.calibration import _quadratic_kappa
+
+    rng = np.random.default_rng(3)
+    human, judge = rng.integers(0, 5, 40), rng.integers(0, 5, 40)
+    counts = np.zeros((5, 5))
+    np.add.at(counts, (human, judge), 1)
+    assert float(_quadratic_kappa(counts)) == pytest.approx(
+        cohen_kappa_score(human, judge, weights="quadratic", labels=range(5))
+    )

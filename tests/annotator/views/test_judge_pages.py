@@ -106,3 +106,12 @@ def test_running_without_a_judge_says_why() -> None:
     lead = _client(member(project, Role.LEAD))
     response = lead.post(f"/p/{project.slug}/judge/run/", follow=True)
     assert "Attach a judge first" in response.content.decode()
+
+
+def test_the_htmx_poll_answers_the_runs_table_only() -> None:
+    project = ProjectFactory()
+    _drafted(project, ComparisonFactory(project=project))
+    response = _client(member(project, Role.LEAD)).get(f"/p/{project.slug}/judge/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200 and html.lstrip().startswith('<div id="judge-runs"')
+    assert "<html" not in html and SECRET_REASON not in html
