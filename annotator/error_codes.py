@@ -80,3 +80,7 @@ class ErrorCode(StrEnum):
     """The environment variable an endpoint names for its API key is not set (where the check runs)."""
     ENDPOINT_IN_USE = "endpoint_in_use"
     GENERATION_NOT_RESUMABLE = "generation_not_resumable"
+
+    # The LLM judge (annotator.services.judge).
+    JUDGE_NOT_CONFIGURED = "judge_not_configured"
+    """A judge run was asked for a project with no judge attached."""

@@ -73,6 +73,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "adaptive_overlap_extra",
             "reservation_minutes",
             "min_justification_length",
+            "queue_order",
             "guidelines",
             *TASK_SETTING_FIELDS,
         ]
@@ -87,6 +88,7 @@ class ProjectSettingsForm(forms.ModelForm):
             "adaptive_overlap_extra": "Extra annotators when over the threshold",
             "reservation_minutes": "Reservation time (minutes)",
             "min_justification_length": "Minimum justification length (characters)",
+            "queue_order": "Queue order",
             "guidelines": "Guidelines (Markdown)",
         }
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 14, "class": "mono"})}

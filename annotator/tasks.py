@@ -6,6 +6,7 @@ from celery import Task, shared_task
 
 from annotator.services.agreement_intervals import agreement_intervals_compute
 from annotator.services.generation import generation_run_execute
+from annotator.services.judge import judge_run_execute
 from annotator.services.snapshots.lifecycle import snapshot_build
 from annotator.services.webhooks import WebhookRetry, webhook_delivery_attempt
 
@@ -37,3 +38,10 @@ def webhook_deliver_task(self: Task, delivery_id: int) -> str:
 def generation_run_execute_task(run_id: int) -> str:
     """Run generation run ``run_id`` on the default queue; a second delivery finds it no longer pending."""
     return generation_run_execute(run_id=run_id).status
+
+
+@shared_task(name="annotator.judge_run_execute", acks_late=True)
+def judge_run_execute_task(run_id: int) -> str | None:
+    """Run judge run ``run_id`` on the default queue; a second delivery finds it no longer queued."""
+    run = judge_run_execute(run_id=run_id)
+    return run.status if run is not None else None

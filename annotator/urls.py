@@ -5,6 +5,7 @@ from annotator.views import (
     annotate,
     generation,
     home,
+    judge,
     lead,
     project,
     qualify,
@@ -64,6 +65,9 @@ urlpatterns = [
     path("p/<slug:slug>/snapshots/<int:number>/", snapshots.snapshot_detail, name="snapshot_detail"),
     path("p/<slug:slug>/models/", generation.model_endpoints, name="model_endpoints"),
     path("p/<slug:slug>/models/<int:endpoint_id>/", generation.model_endpoint_edit, name="model_endpoint_edit"),
+    path("p/<slug:slug>/judge/", judge.judge_page, name="judge"),
+    path("p/<slug:slug>/judge/run/", judge.judge_run_launch, name="judge_run_launch"),
+    path("p/<slug:slug>/judge/calibration.json", judge.judge_calibration_json, name="judge_calibration_json"),
     path("p/<slug:slug>/generation/", generation.generation_runs, name="generation_runs"),
     path("p/<slug:slug>/generation/<int:run_id>/", generation.generation_run, name="generation_run"),
     path(

@@ -24,6 +24,11 @@ feedback or edit project (HelpSteer3's task types, docs/task-types.md) through t
 each runs on its own project, one after the other on the same server, and its lines are prefixed with its name
 (``feedback_claim_p95_ms``), so the task types compare on one run.
 
+``--order informative`` measures the claim under active collection against the default order in the same run: a
+second comparison project, identical but for ``queue_order = informative`` and a random stored priority on every comparison
+(as a priority scoring leaves them), gets the same phases after the first; its lines carry the prefix
+``informative_`` (and the default order's ``comparison_``).
+
 Prints ``name: value unit`` lines, then the peer's figures (Label Studio 1.23, 8 annotators, from the issue).
 The project it created is deleted afterwards unless ``--keep``. Timings mean something only on a quiet machine:
 the server, the database and these clients share its cores.
@@ -75,10 +80,16 @@ def _free_port() -> int:
 
 
 def _setup(
-    n_annotators: int, n_comparisons: int, overlap: int, task: str = "comparison", pools: bool = False
+    n_annotators: int,
+    n_comparisons: int,
+    overlap: int,
+    task: str = "comparison",
+    pools: bool = False,
+    order: str = "completion",
 ) -> tuple[str, list[str], list[str]]:
     """Create the project, its attributes, comparisons (or feedback / edit units), annotators and their tokens;
-    return slug, tokens, names.
+    return slug, tokens, names. With ``order`` informative, the project orders its queue by priority and every
+    comparison gets a random stored priority (as a priority scoring leaves them).
 
     With ``pools`` (comparisons only), half the prompts are in the "code" domain, the project has a qualification set
     for it (so every claim runs the qualification filter), and every annotator has passed it."""
@@ -91,13 +102,24 @@ def _setup(
     from rest_framework.authtoken.models import Token
 
     from annotator.domain import HELPSTEER2_ATTRIBUTE_SPECS
-    from annotator.models import Attribute, Comparison, Membership, Project, Prompt, Response, Role, TaskUnit
+    from annotator.models import (
+        Attribute,
+        Comparison,
+        Membership,
+        Project,
+        Prompt,
+        QueueOrder,
+        Response,
+        Role,
+        TaskUnit,
+    )  # fmt: skip
 
     call_command("migrate", verbosity=0)
-    run = f"{int(time.time())}-{os.getpid()}-{task}"
+    run = f"{int(time.time())}-{os.getpid()}-{task}-{order}"
+    rng = random.Random(run)
     project = Project.objects.create(
         slug=f"bench-{run}", name=f"Load benchmark {run}", overlap=overlap, min_justification_length=20,
-        task_type=task,
+        task_type=task, queue_order=order,
     )  # fmt: skip
     for position, spec in enumerate(HELPSTEER2_ATTRIBUTE_SPECS):
         Attribute.objects.create(project=project, position=position, **spec)  # type: ignore[arg-type]
@@ -121,7 +143,13 @@ def _setup(
     if task == "comparison":
         Comparison.objects.bulk_create(
             [
-                Comparison(project=project, prompt=p, response_1=responses[2 * i], response_2=responses[2 * i + 1])
+                Comparison(
+                    project=project,
+                    prompt=p,
+                    response_1=responses[2 * i],
+                    response_2=responses[2 * i + 1],
+                    priority=rng.random() if order == QueueOrder.INFORMATIVE else 0.0,
+                )
                 for i, p in enumerate(prompts)
             ]
         )
@@ -181,7 +209,7 @@ def _teardown(slug: str) -> None:
 
     from annotator.models import Project
 
-    get_user_model().objects.filter(username__startswith=slug.replace("bench-", "bench-", 1) + "-").delete()
+    get_user_model().objects.filter(username__startswith=slug + "-").delete()
     Project.objects.filter(slug=slug).delete()
 
 
@@ -393,12 +421,11 @@ def _warm_up(annotators: list[Annotator]) -> None:
         raise SystemExit(f"the server did not answer the warm-up requests: {failures[0]!r}")
 
 
-def _phase_lines(phase: Phase, prefix: str, checks: list[str]) -> list[str]:
+def _phase_lines(phase: Phase, prefix: str, checks: list[str], rate_name: str) -> list[str]:
     """The phase's ``name: value unit`` lines, with the database ``checks`` after the throughput."""
     claim, submit = phase.values("claim_ms"), phase.values("submit_ms")
     errors = phase.errors()
     acked = len(phase.acked())
-    rate_name = "max_submissions_per_s" if prefix else "submissions_per_s"
     if any(s.exhausted for s in phase.stats):
         print(f"note: the queue ran out during the {phase.name} phase; use more --comparisons", file=sys.stderr)
     return [
@@ -446,6 +473,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="How long each phase lasts.")
     parser.add_argument("--comparisons", type=int, default=5000, help="Comparisons (or task units) per project.")
     parser.add_argument("--overlap", type=int, default=3)
+    parser.add_argument(
+        "--order",
+        choices=["completion", "informative"],
+        default="completion",
+        help="informative: also run every phase on a project ordered by stored priority (lines informative_*).",
+    )
     # Measured on the 2-core development machine (paced 60/s and saturation, 15 s each, fresh project per run):
     # processes beat threads. 2 x 8 threads gave 60-77/s at saturation and seconds of queueing at 60/s (threads of
     # one process queue for the GIL after every database call, and keep-alive connections stay with the process
@@ -466,9 +499,15 @@ def main() -> None:
         "--pools", action="store_true", help="A qualification set on half the work, passed by every annotator."
     )
     args = parser.parse_args()
-    tasks = list(dict.fromkeys(args.task))
-
-    projects = {task: _setup(args.annotators, args.comparisons, args.overlap, task, args.pools) for task in tasks}
+    # (name, task, queue order): each run is its own project; with --order informative, a second comparison project
+    # ordered by stored priority.
+    runs = [(task, task, "completion") for task in dict.fromkeys(args.task)]
+    if args.order == "informative":
+        runs.append(("informative", "comparison", "informative"))
+    projects = {
+        name: (task, *_setup(args.annotators, args.comparisons, args.overlap, task, args.pools, order))
+        for name, task, order in runs
+    }
     server = None
     base = args.url
     if base is None:
@@ -477,20 +516,24 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
     phases: dict[str, list[Phase]] = {}
     try:
-        for task, (slug, tokens, names) in projects.items():
+        for name, (task, slug, tokens, names) in projects.items():
             annotators = [Annotator(base, slug, token, names, args.keep_alive, task) for token in tokens]
             _warm_up(annotators)
-            phases[task] = []
+            phases[name] = []
             if args.mode in ("both", "paced"):
-                phases[task].append(_phase("paced", annotators, args.seconds, args.annotators / args.rate))
+                phases[name].append(_phase("paced", annotators, args.seconds, args.annotators / args.rate))
             if args.mode in ("both", "saturation"):
-                phases[task].append(_phase("saturation", annotators, args.seconds, mean_think_s=None))
+                phases[name].append(_phase("saturation", annotators, args.seconds, mean_think_s=None))
             for a in annotators:
                 a.conn.close()
     finally:
         if server is not None:
             server.terminate()
-            server.wait(10)
+            try:  # a graceful stop waits for keep-alive connections; a loaded machine may need longer
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(10)
 
     from django.conf import settings
     from django.db import connection
@@ -505,25 +548,28 @@ def main() -> None:
         else f"server: {base}",
         f"prepared_statements: {'on' if settings.DATABASE_PREPARED_STATEMENTS else 'off'} (DATABASE_PREPARED_STATEMENTS)",
     ]
-    for task, task_phases in phases.items():
-        slug = projects[task][0]
+    for name, task_phases in phases.items():
+        task, slug = projects[name][0], projects[name][1]
         acked = {a for phase in task_phases for a in phase.acked()}
         checks = _checks(task, slug, args.overlap, acked)
-        prefix = f"{task}_" if len(tasks) > 1 else ""
+        prefix = f"{name}_" if len(projects) > 1 else ""
         task_lines: list[str] = []
         for phase in task_phases:
             if phase.name == "paced":
-                task_lines += [f"offered_rate: {args.rate:.1f} 1/s", *_phase_lines(phase, "", checks)]
+                task_lines += [
+                    f"offered_rate: {args.rate:.1f} 1/s",
+                    *_phase_lines(phase, "", checks, "submissions_per_s"),
+                ]
                 checks = []
         for phase in task_phases:
             if phase.name == "saturation":
-                task_lines += _phase_lines(phase, "saturation_", checks)
+                task_lines += _phase_lines(phase, "saturation_", checks, "max_submissions_per_s")
         lines += [f"{prefix}{line}" for line in task_lines]
     print("\n".join(lines))
     for name, (value, unit) in PEER.items():
         print(f"{name}: {value} {unit}")
     if not args.keep:
-        for slug, _, _ in projects.values():
+        for _, slug, _, _ in projects.values():
             _teardown(slug)
 
 

@@ -29,6 +29,7 @@ from rm_jobs.models import (
     EvaluationStatus,
     JobStatus,
     Objective,
+    PrioritySignal,
     Queue,
     Strategy,
     TrainingJob,
@@ -42,6 +43,7 @@ from rm_jobs.selectors.jobs import (
     training_job_list,
     training_job_series,
 )
+from rm_jobs.selectors.priorities import priority_scoring_get_for_role, priority_scoring_list
 from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_key
 from rm_jobs.services.jobs import (
     HyperParameters,
@@ -50,6 +52,7 @@ from rm_jobs.services.jobs import (
     training_job_checkpoint_zip,
     training_job_create,
 )
+from rm_jobs.services.priorities import MODEL_SIGNALS, priority_scoring_create
 from rm_jobs.services.scoring import TURN_ROLES, reward_model_score
 from rm_jobs.training.benchmarks import BENCHMARKS
 from rm_jobs.training.config import BOUNDS, PRECISIONS
@@ -665,3 +668,86 @@ class ScoreSlashApi(ScoreApi):
     """``…/score/``: the score endpoint under the trailing-slash spelling; documented once, as ``…/score``."""
 
     schema = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Active collection
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class PriorityScoringOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    signal = serializers.ChoiceField(choices=PrioritySignal.choices)
+    job = serializers.IntegerField(source="job_id", allow_null=True)
+    status = serializers.ChoiceField(choices=EvaluationStatus.choices)
+    scored = serializers.IntegerField(help_text="Comparisons given a priority.")
+    failures = serializers.ListField(
+        child=serializers.DictField(), help_text='Items not scored: [{"comparison_id", "reason"}].'
+    )
+    summary = serializers.DictField(help_text="mean and max priority.")
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class PriorityScoringListApi(APIView):
+    @extend_schema(
+        operation_id="priority_scorings_list",
+        summary="The project's priority scorings (active collection), newest first.",
+        parameters=[PageInput],
+        responses={200: paginated(PriorityScoringOutput), **errors(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
+        qs = priority_scoring_list(project=project)
+        return paginate(queryset=qs, serializer_class=PriorityScoringOutput, request=request, view=self)
+
+
+class PriorityScoringCreateApi(APIView):
+    """Two bodies, told by ``signal``: a reward-model signal names the job whose model scores; the human signal
+    needs none."""
+
+    class ModelSignalInput(serializers.Serializer):
+        class Meta:
+            ref_name = "PriorityScoringWithModelInput"
+
+        signal = serializers.ChoiceField(choices=sorted(MODEL_SIGNALS))
+        job = serializers.IntegerField(
+            min_value=1, max_value=MAX_ID, help_text="A succeeded training job of the project: its model scores."
+        )
+
+    class HumanSignalInput(serializers.Serializer):
+        class Meta:
+            ref_name = "PriorityScoringFromPeopleInput"
+
+        signal = serializers.ChoiceField(choices=[PrioritySignal.HUMAN_DISAGREEMENT])
+
+    @extend_schema(
+        operation_id="priority_scorings_create",
+        summary="Score the comparisons that still need annotators and store their claim priority (poll its status).",
+        request=PolymorphicProxySerializer(
+            component_name="PriorityScoringCreateInput",
+            serializers=[ModelSignalInput, HumanSignalInput],
+            resource_type_field_name=None,
+        ),
+        responses={202: PriorityScoringOutput, **errors(400, 401, 403, 404), **CONFLICT},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for_role(slug=slug, user=request.user, roles=set(JOB_ROLES))
+        signal = request.data.get("signal") if isinstance(request.data, dict) else None
+        with_model = isinstance(signal, str) and signal in MODEL_SIGNALS
+        data = body_input(self.ModelSignalInput if with_model else self.HumanSignalInput, request)
+        job = training_job_get_for_role(job_id=data["job"], user=request.user) if "job" in data else None
+        scoring = priority_scoring_create(project=project, signal=data["signal"], job=job, user=request.user)
+        return Response(PriorityScoringOutput(scoring).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PriorityScoringDetailApi(APIView):
+    @extend_schema(
+        operation_id="priority_scorings_retrieve",
+        summary="A priority scoring: status, counts and the items it could not score, with the reason.",
+        responses={200: PriorityScoringOutput, **errors(401, 403, 404)},
+    )
+    def get(self, request: Request, scoring_id: int) -> Response:
+        scoring = priority_scoring_get_for_role(scoring_id=scoring_id, user=request.user)
+        return Response(PriorityScoringOutput(scoring).data)

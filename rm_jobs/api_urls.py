@@ -16,6 +16,21 @@ urlpatterns = [
         api.TrainingJobCompareApi.as_view(),
         name="api-training-jobs-compare",
     ),
+    path(
+        "projects/<slug:slug>/priority-scorings/",
+        api.PriorityScoringListApi.as_view(),
+        name="api-priority-scorings-list",
+    ),
+    path(
+        "projects/<slug:slug>/priority-scorings/create/",
+        api.PriorityScoringCreateApi.as_view(),
+        name="api-priority-scorings-create",
+    ),
+    path(
+        "priority-scorings/<int:scoring_id>/",
+        api.PriorityScoringDetailApi.as_view(),
+        name="api-priority-scorings-detail",
+    ),
     path("training-jobs/<int:job_id>/", api.TrainingJobDetailApi.as_view(), name="api-training-jobs-detail"),
     path("training-jobs/<int:job_id>/cancel/", api.TrainingJobCancelApi.as_view(), name="api-training-jobs-cancel"),
     path("training-jobs/<int:job_id>/metrics/", api.TrainingJobMetricsApi.as_view(), name="api-training-jobs-metrics"),

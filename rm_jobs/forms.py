@@ -8,8 +8,8 @@ from typing import Any
 from django import forms
 
 from annotator.errors import ApplicationError
-from annotator.models import Snapshot
-from rm_jobs.models import Objective, Queue, Strategy
+from annotator.models import QueueOrder, Snapshot
+from rm_jobs.models import Objective, PrioritySignal, Queue, Strategy
 from rm_jobs.services.jobs import HyperParameters, base_model_choices
 from rm_jobs.services.scoring import TURN_ROLES
 from rm_jobs.training.config import BOUNDS, PRECISIONS
@@ -236,3 +236,26 @@ class ScoreForm(forms.Form):
                 else:
                     data["prompt"] = turns
         return data
+
+
+class PriorityScoringForm(forms.Form):
+    signal = forms.ChoiceField(choices=PrioritySignal.choices, initial=PrioritySignal.REWARD_UNCERTAINTY)
+
+    def __init__(self, *args: Any, jobs: Any, **kwargs: Any) -> None:
+        """``jobs``: the project's succeeded jobs (the view reads them through a selector)."""
+        super().__init__(*args, **kwargs)
+        field = forms.ModelChoiceField(
+            queryset=jobs,
+            required=False,
+            empty_label="—",
+            label="Reward model (a succeeded job)",
+            help_text="Needed by the reward-model signals.",
+        )
+        field.label_from_instance = lambda obj: (  # type: ignore[method-assign]
+            f"#{obj.id} · {obj.get_objective_display()} · snapshot v{obj.snapshot.number}"
+        )
+        self.fields["job"] = field
+
+
+class QueueOrderForm(forms.Form):
+    queue_order = forms.ChoiceField(choices=QueueOrder.choices, label="Queue order")

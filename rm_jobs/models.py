@@ -217,3 +217,39 @@ class ReviewRequest(models.Model):
 
     def __str__(self) -> str:
         return f"review of comparison {self.comparison_id} (evaluation {self.evaluation_id})"
+
+
+class PrioritySignal(models.TextChoices):
+    """What makes a comparison informative (:mod:`annotator.stats.informativeness`)."""
+
+    REWARD_UNCERTAINTY = "reward_uncertainty", "Reward model least certain (|r1 − r2| smallest)"
+    HUMAN_DISAGREEMENT = "human_disagreement", "Annotators disagreed most"
+    JUDGE_DISAGREEMENT = "judge_disagreement", "LLM judge and reward model disagree (latest judge run)"
+
+
+class PriorityScoring(models.Model):
+    """One computation of claim priorities for a project's comparisons that still need annotators.
+
+    ``job``: the succeeded training job whose reward model scores (needed by the reward-model signals).
+    ``scored``: comparisons given a priority; ``failures``: ``[{"comparison_id", "reason"}]`` for items that could
+    not be scored (too long for the model …), which keep priority 0; ``summary``: ``mean`` and ``max`` priority.
+    A succeeded scoring has replaced the project's priorities (every comparison it did not score is back at 0).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="priority_scorings")
+    job = models.ForeignKey(TrainingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    signal = models.CharField(max_length=32, choices=PrioritySignal.choices)
+    status = models.CharField(max_length=16, choices=EvaluationStatus.choices, default=EvaluationStatus.QUEUED)
+    scored = models.PositiveIntegerField(default=0)
+    failures = models.JSONField(default=list, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"priority scoring {self.pk} of {self.project_id}"

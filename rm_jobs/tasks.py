@@ -26,6 +26,7 @@ from django.conf import settings
 
 from rm_jobs.services.evaluations import evaluation_run
 from rm_jobs.services.jobs import training_jobs_sweep_stale
+from rm_jobs.services.priorities import priority_scoring_run
 from rm_jobs.services.recovery import training_job_recover_redelivered
 from rm_jobs.services.runs import training_job_execute
 
@@ -45,6 +46,12 @@ def training_job_run_task(self: Any, job_id: int) -> str | None:
 def evaluation_run_task(evaluation_id: int) -> str | None:
     evaluation = evaluation_run(evaluation_id=evaluation_id)
     return evaluation.status if evaluation is not None else None
+
+
+@shared_task(name="rm_jobs.priority_scoring_run", acks_late=True)
+def priority_scoring_run_task(scoring_id: int) -> str | None:
+    scoring = priority_scoring_run(scoring_id=scoring_id)
+    return scoring.status if scoring is not None else None
 
 
 @shared_task(name="rm_jobs.training_jobs_sweep_stale")

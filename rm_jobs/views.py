@@ -20,11 +20,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from annotator.errors import ApplicationError, Conflict, NotFound
-from annotator.models import Project
+from annotator.models import Project, Role
+from annotator.services.projects import project_update
 from annotator.storage import download_response
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
-from rm_jobs.forms import EvaluationForm, ScoreForm, TrainingJobForm, add_service_errors
-from rm_jobs.models import JobStatus, TrainingJob
+from rm_jobs.forms import (
+    EvaluationForm,
+    PriorityScoringForm,
+    QueueOrderForm,
+    ScoreForm,
+    TrainingJobForm,
+    add_service_errors,
+)
+from rm_jobs.models import EvaluationStatus, JobStatus, TrainingJob
 from rm_jobs.selectors.jobs import (
     JOB_ROLES,
     evaluation_get,
@@ -36,6 +44,7 @@ from rm_jobs.selectors.jobs import (
     training_job_list,
     training_job_series,
 )
+from rm_jobs.selectors.priorities import priority_scoring_list, scoring_jobs
 from rm_jobs.selectors.workers import queue_has_live_worker, queue_no_worker_message
 from rm_jobs.services.evaluations import disagreements_send_to_review, evaluation_create, evaluation_results_key
 from rm_jobs.services.jobs import (
@@ -43,6 +52,7 @@ from rm_jobs.services.jobs import (
     training_job_checkpoint_zip,
     training_job_create,
 )
+from rm_jobs.services.priorities import priority_scoring_create
 from rm_jobs.services.scoring import reward_model_score
 
 
@@ -301,3 +311,67 @@ def jobs_compare(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     curves = training_job_curves(jobs=[row.job for row in table.rows])
     context = {"project": project, "table": table, "curves": curves}
     return render_page(request, "rm_jobs/compare.html", "rm_jobs/partials/_compare_table.html", context)
+
+
+# --- active collection -----------------------------------------------------------------------------------------
+
+PRIORITY_SCORINGS_SHOWN = 20
+ACTIVE_SCORING = (EvaluationStatus.QUEUED, EvaluationStatus.RUNNING)
+
+
+def _priorities_context(project: Project, **forms_: Any) -> dict[str, Any]:
+    scorings = list(priority_scoring_list(project=project)[:PRIORITY_SCORINGS_SHOWN])
+    return {
+        "project": project,
+        "scorings": scorings,
+        "any_active": any(s.status in ACTIVE_SCORING for s in scorings),
+        "form": forms_.get("form") or PriorityScoringForm(jobs=scoring_jobs(project=project)),
+        "order_form": forms_.get("order_form") or QueueOrderForm(initial={"queue_order": project.queue_order}),
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def priorities(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Active collection: the project's queue order, its priority scorings (the table polls while one runs) and
+    the form that queues one."""
+    project = access_project(request, slug, JOB_ROLES)
+    form = PriorityScoringForm(request.POST or None, jobs=scoring_jobs(project=project))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                scoring = priority_scoring_create(
+                    project=project,
+                    signal=form.cleaned_data["signal"],
+                    job=form.cleaned_data["job"],
+                    user=request_user(request),
+                )
+            except ApplicationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"Priority scoring {scoring.id} queued.")
+                return redirect("rm_jobs:priorities", slug=project.slug)
+        status = 400
+    context = _priorities_context(project, form=form)
+    return render_page(
+        request, "rm_jobs/priorities.html", "rm_jobs/partials/_priority_scorings.html", context, status=status
+    )
+
+
+@login_required
+@require_POST
+def priorities_order(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Set the project's queue order (a project setting: leads only)."""
+    project = access_project(request, slug, {Role.LEAD})
+    form = QueueOrderForm(request.POST)
+    if form.is_valid():
+        try:
+            project_update(project=project, queue_order=form.cleaned_data["queue_order"])
+        except ApplicationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"Queue order: {project.get_queue_order_display()}.")
+            return redirect("rm_jobs:priorities", slug=project.slug)
+    context = _priorities_context(project, order_form=form)
+    return render(request, "rm_jobs/priorities.html", context, status=400)

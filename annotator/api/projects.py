@@ -9,12 +9,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.common import PageInput, errors, paginate, paginated
+from annotator.api.inputs import body_input
+from annotator.models import QueueOrder, Role
 from annotator.selectors.projects import (
     project_attribute_list,
     project_get_for_role,
     project_list_for_user,
     project_roles,
 )
+from annotator.services.projects import project_update
 
 # ---------------------------------------------------------------------------------------------------------------
 # Projects
@@ -44,6 +47,7 @@ class ProjectDetailOutput(serializers.Serializer):
     guidelines = serializers.CharField()
     licence = serializers.CharField()
     overlap = serializers.IntegerField()
+    queue_order = serializers.ChoiceField(choices=QueueOrder.choices)
     roles = serializers.ListField(child=serializers.CharField())
     attributes = AttributeOutput(many=True)
     created_at = serializers.DateTimeField()
@@ -85,8 +89,31 @@ class ProjectDetailApi(APIView):
             "guidelines": project.guidelines,
             "licence": project.licence,
             "overlap": project.overlap,
+            "queue_order": project.queue_order,
             "roles": sorted(project_roles(project=project, user=request.user)),
             "attributes": project_attribute_list(project=project),
             "created_at": project.created_at,
         }
         return Response(ProjectDetailOutput(data).data)
+
+
+class ProjectQueueOrderApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ProjectQueueOrderInput"
+
+        queue_order = serializers.ChoiceField(
+            choices=QueueOrder.choices, help_text="informative: highest stored priority first (active collection)."
+        )
+
+    @extend_schema(
+        operation_id="projects_queue_order",
+        summary="Set the order in which annotators get fresh comparisons (leads only).",
+        request=InputSerializer,
+        responses={200: InputSerializer, **errors(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for_role(slug=slug, user=request.user, roles={Role.LEAD})
+        data = body_input(self.InputSerializer, request)
+        project = project_update(project=project, queue_order=data["queue_order"])
+        return Response({"queue_order": project.queue_order})

@@ -1,11 +1,27 @@
 from django.urls import path
 
-from annotator.api import annotate, annotations, comparisons, generation, projects, snapshots, tasks, tokens, webhooks
+from annotator.api import (
+    annotate,
+    annotations,
+    comparisons,
+    generation,
+    judge,
+    projects,
+    snapshots,
+    tasks,
+    tokens,
+    webhooks,
+)
 
 urlpatterns = [
     path("auth/token/", tokens.ApiTokenObtainApi.as_view(), name="api-auth-token"),
     path("projects/", projects.ProjectListApi.as_view(), name="api-projects-list"),
     path("projects/<slug:slug>/", projects.ProjectDetailApi.as_view(), name="api-projects-detail"),
+    path("projects/<slug:slug>/queue-order/", projects.ProjectQueueOrderApi.as_view(), name="api-projects-queue-order"),
+    path("projects/<slug:slug>/judge/runs/", judge.JudgeRunListApi.as_view(), name="api-judge-runs-list"),
+    path("projects/<slug:slug>/judge/runs/create/", judge.JudgeRunCreateApi.as_view(), name="api-judge-runs-create"),
+    path("projects/<slug:slug>/judge/drafts/", judge.JudgeDraftListApi.as_view(), name="api-judge-drafts-list"),
+    path("projects/<slug:slug>/judge/calibration/", judge.JudgeCalibrationApi.as_view(), name="api-judge-calibration"),
     path("projects/<slug:slug>/comparisons/", comparisons.ComparisonListApi.as_view(), name="api-comparisons-list"),
     path(
         "projects/<slug:slug>/comparisons/import/",

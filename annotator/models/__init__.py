@@ -19,7 +19,8 @@ from annotator.models.generation import (
     GenerationRunStatus,
     ModelEndpoint,
 )
-from annotator.models.project import UNIT_TASK_TYPES, Attribute, Membership, Project, Role, TaskType
+from annotator.models.judge import Judge, JudgeDraft, JudgeDraftStatus, JudgeRun, JudgeRunStatus
+from annotator.models.project import UNIT_TASK_TYPES, Attribute, Membership, Project, QueueOrder, Role, TaskType
 from annotator.models.qualification import (
     AttemptStatus,
     QualificationAnswer,
@@ -54,6 +55,11 @@ __all__ = [
     "GenerationRun",
     "GenerationRunStatus",
     "IntervalsStatus",
+    "Judge",
+    "JudgeDraft",
+    "JudgeDraftStatus",
+    "JudgeRun",
+    "JudgeRunStatus",
     "Membership",
     "ModelEndpoint",
     "Project",
@@ -62,6 +68,7 @@ __all__ = [
     "QualificationAttempt",
     "QualificationItem",
     "QualificationSet",
+    "QueueOrder",
     "Response",
     "Review",
     "ReviewDecision",

@@ -86,6 +86,9 @@ class Comparison(models.Model):
     assignment_count = models.PositiveIntegerField(
         default=0, editable=False, help_text="Assignments of this comparison, whatever their status."
     )
+    # How informative another label would be (higher first when the project orders its queue by informativeness);
+    # written by a priority scoring (rm_jobs), 0 for comparisons it did not score.
+    priority = models.FloatField(default=0.0, editable=False)
     # Gold: expected ratings {"1": {attribute: value}, "2": {...}} and optional "strength", within a tolerance.
     is_gold = models.BooleanField(default=False)
     gold_ratings = models.JSONField(default=dict, blank=True)
@@ -109,6 +112,14 @@ class Comparison(models.Model):
             # few with extra annotators are this partial index.
             models.Index(fields=["project", "assignment_count"], name="comparison_untouched"),
             models.Index(fields=["project"], condition=models.Q(extra_annotators__gt=0), name="comparison_widened"),
+            # The informative order: highest priority first, then as above.
+            models.Index(
+                models.F("project"),
+                models.F("priority").desc(),
+                models.F("extra_annotators") - models.F("slots_taken"),
+                models.F("id"),
+                name="comparison_claim_informative",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -120,13 +131,13 @@ class Comparison(models.Model):
         return f"Comparison {self.pk}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """Save, but never write ``slots_taken`` or ``assignment_count`` back on an update: the triggers own them,
-        and this instance's copy may be stale (an admin edit, a gold flag set while annotators claim)."""
+        """Save, but never write ``slots_taken`` or ``assignment_count`` (the triggers own them) or ``priority`` (a
+        scoring owns it) back on an update: this instance's copy may be stale (an admin edit, a gold flag set while
+        annotators claim)."""
         if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kept = ("slots_taken", "priority")
             kwargs["update_fields"] = [
-                f.attname
-                for f in self._meta.concrete_fields
-                if not f.primary_key and f.attname not in ("slots_taken", "assignment_count")
+                f.attname for f in self._meta.concrete_fields if not f.primary_key and f.attname not in kept
             ]
         super().save(*args, **kwargs)
 

@@ -27,6 +27,13 @@ class TaskType(models.TextChoices):
 UNIT_TASK_TYPES = (TaskType.FEEDBACK, TaskType.EDIT, TaskType.EDIT_QUALITY)
 
 
+class QueueOrder(models.TextChoices):
+    """The order in which the claim hands out fresh comparisons (after returned and reclaimed work)."""
+
+    COMPLETION = "completion", "Closest to completion"
+    INFORMATIVE = "informative", "Most informative first (the stored priority)"
+
+
 class Project(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -49,6 +56,12 @@ class Project(models.Model):
     feedback_max_words = models.PositiveSmallIntegerField(default=FEEDBACK_MAX_WORDS)
     feedback_requires_opening = models.BooleanField(
         default=True, help_text='Feedback begins "The response is {not / … / perfectly} helpful".'
+    )
+    queue_order = models.CharField(
+        max_length=16,
+        choices=QueueOrder.choices,
+        default=QueueOrder.COMPLETION,
+        help_text="Informative: highest priority first (set by a priority scoring), then closest to completion.",
     )
     # The events its active webhooks receive, kept by annotator.services.webhooks: lets a submission skip webhook
     # work with no query.

@@ -177,7 +177,8 @@ def _candidate_comparison(
     *, project: Project, annotator: User, tried: list[int], lock: bool = True
 ) -> tuple[int, int, int] | None:
     """(id, extra_annotators, slots_taken) of the comparison of ``project`` with a free slot that this annotator never
-    had (nor tried), closest to completion first; None when there is none.
+    had (nor tried), in the project's queue order (closest to completion, or most informative first); None when
+    there is none.
 
     Free slots are ``overlap + extra_annotators - slots_taken``. Locked, passing over rows that other transactions
     hold (see :func:`annotator.services.locks.comparison_lock_next_candidate`); ``lock=False`` only looks.
@@ -189,6 +190,7 @@ def _candidate_comparison(
         tried=tried,
         lock=lock,
         qualification_required=project.qualification_required,
+        order=project.queue_order,
     )
 
 
@@ -239,11 +241,12 @@ def assignment_claim_next(*, project: Project, annotator: User, now: datetime | 
     Order: an assignment a lead returned for revision, then the annotator's reservation (renewed if it expired:
     a reservation keeps its slot until another claimer reclaims it, which marks it expired), then a comparison
     holding someone else's expired reservation, then the comparison closest to completion (fewest free slots) among
-    those that still need annotators; never one this annotator already had. Gold comparisons are ordinary
-    candidates. Where the project has qualification sets, only comparisons whose prompt's domain and language the
-    annotator is qualified for (``hot_path.qualification_filter``), never a qualification item. Raises
-    PermissionDenied for a non-annotator, and NotQualified (400, naming the qualification sets to take) when
-    nothing is left for them but work they are not qualified for.
+    those that still need annotators (with ``project.queue_order`` informative: highest ``priority`` first); never
+    one this annotator already had. Gold comparisons are ordinary candidates. Where the project has qualification
+    sets, only comparisons whose prompt's domain and language the annotator is qualified for
+    (``hot_path.qualification_filter``), never a qualification item. Raises PermissionDenied for a non-annotator,
+    and NotQualified (400, naming the qualification sets to take) when nothing is left for them but work they are
+    not qualified for.
     """
     now = now or timezone.now()
     _lock_membership(project=project, annotator=annotator)

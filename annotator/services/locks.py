@@ -23,7 +23,7 @@ from typing import Any
 
 from django.db import connection
 
-from annotator.models import Assignment, Comparison, TaskAssignment, TaskUnit
+from annotator.models import Assignment, Comparison, QueueOrder, TaskAssignment, TaskUnit
 from annotator.selectors.hot_path import NEVER_HAD_BY_ANNOTATOR, QUALIFIED_PARAMS, fetch_one, qualification_filter
 from annotator.selectors.task_hot_path import UNIT_NEVER_HAD_BY_ANNOTATOR, UNIT_NOT_BY_ITS_AUTHORS
 
@@ -73,7 +73,13 @@ CANDIDATE = f"""
     SELECT c.id, c.extra_annotators, c.slots_taken FROM annotator_comparison c
     WHERE c.project_id = %(project)s AND (c.extra_annotators - c.slots_taken) > %(slots_gt)s
     AND c.id {NEVER_HAD_BY_ANNOTATOR}{{tried}}{{qualified}}
-    ORDER BY (c.extra_annotators - c.slots_taken), c.id LIMIT 1"""
+    ORDER BY {{order}} LIMIT 1"""
+# The project's queue order → the candidate's ORDER BY; each is the key of an index on (project, ...), so the
+# informative order reads as few rows as the default one (comparison_claim_order, comparison_claim_informative).
+CANDIDATE_ORDERS: dict[str, str] = {
+    QueueOrder.COMPLETION: "(c.extra_annotators - c.slots_taken), c.id",
+    QueueOrder.INFORMATIVE: "c.priority DESC, (c.extra_annotators - c.slots_taken), c.id",
+}
 
 
 def comparison_lock_for_annotator(*, comparison_id: int, user_id: int, role: str) -> tuple[int, bool]:
@@ -99,11 +105,12 @@ def comparison_lock_next_candidate(
     tried: Iterable[int],
     lock: bool = True,
     qualification_required: bool = False,
+    order: str = QueueOrder.COMPLETION,
 ) -> tuple[int, int, int] | None:
     """(id, extra_annotators, slots_taken) of the project's comparison with ``extra_annotators - slots_taken >
-    slots_gt`` that the annotator never had (nor in ``tried``), lowest ``extra_annotators - slots_taken`` first;
-    with ``qualification_required``, only one the annotator is qualified for
-    (:func:`annotator.selectors.hot_path.qualification_filter`).
+    slots_gt`` that the annotator never had (nor in ``tried``), lowest ``extra_annotators - slots_taken`` first
+    (``order`` informative: highest ``priority`` first, then that); with ``qualification_required``, only one
+    the annotator is qualified for (:func:`annotator.selectors.hot_path.qualification_filter`).
 
     Locked, passing over rows other transactions hold, so concurrent claimers spread over different comparisons;
     a row locked this way is the latest committed version, so its ``slots_taken`` is current. ``lock=False`` only
@@ -116,7 +123,7 @@ def comparison_lock_next_candidate(
     qualified = qualification_filter(required=qualification_required, prompt="c.prompt_id", comparison="c.id")
     if qualified:
         params.update(QUALIFIED_PARAMS)
-    sql = CANDIDATE.format(tried=clause, qualified=qualified)
+    sql = CANDIDATE.format(tried=clause, qualified=qualified, order=CANDIDATE_ORDERS[order])
     row = fetch_one(f"{sql} {for_update(of='c', skip_locked=True)}" if lock else sql, params)
     return None if row is None else (row[0], row[1], row[2])
 

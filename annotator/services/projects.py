@@ -52,6 +52,7 @@ PROJECT_SETTING_FIELDS: tuple[str, ...] = (
     "feedback_min_words",
     "feedback_max_words",
     "feedback_requires_opening",
+    "queue_order",
 )
 ATTRIBUTE_FIELDS: tuple[str, ...] = ("name", "description", "scale_min", "scale_max", "level_descriptions", "position")
 RESPONSE_KEYS = ("1", "2")

@@ -113,6 +113,7 @@ def _settings_data(project: Project, **changes: Any) -> dict[str, Any]:
         "adaptive_overlap_extra": project.adaptive_overlap_extra,
         "reservation_minutes": project.reservation_minutes,
         "min_justification_length": project.min_justification_length,
+        "queue_order": project.queue_order,
         "guidelines": project.guidelines,
     }
     return {**data, **changes}

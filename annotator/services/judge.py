@@ -1,0 +1,192 @@
+"""The LLM judge: its configuration, and runs that draft a model's labels for the project's comparisons.
+
+``judge_run_create`` records a queued run (a copy of the judge's template and endpoint) and enqueues
+``judge_run_execute_task`` on commit; a key missing from the environment is refused there, at launch
+(``endpoint_key_missing``). ``judge_run_execute`` (what the task runs) moves the run queued → running with a
+conditional update, so a task delivered twice runs once, then asks the endpoint about each comparison in turn and
+writes one :class:`~annotator.models.JudgeDraft` per comparison, each in its own transaction: drafted, or failed
+with the reason (the endpoint's error after its retries: timeout, unreachable, an HTTP status, garbage; or an
+answer off the schema, :func:`annotator.llm.judge.parse_answer`). The run ends succeeded however many items failed;
+it fails only when it cannot go on (the key gone since the launch, an unexpected error), with the error.
+
+Drafts are model-made: they live apart from annotations and no annotator page or API reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotator.domain import Turn
+from annotator.error_codes import ErrorCode
+from annotator.errors import ApplicationError, Conflict, ValidationFailed
+from annotator.llm.client import ChatClient, ChatError
+from annotator.llm.judge import AttributeScale, JudgeAnswerError, parse_answer, render_prompt, template_problems
+from annotator.models import (
+    Attribute,
+    Comparison,
+    Judge,
+    JudgeDraft,
+    JudgeDraftStatus,
+    JudgeRun,
+    JudgeRunStatus,
+    ModelEndpoint,
+    Project,
+)
+from annotator.services.model_endpoints import model_endpoint_api_key, model_endpoint_client
+
+logger = logging.getLogger(__name__)
+
+MAX_ITEMS_PER_RUN = 10_000
+RAW_CHARS = 2000
+"""How much of a refused answer is kept on the failed draft."""
+_ERROR_CHARS = 4000
+_CHUNK = 200
+
+
+# --- configuration --------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def judge_save(*, project: Project, endpoint: ModelEndpoint, template: str) -> Judge:
+    """Attach (or change) the project's judge: ``endpoint`` (the project's or the site's) and ``template``."""
+    fields: dict[str, str] = {}
+    if endpoint.project_id not in (None, project.pk):
+        fields["endpoint"] = "That endpoint belongs to another project."
+    problems = template_problems(template)
+    if problems:
+        fields["template"] = "The template has " + "; ".join(problems) + "."
+    if fields:
+        raise ValidationFailed(" ".join(fields.values()), extra={"fields": fields})
+    judge, _ = Judge.objects.update_or_create(project=project, defaults={"endpoint": endpoint, "template": template})
+    return judge
+
+
+# --- launch ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def judge_run_create(*, project: Project, user: User | None) -> JudgeRun:
+    """A queued run of the project's judge over all its comparisons, enqueued on commit.
+
+    Raises
+    ------
+    Conflict : ``judge_not_configured`` when the project has no judge.
+    ValidationFailed : ``endpoint_key_missing`` when the endpoint's key is not in the environment (named); too many
+        comparisons, or none.
+    """
+    judge = Judge.objects.select_related("endpoint").filter(project=project).first()
+    if judge is None:
+        raise Conflict("Attach a judge first: an endpoint and a template.", code=ErrorCode.JUDGE_NOT_CONFIGURED)
+    model_endpoint_api_key(endpoint=judge.endpoint)  # endpoint_key_missing, naming the variable
+    total = Comparison.objects.filter(project=project).count()
+    if not 1 <= total <= MAX_ITEMS_PER_RUN:
+        message = "The project has no comparisons." if not total else f"At most {MAX_ITEMS_PER_RUN} comparisons."
+        raise ValidationFailed(message, extra={"fields": {"comparisons": message}})
+    run = JudgeRun.objects.create(
+        project=project,
+        endpoint=judge.endpoint,
+        endpoint_name=judge.endpoint.name,
+        model_id=judge.endpoint.model_id,
+        template=judge.template,
+        items_total=total,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    from annotator.tasks import judge_run_execute_task  # the task module imports this one
+
+    run_id = run.pk
+    transaction.on_commit(lambda: judge_run_execute_task.delay(run_id))
+    return run
+
+
+# --- execution ------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def judge_draft_record(*, run: JudgeRun, comparison_id: int, fields: Mapping[str, Any]) -> JudgeDraft:
+    """Write one item's draft (drafted or failed) and count it on the run."""
+    draft = JudgeDraft.objects.create(run=run, comparison_id=comparison_id, **fields)
+    failed = int(draft.status == JudgeDraftStatus.FAILED)
+    JudgeRun.objects.filter(pk=run.pk).update(items_done=F("items_done") + 1, items_failed=F("items_failed") + failed)
+    return draft
+
+
+def _finish(run_id: int, *, error: str = "") -> None:
+    JudgeRun.objects.filter(pk=run_id, status=JudgeRunStatus.RUNNING).update(
+        status=JudgeRunStatus.FAILED if error else JudgeRunStatus.SUCCEEDED,
+        error=error[:_ERROR_CHARS],
+        finished_at=timezone.now(),
+    )
+
+
+def _scales(project: Project) -> list[AttributeScale]:
+    return [
+        AttributeScale(a.name, a.scale_min, a.scale_max, a.description)
+        for a in Attribute.objects.filter(project=project).order_by("position", "id")
+    ]
+
+
+def _ask(client: ChatClient, run: JudgeRun, sampling: Mapping[str, Any], scales: list[AttributeScale],
+         comparison: Comparison) -> dict[str, Any]:  # fmt: skip
+    """The draft's fields for one comparison: drafted, or failed with the reason (never raises for the item)."""
+    turns = [Turn(role=t["role"], content=t["content"]) for t in comparison.prompt.turns]
+    messages = render_prompt(run.template, attributes=scales, turns=turns,
+                             response_1=comparison.response_1.text, response_2=comparison.response_2.text)  # fmt: skip
+    try:
+        result = client.complete(model=run.model_id, turns=messages, sampling=sampling)
+    except ChatError as error:
+        return {"status": JudgeDraftStatus.FAILED, "failure": f"{error.kind}: {error}"}
+    try:
+        answer = parse_answer(result.content, scales)
+    except JudgeAnswerError as error:
+        return {"status": JudgeDraftStatus.FAILED, "failure": f"schema: {error}", "raw": result.content[:RAW_CHARS]}
+    return {
+        "status": JudgeDraftStatus.OK,
+        "ratings": answer.ratings,
+        "preference_strength": answer.preference_strength,
+        "confidence": answer.confidence,
+        "reason": answer.reason,
+    }
+
+
+def judge_run_execute(*, run_id: int, client_options: Mapping[str, Any] | None = None) -> JudgeRun | None:
+    """queued → running → succeeded | failed; None when it was not queued (a repeated delivery).
+    ``client_options`` go to the chat client (a test's transport)."""
+    if not JudgeRun.objects.filter(pk=run_id, status=JudgeRunStatus.QUEUED).update(
+        status=JudgeRunStatus.RUNNING, started_at=timezone.now()
+    ):
+        return None
+    run = JudgeRun.objects.select_related("project", "endpoint").get(pk=run_id)
+    try:
+        if run.endpoint is None:
+            raise Conflict("The run's endpoint was deleted.", code=ErrorCode.CONFLICT)
+        client = model_endpoint_client(endpoint=run.endpoint, **dict(client_options or {}))
+    except ApplicationError as error:  # the key gone from the environment since the launch: said on the run
+        _finish(run_id, error=error.message)
+        return JudgeRun.objects.get(pk=run_id)
+    try:
+        with client:
+            scales = _scales(run.project)
+            done = set(JudgeDraft.objects.filter(run=run).values_list("comparison_id", flat=True))
+            ids = [pk for pk in Comparison.objects.filter(project=run.project).order_by("id").values_list("id", flat=True)
+                   if pk not in done]  # fmt: skip
+            for start in range(0, len(ids), _CHUNK):
+                chunk = Comparison.objects.filter(id__in=ids[start : start + _CHUNK]).select_related(
+                    "prompt", "response_1", "response_2"
+                )
+                for comparison in chunk.order_by("id"):
+                    fields = _ask(client, run, run.endpoint.sampling, scales, comparison)
+                    judge_draft_record(run=run, comparison_id=comparison.pk, fields=fields)
+    except Exception as error:  # recorded on the run, never a crashed task
+        logger.exception("judge run %s failed", run_id)
+        _finish(run_id, error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc(limit=8)}")
+        return JudgeRun.objects.get(pk=run_id)
+    _finish(run_id)
+    return JudgeRun.objects.get(pk=run_id)

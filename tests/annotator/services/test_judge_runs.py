@@ -1,0 +1,155 @@
+"""Judge runs through a scripted OpenAI-compatible transport (httpx2.MockTransport): drafts with ratings, strength,
+confidence and reason; per-item failures with their reason (off the schema, garbage, a timeout, an HTTP error);
+a key missing at launch; a repeated delivery."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+import pytest
+
+from annotator.error_codes import ErrorCode
+from annotator.errors import Conflict, ValidationFailed
+from annotator.llm.judge import DEFAULT_TEMPLATE
+from annotator.models import Comparison, JudgeDraft, JudgeDraftStatus, JudgeRunStatus, Project
+from annotator.services.judge import judge_run_create, judge_run_execute, judge_save
+from annotator.services.model_endpoints import KEY_ENV_PREFIX
+from tests.factories import ComparisonFactory, ModelEndpointFactory, ProjectFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def good_answer(names: list[str], strength: int = -2, **extra: Any) -> str:
+    return json.dumps({
+        "response_1": dict.fromkeys(names, 3), "response_2": dict.fromkeys(names, 1),
+        "preference_strength": strength, "confidence": 0.8, "reason": "Response 1 is right.", **extra,
+    })  # fmt: skip
+
+
+class Judge:
+    """Answers each comparison by what its response 1 text says: "garbage", "offscale", "timeout", "busy", else a
+    good answer."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.prompts: list[str] = []
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        prompt = json.loads(request.content)["messages"][-1]["content"]
+        self.prompts.append(prompt)
+        first = prompt.split("[Response 1]\n", 1)[1].split("\n", 1)[0]
+        if first == "timeout":
+            raise httpx2.ReadTimeout("slow", request=request)
+        if first == "busy":
+            return httpx2.Response(503, text="busy")
+        if first == "garbage":
+            return httpx2.Response(200, text="<html>not json</html>")
+        content = good_answer(self.names, strength=5) if first == "offscale" else good_answer(self.names)
+        return httpx2.Response(200, json={"choices": [{"message": {"role": "assistant", "content": content},
+                                                       "finish_reason": "stop"}], "usage": {}})  # fmt: skip
+
+    def options(self) -> dict[str, Any]:
+        return {"transport": httpx2.MockTransport(self.handle), "sleep": lambda s: None}
+
+
+@pytest.fixture
+def project() -> Project:
+    return ProjectFactory()
+
+
+def names(project: Project) -> list[str]:
+    return list(project.attributes.order_by("position", "id").values_list("name", flat=True))
+
+
+def comparison(project: Project, first: str = "A fine answer.") -> Comparison:
+    item = ComparisonFactory(project=project)
+    item.response_1.text = first
+    item.response_1.save()
+    return item
+
+
+def attach(project: Project, **fields: Any) -> None:
+    endpoint = ModelEndpointFactory(project=project, max_attempts=1, **fields)
+    judge_save(project=project, endpoint=endpoint, template=DEFAULT_TEMPLATE)
+
+
+def test_a_run_drafts_every_comparison_and_records_each_failure_with_its_reason(project: Project) -> None:
+    attach(project)
+    good = comparison(project)
+    bad = {kind: comparison(project, kind) for kind in ("garbage", "offscale", "timeout", "busy")}
+    server = Judge(names(project))
+    run = judge_run_execute(run_id=judge_run_create(project=project, user=None).pk, client_options=server.options())
+    assert run is not None and run.status == JudgeRunStatus.SUCCEEDED
+    assert (run.items_total, run.items_done, run.items_failed) == (5, 5, 4)
+    draft = JudgeDraft.objects.get(comparison=good)
+    assert draft.status == JudgeDraftStatus.OK
+    assert (draft.preference_strength, draft.confidence, draft.reason) == (-2, 0.8, "Response 1 is right.")
+    assert draft.ratings["1"] == dict.fromkeys(names(project), 3)
+    failures = {kind: JudgeDraft.objects.get(comparison=c).failure for kind, c in bad.items()}
+    assert failures["garbage"].startswith("garbage:")
+    assert failures["offscale"] == "schema: preference_strength is 5, outside -3 to 3."
+    assert failures["timeout"].startswith("timeout:")
+    assert failures["busy"].startswith("http_status:") and "503" in failures["busy"]
+    assert JudgeDraft.objects.get(comparison=bad["offscale"]).raw.startswith("{")
+    assert "- helpfulness (0 to 4)" in server.prompts[0]
+
+
+def test_a_repeated_delivery_does_nothing(project: Project) -> None:
+    attach(project)
+    comparison(project)
+    run = judge_run_create(project=project, user=None)
+    assert judge_run_execute(run_id=run.pk, client_options=Judge(names(project)).options()) is not None
+    assert judge_run_execute(run_id=run.pk) is None
+    assert JudgeDraft.objects.count() == 1
+
+
+def test_a_key_missing_from_the_environment_is_refused_at_launch(project: Project, monkeypatch: Any) -> None:
+    variable = f"{KEY_ENV_PREFIX}JUDGE_TEST"
+    monkeypatch.delenv(variable, raising=False)
+    attach(project, api_key_env=variable)
+    comparison(project)
+    with pytest.raises(ValidationFailed) as refused:
+        judge_run_create(project=project, user=None)
+    assert refused.value.code == ErrorCode.ENDPOINT_KEY_MISSING and variable in refused.value.message
+
+
+def test_a_key_gone_after_the_launch_fails_the_run_with_the_reason(project: Project, monkeypatch: Any) -> None:
+    variable = f"{KEY_ENV_PREFIX}JUDGE_TEST"
+    monkeypatch.setenv(variable, "secret")
+    attach(project, api_key_env=variable)
+    comparison(project)
+    run = judge_run_create(project=project, user=None)
+    monkeypatch.delenv(variable)
+    done = judge_run_execute(run_id=run.pk, client_options=Judge(names(project)).options())
+    assert done is not None and done.status == JudgeRunStatus.FAILED and variable in done.error
+
+
+def test_no_judge_no_run(project: Project) -> None:
+    comparison(project)
+    with pytest.raises(Conflict) as refused:
+        judge_run_create(project=project, user=None)
+    assert refused.value.code == ErrorCode.JUDGE_NOT_CONFIGURED
+
+
+def test_a_template_with_unknown_placeholders_or_another_projects_endpoint_is_refused(project: Project) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        judge_save(project=project, endpoint=ModelEndpointFactory(), template="{conversation} {score}")
+    fields = refused.value.extra["fields"]
+    assert "another project" in fields["endpoint"]
+    assert "unknown placeholder {score}" in fields["template"] and "{response_1}" in fields["template"]
+
+
+def test_a_run_against_a_real_openai_compatible_server(project: Project, llm_server: Any) -> None:
+    """The whole HTTP path against ``transformers serve`` (a tiny random model): its answers are noise, so each item
+    is recorded as off the schema with the raw answer kept, and the run still succeeds."""
+    endpoint = ModelEndpointFactory(project=project, base_url=llm_server.base_url, model_id=llm_server.model_id,
+                                    sampling={"max_tokens": 8, "temperature": 0.0}, max_attempts=1,
+                                    timeout_seconds=120)  # fmt: skip
+    judge_save(project=project, endpoint=endpoint, template=DEFAULT_TEMPLATE)
+    comparison(project)
+    run = judge_run_execute(run_id=judge_run_create(project=project, user=None).pk)
+    assert run is not None and run.status == JudgeRunStatus.SUCCEEDED, run and run.error
+    draft = JudgeDraft.objects.get(run=run)
+    assert draft.status == JudgeDraftStatus.FAILED and draft.failure.startswith("schema: "), draft.failure
