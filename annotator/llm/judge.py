@@ -30,13 +30,16 @@ REQUIRED_PLACEHOLDERS: frozenset[str] = frozenset({"conversation", "response_1",
 REASON_MAX_CHARS = 500
 """A reason longer than this is cut (the template asks for one line)."""
 
-DEFAULT_TEMPLATE = """You are an expert evaluator of AI assistant responses. Read the conversation and the two \
+DEFAULT_TEMPLATE = (
+    """You are an expert evaluator of AI assistant responses. Read the conversation and the two \
 candidate responses to its last user turn, then rate each response and compare them.
 
 Rate each response on these attributes (whole numbers on the scale given):
 {attributes}
 
-Then give a preference strength from -3 to 3: -3 = Response 1 is much better, -2 = better, -1 = slightly better, \
+Then give a preference strength """
+    + f"from {PREFERENCE_STRENGTH_MIN} to {PREFERENCE_STRENGTH_MAX}"
+    + """: -3 = Response 1 is much better, -2 = better, -1 = slightly better, \
 1 = Response 2 is slightly better, 2 = better, 3 = much better (0 only if they are truly equal); a confidence from \
 0 to 1 that the response you prefer is really the better one; and a one-line reason.
 
@@ -52,6 +55,7 @@ Answer with one JSON object and nothing else, following this JSON schema:
 [Response 2]
 {response_2}
 """
+)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from annotator.models import (
 )
 from annotator.selectors.agreement_cache import fingerprint_format
 from annotator.selectors.annotations import _rating_sql, annotation_frame
+from annotator.selectors.projects import project_attribute_list
 from annotator.selectors.quality.common import counted_annotations
 from annotator.stats.agreement_counts import (
     ComparisonJson,
@@ -75,7 +76,7 @@ class CountsBasis:
 def counts_basis(*, project: Project) -> CountsBasis:
     """One query: the attributes in order (``project_attribute_names``) and their widest scale
     (``project_likert_domain``)."""
-    rows = list(project.attributes.order_by("position", "id").values_list("name", "scale_min", "scale_max"))
+    rows = [(a.name, a.scale_min, a.scale_max) for a in project_attribute_list(project=project)]
     attributes = [name for name, _, _ in rows]
     low = min((lo for _, lo, _ in rows), default=LIKERT_MIN)
     high = max((hi for _, _, hi in rows), default=LIKERT_MAX)

@@ -14,7 +14,6 @@ from django.db.models import QuerySet
 
 from annotator.models import (
     Annotation,
-    Attribute,
     Judge,
     JudgeDraft,
     JudgeDraftStatus,
@@ -23,6 +22,7 @@ from annotator.models import (
     Project,
     Role,
 )
+from annotator.selectors.projects import project_attribute_list
 from annotator.stats.calibration import (
     OrdinalCalibration,
     PreferenceCalibration,
@@ -108,7 +108,7 @@ def judge_calibration(*, run: JudgeRun, n_resamples: int = CALIBRATION_RESAMPLES
     ratings, strengths = _human_means(run.project, set(by_comparison))
     labelled = sorted(set(ratings) | set(strengths))
     attributes = []
-    for attribute in Attribute.objects.filter(project=run.project).order_by("position", "id"):
+    for attribute in project_attribute_list(project=run.project):
         judge_values, human_values = [], []
         for comparison_id in labelled:
             for side in ("1", "2"):

@@ -30,7 +30,6 @@ from annotator.errors import ApplicationError, Conflict, ValidationFailed
 from annotator.llm.client import ChatClient, ChatError
 from annotator.llm.judge import AttributeScale, JudgeAnswerError, parse_answer, render_prompt, template_problems
 from annotator.models import (
-    Attribute,
     Comparison,
     Judge,
     JudgeDraft,
@@ -40,6 +39,7 @@ from annotator.models import (
     ModelEndpoint,
     Project,
 )
+from annotator.selectors.projects import project_attribute_list
 from annotator.services.model_endpoints import model_endpoint_api_key, model_endpoint_client
 
 logger = logging.getLogger(__name__)
@@ -128,8 +128,7 @@ def _finish(run_id: int, *, error: str = "") -> None:
 
 def _scales(project: Project) -> list[AttributeScale]:
     return [
-        AttributeScale(a.name, a.scale_min, a.scale_max, a.description)
-        for a in Attribute.objects.filter(project=project).order_by("position", "id")
+        AttributeScale(a.name, a.scale_min, a.scale_max, a.description) for a in project_attribute_list(project=project)
     ]
 
 
