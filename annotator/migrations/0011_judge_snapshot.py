@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotator', '0010_judge_active'),
+        ("annotator", "0010_judge_active"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='snapshot',
-            name='include_judge_drafts',
-            field=models.BooleanField(default=False, help_text="Add the LLM judge's latest drafts as separate, model-made columns (never mixed with human labels)."),
+            model_name="snapshot",
+            name="include_judge_drafts",
+            field=models.BooleanField(
+                default=False,
+                help_text="Add the LLM judge's latest drafts as separate, model-made columns (never mixed with human labels).",
+            ),
         ),
     ]
