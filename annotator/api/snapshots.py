@@ -51,6 +51,9 @@ class SnapshotOutput(serializers.Serializer):
     rule_params = serializers.DictField(help_text="The rule as it was when the snapshot was created.")
     split_seed = serializers.IntegerField()
     validation_fraction = serializers.FloatField()
+    include_judge_drafts = serializers.BooleanField(
+        help_text="The LLM judge's drafts are in separate, model-made judge_* columns of the canonical items."
+    )
     status = serializers.ChoiceField(choices=SnapshotStatus.choices)
     progress = serializers.FloatField(help_text="0..1")
     error = serializers.CharField()
@@ -100,6 +103,11 @@ class SnapshotCreateApi(APIView):
         name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
         split_seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1, default=0)
         validation_fraction = serializers.FloatField(required=False, min_value=0.0, max_value=0.99, default=0.05)
+        include_judge_drafts = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Add the LLM judge's latest drafts as separate model-made columns (never human labels).",
+        )
 
     @extend_schema(
         operation_id="snapshots_create",
@@ -120,6 +128,7 @@ class SnapshotCreateApi(APIView):
             name=data["name"],
             split_seed=data["split_seed"],
             validation_fraction=data["validation_fraction"],
+            include_judge_drafts=data["include_judge_drafts"],
         )
         return Response(SnapshotOutput(snapshot).data, status=status.HTTP_202_ACCEPTED)
 

@@ -18,6 +18,12 @@ in the snapshot's order, which the file's metadata also lists):
 ``domain``, ``language`` string, null = unknown
 =====================  ===========================================================================================
 
+A snapshot cut with ``include_judge_drafts`` adds model-made columns after these (:func:`judge_column_names`):
+``judge_model`` (string: the endpoint's model id), ``judge_preference_strength`` (int8), ``judge_confidence``
+(float64) and ``judge_<a>_1`` / ``judge_<a>_2`` (int8), null where the judge drafted nothing for the comparison.
+They are the LLM judge's drafts, never human labels: no label, kept preference or annotation above comes from them,
+and the file's metadata lists them under ``model_made``.
+
 The writer is deterministic (explicit schema, fixed compression and encodings, one row group per batch), so the
 same items give the same bytes with the same pyarrow version, and a snapshot's content hash is the SHA-256 of the
 file. Columns arrive as :class:`ItemColumns` (numbers as float arrays, NaN = none), which a build makes straight
@@ -76,8 +82,25 @@ def _annotation_type(attributes: Sequence[str]) -> pa.StructType:
     )
 
 
-def items_schema(attributes: Sequence[str]) -> pa.Schema:
-    """The canonical items schema for these attributes (their order is kept in the schema's metadata)."""
+def judge_column_names(attributes: Sequence[str]) -> list[str]:
+    """The model-made (LLM judge) columns of an items file cut with judge drafts, in column order."""
+    return [
+        "judge_model",
+        "judge_preference_strength",
+        "judge_confidence",
+        *(f"judge_{a}_1" for a in attributes),
+        *(f"judge_{a}_2" for a in attributes),
+    ]
+
+
+def _judge_fields(attributes: Sequence[str]) -> list[pa.Field]:
+    types = [pa.string(), pa.int8(), pa.float64(), *([pa.int8()] * (2 * len(attributes)))]
+    return [pa.field(name, t) for name, t in zip(judge_column_names(attributes), types, strict=True)]
+
+
+def items_schema(attributes: Sequence[str], *, judge: bool = False) -> pa.Schema:
+    """The canonical items schema for these attributes (their order is kept in the schema's metadata); ``judge``
+    adds the model-made judge columns, listed in the metadata's ``model_made``."""
     fields = [
         pa.field("comparison_id", pa.string(), nullable=False),
         pa.field("split", pa.string(), nullable=False),
@@ -93,7 +116,10 @@ def items_schema(attributes: Sequence[str]) -> pa.Schema:
         pa.field("domain", pa.string()),
         pa.field("language", pa.string()),
     ]
-    header = {"format": ITEMS_FORMAT, "version": ITEMS_VERSION, "attributes": list(attributes)}
+    header: dict[str, object] = {"format": ITEMS_FORMAT, "version": ITEMS_VERSION, "attributes": list(attributes)}
+    if judge:
+        fields += _judge_fields(attributes)
+        header["model_made"] = judge_column_names(attributes)
     return pa.schema(fields, metadata={_METADATA_KEY: json.dumps(header, separators=(",", ":")).encode()})
 
 
@@ -104,6 +130,35 @@ def items_attributes(schema: pa.Schema) -> tuple[str, ...]:
     if header.get("format") != ITEMS_FORMAT or header.get("version") not in _READABLE_VERSIONS:
         raise ValueError(f"not a version-{ITEMS_VERSION} Prefstack items file")
     return tuple(header["attributes"])
+
+
+def items_model_made_columns(schema: pa.Schema) -> tuple[str, ...]:
+    """The model-made columns of a canonical items file (none unless it was cut with judge drafts)."""
+    raw = (schema.metadata or {}).get(_METADATA_KEY)
+    return tuple(json.loads(raw).get("model_made", ())) if raw else ()
+
+
+@dataclass(frozen=True)
+class JudgeColumns:
+    """The LLM judge's drafts of a batch of ``n`` items, shape (n,) each (None / NaN where it drafted none):
+    model-made, written to their own columns and never into a human label."""
+
+    model: Sequence[str | None]
+    preference_strength: FloatArray
+    confidence: FloatArray
+    ratings_1: Mapping[str, FloatArray]
+    ratings_2: Mapping[str, FloatArray]
+
+    def arrays(self, attributes: Sequence[str]) -> list[pa.Array]:
+        """The columns in :func:`judge_column_names` order."""
+        confidence = np.asarray(self.confidence, dtype=np.float64)
+        return [
+            pa.array(self.model, pa.string()),
+            _int8(self.preference_strength),
+            pa.array(confidence, pa.float64(), mask=np.isnan(confidence)),
+            *(_int8(self.ratings_1[a]) for a in attributes),
+            *(_int8(self.ratings_2[a]) for a in attributes),
+        ]
 
 
 @dataclass(frozen=True)
@@ -158,6 +213,7 @@ class ItemColumns:
     annotation_used_preference: npt.NDArray[np.bool_]
     domain: Sequence[str | None]
     language: Sequence[str | None]
+    judge: JudgeColumns | None = None  # the judge's drafts, when the snapshot includes them
 
     def __len__(self) -> int:
         return len(self.comparison_id)
@@ -204,6 +260,10 @@ class ItemColumns:
             pa.array(self.domain, pa.string()),
             pa.array(self.language, pa.string()),
         ]
+        if items_model_made_columns(schema):
+            if self.judge is None:
+                raise ValueError("this items schema has judge columns: the batch must carry the judge's drafts")
+            arrays += self.judge.arrays(attributes)
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -230,11 +290,13 @@ class ItemsWriter:
         The file to write.
     attributes
         Attribute names, in column order.
+    judge
+        Add the model-made judge columns (each batch then carries :class:`JudgeColumns`).
     """
 
-    def __init__(self, path: Path, attributes: Sequence[str]) -> None:
+    def __init__(self, path: Path, attributes: Sequence[str], *, judge: bool = False) -> None:
         self.path = path
-        self.schema = items_schema(attributes)
+        self.schema = items_schema(attributes, judge=judge)
         self.rows = 0
         self._background = BackgroundWriter()
         self._writer = pq.ParquetWriter(
@@ -385,10 +447,13 @@ __all__ = [
     "ITEMS_VERSION",
     "ItemColumns",
     "ItemsWriter",
+    "JudgeColumns",
     "items_attributes",
     "items_from_batch",
+    "items_model_made_columns",
     "items_schema",
     "items_to_columns",
+    "judge_column_names",
     "read_item_batches",
     "read_items",
 ]

@@ -104,6 +104,32 @@ def task_card_configs(task_configs: Sequence[HS3TaskConfig], splits: Sequence[Sp
     ]
 
 
+@dataclass(frozen=True)
+class ModelMadeColumns:
+    """Columns of the canonical items that a model made (the LLM judge's drafts), not people."""
+
+    columns: Sequence[str]
+    models: Sequence[str]  # the judge endpoints' model ids whose drafts went in
+    items: int  # items with a draft
+
+
+def _model_made_section(model_made: ModelMadeColumns) -> list[str]:
+    """Which columns are model-made and by which model; they are not human labels."""
+    models = ", ".join(f"`{m}`" for m in model_made.models) or "none (the judge drafted none of these items)"
+    return [
+        "## Model-made columns",
+        "",
+        "These columns of the canonical items (`items.parquet`) are an LLM judge's drafts, **not human labels**: "
+        "no label, kept preference, annotation or agreement figure of this dataset comes from them, and the "
+        "HelpSteer2-compatible files do not carry them. Null where the judge drafted nothing for the comparison.",
+        "",
+        *(f"- `{name}`" for name in model_made.columns),
+        "",
+        f"Judge model: {models}. Items with a draft: {model_made.items:,}.",
+        "",
+    ]
+
+
 def render_dataset_card(
     *,
     title: str,
@@ -121,6 +147,7 @@ def render_dataset_card(
     version: str | None = None,
     languages: Sequence[str] = ("en",),
     task_configs: Sequence[HS3TaskConfig] = (),
+    model_made: ModelMadeColumns | None = None,
 ) -> str:
     """Render a snapshot's README.md dataset card.
 
@@ -151,6 +178,9 @@ def render_dataset_card(
     task_configs
         The HelpSteer3 task configs the snapshot holds (feedback, edit, edit_quality), each one more ``configs``
         entry whose files are ``helpsteer3-tasks/<config>/<split>.parquet``.
+    model_made
+        The model-made (LLM judge) columns of the canonical items, if any: a "Model-made columns" section says
+        which they are, which model made them, and that they are not human labels.
     """
     default: ExportFormat | None = "helpsteer2-preference" if "helpsteer2-preference" in formats else None
     if default is None and formats:
@@ -172,6 +202,8 @@ def render_dataset_card(
         f'(`<split>.parquet`, `load_dataset(folder, "{config}")`) and JSONL (`<split>.jsonl.gz`)'
         for config in task_configs
     ]
+    if model_made is not None:
+        lines += ["", *_model_made_section(model_made)]
     lines += _licence_and_limitations(attribution, limitations)
     return "\n".join(lines)
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from annotator.exports.canonical import FloatArray, ItemColumns, Offsets
+from annotator.exports.canonical import FloatArray, ItemColumns, JudgeColumns, Offsets
 from annotator.exports.items import KeptPreference, split_justification
 
 IntArray = npt.NDArray[np.int64]
@@ -89,6 +89,38 @@ class AnnotationTable:
 
 
 @dataclass(frozen=True)
+class JudgeDrafts:
+    """The LLM judge's latest successful draft of each of a chunk's drafted comparisons, shape (d,) each, aligned on
+    ``comparison_ids`` (ascending). Model-made: they go to their own columns, never into a label."""
+
+    comparison_ids: IntArray
+    model: list[str]  # the endpoint's model id of the run that drafted it
+    strength: FloatArray  # NaN = none
+    confidence: FloatArray  # NaN = none
+    ratings_1: dict[str, FloatArray]  # attribute -> rating (NaN = none)
+    ratings_2: dict[str, FloatArray]
+
+    def columns(self, item_ids: IntArray, attributes: tuple[str, ...]) -> JudgeColumns:
+        """The drafts of the items whose comparison ids are ``item_ids``, None / NaN where there is none."""
+        at = _positions(self.comparison_ids, item_ids)
+        found = at >= 0
+        take = np.maximum(at, 0)
+
+        def pick(values: FloatArray) -> FloatArray:
+            if not len(values):
+                return np.full(len(item_ids), np.nan)
+            return np.where(found, values[take], np.nan)
+
+        return JudgeColumns(
+            model=[self.model[i] if i >= 0 else None for i in at.tolist()],
+            preference_strength=pick(self.strength),
+            confidence=pick(self.confidence),
+            ratings_1={a: pick(self.ratings_1[a]) for a in attributes},
+            ratings_2={a: pick(self.ratings_2[a]) for a in attributes},
+        )
+
+
+@dataclass(frozen=True)
 class ChunkContext:
     """What one chunk's items are made of besides its comparisons: the snapshot's attributes and split settings,
     the chunk's aggregated labels and annotations, and the labels its imported comparisons came with."""
@@ -101,6 +133,7 @@ class ChunkContext:
     source_labels: dict[int, SourceLabels]  # comparison id -> the labels it was imported with
     prompt_splits: dict[int, str]  # split of the chunk's prompts that have one from a source
     decided_by_people: IntArray  # comparisons someone here annotated, ascending
+    judge: JudgeDrafts | None = None  # the judge's drafts, when the snapshot includes them (own columns only)
 
 
 def chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: ChunkContext) -> ItemColumns:
@@ -147,6 +180,7 @@ def chunk_columns(chunk: ComparisonChunk, texts: dict[int, str], context: ChunkC
         annotation_used_preference=notes.used_preference,
         domain=prompts.domain,
         language=prompts.language,
+        judge=None if context.judge is None else context.judge.columns(np.asarray(chunk.ids)[rows], attributes),
     )
 
 

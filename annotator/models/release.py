@@ -59,6 +59,10 @@ class Snapshot(models.Model):
     rule_params = models.JSONField(default=dict, blank=True, help_text="The rule as it was, copied at creation.")
     split_seed = models.PositiveIntegerField(default=0)
     validation_fraction = models.FloatField(default=0.05)
+    include_judge_drafts = models.BooleanField(
+        default=False,
+        help_text="Add the LLM judge's latest drafts as separate, model-made columns (never mixed with human labels).",
+    )
     status = models.CharField(max_length=16, choices=SnapshotStatus.choices, default=SnapshotStatus.PENDING)
     progress = models.FloatField(default=0.0)
     error = models.TextField(blank=True)

@@ -10,8 +10,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from django.db.models import QuerySet
 
+from annotator.exports.chunks import JudgeDrafts
 from annotator.models import (
     Annotation,
     Judge,
@@ -148,3 +150,49 @@ def calibration_as_dict(report: CalibrationReport) -> dict[str, Any]:
         "attributes": [asdict(a) for a in report.attributes],
         "preference": asdict(report.preference),
     })  # fmt: skip
+
+
+def judge_drafts_for_snapshot(
+    *, project: Project, attributes: tuple[str, ...], first_comparison_id: int, last_comparison_id: int
+) -> JudgeDrafts:
+    """The latest successful draft (status ok, of a succeeded run; the newest run wins) of each of the project's
+    comparisons with ids in ``[first_comparison_id, last_comparison_id]``, as arrays for a snapshot build's chunk.
+
+    One query per chunk. Model-made: a snapshot writes them to their own columns only (never into a label)."""
+    rows = (
+        JudgeDraft.objects.filter(
+            run__project=project,
+            run__status=JudgeRunStatus.SUCCEEDED,
+            status=JudgeDraftStatus.OK,
+            comparison_id__gte=first_comparison_id,
+            comparison_id__lte=last_comparison_id,
+        )
+        .order_by("comparison_id", "-run__created_at", "-run_id")
+        .values_list("comparison_id", "run__model_id", "preference_strength", "confidence", "ratings")
+    )
+    ids: list[int] = []
+    models: list[str] = []
+    strength: list[float] = []
+    confidence: list[float] = []
+    ratings: list[dict[str, Any]] = []
+    for comparison_id, model_id, draft_strength, draft_confidence, draft_ratings in rows.iterator(chunk_size=2000):
+        if ids and ids[-1] == comparison_id:
+            continue  # an older run's draft of the same comparison
+        ids.append(comparison_id)
+        models.append(model_id)
+        strength.append(np.nan if draft_strength is None else float(draft_strength))
+        confidence.append(np.nan if draft_confidence is None else float(draft_confidence))
+        ratings.append(draft_ratings if isinstance(draft_ratings, dict) else {})
+
+    def side(key: str, attribute: str) -> npt.NDArray[np.float64]:
+        values = ((r.get(key) or {}).get(attribute) for r in ratings)
+        return np.fromiter((float(v) if isinstance(v, int | float) else np.nan for v in values), dtype=np.float64)
+
+    return JudgeDrafts(
+        comparison_ids=np.asarray(ids, dtype=np.int64),
+        model=models,
+        strength=np.asarray(strength, dtype=np.float64),
+        confidence=np.asarray(confidence, dtype=np.float64),
+        ratings_1={a: side("1", a) for a in attributes},
+        ratings_2={a: side("2", a) for a in attributes},
+    )

@@ -43,7 +43,11 @@ def snapshots(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             if rule_name and rule is None:
                 raise NotFound(f"No aggregation rule named {rule_name!r}.")
             snapshot_create(
-                project=project, user=request_user(request), rule=rule, name=request.POST.get("name", "")[:200]
+                project=project,
+                user=request_user(request),
+                rule=rule,
+                name=request.POST.get("name", "")[:200],
+                include_judge_drafts=request.POST.get("include_judge_drafts") == "on",
             )
         except ApplicationError as exc:
             error = exc.message

@@ -24,6 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="Seed of the train/validation split.")
         parser.add_argument("--validation-fraction", type=float, default=0.05)
         parser.add_argument(
+            "--judge-drafts",
+            action="store_true",
+            help="Add the LLM judge's latest drafts as separate, model-made judge_* columns (never human labels).",
+        )
+        parser.add_argument(
             "--wait",
             action="store_true",
             help="Build now in this process (a worker that picks the task up later finds nothing to do) and "
@@ -46,6 +51,7 @@ class Command(BaseCommand):
                 name=options["name"],
                 split_seed=options["seed"],
                 validation_fraction=options["validation_fraction"],
+                include_judge_drafts=options["judge_drafts"],
             )
         except ApplicationError as error:
             raise CommandError(error.message) from error

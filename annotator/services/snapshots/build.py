@@ -12,6 +12,9 @@ agreement counts (``AgreementAccumulator``), builds the chunk's items as Arrow c
   every export is made from it (:mod:`annotator.services.snapshots.files`), never from the database again, so a
   later annotation cannot change a ready snapshot. Memory holds one chunk and the running counts, whatever the
   project's size.
+  A snapshot cut with ``include_judge_drafts`` adds the LLM judge's latest successful draft of each comparison
+  as separate model-made ``judge_*`` columns (read a chunk at a time with the comparisons; they never feed a
+  label or the agreement), and the card names them.
 * ``helpsteer3-tasks/<config>/<split>.parquet|jsonl.gz`` — a feedback, edit or edit-quality project's task data in
   HelpSteer3's released field names (docs/task-types.md), listed in the card's ``configs``;
 * ``README.md`` (the dataset card, :mod:`annotator.services.snapshots.card`) and ``LICENSE``.
@@ -40,6 +43,7 @@ from annotator.exports.sinks import release_freed_memory
 from annotator.exports.write import SPLITS
 from annotator.models import Project, Snapshot
 from annotator.selectors.annotations import REVIEW_REJECTED, annotation_frame
+from annotator.selectors.judge import judge_drafts_for_snapshot
 from annotator.selectors.projects import project_attribute_names
 from annotator.selectors.snapshots import (
     annotation_justifications,
@@ -80,6 +84,7 @@ class _Build:
     annotator_codes: npt.NDArray[np.object_]  # ... and their anonymised codes "a1", "a2", ... in that order
     split_seed: int
     validation_fraction: float
+    judge: bool = False  # add the judge's drafts as model-made columns
 
 
 def _build_settings(snapshot: Snapshot, attributes: Sequence[str]) -> _Build:
@@ -93,6 +98,7 @@ def _build_settings(snapshot: Snapshot, attributes: Sequence[str]) -> _Build:
         annotator_codes=np.array([f"a{i + 1}" for i in range(len(annotator_ids))], dtype=object),
         split_seed=snapshot.split_seed,
         validation_fraction=snapshot.validation_fraction,
+        judge=snapshot.include_judge_drafts,
     )
 
 
@@ -187,7 +193,10 @@ def snapshot_build_into(snapshot: Snapshot, work: Path, progress: Callable[[floa
     annotators_seen = np.zeros(len(build.annotator_ids), dtype=bool)
     total = project.comparisons.count()
     progress(0.05)
-    writer = ItemsWriter(work / ITEMS_FILE, attributes)
+    if build.judge:
+        counts["judge_drafts"] = 0
+        counts["judge_models"] = []
+    writer = ItemsWriter(work / ITEMS_FILE, attributes, judge=build.judge)
     try:
         for chunk in snapshot_comparison_chunks(project=project, chunk_size=CHUNK_SIZE):
             _build_chunk(chunk, project, build, writer, (released, everything), counts, annotators_seen)
@@ -261,6 +270,14 @@ def _build_chunk(
     unsplit = {prompt for prompt, split in zip(chunk.prompt_ids, chunk.split, strict=True) if not split}
     prompt_splits = prompt_source_splits(project=project, prompt_ids=unsplit)
     people = _decided_by_people(frame, build.source_annotators)
+    judge = None
+    if build.judge:
+        judge = judge_drafts_for_snapshot(
+            project=project,
+            attributes=build.attributes,
+            first_comparison_id=id_range[0],
+            last_comparison_id=id_range[1],
+        )
     context = ChunkContext(
         attributes=build.attributes,
         split_seed=build.split_seed,
@@ -270,9 +287,14 @@ def _build_chunk(
         source_labels=sources,
         prompt_splits=prompt_splits,
         decided_by_people=people,
+        judge=judge,
     )
     columns = chunk_columns(chunk, texts, context)
     writer.write(columns)
+    if columns.judge is not None:
+        drafted = [m for m in columns.judge.model if m is not None]
+        counts["judge_drafts"] += len(drafted)
+        counts["judge_models"] = sorted(set(counts["judge_models"]).union(drafted))
     _count(counts, columns, len(chunk), build.attributes)
     counts["annotations"] += len(frame)
     counts["not_ratable_annotations"] += len(not_ratable)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotator.exports.card import AgreementFigure, AttributeCard, render_dataset_card
+from annotator.exports.canonical import judge_column_names
+from annotator.exports.card import AgreementFigure, AttributeCard, ModelMadeColumns, render_dataset_card
 from annotator.models import Snapshot
 from annotator.selectors.projects import project_attribute_list
 
@@ -58,6 +59,13 @@ def snapshot_dataset_card(
         for a in project_attribute_list(project=project)
     ]
     rule = snapshot.rule_params
+    model_made = None
+    if snapshot.include_judge_drafts:
+        model_made = ModelMadeColumns(
+            columns=judge_column_names([a.name for a in attributes]),
+            models=counts.get("judge_models", []),
+            items=counts.get("judge_drafts", 0),
+        )
     summary = (
         f"Pairs of LLM responses to the same prompt, rated by people on {len(attributes)} Likert attributes and "
         f"compared with a preference strength and a written justification, from the Prefstack project "
@@ -102,4 +110,5 @@ def snapshot_dataset_card(
         limitations=limitations,
         version=f"v{snapshot.number}",
         task_configs=[project.task_type] if counts.get("task_rows") else [],  # type: ignore[list-item]
+        model_made=model_made,
     )

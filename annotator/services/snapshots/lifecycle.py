@@ -55,6 +55,7 @@ def snapshot_create(
     name: str = "",
     split_seed: int = 0,
     validation_fraction: float = 0.05,
+    include_judge_drafts: bool = False,
 ) -> Snapshot:
     """Record a pending snapshot of ``project`` (next number) and enqueue its build after commit.
 
@@ -65,6 +66,9 @@ def snapshot_create(
     split_seed, validation_fraction
         For comparisons whose source gave no split: prompts go to validation with this probability, by a
         seeded hash of the prompt id, so a prompt never spans both splits.
+    include_judge_drafts
+        Add the project's latest successful LLM judge draft of each comparison as separate model-made columns of
+        the canonical items (``judge_*``); they never feed a label, and the card lists them.
     """
     check_text(name, field="name", label="snapshot name")
     if not 0.0 <= validation_fraction < 1.0:
@@ -85,6 +89,7 @@ def snapshot_create(
         rule_params={"name": rule.name, "version": rule.version, "kind": rule.kind, "params": rule.params},
         split_seed=split_seed,
         validation_fraction=validation_fraction,
+        include_judge_drafts=include_judge_drafts,
         created_by=user,
         folder=new_folder(f"snapshots/{project.slug}", number),  # unguessable
     )
