@@ -203,11 +203,19 @@ class Client:
         name: str | None = None,
         split_seed: int | None = None,
         validation_fraction: float | None = None,
+        include_judge_drafts: bool | None = None,
         wait: bool = False,
         timeout: float | None = 600,
     ) -> models.Snapshot:
-        """Cut a snapshot (it builds on the server's worker); ``wait=True`` returns it built (RunFailed if not)."""
-        body = {"rule": rule, "name": name, "split_seed": split_seed, "validation_fraction": validation_fraction}
+        """Cut a snapshot (it builds on the server's worker); ``wait=True`` returns it built (RunFailed if not).
+        ``include_judge_drafts`` adds the LLM judge's drafts as separate, model-made columns of the items file."""
+        body = {
+            "rule": rule,
+            "name": name,
+            "split_seed": split_seed,
+            "validation_fraction": validation_fraction,
+            "include_judge_drafts": include_judge_drafts,
+        }
         snapshot: models.Snapshot = self._one("snapshots_create", path={"slug": project}, json=body)
         return self.wait_for_snapshot(snapshot.id, timeout=timeout) if wait else snapshot
 

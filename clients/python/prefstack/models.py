@@ -46,6 +46,8 @@ class Snapshot:
     rule: AggregationRule
     split_seed: int
     validation_fraction: float
+    include_judge_drafts: bool
+    """Whether the items file carries the LLM judge's drafts as model-made columns."""
     status: str
     """pending, building, ready or failed."""
     progress: float

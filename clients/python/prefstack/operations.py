@@ -41,7 +41,7 @@ OPERATIONS: dict[str, Operation] = {
     "snapshots_create": Operation(
         "POST",
         "/api/v1/projects/{slug}/snapshots/create/",
-        body=frozenset({"rule", "name", "split_seed", "validation_fraction"}),
+        body=frozenset({"rule", "name", "split_seed", "validation_fraction", "include_judge_drafts"}),
         encoding="json",
         result=models.Snapshot,
         status=202,

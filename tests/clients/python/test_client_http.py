@@ -138,7 +138,7 @@ def test_waiting_for_a_snapshot_that_fails_raises_with_its_error() -> None:
         status = next(states)
         return httpx2.Response(200, json={
             "id": 3, "project": "p", "number": 1, "name": "", "rule": {"name": "helpsteer2", "version": 1, "kind": "k"},
-            "split_seed": 0, "validation_fraction": 0.05, "status": status, "progress": 0.5,
+            "split_seed": 0, "validation_fraction": 0.05, "include_judge_drafts": False, "status": status, "progress": 0.5,
             "error": "RuntimeError: disk full" if status == "failed" else "", "counts": {}, "agreement": {},
             "content_hash": "", "created_at": "2026-12-06T10:00:00Z", "finished_at": None,
         })  # fmt: skip
