@@ -135,7 +135,7 @@ class Comparison(models.Model):
         scoring owns it) back on an update: this instance's copy may be stale (an admin edit, a gold flag set while
         annotators claim)."""
         if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
-            kept = ("slots_taken", "priority")
+            kept = ("slots_taken", "assignment_count", "priority")
             kwargs["update_fields"] = [
                 f.attname for f in self._meta.concrete_fields if not f.primary_key and f.attname not in kept
             ]

@@ -86,7 +86,7 @@ def test_the_informative_claim_reads_the_priority_through_its_index() -> None:
     comparisons = [ComparisonFactory(project=project) for _ in range(30)]
     comparison_priorities_replace(project=project, priorities={c.pk: c.pk / 100 for c in comparisons})
     annotator = member(project, Role.ANNOTATOR)
-    sql = CANDIDATE.format(tried="", order=CANDIDATE_ORDERS[QueueOrder.INFORMATIVE])
+    sql = CANDIDATE.format(tried="", qualified="", order=CANDIDATE_ORDERS[QueueOrder.INFORMATIVE])
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a 30-row table would be scanned; the order is the point
         cursor.execute(
