@@ -60,6 +60,8 @@ TASK_SETTING_FIELDS = (
     "feedback_max_words",
     "feedback_requires_opening",
 )
+# Settings a post may leave out (older clients, the demo, a form of an earlier version): left out means unchanged.
+OPTIONAL_SETTING_FIELDS = (*TASK_SETTING_FIELDS, "queue_order")
 
 
 class ProjectSettingsForm(forms.ModelForm):
@@ -112,8 +114,7 @@ class ProjectSettingsForm(forms.ModelForm):
                 initial=saved.get(name, ""),
                 widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
             )
-        # The task settings may be left out of a post (older clients, the demo): left out means unchanged.
-        for name in TASK_SETTING_FIELDS:
+        for name in OPTIONAL_SETTING_FIELDS:
             self.fields[name].required = False
         self.initial["feedback_requires_opening"] = "yes" if self.instance.feedback_requires_opening else "no"
 
@@ -128,7 +129,7 @@ class ProjectSettingsForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        for name in TASK_SETTING_FIELDS:
+        for name in OPTIONAL_SETTING_FIELDS:
             if cleaned.get(name) in (None, ""):
                 cleaned.pop(name, None)
         return cleaned
