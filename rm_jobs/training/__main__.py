@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch.distributed as dist
+
 from rm_jobs.training.config import TrainConfig
 from rm_jobs.training.data import Row, load_rows, split_rows
 from rm_jobs.training.evaluation import evaluate, reward_bench, score
@@ -126,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             should_stop=stop,
             resume_from=arguments.resume_from,
         )
+        # Leave the process group before exiting: gloo's threads can otherwise abort a rank that finished its work
+        # ("terminate called without an active exception"), and torchrun then fails the whole group.
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
         if os.environ.get("RANK", "0") != "0":
             return 0
         if arguments.result_file:
