@@ -32,8 +32,11 @@ class ApiTokenObtainApi(APIView):
         class Meta:
             ref_name = "ApiTokenObtainInput"
 
-        username = serializers.CharField(max_length=150)
-        password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+        # No NUL in either (the schema says so, as the validator does: a 400 would otherwise be a schema-valid refusal).
+        username = serializers.RegexField(r"^[^\x00]*$", max_length=150)
+        password = serializers.RegexField(
+            r"^[^\x00]*$", max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+        )
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
