@@ -14,6 +14,9 @@ class ErrorCode(StrEnum):
     # The generic codes of the ApplicationError family (annotator.errors).
     INVALID = "invalid"
     VALIDATION_FAILED = "validation_failed"
+    INVALID_COMBINATION = "invalid_combination"
+    """Each field is valid alone but they cannot go together, or with the project (QLoRA without a rank, FSDP with
+    LoRA, more devices than the queue's workers have): a rule the API's schema cannot state."""
     PERMISSION_DENIED = "permission_denied"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"

@@ -28,6 +28,13 @@ class ValidationFailed(ApplicationError):
     code = ErrorCode.VALIDATION_FAILED
 
 
+class InvalidCombination(ValidationFailed):
+    """Fields each valid alone (and so by the API's schema) that cannot go together; still a 400, told apart by its
+    code. ``extra["fields"]`` names every field of the combination."""
+
+    code = ErrorCode.INVALID_COMBINATION
+
+
 class UnprocessableFile(ValidationFailed):
     """An upload whose content cannot be used (a malformed dataset file): 422 where a malformed request is a 400,
     because a request can be checked against the API's schema and a file's content cannot."""

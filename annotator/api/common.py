@@ -33,7 +33,10 @@ def _error(description: str) -> OpenApiResponse:
 
 
 ERRORS: dict[int, OpenApiResponse] = {
-    400: _error("Malformed body or query parameter (extra.fields names them)."),
+    400: _error(
+        "Malformed body or query parameter (extra.fields names them). With code invalid_combination or does_not_fit, "
+        "fields each valid alone that cannot go together, or with the project or the queue (a rule no schema states)."
+    ),
     401: _error("Not authenticated."),
     403: _error("Authenticated but without the role this needs."),
     404: _error("No such object, or not a member of its project."),

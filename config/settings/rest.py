@@ -13,7 +13,7 @@ REST_FRAMEWORK = {
     ],
     # JSON bodies only (an upload declares its own multipart parser): one encoding, the one the schema documents.
     "DEFAULT_PARSER_CLASSES": ["annotator.api.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "annotator.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "annotator.api.errors.exception_handler",

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from annotator.domain import HELPSTEER2_ATTRIBUTES
 from annotator.error_codes import ErrorCode
-from annotator.errors import Conflict, NotFound, ValidationFailed
+from annotator.errors import Conflict, InvalidCombination, NotFound, ValidationFailed
 from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_attribute_names
 from annotator.storage import (
@@ -111,11 +111,12 @@ class HyperParameters:
                 problems[name] = bound.message() + (" Or empty." if name in _OPTIONAL else "")
         if self.precision not in PRECISIONS:
             problems["precision"] = f"One of {', '.join(PRECISIONS)}."
-        if self.qlora and self.lora_r == 0:
-            problems["lora_r"] = "QLoRA trains LoRA adapters: set a rank (e.g. 16)."
         if problems:
             first = next(iter(problems))
             raise ValidationFailed(f"{first}: {problems[first]}", extra={"fields": problems})
+        if self.qlora and self.lora_r == 0:
+            message = "QLoRA trains LoRA adapters: set a rank (e.g. 16)."
+            raise InvalidCombination(f"lora_r: {message}", extra={"fields": {"lora_r": message, "qlora": message}})
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any] | None) -> HyperParameters:
@@ -203,7 +204,7 @@ def _check_devices(*, queue: str, gpus: int, strategy: str) -> None:
     available = queue_devices(queue)
     unit = "GPUs" if queue == Queue.GPU else "CPU processes"
     if not 1 <= gpus <= available:
-        raise ValidationFailed(
+        raise InvalidCombination(
             f"This job asks for {gpus} {unit}, and a worker of the '{queue}' queue has {available}: ask for 1 to "
             f"{available}, or use a queue whose workers have more.",
             extra={"fields": {"gpus": f"Between 1 and {available} on the '{queue}' queue."}, "available": available},
@@ -216,7 +217,7 @@ def _with_strategy(hyper: HyperParameters, strategy: str) -> HyperParameters:
     if strategy == Strategy.LORA and not hyper.lora_r:
         return dataclasses.replace(hyper, lora_r=DEFAULT_LORA_RANK)
     if strategy == Strategy.FSDP and hyper.lora_r:
-        raise ValidationFailed(
+        raise InvalidCombination(
             "FSDP shards a full fine-tuning; LoRA adapters are replicated: choose the lora strategy, or a LoRA rank of 0.",
             extra={"fields": {"strategy": "lora, ddp or auto for LoRA.", "lora_r": "0 under FSDP."}},
         )
@@ -245,7 +246,7 @@ def _stages(
             chosen = tuple(attributes)
         elif which == "helpfulness":
             if "helpfulness" not in attributes:
-                raise ValidationFailed(
+                raise InvalidCombination(
                     "This objective needs a helpfulness attribute, and the project has none.",
                     extra={"fields": {"objective": "The project has no helpfulness attribute."}},
                 )
@@ -408,8 +409,11 @@ def training_job_check_fits(*, config: TrainConfig, queue: str, pairwise: bool =
     try:
         model_config = preflight(config, device_type=device_type)
     except ModelInputError as error:
-        field = "qlora" if "QLoRA" in str(error) else "base_model"
-        raise ValidationFailed(str(error), extra={"fields": {field: str(error)}}) from error
+        if "QLoRA" in str(error):  # qlora on a queue without CUDA GPUs
+            raise InvalidCombination(
+                str(error), extra={"fields": {"qlora": str(error), "queue": str(error)}}
+            ) from error
+        raise ValidationFailed(str(error), extra={"fields": {"base_model": str(error)}}) from error
     try:
         shape = ModelShape.from_config(model_config)
     except (KeyError, TypeError, ValueError):

@@ -1,10 +1,17 @@
-"""Every browser journey runs under the Content-Security-Policy and fails on any violation it reports."""
+"""Every browser journey runs under the Content-Security-Policy and fails on any violation it reports.
+
+A journey also ends only when the live server has answered every request the browser made: the database flush that
+follows a test must not meet a request still in its transaction (on PostgreSQL the two can deadlock)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django.core.signals import request_finished, request_started
 
 REPORT_VIOLATIONS = """document.addEventListener('securitypolicyviolation', e =>
   console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')));"""
@@ -25,3 +32,42 @@ def csp_violations(request: pytest.FixtureRequest) -> Iterator[list[str]]:
     page.on("console", lambda message: violations.append(message.text) if _is_violation(message.text) else None)
     yield violations
     assert violations == [], "the page broke its Content-Security-Policy"
+
+
+class _RequestsInFlight:
+    """Counts the requests the live server has started and not yet finished (Django's request signals)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    def started(self, **_: Any) -> None:
+        with self._changed:
+            self._count += 1
+
+    def finished(self, **_: Any) -> None:
+        with self._changed:
+            self._count = max(0, self._count - 1)
+            self._changed.notify_all()
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout=max(0.0, deadline - time.monotonic()))
+
+
+_IN_FLIGHT = _RequestsInFlight()
+request_started.connect(_IN_FLIGHT.started, dispatch_uid="e2e-requests-started")
+request_finished.connect(_IN_FLIGHT.finished, dispatch_uid="e2e-requests-finished")
+
+
+@pytest.fixture(autouse=True)
+def _requests_settle_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Closes the browser, then waits for the server's last answer, before the test database is flushed."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    yield
+    page.context.close()
+    assert _IN_FLIGHT.wait_until_idle(timeout=60), "a request to the live server never finished"

@@ -135,7 +135,8 @@ def test_a_pool_process_killed_mid_job_resumes_from_its_checkpoint_with_no_reque
 ):
     """kill -9 of the process running the job (the OOM killer's way): Celery hands the task back (acks_late,
     reject_on_worker_lost), the new pool process sees the job still running with a silent heartbeat and resumes it
-    from its last checkpoint within two heartbeat intervals. Nothing here reads a page, the API or sweeps."""
+    from its last checkpoint once the heartbeat has been silent for two intervals, not after the sweep's stale
+    threshold (600 s here). Nothing here reads a page, the API or sweeps."""
     heartbeat = 2
     env = {**WORKER_ENV, "PREFSTACK_JOB_HEARTBEAT_SECONDS": str(heartbeat), "PREFSTACK_JOB_STALE_SECONDS": "600"}
     with worker_process(hostname="oom", env=env, pool="prefork") as worker:
@@ -152,5 +153,7 @@ def test_a_pool_process_killed_mid_job_resumes_from_its_checkpoint_with_no_reque
     assert "its task came back" in job.log
     resumed = job.log.split("resuming runs/", 1)[1].split()[0]
     assert int(resumed.rsplit("checkpoint-", 1)[1].rstrip(",")) >= 2
-    # Two heartbeat intervals of silence, plus a second for Celery to start a new pool process on a busy machine.
-    assert taken_after <= 2 * heartbeat + 1.0, f"taken over {taken_after:.1f} s after the kill\n{job.log}"
+    # Two heartbeat intervals of silence plus the time Celery takes to start a new pool process, which on a busy CI
+    # machine is seconds: the bound only tells the heartbeat rule (about 4 s here) from the sweep's (600 s).
+    assert "no heartbeat since" in job.log
+    assert taken_after < 60, f"taken over {taken_after:.1f} s after the kill\n{job.log}"

@@ -88,3 +88,30 @@ def test_the_schema_states_the_rules_the_api_checks(schema: dict) -> None:
     assert offset["schema"]["maximum"] == 10**9
     import_responses = paths["/api/v1/projects/{slug}/comparisons/import/"]["post"]["responses"]
     assert "422" in import_responses
+
+
+def _forms(schema: dict, body_schema: dict) -> list[dict]:
+    """The forms a request body may take: the one component it names, or each of its ``oneOf``."""
+    components = schema["components"]["schemas"]
+
+    def resolve(s: dict) -> dict:
+        return components[s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s
+
+    body = resolve(body_schema)
+    return [resolve(form) for form in body.get("oneOf", [body])]
+
+
+def test_a_body_whose_every_form_has_a_required_field_is_itself_required(schema: dict) -> None:
+    """An empty body must not look valid where every form of it needs a field (the one-of-several bodies too)."""
+    optional = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            body = operation.get("requestBody")
+            if body is None or body.get("required"):
+                continue
+            for content in body["content"].values():
+                if all(form.get("required") for form in _forms(schema, content["schema"])):
+                    optional.append(f"{method.upper()} {path}")
+    assert optional == []
+    scoring = schema["paths"]["/api/v1/projects/{slug}/priority-scorings/create/"]["post"]["requestBody"]
+    assert scoring["required"] is True

@@ -17,8 +17,10 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.transport.serialization import serialize_binary
 
+from annotator.error_codes import ErrorCode
 from annotator.models import Role
 from annotator.services.snapshots.lifecycle import snapshot_build, snapshot_create
 from annotator.tasks import snapshot_build_task
@@ -34,6 +36,9 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application).include(pat
 # used (a malformed dataset) is the documented 422, alongside the statuses schemathesis expects for valid requests.
 acceptance = schema.config.checks.positive_data_acceptance
 acceptance.expected_statuses = [*acceptance.expected_statuses, "422"]
+# Fields each valid alone that cannot go together (QLoRA without a rank, more devices than the queue's workers have,
+# a model too large for the queue) are a documented 400 with a code of their own: a schema cannot state such rules.
+COMBINATION_CODES = {ErrorCode.INVALID_COMBINATION, ErrorCode.DOES_NOT_FIT}
 
 
 @pytest.fixture
@@ -82,4 +87,6 @@ def test_the_api_conforms_to_its_schema(case: Any, researcher_world: dict[str, A
     headers = {"Authorization": f"Token {researcher_world['token']}", "Accept-Encoding": "identity"}
     with mock.patch.object(snapshot_build_task, "delay"):
         response = case.call(headers=headers)
-        case.validate_response(response, headers=headers)
+        refused_combination = response.status_code == 400 and response.json().get("code") in COMBINATION_CODES
+        excluded = [positive_data_acceptance] if refused_combination else None
+        case.validate_response(response, headers=headers, excluded_checks=excluded)

@@ -355,7 +355,7 @@ def test_create_with_devices_and_a_refusal_for_too_many(api, project, snapshot, 
     refused = api.post(url, {"snapshot": snapshot.id, "objective": "bt", "queue": "gpu", "gpus": 5}, format="json")
     assert refused.status_code == 400
     body = refused.json()
-    assert body["code"] == "validation_failed"
+    assert body["code"] == "invalid_combination"
     assert "has 4: ask for 1 to 4" in body["message"]
     assert not TrainingJob.objects.exists()
     created = api.post(
@@ -487,7 +487,8 @@ def test_create_shows_the_memory_estimate_and_refuses_what_does_not_fit(
         {"snapshot": snapshot.id, "objective": "bt", "hyperparameters": {"lora_r": 4, "qlora": True}},
         format="json",
     )
-    assert (qlora.status_code, qlora.json()["code"]) == (400, "validation_failed")
+    assert (qlora.status_code, qlora.json()["code"]) == (400, "invalid_combination")
+    assert set(qlora.json()["extra"]["fields"]) == {"qlora", "queue"}
     assert "needs a CUDA GPU" in qlora.json()["message"]
 
     with django_capture_on_commit_callbacks(execute=False):

@@ -71,16 +71,16 @@ def test_an_8b_full_fine_tune_is_refused_on_an_80gb_queue_with_what_would_fit(tm
 
 
 @pytest.mark.parametrize(
-    ("case", "queue", "hyper", "message"),
+    ("case", "queue", "hyper", "message", "code"),
     [
-        ("vision", "default", {}, "no sequence-classification architecture"),
-        ("no-pad", "default", {}, "neither a pad nor an EOS token"),
-        ("ok", "default", {"lora_r": 8, "qlora": True}, "QLoRA (4-bit base) needs a CUDA GPU"),
-        ("ok", "default", {"qlora": True}, "QLoRA trains LoRA adapters"),
+        ("vision", "default", {}, "no sequence-classification architecture", "validation_failed"),
+        ("no-pad", "default", {}, "neither a pad nor an EOS token", "validation_failed"),
+        ("ok", "default", {"lora_r": 8, "qlora": True}, "QLoRA (4-bit base) needs a CUDA GPU", "invalid_combination"),
+        ("ok", "default", {"qlora": True}, "QLoRA trains LoRA adapters", "invalid_combination"),
     ],
 )
 def test_bad_input_is_refused_before_anything_runs(
-    tmp_path, snapshot, researcher, settings, case, queue, hyper, message
+    tmp_path, snapshot, researcher, settings, case, queue, hyper, message, code
 ):
     if case == "vision":
         path = config_only_model(tmp_path / case, {"model_type": "clip_vision_model"})
@@ -89,10 +89,11 @@ def test_bad_input_is_refused_before_anything_runs(
     else:
         path = build_tiny_decoder_dir(tmp_path / case, "qwen2")
     name = offer(settings, path)
-    with pytest.raises(ValidationFailed, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValidationFailed, match=message.replace("(", r"\(").replace(")", r"\)")) as refused:
         training_job_create(
             snapshot=snapshot, user=researcher, objective="bt", queue=queue, base_model=name, hyperparameters=hyper
         )
+    assert refused.value.code == code
     assert not TrainingJob.objects.exists()
 
 
