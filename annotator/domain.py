@@ -8,6 +8,7 @@ preference strength -3..+3, negative = response 1 better).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -151,6 +152,10 @@ class Turn:
 # HelpSteer3 names (e.g. ``javascript_html_css``), multilingual ones the natural language.
 SCOPE_MAX_LENGTH: Final = 64
 """Longest domain or language name."""
+SCOPE_PATTERN: Final = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"
+"""A domain or language name is one line of text: no control character, no line or paragraph separator. The same
+regular expression in Python and in the API's schema (ECMAScript), so both refuse alike."""
+_SCOPE_RE: Final = re.compile(SCOPE_PATTERN)
 HELPSTEER3_DOMAINS: Final[tuple[str, ...]] = ("general", "stem", "code", "multilingual")
 """HelpSteer3's four domains (its dataset card), offered as suggestions; other names are allowed."""
 
@@ -180,6 +185,15 @@ def scope_clean(value: object) -> str:
     ['', 'code', '']
     """
     return value.strip() if isinstance(value, str) else ""
+
+
+def scope_valid(value: str) -> bool:
+    """Whether ``value`` (cleaned) can be a domain or language name: at most ``SCOPE_MAX_LENGTH`` characters of one line.
+
+    >>> [scope_valid(v) for v in ("code", "x" * 65, "a\\nb", "a\\x00")]
+    [True, False, False, False]
+    """
+    return len(value) <= SCOPE_MAX_LENGTH and _SCOPE_RE.match(value) is not None
 
 
 def scope_matches(*, scope_domain: str, scope_language: str, domain: str, language: str) -> bool:

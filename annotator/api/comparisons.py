@@ -10,8 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.common import PageInput, errors, paginate, paginated
-from annotator.api.inputs import body_input, query_input
-from annotator.domain import SCOPE_MAX_LENGTH
+from annotator.api.inputs import body_input, query_input, scope_field
 from annotator.imports import IMPORT_FORMATS
 from annotator.models import Role, Split
 from annotator.selectors.comparisons import comparison_get, comparison_list
@@ -47,8 +46,8 @@ class ComparisonFilter(PageInput):
         choices=[*Split.values, ""], required=False, allow_blank=True, help_text='"" lists those without a split yet.'
     )
     source = serializers.CharField(required=False, max_length=64)
-    domain = serializers.CharField(required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH)
-    language = serializers.CharField(required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH)
+    domain = scope_field()
+    language = scope_field()
 
 
 class ComparisonListApi(APIView):
@@ -99,12 +98,8 @@ class ComparisonImportApi(APIView):
         )
         format = serializers.ChoiceField(choices=IMPORT_FORMATS)
         split = serializers.ChoiceField(choices=Split.values, required=False, help_text="For files that do not say.")
-        domain = serializers.CharField(
-            required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH, help_text="For rows that do not say."
-        )
-        language = serializers.CharField(
-            required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH, help_text="For rows that do not say."
-        )
+        domain = scope_field(help_text="For rows that do not say.")
+        language = scope_field(help_text="For rows that do not say.")
 
     class OutputSerializer(serializers.Serializer):
         class Meta:

@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api.common import CONFLICT, MAX_ID, errors, paginate, paginated
-from annotator.api.inputs import body_input
-from annotator.domain import SCOPE_MAX_LENGTH, scope_clean
+from annotator.api.inputs import body_input, scope_field
+from annotator.domain import scope_clean
 from annotator.errors import ValidationFailed
 from annotator.llm.client import MAX_STOP_SEQUENCES
 from annotator.models import GenerationRun, GenerationRunStatus, ModelEndpoint, Project, Role
@@ -244,10 +244,8 @@ class GenerationRunCreateApi(APIView):
             child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False,
             max_length=MAX_PROMPTS_PER_RUN, help_text="These prompts (with source: those of the import among them).",
         )  # fmt: skip
-        domain = serializers.CharField(required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH, default="",
-                                       help_text="Only prompts of this domain.")  # fmt: skip
-        language = serializers.CharField(required=False, allow_blank=True, max_length=SCOPE_MAX_LENGTH, default="",
-                                         help_text="Only prompts of this language.")  # fmt: skip
+        domain = scope_field(default="", help_text="Only prompts of this domain.")
+        language = scope_field(default="", help_text="Only prompts of this language.")
         seed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1, default=0)
         pairs_per_prompt = serializers.IntegerField(required=False, min_value=1, max_value=100, default=1)
         continuation_turns = serializers.IntegerField(

@@ -11,9 +11,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+from django.core.validators import RegexValidator
 from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.request import Request
+
+from annotator.domain import SCOPE_MAX_LENGTH, SCOPE_PATTERN
+
+
+def scope_field(**kwargs: Any) -> serializers.CharField:
+    """A domain or language name, optional: the length and the one-line rule of :func:`annotator.domain.scope_valid`,
+    stated in the schema (``maxLength``, ``pattern``)."""
+    message = f"At most {SCOPE_MAX_LENGTH} characters, one line, no control characters."
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=SCOPE_MAX_LENGTH,
+        validators=[RegexValidator(SCOPE_PATTERN, message)],
+        **kwargs,
+    )
 
 
 def _single_values(data: QueryDict, fields: Mapping[str, Any]) -> dict[str, Any]:

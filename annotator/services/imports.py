@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from annotator.domain import SCOPE_MAX_LENGTH, scope_clean
+from annotator.domain import SCOPE_MAX_LENGTH, scope_clean, scope_valid
 from annotator.error_codes import ErrorCode
 from annotator.errors import UnprocessableFile, ValidationFailed
 from annotator.imports import (
@@ -144,13 +144,13 @@ def field_limits() -> FieldLimits:
 
 
 def scope_check(value: str | None, *, field: str) -> str:
-    """A domain or language given by a person (a form, the API): stripped, at most ``SCOPE_MAX_LENGTH`` printable
-    characters; "" for None. Raises ValidationFailed naming ``field``."""
+    """A domain or language given by a person (a form, the API): stripped, at most ``SCOPE_MAX_LENGTH`` characters
+    of one line (:func:`annotator.domain.scope_valid`); "" for None. Raises ValidationFailed naming ``field``."""
     clean = scope_clean(value)
-    if len(clean) > SCOPE_MAX_LENGTH or not clean.isprintable():
+    if not scope_valid(clean):
         raise ValidationFailed(
-            f"The {field} is a name of at most {SCOPE_MAX_LENGTH} printable characters.",
-            extra={"fields": {field: f"At most {SCOPE_MAX_LENGTH} printable characters."}},
+            f"The {field} is a name of at most {SCOPE_MAX_LENGTH} characters on one line, without control characters.",
+            extra={"fields": {field: f"At most {SCOPE_MAX_LENGTH} characters, one line, no control characters."}},
         )
     return clean
 

@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from annotator.domain import INT64_MAX, SCOPE_MAX_LENGTH
+from annotator.domain import INT64_MAX, scope_valid
 from annotator.errors import ApplicationError, ValidationFailed
 from annotator.models import Role
 from annotator.selectors.agreement_cache import agreement_intervals_get
@@ -209,9 +209,7 @@ def _scope(request: HtmxHttpRequest) -> _Scope:
     """The ``domain`` and ``language`` of the query string; a value no prompt can have (too long, unprintable: a
     database would refuse a NUL) is a ValidationFailed, never a 500."""
     values = {name: request.GET.get(name, "").strip() for name in ("domain", "language")}
-    bad = {
-        n: "Choose one from the list." for n, v in values.items() if len(v) > SCOPE_MAX_LENGTH or not v.isprintable()
-    }
+    bad = {n: "Choose one from the list." for n, v in values.items() if not scope_valid(v)}
     if bad:
         raise ValidationFailed(" ".join(bad.values()), extra={"fields": bad})
     return _Scope(**values)

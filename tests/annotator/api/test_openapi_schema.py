@@ -115,3 +115,25 @@ def test_a_body_whose_every_form_has_a_required_field_is_itself_required(schema:
     assert optional == []
     scoring = schema["paths"]["/api/v1/projects/{slug}/priority-scorings/create/"]["post"]["requestBody"]
     assert scoring["required"] is True
+
+
+def test_domain_and_language_inputs_state_the_one_line_rule(schema: dict) -> None:
+    """The schema's pattern is the expression the service checks with (drf-spectacular spells its escapes \\uXXXX),
+    so a name the schema allows is never refused, and one it refuses never reaches the service."""
+    import re
+
+    from annotator.domain import SCOPE_MAX_LENGTH, scope_valid
+
+    samples = ["code", "Ñô äJÝ", "a\x00", "tab\tbed", "x\x81", "a\u2028b", "a\nb", "x" * SCOPE_MAX_LENGTH]
+    found = []
+    for name, component in schema["components"]["schemas"].items():
+        for field in ("domain", "language"):
+            prop = component.get("properties", {}).get(field)
+            if not name.endswith("Request") or prop is None:
+                continue
+            (text,) = [form for form in prop.get("oneOf", [prop]) if form.get("maxLength") != 0]
+            pattern = re.compile(text["pattern"])
+            assert text["maxLength"] == SCOPE_MAX_LENGTH, (name, field)
+            assert [bool(pattern.search(v)) for v in samples] == [scope_valid(v) for v in samples], (name, field)
+            found.append(name)
+    assert {"ComparisonImportInputRequest", "GenerationRunCreateInputRequest"} <= set(found)

@@ -136,5 +136,5 @@ def test_the_forms_domain_and_language_fill_rows_that_do_not_say(lead_client: Cl
     )
     assert scopes == [("stem", "english"), ("general", "english")]
     refused = lead_client.post(url, {"fmt": "prefstack", "file": _jsonl(GOOD), "domain": "co\x01de"}, **HX)
-    assert "64 printable characters" in refused.content.decode()
+    assert "64 characters on one line, without control characters" in refused.content.decode()
     assert Comparison.objects.filter(project=project).count() == 2
