@@ -1,25 +1,10 @@
-// The feedback, edit and edit-quality page's few behaviours beyond htmx: keyboard shortcuts, time on task, drafts.
-// The page works without this file (plain form posts; the rules check then runs on submit only).
+// The feedback, edit and edit-quality pages' own keys and where focus goes; time on task, drafts and the shared keys
+// come from workspace.js. The page works without this file (plain form posts; the rules check then runs on submit
+// only).
 (function () {
   "use strict";
 
-  var timerFor = null;
-  var base = 0;
-  var started = 0;
-  var saveTimer = null;
-  var dirty = false;
-
-  function form() { return document.getElementById("annotate-form"); }
-  function workspace() { return document.getElementById("workspace"); }
   function byId(id) { return document.getElementById(id); }
-
-  function seconds() { return base + (started ? (performance.now() - started) / 1000 : 0); }
-  function pause() { if (started) { base += (performance.now() - started) / 1000; started = 0; } }
-  function resume() { if (!started && !document.hidden && timerFor) started = performance.now(); }
-  function stampTime(f) {
-    var input = f && f.querySelector('input[name="time_on_task_seconds"]');
-    if (input) input.value = seconds().toFixed(1);
-  }
 
   function firstField(ws) {
     var type = ws.dataset.taskType;
@@ -28,110 +13,39 @@
     return ws.querySelector('input[name="choice"]:checked') || ws.querySelector('input[name="choice"]');
   }
 
-  function init() {
-    var ws = workspace();
-    if (!ws || !ws.dataset.assignment) {
-      timerFor = null;
-      pause();
-      var claim = ws && ws.querySelector("[data-claim]");
-      if (claim) claim.focus();
-      return;
-    }
-    if (timerFor !== ws.dataset.assignment) {
-      timerFor = ws.dataset.assignment;
-      base = parseFloat(ws.dataset.timeOnTask || "0") || 0;
-      started = 0;
-      dirty = false;
-      resume();
-      window.scrollTo(0, 0);
-    }
-    var invalid = ws.querySelector('[aria-invalid="true"]');
-    if (invalid) {
-      var input = invalid.matches("fieldset") ? invalid.querySelector("input") : invalid;
-      if (input) input.focus({ preventScroll: true });
-      return;
-    }
+  function open(ws, fresh) {
+    if (fresh) window.scrollTo(0, 0);
     var field = firstField(ws);
     if (field) field.focus({ preventScroll: true });
   }
 
-  function isTyping(el) {
-    if (!el || !el.tagName) return false;
-    if (el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable) return true;
-    return el.tagName === "INPUT" && el.type !== "radio" && el.type !== "checkbox";
+  function invalid(el) {
+    var input = el.matches("fieldset") ? el.querySelector("input") : el;
+    if (input) input.focus({ preventScroll: true });
   }
 
-  document.addEventListener("keydown", function (e) {
-    var f = form();
-    var ws = workspace();
-    if (!f || !ws) return;
-    var target = e.target;
-    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
-      e.preventDefault();
-      ((target.closest && target.closest("form")) || f).requestSubmit();
-      return;
-    }
-    if (isTyping(target)) {
-      if (e.key === "Escape") { e.preventDefault(); target.blur(); f.querySelector(".actions button").focus(); }
-      return;
-    }
-    if (e.altKey || e.ctrlKey || e.metaKey) return;
-    var key = e.key.toLowerCase();
+  function key(e, f, ws) {
+    var k = e.key.toLowerCase();
     var type = ws.dataset.taskType;
     var focus = null;
-    if ((key === "1" || key === "2") && type === "feedback") {
-      focus = byId("feedback_" + key);
-    } else if ((key === "1" || key === "2") && type === "edit_quality") {
-      var radio = f.querySelector('input[name="choice"][value="' + key + '"]');
+    if ((k === "1" || k === "2") && type === "feedback") {
+      focus = byId("feedback_" + k);
+    } else if ((k === "1" || k === "2") && type === "edit_quality") {
+      var radio = f.querySelector('input[name="choice"][value="' + k + '"]');
       if (radio) { radio.checked = true; radio.dispatchEvent(new Event("change", { bubbles: true })); focus = radio; }
-    } else if (key === "e" && type === "edit") {
+    } else if (k === "e" && type === "edit") {
       focus = byId("edit-text");
-    } else if (key === "c" && type === "edit") {
+    } else if (k === "c" && type === "edit") {
       focus = byId("change-summary");
-    } else if (key === "g") {
-      var g = byId("guidelines");
-      if (g) { e.preventDefault(); g.open = !g.open; }
-    } else if (key === "s") {
-      var skip = byId("skip");
-      if (skip) { skip.open = true; focus = byId("skip-reason"); }
     }
-    if (focus) { e.preventDefault(); focus.focus(); }
-  });
+    if (focus) focus.focus();
+    return !!focus;
+  }
 
-  function saveDraft(useBeacon) {
-    var f = form();
-    var ws = workspace();
-    if (!f || !ws || !dirty || !ws.dataset.draftUrl) return;
-    clearTimeout(saveTimer);
-    stampTime(f);
-    var body = new FormData(f);
-    dirty = false;
-    var status = f.querySelector(".draft-status");
-    if (useBeacon && navigator.sendBeacon) { navigator.sendBeacon(ws.dataset.draftUrl, body); return; }
-    fetch(ws.dataset.draftUrl, {
-      method: "POST", body: body, credentials: "same-origin", keepalive: true,
-      headers: { "X-Requested-With": "fetch" },
-    }).then(function (r) {
-      if (status) status.textContent = r.ok ? "Draft saved." : "";
-    }).catch(function () { dirty = true; });
-  }
-  function changed(e) {
-    if (!e.target.closest || !e.target.closest("#annotate-form")) return;
-    dirty = true;
-    clearTimeout(saveTimer);
-    saveTimer = setTimeout(function () { saveDraft(false); }, 1500);
-  }
-  document.addEventListener("change", changed);
-  document.addEventListener("input", changed);
-  document.addEventListener("submit", function (e) {
-    if (e.target && e.target.id === "annotate-form") { stampTime(e.target); clearTimeout(saveTimer); dirty = false; }
-  }, true);
-  document.addEventListener("visibilitychange", function () {
-    if (document.hidden) { saveDraft(true); pause(); } else { resume(); }
+  window.PrefstackWorkspace({
+    open: open,
+    invalid: invalid,
+    escape: function (f) { f.querySelector(".actions button").focus(); },
+    key: key,
   });
-  window.addEventListener("pagehide", function () { saveDraft(true); });
-  document.addEventListener("htmx:afterSettle", function (e) {
-    if (e.target && (e.target.id === "workspace" || (e.target.querySelector && e.target.querySelector("#workspace")))) init();
-  });
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
 })();
