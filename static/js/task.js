@@ -33,7 +33,9 @@
     if (!ws || !ws.dataset.assignment) {
       timerFor = null;
       pause();
-      var claim = ws && ws.querySelector("[data-claim]");
+      // The empty workspace's next step: what it marks autofocus (the qualification link of a refused claim), or
+      // the claim button (as on the annotate page).
+      var claim = ws && (ws.querySelector("[autofocus]") || ws.querySelector("[data-claim]"));
       if (claim) claim.focus();
       return;
     }
