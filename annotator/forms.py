@@ -21,7 +21,8 @@ from annotator.domain import (
 )
 from annotator.errors import ApplicationError
 from annotator.imports import IMPORT_FORMATS
-from annotator.models import Attribute, Comparison, Project, Role
+from annotator.models import Attribute, Comparison, Project, Role, Split
+from annotator.selectors.task_exports import TASK_FILE_TYPE_DEFAULT, TASK_FILE_TYPES
 from annotator.stats.aggregation import RULE_CLASSES
 
 IMPORT_FORMAT_LABELS = {
@@ -216,6 +217,29 @@ class ImportForm(forms.Form):
         max_length=SCOPE_MAX_LENGTH,
         help_text="For rows that do not say: a natural language, or the programming language of code prompts.",
     )
+
+
+class TaskImportForm(forms.Form):
+    """A HelpSteer3 file of the project's task type (feedback, edit or edit_quality) and the split its rows go to."""
+
+    file = forms.FileField(
+        help_text=".jsonl, .json or .parquet, optionally gzipped (.gz, not Parquet); all rows are imported or none."
+    )
+    split = forms.ChoiceField(choices=Split.choices, initial=Split.TRAIN, required=False)
+
+    def clean_split(self) -> str:
+        return str(self.cleaned_data["split"] or Split.TRAIN)  # as the API: train unless the file is validation
+
+
+class TaskExportForm(forms.Form):
+    """What to download of a task project (the query of a download link): the API's ``TaskExportInput``."""
+
+    file_type = forms.ChoiceField(choices=[(t, t) for t in TASK_FILE_TYPES], required=False)
+    split = forms.ChoiceField(choices=Split.choices, required=False)
+    edit_pairs = forms.BooleanField(required=False)
+
+    def clean_file_type(self) -> str:
+        return str(self.cleaned_data["file_type"] or TASK_FILE_TYPE_DEFAULT)
 
 
 class GoldForm(forms.Form):

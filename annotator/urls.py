@@ -32,6 +32,7 @@ urlpatterns = [
     path("p/<slug:slug>/qualify/attempts/<int:attempt_id>/", qualify.qualify_attempt, name="qualify_attempt"),
     path("p/<slug:slug>/tasks/", tasks.task, name="task"),
     path("p/<slug:slug>/tasks/check-feedback/", tasks.task_feedback_check, name="task_feedback_check"),
+    path("p/<slug:slug>/tasks/export/", setup.task_export, name="task_export"),
     path("t/<int:assignment_id>/submit/", tasks.task_submit, name="task_submit"),
     path("t/<int:assignment_id>/skip/", tasks.task_skip_view, name="task_skip"),
     path("t/<int:assignment_id>/draft/", tasks.task_draft, name="task_draft"),

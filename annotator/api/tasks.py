@@ -22,10 +22,9 @@ from annotator.api.common import CONFLICT, ErrorOutput, errors
 from annotator.api.inputs import body_input, query_input
 from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict
-from annotator.exports.helpsteer3_tasks import edit_preference_pairs, write_edit_pairs, write_task_file
 from annotator.models import Flag, Role, Split, TaskAssignment, TaskResult, TaskType
 from annotator.selectors.projects import project_get_for_role
-from annotator.selectors.task_exports import task_rows_for_export
+from annotator.selectors.task_exports import TASK_FILE_TYPE_DEFAULT, TASK_FILE_TYPES, task_file_export
 from annotator.selectors.task_units import task_assignment_get_for_annotator, task_workspace
 from annotator.services.edit_quality import edit_choice_submit
 from annotator.services.edits import edit_submit
@@ -242,8 +241,6 @@ class TaskSkipApi(APIView):
 
 # --- HelpSteer3 task files: import and export (leads and researchers) -------------------------------------------
 
-TASK_FILE_TYPES = {"jsonl": "application/x-ndjson", "jsonl.gz": "application/gzip", "parquet": "application/vnd.apache.parquet"}  # fmt: skip
-
 
 class TaskImportApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
@@ -282,7 +279,7 @@ class TaskImportApi(APIView):
 
 
 class TaskExportInput(serializers.Serializer):
-    file_type = serializers.ChoiceField(choices=list(TASK_FILE_TYPES), required=False, default="jsonl")
+    file_type = serializers.ChoiceField(choices=list(TASK_FILE_TYPES), required=False, default=TASK_FILE_TYPE_DEFAULT)
     split = serializers.ChoiceField(choices=Split.values, required=False)
     edit_pairs = serializers.BooleanField(
         required=False,
@@ -306,19 +303,9 @@ class TaskExportApi(APIView):
     def get(self, request: Request, slug: str) -> HttpResponse:
         project = project_get_for_role(slug=slug, user=request.user, roles={Role.LEAD, Role.RESEARCHER})
         data = query_input(TaskExportInput, request)
-        if project.task_type == TaskType.COMPARISON:
-            raise Conflict(
-                "This project collects comparisons; download them from a snapshot.", code=ErrorCode.TASK_TYPE_MISMATCH
-            )
-        rows = task_rows_for_export(project=project, split=data.get("split"))
-        if data["edit_pairs"]:
-            if project.task_type != TaskType.EDIT:
-                raise Conflict("Only an edit project has edit pairs.", code=ErrorCode.TASK_TYPE_MISMATCH)
-            body = write_edit_pairs(edit_preference_pairs(rows), data["file_type"], data.get("split", ""))
-        else:
-            body = write_task_file(rows, project.task_type, data["file_type"])  # type: ignore[arg-type]
-        kind = "edit-pairs" if data["edit_pairs"] else project.task_type
-        name = f"{project.slug}-{kind}{'-' + data['split'] if data.get('split') else ''}.{data['file_type']}"
-        response = HttpResponse(body, content_type=TASK_FILE_TYPES[data["file_type"]])
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        exported = task_file_export(
+            project=project, file_type=data["file_type"], split=data.get("split"), edit_pairs=data["edit_pairs"]
+        )
+        response = HttpResponse(exported.body, content_type=exported.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{exported.name}"'
         return response

@@ -6,14 +6,28 @@ Rejected results (latest review: reject) and superseded ones are left out; impor
 * feedback: one row per unit with its results' critiques, up to :data:`FEEDBACK_PER_RESPONSE` per response;
 * edit: one row per edit;
 * edit quality: one row per unit whose good edit is known (``good_edit``, else the majority of the choices).
+
+:func:`task_file_export` is the download the API and the import page both answer: those rows as a file.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from annotator.domain import FEEDBACK_PER_RESPONSE, HS3TaskRow, Turn
+from annotator.error_codes import ErrorCode
+from annotator.errors import Conflict
+from annotator.exports.helpsteer3_tasks import TaskFileKind, edit_preference_pairs, write_edit_pairs, write_task_file
 from annotator.models import Project, ReviewDecision, TaskResult, TaskReview, TaskType, TaskUnit
+
+TASK_FILE_TYPES: dict[TaskFileKind, str] = {
+    "jsonl": "application/x-ndjson",
+    "jsonl.gz": "application/gzip",
+    "parquet": "application/vnd.apache.parquet",
+}
+"""The file types a task export is downloaded as, with their media types."""
+TASK_FILE_TYPE_DEFAULT: TaskFileKind = "jsonl"
 
 
 def _turns(unit: TaskUnit) -> tuple[Turn, ...]:
@@ -75,3 +89,41 @@ def task_rows_for_export(*, project: Project, split: str | None = None) -> list[
                 good_edit=edits[good], bad_edit=edits[3 - good],
             ))  # fmt: skip
     return rows
+
+
+@dataclass(frozen=True)
+class TaskFile:
+    """A task export to download: its file name, media type and bytes."""
+
+    name: str
+    content_type: str
+    body: bytes
+
+
+def task_file_export(
+    *,
+    project: Project,
+    file_type: TaskFileKind = TASK_FILE_TYPE_DEFAULT,
+    split: str | None = None,
+    edit_pairs: bool = False,
+) -> TaskFile:
+    """The project's HelpSteer3 file (:func:`task_rows_for_export`) of ``split`` (None: all), or with ``edit_pairs``
+    an edit project's edits as trainer-ready preference pairs (edited chosen over the original).
+
+    Raises Conflict ``task_type_mismatch`` for a comparison project (its data is downloaded from a snapshot), and
+    for edit pairs of a project that is not an edit project.
+    """
+    if project.task_type == TaskType.COMPARISON:
+        raise Conflict(
+            "This project collects comparisons; download them from a snapshot.", code=ErrorCode.TASK_TYPE_MISMATCH
+        )
+    if edit_pairs and project.task_type != TaskType.EDIT:
+        raise Conflict("Only an edit project has edit pairs.", code=ErrorCode.TASK_TYPE_MISMATCH)
+    rows = task_rows_for_export(project=project, split=split)
+    if edit_pairs:
+        body = write_edit_pairs(edit_preference_pairs(rows), file_type, split or "")
+    else:
+        body = write_task_file(rows, project.task_type, file_type)  # type: ignore[arg-type]  # not comparison: checked
+    kind = "edit-pairs" if edit_pairs else project.task_type
+    name = f"{project.slug}-{kind}{'-' + split if split else ''}.{file_type}"
+    return TaskFile(name=name, content_type=TASK_FILE_TYPES[file_type], body=body)

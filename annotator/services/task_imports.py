@@ -22,7 +22,7 @@ from annotator.errors import Conflict, ValidationFailed
 from annotator.feedback_rules import opening_helpfulness
 from annotator.imports import ImportFormatError
 from annotator.imports.helpsteer3_tasks import TaskConfigMismatch, parse_task_file
-from annotator.models import Project, Prompt, Response, TaskResult, TaskType, TaskUnit
+from annotator.models import Project, Prompt, Response, TaskResult, TaskUnit
 from annotator.services.imports import ImportFailed
 
 SOURCE = "helpsteer3"
@@ -85,7 +85,7 @@ def task_units_import(*, project: Project, source: str | IO[bytes], split: str =
             units += 1
     except TaskConfigMismatch as error:
         raise ValidationFailed(
-            f"{error} — this project collects {TaskType(project.task_type).label.lower()}.",
+            f"{error} — this project imports HelpSteer3 {project.task_type} files.",
             code=ErrorCode.TASK_TYPE_MISMATCH,
             extra=error.as_dict(),
         ) from error

@@ -1,5 +1,6 @@
-"""The data lead's set-up pages: create a project, edit its settings, attributes and members, import comparisons,
-mark gold comparisons.
+"""The data lead's set-up pages: create a project, edit its settings, attributes and members, import comparisons
+(or, in a feedback, edit or edit-quality project, HelpSteer3 files of its task type, and download them), mark gold
+comparisons.
 
 Every page works as plain HTML forms; with htmx, a form posts in place and the view answers with the partial that
 the full page itself includes (``templates/annotator/partials/_setup_*.html``). Only leads of a project see its
@@ -7,6 +8,8 @@ set-up: a non-member gets 404, a member without the lead role 403.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotator.domain import HS3_TASK_COLUMNS
 from annotator.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
 from annotator.forms import (
     AttributeForm,
@@ -27,9 +31,11 @@ from annotator.forms import (
     ProjectCreateForm,
     ProjectSettingsForm,
     QualificationSetForm,
+    TaskExportForm,
+    TaskImportForm,
     add_service_errors,
 )
-from annotator.models import Project, Role
+from annotator.models import Project, Role, Split, TaskType
 from annotator.rendering import render_markdown
 from annotator.selectors.comparisons import comparison_get, comparison_gold_list
 from annotator.selectors.projects import (
@@ -39,9 +45,11 @@ from annotator.selectors.projects import (
     project_attribute_list,
 )
 from annotator.selectors.qualification import qualification_set_get, qualification_set_list
+from annotator.selectors.task_exports import TASK_FILE_TYPES, task_file_export
 from annotator.services import projects as project_services
 from annotator.services import qualification as qualification_services
 from annotator.services.imports import comparisons_import
+from annotator.services.task_imports import task_units_import
 from annotator.views import HtmxHttpRequest, access_project, render_page, request_user
 
 GOLD_PAGE_SIZE = 50
@@ -281,8 +289,13 @@ def setup_members(request: HtmxHttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def setup_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """Upload a file of comparisons; all rows are imported or none, and the first bad row is shown with its
-    line (or row) and column. Files of tens of MB import within the request in seconds."""
+    line (or row) and column. Files of tens of MB import within the request in seconds.
+
+    A feedback, edit or edit-quality project imports HelpSteer3 files of its task type instead
+    (:func:`_task_import`)."""
     project = access_project(request, slug, {Role.LEAD})
+    if project.task_type != TaskType.COMPARISON:
+        return _task_import(request, project)
     result = None
     error: ApplicationError | None = None
     form = ImportForm()
@@ -315,6 +328,78 @@ def setup_import(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     return render_page(
         request, "annotator/setup/import.html", "annotator/partials/_setup_import.html", context, status=status
     )
+
+
+def _task_downloads(project: Project) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The import tab's download links: (what, [(file type, url)]) for the whole project and each split, and for an
+    edit project its edit pairs too."""
+    url = reverse("annotator:task_export", kwargs={"slug": project.slug})
+    rows: list[tuple[str, dict[str, str]]] = [("All tasks", {}), *((label, {"split": s}) for s, label in Split.choices)]
+    if project.task_type == TaskType.EDIT:
+        rows += [(f"{what}, edit pairs", {**query, "edit_pairs": "true"}) for what, query in rows]
+    return [
+        (what, [(file_type, f"{url}?{urlencode({'file_type': file_type, **query})}") for file_type in TASK_FILE_TYPES])
+        for what, query in rows
+    ]
+
+
+def _task_import(request: HtmxHttpRequest, project: Project) -> HttpResponse:
+    """The import tab of a feedback, edit or edit-quality project: a HelpSteer3 file of its task type, all rows or
+    none (the first bad row named in place; a file of another task type refused the same way), the same service as
+    ``POST /api/v1/projects/<slug>/tasks/import/``; and the links to download its task files."""
+    result = None
+    error: ApplicationError | None = None
+    form = TaskImportForm()
+    status = 200
+    if request.method == "POST":
+        form = TaskImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                result = task_units_import(
+                    project=project, source=form.cleaned_data["file"], split=form.cleaned_data["split"]
+                )
+            except ValidationFailed as exc:  # import_failed, task_type_mismatch: extra names the line or row
+                error = exc
+        if result is None:
+            status = 400  # the full page; render_page answers htmx with 200
+    context = {
+        "project": project,
+        "tab": "import",
+        "form": form,
+        "result": result,
+        "error": error,
+        "unit_count": project.task_units.count(),
+        "columns": HS3_TASK_COLUMNS[project.task_type],
+        "downloads": _task_downloads(project),
+    }
+    return render_page(
+        request,
+        "annotator/setup/task_import.html",
+        "annotator/partials/_setup_task_import.html",
+        context,
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET"])
+def task_export(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Download a feedback, edit or edit-quality project's HelpSteer3 file (``?file_type=jsonl|jsonl.gz|parquet``,
+    ``split``, ``edit_pairs``): the same file as ``GET /api/v1/projects/<slug>/tasks/export/``, for the same roles."""
+    project = access_project(request, slug, {Role.LEAD, Role.RESEARCHER})
+    form = TaskExportForm(request.GET)
+    if not form.is_valid():
+        fields = {name: " ".join(str(e) for e in errors) for name, errors in form.errors.items()}
+        raise ValidationFailed(" ".join(fields.values()), extra={"fields": fields})
+    exported = task_file_export(
+        project=project,
+        file_type=form.cleaned_data["file_type"],
+        split=form.cleaned_data["split"] or None,
+        edit_pairs=form.cleaned_data["edit_pairs"],
+    )
+    response = HttpResponse(exported.body, content_type=exported.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{exported.name}"'
+    return response
 
 
 # --- gold -----------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from annotator.selectors.task_units import (
 from annotator.services.edit_quality import edit_choice_submit
 from annotator.services.edits import edit_submit
 from annotator.services.feedback import FEEDBACK_FIELDS, feedback_rules_of, feedback_submit
+from annotator.services.qualification import NotQualified
 from annotator.services.task_units import task_claim_next, task_draft_save, task_skip
 from annotator.text_diff import word_diff
 from annotator.views import HtmxHttpRequest, access_project, request_user
@@ -108,11 +109,13 @@ def _context(
     error_message: str = "",
     notices: list[str] | None = None,
     nothing_left: bool = False,
+    not_qualified: str = "",
 ) -> dict[str, Any]:
     context: dict[str, Any] = {
         "project": project,
         "assignment": assignment,
         "nothing_left": nothing_left,
+        "not_qualified": not_qualified,
         "progress": task_progress(project=project, annotator=request_user(request)),
         "notices": notices or [],
         "shortcuts": SHORTCUTS.get(project.task_type, ()),
@@ -155,7 +158,14 @@ def _respond(request: HtmxHttpRequest, context: dict[str, Any], *, status: int =
 
 
 def _next(request: HtmxHttpRequest, project: Project, notices: list[str]) -> HttpResponse:
-    assignment = task_claim_next(project=project, annotator=request_user(request))
+    """After a claim, submit or skip (all POSTs), as on the annotate page: the next task, in place for htmx, else a
+    redirect to the page that shows it; or that nothing is left; or which qualification the work left needs (in
+    place, with a link to the qualification page; 400 for a plain post, as the annotate page answers)."""
+    try:
+        assignment = task_claim_next(project=project, annotator=request_user(request))
+    except NotQualified as refused:
+        context = _context(request, project, None, notices=notices, not_qualified=refused.message)
+        return _respond(request, context, status=refused.status)
     if not request.htmx:
         for notice in notices:
             messages.info(request, notice)

@@ -1,18 +1,23 @@
 """A data lead sets a project up in the browser: create it, preview guidelines, edit a level description, add a
-member, import a small Prefstack JSONL file, and see a bad file's error in place."""
+member, import a small Prefstack JSONL file, and see a bad file's error in place; in an edit project, import
+HelpSteer3 edit files (another config's refused in place) and download the project's file."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from annotator.models import Comparison, Membership, Project
-from tests.factories import UserFactory
+from annotator.models import Comparison, Membership, Project, Role, TaskType, TaskUnit
+from tests.e2e.axe import axe_violations, describe
+from tests.factories import ProjectFactory, UserFactory, member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 
 GOOD = [
     {"prompt": "What is 2+2?", "response_1": "4", "response_2": "Five.", "preference_strength": -2},
@@ -87,3 +92,48 @@ def test_lead_sets_up_a_project(page: Page, live_server: Any) -> None:
     expect(error.locator("dd").first).to_have_text("2")
     assert page.url == f"{live_server.url}/p/code-answers/settings/import/"  # swapped in place, no navigation
     assert Comparison.objects.filter(project=project).count() == 2
+
+
+def test_lead_imports_and_downloads_a_task_projects_files(
+    page: Page, live_server: Any, csp_violations: list[str]
+) -> None:
+    project = ProjectFactory(slug="edits", task_type=TaskType.EDIT)
+    member(project, Role.LEAD, username="lena")
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/accounts/login/?next=/p/edits/settings/import/")
+    page.keyboard.type("lena")
+    page.keyboard.press("Tab")
+    page.keyboard.type("pw-for-tests")
+    page.keyboard.press("Enter")
+    expect(page.locator("#task-unit-count")).to_have_text("0")
+    page.wait_for_load_state("load")
+
+    # A file of another task type: refused in place, nothing written.
+    page.set_input_files("input[name=file]", str(FIXTURES / "helpsteer3_feedback.jsonl"))
+    page.locator("select[name=split]").focus()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Import", exact=True)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#import-error")).to_contain_text("HelpSteer3 feedback file, not edit")
+    assert not TaskUnit.objects.filter(project=project).exists()
+
+    # The project's own config, into the validation split: the summary in place.
+    page.set_input_files("input[name=file]", str(FIXTURES / "helpsteer3_edit.jsonl"))
+    page.locator("select[name=split]").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#import-result")).to_contain_text("Imported 1 task.")
+    expect(page.locator("#task-unit-count")).to_have_text("1")
+    assert page.url == f"{live_server.url}/p/edits/settings/import/"  # swapped in place, no navigation
+    assert TaskUnit.objects.get(project=project).split == "validation"
+    violations = axe_violations(page, csp_violations)
+    assert violations == [], describe(violations)
+
+    # The download links answer the project's file.
+    validation = page.locator("tr", has=page.get_by_role("rowheader", name="Validation", exact=True))
+    validation.get_by_role("link", name="jsonl", exact=True).focus()
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename == "edits-edit-validation.jsonl"
+    assert Path(download.value.path()).read_bytes() == (FIXTURES / "helpsteer3_edit.jsonl").read_bytes()

@@ -1,21 +1,26 @@
 """The feedback, edit and edit-quality journeys in headless Chromium, keyboard only, under the CSP: a feedback that
 breaks the word rule refused in place (checked as it is typed, then on submit, nothing lost), an unchanged edit
-refused, an edit's diff, an edit-quality choice, and a draft found again after a reload."""
+refused, an edit's diff, an edit-quality choice, a draft found again after a reload, and a claim refused in place
+for a qualification not yet passed."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from annotator.models import TaskResult, TaskType
-from tests.factories import ProjectFactory, TaskUnitFactory, good_feedback, member
+from annotator.models import TaskAssignment, TaskResult, TaskType
+from annotator.services.projects import comparison_mark_gold
+from annotator.services.qualification import qualification_set_create
+from tests.factories import ComparisonFactory, ProjectFactory, TaskUnitFactory, good_feedback, member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-for-tests"  # tests.factories.UserFactory's password
 
 
-def _log_in_and_start(page: Page, url: str, username: str, slug: str) -> None:
+def _log_in_and_claim(page: Page, url: str, username: str, slug: str) -> None:
     page.goto(f"{url}/accounts/login/?next=/p/{slug}/annotate/")  # the annotate link leads to the task page
     page.keyboard.type(username)
     page.keyboard.press("Tab")
@@ -23,6 +28,10 @@ def _log_in_and_start(page: Page, url: str, username: str, slug: str) -> None:
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("claim")).to_be_focused()
     page.keyboard.press("Enter")
+
+
+def _log_in_and_start(page: Page, url: str, username: str, slug: str) -> None:
+    _log_in_and_claim(page, url, username, slug)
     expect(page.locator("#annotate-form")).to_be_visible()
 
 
@@ -117,3 +126,23 @@ def test_edit_quality_journey(live_server, page: Page) -> None:
     page.keyboard.press("Control+Enter")
     expect(page.get_by_test_id("submitted-count")).to_have_text("1")
     assert TaskResult.objects.get().choice == 1  # stored in unit terms: the good edit
+
+
+def test_a_claim_that_needs_a_qualification_is_refused_in_place(live_server, page: Page) -> None:
+    project = ProjectFactory(slug="feedback-pools", task_type=TaskType.FEEDBACK, overlap=1)
+    gold = ComparisonFactory(project=project, prompt__domain="code")
+    comparison_mark_gold(comparison=gold, gold_ratings={"strength": -3}, tolerance=1)
+    qualification_set_create(project=project, name="Python code", domain="code", items=[(gold.pk, "It runs.")])
+    TaskUnitFactory(project=project, prompt__domain="code")
+    annotator = member(project, username="petra")
+    _log_in_and_claim(page, live_server.url, "petra", project.slug)
+
+    # The reason, in place on the task page (no reload, no error page); nothing is reserved.
+    expect(page.get_by_test_id("not-qualified")).to_contain_text("Python code")
+    expect(page).to_have_url(re.compile(r"/p/feedback-pools/tasks/$"))
+    assert not TaskAssignment.objects.filter(annotator=annotator).exists()
+    # The link to the qualification has the focus; Enter follows it.
+    expect(page.get_by_test_id("qualify-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/p/feedback-pools/qualify/$"))
+    expect(page.get_by_test_id("qualify-start")).to_be_focused()

@@ -8,8 +8,10 @@ from django.test import Client
 from django.urls import reverse
 
 from annotator.models import AssignmentStatus, Role, TaskAssignment, TaskResult, TaskType
+from annotator.services.projects import comparison_mark_gold
+from annotator.services.qualification import qualification_set_create
 from annotator.services.task_units import task_claim_next
-from tests.factories import ProjectFactory, TaskUnitFactory, good_feedback, member
+from tests.factories import ComparisonFactory, ProjectFactory, TaskUnitFactory, good_feedback, member
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +183,26 @@ def test_a_task_page_links_the_guidelines_and_shows_its_task_types_own(project) 
     assert "Edit only what the feedback asks." not in page  # another task type's guidelines stay on its pages
     full = client.get(reverse("annotator:guidelines", args=[project.slug])).content.decode()
     assert "Quote the sentence you criticise." in full and "Edit only what the feedback asks." in full
+
+
+def test_an_unqualified_claim_on_the_task_page_shows_the_reason_in_place_and_claims_nothing() -> None:
+    project = ProjectFactory(task_type=TaskType.FEEDBACK, overlap=1)
+    gold = ComparisonFactory(project=project, prompt__domain="code")
+    comparison_mark_gold(comparison=gold, gold_ratings={"strength": -3}, tolerance=1)
+    qualification_set_create(project=project, name="Python code", domain="code", items=[(gold.pk, "It runs.")])
+    TaskUnitFactory(project=project, prompt__domain="code")
+    annotator = member(project)
+    client = _client(annotator)
+    url = reverse("annotator:task", args=[project.slug])
+    qualify = reverse("annotator:qualify", args=[project.slug])
+
+    start = client.get(url).content.decode()
+    assert f'href="{qualify}"' in start  # the hint before any claim
+    partial = client.post(url, **HX)
+    html = partial.content.decode()
+    assert partial.status_code == 200 and 'data-testid="not-qualified"' in html and "Python code" in html
+    assert f'href="{qualify}" data-testid="qualify-link"' in html
+    page = client.post(url)  # without JS: the page, in place, with the refusal's status (as the annotate page)
+    assert page.status_code == 400 and 'data-testid="not-qualified"' in page.content.decode()
+    assert "<html" in page.content.decode()
+    assert not TaskAssignment.objects.filter(annotator=annotator).exists()
