@@ -35,25 +35,43 @@ def csp_violations(request: pytest.FixtureRequest) -> Iterator[list[str]]:
 
 
 class _RequestsInFlight:
-    """Counts the requests the live server has started and not yet finished (Django's request signals)."""
+    """The live server's threads with a request started and not yet finished (Django's request signals). Requests of
+    the test client run in the main thread and are not counted: a streamed response it never reads never finishes."""
 
     def __init__(self) -> None:
-        self._count = 0
+        self._open: dict[threading.Thread, int] = {}
         self._changed = threading.Condition()
 
     def started(self, **_: Any) -> None:
+        thread = threading.current_thread()
+        if thread is threading.main_thread():
+            return
         with self._changed:
-            self._count += 1
+            self._open[thread] = self._open.get(thread, 0) + 1
 
     def finished(self, **_: Any) -> None:
+        thread = threading.current_thread()
         with self._changed:
-            self._count = max(0, self._count - 1)
+            if self._open.get(thread, 0) > 1:
+                self._open[thread] -= 1
+            else:
+                self._open.pop(thread, None)
             self._changed.notify_all()
 
+    def _idle(self) -> bool:
+        return not any(thread.is_alive() for thread in self._open)
+
     def wait_until_idle(self, timeout: float) -> bool:
+        """True once no live thread is inside a request (a thread that died mid-request does not count)."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            return self._changed.wait_for(lambda: self._count == 0, timeout=max(0.0, deadline - time.monotonic()))
+            while not self._idle():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(timeout=min(left, 0.5))  # a thread that dies sends nothing: look again
+            self._open.clear()
+            return True
 
 
 _IN_FLIGHT = _RequestsInFlight()
