@@ -199,6 +199,10 @@ class GenerationRunOutput(serializers.Serializer):
     items_failed = serializers.IntegerField()
     comparisons_created = serializers.IntegerField()
     error = serializers.CharField()
+    attempt = serializers.IntegerField(help_text="Starts of the run; a worker that died costs one.")
+    requeue_reason = serializers.CharField(
+        help_text="Why the stale-run sweep last queued the run again (empty: never)."
+    )
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
