@@ -32,6 +32,10 @@ class ModelEndpoint(models.Model):
     timeout_seconds = models.PositiveIntegerField(default=60, help_text="Time limit of one attempt.")
     max_attempts = models.PositiveSmallIntegerField(default=4, help_text="Attempts in all on 429, 5xx, timeouts.")
     api_key_env = models.CharField(max_length=100, blank=True, help_text="Environment variable holding the API key.")
+    json_schema_output = models.BooleanField(
+        default=False,
+        help_text="The server accepts OpenAI's response_format json_schema: the judge's answer schema is sent there too.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

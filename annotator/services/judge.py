@@ -35,7 +35,14 @@ from annotator.domain import Turn
 from annotator.error_codes import ErrorCode
 from annotator.errors import ApplicationError, Conflict, ValidationFailed
 from annotator.llm.client import ChatClient, ChatError
-from annotator.llm.judge import AttributeScale, JudgeAnswerError, parse_answer, render_prompt, template_problems
+from annotator.llm.judge import (
+    AttributeScale,
+    JudgeAnswerError,
+    parse_answer,
+    render_prompt,
+    response_format,
+    template_problems,
+)
 from annotator.models import (
     Comparison,
     Judge,
@@ -204,14 +211,20 @@ def _scales(project: Project) -> list[AttributeScale]:
     ]
 
 
-def _ask(client: ChatClient, run: JudgeRun, sampling: Mapping[str, Any], scales: list[AttributeScale],
+def _ask(client: ChatClient, run: JudgeRun, endpoint: ModelEndpoint, scales: list[AttributeScale],
          comparison: Comparison) -> dict[str, Any]:  # fmt: skip
-    """The draft's fields for one comparison: drafted, or failed with the reason (never raises for the item)."""
+    """The draft's fields for one comparison: drafted, or failed with the reason (never raises for the item). The
+    answer schema goes as ``response_format`` too when the endpoint accepts it; the answer is checked either way."""
     turns = [Turn(role=t["role"], content=t["content"]) for t in comparison.prompt.turns]
     messages = render_prompt(run.template, attributes=scales, turns=turns,
                              response_1=comparison.response_1.text, response_2=comparison.response_2.text)  # fmt: skip
     try:
-        result = client.complete(model=run.model_id, turns=messages, sampling=sampling)
+        result = client.complete(
+            model=run.model_id,
+            turns=messages,
+            sampling=endpoint.sampling,
+            response_format=response_format(scales) if endpoint.json_schema_output else None,
+        )
     except ChatError as error:
         return {"status": JudgeDraftStatus.FAILED, "failure": f"{error.kind}: {error}"}
     try:
@@ -257,7 +270,7 @@ def judge_run_execute(*, run_id: int, client_options: Mapping[str, Any] | None =
                     "prompt", "response_1", "response_2"
                 )
                 for comparison in chunk.order_by("id"):
-                    answer = asking.submit(_ask, client, run, run.endpoint.sampling, scales, comparison)
+                    answer = asking.submit(_ask, client, run, run.endpoint, scales, comparison)
                     while not wait([answer], timeout=WAIT_CHECK_SECONDS).done:
                         if clock.due():
                             clock.beaten()

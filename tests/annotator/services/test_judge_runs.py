@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, ValidationFailed
-from annotator.llm.judge import DEFAULT_TEMPLATE
+from annotator.llm.judge import DEFAULT_TEMPLATE, AttributeScale, answer_schema
 from annotator.models import Comparison, JudgeDraft, JudgeDraftStatus, JudgeRun, JudgeRunStatus, Project
+from annotator.selectors.projects import project_attribute_list
 from annotator.services.heartbeats import SweepResult
 from annotator.services.judge import (
     judge_draft_record,
@@ -163,6 +164,68 @@ def test_a_run_against_a_real_openai_compatible_server(project: Project, llm_ser
     assert run is not None and run.status == JudgeRunStatus.SUCCEEDED, run and run.error
     draft = JudgeDraft.objects.get(run=run)
     assert draft.status == JudgeDraftStatus.FAILED and draft.failure.startswith("schema: "), draft.failure
+
+
+@pytest.mark.parametrize("structured", [False, True])
+def test_the_answer_schema_goes_as_response_format_only_where_the_endpoint_accepts_it(
+    project: Project, structured: bool
+) -> None:
+    attach(project, json_schema_output=structured)
+    comparison(project)
+    bodies: list[dict[str, Any]] = []
+    server = Judge(names(project))
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        bodies.append(json.loads(request.content))
+        return server.handle(request)
+
+    options = {"transport": httpx2.MockTransport(handle), "sleep": lambda s: None}
+    run = judge_run_execute(run_id=judge_run_create(project=project, user=None).pk, client_options=options)
+    assert run is not None and (run.items_done, run.items_failed) == (1, 0)
+    (body,) = bodies
+    if structured:
+        scales = [
+            AttributeScale(a.name, a.scale_min, a.scale_max, a.description)
+            for a in project_attribute_list(project=project)
+        ]
+        assert body["response_format"] == {
+            "type": "json_schema", "json_schema": {"name": "judge_answer", "schema": answer_schema(scales)},
+        }  # fmt: skip
+        assert "JSON schema" in body["messages"][-1]["content"]  # the prompt still carries it
+    else:
+        assert "response_format" not in body
+
+
+def test_a_server_that_refuses_response_format_fails_each_item_with_the_reason(project: Project) -> None:
+    """What a server without structured output answers when the option is on anyway: 400, an http_status failure
+    per item; the run itself succeeds and says why on each draft."""
+    attach(project, json_schema_output=True)
+    comparison(project)
+
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        assert "response_format" in json.loads(request.content)
+        return httpx2.Response(400, json={"error": {"message": "response_format is not supported"}})
+
+    options = {"transport": httpx2.MockTransport(refuse), "sleep": lambda s: None}
+    run = judge_run_execute(run_id=judge_run_create(project=project, user=None).pk, client_options=options)
+    assert run is not None and run.status == JudgeRunStatus.SUCCEEDED and run.items_failed == 1
+    failure = JudgeDraft.objects.get(run=run).failure
+    assert failure.startswith("http_status: The endpoint answered 400") and "response_format" in failure
+
+
+def test_transformers_serve_takes_response_format_but_does_not_enforce_it(project: Project, llm_server: Any) -> None:
+    """``transformers serve`` answers 200 and ignores the field (it logs so): the answer is checked by Prefstack all
+    the same, and the tiny model's noise is recorded as off the schema."""
+    endpoint = ModelEndpointFactory(project=project, base_url=llm_server.base_url, model_id=llm_server.model_id,
+                                    sampling={"max_tokens": 8, "temperature": 0.0}, max_attempts=1,
+                                    timeout_seconds=120, json_schema_output=True)  # fmt: skip
+    judge_save(project=project, endpoint=endpoint, template=DEFAULT_TEMPLATE)
+    comparison(project)
+    run = judge_run_execute(run_id=judge_run_create(project=project, user=None).pk)
+    assert run is not None and run.status == JudgeRunStatus.SUCCEEDED, run and run.error
+    draft = JudgeDraft.objects.get(run=run)
+    assert draft.status == JudgeDraftStatus.FAILED and draft.failure.startswith("schema: "), draft.failure
+    assert "Ignoring unsupported fields in the request: {'response_format'}" in llm_server.log.read_text()
 
 
 # --- a worker that died: heartbeat and sweep -----------------------------------------------------------------------
