@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from celery import Task, shared_task
+from celery.signals import worker_ready
+from django.conf import settings
 
 from annotator.services.agreement_intervals import agreement_intervals_compute
-from annotator.services.generation import generation_run_execute
-from annotator.services.judge import judge_run_execute
+from annotator.services.generation import generation_run_execute, generation_runs_sweep_stale
+from annotator.services.heartbeats import heartbeat_interval
+from annotator.services.judge import judge_run_execute, judge_runs_sweep_stale
 from annotator.services.snapshots.lifecycle import snapshot_build
 from annotator.services.webhooks import WebhookRetry, webhook_delivery_attempt
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="annotator.snapshot_build")
@@ -45,3 +53,26 @@ def judge_run_execute_task(run_id: int) -> str | None:
     """Run judge run ``run_id`` on the default queue; a second delivery finds it no longer queued."""
     run = judge_run_execute(run_id=run_id)
     return run.status if run is not None else None
+
+
+@shared_task(name="annotator.model_runs_sweep_stale")
+def model_runs_sweep_stale_task() -> dict[str, dict[str, list[int]]]:
+    """Re-queue (or fail, with no attempt left) the generation and judge runs whose worker stopped beating; sent
+    every minute by beat, beside the training jobs' sweep."""
+    generation, judge = generation_runs_sweep_stale(), judge_runs_sweep_stale()
+    return {
+        "generation_runs": {"requeued": generation.requeued, "failed": generation.failed},
+        "judge_runs": {"requeued": judge.requeued, "failed": judge.failed},
+    }
+
+
+@worker_ready.connect
+def _sweep_runs_when_a_worker_starts(sender: Any = None, **kwargs: Any) -> None:
+    """Sweep at every worker start, and again once the runs a dead worker left are surely stale, whether or not a
+    beat process runs."""
+    try:
+        model_runs_sweep_stale_task()
+        later = settings.PREFSTACK_JOB_STALE_SECONDS + heartbeat_interval()
+        model_runs_sweep_stale_task.apply_async(countdown=later)
+    except Exception:  # the worker must start even when the database or the broker is briefly unavailable
+        logger.exception("stale-run sweep at worker start failed")

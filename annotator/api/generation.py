@@ -57,6 +57,9 @@ class ModelEndpointOutput(serializers.Serializer):
     timeout_seconds = serializers.IntegerField()
     max_attempts = serializers.IntegerField()
     api_key_env = serializers.CharField(help_text="The name of the environment variable; the key is never shown.")
+    json_schema_output = serializers.BooleanField(
+        help_text="The server accepts response_format json_schema (the judge sends its answer schema there too)."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -100,6 +103,10 @@ class ModelEndpointInput(serializers.Serializer):
     max_attempts = serializers.IntegerField(required=False, default=4, min_value=1, max_value=ATTEMPTS_MAX)
     api_key_env = serializers.RegexField(KEY_ENV_PATTERN, required=False, allow_blank=True, max_length=100,
                                          default="", help_text="The name of the workers' variable holding the key.")  # fmt: skip
+    json_schema_output = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Whether the server accepts OpenAI's response_format json_schema (off: not every server does).",
+    )  # fmt: skip
 
 
 class ModelEndpointListApi(APIView):
@@ -199,6 +206,10 @@ class GenerationRunOutput(serializers.Serializer):
     items_failed = serializers.IntegerField()
     comparisons_created = serializers.IntegerField()
     error = serializers.CharField()
+    attempt = serializers.IntegerField(help_text="Starts of the run; a worker that died costs one.")
+    requeue_reason = serializers.CharField(
+        help_text="Why the stale-run sweep last queued the run again (empty: never)."
+    )
     created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)

@@ -35,6 +35,10 @@ class JudgeRunOutput(serializers.Serializer):
     items_done = serializers.IntegerField()
     items_failed = serializers.IntegerField()
     error = serializers.CharField()
+    attempt = serializers.IntegerField(help_text="Starts of the run; a worker that died costs one.")
+    requeue_reason = serializers.CharField(
+        help_text="Why the stale-run sweep last queued the run again (empty: never)."
+    )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 

@@ -60,6 +60,7 @@ def write_bundle(
     attributes: Sequence[str] = HELPSTEER2_ATTRIBUTES,
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
     extra_files: Sequence[tuple[Path, str]] = (),
+    judge: bool = False,
 ) -> Bundle:
     """Write every format (Parquet + gzip JSONL, one file per split), README.md, LICENSE and MANIFEST into a zip.
 
@@ -77,6 +78,8 @@ def write_bundle(
         As for :func:`write_exports`.
     extra_files
         Files written elsewhere, as (path, name in the zip): the HelpSteer3 task files of a task project.
+    judge
+        Add the LLM judge's model-made columns to the formats that carry them (a snapshot cut with judge drafts).
 
     Returns
     -------
@@ -96,6 +99,7 @@ def write_bundle(
             splits=splits,
             attributes=attributes,
             row_group_size=row_group_size,
+            judge=judge,
         )
         texts = {"README.md": card, "LICENSE": license_text}
         for name, text in texts.items():

@@ -18,7 +18,8 @@ in the snapshot's order, which the file's metadata also lists):
 ``domain``, ``language`` string, null = unknown
 =====================  ===========================================================================================
 
-A snapshot cut with ``include_judge_drafts`` adds model-made columns after these (:func:`judge_column_names`):
+A snapshot cut with ``include_judge_drafts`` adds model-made columns after these
+(:func:`annotator.exports.judge_columns.judge_column_names`):
 ``judge_model`` (string: the endpoint's model id), ``judge_preference_strength`` (int8), ``judge_confidence``
 (float64) and ``judge_<a>_1`` / ``judge_<a>_2`` (int8), null where the judge drafted nothing for the comparison.
 They are the LLM judge's drafts, never human labels: no label, kept preference or annotation above comes from them,
@@ -44,7 +45,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from annotator.domain import Turn
-from annotator.exports.items import IndividualAnnotation, KeptPreference, SnapshotItem
+from annotator.exports.items import IndividualAnnotation, JudgeDraftValues, KeptPreference, SnapshotItem
+from annotator.exports.judge_columns import (
+    JUDGE_CONFIDENCE,
+    JUDGE_MODEL,
+    JUDGE_PREFERENCE_STRENGTH,
+    judge_column_names,
+    judge_rating_column,
+)
 from annotator.exports.sinks import BackgroundWriter, ParquetCompression, file_sha256
 
 ITEMS_FORMAT = "prefstack-snapshot-items"
@@ -80,17 +88,6 @@ def _annotation_type(attributes: Sequence[str]) -> pa.StructType:
             *((name, pa.bool_()) for name in _USED_FIELDS),
         ]
     )
-
-
-def judge_column_names(attributes: Sequence[str]) -> list[str]:
-    """The model-made (LLM judge) columns of an items file cut with judge drafts, in column order."""
-    return [
-        "judge_model",
-        "judge_preference_strength",
-        "judge_confidence",
-        *(f"judge_{a}_1" for a in attributes),
-        *(f"judge_{a}_2" for a in attributes),
-    ]
 
 
 def _judge_fields(attributes: Sequence[str]) -> list[pa.Field]:
@@ -369,6 +366,24 @@ def items_to_columns(items: Sequence[SnapshotItem], attributes: Sequence[str]) -
         ),
         domain=[item.domain for item in items],
         language=[item.language for item in items],
+        judge=JudgeColumns(
+            model=[item.judge.model if item.judge else None for item in items],
+            preference_strength=numbers(item.judge.preference_strength if item.judge else None for item in items),
+            confidence=np.fromiter(
+                (
+                    item.judge.confidence if item.judge and item.judge.confidence is not None else np.nan
+                    for item in items
+                ),
+                dtype=np.float64,
+                count=len(items),
+            ),
+            ratings_1={
+                a: numbers(item.judge.ratings_1.get(a) if item.judge else None for item in items) for a in attributes
+            },
+            ratings_2={
+                a: numbers(item.judge.ratings_2.get(a) if item.judge else None for item in items) for a in attributes
+            },
+        ),
     )
 
 
@@ -422,6 +437,7 @@ def items_from_batch(batch: pa.RecordBatch, attributes: Sequence[str]) -> list[S
     n = batch.num_rows
     ratings_1 = list(zip(*(python[f"r1_{a}"] for a in attributes), strict=True)) or [()] * n
     ratings_2 = list(zip(*(python[f"r2_{a}"] for a in attributes), strict=True)) or [()] * n
+    judged = _judge_values(python, attributes, n)
     return [
         SnapshotItem(
             comparison_id=python["comparison_id"][i],  # type: ignore[arg-type]
@@ -437,6 +453,31 @@ def items_from_batch(batch: pa.RecordBatch, attributes: Sequence[str]) -> list[S
             annotations=tuple(notes[note_at[i] : note_at[i + 1]]),
             domain=python["domain"][i],  # type: ignore[arg-type]
             language=python["language"][i],  # type: ignore[arg-type]
+            judge=judged[i],
+        )
+        for i in range(n)
+    ]
+
+
+def _judge_values(
+    python: Mapping[str, list[object]], attributes: Sequence[str], n: int
+) -> list[JudgeDraftValues | None]:
+    """Each row's judge draft (None where the judge drafted nothing, or the file has no judge columns)."""
+    if JUDGE_MODEL not in python:
+        return [None] * n
+
+    def ratings(i: int, side: str) -> dict[str, int | None]:
+        return {a: python[judge_rating_column(a, side)][i] for a in attributes}  # type: ignore[misc]
+
+    return [
+        None
+        if python[JUDGE_MODEL][i] is None
+        else JudgeDraftValues(
+            model=python[JUDGE_MODEL][i],  # type: ignore[arg-type]
+            preference_strength=python[JUDGE_PREFERENCE_STRENGTH][i],  # type: ignore[arg-type]
+            confidence=python[JUDGE_CONFIDENCE][i],  # type: ignore[arg-type]
+            ratings_1=ratings(i, "1"),
+            ratings_2=ratings(i, "2"),
         )
         for i in range(n)
     ]

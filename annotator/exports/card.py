@@ -15,6 +15,7 @@ from typing import NotRequired, TypedDict
 from annotator.domain import HS3TaskConfig, Split
 from annotator.exports.formats import EXPORT_FORMATS, ExportFormat
 from annotator.exports.helpsteer3_tasks import TASK_FILES_FOLDER, task_file_relative_path
+from annotator.exports.judge_columns import JUDGE_COLUMN_PREFIX, JUDGE_MARGIN, judge_rating_column
 from annotator.exports.write import SPLITS, export_relative_path
 from annotator.stats.aggregation import describe_parameter
 
@@ -106,28 +107,43 @@ def task_card_configs(task_configs: Sequence[HS3TaskConfig], splits: Sequence[Sp
 
 @dataclass(frozen=True)
 class ModelMadeColumns:
-    """Columns of the canonical items that a model made (the LLM judge's drafts), not people."""
+    """Columns that a model made (the LLM judge's drafts), not people: of the canonical items, and of the export
+    formats that carry them (format -> its judge columns)."""
 
     columns: Sequence[str]
     models: Sequence[str]  # the judge endpoints' model ids whose drafts went in
     items: int  # items with a draft
+    exports: Mapping[ExportFormat, Sequence[str]] = field(default_factory=dict)
 
 
 def _model_made_section(model_made: ModelMadeColumns) -> list[str]:
     """Which columns are model-made and by which model; they are not human labels."""
     models = ", ".join(f"`{m}`" for m in model_made.models) or "none (the judge drafted none of these items)"
-    return [
+    carried = ", ".join(f"`{fmt}`" for fmt in model_made.exports)
+    lines = [
         "## Model-made columns",
         "",
         "These columns of the canonical items (`items.parquet`) are an LLM judge's drafts, **not human labels**: "
         "no label, kept preference, annotation or agreement figure of this dataset comes from them, and the "
-        "HelpSteer2-compatible files do not carry them. Null where the judge drafted nothing for the comparison.",
+        "HelpSteer2- and HelpSteer3-compatible files do not carry them. Null where the judge drafted nothing for "
+        "the comparison.",
         "",
         *(f"- `{name}`" for name in model_made.columns),
         "",
-        f"Judge model: {models}. Items with a draft: {model_made.items:,}.",
-        "",
     ]
+    if model_made.exports:
+        lines += [
+            f"The trainer-ready files ({carried}) carry the same drafts as optional model-made columns after their "
+            f"own, in their own terms: `{JUDGE_MARGIN}` is the judge's preference strength for `chosen` over "
+            "`rejected` (−3…+3, positive where it agrees with the people), "
+            f"`{judge_rating_column('<attribute>', 'chosen')}` / `{judge_rating_column('<attribute>', 'rejected')}` "
+            f"its ratings of each, and a regression row's `{judge_rating_column('<attribute>', '')}` its rating of "
+            f"that row's response. Drop every `{JUDGE_COLUMN_PREFIX}` column to train on human labels only.",
+            "",
+            *(f"- `{fmt}`: " + ", ".join(f"`{name}`" for name in names) for fmt, names in model_made.exports.items()),
+            "",
+        ]
+    return [*lines, f"Judge model: {models}. Items with a draft: {model_made.items:,}.", ""]
 
 
 def render_dataset_card(

@@ -22,6 +22,12 @@ import pyarrow.compute as pc
 from annotator.domain import NOT_RATABLE_STRENGTH, Turn
 from annotator.exports.formats import FORMAT_SPECS, ExportFormat
 from annotator.exports.items import split_justification
+from annotator.exports.judge_columns import (
+    JUDGE_CONFIDENCE,
+    JUDGE_MODEL,
+    JUDGE_PREFERENCE_STRENGTH,
+    judge_rating_column,
+)
 from annotator.imports.turns import render_helpsteer2_prompt
 
 COLUMNAR_FORMATS: frozenset[ExportFormat] = frozenset(get_args(ExportFormat))
@@ -87,12 +93,16 @@ def _take(batch: pa.RecordBatch, name: str, rows: Indices) -> pa.Array:
     return batch.column(name).take(pa.array(rows, pa.int64()))
 
 
-def _table(fmt: ExportFormat, attributes: Sequence[str], arrays: list[pa.Array], origins: Indices) -> FormatTable:
-    schema = FORMAT_SPECS[fmt].schema(attributes, split_column=False)
+def _table(
+    fmt: ExportFormat, attributes: Sequence[str], arrays: list[pa.Array], origins: Indices, *, judge: bool = False
+) -> FormatTable:
+    schema = FORMAT_SPECS[fmt].schema(attributes, split_column=False, judge=judge)
     return FormatTable(pa.Table.from_arrays(arrays, schema=schema), origins)
 
 
-def _rating_rows(batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[str]) -> FormatTable:
+def _rating_rows(
+    batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[str], *, judge: bool = False
+) -> FormatTable:
     """helpsteer2 / regression: two rows (response 1, response 2) per item with any aggregated rating."""
     rated = np.zeros(batch.num_rows, dtype=bool)
     for a in attributes:
@@ -115,6 +125,12 @@ def _rating_rows(batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[
     ]
     if fmt == "regression":
         arrays = [_take(batch, "comparison_id", origins), *arrays, *_scope(batch, origins)]
+        if judge:  # each row: the judge's rating of its own response
+            arrays += [
+                _take(batch, JUDGE_MODEL, origins),
+                *(_int32(interleave(judge_rating_column(a, "1"), judge_rating_column(a, "2"))) for a in attributes),
+            ]
+        return _table(fmt, attributes, arrays, origins, judge=judge)
     return _table(fmt, attributes, arrays, origins)
 
 
@@ -238,7 +254,9 @@ def _hs3_rows(batch: pa.RecordBatch, attributes: Sequence[str]) -> FormatTable:
     return _table("helpsteer3", attributes, arrays, rows)
 
 
-def _trl_rows(batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[str]) -> FormatTable:
+def _trl_rows(
+    batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[str], *, judge: bool = False
+) -> FormatTable:
     """TRL preference pairs: items with a non-zero strength (negative: response 1 chosen); margin = |strength|."""
     strength = batch.column("preference_strength")
     rows = np.flatnonzero(np.asarray(pc.fill_null(pc.not_equal(strength, 0), False).to_numpy(zero_copy_only=False)))
@@ -255,7 +273,19 @@ def _trl_rows(batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[str
         prompt = _take(batch, "turns", rows)
         chosen, rejected = _assistant_turns(chosen), _assistant_turns(rejected)
     arrays = [_take(batch, "comparison_id", rows), _take(batch, "split", rows), prompt, chosen, rejected, margin]
-    return _table(fmt, attributes, [*arrays, *_scope(batch, rows)], rows)
+    arrays += _scope(batch, rows)
+    if judge:  # the judge's draft in chosen / rejected terms; its margin is its strength for the chosen response
+        judged = pc.cast(_take(batch, JUDGE_PREFERENCE_STRENGTH, rows), pa.float64())
+        first = {a: _take(batch, judge_rating_column(a, "1"), rows) for a in attributes}
+        second = {a: _take(batch, judge_rating_column(a, "2"), rows) for a in attributes}
+        arrays += [
+            _take(batch, JUDGE_MODEL, rows),
+            pc.if_else(first_better, pc.negate(judged), judged),
+            _take(batch, JUDGE_CONFIDENCE, rows),
+            *(_int32(pc.if_else(first_better, first[a], second[a])) for a in attributes),  # chosen
+            *(_int32(pc.if_else(first_better, second[a], first[a])) for a in attributes),  # rejected
+        ]
+    return _table(fmt, attributes, arrays, rows, judge=judge)
 
 
 def _assistant_turns(texts: pa.Array) -> pa.ListArray:
@@ -265,10 +295,13 @@ def _assistant_turns(texts: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(np.arange(len(texts) + 1, dtype=np.int32)), messages)
 
 
-def format_table(batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[str]) -> FormatTable:
-    """The rows a batch of canonical items becomes in ``fmt`` (one of :data:`COLUMNAR_FORMATS`)."""
+def format_table(
+    batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[str], *, judge: bool = False
+) -> FormatTable:
+    """The rows a batch of canonical items becomes in ``fmt`` (one of :data:`COLUMNAR_FORMATS`); ``judge`` adds the
+    LLM judge's columns to the formats that carry them (the batch must have the items' judge columns)."""
     if fmt in ("helpsteer2", "regression"):
-        return _rating_rows(batch, fmt, attributes)
+        return _rating_rows(batch, fmt, attributes, judge=judge)
     if fmt in ("helpsteer2-disagreements", "helpsteer2-disagreements-all"):
         return _disagreement_rows(batch, fmt, attributes, used_only=fmt == "helpsteer2-disagreements")
     if fmt == "helpsteer2-preference":
@@ -276,5 +309,5 @@ def format_table(batch: pa.RecordBatch, fmt: ExportFormat, attributes: Sequence[
     if fmt == "helpsteer3":
         return _hs3_rows(batch, attributes)
     if fmt in ("trl-preference", "trl-preference-conversational"):
-        return _trl_rows(batch, fmt, attributes)
+        return _trl_rows(batch, fmt, attributes, judge=judge)
     raise ValueError(f"{fmt} has no columnar form")

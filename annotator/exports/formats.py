@@ -16,6 +16,10 @@ What each format leaves out, by design:
 * ``trl-preference`` / ``trl-preference-conversational``: also ties (strength 0): they name no chosen response;
   ``margin`` = |strength| for TRL's margin loss.
 
+From a snapshot cut with judge drafts, the trainer-ready formats (TRL and regression) add the LLM judge's draft as
+optional model-made columns after their own (:mod:`annotator.exports.judge_columns`; ``judge`` of
+:class:`ItemBatch` and :meth:`FormatSpec.schema`, off by default); the HelpSteer2 and HelpSteer3 formats never do.
+
 Formats are built a batch of items at a time, column by column (one list per column), so that what several formats
 share (the rendered HelpSteer2 prompt, the message lists, the rating columns) is computed once per item, and the
 writers hand whole columns to Arrow instead of one dict per row.
@@ -31,6 +35,14 @@ import pyarrow as pa
 
 from annotator.domain import NOT_RATABLE_STRENGTH, Split, Turn
 from annotator.exports.items import SnapshotItem, split_justification
+from annotator.exports.judge_columns import (
+    JUDGE_CONFIDENCE,
+    JUDGE_MARGIN,
+    JUDGE_MODEL,
+    judge_pair_column_names,
+    judge_rating_column,
+    judge_response_column_names,
+)
 from annotator.imports.turns import render_helpsteer2_prompt
 
 ExportFormat = Literal[
@@ -90,13 +102,16 @@ class ItemBatch:
         The items, in snapshot order.
     attributes
         Attribute names, in column order.
+    judge
+        Add the LLM judge's model-made columns to the formats that carry them (a snapshot cut with judge drafts).
     """
 
-    __slots__ = ("_shared", "attributes", "items")
+    __slots__ = ("_shared", "attributes", "items", "judge")
 
-    def __init__(self, items: Sequence[SnapshotItem], attributes: Sequence[str]) -> None:
+    def __init__(self, items: Sequence[SnapshotItem], attributes: Sequence[str], *, judge: bool = False) -> None:
         self.items = items
         self.attributes = tuple(attributes)
+        self.judge = judge
         self._shared: dict[str, object] = {}
 
     def shared(self, key: str, compute: Callable[[ItemBatch], _T]) -> _T:
@@ -145,16 +160,23 @@ class FormatSpec:
         Builds the Arrow fields for the given attribute names.
     native_split
         True when the format has its own ``split`` column; others get one appended when splits share a file.
+    judge_columns
+        The LLM judge's model-made fields the format adds from a snapshot cut with judge drafts; None: it never
+        carries them (the HelpSteer2 and HelpSteer3 formats stay as released).
     """
 
     name: ExportFormat
     build: Callable[[ItemBatch], FormatColumns]
     columns: Callable[[Sequence[str]], list[pa.Field]]
     native_split: bool
+    judge_columns: Callable[[Sequence[str]], list[pa.Field]] | None = None
 
-    def schema(self, attributes: Sequence[str], *, split_column: bool) -> pa.Schema:
-        """The explicit Arrow schema; ``split_column`` appends ``split`` to formats without one."""
+    def schema(self, attributes: Sequence[str], *, split_column: bool, judge: bool = False) -> pa.Schema:
+        """The explicit Arrow schema; ``judge`` adds the judge's columns (formats that carry them), then
+        ``split_column`` appends ``split`` to formats without one."""
         fields = self.columns(attributes)
+        if judge and self.judge_columns is not None:
+            fields = [*fields, *self.judge_columns(attributes)]
         if split_column and not self.native_split:
             fields = [*fields, pa.field("split", pa.string())]
         return pa.schema(fields)
@@ -215,11 +237,27 @@ _SCOPE_FIELDS = (pa.field("domain", pa.string()), pa.field("language", pa.string
 def _regression_rows(batch: ItemBatch) -> FormatColumns:
     ratings = _rating_rows(batch)
     ids = [batch.items[i].comparison_id for i in ratings.origins]
-    return FormatColumns({"id": ids, **ratings.columns, **_scope_columns(batch, ratings.origins)}, ratings.origins)
+    columns: Columns = {"id": ids, **ratings.columns, **_scope_columns(batch, ratings.origins)}
+    if batch.judge:
+        # Rows come in pairs, response 1 then response 2 of the same item: each row gets the judge's rating of its
+        # own response.
+        drafts = [batch.items[i].judge for i in ratings.origins]
+        columns[JUDGE_MODEL] = [d.model if d else None for d in drafts]
+        for a in batch.attributes:
+            columns[judge_rating_column(a, "")] = [
+                None if d is None else (d.ratings_1 if row % 2 == 0 else d.ratings_2).get(a)
+                for row, d in enumerate(drafts)
+            ]
+    return FormatColumns(columns, ratings.origins)
 
 
 def _regression_columns(attributes: Sequence[str]) -> list[pa.Field]:
     return [pa.field("id", pa.string()), *_rating_columns(attributes), *_SCOPE_FIELDS]
+
+
+def _regression_judge_columns(attributes: Sequence[str]) -> list[pa.Field]:
+    model, *ratings = judge_response_column_names(attributes)
+    return [pa.field(model, pa.string()), *(pa.field(name, pa.int32()) for name in ratings)]
 
 
 # --- helpsteer2 disagreements ----------------------------------------------------------------------------------
@@ -382,10 +420,11 @@ class _ChosenRejected:
     chosen: list[str]
     rejected: list[str]
     margins: list[float]
+    first_chosen: list[bool]  # response 1 is the chosen one
 
 
 def _chosen_rejected_of(batch: ItemBatch) -> _ChosenRejected:
-    pairs = _ChosenRejected([], [], [], [])
+    pairs = _ChosenRejected([], [], [], [], [])
     for i, item in enumerate(batch.items):
         strength = item.preference_strength
         if strength is None or strength == 0:
@@ -398,7 +437,40 @@ def _chosen_rejected_of(batch: ItemBatch) -> _ChosenRejected:
             pairs.chosen.append(item.response_2)
             pairs.rejected.append(item.response_1)
         pairs.margins.append(float(abs(strength)))
+        pairs.first_chosen.append(strength < 0)
     return pairs
+
+
+def _trl_judge_columns_of(batch: ItemBatch, pairs: _ChosenRejected) -> Columns:
+    """The judge's draft of each pair in chosen / rejected terms (None where it drafted nothing)."""
+    drafts = [batch.items[i].judge for i in pairs.kept]
+    columns: Columns = {
+        JUDGE_MODEL: [d.model if d else None for d in drafts],
+        JUDGE_MARGIN: [
+            None
+            if d is None or d.preference_strength is None
+            else float(-d.preference_strength if first else d.preference_strength)
+            for d, first in zip(drafts, pairs.first_chosen, strict=True)
+        ],
+        JUDGE_CONFIDENCE: [d.confidence if d else None for d in drafts],
+    }
+    for side in ("chosen", "rejected"):
+        for a in batch.attributes:
+            columns[judge_rating_column(a, side)] = [
+                None if d is None else (d.ratings_1 if first == (side == "chosen") else d.ratings_2).get(a)
+                for d, first in zip(drafts, pairs.first_chosen, strict=True)
+            ]
+    return columns
+
+
+def _trl_judge_fields(attributes: Sequence[str]) -> list[pa.Field]:
+    model, margin, confidence, *ratings = judge_pair_column_names(attributes)
+    return [
+        pa.field(model, pa.string()),
+        pa.field(margin, pa.float64()),
+        pa.field(confidence, pa.float64()),
+        *(pa.field(name, pa.int32()) for name in ratings),
+    ]
 
 
 def _chosen_rejected(batch: ItemBatch) -> _ChosenRejected:
@@ -417,6 +489,8 @@ def _trl_rows(batch: ItemBatch) -> FormatColumns:
         "margin": pairs.margins,
         **_scope_columns(batch, pairs.kept),
     }
+    if batch.judge:
+        columns.update(_trl_judge_columns_of(batch, pairs))
     return FormatColumns(columns, pairs.kept)
 
 
@@ -432,6 +506,8 @@ def _trl_conversational_rows(batch: ItemBatch) -> FormatColumns:
         "margin": pairs.margins,
         **_scope_columns(batch, pairs.kept),
     }
+    if batch.judge:
+        columns.update(_trl_judge_columns_of(batch, pairs))
     return FormatColumns(columns, pairs.kept)
 
 
@@ -458,11 +534,23 @@ FORMAT_SPECS: dict[ExportFormat, FormatSpec] = {
         FormatSpec("helpsteer2-disagreements-all", _disagreement_all_rows, _disagreement_columns, native_split=False),
         FormatSpec("helpsteer2-preference", _hs2p_rows, _hs2p_columns, native_split=True),
         FormatSpec("helpsteer3", _hs3_rows, _hs3_columns, native_split=False),
-        FormatSpec("trl-preference", _trl_rows, _trl_columns(pa.string()), native_split=True),
         FormatSpec(
-            "trl-preference-conversational", _trl_conversational_rows, _trl_columns(_MESSAGES), native_split=True
+            "trl-preference", _trl_rows, _trl_columns(pa.string()), native_split=True, judge_columns=_trl_judge_fields
         ),
-        FormatSpec("regression", _regression_rows, _regression_columns, native_split=False),
+        FormatSpec(
+            "trl-preference-conversational",
+            _trl_conversational_rows,
+            _trl_columns(_MESSAGES),
+            native_split=True,
+            judge_columns=_trl_judge_fields,
+        ),
+        FormatSpec(
+            "regression",
+            _regression_rows,
+            _regression_columns,
+            native_split=False,
+            judge_columns=_regression_judge_columns,
+        ),
     )
 }
 
@@ -472,6 +560,18 @@ def format_columns(batch: ItemBatch, fmt: ExportFormat) -> FormatColumns:
     return batch.shared(f"format:{fmt}", FORMAT_SPECS[fmt].build)
 
 
-def format_rows(item: SnapshotItem, fmt: ExportFormat, attributes: Sequence[str]) -> list[ExportRow]:
+def format_rows(
+    item: SnapshotItem, fmt: ExportFormat, attributes: Sequence[str], *, judge: bool = False
+) -> list[ExportRow]:
     """The rows one item becomes in a format (handy for tests and previews)."""
-    return format_columns(ItemBatch([item], attributes), fmt).to_rows()
+    return format_columns(ItemBatch([item], attributes, judge=judge), fmt).to_rows()
+
+
+def judge_export_columns(attributes: Sequence[str]) -> dict[ExportFormat, list[str]]:
+    """The LLM judge's model-made columns of each export format that carries them (a snapshot cut with judge
+    drafts), for the dataset card."""
+    return {
+        name: [f.name for f in spec.judge_columns(attributes)]
+        for name, spec in FORMAT_SPECS.items()
+        if spec.judge_columns is not None
+    }

@@ -52,6 +52,30 @@ class IndividualAnnotation:
 
 
 @dataclass(frozen=True, slots=True)
+class JudgeDraftValues:
+    """The LLM judge's draft of a comparison, as a snapshot cut with judge drafts carries it: model-made, never a
+    human label (see :mod:`annotator.exports.judge_columns`).
+
+    Attributes
+    ----------
+    model
+        The judge endpoint's model id.
+    preference_strength
+        -3..3 (negative: response 1 better), or None.
+    confidence
+        0..1, or None when the judge gave none.
+    ratings_1, ratings_2
+        Attribute -> the judge's rating of response 1 / response 2.
+    """
+
+    model: str
+    preference_strength: int | None = None
+    confidence: float | None = None
+    ratings_1: Mapping[str, int | None] = field(default_factory=dict)
+    ratings_2: Mapping[str, int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotItem:
     """One comparison of a snapshot with its aggregated labels and the annotations behind them.
 
@@ -77,6 +101,8 @@ class SnapshotItem:
         Every individual annotation (not-ratable ones included), in a stable order.
     domain, language
         HelpSteer3-style metadata, when known.
+    judge
+        The LLM judge's draft, in a snapshot cut with judge drafts (None: none, or not asked for).
     """
 
     comparison_id: str
@@ -92,6 +118,7 @@ class SnapshotItem:
     annotations: tuple[IndividualAnnotation, ...] = ()
     domain: str | None = None
     language: str | None = None
+    judge: JudgeDraftValues | None = None
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*")

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from annotator.domain import HELPSTEER2_ATTRIBUTES, Split
-from annotator.exports.canonical import items_attributes, items_from_batch, read_item_batches
+from annotator.exports.canonical import items_attributes, items_from_batch, items_model_made_columns, read_item_batches
 from annotator.exports.columnar import COLUMNAR_FORMATS, format_table
 from annotator.exports.formats import FORMAT_SPECS, ExportFormat, ItemBatch, format_columns
 from annotator.exports.items import SnapshotItem
@@ -94,6 +94,7 @@ def write_exports(
     splits: Sequence[Split] = SPLITS,
     attributes: Sequence[str] = HELPSTEER2_ATTRIBUTES,
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+    judge: bool = False,
 ) -> list[WrittenFile]:
     """Write snapshot items in several formats and file types in one pass, streaming.
 
@@ -114,6 +115,9 @@ def write_exports(
         Attribute columns, in order.
     row_group_size
         Rows per Parquet row group (the most rows held in memory per Parquet file).
+    judge
+        Add the LLM judge's model-made columns (each item's ``judge``, null where None) to the formats that carry
+        them (TRL, regression): for a snapshot cut with judge drafts.
 
     Returns
     -------
@@ -122,7 +126,7 @@ def write_exports(
     """
     root = Path(out_dir)
     attributes = tuple(attributes)
-    files = _ExportFiles(root, attributes, split_files, splits, row_group_size)
+    files = _ExportFiles(root, attributes, split_files, splits, row_group_size, judge)
     try:
         sinks = files.open(targets, columnar=[False] * len(targets))
         known = frozenset(splits)
@@ -137,7 +141,7 @@ def write_exports(
             else:
                 groups[None] = chunk
             for split, group in groups.items():
-                batch = ItemBatch(group, attributes)
+                batch = ItemBatch(group, attributes, judge=judge)
                 for index, target in enumerate(targets):
                     built = format_columns(batch, target.fmt)
                     columns = built.columns
@@ -161,6 +165,7 @@ def write_export(
     splits: Sequence[Split] = SPLITS,
     attributes: Sequence[str] = HELPSTEER2_ATTRIBUTES,
     row_group_size: int = DEFAULT_ROW_GROUP_SIZE,
+    judge: bool = False,
 ) -> list[WrittenFile]:
     """Write one format in one file type; see :func:`write_exports` for the parameters."""
     return write_exports(
@@ -171,6 +176,7 @@ def write_export(
         splits=splits,
         attributes=attributes,
         row_group_size=row_group_size,
+        judge=judge,
     )
 
 
@@ -187,14 +193,17 @@ def write_exports_from_canonical(
 
     Parquet files of the formats in :data:`~annotator.exports.columnar.COLUMNAR_FORMATS` are built from the
     file's Arrow columns (:func:`~annotator.exports.columnar.format_table`); everything else from
-    :class:`SnapshotItem` objects, made only when something needs them. The attributes are the file's.
+    :class:`SnapshotItem` objects, made only when something needs them. The attributes are the file's, and so are
+    the LLM judge's columns: a file cut with judge drafts gives them to the formats that carry them.
     """
     path = Path(items_path)
-    attributes = items_attributes(pq.read_schema(path))
+    schema = pq.read_schema(path)
+    attributes = items_attributes(schema)
+    judge = bool(items_model_made_columns(schema))
     root = Path(out_dir)
     # JSON lines are written from Python values either way; from items that is the faster way to get them.
     columnar = [target.fmt in COLUMNAR_FORMATS and target.file_type == "parquet" for target in targets]
-    files = _ExportFiles(root, attributes, split_files, splits, row_group_size)
+    files = _ExportFiles(root, attributes, split_files, splits, row_group_size, judge)
     try:
         sinks = files.open(targets, columnar=columnar)
         known = pa.array(list(splits), pa.string())
@@ -216,7 +225,7 @@ def write_exports_from_canonical(
                     continue
                 for index, target in enumerate(targets):
                     if columnar[index]:
-                        built = format_table(group, target.fmt, attributes)
+                        built = format_table(group, target.fmt, attributes, judge=judge)
                         table = built.table
                         if split is None and not FORMAT_SPECS[target.fmt].native_split:
                             table = table.append_column(
@@ -228,7 +237,7 @@ def write_exports_from_canonical(
                 # The other formats, from items made a batch at a time.
                 for start in range(0, group.num_rows, BATCH_SIZE):
                     items = items_from_batch(group.slice(start, BATCH_SIZE), attributes)
-                    item_batch = ItemBatch(items, attributes)
+                    item_batch = ItemBatch(items, attributes, judge=judge)
                     for index, target in enumerate(targets):
                         if columnar[index]:
                             continue
@@ -249,10 +258,17 @@ class _ExportFiles:
     """The files of one export, one per (target, split): opened together, closed together (on error too)."""
 
     def __init__(
-        self, root: Path, attributes: Sequence[str], split_files: bool, splits: Sequence[Split], row_group_size: int
+        self,
+        root: Path,
+        attributes: Sequence[str],
+        split_files: bool,
+        splits: Sequence[Split],
+        row_group_size: int,
+        judge: bool,
     ) -> None:
         self.root = root
         self.attributes = attributes
+        self.judge = judge
         self.split_files = split_files
         self.file_splits: tuple[Split | None, ...] = tuple(splits) if split_files else (None,)
         self.row_group_size = row_group_size
@@ -271,7 +287,7 @@ class _ExportFiles:
                 file.parent.mkdir(parents=True, exist_ok=True)
                 sink: Sink | ParquetTableSink
                 if target.file_type == "parquet":
-                    schema = spec.schema(self.attributes, split_column=not self.split_files)
+                    schema = spec.schema(self.attributes, split_column=not self.split_files, judge=self.judge)
                     kind = ParquetTableSink if columnar[index] else ParquetSink
                     sink = kind(file, schema, row_group_size=self.row_group_size, background=self.background)
                 else:

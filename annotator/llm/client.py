@@ -228,14 +228,25 @@ class ChatClient:
     def close(self) -> None:
         self._http.close()
 
-    def complete(self, *, model: str, turns: Sequence[Turn], sampling: Mapping[str, Any] | None = None) -> ChatResult:
-        """The next assistant message after ``turns``, asked of ``model`` with ``sampling`` (see SAMPLING_KEYS)."""
-        body = {
+    def complete(
+        self,
+        *,
+        model: str,
+        turns: Sequence[Turn],
+        sampling: Mapping[str, Any] | None = None,
+        response_format: Mapping[str, Any] | None = None,
+    ) -> ChatResult:
+        """The next assistant message after ``turns``, asked of ``model`` with ``sampling`` (see SAMPLING_KEYS);
+        ``response_format`` is sent as it is (OpenAI's ``{"type": "json_schema", ...}``: structured output, which
+        not every OpenAI-compatible server accepts; one that refuses it answers 4xx, an ``http_status`` error)."""
+        body: dict[str, Any] = {
             "model": model,
             "messages": [{"role": t.role, "content": t.content} for t in turns],
             "stream": False,
             **{k: v for k, v in (sampling or {}).items() if k in SAMPLING_KEYS},
         }
+        if response_format is not None:
+            body["response_format"] = dict(response_format)
         policy = self.policy
         deadline = time.monotonic() + (
             policy.deadline_s if policy.deadline_s is not None else policy.max_attempts * (policy.timeout_s + 1)

@@ -4,8 +4,9 @@ against it. Pure (no Django).
 The default template asks, like the annotators' form, for every attribute of the project on its scale for each
 response, a preference strength on HelpSteer2-Preference's −3…+3 scale (negative: response 1 is better), a
 confidence 0…1 that the preferred response is the better one, and a one-line reason, as one JSON object that
-follows :func:`answer_schema`. The answer is parsed from the model's text (a JSON object, optionally fenced) and
-checked against that schema by :func:`parse_answer`, which raises :class:`JudgeAnswerError` with the reason (not
+follows :func:`answer_schema` (and, for an endpoint that accepts it, asked as OpenAI's structured output,
+:func:`response_format`). The answer is parsed from the model's text (a JSON object, optionally fenced) and
+checked against that schema by :func:`parse_answer`, either way, which raises :class:`JudgeAnswerError` with the reason (not
 JSON, a key missing, a value off its scale …): the job records it on the item instead of failing.
 
 Placeholders of a template: ``{attributes}`` (one line per attribute with its scale), ``{schema}`` (the JSON
@@ -106,6 +107,20 @@ def answer_schema(attributes: Sequence[AttributeScale]) -> dict[str, Any]:
         "required": ["response_1", "response_2", "preference_strength", "reason"],
         "additionalProperties": False,
     }
+
+
+ANSWER_SCHEMA_NAME = "judge_answer"
+
+
+def response_format(attributes: Sequence[AttributeScale]) -> dict[str, Any]:
+    """OpenAI's structured-output request for an answer following :func:`answer_schema`: sent as the request's
+    ``response_format`` when the endpoint is marked to accept it. Not ``strict`` (OpenAI's strict mode wants every
+    key required, and ``confidence`` is optional); :func:`parse_answer` checks the answer either way.
+
+    >>> response_format([AttributeScale("helpfulness", 0, 4)])["json_schema"]["name"]
+    'judge_answer'
+    """
+    return {"type": "json_schema", "json_schema": {"name": ANSWER_SCHEMA_NAME, "schema": answer_schema(attributes)}}
 
 
 def template_problems(template: str) -> list[str]:

@@ -32,6 +32,10 @@ class ModelEndpoint(models.Model):
     timeout_seconds = models.PositiveIntegerField(default=60, help_text="Time limit of one attempt.")
     max_attempts = models.PositiveSmallIntegerField(default=4, help_text="Attempts in all on 429, 5xx, timeouts.")
     api_key_env = models.CharField(max_length=100, blank=True, help_text="Environment variable holding the API key.")
+    json_schema_output = models.BooleanField(
+        default=False,
+        help_text="The server accepts OpenAI's response_format json_schema: the judge's answer schema is sent there too.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -66,7 +70,9 @@ class GenerationRun(models.Model):
 
     Status moves pending → running → finished | failed, or to cancelled from pending or running, by conditional
     updates (a task delivered twice runs once). A finished, failed or cancelled run can be resumed: it goes back to
-    pending and asks only for what is missing (each prompt × endpoint at most once per run).
+    pending and asks only for what is missing (each prompt × endpoint at most once per run). A running run beats
+    (``heartbeat_at``); the sweep puts one whose worker died back to pending (``attempt``, ``requeue_reason``), or
+    fails it when it has no attempt left (:mod:`annotator.services.heartbeats`).
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="generation_runs")
@@ -86,6 +92,11 @@ class GenerationRun(models.Model):
     items_done = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)
     comparisons_created = models.PositiveIntegerField(default=0)
+    attempt = models.PositiveSmallIntegerField(
+        default=0, help_text="Starts since the launch or the last resume (a worker that died costs one)."
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the running task.")
+    requeue_reason = models.TextField(blank=True, help_text="Why the sweep last re-queued the run.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

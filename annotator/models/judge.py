@@ -36,7 +36,9 @@ class JudgeRun(models.Model):
     """One pass of the judge over the project's comparisons, with a copy of the template and endpoint it used.
 
     Items that failed (not JSON, off the schema, a timeout …) are drafts with status ``failed`` and the reason; the
-    run itself fails only when it cannot go on (its endpoint's key gone, an error of the server's own).
+    run itself fails only when it cannot go on (its endpoint's key gone, an error of the server's own). A running run
+    beats (``heartbeat_at``); the sweep queues one whose worker died again (``attempt``, ``requeue_reason``), and it
+    continues with the comparisons not yet drafted, or fails it when it has no attempt left.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judge_runs")
@@ -49,6 +51,9 @@ class JudgeRun(models.Model):
     items_done = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    attempt = models.PositiveSmallIntegerField(default=0, help_text="Starts (a worker that died costs one).")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the running task.")
+    requeue_reason = models.TextField(blank=True, help_text="Why the sweep last re-queued the run.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

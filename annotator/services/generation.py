@@ -17,6 +17,12 @@ conditional update, so a task delivered twice runs once, then:
 * ends finished (items may have failed: they are listed with their reasons) or, on an unexpected error, failed.
 
 A finished, failed or cancelled run can be resumed: failed and unfinished items go back to pending.
+
+A running run beats (``heartbeat_at``, every :func:`~annotator.services.heartbeats.heartbeat_interval` seconds at
+most, when it checks for a cancel). When its worker dies, ``generation_runs_sweep_stale`` (run every minute by beat)
+puts it back to pending and enqueues it while it has attempts left, else fails it with the reason; the new attempt
+continues where the dead one stopped (each prompt × endpoint is asked once). Every write of the run's own state names
+its attempt, so an attempt the sweep gave up on cannot finish the run under a newer one.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from annotator.domain import Turn
@@ -50,6 +56,13 @@ from annotator.models import (
     Project,
     Prompt,
     Response,
+)
+from annotator.services.heartbeats import (
+    HeartbeatClock,
+    SweepResult,
+    heartbeat_attempts_left,
+    heartbeat_stale,
+    heartbeat_stale_reason,
 )
 from annotator.services.model_endpoints import model_endpoint_api_key, model_endpoint_client
 from annotator.text import text_problem
@@ -159,7 +172,7 @@ def generation_run_resume(*, run: GenerationRun) -> GenerationRun:
     for endpoint in run.endpoints.all():
         model_endpoint_api_key(endpoint=endpoint)
     if not GenerationRun.objects.filter(pk=run.pk, status__in=RESUMABLE).update(
-        status=GenerationRunStatus.PENDING, error="", finished_at=None, items_failed=0
+        status=GenerationRunStatus.PENDING, error="", finished_at=None, items_failed=0, attempt=0, requeue_reason=""
     ):
         run.refresh_from_db()
         raise Conflict(f"A {run.status} run cannot be resumed.", code=ErrorCode.GENERATION_NOT_RESUMABLE)
@@ -176,28 +189,85 @@ def generation_run_resume(*, run: GenerationRun) -> GenerationRun:
 
 @transaction.atomic
 def generation_run_start(*, run_id: int) -> GenerationRun | None:
-    """pending → running; None when the run is not pending (delivered twice, cancelled meanwhile)."""
+    """pending → running as its next attempt, with a first heartbeat; None when the run is not pending (delivered
+    twice, cancelled meanwhile)."""
     now = timezone.now()
     if not GenerationRun.objects.filter(pk=run_id, status=GenerationRunStatus.PENDING).update(
-        status=GenerationRunStatus.RUNNING, started_at=now
+        status=GenerationRunStatus.RUNNING, started_at=now, heartbeat_at=now, attempt=F("attempt") + 1
     ):
         return None
     return GenerationRun.objects.get(pk=run_id)
 
 
+def _owned(run_id: int, attempt: int) -> Q:
+    return Q(pk=run_id, status=GenerationRunStatus.RUNNING, attempt=attempt)
+
+
 @transaction.atomic
-def generation_run_finish(*, run_id: int, error: str = "") -> bool:
-    """running → finished (or failed, with ``error``); False when it was cancelled meanwhile."""
+def generation_run_finish(*, run_id: int, attempt: int, error: str = "") -> bool:
+    """running → finished (or failed, with ``error``), by ``attempt``; False when it was cancelled meanwhile or the
+    sweep gave this attempt up."""
     status = GenerationRunStatus.FAILED if error else GenerationRunStatus.FINISHED
     return bool(
-        GenerationRun.objects.filter(pk=run_id, status=GenerationRunStatus.RUNNING).update(
-            status=status, error=error[:_ERROR_CHARS], finished_at=timezone.now()
+        GenerationRun.objects.filter(_owned(run_id, attempt)).update(
+            status=status, error=error[:_ERROR_CHARS], finished_at=timezone.now(), heartbeat_at=None
         )
     )
 
 
-def _is_running(run_id: int) -> bool:
-    return GenerationRun.objects.filter(pk=run_id, status=GenerationRunStatus.RUNNING).exists()
+def generation_run_heartbeat(*, run_id: int, attempt: int) -> bool:
+    """Refresh the heartbeat of a running attempt; False when the attempt no longer owns the run (cancelled, or
+    given up by the sweep)."""
+    return bool(GenerationRun.objects.filter(_owned(run_id, attempt)).update(heartbeat_at=timezone.now()))
+
+
+def _still_owned(run_id: int, attempt: int, clock: HeartbeatClock) -> bool:
+    """Whether ``attempt`` still runs the run; beats when a heartbeat is due (one write every few seconds at most),
+    else only reads."""
+    if clock.due():
+        clock.beaten()
+        return generation_run_heartbeat(run_id=run_id, attempt=attempt)
+    return GenerationRun.objects.filter(_owned(run_id, attempt)).exists()
+
+
+def generation_runs_sweep_stale(*, stale_seconds: int | None = None) -> SweepResult:
+    """Give up on running runs whose worker stopped beating (:mod:`annotator.services.heartbeats`): back to pending
+    and enqueued while they have attempts left, else failed with the reason. Run every minute by beat."""
+    result = SweepResult()
+    stale = GenerationRun.objects.filter(
+        heartbeat_stale(stale_seconds=stale_seconds), status=GenerationRunStatus.RUNNING
+    )
+    for run in stale.only("id", "attempt", "heartbeat_at"):
+        outcome = generation_run_give_up(run=run)
+        if outcome is not None:
+            getattr(result, outcome).append(run.pk)
+    return result
+
+
+@transaction.atomic
+def generation_run_give_up(*, run: GenerationRun) -> str | None:
+    """The worker of ``run`` (as loaded: its ``attempt`` and ``heartbeat_at``) is gone: "requeued" (pending again,
+    enqueued on commit) while it has attempts left, else "failed" with the reason; None when that attempt no longer
+    owned the run (one conditional update, so two sweepers never both act)."""
+    why = heartbeat_stale_reason(heartbeat_at=run.heartbeat_at)
+    owned = GenerationRun.objects.filter(_owned(run.pk, run.attempt))
+    if heartbeat_attempts_left(attempt=run.attempt):
+        if not owned.update(
+            status=GenerationRunStatus.PENDING, heartbeat_at=None, requeue_reason=f"attempt {run.attempt}: {why}"
+        ):
+            return None
+        logger.warning("generation run %s re-queued: %s", run.pk, why)
+        _enqueue(run.pk)
+        return "requeued"
+    if owned.update(
+        status=GenerationRunStatus.FAILED,
+        heartbeat_at=None,
+        finished_at=timezone.now(),
+        error=f"attempt {run.attempt}: {why}; no attempts left.",
+    ):
+        logger.warning("generation run %s failed: %s", run.pk, why)
+        return "failed"
+    return None
 
 
 def _provenance(endpoint: ModelEndpoint, result: ChatResult) -> dict[str, Any]:
@@ -366,6 +436,7 @@ def generation_run_execute(*, run_id: int, client_options: Mapping[str, Any] | N
     run = generation_run_start(run_id=run_id)
     if run is None:
         return GenerationRun.objects.get(pk=run_id)
+    attempt = run.attempt
     clients: dict[int, ChatClient] = {}
     pools: dict[int, ThreadPoolExecutor] = {}
     try:
@@ -375,12 +446,12 @@ def generation_run_execute(*, run_id: int, client_options: Mapping[str, Any] | N
             pools[pk] = ThreadPoolExecutor(max_workers=endpoint.concurrency_limit, thread_name_prefix=f"ep{pk}")
         _run_items(run, endpoints, clients, pools)
     except ValidationFailed as exc:  # a key gone from the environment since the launch
-        generation_run_finish(run_id=run_id, error=exc.message)
+        generation_run_finish(run_id=run_id, attempt=attempt, error=exc.message)
     except Exception:
         logger.exception("generation run %s failed", run_id)
-        generation_run_finish(run_id=run_id, error=traceback.format_exc())
+        generation_run_finish(run_id=run_id, attempt=attempt, error=traceback.format_exc())
     else:
-        generation_run_finish(run_id=run_id)
+        generation_run_finish(run_id=run_id, attempt=attempt)
     finally:
         for pool in pools.values():
             pool.shutdown(wait=True, cancel_futures=True)
@@ -403,6 +474,7 @@ def _run_items(
         )
     }
     futures: dict[Future[Any], tuple[str, _ItemState, int]] = {}
+    clock = HeartbeatClock()
 
     def submit(kind: str, state: _ItemState, endpoint_id: int, work: Callable[[], Any]) -> None:
         futures[pools[endpoint_id].submit(work)] = (kind, state, endpoint_id)
@@ -419,6 +491,8 @@ def _run_items(
         "prompt", "context_prompt"
     )
     for item in items.order_by("id"):
+        if clock.due() and not _still_owned(run.pk, run.attempt, clock):
+            break  # cancelled, or given up by the sweep: the futures submitted so far are cancelled below
         state = _ItemState(item_id=item.pk, prompt_id=item.context_prompt_id or item.prompt_id)
         if run.continuation_turns and item.context_prompt is None:
             pk = choose_context_endpoint(endpoint_ids, seed=run.seed, key=item.prompt_id)
@@ -432,7 +506,7 @@ def _run_items(
 
     while futures:
         done, _ = wait(list(futures), timeout=CANCEL_CHECK_SECONDS, return_when=FIRST_COMPLETED)
-        if not _is_running(run.pk):
+        if not _still_owned(run.pk, run.attempt, clock):
             for future in futures:
                 future.cancel()
             return

@@ -9,6 +9,12 @@ with the reason (the endpoint's error after its retries: timeout, unreachable, a
 answer off the schema, :func:`annotator.llm.judge.parse_answer`). The run ends succeeded however many items failed;
 it fails only when it cannot go on (the key gone since the launch, an unexpected error), with the error.
 
+A running run beats (``heartbeat_at``) with each draft and, while it waits for an answer, every
+:func:`~annotator.services.heartbeats.heartbeat_interval` seconds; the request runs on a helper thread that only
+talks HTTP. When its worker dies, ``judge_runs_sweep_stale`` (beat, every minute) queues it again while it has
+attempts left, else fails it with the reason; the new attempt drafts only the comparisons not drafted yet. Each draft
+is written only by the attempt that owns the run, so an attempt the sweep gave up on writes nothing more.
+
 Drafts are model-made: they live apart from annotations and no annotator page or API reads them.
 """
 
@@ -17,18 +23,26 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from annotator.domain import Turn
 from annotator.error_codes import ErrorCode
 from annotator.errors import ApplicationError, Conflict, ValidationFailed
 from annotator.llm.client import ChatClient, ChatError
-from annotator.llm.judge import AttributeScale, JudgeAnswerError, parse_answer, render_prompt, template_problems
+from annotator.llm.judge import (
+    AttributeScale,
+    JudgeAnswerError,
+    parse_answer,
+    render_prompt,
+    response_format,
+    template_problems,
+)
 from annotator.models import (
     Comparison,
     Judge,
@@ -40,6 +54,13 @@ from annotator.models import (
     Project,
 )
 from annotator.selectors.projects import project_attribute_list
+from annotator.services.heartbeats import (
+    HeartbeatClock,
+    SweepResult,
+    heartbeat_attempts_left,
+    heartbeat_stale,
+    heartbeat_stale_reason,
+)
 from annotator.services.model_endpoints import model_endpoint_api_key, model_endpoint_client
 
 logger = logging.getLogger(__name__)
@@ -49,6 +70,8 @@ RAW_CHARS = 2000
 """How much of a refused answer is kept on the failed draft."""
 _ERROR_CHARS = 4000
 _CHUNK = 200
+WAIT_CHECK_SECONDS = 1.0
+"""How often a run waiting for an answer looks whether a heartbeat is due."""
 
 
 # --- configuration --------------------------------------------------------------------------------------------
@@ -99,31 +122,87 @@ def judge_run_create(*, project: Project, user: User | None) -> JudgeRun:
         items_total=total,
         created_by=user if user is not None and user.is_authenticated else None,
     )
+    _enqueue(run.pk)
+    return run
+
+
+def _enqueue(run_id: int) -> None:
     from annotator.tasks import judge_run_execute_task  # the task module imports this one
 
-    run_id = run.pk
     transaction.on_commit(lambda: judge_run_execute_task.delay(run_id))
-    return run
 
 
 # --- execution ------------------------------------------------------------------------------------------------
 
 
+def _owned(run_id: int, attempt: int) -> Q:
+    return Q(pk=run_id, status=JudgeRunStatus.RUNNING, attempt=attempt)
+
+
 @transaction.atomic
-def judge_draft_record(*, run: JudgeRun, comparison_id: int, fields: Mapping[str, Any]) -> JudgeDraft:
-    """Write one item's draft (drafted or failed) and count it on the run."""
-    draft = JudgeDraft.objects.create(run=run, comparison_id=comparison_id, **fields)
-    failed = int(draft.status == JudgeDraftStatus.FAILED)
-    JudgeRun.objects.filter(pk=run.pk).update(items_done=F("items_done") + 1, items_failed=F("items_failed") + failed)
-    return draft
+def judge_draft_record(
+    *, run: JudgeRun, attempt: int, comparison_id: int, fields: Mapping[str, Any]
+) -> JudgeDraft | None:
+    """Write one item's draft (drafted or failed), count it on the run and refresh its heartbeat; None (nothing
+    written) when ``attempt`` no longer runs the run (the sweep gave it up)."""
+    failed = int(fields.get("status") == JudgeDraftStatus.FAILED)
+    if not JudgeRun.objects.filter(_owned(run.pk, attempt)).update(
+        items_done=F("items_done") + 1, items_failed=F("items_failed") + failed, heartbeat_at=timezone.now()
+    ):
+        return None
+    return JudgeDraft.objects.create(run=run, comparison_id=comparison_id, **fields)
 
 
-def _finish(run_id: int, *, error: str = "") -> None:
-    JudgeRun.objects.filter(pk=run_id, status=JudgeRunStatus.RUNNING).update(
+def judge_run_heartbeat(*, run_id: int, attempt: int) -> bool:
+    """Refresh the heartbeat of a running attempt; False when the attempt no longer owns the run."""
+    return bool(JudgeRun.objects.filter(_owned(run_id, attempt)).update(heartbeat_at=timezone.now()))
+
+
+def _finish(run_id: int, *, attempt: int, error: str = "") -> None:
+    JudgeRun.objects.filter(_owned(run_id, attempt)).update(
         status=JudgeRunStatus.FAILED if error else JudgeRunStatus.SUCCEEDED,
         error=error[:_ERROR_CHARS],
         finished_at=timezone.now(),
+        heartbeat_at=None,
     )
+
+
+def judge_runs_sweep_stale(*, stale_seconds: int | None = None) -> SweepResult:
+    """Give up on running runs whose worker stopped beating (:mod:`annotator.services.heartbeats`): queued and
+    enqueued again while they have attempts left, else failed with the reason. Run every minute by beat."""
+    result = SweepResult()
+    stale = JudgeRun.objects.filter(heartbeat_stale(stale_seconds=stale_seconds), status=JudgeRunStatus.RUNNING)
+    for run in stale.only("id", "attempt", "heartbeat_at"):
+        outcome = judge_run_give_up(run=run)
+        if outcome is not None:
+            getattr(result, outcome).append(run.pk)
+    return result
+
+
+@transaction.atomic
+def judge_run_give_up(*, run: JudgeRun) -> str | None:
+    """The worker of ``run`` (as loaded: its ``attempt`` and ``heartbeat_at``) is gone: "requeued" (queued again,
+    enqueued on commit) while it has attempts left, else "failed" with the reason; None when that attempt no longer
+    owned the run (one conditional update, so two sweepers never both act)."""
+    why = heartbeat_stale_reason(heartbeat_at=run.heartbeat_at)
+    owned = JudgeRun.objects.filter(_owned(run.pk, run.attempt))
+    if heartbeat_attempts_left(attempt=run.attempt):
+        if not owned.update(
+            status=JudgeRunStatus.QUEUED, heartbeat_at=None, requeue_reason=f"attempt {run.attempt}: {why}"
+        ):
+            return None
+        logger.warning("judge run %s re-queued: %s", run.pk, why)
+        _enqueue(run.pk)
+        return "requeued"
+    if owned.update(
+        status=JudgeRunStatus.FAILED,
+        heartbeat_at=None,
+        finished_at=timezone.now(),
+        error=f"attempt {run.attempt}: {why}; no attempts left.",
+    ):
+        logger.warning("judge run %s failed: %s", run.pk, why)
+        return "failed"
+    return None
 
 
 def _scales(project: Project) -> list[AttributeScale]:
@@ -132,14 +211,20 @@ def _scales(project: Project) -> list[AttributeScale]:
     ]
 
 
-def _ask(client: ChatClient, run: JudgeRun, sampling: Mapping[str, Any], scales: list[AttributeScale],
+def _ask(client: ChatClient, run: JudgeRun, endpoint: ModelEndpoint, scales: list[AttributeScale],
          comparison: Comparison) -> dict[str, Any]:  # fmt: skip
-    """The draft's fields for one comparison: drafted, or failed with the reason (never raises for the item)."""
+    """The draft's fields for one comparison: drafted, or failed with the reason (never raises for the item). The
+    answer schema goes as ``response_format`` too when the endpoint accepts it; the answer is checked either way."""
     turns = [Turn(role=t["role"], content=t["content"]) for t in comparison.prompt.turns]
     messages = render_prompt(run.template, attributes=scales, turns=turns,
                              response_1=comparison.response_1.text, response_2=comparison.response_2.text)  # fmt: skip
     try:
-        result = client.complete(model=run.model_id, turns=messages, sampling=sampling)
+        result = client.complete(
+            model=run.model_id,
+            turns=messages,
+            sampling=endpoint.sampling,
+            response_format=response_format(scales) if endpoint.json_schema_output else None,
+        )
     except ChatError as error:
         return {"status": JudgeDraftStatus.FAILED, "failure": f"{error.kind}: {error}"}
     try:
@@ -156,20 +241,24 @@ def _ask(client: ChatClient, run: JudgeRun, sampling: Mapping[str, Any], scales:
 
 
 def judge_run_execute(*, run_id: int, client_options: Mapping[str, Any] | None = None) -> JudgeRun | None:
-    """queued → running → succeeded | failed; None when it was not queued (a repeated delivery).
+    """queued → running (its next attempt) → succeeded | failed; None when it was not queued (a repeated delivery).
     ``client_options`` go to the chat client (a test's transport)."""
+    now = timezone.now()
     if not JudgeRun.objects.filter(pk=run_id, status=JudgeRunStatus.QUEUED).update(
-        status=JudgeRunStatus.RUNNING, started_at=timezone.now()
+        status=JudgeRunStatus.RUNNING, started_at=now, heartbeat_at=now, attempt=F("attempt") + 1
     ):
         return None
     run = JudgeRun.objects.select_related("project", "endpoint").get(pk=run_id)
+    attempt = run.attempt
     try:
         if run.endpoint is None:
             raise Conflict("The run's endpoint was deleted.", code=ErrorCode.CONFLICT)
         client = model_endpoint_client(endpoint=run.endpoint, **dict(client_options or {}))
     except ApplicationError as error:  # the key gone from the environment since the launch: said on the run
-        _finish(run_id, error=error.message)
+        _finish(run_id, attempt=attempt, error=error.message)
         return JudgeRun.objects.get(pk=run_id)
+    asking = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"judge{run_id}")
+    clock = HeartbeatClock()
     try:
         with client:
             scales = _scales(run.project)
@@ -181,11 +270,22 @@ def judge_run_execute(*, run_id: int, client_options: Mapping[str, Any] | None =
                     "prompt", "response_1", "response_2"
                 )
                 for comparison in chunk.order_by("id"):
-                    fields = _ask(client, run, run.endpoint.sampling, scales, comparison)
-                    judge_draft_record(run=run, comparison_id=comparison.pk, fields=fields)
+                    answer = asking.submit(_ask, client, run, run.endpoint, scales, comparison)
+                    while not wait([answer], timeout=WAIT_CHECK_SECONDS).done:
+                        if clock.due():
+                            clock.beaten()
+                            if not judge_run_heartbeat(run_id=run_id, attempt=attempt):
+                                return JudgeRun.objects.get(pk=run_id)  # given up by the sweep: stop here
+                    drafted = judge_draft_record(run=run, attempt=attempt, comparison_id=comparison.pk,
+                                                 fields=answer.result())  # fmt: skip
+                    clock.beaten()
+                    if drafted is None:
+                        return JudgeRun.objects.get(pk=run_id)
     except Exception as error:  # recorded on the run, never a crashed task
         logger.exception("judge run %s failed", run_id)
-        _finish(run_id, error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc(limit=8)}")
+        _finish(run_id, attempt=attempt, error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc(limit=8)}")
         return JudgeRun.objects.get(pk=run_id)
-    _finish(run_id)
+    finally:
+        asking.shutdown(wait=False, cancel_futures=True)
+    _finish(run_id, attempt=attempt)
     return JudgeRun.objects.get(pk=run_id)

@@ -68,6 +68,8 @@ def _check_fields(values: Mapping[str, Any]) -> None:
                         ("max_attempts", ATTEMPTS_MAX)):  # fmt: skip
         if field in values and (type(values[field]) is not int or not 1 <= values[field] <= high):
             raise _refuse(field, f"The {field.replace('_', ' ')} is a whole number from 1 to {high}.")
+    if "json_schema_output" in values and type(values["json_schema_output"]) is not bool:
+        raise _refuse("json_schema_output", "Say true or false: whether the server accepts json_schema output.")
     if values.get("api_key_env") and not _KEY_ENV_NAME.match(values["api_key_env"]):
         raise _refuse(
             "api_key_env",
@@ -96,9 +98,12 @@ def model_endpoint_create(
     timeout_seconds: int = 60,
     max_attempts: int = 4,
     api_key_env: str = "",
+    json_schema_output: bool = False,
 ) -> ModelEndpoint:
     """An endpoint of ``project`` (of the whole site when None). The key's variable need not be set here (the web
-    process may not hold the workers' secrets); a run checks it at launch."""
+    process may not hold the workers' secrets); a run checks it at launch. ``json_schema_output``: the server
+    accepts OpenAI's ``response_format`` of type ``json_schema`` (off by default: not every compatible server does),
+    so the judge sends its answer schema there as well as in the prompt."""
     values: dict[str, Any] = {
         "name": name.strip(),
         "base_url": base_url.strip(),
@@ -108,6 +113,7 @@ def model_endpoint_create(
         "timeout_seconds": timeout_seconds,
         "max_attempts": max_attempts,
         "api_key_env": api_key_env.strip(),
+        "json_schema_output": json_schema_output,
     }
     _check_fields(values)
     values["sampling"] = dict(values["sampling"])
@@ -127,6 +133,7 @@ def model_endpoint_update(
     timeout_seconds: int | None = None,
     max_attempts: int | None = None,
     api_key_env: str | None = None,
+    json_schema_output: bool | None = None,
 ) -> ModelEndpoint:
     """Change the fields given (None: unchanged). Runs already launched read the endpoint as it is when they ask."""
     values: dict[str, Any] = {
@@ -140,6 +147,7 @@ def model_endpoint_update(
             "timeout_seconds": timeout_seconds,
             "max_attempts": max_attempts,
             "api_key_env": api_key_env,
+            "json_schema_output": json_schema_output,
         }.items()
         if value is not None
     }

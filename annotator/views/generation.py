@@ -58,6 +58,11 @@ class ModelEndpointForm(forms.Form):
         label="API key environment variable", required=False, max_length=100,
         help_text=f"The name of the workers' variable holding the key ({KEY_ENV_PREFIX}…); empty: no key.",
     )  # fmt: skip
+    json_schema_output = forms.BooleanField(
+        label="Accepts JSON-schema output", required=False,
+        help_text="The server takes OpenAI's response_format json_schema; the judge then sends its answer schema "
+        "there too. Leave off unless you know it does: many compatible servers refuse it.",
+    )  # fmt: skip
 
     def clean_sampling(self) -> dict[str, Any]:
         raw = self.cleaned_data.get("sampling") or "{}"

@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,12 @@ from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, InvalidCombination, NotFound, ValidationFailed
 from annotator.models import Snapshot, SnapshotStatus
 from annotator.selectors.projects import project_attribute_names
+from annotator.services.heartbeats import (
+    SweepResult,
+    heartbeat_attempts_left,
+    heartbeat_stale,
+    heartbeat_stale_reason,
+)
 from annotator.storage import (
     delete_tree,
     download_to_scratch,
@@ -628,13 +633,6 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return best[1] if best else None
 
 
-@dataclass(frozen=True)
-class SweepResult:
-    requeued: list[int]
-    failed: list[int]
-    cancelled: list[int]
-
-
 def training_jobs_sweep_stale(
     *, stale_seconds: int | None = None, dead_worker: str | None = None, project_id: int | None = None
 ) -> SweepResult:
@@ -645,9 +643,7 @@ def training_jobs_sweep_stale(
     ``dead_worker``: a worker hostname known to be gone (a worker that just started under the same name): its
     running jobs are taken at once, whatever their heartbeat.
     """
-    stale_seconds = settings.PREFSTACK_JOB_STALE_SECONDS if stale_seconds is None else stale_seconds
-    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
-    condition = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
+    condition = heartbeat_stale(stale_seconds=stale_seconds)
     if dead_worker:
         condition |= Q(worker=dead_worker)
     candidates = TrainingJob.objects.filter(condition, status=JobStatus.RUNNING)
@@ -671,8 +667,7 @@ def training_job_give_up(*, job: TrainingJob, enqueue: bool, reason: str = "") -
     longer owned the job.
     """
     still = Q(id=job.id, status=JobStatus.RUNNING, attempt=job.attempt)
-    beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
-    why = reason or f"worker {job.worker or '?'} stopped sending heartbeats (last {beat})"
+    why = reason or heartbeat_stale_reason(heartbeat_at=job.heartbeat_at, worker=job.worker)
     now = timezone.now()
     if job.cancel_requested:
         checkpoint = latest_checkpoint(stage_output_dir(job, job.stage))
@@ -682,7 +677,7 @@ def training_job_give_up(*, job: TrainingJob, enqueue: bool, reason: str = "") -
             _log(job.id, f"cancelled: {why}")
             return "cancelled"
         return None
-    if job.attempt < settings.PREFSTACK_JOB_MAX_ATTEMPTS:
+    if heartbeat_attempts_left(attempt=job.attempt):
         checkpoint = latest_checkpoint(stage_output_dir(job, job.stage))
         with transaction.atomic():
             moved = TrainingJob.objects.filter(still).update(

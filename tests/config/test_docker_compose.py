@@ -66,6 +66,7 @@ def test_a_beat_sends_the_stale_job_sweep() -> None:
     assert SERVICES["beat"]["environment"]["CELERY_BROKER_URL"].startswith("redis://redis:")
     schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert schedule["rm_jobs.training_jobs_sweep_stale"] <= 60
+    assert schedule["annotator.model_runs_sweep_stale"] <= 60
 
 
 def test_the_demo_worker_runs_the_embedded_beat() -> None:

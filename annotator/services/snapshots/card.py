@@ -10,6 +10,7 @@ from typing import Any
 
 from annotator.exports.canonical import judge_column_names
 from annotator.exports.card import AgreementFigure, AttributeCard, ModelMadeColumns, render_dataset_card
+from annotator.exports.formats import judge_export_columns
 from annotator.models import Snapshot
 from annotator.selectors.projects import project_attribute_list
 
@@ -61,10 +62,12 @@ def snapshot_dataset_card(
     rule = snapshot.rule_params
     model_made = None
     if snapshot.include_judge_drafts:
+        names = [a.name for a in attributes]
         model_made = ModelMadeColumns(
-            columns=judge_column_names([a.name for a in attributes]),
+            columns=judge_column_names(names),
             models=counts.get("judge_models", []),
             items=counts.get("judge_drafts", 0),
+            exports=judge_export_columns(names),
         )
     summary = (
         f"Pairs of LLM responses to the same prompt, rated by people on {len(attributes)} Likert attributes and "

@@ -145,6 +145,7 @@ def snapshot_bundle_key(*, snapshot: Snapshot) -> str:
                 license_text=read_text(f"{snapshot.folder}/{LICENSE_FILE}"),
                 attributes=attributes,
                 extra_files=_task_files(snapshot),
+                judge=snapshot.include_judge_drafts,
             )
             _publish(building, key)
         finally:

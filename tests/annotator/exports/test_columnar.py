@@ -11,6 +11,8 @@ import pytest
 from annotator.exports import EXPORT_FORMATS, ExportTarget, IndividualAnnotation, SnapshotItem, write_exports
 from annotator.exports.canonical import ItemsWriter, items_to_columns, read_items
 from annotator.exports.columnar import helpsteer2_prompts
+from annotator.exports.items import JudgeDraftValues
+from annotator.exports.judge_columns import judge_pair_column_names
 from annotator.exports.write import write_exports_from_canonical
 from annotator.imports import Turn
 from tests.annotator.exports.conftest import ATTRIBUTES, sample_items
@@ -93,3 +95,26 @@ def test_helpsteer2_prompt_renders_multi_turn_prompts(canonical: Path) -> None:
     prompts = helpsteer2_prompts(batch.column("turns")).to_pylist()
     assert prompts[1] == "2+2?"
     assert prompts[0] == "Hi\n<extra_id_1>Assistant\nHello!\n<extra_id_1>User\nc#"
+
+
+def test_judge_columns_are_the_same_from_columns_as_from_items(tmp_path: Path) -> None:
+    """A canonical file cut with judge drafts: its judge columns come back on the items, and the trainer-ready
+    formats carry them the same way from either path (undrafted items: nulls)."""
+    draft = JudgeDraftValues("judge-7b", 2, 0.5, dict.fromkeys(ATTRIBUTES, 4), dict.fromkeys(ATTRIBUTES, 1))
+    items = [dataclasses.replace(item, judge=draft if i % 2 else None) for i, item in enumerate(_items())]
+    path = tmp_path / "items.parquet"
+    writer = ItemsWriter(path, ATTRIBUTES, judge=True)
+    writer.write(items_to_columns(items, ATTRIBUTES))
+    writer.close()
+    assert [item.judge for item in read_items(path)] == [item.judge for item in items]
+
+    targets = [ExportTarget(fmt, "parquet") for fmt in EXPORT_FORMATS]
+    expected = write_exports(read_items(path), tmp_path / "items", targets=targets, attributes=ATTRIBUTES, judge=True)
+    written = write_exports_from_canonical(path, tmp_path / "columns", targets=targets)
+    assert [(f.relative_path, f.sha256) for f in written] == [(f.relative_path, f.sha256) for f in expected]
+    by_path = {f.relative_path: f for f in written}
+    trl = pq.read_table(by_path["trl-preference/train.parquet"].path)
+    assert trl.column_names[-len(judge_pair_column_names(ATTRIBUTES)) :] == judge_pair_column_names(ATTRIBUTES)
+    assert set(trl.column("judge_model").to_pylist()) == {"judge-7b", None}
+    plain = pq.read_table(by_path["helpsteer2/train.parquet"].path)
+    assert not [name for name in plain.column_names if name.startswith("judge")]

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from annotator.exports import EXPORT_FORMATS, ExportFormat, IndividualAnnotation, SnapshotItem, write_export
+from annotator.exports import (
+    EXPORT_FORMATS,
+    FORMAT_SPECS,
+    ExportFormat,
+    IndividualAnnotation,
+    SnapshotItem,
+    format_rows,
+    write_export,
+)
+from annotator.exports.items import JudgeDraftValues
+from annotator.exports.judge_columns import JUDGE_COLUMN_PREFIX, judge_pair_column_names, judge_response_column_names
+from tests.annotator.exports.conftest import ATTRIBUTES
 
 PROMPT = "Hi\n<extra_id_1>Assistant\nHello!\n<extra_id_1>User\nc#"
 CONTEXT = [
@@ -243,3 +255,52 @@ def test_helpsteer3_individual_preference_holds_the_preferences_the_rule_used(
     (row,) = _lines(hs2p.path)
     # HelpSteer2-Preference's unprocessed list keeps everything, the not-ratable judgement as -100.
     assert [p["strength"] for p in row["all_preferences_unprocessed"]] == [-2, -2, -1, 3, -100]
+
+
+# --- the LLM judge's model-made columns (a snapshot cut with judge drafts) ---------------------------------------
+
+
+def _judged(item: SnapshotItem, strength: int | None = 1) -> SnapshotItem:
+    draft = JudgeDraftValues(
+        model="judge-7b", preference_strength=strength, confidence=0.75,
+        ratings_1=dict.fromkeys(ATTRIBUTES, 1), ratings_2=dict.fromkeys(ATTRIBUTES, 3),
+    )  # fmt: skip
+    return dataclasses.replace(item, judge=draft)
+
+
+def test_trl_pairs_carry_the_judge_in_chosen_and_rejected_terms(items: list[SnapshotItem]) -> None:
+    """c1: the people chose response 1 (−2); the judge prefers response 2 (+1), so it disagrees: margin −1."""
+    item = _judged(items[0])
+    for fmt in ("trl-preference", "trl-preference-conversational"):
+        (row,) = format_rows(item, fmt, ATTRIBUTES, judge=True)
+        assert list(row)[-len(judge_pair_column_names(ATTRIBUTES)) :] == judge_pair_column_names(ATTRIBUTES)
+        assert (row["judge_model"], row["judge_margin"], row["judge_confidence"]) == ("judge-7b", -1.0, 0.75)
+        assert (row["judge_helpfulness_chosen"], row["judge_helpfulness_rejected"]) == (1, 3)
+        assert row["margin"] == 2.0  # the people's, untouched
+        assert format_rows(item, fmt, ATTRIBUTES) == [{k: v for k, v in row.items() if not k.startswith("judge_")}]
+    flipped = dataclasses.replace(item, preference_strength=2)  # the people chose response 2: the judge agrees
+    (row,) = format_rows(flipped, "trl-preference", ATTRIBUTES, judge=True)
+    assert (row["judge_margin"], row["judge_helpfulness_chosen"], row["judge_helpfulness_rejected"]) == (1.0, 3, 1)
+
+
+def test_regression_rows_carry_the_judges_rating_of_their_own_response(items: list[SnapshotItem]) -> None:
+    first, second = format_rows(_judged(items[0]), "regression", ATTRIBUTES, judge=True)
+    assert list(first)[-len(ATTRIBUTES) - 1 :] == judge_response_column_names(ATTRIBUTES)
+    assert (first["response"], first["judge_model"], first["judge_correctness"]) == ("C# is a language.", "judge-7b", 1)
+    assert (second["response"], second["judge_correctness"]) == ("A note.", 3)
+    assert (first["correctness"], second["correctness"]) == (4, 2)  # the people's ratings, untouched
+
+
+def test_an_item_the_judge_did_not_draft_gets_nulls(items: list[SnapshotItem]) -> None:
+    (row,) = format_rows(items[0], "trl-preference", ATTRIBUTES, judge=True)
+    assert all(row[name] is None for name in judge_pair_column_names(ATTRIBUTES))
+
+
+def test_only_the_trainer_ready_formats_carry_judge_columns() -> None:
+    carrying = {fmt for fmt, spec in FORMAT_SPECS.items() if spec.judge_columns is not None}
+    assert carrying == {"trl-preference", "trl-preference-conversational", "regression"}
+    for fmt, spec in FORMAT_SPECS.items():
+        plain = spec.schema(ATTRIBUTES, split_column=False)
+        judged = spec.schema(ATTRIBUTES, split_column=True, judge=True)
+        extra = [n for n in judged.names if n not in plain.names and n != "split"]
+        assert all(n.startswith(JUDGE_COLUMN_PREFIX) for n in extra) and bool(extra) == (fmt in carrying)

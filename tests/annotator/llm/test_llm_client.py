@@ -60,6 +60,16 @@ def test_a_completion_is_sent_as_openai_chat_and_returned_typed() -> None:
     assert result.attempts == 1 and result.model == "served-model" and result.latency_ms >= 0
 
 
+def test_a_response_format_is_sent_as_given_and_only_when_given() -> None:
+    wanted = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}}}
+    transport, seen = scripted(httpx2.Response(200, json=completion()), httpx2.Response(200, json=completion()))
+    with client(transport) as chat:
+        chat.complete(model="m", turns=TURNS, response_format=wanted)
+        chat.complete(model="m", turns=TURNS)
+    assert json.loads(seen[0].content)["response_format"] == wanted
+    assert "response_format" not in json.loads(seen[1].content)
+
+
 def test_no_key_sends_no_authorization_header() -> None:
     transport, seen = scripted(httpx2.Response(200, json=completion()))
     ChatClient(base_url="http://llm.test/v1", transport=transport).complete(model="m", turns=TURNS)

@@ -8,13 +8,16 @@ import json
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import httpx2
 import pytest
+from django.utils import timezone
 
 from annotator.error_codes import ErrorCode
 from annotator.errors import Conflict, ValidationFailed
+from annotator.llm.client import ChatResult
 from annotator.models import (
     Comparison,
     GenerationItem,
@@ -27,11 +30,17 @@ from annotator.models import (
 )
 from annotator.services.generation import (
     GENERATION_SOURCE,
+    generation_response_record,
     generation_run_cancel,
     generation_run_create,
     generation_run_execute,
+    generation_run_finish,
+    generation_run_heartbeat,
     generation_run_resume,
+    generation_run_start,
+    generation_runs_sweep_stale,
 )
+from annotator.services.heartbeats import SweepResult
 from annotator.services.model_endpoints import KEY_ENV_PREFIX
 from tests.factories import ModelEndpointFactory, ProjectFactory, PromptFactory
 
@@ -277,15 +286,15 @@ def test_a_cancel_during_the_run_stops_it_and_leaves_no_half_item(
     run = launch(project, endpoints(project, concurrency_limit=1), prompts=6)
     server.delay = 0.2
     checks = {"n": 0}
-    still_running = generation._is_running
+    still_owned = generation._still_owned
 
-    def cancel_on_second_check(run_id: int) -> bool:
+    def cancel_on_second_check(run_id: int, attempt: int, clock: Any) -> bool:
         checks["n"] += 1
         if checks["n"] == 2:
             generation_run_cancel(run=GenerationRun.objects.get(pk=run_id))
-        return still_running(run_id)
+        return still_owned(run_id, attempt, clock)
 
-    monkeypatch.setattr(generation, "_is_running", cancel_on_second_check)
+    monkeypatch.setattr(generation, "_still_owned", cancel_on_second_check)
     run = generation_run_execute(run_id=run.pk, client_options=server.options())
     assert run.status == GenerationRunStatus.CANCELLED
     assert run.items.filter(status=GenerationItemStatus.PENDING).exists()
@@ -351,3 +360,72 @@ def test_a_selection_over_the_limit_is_refused(project: Project, monkeypatch: py
     two = generation_prompts_select(project=project, prompt_ids=[p.pk for p in prompts[:2]])
     assert generation_run_create(project=project, user=None, endpoints=list(ModelEndpoint.objects.all()),
                                  prompts=two).items_total == 2  # fmt: skip
+
+
+# --- a worker that died: heartbeat and sweep -----------------------------------------------------------------------
+
+
+def _go_stale(run: GenerationRun) -> None:
+    GenerationRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+
+
+def _answer(text: str) -> ChatResult:
+    return ChatResult(content=text, finish_reason="stop", prompt_tokens=1, completion_tokens=1, latency_ms=5,
+                      attempts=1, model="m0")  # fmt: skip
+
+
+def test_a_run_whose_worker_died_is_requeued_and_continues_where_it_stopped(
+    project: Project, server: Server, django_capture_on_commit_callbacks: Any
+) -> None:
+    eps = endpoints(project)
+    run = launch(project, eps, prompts=3)
+    first = generation_run_start(run_id=run.pk)
+    assert first is not None and (first.attempt, first.heartbeat_at is not None) == (1, True)
+    prompt_id = run.items.order_by("id").first().prompt_id  # type: ignore[union-attr]
+    generation_response_record(run=run, prompt_id=prompt_id, endpoint=eps[0], result=_answer("before the crash"))
+    _go_stale(run)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        result = generation_runs_sweep_stale(stale_seconds=60)
+    assert (result.requeued, result.failed) == ([run.pk], [])
+    assert len(callbacks) == 1  # the run is sent to a worker again, once committed
+    run.refresh_from_db()
+    assert (run.status, run.attempt, run.heartbeat_at) == (GenerationRunStatus.PENDING, 1, None)
+    assert run.requeue_reason.startswith("attempt 1: its worker stopped sending heartbeats")
+
+    run = generation_run_execute(run_id=run.pk, client_options=server.options())
+    assert (run.status, run.attempt, run.items_done) == (GenerationRunStatus.FINISHED, 2, 3)
+    assert len(server.calls) == 2 * 3 - 1  # the answer written before the crash is not asked again
+    assert Response.objects.filter(generation_run=run, prompt_id=prompt_id, endpoint=eps[0]).get().text == (
+        "before the crash"
+    )
+    assert not generation_run_finish(run_id=run.pk, attempt=1)  # the dead attempt can no longer end the run
+
+
+def test_the_sweep_leaves_a_run_that_beats_and_runs_that_do_not_run(project: Project) -> None:
+    eps = endpoints(project)
+    beating, pending = launch(project, eps), launch(project, eps)
+    generation_run_start(run_id=beating.pk)
+    assert generation_run_heartbeat(run_id=beating.pk, attempt=1)
+    GenerationRun.objects.filter(pk=pending.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert generation_runs_sweep_stale(stale_seconds=60) == SweepResult()
+    assert GenerationRun.objects.get(pk=beating.pk).status == GenerationRunStatus.RUNNING
+    assert not generation_run_heartbeat(run_id=beating.pk, attempt=2)  # only the attempt that runs it beats
+
+
+def test_a_run_out_of_attempts_fails_with_the_reason(
+    project: Project, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.PREFSTACK_JOB_MAX_ATTEMPTS = 1
+    run = launch(project, endpoints(project))
+    generation_run_start(run_id=run.pk)
+    _go_stale(run)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert generation_runs_sweep_stale(stale_seconds=60).failed == [run.pk]
+    assert not callbacks
+    run.refresh_from_db()
+    assert run.status == GenerationRunStatus.FAILED and run.finished_at is not None
+    assert "stopped sending heartbeats" in run.error and run.error.endswith("no attempts left.")
+    assert generation_runs_sweep_stale(stale_seconds=60) == SweepResult()  # a second sweep does nothing
+
+    resumed = generation_run_resume(run=run)  # a lead's resume gives the run its attempts back
+    assert (resumed.status, resumed.attempt, resumed.error) == (GenerationRunStatus.PENDING, 0, "")

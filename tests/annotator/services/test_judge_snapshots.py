@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 from unittest import mock
 
@@ -11,8 +13,10 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from annotator.exports import EXPORT_FORMATS
+from annotator.exports import EXPORT_FORMATS, FORMAT_SPECS
 from annotator.exports.canonical import items_model_made_columns, judge_column_names
+from annotator.exports.formats import judge_export_columns
+from annotator.exports.judge_columns import JUDGE_COLUMN_PREFIX
 from annotator.llm.judge import DEFAULT_TEMPLATE
 from annotator.models import (
     AggregationKind,
@@ -31,7 +35,13 @@ from annotator.models import (
     SnapshotStatus,
 )
 from annotator.selectors.judge import judge_drafts_for_snapshot
-from annotator.services.snapshots.files import ITEMS_FILE, snapshot_card, snapshot_export_file, snapshot_plain_file
+from annotator.services.snapshots.files import (
+    ITEMS_FILE,
+    snapshot_bundle_file,
+    snapshot_card,
+    snapshot_export_file,
+    snapshot_plain_file,
+)
 from annotator.services.snapshots.lifecycle import snapshot_build, snapshot_create
 from annotator.tasks import snapshot_build_task
 from tests.factories import ComparisonFactory, ProjectFactory, member
@@ -130,12 +140,42 @@ def test_drafts_are_separate_columns_and_the_human_data_is_unchanged(world: dict
 
 
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
-def test_export_formats_stay_as_released(world: dict[str, Any], fmt: str) -> None:
+def test_released_formats_stay_as_released_and_trainer_ready_ones_add_prefixed_judge_columns(
+    world: dict[str, Any], fmt: str
+) -> None:
     plain = _build(world["project"])
     judged = _build(world["project"], include_judge_drafts=True)
     before = pq.read_table(snapshot_export_file(snapshot=plain, fmt=fmt))
     after = pq.read_table(snapshot_export_file(snapshot=judged, fmt=fmt))
-    assert after.equals(before, check_metadata=True)
+    if fmt not in judge_export_columns(["helpfulness"]):
+        assert after.equals(before, check_metadata=True)
+        return
+    added = [name for name in after.column_names if name not in before.column_names]
+    assert added and all(name.startswith(JUDGE_COLUMN_PREFIX) for name in added)
+    if not FORMAT_SPECS[fmt].native_split:
+        assert after.column_names[-1] == before.column_names[-1] == "split"  # an added split column stays last
+    assert after.select(before.column_names).equals(before)  # the human columns, unchanged
+
+
+def test_trainer_ready_exports_carry_the_newest_draft(world: dict[str, Any]) -> None:
+    project: Project = world["project"]
+    names = list(project.attributes.values_list("name", flat=True))
+    newest: JudgeDraft = world["newest"]
+    judged = _build(project, include_judge_drafts=True)
+    (pair,) = pq.read_table(snapshot_export_file(snapshot=judged, fmt="trl-preference")).to_pylist()
+    # The people chose response 2 (+2); the newest draft prefers response 1 (−2): it disagrees.
+    assert (pair["margin"], pair["judge_model"], pair["judge_margin"]) == (2.0, JUDGE_MODEL, -2.0)
+    for name in names:
+        assert pair[f"judge_{name}_chosen"] == newest.ratings["2"][name]
+        assert pair[f"judge_{name}_rejected"] == newest.ratings["1"][name]
+    rows = pq.read_table(snapshot_export_file(snapshot=judged, fmt="regression")).to_pylist()
+    drafted = [r for r in rows if r["id"] == str(world["comparisons"][0].id)]
+    assert [r[f"judge_{names[0]}"] for r in drafted] == [newest.ratings["1"][names[0]], newest.ratings["2"][names[0]]]
+    undrafted = [r for r in rows if r["id"] == str(world["comparisons"][1].id)]
+    assert undrafted and all(r["judge_model"] is None for r in undrafted)
+    with zipfile.ZipFile(snapshot_bundle_file(snapshot=judged)) as bundle:  # the bundle's files, the same way
+        bundled = pq.read_table(io.BytesIO(bundle.read("trl-preference/train.parquet")))
+    assert bundled.to_pylist() == [pair]
 
 
 def test_card_names_the_model_made_columns(world: dict[str, Any]) -> None:
@@ -147,6 +187,9 @@ def test_card_names_the_model_made_columns(world: dict[str, Any]) -> None:
     assert f"Judge model: `{JUDGE_MODEL}`" in section and "older-model" not in section
     for column in judge_column_names(names):
         assert f"- `{column}`" in section
+    for fmt, columns in judge_export_columns(names).items():
+        assert f"- `{fmt}`: " + ", ".join(f"`{c}`" for c in columns) in section
+    assert "HelpSteer2- and HelpSteer3-compatible files do not carry them" in section
     assert "Model-made columns" not in snapshot_card(snapshot=_build(project))
 
 

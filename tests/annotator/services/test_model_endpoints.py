@@ -72,6 +72,7 @@ def test_a_site_endpoint_has_no_project_and_its_name_is_unique_on_the_site() -> 
         ("api_key_env", f"{KEY_ENV_PREFIX}lower"),
         ("name", "nul\x00"),
         ("base_url", "http://host:99999/v1"),
+        ("json_schema_output", "yes"),
     ],
 )
 def test_create_refuses_each_bad_field_by_name(field: str, value: Any) -> None:
@@ -83,9 +84,11 @@ def test_create_refuses_each_bad_field_by_name(field: str, value: Any) -> None:
 
 def test_update_changes_only_what_is_given_and_checks_it() -> None:
     endpoint = create()
-    model_endpoint_update(endpoint=endpoint, model_id="other", concurrency_limit=8)
+    assert not endpoint.json_schema_output  # off unless the lead knows the server accepts it
+    model_endpoint_update(endpoint=endpoint, model_id="other", concurrency_limit=8, json_schema_output=True)
     endpoint.refresh_from_db()
     assert (endpoint.name, endpoint.model_id, endpoint.concurrency_limit) == ("tiny", "other", 8)
+    assert endpoint.json_schema_output
     with pytest.raises(ValidationFailed):
         model_endpoint_update(endpoint=endpoint, api_key_env="HOME")
     other = create(project=endpoint.project, name="second")

@@ -185,6 +185,17 @@ def test_the_run_page_polls_while_active_and_the_partial_stops_when_it_ended(pro
     assert "The endpoint answered 500" in partial
 
 
+def test_the_run_page_shows_the_attempt_and_why_the_run_was_requeued(project: Project) -> None:
+    run = run_of(project)
+    url = reverse("annotator:generation_run", kwargs={"slug": project.slug, "run_id": run.pk})
+    client = client_for(project, Role.RESEARCHER)
+    assert "run-attempt" not in client.get(url).content.decode()  # a first attempt says nothing of attempts
+    reason = "attempt 1: its worker stopped sending heartbeats (last 2026-01-02T03:04:05+00:00)"
+    GenerationRun.objects.filter(pk=run.pk).update(attempt=2, requeue_reason=reason)
+    partial = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert '<dd id="run-attempt">2</dd>' in partial and reason in partial
+
+
 def test_cancel_asks_for_confirmation_then_cancels_and_resume_restarts(project: Project, enqueued: list[int]) -> None:
     run = run_of(project)
     client = client_for(project, Role.LEAD)

@@ -115,3 +115,12 @@ def test_the_htmx_poll_answers_the_runs_table_only() -> None:
     html = response.content.decode()
     assert response.status_code == 200 and html.lstrip().startswith('<div id="judge-runs"')
     assert "<html" not in html and SECRET_REASON not in html
+
+
+def test_the_runs_table_shows_the_attempt_and_why_a_run_was_requeued() -> None:
+    project = ProjectFactory()
+    draft = _drafted(project, ComparisonFactory(project=project))
+    reason = "attempt 1: its worker stopped sending heartbeats (last 2026-01-02T03:04:05+00:00)"
+    JudgeRun.objects.filter(pk=draft.run_id).update(attempt=2, requeue_reason=reason)
+    html = _client(member(project, Role.LEAD)).get(f"/p/{project.slug}/judge/", HTTP_HX_REQUEST="true").content.decode()
+    assert f"Attempt 2 · re-queued after {reason}" in html
