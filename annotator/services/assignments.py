@@ -65,7 +65,7 @@ from annotator.selectors import hot_path
 from annotator.selectors.annotation_edits import annotation_edit_refusal
 from annotator.services import claims, locks
 from annotator.services.agreement_counts import agreement_counts_refresh
-from annotator.services.claims import BUSY_BACKOFF_S as _BUSY_BACKOFF_S  # a name here, for tests to shorten
+from annotator.services.claims import BUSY_BACKOFF_S as _BUSY_BACKOFF_S  # read per claim: a test shortens it
 from annotator.services.webhooks import comparison_completed_emit
 from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
 from annotator.text import check_text, visible_length

@@ -65,6 +65,10 @@ class ClaimKind(Generic[AssignmentT]):
     result: type[Annotation] | type[TaskResult]
     noun: str
 
+    def __post_init__(self) -> None:
+        if self.reads.tables != self.locks.tables:
+            raise ValueError("A kind's reads and locks are built on the same tables.")
+
     @property
     def assignment(self) -> type[AssignmentT]:
         return self.reads.tables.assignment

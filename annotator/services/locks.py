@@ -64,7 +64,7 @@ def membership_lock(*, project_id: int, user_id: int, role: str) -> bool:
     return fetch_one(f"{MEMBERSHIP} {for_update()}", {"project": project_id, "user": user_id, "role": role}) is not None
 
 
-# --- 2. comparison or task unit, 3. its assignment ---------------------------------------------------------------
+# --- 2. comparison or task unit, 3. its assignment ------------------------------------------------------------------
 
 
 def candidate_order(alias: str) -> str:
