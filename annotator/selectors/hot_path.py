@@ -10,6 +10,10 @@ Rows become model instances through the ORM's own converters (``from_db``), so c
 have given them, and every select list comes from the model (:class:`_Columns`), so a new field needs no edit here.
 Locking statements live in :mod:`annotator.services.locks` (with the lock order); they use the helpers here.
 
+The claim's statements are written once for every kind of work an annotator claims: a :class:`ClaimTables` names
+the tables of one kind (comparisons here, the task types' units in :mod:`annotator.selectors.task_hot_path`), and
+:class:`ClaimReads` and the locks of :mod:`annotator.services.locks` build the same statements on it.
+
 Every statement is executed by the test suite on SQLite and, in CI, on PostgreSQL, so a renamed table or column
 fails there rather than at run time.
 """
@@ -17,6 +21,7 @@ fails there rather than at run time.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, Generic, TypeVar
@@ -35,9 +40,12 @@ from annotator.models import (
     Project,
     Prompt,
     Response,
+    TaskAssignment,
 )
 
 M = TypeVar("M", bound=models.Model)
+# The assignment of one kind of claimable work: a comparison's, or a task unit's.
+AssignmentT = TypeVar("AssignmentT", Assignment, TaskAssignment)
 Converter = Callable[[Any, Any, Any], Any]
 Params = Mapping[str, Any]
 
@@ -96,11 +104,15 @@ def db_datetime(value: datetime) -> Any:
 
 # --- the rules as filters -------------------------------------------------------------------------------------------
 
-# "An annotator never gets the same comparison twice": the comparisons of every assignment they ever had, whatever
-# its status. The only place this rule is written; the claim's candidate and reclaim statements both use it.
-NEVER_HAD_BY_ANNOTATOR = (
-    "NOT IN (SELECT had.comparison_id FROM annotator_assignment had WHERE had.annotator_id = %(annotator)s)"
-)
+
+def never_had_by_annotator(*, assignment: str, unit_fk: str) -> str:
+    """The rule "an annotator never gets the same unit twice": ``NOT IN`` the units (``unit_fk`` of the ``assignment``
+    table) of every assignment they ever had, whatever its status. The only place this rule is written; the claim's
+    candidate and reclaim statements of every kind of work use it (:meth:`ClaimTables.claimable`)."""
+    return f"NOT IN (SELECT had.{unit_fk} FROM {assignment} had WHERE had.annotator_id = %(annotator)s)"
+
+
+NEVER_HAD_BY_ANNOTATOR = never_had_by_annotator(assignment="annotator_assignment", unit_fk="comparison_id")
 # The order in which an annotator's unfinished work comes back: what a lead returned for revision, then their own
 # reservation; oldest first within each.
 UNFINISHED_ORDER = "CASE a.status WHEN %(returned)s THEN 0 ELSE 1 END, a.id"
@@ -145,13 +157,132 @@ def qualification_filter(*, required: bool, prompt: str = "c.prompt_id", compari
 BY_PEOPLE_CURRENT = "n.source = '' AND n.is_current"
 
 
+# --- one kind of claimable work -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimTables(Generic[AssignmentT]):
+    """The tables of one kind of work an annotator claims, as the claim's shared statements name them.
+
+    ``unit`` is the model an assignment reserves a slot of (a comparison, or a task unit), written ``alias`` in the
+    statements; ``assignment`` the model of its assignments, whose ``unit_field`` points at it. Both tables have the
+    same slot columns (``project_id``, ``prompt_id``, ``extra_annotators``, ``slots_taken``) and the assignments the
+    same status columns. ``rules``: the kind's own filters on the unit's row that a claim adds to the shared ones
+    (`` AND ...``, on ``alias``). ``qualification_items``: the units are comparisons, which may be qualification
+    items (never handed out as work).
+    """
+
+    unit: type[models.Model]
+    assignment: type[AssignmentT]
+    alias: str
+    unit_field: str
+    rules: str = ""
+    qualification_items: bool = False
+
+    @property
+    def unit_table(self) -> str:
+        return str(self.unit._meta.db_table)
+
+    @property
+    def assignment_table(self) -> str:
+        return str(self.assignment._meta.db_table)
+
+    @property
+    def unit_fk(self) -> str:
+        """The assignment's column naming its unit (``comparison_id``, ``unit_id``)."""
+        return f"{self.unit_field}_id"
+
+    def claimable(self, unit: str) -> str:
+        """The condition that the unit whose id is the SQL expression ``unit`` may go to %(annotator)s: never had, and
+        the kind's own ``rules``."""
+        never_had = never_had_by_annotator(assignment=self.assignment_table, unit_fk=self.unit_fk)
+        return f"{unit} {never_had}{self.rules}"
+
+    def qualified(self, *, required: bool) -> str:
+        """The qualification rule on the unit's prompt (:func:`qualification_filter`), where ``required``."""
+        a = self.alias
+        return qualification_filter(
+            required=required, prompt=f"{a}.prompt_id", comparison=f"{a}.id" if self.qualification_items else None
+        )
+
+
+class ClaimReads(Generic[AssignmentT]):
+    """The claim and submit path's reads of one kind of work, written once on its :class:`ClaimTables`: the
+    annotator's unfinished assignment, the oldest expired reservation to reclaim, and an assignment with its unit and
+    project (as a submission reads it)."""
+
+    def __init__(self, tables: ClaimTables[AssignmentT]) -> None:
+        t, u = tables, tables.alias
+        self.tables: ClaimTables[AssignmentT] = tables
+        self._assignment: _Columns[AssignmentT] = _Columns(t.assignment, "a")
+        self._unit: _Columns[models.Model] = _Columns(t.unit, u)
+        # The foreign keys whose caches take the unit and the project read with the assignment.
+        self._assignment_unit: Any = t.assignment._meta.get_field(t.unit_field)
+        self._unit_project: Any = t.unit._meta.get_field("project")
+        join = f"{t.assignment_table} a INNER JOIN {t.unit_table} {u} ON {u}.id = a.{t.unit_fk}"
+        self.unfinished_sql: str = f"""
+    SELECT {self._assignment.sql} FROM {join}
+    WHERE a.annotator_id = %(annotator)s AND {u}.project_id = %(project)s AND a.status IN (%(returned)s, %(reserved)s)
+    ORDER BY {UNFINISHED_ORDER} LIMIT 1"""
+        # Uses the partial index on reserved_until (reservations only): a few rows whatever the project's size.
+        self.reservations_expired_sql: str = f"""
+    SELECT a.id, a.{t.unit_fk} FROM {join}
+    WHERE {u}.project_id = %(project)s AND a.status = %(reserved)s AND a.reserved_until < %(before)s
+    AND a.annotator_id <> %(annotator)s AND {t.claimable(f"a.{t.unit_fk}")}{{qualified}}
+    ORDER BY a.reserved_until, a.id LIMIT 1"""
+        self.with_project_sql: str = f"""
+    SELECT {self._assignment.sql}, {self._unit.sql}, {_PROJECT.sql} FROM {join}
+    INNER JOIN annotator_project p ON p.id = {u}.project_id
+    WHERE a.id = %(assignment)s AND a.annotator_id = %(annotator)s"""
+
+    def unfinished(self, *, project_id: int, annotator_id: int) -> AssignmentT | None:
+        """The annotator's returned or reserved assignment in the project (:data:`UNFINISHED_ORDER` picks one)."""
+        params = {"annotator": annotator_id, "project": project_id, **UNFINISHED_PARAMS}
+        row = fetch_one(self.unfinished_sql, params)
+        return None if row is None else self._assignment.instance(row)
+
+    def reservation_expired_oldest(
+        self, *, project_id: int, annotator_id: int, before: datetime, qualification_required: bool = False
+    ) -> tuple[int, int] | None:
+        """(id, unit id) of the oldest reservation held by another annotator that ended before ``before``, on a unit
+        ``annotator_id`` may have (:meth:`ClaimTables.claimable`; with ``qualification_required``, one they are
+        qualified for); None when there is none."""
+        params = {
+            "project": project_id,
+            "reserved": AssignmentStatus.RESERVED.value,
+            "before": db_datetime(before),
+            "annotator": annotator_id,
+            **QUALIFIED_PARAMS,
+        }
+        sql = self.reservations_expired_sql.format(qualified=self.tables.qualified(required=qualification_required))
+        row = fetch_one(sql, params)
+        return None if row is None else (row[0], row[1])
+
+    def with_project(self, *, assignment_id: int, annotator_id: int) -> AssignmentT | None:
+        """The assignment if ``annotator_id`` owns it, with its unit and the unit's project loaded."""
+        row = fetch_one(self.with_project_sql, {"assignment": assignment_id, "annotator": annotator_id})
+        if row is None:
+            return None
+        na, nu = len(self._assignment), len(self._unit)
+        assignment = self._assignment.instance(row[:na])
+        unit = self._unit.instance(row[na : na + nu])
+        self._unit_project.set_cached_value(unit, _PROJECT.instance(row[na + nu :]))
+        self._assignment_unit.set_cached_value(assignment, unit)
+        return assignment
+
+
 # --- reads ----------------------------------------------------------------------------------------------------------
 
 _TOKEN, _USER = _Columns(Token, "t"), _Columns(User, "u")
-_ASSIGNMENT, _COMPARISON, _PROJECT = _Columns(Assignment, "a"), _Columns(Comparison, "c"), _Columns(Project, "p")
+_PROJECT = _Columns(Project, "p")
 _ATTRIBUTE = _Columns(Attribute, "x")
 _SHOWN = _Columns(Comparison, "c", ("id", "project_id", "prompt_id", "response_1_id", "response_2_id"))
 _SHOWN_PROJECT = _Columns(Project, "p", ("id", "slug", "name", "guidelines", "min_justification_length"))
+
+COMPARISON_TABLES = ClaimTables(
+    unit=Comparison, assignment=Assignment, alias="c", unit_field="comparison", qualification_items=True
+)
+COMPARISON_READS = ClaimReads(COMPARISON_TABLES)
 
 TOKEN_USER = f"""
     SELECT {_TOKEN.sql}, {_USER.sql} FROM authtoken_token t INNER JOIN auth_user u ON u.id = t.user_id
@@ -159,22 +290,6 @@ TOKEN_USER = f"""
 MEMBERSHIPS_WITH_PROJECT = f"""
     SELECT m.role, {_PROJECT.sql} FROM annotator_membership m INNER JOIN annotator_project p ON p.id = m.project_id
     WHERE p.slug = %(slug)s AND m.user_id = %(user)s"""
-ASSIGNMENT_UNFINISHED = f"""
-    SELECT {_ASSIGNMENT.sql} FROM annotator_assignment a
-    INNER JOIN annotator_comparison c ON c.id = a.comparison_id
-    WHERE a.annotator_id = %(annotator)s AND c.project_id = %(project)s AND a.status IN (%(returned)s, %(reserved)s)
-    ORDER BY {UNFINISHED_ORDER} LIMIT 1"""
-# Uses the partial index on reserved_until (reservations only): a few rows whatever the project's size.
-RESERVATIONS_EXPIRED = f"""
-    SELECT a.id, a.comparison_id FROM annotator_assignment a
-    INNER JOIN annotator_comparison c ON c.id = a.comparison_id
-    WHERE c.project_id = %(project)s AND a.status = %(reserved)s AND a.reserved_until < %(before)s
-    AND a.annotator_id <> %(annotator)s AND a.comparison_id {NEVER_HAD_BY_ANNOTATOR}{{qualified}}
-    ORDER BY a.reserved_until, a.id LIMIT 1"""
-ASSIGNMENT_WITH_PROJECT = f"""
-    SELECT {_ASSIGNMENT.sql}, {_COMPARISON.sql}, {_PROJECT.sql} FROM annotator_assignment a
-    INNER JOIN annotator_comparison c ON c.id = a.comparison_id INNER JOIN annotator_project p ON p.id = c.project_id
-    WHERE a.id = %(assignment)s AND a.annotator_id = %(annotator)s"""
 ATTRIBUTES = f"""
     SELECT {_ATTRIBUTE.sql} FROM annotator_attribute x WHERE x.project_id = %(project)s ORDER BY x.position, x.id"""
 ANNOTATION_RATINGS_FIRST = f"""
@@ -209,8 +324,7 @@ def memberships_with_project(*, slug: str, user_id: int) -> tuple[set[str], Proj
 
 def assignment_unfinished(*, project_id: int, annotator_id: int) -> Assignment | None:
     """The annotator's returned or reserved assignment in the project (:data:`UNFINISHED_ORDER` picks one)."""
-    row = fetch_one(ASSIGNMENT_UNFINISHED, {"annotator": annotator_id, "project": project_id, **UNFINISHED_PARAMS})
-    return None if row is None else _ASSIGNMENT.instance(row)
+    return COMPARISON_READS.unfinished(project_id=project_id, annotator_id=annotator_id)
 
 
 def reservation_expired_oldest(
@@ -219,29 +333,14 @@ def reservation_expired_oldest(
     """(id, comparison id) of the oldest reservation held by another annotator that ended before ``before``, on a
     comparison ``annotator_id`` never had (and, with ``qualification_required``, is qualified for); None when there
     is none."""
-    params = {
-        "project": project_id,
-        "reserved": AssignmentStatus.RESERVED.value,
-        "before": db_datetime(before),
-        "annotator": annotator_id,
-        **QUALIFIED_PARAMS,
-    }
-    qualified = qualification_filter(required=qualification_required, prompt="c.prompt_id", comparison="c.id")
-    row = fetch_one(RESERVATIONS_EXPIRED.format(qualified=qualified), params)
-    return None if row is None else (row[0], row[1])
+    return COMPARISON_READS.reservation_expired_oldest(
+        project_id=project_id, annotator_id=annotator_id, before=before, qualification_required=qualification_required
+    )
 
 
 def assignment_with_project(*, assignment_id: int, annotator_id: int) -> Assignment | None:
     """The assignment if ``annotator_id`` owns it, with its comparison and the comparison's project loaded."""
-    row = fetch_one(ASSIGNMENT_WITH_PROJECT, {"assignment": assignment_id, "annotator": annotator_id})
-    if row is None:
-        return None
-    na, nc = len(_ASSIGNMENT), len(_COMPARISON)
-    assignment = _ASSIGNMENT.instance(row[:na])
-    comparison = _COMPARISON.instance(row[na : na + nc])
-    Comparison.project.field.set_cached_value(comparison, _PROJECT.instance(row[na + nc :]))
-    Assignment.comparison.field.set_cached_value(assignment, comparison)
-    return assignment
+    return COMPARISON_READS.with_project(assignment_id=assignment_id, annotator_id=annotator_id)
 
 
 def attributes(*, project_id: int) -> list[Attribute]:

@@ -23,6 +23,10 @@ Terms the callers must know
   reclaim, submit, skip) holds the comparison's row lock, so no comparison gets more annotators than it needs. On
   SQLite the settings open every transaction with ``BEGIN IMMEDIATE``, so writers are serialised and the same code
   stays correct. The locks, and the one order they are taken in, are :mod:`annotator.services.locks`.
+* **One machinery.** Claim, reclaim, the comparison's lock, the status transitions and skip are
+  :mod:`annotator.services.claims`, written once for comparisons and the task types' units; :data:`COMPARISONS`
+  says what is the comparison's. This module keeps what only a comparison has: the ratings, the shown terms, the
+  queue order, adaptive overlap, the agreement counts.
 * **Statements.** What claim, submit and skip read on every call is plain SQL in :mod:`annotator.selectors.hot_path`
   (compiling querysets was half their cost); each filter or order there is one named rule, the rest stays here.
 * **Adaptive overlap** (HelpSteer2, Wang et al. 2024, §2.2): once the first ``overlap`` annotations of a comparison
@@ -33,12 +37,10 @@ Terms the callers must know
 
 from __future__ import annotations
 
-import math
-import random
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -48,35 +50,32 @@ from django.utils import timezone
 
 from annotator.domain import HELPFULNESS, PREFERENCE_STRENGTH_TEXT, is_preference_strength
 from annotator.error_codes import ErrorCode
-from annotator.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from annotator.errors import Conflict
 from annotator.models import (
     Annotation,
     Assignment,
     AssignmentStatus,
     Attribute,
     Comparison,
-    Flag,
     Membership,
     Project,
     Role,
-    SkipReason,
 )
 from annotator.selectors import hot_path
 from annotator.selectors.annotation_edits import annotation_edit_refusal
-from annotator.services import locks
+from annotator.services import claims, locks
 from annotator.services.agreement_counts import agreement_counts_refresh
-from annotator.services.qualification import qualification_claim_refusal
+from annotator.services.claims import BUSY_BACKOFF_S as _BUSY_BACKOFF_S  # read per claim: a test shortens it
 from annotator.services.webhooks import comparison_completed_emit
 from annotator.shown_terms import justification_swap_terms, response_from_shown_terms
 from annotator.text import check_text, visible_length
 
 ADAPTIVE_ATTRIBUTE = HELPFULNESS
-SKIP_NOTE_MAX_LENGTH = 2_000
-# A claim that keeps losing races to other claimers gives up after this many candidates (it then finds nothing).
-_CLAIM_ATTEMPTS = 8
-# Pauses before looking again when every candidate left is locked by a transaction in flight (about 0.1 s in all).
-_BUSY_BACKOFF_S = (0.005, 0.01, 0.02, 0.04)
 _SIDES = ("left", "right")
+# What is the comparison's in the claim machinery (annotator.services.claims).
+COMPARISONS = claims.ClaimKind(
+    reads=hot_path.COMPARISON_READS, locks=locks.COMPARISON_LOCKS, result=Annotation, noun="comparison"
+)
 
 
 @dataclass(frozen=True)
@@ -90,75 +89,14 @@ class SubmitResult:
 # --- helpers -------------------------------------------------------------------------------------------------------
 
 
-def _lock_membership(*, project: Project, annotator: User) -> None:
-    """Lock the annotator's membership row (serialises one annotator's claims); refuse non-annotators."""
-    if not locks.membership_lock(project_id=project.pk, user_id=annotator.pk, role=Role.ANNOTATOR):
-        raise PermissionDenied(f"You are not an annotator in project {project.slug}.")
-
-
-def _check_owner(*, assignment: Assignment, annotator: User, is_member: bool | None = None) -> None:
-    """NotFound unless ``annotator`` owns ``assignment``; PermissionDenied unless they are still an annotator.
-
-    ``is_member`` is the answer when the caller already has it (from the comparison lock's query); None asks the database.
-    """
-    if assignment.annotator_id != annotator.pk:
-        # Another annotator's work is not even acknowledged to exist (blind annotation).
-        raise NotFound("No such assignment.")
-    if is_member is None:
-        is_member = Membership.objects.filter(
+def _check_owner(*, assignment: Assignment, annotator: User) -> None:
+    """NotFound unless ``annotator`` owns ``assignment``; PermissionDenied unless they are still an annotator."""
+    claims.owner_check(assignment=assignment, annotator=annotator)
+    claims.member_check(
+        is_member=Membership.objects.filter(
             project_id=assignment.comparison.project_id, user=annotator, role=Role.ANNOTATOR
         ).exists()
-    if not is_member:
-        raise PermissionDenied("You are no longer an annotator in this project.")
-
-
-def _lock_comparison(*, assignment: Assignment, annotator: User) -> int:
-    """Lock the assignment's comparison, check that ``annotator`` may work on the assignment; its extra_annotators.
-
-    Every write that moves an assignment in or out of a slot holds its comparison's lock, and takes it before the
-    assignment's own row lock (see :mod:`annotator.services.locks`). One query, no model built: this is on every
-    submission.
-    """
-    extra, is_member = locks.comparison_lock_for_annotator(
-        comparison_id=assignment.comparison_id, user_id=annotator.pk, role=Role.ANNOTATOR
     )
-    _check_owner(assignment=assignment, annotator=annotator, is_member=is_member)
-    return extra
-
-
-def _transition(*, assignment: Assignment, now: datetime, **fields: Any) -> bool:
-    """Write ``fields`` if the assignment's status is still the one the caller read; False when it changed.
-
-    The update takes the assignment's row lock and checks its status in one statement.
-    """
-    return locks.assignment_update_if_status(
-        pk=assignment.pk, if_status=assignment.status, fields={"updated_at": now, **fields}
-    )
-
-
-def _current_status(assignment: Assignment) -> str:
-    return str(Assignment.objects.values_list("status", flat=True).get(pk=assignment.pk))
-
-
-def _reservation_end(*, project: Project, now: datetime) -> datetime:
-    return now + timedelta(minutes=project.reservation_minutes)
-
-
-def _clean_flags(flags: Iterable[object], errors: dict[str, str]) -> list[str]:
-    allowed = set(Flag.values)
-    cleaned: list[str] = []
-    for flag in flags:
-        if not isinstance(flag, str) or flag not in allowed:
-            errors["flags"] = f"Unknown flag {flag!r}; choose from {', '.join(sorted(allowed))}."
-            return []
-        if flag not in cleaned:
-            cleaned.append(flag)
-    return cleaned
-
-
-def _plausible_seconds(seconds: float) -> bool:
-    """A time on task from 0 to ``PREFSTACK_MAX_TIME_ON_TASK_SECONDS`` (NaN and infinities are not)."""
-    return math.isfinite(seconds) and 0 <= seconds <= settings.PREFSTACK_MAX_TIME_ON_TASK_SECONDS
 
 
 def _is_int(value: object) -> bool:
@@ -166,11 +104,6 @@ def _is_int(value: object) -> bool:
 
 
 # --- claim ---------------------------------------------------------------------------------------------------------
-
-
-def _unfinished(*, project: Project, annotator: User) -> Assignment | None:
-    """The annotator's returned or reserved assignment in ``project``; a returned one first."""
-    return hot_path.assignment_unfinished(project_id=project.pk, annotator_id=annotator.pk)
 
 
 def _candidate_comparison(
@@ -181,57 +114,17 @@ def _candidate_comparison(
     there is none.
 
     Free slots are ``overlap + extra_annotators - slots_taken``. Locked, passing over rows that other transactions
-    hold (see :func:`annotator.services.locks.comparison_lock_next_candidate`); ``lock=False`` only looks.
+    hold (see :meth:`annotator.services.locks.UnitLocks.lock_next_candidate`); ``lock=False`` only looks.
     """
-    return locks.comparison_lock_next_candidate(
+    return locks.COMPARISON_LOCKS.lock_next_candidate(
         project_id=project.pk,
         annotator_id=annotator.pk,
         slots_gt=-project.overlap,
         tried=tried,
         lock=lock,
         qualification_required=project.qualification_required,
-        order=project.queue_order,
+        order=locks.CANDIDATE_ORDERS[project.queue_order],
     )
-
-
-def _reserve(*, project: Project, comparison_id: int, annotator: User, now: datetime) -> Assignment:
-    """A new reservation; which response is shown on the left is drawn here (see "Shown terms")."""
-    return Assignment.objects.create(
-        comparison_id=comparison_id,
-        annotator=annotator,
-        status=AssignmentStatus.RESERVED,
-        reserved_until=_reservation_end(project=project, now=now),
-        swapped=random.random() < 0.5,
-    )
-
-
-def _reclaim(*, project: Project, annotator: User, now: datetime) -> Assignment | None:
-    """Take over the oldest expired reservation held by someone else, on a comparison this annotator never had;
-    None when there is none, or its comparison is locked by a transaction in flight.
-
-    Cheap at any project size: reservations are few (about one per annotator at work) and a partial index finds
-    the expired ones. Under the comparison's lock: free the slot (mark the reservation expired) unless its owner
-    renewed it meanwhile, then reserve the comparison if a slot is free.
-    """
-    expired = hot_path.reservation_expired_oldest(
-        project_id=project.pk,
-        annotator_id=annotator.pk,
-        before=now,
-        qualification_required=project.qualification_required,
-    )
-    if expired is None:
-        return None
-    expired_pk, comparison_pk = expired
-    locked = locks.comparison_lock_if_free(comparison_id=comparison_pk)
-    if locked is None:
-        return None
-    extra_annotators, slots_taken = locked
-    freed = Assignment.objects.filter(pk=expired_pk, status=AssignmentStatus.RESERVED, reserved_until__lt=now).update(
-        status=AssignmentStatus.EXPIRED, updated_at=now
-    )
-    if freed and slots_taken - 1 < project.overlap + extra_annotators:
-        return _reserve(project=project, comparison_id=comparison_pk, annotator=annotator, now=now)
-    return None
 
 
 @transaction.atomic
@@ -246,59 +139,16 @@ def assignment_claim_next(*, project: Project, annotator: User, now: datetime | 
     sets, only comparisons whose prompt's domain and language the annotator is qualified for
     (``hot_path.qualification_filter``), never a qualification item. Raises PermissionDenied for a non-annotator,
     and NotQualified (400, naming the qualification sets to take) when nothing is left for them but work they are
-    not qualified for.
+    not qualified for. The machinery is :func:`annotator.services.claims.claim_next`.
     """
-    now = now or timezone.now()
-    _lock_membership(project=project, annotator=annotator)
-
-    own = _unfinished(project=project, annotator=annotator)
-    if own is not None:
-        if own.status == AssignmentStatus.RETURNED or (own.reserved_until and own.reserved_until >= now):
-            return own
-        # Expired but still ours, unless a claimer reclaimed it since we read it (the update then finds 'expired').
-        until = _reservation_end(project=project, now=now)
-        if Assignment.objects.filter(pk=own.pk, status=AssignmentStatus.RESERVED).update(
-            reserved_until=until, updated_at=now
-        ):
-            own.reserved_until, own.updated_at = until, now
-            return own
-
-    # Someone started these: reclaiming them before fresh work leaves no holes in the queue.
-    reclaimed = _reclaim(project=project, annotator=annotator, now=now)
-    if reclaimed is not None:
-        return reclaimed
-
-    fresh = _claim_fresh(project=project, annotator=annotator, now=now)
-    if fresh is None:
-        refusal = qualification_claim_refusal(project=project, annotator=annotator)
-        if refusal is not None:
-            raise refusal
-    return fresh
-
-
-def _claim_fresh(*, project: Project, annotator: User, now: datetime) -> Assignment | None:
-    """A new reservation of the comparison closest to completion that the annotator may take; None when none."""
-    tried: list[int] = []
-    for _ in range(_CLAIM_ATTEMPTS):
-        candidate = _candidate_comparison(project=project, annotator=annotator, tried=tried)
-        busy = 0
-        while candidate is None and busy < len(_BUSY_BACKOFF_S) and locks.skips_locked_rows():
-            # Nothing unlocked: every remaining candidate may be held by a submission or claim in flight (a few
-            # milliseconds). If one exists, look again shortly rather than tell the annotator that nothing is
-            # left while work remains. Blocking on the rows instead would let two claimers deadlock.
-            if _candidate_comparison(project=project, annotator=annotator, tried=tried, lock=False) is None:
-                break
-            time.sleep(_BUSY_BACKOFF_S[busy])
-            busy += 1
-            candidate = _candidate_comparison(project=project, annotator=annotator, tried=tried)
-        if candidate is None:
-            return None
-        comparison_id, extra_annotators, slots_taken = candidate
-        # Read under the row lock, so a claim committed after the query's snapshot is counted.
-        if slots_taken < project.overlap + extra_annotators:
-            return _reserve(project=project, comparison_id=comparison_id, annotator=annotator, now=now)
-        tried.append(comparison_id)
-    return None
+    return claims.claim_next(
+        kind=COMPARISONS,
+        project=project,
+        annotator=annotator,
+        now=now or timezone.now(),
+        candidate=partial(_candidate_comparison, project=project, annotator=annotator),
+        backoff=_BUSY_BACKOFF_S,
+    )
 
 
 # --- draft ---------------------------------------------------------------------------------------------------------
@@ -319,13 +169,7 @@ def _clean_draft(draft: Mapping[str, Any], attribute_names: set[str]) -> dict[st
         cleaned["justification"] = check_text(justification, field="justification")[
             : settings.PREFSTACK_MAX_JUSTIFICATION_CHARS
         ]
-    flags = draft.get("flags")
-    if isinstance(flags, list):
-        cleaned["flags"] = [f for f in flags if isinstance(f, str) and f in Flag.values]
-    seconds = draft.get("time_on_task_seconds")
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool) and _plausible_seconds(seconds):
-        cleaned["time_on_task_seconds"] = float(seconds)
-    return cleaned
+    return cleaned | claims.draft_flags_and_seconds(draft)
 
 
 @transaction.atomic
@@ -346,13 +190,7 @@ def assignment_draft_save(
         raise Conflict("This assignment is finished; its draft can no longer change.", code=ErrorCode.ASSIGNMENT_CLOSED)
     project = locked.comparison.project
     names = set(project.attributes.values_list("name", flat=True))
-    locked.draft = _clean_draft(draft, names)
-    fields = ["draft", "updated_at"]
-    if locked.status == AssignmentStatus.RESERVED and locked.reserved_until and locked.reserved_until >= now:
-        locked.reserved_until = _reservation_end(project=project, now=now)
-        fields.append("reserved_until")
-    locked.save(update_fields=fields)
-    return locked
+    return claims.draft_keep(assignment=locked, draft=_clean_draft(draft, names), project=project, now=now)
 
 
 # --- submit --------------------------------------------------------------------------------------------------------
@@ -423,19 +261,6 @@ def _apply_adaptive_overlap(
             return
 
 
-def _refuse_submission(status: str) -> None:
-    if status == AssignmentStatus.SUBMITTED:
-        raise Conflict("You already submitted this comparison.", code=ErrorCode.ALREADY_SUBMITTED)
-    if status == AssignmentStatus.EXPIRED:
-        # Only a reclaim marks a reservation expired: its slot went to another annotator.
-        raise Conflict(
-            "Your reservation expired and the comparison went to another annotator.", code=ErrorCode.RESERVATION_EXPIRED
-        )
-    if status == AssignmentStatus.SKIPPED:
-        raise Conflict(f"This assignment is {status}; it can no longer be submitted.", code=ErrorCode.ASSIGNMENT_CLOSED)
-    # A reservation, even past its time, holds its slot until a claimer reclaims it: it may still be submitted.
-
-
 @dataclass(frozen=True)
 class _CleanSubmission:
     """A submission that passed validation, still in shown terms."""
@@ -473,19 +298,10 @@ def _validate_submission(
         errors["justification"] = (
             f"Keep the justification under {settings.PREFSTACK_MAX_JUSTIFICATION_CHARS} characters."
         )
-    clean_flags = _clean_flags(flags, errors)
-    if time_on_task_seconds is not None and (
-        not isinstance(time_on_task_seconds, int | float) or not _plausible_seconds(time_on_task_seconds)
-    ):
-        limit = settings.PREFSTACK_MAX_TIME_ON_TASK_SECONDS
-        errors["time_on_task_seconds"] = f"Time on task is a number of seconds from 0 to {limit}."
-    if errors:
-        raise ValidationFailed(
-            "Some answers are missing or out of range." if len(errors) > 1 else next(iter(errors.values())),
-            extra={"fields": errors},
-        )
+    clean_flags = claims.clean_flags(flags, errors)
+    seconds = claims.check_seconds(time_on_task_seconds, errors)
+    claims.refuse(errors, several="Some answers are missing or out of range.")
     assert preference_strength is not None  # checked above
-    seconds = float(time_on_task_seconds) if time_on_task_seconds is not None else None
     return _CleanSubmission(ratings, preference_strength, text, clean_flags, seconds)
 
 
@@ -494,19 +310,6 @@ def _submission_warnings(submission: _CleanSubmission, attributes: list[Attribut
     check = ADAPTIVE_ATTRIBUTE if ADAPTIVE_ATTRIBUTE in names else (names[0] if names else "")
     warning = _contradiction_warning(submission.ratings, submission.preference_strength, check)
     return (warning,) if warning else ()
-
-
-def _mark_submitted(*, assignment: Assignment, now: datetime) -> None:
-    """Move the assignment to submitted if nobody changed it since the caller read it; a resubmission after a
-    rejection supersedes the previous annotation. Conflict, with nothing written, otherwise."""
-    if not _transition(assignment=assignment, now=now, status=AssignmentStatus.SUBMITTED, draft={}):
-        _refuse_submission(_current_status(assignment))
-        raise Conflict(
-            "This assignment changed meanwhile; reload it and submit again.", code=ErrorCode.ASSIGNMENT_CHANGED
-        )
-    if assignment.status == AssignmentStatus.RETURNED:
-        Annotation.objects.filter(assignment=assignment, is_current=True).update(is_current=False)
-    assignment.status, assignment.draft, assignment.updated_at = AssignmentStatus.SUBMITTED, {}, now
 
 
 def _annotation_store(*, assignment: Assignment, annotator: User, submission: _CleanSubmission) -> Annotation:
@@ -553,9 +356,9 @@ def annotation_submit(
     if isinstance(justification, str):
         check_text(justification, field="justification")  # refused before any lock is taken
     now = now or timezone.now()
-    extra_annotators = _lock_comparison(assignment=assignment, annotator=annotator)
+    extra_annotators = claims.unit_lock(kind=COMPARISONS, assignment=assignment, annotator=annotator)
     project = assignment.comparison.project  # the callers' selectors fetch it with the assignment
-    _refuse_submission(assignment.status)
+    claims.refuse_submission(kind=COMPARISONS, status=assignment.status)
     attributes = hot_path.attributes(project_id=project.pk)
     submission = _validate_submission(
         project=project,
@@ -566,7 +369,7 @@ def annotation_submit(
         flags=flags,
         time_on_task_seconds=time_on_task_seconds,
     )
-    _mark_submitted(assignment=assignment, now=now)
+    claims.mark_submitted(kind=COMPARISONS, assignment=assignment, now=now)
     annotation = _annotation_store(assignment=assignment, annotator=annotator, submission=submission)
     _apply_adaptive_overlap(
         comparison_id=assignment.comparison_id,
@@ -595,33 +398,14 @@ def assignment_skip(
     """Give a comparison back with a reason (and flags); its slot goes to another annotator.
 
     ``reason`` is a SkipReason value; "other" needs a note. A returned assignment may be skipped too: the rejected
-    annotation stays as the lead left it. ``assignment`` is updated in place and returned.
+    annotation stays as the lead left it. ``assignment`` is updated in place and returned. The machinery is
+    :func:`annotator.services.claims.skip`; a refusal's message is its first field's.
     """
-    now = now or timezone.now()
-    _lock_comparison(assignment=assignment, annotator=annotator)
-    if assignment.status not in (AssignmentStatus.RESERVED, AssignmentStatus.RETURNED):
-        raise Conflict(
-            f"This assignment is {assignment.status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED
-        )
-    errors: dict[str, str] = {}
-    if reason not in SkipReason.values:
-        errors["reason"] = "Choose a reason for skipping."
-    note = check_text(note or "", field="note").strip()
-    if reason == SkipReason.OTHER and not note:
-        errors["note"] = "Say why in a note when the reason is “other”."
-    if len(note) > SKIP_NOTE_MAX_LENGTH:
-        errors["note"] = f"Keep the note under {SKIP_NOTE_MAX_LENGTH} characters."
-    clean_flags = _clean_flags(flags, errors)
-    if errors:
-        raise ValidationFailed(next(iter(errors.values())), extra={"fields": errors})
-    fields = {"status": AssignmentStatus.SKIPPED, "skip_reason": reason, "skip_note": note, "flags": clean_flags}
-    if not _transition(assignment=assignment, now=now, **fields):
-        status = _current_status(assignment)
-        raise Conflict(f"This assignment is {status}; it can no longer be skipped.", code=ErrorCode.ASSIGNMENT_CLOSED)
     was_returned = assignment.status == AssignmentStatus.RETURNED
-    for name, value in fields.items():
-        setattr(assignment, name, value)
-    assignment.updated_at = now
+    claims.skip(
+        kind=COMPARISONS, assignment=assignment, annotator=annotator, reason=reason, note=note, flags=flags,
+        now=now or timezone.now(), several=None,
+    )  # fmt: skip
     if was_returned:  # one returned assignment fewer: the overview's progress counts them
         agreement_counts_refresh(project=assignment.comparison.project, comparison_ids=[assignment.comparison_id])
     return assignment
@@ -651,7 +435,7 @@ def annotation_revise(
     if isinstance(justification, str):
         check_text(justification, field="justification")  # refused before any lock is taken, as on submit
     assignment = annotation.assignment
-    _lock_comparison(assignment=assignment, annotator=annotator)
+    claims.unit_lock(kind=COMPARISONS, assignment=assignment, annotator=annotator)
     locked = (
         Annotation.objects.select_for_update().select_related("assignment", "comparison__project").get(pk=annotation.pk)
     )

@@ -24,7 +24,7 @@ from annotator.models import (
     TaskType,
     TaskUnit,
 )
-from annotator.services import task_units
+from annotator.services import claims, task_units
 
 SHOWN_CHOICES = (1, 2)
 """The two edits as shown: 1 is the first on the page."""
@@ -52,9 +52,9 @@ def edit_choice_submit(
     errors: dict[str, str] = {}
     if isinstance(choice, bool) or choice not in SHOWN_CHOICES:
         errors["choice"] = "Choose the edit that follows the feedback: 1 or 2."
-    kept_flags = task_units.clean_flags(flags, errors)
-    seconds = task_units.check_seconds(time_on_task_seconds, errors)
-    task_units.refuse(errors)
+    kept_flags = claims.clean_flags(flags, errors)
+    seconds = claims.check_seconds(time_on_task_seconds, errors)
+    claims.refuse(errors)
     assert isinstance(choice, int)  # checked above
     return task_units.result_store(
         assignment=assignment,

@@ -25,7 +25,7 @@ from annotator.models import (
     TaskType,
     TaskUnit,
 )
-from annotator.services import task_units
+from annotator.services import claims, task_units
 from annotator.text import check_text
 from annotator.text_diff import same_text
 
@@ -79,9 +79,9 @@ def edit_submit(
         errors["change_summary"] = "Summarise what you changed, and why."
     elif len(summary) > CHANGE_SUMMARY_MAX_CHARS:
         errors["change_summary"] = f"Keep the change summary under {CHANGE_SUMMARY_MAX_CHARS} characters."
-    kept_flags = task_units.clean_flags(flags, errors)
-    seconds = task_units.check_seconds(time_on_task_seconds, errors)
-    task_units.refuse(errors, code=code)
+    kept_flags = claims.clean_flags(flags, errors)
+    seconds = claims.check_seconds(time_on_task_seconds, errors)
+    claims.refuse(errors, code=code)
     return task_units.result_store(
         assignment=assignment,
         annotator=annotator,

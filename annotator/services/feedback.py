@@ -17,7 +17,7 @@ from annotator.domain import TASK_TEXT_MAX_CHARS
 from annotator.error_codes import ErrorCode
 from annotator.feedback_rules import FeedbackRules, check_feedback
 from annotator.models import Project, TaskAssignment, TaskResult, TaskType
-from annotator.services import task_units
+from annotator.services import claims, task_units
 from annotator.text import check_text
 
 FEEDBACK_FIELDS = ("feedback_1", "feedback_2")
@@ -71,9 +71,9 @@ def feedback_submit(
             errors[field] = " ".join(checked.problems)
         levels[field] = checked.helpfulness
     rule_errors = dict(errors)
-    kept_flags = task_units.clean_flags(flags, errors)
-    seconds = task_units.check_seconds(time_on_task_seconds, errors)
-    task_units.refuse(errors, code=ErrorCode.FEEDBACK_RULES_BROKEN if rule_errors else None)
+    kept_flags = claims.clean_flags(flags, errors)
+    seconds = claims.check_seconds(time_on_task_seconds, errors)
+    claims.refuse(errors, code=ErrorCode.FEEDBACK_RULES_BROKEN if rule_errors else None)
     return task_units.result_store(
         assignment=assignment,
         annotator=annotator,
