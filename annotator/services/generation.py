@@ -57,13 +57,7 @@ from annotator.models import (
     Prompt,
     Response,
 )
-from annotator.services.heartbeats import (
-    HeartbeatClock,
-    SweepResult,
-    heartbeat_attempts_left,
-    heartbeat_stale,
-    heartbeat_stale_reason,
-)
+from annotator.services.heartbeats import HeartbeatClock, ModelRunKind, SweepResult, model_runs_sweep_stale
 from annotator.services.model_endpoints import model_endpoint_api_key, model_endpoint_client
 from annotator.text import text_problem
 
@@ -90,6 +84,15 @@ def _enqueue(run_id: int) -> None:
 
     transaction.on_commit(lambda: generation_run_execute_task.delay(run_id))
 
+
+_RUNS = ModelRunKind(
+    model=GenerationRun,
+    label="generation run",
+    running=GenerationRunStatus.RUNNING,
+    waiting=GenerationRunStatus.PENDING,
+    failed=GenerationRunStatus.FAILED,
+    enqueue=_enqueue,
+)
 
 # --- launch, cancel, resume -------------------------------------------------------------------------------------
 
@@ -233,41 +236,7 @@ def _still_owned(run_id: int, attempt: int, clock: HeartbeatClock) -> bool:
 def generation_runs_sweep_stale(*, stale_seconds: int | None = None) -> SweepResult:
     """Give up on running runs whose worker stopped beating (:mod:`annotator.services.heartbeats`): back to pending
     and enqueued while they have attempts left, else failed with the reason. Run every minute by beat."""
-    result = SweepResult()
-    stale = GenerationRun.objects.filter(
-        heartbeat_stale(stale_seconds=stale_seconds), status=GenerationRunStatus.RUNNING
-    )
-    for run in stale.only("id", "attempt", "heartbeat_at"):
-        outcome = generation_run_give_up(run=run)
-        if outcome is not None:
-            getattr(result, outcome).append(run.pk)
-    return result
-
-
-@transaction.atomic
-def generation_run_give_up(*, run: GenerationRun) -> str | None:
-    """The worker of ``run`` (as loaded: its ``attempt`` and ``heartbeat_at``) is gone: "requeued" (pending again,
-    enqueued on commit) while it has attempts left, else "failed" with the reason; None when that attempt no longer
-    owned the run (one conditional update, so two sweepers never both act)."""
-    why = heartbeat_stale_reason(heartbeat_at=run.heartbeat_at)
-    owned = GenerationRun.objects.filter(_owned(run.pk, run.attempt))
-    if heartbeat_attempts_left(attempt=run.attempt):
-        if not owned.update(
-            status=GenerationRunStatus.PENDING, heartbeat_at=None, requeue_reason=f"attempt {run.attempt}: {why}"
-        ):
-            return None
-        logger.warning("generation run %s re-queued: %s", run.pk, why)
-        _enqueue(run.pk)
-        return "requeued"
-    if owned.update(
-        status=GenerationRunStatus.FAILED,
-        heartbeat_at=None,
-        finished_at=timezone.now(),
-        error=f"attempt {run.attempt}: {why}; no attempts left.",
-    ):
-        logger.warning("generation run %s failed: %s", run.pk, why)
-        return "failed"
-    return None
+    return model_runs_sweep_stale(_RUNS, stale_seconds=stale_seconds)
 
 
 def _provenance(endpoint: ModelEndpoint, result: ChatResult) -> dict[str, Any]:

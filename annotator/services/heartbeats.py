@@ -4,20 +4,26 @@ they share.
 A running piece of work refreshes its ``heartbeat_at`` while it works. One whose heartbeat is older than
 ``PREFSTACK_JOB_STALE_SECONDS`` (or that never beat) lost its worker (kill -9, the OOM killer, the machine gone):
 the periodic sweep re-queues it while it has attempts left (``PREFSTACK_JOB_MAX_ATTEMPTS`` counts the first run),
-else marks it failed with the reason. Nothing here writes: the sweeps of each kind of work
-(:func:`rm_jobs.services.jobs.training_jobs_sweep_stale`, :func:`annotator.services.generation.generation_runs_sweep_stale`,
-:func:`annotator.services.judge.judge_runs_sweep_stale`) do, each with its own conditional updates.
+else marks it failed with the reason. Training jobs have a sweep of their own
+(:func:`rm_jobs.services.jobs.training_jobs_sweep_stale`: checkpoints, cancels, a torchrun group); generation runs
+and judge runs share :func:`model_runs_sweep_stale` below, each described by a :class:`ModelRunKind`.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Model, Q
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 def heartbeat_stale(*, stale_seconds: int | None = None) -> Q:
@@ -68,3 +74,59 @@ class HeartbeatClock:
 
     def beaten(self) -> None:
         self.last = time.monotonic()
+
+
+@dataclass(frozen=True)
+class ModelRunKind:
+    """What the sweep needs to know of one kind of model run (a generation run, a judge run)."""
+
+    model: type[Model]
+    label: str
+    """In the log: "generation run"."""
+    running: str
+    waiting: str
+    """The status of a run queued again."""
+    failed: str
+    enqueue: Callable[[int], None]
+    """Sends the run's task once the transaction commits."""
+
+
+def _runs(kind: ModelRunKind) -> Any:
+    return kind.model._default_manager
+
+
+def model_runs_sweep_stale(kind: ModelRunKind, *, stale_seconds: int | None = None) -> SweepResult:
+    """Give up on the running runs of ``kind`` whose worker stopped beating: waiting and enqueued again while they
+    have attempts left, else failed with the reason (each run in a transaction of its own)."""
+    result = SweepResult()
+    stale = _runs(kind).filter(heartbeat_stale(stale_seconds=stale_seconds), status=kind.running)
+    for run in stale.only("id", "attempt", "heartbeat_at"):
+        outcome = _model_run_give_up(kind, run=run)
+        if outcome is not None:
+            getattr(result, outcome).append(run.pk)
+    return result
+
+
+@transaction.atomic
+def _model_run_give_up(kind: ModelRunKind, *, run: Any) -> str | None:
+    """The worker of ``run`` (as loaded: its ``attempt`` and ``heartbeat_at``) is gone: "requeued" while it has
+    attempts left, else "failed"; None when that attempt no longer owned the run (one conditional update, so two
+    sweepers never both act)."""
+    why = heartbeat_stale_reason(heartbeat_at=run.heartbeat_at)
+    owned = _runs(kind).filter(pk=run.pk, status=kind.running, attempt=run.attempt)
+    if heartbeat_attempts_left(attempt=run.attempt):
+        if not owned.update(status=kind.waiting, heartbeat_at=None, requeue_reason=f"attempt {run.attempt}: {why}"):
+            return None
+        logger.warning("%s %s re-queued: %s", kind.label, run.pk, why)
+        kind.enqueue(run.pk)
+        return "requeued"
+    failed = owned.update(
+        status=kind.failed,
+        heartbeat_at=None,
+        finished_at=timezone.now(),
+        error=f"attempt {run.attempt}: {why}; no attempts left.",
+    )
+    if not failed:
+        return None
+    logger.warning("%s %s failed: %s", kind.label, run.pk, why)
+    return "failed"

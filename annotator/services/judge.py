@@ -54,13 +54,7 @@ from annotator.models import (
     Project,
 )
 from annotator.selectors.projects import project_attribute_list
-from annotator.services.heartbeats import (
-    HeartbeatClock,
-    SweepResult,
-    heartbeat_attempts_left,
-    heartbeat_stale,
-    heartbeat_stale_reason,
-)
+from annotator.services.heartbeats import HeartbeatClock, ModelRunKind, SweepResult, model_runs_sweep_stale
 from annotator.services.model_endpoints import model_endpoint_api_key, model_endpoint_client
 
 logger = logging.getLogger(__name__)
@@ -132,6 +126,15 @@ def _enqueue(run_id: int) -> None:
     transaction.on_commit(lambda: judge_run_execute_task.delay(run_id))
 
 
+_RUNS = ModelRunKind(
+    model=JudgeRun,
+    label="judge run",
+    running=JudgeRunStatus.RUNNING,
+    waiting=JudgeRunStatus.QUEUED,
+    failed=JudgeRunStatus.FAILED,
+    enqueue=_enqueue,
+)
+
 # --- execution ------------------------------------------------------------------------------------------------
 
 
@@ -170,39 +173,7 @@ def _finish(run_id: int, *, attempt: int, error: str = "") -> None:
 def judge_runs_sweep_stale(*, stale_seconds: int | None = None) -> SweepResult:
     """Give up on running runs whose worker stopped beating (:mod:`annotator.services.heartbeats`): queued and
     enqueued again while they have attempts left, else failed with the reason. Run every minute by beat."""
-    result = SweepResult()
-    stale = JudgeRun.objects.filter(heartbeat_stale(stale_seconds=stale_seconds), status=JudgeRunStatus.RUNNING)
-    for run in stale.only("id", "attempt", "heartbeat_at"):
-        outcome = judge_run_give_up(run=run)
-        if outcome is not None:
-            getattr(result, outcome).append(run.pk)
-    return result
-
-
-@transaction.atomic
-def judge_run_give_up(*, run: JudgeRun) -> str | None:
-    """The worker of ``run`` (as loaded: its ``attempt`` and ``heartbeat_at``) is gone: "requeued" (queued again,
-    enqueued on commit) while it has attempts left, else "failed" with the reason; None when that attempt no longer
-    owned the run (one conditional update, so two sweepers never both act)."""
-    why = heartbeat_stale_reason(heartbeat_at=run.heartbeat_at)
-    owned = JudgeRun.objects.filter(_owned(run.pk, run.attempt))
-    if heartbeat_attempts_left(attempt=run.attempt):
-        if not owned.update(
-            status=JudgeRunStatus.QUEUED, heartbeat_at=None, requeue_reason=f"attempt {run.attempt}: {why}"
-        ):
-            return None
-        logger.warning("judge run %s re-queued: %s", run.pk, why)
-        _enqueue(run.pk)
-        return "requeued"
-    if owned.update(
-        status=JudgeRunStatus.FAILED,
-        heartbeat_at=None,
-        finished_at=timezone.now(),
-        error=f"attempt {run.attempt}: {why}; no attempts left.",
-    ):
-        logger.warning("judge run %s failed: %s", run.pk, why)
-        return "failed"
-    return None
+    return model_runs_sweep_stale(_RUNS, stale_seconds=stale_seconds)
 
 
 def _scales(project: Project) -> list[AttributeScale]:
