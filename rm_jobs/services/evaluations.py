@@ -289,8 +289,7 @@ def _compute(evaluation: Evaluation, model_dir: Path | None) -> None:
         model_dir = _stored_model(evaluation.job) if model_dir is None else model_dir
         beat()
         if evaluation.kind == EvaluationKind.REWARD_BENCH:
-            data = download_to_scratch(evaluation.data_file)
-            metrics, export = _reward_bench(model_dir, data, evaluation.job, beat)
+            metrics, export = _reward_bench(model_dir, download_to_scratch(evaluation.data_file), evaluation.job, beat)
         elif evaluation.kind in BENCHMARK_KINDS.values():
             metrics, export = _benchmark(model_dir, download_to_scratch(evaluation.data_file), evaluation, beat)
         else:
