@@ -197,6 +197,10 @@ class EvaluationOutput(serializers.Serializer):
         help_text="comparison_id, human_preferred (1|2), human_strength, model_margin; most confident first.",
     )
     error = serializers.CharField()
+    attempt = serializers.IntegerField(help_text="Starts of the run; a worker that died costs one.")
+    requeue_reason = serializers.CharField(
+        help_text="Why the stale-run sweep last queued the run again (empty: never)."
+    )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 
@@ -686,6 +690,10 @@ class PriorityScoringOutput(serializers.Serializer):
     )
     summary = serializers.DictField(help_text="mean and max priority.")
     error = serializers.CharField()
+    attempt = serializers.IntegerField(help_text="Starts of the run; a worker that died costs one.")
+    requeue_reason = serializers.CharField(
+        help_text="Why the stale-run sweep last queued the run again (empty: never)."
+    )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 

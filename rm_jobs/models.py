@@ -165,6 +165,10 @@ class Evaluation(models.Model):
     RM-Bench and JudgeBench files ``benchmark``, ``overall``, ``per_subset`` (subset / domain / category) and
     ``details``. ``disagreements``: the validation comparisons where the model's reward margin contradicts the aggregated human preference most, most confident
     first (``comparison_id``, ``human_preferred`` 1|2, ``human_strength``, ``model_margin``).
+
+    A running evaluation beats (``heartbeat_at``) while it scores; the sweep queues one whose worker died again
+    (``attempt``, ``requeue_reason``), and it runs from the start, or fails it when it has no attempt left
+    (:mod:`annotator.services.heartbeats`).
     """
 
     job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="evaluations")
@@ -178,6 +182,9 @@ class Evaluation(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     disagreements = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    attempt = models.PositiveSmallIntegerField(default=0, help_text="Starts (a worker that died costs one).")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the running task.")
+    requeue_reason = models.TextField(blank=True, help_text="Why the sweep last re-queued the evaluation.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -234,6 +241,8 @@ class PriorityScoring(models.Model):
     ``scored``: comparisons given a priority; ``failures``: ``[{"comparison_id", "reason"}]`` for items that could
     not be scored (too long for the model …), which keep priority 0; ``summary``: ``mean`` and ``max`` priority.
     A succeeded scoring has replaced the project's priorities (every comparison it did not score is back at 0).
+    A running scoring beats (``heartbeat_at``) while it scores; the sweep queues one whose worker died again
+    (``attempt``, ``requeue_reason``), and it runs from the start, or fails it when it has no attempt left.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="priority_scorings")
@@ -244,6 +253,9 @@ class PriorityScoring(models.Model):
     failures = models.JSONField(default=list, blank=True)
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    attempt = models.PositiveSmallIntegerField(default=0, help_text="Starts (a worker that died costs one).")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the running task.")
+    requeue_reason = models.TextField(blank=True, help_text="Why the sweep last re-queued the scoring.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -12,6 +12,10 @@ page or API read is needed for that:
   every minute; every worker start runs it at once (taking the jobs of an earlier worker of the same name) and
   again once the heartbeats of a worker that came back under another name have gone stale.
 
+Evaluations and priority scorings beat while they score and are swept by the same task (beat and worker start):
+one whose worker died is queued again, on its job's queue, while it has attempts left, else failed with the reason
+(:mod:`annotator.services.heartbeats`).
+
 Conditional transitions make redeliveries and duplicate sweeps no-ops.
 """
 
@@ -24,9 +28,9 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from rm_jobs.services.evaluations import evaluation_run
+from rm_jobs.services.evaluations import evaluation_run, evaluations_sweep_stale
 from rm_jobs.services.jobs import training_jobs_sweep_stale
-from rm_jobs.services.priorities import priority_scoring_run
+from rm_jobs.services.priorities import priority_scoring_run, priority_scorings_sweep_stale
 from rm_jobs.services.recovery import training_job_recover_redelivered
 from rm_jobs.services.runs import training_job_execute
 
@@ -54,10 +58,24 @@ def priority_scoring_run_task(scoring_id: int) -> str | None:
     return scoring.status if scoring is not None else None
 
 
+def _runs_sweep_stale() -> dict[str, dict[str, list[int]]]:
+    """Sweep the evaluations and priority scorings whose worker stopped beating."""
+    evaluations, scorings = evaluations_sweep_stale(), priority_scorings_sweep_stale()
+    return {
+        "evaluations": {"requeued": evaluations.requeued, "failed": evaluations.failed},
+        "priority_scorings": {"requeued": scorings.requeued, "failed": scorings.failed},
+    }
+
+
 @shared_task(name="rm_jobs.training_jobs_sweep_stale")
-def training_jobs_sweep_stale_task() -> dict[str, list[int]]:
-    result = training_jobs_sweep_stale()
-    return {"requeued": result.requeued, "failed": result.failed, "cancelled": result.cancelled}
+def training_jobs_sweep_stale_task() -> dict[str, dict[str, list[int]]]:
+    """Re-queue (or fail, with no attempt left) the training jobs, evaluations and priority scorings whose worker
+    stopped beating; sent every minute by beat."""
+    jobs = training_jobs_sweep_stale()
+    return {
+        "training_jobs": {"requeued": jobs.requeued, "failed": jobs.failed, "cancelled": jobs.cancelled},
+        **_runs_sweep_stale(),
+    }
 
 
 @worker_ready.connect
@@ -65,8 +83,10 @@ def _sweep_when_a_worker_starts(sender: Any = None, **kwargs: Any) -> None:
     """A worker (re)starting under a hostname proves that hostname's earlier process is gone: its running jobs are
     taken at once; every other stale job too."""
     hostname = getattr(sender, "hostname", None)
+    runs: dict[str, dict[str, list[int]]] = {}
     try:
         result = training_jobs_sweep_stale(dead_worker=hostname)
+        runs = _runs_sweep_stale()
         # A worker that came back under another name (a recreated container) left jobs whose heartbeat is not
         # stale yet: sweep again once it is, whether or not a beat runs.
         later = settings.PREFSTACK_JOB_STALE_SECONDS + max(1, settings.PREFSTACK_JOB_HEARTBEAT_SECONDS)
@@ -76,3 +96,5 @@ def _sweep_when_a_worker_starts(sender: Any = None, **kwargs: Any) -> None:
         return
     if result.requeued or result.failed or result.cancelled:
         logger.warning("stale training jobs at start of %s: %s", hostname, result)
+    if any(ids for swept in runs.values() for ids in swept.values()):
+        logger.warning("stale evaluations and priority scorings at start of %s: %s", hostname, runs)

@@ -1,12 +1,13 @@
-"""Work that a worker may die in the middle of (training jobs, generation runs, judge runs): the one heartbeat rule
-they share.
+"""Work that a worker may die in the middle of (training jobs, generation runs, judge runs, and in rm_jobs evaluations
+and priority scorings): the one heartbeat rule they share.
 
 A running piece of work refreshes its ``heartbeat_at`` while it works. One whose heartbeat is older than
 ``PREFSTACK_JOB_STALE_SECONDS`` (or that never beat) lost its worker (kill -9, the OOM killer, the machine gone):
 the periodic sweep re-queues it while it has attempts left (``PREFSTACK_JOB_MAX_ATTEMPTS`` counts the first run),
 else marks it failed with the reason. Training jobs have a sweep of their own
-(:func:`rm_jobs.services.jobs.training_jobs_sweep_stale`: checkpoints, cancels, a torchrun group); generation runs
-and judge runs share :func:`model_runs_sweep_stale` below, each described by a :class:`ModelRunKind`.
+(:func:`rm_jobs.services.jobs.training_jobs_sweep_stale`: checkpoints, cancels, a torchrun group); generation runs,
+judge runs, evaluations and priority scorings share :func:`model_runs_sweep_stale` below, each described by a
+:class:`ModelRunKind`. A run that restarts from scratch beats through :class:`ModelRunBeat` from its loop.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ class SweepResult:
 
 
 def heartbeat_interval() -> float:
-    """Seconds between two heartbeats of a generation or judge run: ``PREFSTACK_JOB_HEARTBEAT_SECONDS``, or a quarter
-    of the stale threshold when that is 0 (training jobs then beat only per step; a run has no steps)."""
+    """Seconds between two heartbeats of a model run (generation, judge, evaluation, priority scoring):
+    ``PREFSTACK_JOB_HEARTBEAT_SECONDS``, or a quarter of the stale threshold when that is 0 (training jobs then beat
+    only per step; a run has no steps)."""
     every = settings.PREFSTACK_JOB_HEARTBEAT_SECONDS
     return float(every) if every > 0 else settings.PREFSTACK_JOB_STALE_SECONDS / 4
 
@@ -89,10 +91,18 @@ class ModelRunKind:
     failed: str
     enqueue: Callable[[int], None]
     """Sends the run's task once the transaction commits."""
+    failed_emit: Callable[[int], None] | None = None
+    """Told, in the sweep's transaction, of a run it failed (an evaluation's webhook event)."""
 
 
 def _runs(kind: ModelRunKind) -> Any:
     return kind.model._default_manager
+
+
+def model_run_owned(kind: ModelRunKind, *, run_id: int, attempt: int) -> Any:
+    """The run ``run_id`` while ``attempt`` still runs it (running, that attempt): every write of a worker goes
+    through it, so an attempt the sweep gave up on writes nothing."""
+    return _runs(kind).filter(pk=run_id, status=kind.running, attempt=attempt)
 
 
 def model_runs_sweep_stale(kind: ModelRunKind, *, stale_seconds: int | None = None) -> SweepResult:
@@ -113,7 +123,7 @@ def _model_run_give_up(kind: ModelRunKind, *, run: Any) -> str | None:
     attempts left, else "failed"; None when that attempt no longer owned the run (one conditional update, so two
     sweepers never both act)."""
     why = heartbeat_stale_reason(heartbeat_at=run.heartbeat_at)
-    owned = _runs(kind).filter(pk=run.pk, status=kind.running, attempt=run.attempt)
+    owned = model_run_owned(kind, run_id=run.pk, attempt=run.attempt)
     if heartbeat_attempts_left(attempt=run.attempt):
         if not owned.update(status=kind.waiting, heartbeat_at=None, requeue_reason=f"attempt {run.attempt}: {why}"):
             return None
@@ -129,4 +139,27 @@ def _model_run_give_up(kind: ModelRunKind, *, run: Any) -> str | None:
     if not failed:
         return None
     logger.warning("%s %s failed: %s", kind.label, run.pk, why)
+    if kind.failed_emit is not None:
+        kind.failed_emit(run.pk)
     return "failed"
+
+
+class AttemptLost(Exception):
+    """The attempt no longer owns its run (the sweep gave it up): stop, and write nothing more."""
+
+
+class ModelRunBeat:
+    """The heartbeat of one attempt of a run, called from its loop (each batch or item): writes ``heartbeat_at`` when
+    a beat is due (:class:`HeartbeatClock`, one write every few seconds at most), and raises :class:`AttemptLost` when
+    the attempt no longer owns the run."""
+
+    def __init__(self, kind: ModelRunKind, *, run_id: int, attempt: int, clock: HeartbeatClock | None = None) -> None:
+        self.kind, self.run_id, self.attempt = kind, run_id, attempt
+        self.clock = HeartbeatClock() if clock is None else clock
+
+    def __call__(self) -> None:
+        if not self.clock.due():
+            return
+        self.clock.beaten()
+        if not model_run_owned(self.kind, run_id=self.run_id, attempt=self.attempt).update(heartbeat_at=timezone.now()):
+            raise AttemptLost(f"{self.kind.label} {self.run_id}: attempt {self.attempt} no longer runs it")

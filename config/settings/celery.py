@@ -44,8 +44,9 @@ CELERY_WORKER_LOST_WAIT = 1.0
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 
-# Training and evaluation tasks are sent to the job's own queue ("default" = CPU, "gpu") at enqueue time; the
-# stale-job sweeps (training jobs; generation and judge runs) run on the default queue, every minute when a beat process runs (and at every worker start).
+# Training, evaluation and reward-model priority-scoring tasks are sent to the job's own queue ("default" = CPU, "gpu")
+# at enqueue time; the stale-work sweeps (training jobs, evaluations and priority scorings; generation and judge runs)
+# run on the default queue, every minute when a beat process runs (and at every worker start).
 CELERY_TASK_ROUTES = {
     "rm_jobs.training_jobs_sweep_stale": {"queue": "default"},
     "annotator.model_runs_sweep_stale": {"queue": "default"},
@@ -53,6 +54,7 @@ CELERY_TASK_ROUTES = {
     "annotator.generation_run_execute": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE = {
+    # Training jobs, evaluations and priority scorings whose worker died (one task: annotator must not import rm_jobs).
     "rm-jobs-sweep-stale": {"task": "rm_jobs.training_jobs_sweep_stale", "schedule": 60.0},
     # Generation and judge runs whose worker died: the same heartbeat rule (annotator.services.heartbeats).
     "model-runs-sweep-stale": {"task": "annotator.model_runs_sweep_stale", "schedule": 60.0},

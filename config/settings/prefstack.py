@@ -13,9 +13,10 @@ PREFSTACK_BASE_MODELS: dict[str, str] = {
 # Training jobs (rm_jobs). A running job's worker writes a heartbeat every PREFSTACK_JOB_HEARTBEAT_SECONDS (0: only
 # after each optimizer step); a running job whose heartbeat is older than PREFSTACK_JOB_STALE_SECONDS lost its
 # worker (kill -9, OOM, machine gone) and is re-queued from its last checkpoint while it has attempts left
-# (PREFSTACK_JOB_MAX_ATTEMPTS counts the first run), else marked failed. Generation and judge runs follow the same
-# rule (annotator.services.heartbeats): they beat every PREFSTACK_JOB_HEARTBEAT_SECONDS while they work, and a stale
-# one is re-queued (it continues where it stopped) or failed.
+# (PREFSTACK_JOB_MAX_ATTEMPTS counts the first run), else marked failed. Generation and judge runs, evaluations and
+# priority scorings follow the same rule (annotator.services.heartbeats): they beat every
+# PREFSTACK_JOB_HEARTBEAT_SECONDS while they work, and a stale one is re-queued (generation and judge runs continue
+# where they stopped, evaluations and scorings start over) or failed.
 PREFSTACK_JOB_HEARTBEAT_SECONDS = env_int("PREFSTACK_JOB_HEARTBEAT_SECONDS", 10)
 PREFSTACK_JOB_STALE_SECONDS = env_int("PREFSTACK_JOB_STALE_SECONDS", 120)
 PREFSTACK_JOB_MAX_ATTEMPTS = env_int("PREFSTACK_JOB_MAX_ATTEMPTS", 2)

@@ -7,6 +7,12 @@ JudgeBench-style pairs (:mod:`rm_jobs.training.benchmarks`), scored on the job's
 benchmark's own scripts write it, is kept beside the job and served by ``evaluation_results_key``. On a validation split it also lists the comparisons
 whose aggregated human preference the model contradicts most confidently: r(chosen) - r(rejected) most negative.
 
+A running evaluation beats (``heartbeat_at``) from its scoring loop, every
+:func:`~annotator.services.heartbeats.heartbeat_interval` seconds at most. When its worker dies,
+:func:`evaluations_sweep_stale` (beat, every minute) queues it again on the job's queue while it has attempts left,
+else fails it with the reason; the new attempt scores from the start (results are written only at the end). The
+final write names its attempt, so an attempt the sweep gave up on cannot finish the evaluation.
+
 Review queue — the choice made: the annotator app has no comparison-level review queue (its reviews are per
 annotation), and ``annotator`` must not import ``rm_jobs``. So a :class:`ReviewRequest` row records who sent what and
 why, and the comparison's ``metadata["needs_review"]`` carries the reason where the lead's pages can read it.
@@ -20,7 +26,7 @@ import math
 import os
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from annotator.error_codes import ErrorCode
@@ -35,6 +42,14 @@ from annotator.errors import Conflict, NotFound, UnprocessableFile, ValidationFa
 from annotator.imports import ImportFormatError
 from annotator.imports.containers import iter_jsonl
 from annotator.models import Comparison, Snapshot, SnapshotStatus
+from annotator.services.heartbeats import (
+    AttemptLost,
+    ModelRunBeat,
+    ModelRunKind,
+    SweepResult,
+    model_run_owned,
+    model_runs_sweep_stale,
+)
 from annotator.storage import (
     StorageUnavailable,
     download_dir_to_scratch,
@@ -76,6 +91,26 @@ BENCHMARK_KINDS: dict[str, str] = {
     "judgebench": EvaluationKind.JUDGEBENCH,
 }
 REASON_MAX_LENGTH = 2000
+
+
+def _enqueue(evaluation_id: int) -> None:
+    """Send the evaluation's task to its job's queue (a GPU job's model is scored on a GPU worker) once the
+    transaction commits."""
+    from rm_jobs.tasks import evaluation_run_task  # the task module imports the services
+
+    queue = Evaluation.objects.filter(pk=evaluation_id).values_list("job__queue", flat=True).get()
+    transaction.on_commit(lambda: evaluation_run_task.apply_async(args=[evaluation_id], queue=queue))
+
+
+EVALUATIONS = ModelRunKind(
+    model=Evaluation,
+    label="evaluation",
+    running=EvaluationStatus.RUNNING,
+    waiting=EvaluationStatus.QUEUED,
+    failed=EvaluationStatus.FAILED,
+    enqueue=_enqueue,
+    failed_emit=lambda evaluation_id: evaluation_finished_emit(evaluation_id=evaluation_id),
+)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -195,10 +230,7 @@ def evaluation_create(
             raise
         evaluation.kind, evaluation.data_file = BENCHMARK_KINDS[name], data_file
     evaluation.save()
-    from rm_jobs.tasks import evaluation_run_task  # the task module imports the services
-
-    evaluation_id, queue = evaluation.id, job.queue
-    transaction.on_commit(lambda: evaluation_run_task.apply_async(args=[evaluation_id], queue=queue))
+    _enqueue(evaluation.id)
     return evaluation
 
 
@@ -208,56 +240,95 @@ def evaluation_create(
 
 
 def evaluation_run(*, evaluation_id: int) -> Evaluation | None:
-    """queued → running → succeeded | failed; None when it was not queued (a repeated delivery)."""
+    """queued → running (its next attempt) → succeeded | failed; None when it was not queued (a repeated delivery).
+    The job's stored model is scored; a job without one (its worker died during the end-of-training evaluation, and
+    it has not succeeded since) fails the evaluation with the reason."""
+    now = timezone.now()
     claimed = Evaluation.objects.filter(id=evaluation_id, status=EvaluationStatus.QUEUED).update(
-        status=EvaluationStatus.RUNNING
+        status=EvaluationStatus.RUNNING, heartbeat_at=now, attempt=F("attempt") + 1
     )
     if not claimed:
         return None
     evaluation = Evaluation.objects.select_related("job", "snapshot", "job__project").get(id=evaluation_id)
-    _compute(evaluation, download_dir_to_scratch(evaluation.job.checkpoint_path))
+    _compute(evaluation, None)
     return Evaluation.objects.get(id=evaluation_id)
 
 
 def evaluation_run_for_job(*, job: TrainingJob, model_dir: Path) -> Evaluation:
-    """The end-of-training evaluation on the job's own snapshot, run inline by the training task."""
+    """The end-of-training evaluation on the job's own snapshot, run inline by the training task (its first
+    attempt; should the worker die, the sweep queues it again, to score the job's stored model)."""
     evaluation = Evaluation.objects.create(
-        job=job, kind=EvaluationKind.VALIDATION, snapshot=job.snapshot, status=EvaluationStatus.RUNNING
+        job=job,
+        kind=EvaluationKind.VALIDATION,
+        snapshot=job.snapshot,
+        status=EvaluationStatus.RUNNING,
+        attempt=1,
+        heartbeat_at=timezone.now(),
     )
     _compute(evaluation, model_dir)
     evaluation.refresh_from_db()
     return evaluation
 
 
-def _compute(evaluation: Evaluation, model_dir: Path) -> None:
+def _stored_model(job: TrainingJob) -> Path:
+    if job.status != JobStatus.SUCCEEDED or not job.checkpoint_path:
+        raise Conflict(
+            f"Job {job.id} is {job.status}: it has no stored model to evaluate.", code=ErrorCode.NO_CHECKPOINT
+        )
+    return download_dir_to_scratch(job.checkpoint_path)
+
+
+def _compute(evaluation: Evaluation, model_dir: Path | None) -> None:
+    """Score ``evaluation`` with the model in ``model_dir`` (None: the job's stored model) and record the outcome,
+    by its attempt: nothing is written once the sweep gave that attempt up."""
+    owned = model_run_owned(EVALUATIONS, run_id=evaluation.pk, attempt=evaluation.attempt)
+    beat = ModelRunBeat(EVALUATIONS, run_id=evaluation.pk, attempt=evaluation.attempt)
     disagreements: list[dict[str, Any]] = []
     export: Any = None
     try:
+        model_dir = _stored_model(evaluation.job) if model_dir is None else model_dir
+        beat()
         if evaluation.kind == EvaluationKind.REWARD_BENCH:
-            metrics, export = _reward_bench(model_dir, download_to_scratch(evaluation.data_file), evaluation.job)
+            metrics, export = _reward_bench(model_dir, download_to_scratch(evaluation.data_file), evaluation.job, beat)
         elif evaluation.kind in BENCHMARK_KINDS.values():
-            metrics, export = _benchmark(model_dir, download_to_scratch(evaluation.data_file), evaluation)
+            metrics, export = _benchmark(model_dir, download_to_scratch(evaluation.data_file), evaluation, beat)
         else:
             assert evaluation.snapshot is not None
-            metrics, disagreements = _validation(model_dir, evaluation.snapshot)
+            metrics, disagreements = _validation(model_dir, evaluation.snapshot, beat)
+        beat()
         results_file = _write_results(evaluation, export) if export is not None else ""
+    except AttemptLost:
+        logger.warning("evaluation %s: attempt %s was given up by the sweep; nothing written", evaluation.pk,
+                       evaluation.attempt)  # fmt: skip
+        return
     except Exception as error:
         logger.exception("evaluation %s failed", evaluation.id)
-        Evaluation.objects.filter(id=evaluation.id, status=EvaluationStatus.RUNNING).update(
+        failed = owned.update(
             status=EvaluationStatus.FAILED,
             error=f"{type(error).__name__}: {error}\n\n{traceback.format_exc(limit=8)}",
             finished_at=timezone.now(),
+            heartbeat_at=None,
         )
-        evaluation_finished_emit(evaluation_id=evaluation.id)
+        if failed:
+            evaluation_finished_emit(evaluation_id=evaluation.id)
         return
-    Evaluation.objects.filter(id=evaluation.id, status=EvaluationStatus.RUNNING).update(
+    succeeded = owned.update(
         status=EvaluationStatus.SUCCEEDED,
         metrics=metrics,
         disagreements=disagreements,
         results_file=results_file,
         finished_at=timezone.now(),
+        heartbeat_at=None,
     )
-    evaluation_finished_emit(evaluation_id=evaluation.id)
+    if succeeded:
+        evaluation_finished_emit(evaluation_id=evaluation.id)
+
+
+def evaluations_sweep_stale(*, stale_seconds: int | None = None) -> SweepResult:
+    """Give up on running evaluations whose worker stopped beating (:mod:`annotator.services.heartbeats`): queued
+    again on the job's queue while they have attempts left, else failed with the reason (and ``evaluation.finished``
+    sent). Run every minute by beat."""
+    return model_runs_sweep_stale(EVALUATIONS, stale_seconds=stale_seconds)
 
 
 def _job_device(job: TrainingJob) -> str:
@@ -295,10 +366,12 @@ def _write_results(evaluation: Evaluation, export: Any) -> str:
     return upload_file(target, key_of(target))
 
 
-def _reward_bench(model_dir: Path, path: Path, job: TrainingJob) -> tuple[dict[str, Any], dict[str, Any]]:
+def _reward_bench(
+    model_dir: Path, path: Path, job: TrainingJob, beat: Callable[[], None]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     from rm_jobs.training import reward_bench  # torch: imported in the worker only
 
-    result = reward_bench(model_dir, path, device=_job_device(job))
+    result = reward_bench(model_dir, path, device=_job_device(job), on_batch=beat)
     metrics: dict[str, Any] = {
         "rewardbench_overall": None if result.overall is None else _finite(result.overall),
         "sections": {name: _finite(v) for name, v in result.sections.items()},
@@ -312,11 +385,13 @@ def _reward_bench(model_dir: Path, path: Path, job: TrainingJob) -> tuple[dict[s
     return metrics, export
 
 
-def _benchmark(model_dir: Path, path: Path, evaluation: Evaluation) -> tuple[dict[str, Any], Any]:
+def _benchmark(
+    model_dir: Path, path: Path, evaluation: Evaluation, beat: Callable[[], None]
+) -> tuple[dict[str, Any], Any]:
     from rm_jobs.training import run_benchmark  # torch: imported in the worker only
 
     name: BenchmarkName = evaluation.kind  # type: ignore[assignment]  # the kinds are the benchmarks' names
-    result = run_benchmark(model_dir, path, benchmark=name, device=_job_device(evaluation.job))
+    result = run_benchmark(model_dir, path, benchmark=name, device=_job_device(evaluation.job), on_batch=beat)
     metrics = _json_safe(
         {
             "benchmark": result.benchmark,
@@ -347,7 +422,9 @@ def evaluation_results_path(*, evaluation: Evaluation) -> Path:
     return download_to_scratch(evaluation_results_key(evaluation=evaluation))
 
 
-def _validation(model_dir: Path, snapshot: Snapshot) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _validation(
+    model_dir: Path, snapshot: Snapshot, beat: Callable[[], None]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from rm_jobs.training import evaluate, score  # torch: imported in the worker only
     from rm_jobs.training.evaluation import accuracy_bootstrap_interval
 
@@ -359,6 +436,7 @@ def _validation(model_dir: Path, snapshot: Snapshot) -> tuple[dict[str, Any], li
         rewards = score(
             model_dir, [(row["prompt"], str(row["chosen"])) for row in pairs]
             + [(row["prompt"], str(row["rejected"])) for row in pairs],
+            on_batch=beat,
         )  # fmt: skip
         chosen, rejected = rewards[: len(pairs)], rewards[len(pairs) :]
         margins = [c - r for c, r in zip(chosen, rejected, strict=True)]
@@ -373,7 +451,7 @@ def _validation(model_dir: Path, snapshot: Snapshot) -> tuple[dict[str, Any], li
     if config is not None and config.objective == "regression":
         _, rated = snapshot_trainer_rows(snapshot=snapshot, data="regression")
         if rated:
-            regression = validation_summary(evaluate(model_dir, rated))
+            regression = validation_summary(evaluate(model_dir, rated, on_batch=beat))
             metrics["rmse"] = regression["rmse"]
             metrics["pearson"] = regression["pearson"]
             values = [v for v in regression["rmse"].values() if v is not None]

@@ -202,8 +202,10 @@ def predict(
     pad_token_id: int,
     batch_size: int = 32,
     dtype: torch.dtype | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> Tensor:
-    """Head outputs for each sequence, shape (N, outputs), float32, in input order (batched longest first)."""
+    """Head outputs for each sequence, shape (N, outputs), float32, in input order (batched longest first).
+    ``on_batch`` is called after each batch (a caller's heartbeat; what it raises stops the loop)."""
     device = next(reward_model.parameters()).device
     was_training = reward_model.training
     reward_model.eval()
@@ -217,6 +219,8 @@ def predict(
                 ).float()
             for row, index in enumerate(indices):
                 outputs[index] = logits[row].cpu()
+            if on_batch is not None:
+                on_batch()
     finally:
         reward_model.train(was_training)
     return torch.stack(outputs) if outputs else torch.empty(0, 1)
@@ -251,12 +255,20 @@ def evaluate_pairs(
     *,
     pad_token_id: int,
     dtype: torch.dtype | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> PairMetrics:
     """Validation loss (the config's objective) and accuracy over preference pairs."""
     if not examples:
         return PairMetrics(math.nan, math.nan, math.nan, 0)
     sequences = [e.chosen for e in examples] + [e.rejected for e in examples]
-    rewards = predict(reward_model, sequences, pad_token_id=pad_token_id, batch_size=2 * config.batch_size, dtype=dtype)
+    rewards = predict(
+        reward_model,
+        sequences,
+        pad_token_id=pad_token_id,
+        batch_size=2 * config.batch_size,
+        dtype=dtype,
+        on_batch=on_batch,
+    )
     chosen, rejected = rewards[: len(examples), 0], rewards[len(examples) :, 0]
     strength = torch.tensor([e.strength for e in examples])
     loss = pairwise_loss(
@@ -282,6 +294,7 @@ def evaluate_regression(
     *,
     pad_token_id: int,
     dtype: torch.dtype | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> RegressionMetrics:
     """Masked MSE plus per-attribute RMSE and Pearson r over the rated cells."""
     if not examples:
@@ -292,6 +305,7 @@ def evaluate_regression(
         pad_token_id=pad_token_id,
         batch_size=config.batch_size,
         dtype=dtype,
+        on_batch=on_batch,
     )
     targets = torch.tensor([e.ratings for e in examples])
     mask = torch.tensor([e.mask for e in examples])
@@ -329,16 +343,19 @@ def load_for_inference(
     return reward_model, tokenizer, config
 
 
-def evaluate(model_dir: str | Path, rows: Sequence[Row], *, device: str = "cpu") -> PairMetrics | RegressionMetrics:
-    """Evaluate a saved model on trainer-ready rows (pairs or rated responses, as it was trained on)."""
+def evaluate(
+    model_dir: str | Path, rows: Sequence[Row], *, device: str = "cpu", on_batch: Callable[[], None] | None = None
+) -> PairMetrics | RegressionMetrics:
+    """Evaluate a saved model on trainer-ready rows (pairs or rated responses, as it was trained on); ``on_batch``
+    as in :func:`predict`."""
     reward_model, tokenizer, config = load_for_inference(model_dir, device=device)
     dtype = resolve_precision(config, torch.device(device))
     pad = int(tokenizer.pad_token_id)
     if config.is_pairwise:
         pairs = build_pair_examples(rows, tokenizer, config.max_length)
-        return evaluate_pairs(reward_model, pairs, config, pad_token_id=pad, dtype=dtype)
+        return evaluate_pairs(reward_model, pairs, config, pad_token_id=pad, dtype=dtype, on_batch=on_batch)
     rated = build_rated_examples(rows, tokenizer, config.max_length, config.attributes)
-    return evaluate_regression(reward_model, rated, config, pad_token_id=pad, dtype=dtype)
+    return evaluate_regression(reward_model, rated, config, pad_token_id=pad, dtype=dtype, on_batch=on_batch)
 
 
 def reward_column(reward_model: RewardModel) -> int:
@@ -357,8 +374,10 @@ def score(
     batch_size: int = 32,
     max_length: int | None = None,
     device: str = "cpu",
+    on_batch: Callable[[], None] | None = None,
 ) -> list[float]:
-    """Reward of each ``(prompt, response)``; ``prompt`` is a string or a list of {role, content} turns."""
+    """Reward of each ``(prompt, response)``; ``prompt`` is a string or a list of {role, content} turns; ``on_batch``
+    as in :func:`predict`."""
     reward_model, tokenizer, config = load_for_inference(model_dir, device=device)
     prompts = [render_prompt(prompt, tokenizer) for prompt, _ in pairs]
     sequences = encode_pairs(tokenizer, prompts, [response for _, response in pairs], max_length or config.max_length)
@@ -368,19 +387,26 @@ def score(
         pad_token_id=int(tokenizer.pad_token_id),
         batch_size=batch_size,
         dtype=resolve_precision(config, torch.device(device)),
+        on_batch=on_batch,
     )
     return [float(v) for v in outputs[:, reward_column(reward_model)]] if len(sequences) else []
 
 
 def reward_bench(
-    model_dir: str | Path, path: str | Path, *, batch_size: int = 32, device: str = "cpu"
+    model_dir: str | Path,
+    path: str | Path,
+    *,
+    batch_size: int = 32,
+    device: str = "cpu",
+    on_batch: Callable[[], None] | None = None,
 ) -> RewardBenchResult:
     """Score a RewardBench-format JSONL/Parquet file: accuracy per ``subset`` (ties count as wrong, as in
     allenai/reward-bench ``scripts/run_rm.py``), RewardBench's section scores and overall score, and the pooled
-    accuracy over all rows."""
+    accuracy over all rows. ``on_batch`` as in :func:`predict`."""
     rows = load_rows(path)
-    chosen = score(model_dir, [(r["prompt"], r["chosen"]) for r in rows], batch_size=batch_size, device=device)
-    rejected = score(model_dir, [(r["prompt"], r["rejected"]) for r in rows], batch_size=batch_size, device=device)
+    options: dict[str, Any] = {"batch_size": batch_size, "device": device, "on_batch": on_batch}
+    chosen = score(model_dir, [(r["prompt"], r["chosen"]) for r in rows], **options)
+    rejected = score(model_dir, [(r["prompt"], r["rejected"]) for r in rows], **options)
     wins: dict[str, list[bool]] = defaultdict(list)
     for row, c, r in zip(rows, chosen, rejected, strict=True):
         wins[str(row.get("subset", "all"))].append(c > r)
@@ -392,10 +418,15 @@ def reward_bench(
 
 
 def scorer(
-    model_dir: str | Path, *, batch_size: int = 32, max_length: int | None = None, device: str = "cpu"
+    model_dir: str | Path,
+    *,
+    batch_size: int = 32,
+    max_length: int | None = None,
+    device: str = "cpu",
+    on_batch: Callable[[], None] | None = None,
 ) -> Callable[[Sequence[tuple[Any, str]]], list[float]]:
     """A :data:`~rm_jobs.training.benchmarks.Scorer` for a saved model: loaded once on ``device``, then each call
-    scores its ``(prompt, response)`` list in length-sorted batches, as :func:`score` does."""
+    scores its ``(prompt, response)`` list in length-sorted batches, as :func:`score` does (``on_batch`` too)."""
     reward_model, tokenizer, config = load_for_inference(model_dir, device=device)
     dtype = resolve_precision(config, torch.device(device))
     column = reward_column(reward_model)
@@ -406,7 +437,12 @@ def scorer(
         if not sequences:
             return []
         outputs = predict(
-            reward_model, sequences, pad_token_id=int(tokenizer.pad_token_id), batch_size=batch_size, dtype=dtype
+            reward_model,
+            sequences,
+            pad_token_id=int(tokenizer.pad_token_id),
+            batch_size=batch_size,
+            dtype=dtype,
+            on_batch=on_batch,
         )
         return [float(v) for v in outputs[:, column]]
 
@@ -420,8 +456,10 @@ def run_benchmark(
     benchmark: BenchmarkName | None = None,
     batch_size: int = 32,
     device: str = "cpu",
+    on_batch: Callable[[], None] | None = None,
 ) -> BenchmarkResult:
-    """Score a RewardBench 2, RM-Bench or JudgeBench file as released (``benchmark`` None: told by its layout).
+    """Score a RewardBench 2, RM-Bench or JudgeBench file as released (``benchmark`` None: told by its layout);
+    ``on_batch`` as in :func:`predict`.
 
     Raises BenchmarkLayoutError for a file in another layout (checked before the model is loaded)."""
     rows = read_benchmark_file(path)
@@ -429,4 +467,4 @@ def run_benchmark(
     if name not in SCORERS:
         raise BenchmarkLayoutError(f"{name} files are scored by reward_bench(), not run_benchmark().")
     check_rows(name, rows)
-    return SCORERS[name](rows, scorer(model_dir, batch_size=batch_size, device=device))
+    return SCORERS[name](rows, scorer(model_dir, batch_size=batch_size, device=device, on_batch=on_batch))

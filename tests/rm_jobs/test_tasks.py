@@ -1,5 +1,6 @@
-"""The worker-start hook: sweeps at once (taking the jobs of an earlier worker of the same name) and schedules a
-second sweep for when the jobs of a worker that came back under another name have gone stale."""
+"""The worker-start hook: sweeps at once (taking the jobs of an earlier worker of the same name, and the stale
+evaluations and priority scorings) and schedules a second sweep for when the jobs of a worker that came back under
+another name have gone stale."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from rm_jobs import tasks
-from rm_jobs.models import JobStatus, TrainingJob
+from rm_jobs.models import EvaluationStatus, JobStatus, PriorityScoring, PrioritySignal, TrainingJob
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +44,17 @@ def test_a_starting_worker_takes_its_namesakes_jobs_and_schedules_a_later_sweep(
 def test_the_worker_starts_even_when_the_sweep_fails(snapshot):
     with mock.patch.object(tasks, "training_jobs_sweep_stale", side_effect=RuntimeError("database down")):
         tasks._sweep_when_a_worker_starts(sender=SimpleNamespace(hostname="w@h"))  # logs, does not raise
+
+
+def test_a_starting_worker_queues_stale_scorings_again(snapshot, django_capture_on_commit_callbacks):
+    scoring = PriorityScoring.objects.create(
+        project=snapshot.project, signal=PrioritySignal.HUMAN_DISAGREEMENT, status=EvaluationStatus.RUNNING,
+        attempt=1, heartbeat_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
+    with (
+        mock.patch.object(tasks.training_jobs_sweep_stale_task, "apply_async"),
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+    ):
+        tasks._sweep_when_a_worker_starts(sender=SimpleNamespace(hostname="w@h"))
+    scoring.refresh_from_db()
+    assert (scoring.status, len(callbacks)) == (EvaluationStatus.QUEUED, 1)

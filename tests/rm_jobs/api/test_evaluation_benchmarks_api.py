@@ -94,3 +94,11 @@ def test_the_results_endpoint_has_nothing_for_a_validation_run_and_keeps_annotat
     annotator = APIClient()
     annotator.force_authenticate(member(project, Role.ANNOTATOR))
     assert annotator.get(f"/api/v1/evaluations/{evaluation.id}/results.json").status_code == 403
+
+
+def test_an_evaluation_shows_its_attempt_and_why_it_was_requeued(api, done):
+    evaluation = Evaluation.objects.get(job=done)
+    reason = "attempt 1: its worker stopped sending heartbeats (last 2026-01-02T03:04:05+00:00)"
+    Evaluation.objects.filter(pk=evaluation.pk).update(attempt=2, requeue_reason=reason)
+    body = api.get(f"/api/v1/evaluations/{evaluation.pk}/").json()
+    assert (body["attempt"], body["requeue_reason"]) == (2, reason)

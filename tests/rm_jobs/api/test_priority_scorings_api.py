@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.models import Project, QueueOrder, Role
-from rm_jobs.models import PrioritySignal
+from rm_jobs.models import PriorityScoring, PrioritySignal
 from tests.factories import member
 from tests.rm_jobs.conftest import succeeded_job
 
@@ -66,3 +66,12 @@ def test_leads_set_the_queue_order_and_the_project_shows_it(project: Project, re
     response = lead.post(url, {"queue_order": QueueOrder.INFORMATIVE}, format="json")
     assert response.status_code == 200 and response.json() == {"queue_order": "informative"}
     assert lead.get(f"/api/v1/projects/{project.slug}/").json()["queue_order"] == "informative"
+
+
+def test_a_scoring_shows_its_attempt_and_why_it_was_requeued(researcher: Any, project: Project) -> None:
+    reason = "attempt 1: its worker stopped sending heartbeats (last 2026-01-02T03:04:05+00:00)"
+    scoring = PriorityScoring.objects.create(
+        project=project, signal=PrioritySignal.HUMAN_DISAGREEMENT, attempt=2, requeue_reason=reason
+    )
+    body = _client(researcher).get(f"/api/v1/priority-scorings/{scoring.pk}/").json()
+    assert (body["attempt"], body["requeue_reason"]) == (2, reason)

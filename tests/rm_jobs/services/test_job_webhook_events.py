@@ -1,11 +1,12 @@
 """Training jobs and evaluations send their webhook events where the conditional update ends them:
 ``training_job.succeeded`` / ``failed`` (a cancelled job sends none, a stale job out of attempts sends ``failed``)
-and ``evaluation.finished`` (succeeded or failed)."""
+and ``evaluation.finished`` (succeeded or failed, by its run or by the stale-run sweep)."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -82,7 +83,10 @@ def test_a_stale_job_out_of_attempts_sends_training_job_failed(job: TrainingJob,
     ("outcome", "status"),
     [({"accuracy": 0.5}, EvaluationStatus.SUCCEEDED), (RuntimeError("broken model"), EvaluationStatus.FAILED)],
 )
-def test_an_evaluation_that_ends_sends_evaluation_finished(job: TrainingJob, outcome: Any, status: str) -> None:
+def test_an_evaluation_that_ends_sends_evaluation_finished(
+    job: TrainingJob, outcome: Any, status: str, tmp_path: Path
+) -> None:
+    TrainingJob.objects.filter(id=job.id).update(status=JobStatus.SUCCEEDED, checkpoint_path=str(tmp_path))
     evaluation = Evaluation.objects.create(job=job, kind=EvaluationKind.VALIDATION, snapshot=job.snapshot)
     effect = outcome if isinstance(outcome, Exception) else None
     with mock.patch.object(evaluations, "_validation", side_effect=effect, return_value=(outcome, [])):
@@ -90,3 +94,16 @@ def test_an_evaluation_that_ends_sends_evaluation_finished(job: TrainingJob, out
     ((event, data),) = _sent()
     assert event == "evaluation.finished"
     assert data["evaluation"]["id"] == evaluation.id and data["evaluation"]["status"] == status
+
+
+def test_a_stale_evaluation_out_of_attempts_sends_evaluation_finished(job: TrainingJob, settings: Any) -> None:
+    settings.PREFSTACK_JOB_MAX_ATTEMPTS = 1
+    long_ago = timezone.now() - timedelta(hours=1)
+    evaluation = Evaluation.objects.create(
+        job=job, kind=EvaluationKind.VALIDATION, snapshot=job.snapshot, status=EvaluationStatus.RUNNING, attempt=1,
+        heartbeat_at=long_ago,
+    )  # fmt: skip
+    assert evaluations.evaluations_sweep_stale(stale_seconds=60).failed == [evaluation.id]
+    ((event, data),) = _sent()
+    assert event == "evaluation.finished" and data["evaluation"]["status"] == EvaluationStatus.FAILED
+    assert "stopped sending heartbeats" in data["error"]

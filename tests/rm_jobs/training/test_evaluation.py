@@ -146,3 +146,19 @@ def test_accuracy_bootstrap_interval_brackets_the_accuracy_and_narrows_with_more
     # Normal approximation for 800 pairs at p = 0.75: ±1.96·sqrt(p(1-p)/n) = ±0.030.
     assert large == pytest.approx((0.75 - 0.030, 0.75 + 0.030), abs=0.004)
     assert accuracy_bootstrap_interval([True, False] * 10) == accuracy_bootstrap_interval([True, False] * 10)
+
+
+def test_on_batch_is_called_after_each_batch_and_what_it_raises_stops_the_scoring(tiny_model_dir: Path) -> None:
+    pairs = [("w1", "good " + "w2 " * i) for i in range(5)]
+    calls: list[int] = []
+    rewards = score(tiny_model_dir, pairs, batch_size=2, on_batch=lambda: calls.append(1))
+    assert len(rewards) == 5 and len(calls) == 3  # batches of 2, 2 and 1
+
+    class Stop(Exception):
+        pass
+
+    def stop() -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        score(tiny_model_dir, pairs, batch_size=2, on_batch=stop)

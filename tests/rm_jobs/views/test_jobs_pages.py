@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from annotator.models import Role
-from rm_jobs.models import JobMetric, JobStatus, ReviewRequest, TrainingJob
+from rm_jobs.models import Evaluation, JobMetric, JobStatus, ReviewRequest, TrainingJob
 from tests.factories import UserFactory, member
 from tests.rm_jobs.conftest import succeeded_job
 from tests.rm_jobs.views.conftest import HX
@@ -268,3 +268,10 @@ def test_the_job_page_shows_the_validation_accuracy_with_its_bootstrap_interval(
     evaluation.save(update_fields=["metrics"])
     html = web.get(f"/p/{done.project.slug}/jobs/{done.id}/").content.decode()
     assert "(95% bootstrap interval 0.500–0.950)" in html
+
+
+def test_an_evaluation_shows_its_attempt_and_why_it_was_requeued(web, project, done):
+    reason = "attempt 1: its worker stopped sending heartbeats (last 2026-01-02T03:04:05+00:00)"
+    Evaluation.objects.filter(job=done).update(attempt=2, requeue_reason=reason)
+    page = web.get(f"/p/{project.slug}/jobs/{done.id}/").content.decode()
+    assert f"Attempt 2 · re-queued after {reason}" in page

@@ -70,3 +70,11 @@ def test_annotators_may_not_see_the_page(project: Project) -> None:
     client = Client()
     client.force_login(member(project, Role.ANNOTATOR))
     assert client.get(_url(project)).status_code == 403
+
+
+def test_the_table_shows_the_attempt_and_why_a_scoring_was_requeued(web: Client, project: Project) -> None:
+    reason = "attempt 1: its worker stopped sending heartbeats (last 2026-01-02T03:04:05+00:00)"
+    PriorityScoring.objects.create(
+        project=project, signal=PrioritySignal.HUMAN_DISAGREEMENT, attempt=2, requeue_reason=reason
+    )
+    assert f"Attempt 2 · re-queued after {reason}" in web.get(_url(project), **HX).content.decode()
