@@ -13,6 +13,7 @@ judge runs, evaluations and priority scorings share :func:`model_runs_sweep_stal
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
@@ -151,11 +152,42 @@ class AttemptLost(Exception):
 class ModelRunBeat:
     """The heartbeat of one attempt of a run, called from its loop (each batch or item): writes ``heartbeat_at`` when
     a beat is due (:class:`HeartbeatClock`, one write every few seconds at most), and raises :class:`AttemptLost` when
-    the attempt no longer owns the run."""
+    the attempt no longer owns the run.
+
+    Used as a context manager it also beats from a thread while the block runs, so that what has no loop to beat in
+    (downloading and loading a large model, tokenising) is not taken for a dead worker. The thread dies with the
+    process, which is the point; it only refreshes the beat, and leaves telling a lost attempt to the loop's calls,
+    which see the run through the work's own connection."""
 
     def __init__(self, kind: ModelRunKind, *, run_id: int, attempt: int, clock: HeartbeatClock | None = None) -> None:
         self.kind, self.run_id, self.attempt = kind, run_id, attempt
         self.clock = HeartbeatClock() if clock is None else clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> ModelRunBeat:
+        if self.clock.every > 0:
+            name = f"heartbeat-{self.kind.label.replace(' ', '-')}-{self.run_id}"
+            self._thread = threading.Thread(target=self._background, name=name, daemon=True)
+            self._thread.start()
+        return self
+
+    def _background(self) -> None:
+        try:
+            while not self._stop.wait(self.clock.every):
+                try:
+                    owned = model_run_owned(self.kind, run_id=self.run_id, attempt=self.attempt)
+                    if not owned.update(heartbeat_at=timezone.now()):
+                        return  # given up (or not visible to this connection): the loop's next call tells
+                except Exception:  # a locked database must not end the beat; the next one retries
+                    logger.warning("heartbeat of %s %s failed", self.kind.label, self.run_id, exc_info=True)
+        finally:
+            connection.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def __call__(self) -> None:
         if not self.clock.due():

@@ -286,17 +286,20 @@ def _compute(evaluation: Evaluation, model_dir: Path | None) -> None:
     disagreements: list[dict[str, Any]] = []
     export: Any = None
     try:
-        model_dir = _stored_model(evaluation.job) if model_dir is None else model_dir
-        beat()
-        if evaluation.kind == EvaluationKind.REWARD_BENCH:
-            metrics, export = _reward_bench(model_dir, download_to_scratch(evaluation.data_file), evaluation.job, beat)
-        elif evaluation.kind in BENCHMARK_KINDS.values():
-            metrics, export = _benchmark(model_dir, download_to_scratch(evaluation.data_file), evaluation, beat)
-        else:
-            assert evaluation.snapshot is not None
-            metrics, disagreements = _validation(model_dir, evaluation.snapshot, beat)
-        beat()
-        results_file = _write_results(evaluation, export) if export is not None else ""
+        with beat:  # beats from a thread too, while the model downloads and loads
+            model_dir = _stored_model(evaluation.job) if model_dir is None else model_dir
+            beat()
+            if evaluation.kind == EvaluationKind.REWARD_BENCH:
+                metrics, export = _reward_bench(
+                    model_dir, download_to_scratch(evaluation.data_file), evaluation.job, beat
+                )
+            elif evaluation.kind in BENCHMARK_KINDS.values():
+                metrics, export = _benchmark(model_dir, download_to_scratch(evaluation.data_file), evaluation, beat)
+            else:
+                assert evaluation.snapshot is not None
+                metrics, disagreements = _validation(model_dir, evaluation.snapshot, beat)
+            beat()
+            results_file = _write_results(evaluation, export) if export is not None else ""
     except AttemptLost:
         logger.warning("evaluation %s: attempt %s was given up by the sweep; nothing written", evaluation.pk,
                        evaluation.attempt)  # fmt: skip

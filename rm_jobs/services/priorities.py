@@ -115,9 +115,8 @@ def priority_scoring_run(*, scoring_id: int) -> PriorityScoring | None:
     scoring = PriorityScoring.objects.select_related("project", "job").get(id=scoring_id)
     owned = model_run_owned(PRIORITY_SCORINGS, run_id=scoring_id, attempt=scoring.attempt)
     try:
-        priorities, failures = _priorities(
-            scoring, ModelRunBeat(PRIORITY_SCORINGS, run_id=scoring_id, attempt=scoring.attempt)
-        )
+        with ModelRunBeat(PRIORITY_SCORINGS, run_id=scoring_id, attempt=scoring.attempt) as beat:
+            priorities, failures = _priorities(scoring, beat)  # the thread beats while the model loads
     except AttemptLost:
         logger.warning("priority scoring %s: attempt %s was given up by the sweep; nothing written", scoring_id,
                        scoring.attempt)  # fmt: skip

@@ -5,6 +5,7 @@ writes nothing: the project's priorities stay as they were."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,11 @@ import pytest
 from django.utils import timezone
 
 from annotator.models import Comparison, Project
-from annotator.services.heartbeats import SweepResult
+from annotator.services.heartbeats import HeartbeatClock, ModelRunBeat, SweepResult
 from rm_jobs import tasks
 from rm_jobs.models import EvaluationStatus, PriorityScoring, PrioritySignal, Queue, TrainingJob
 from rm_jobs.services import priorities
-from rm_jobs.services.priorities import priority_scoring_run, priority_scorings_sweep_stale
+from rm_jobs.services.priorities import PRIORITY_SCORINGS, priority_scoring_run, priority_scorings_sweep_stale
 from tests.factories import ComparisonFactory, ProjectFactory
 from tests.rm_jobs.conftest import succeeded_job
 
@@ -155,3 +156,27 @@ def test_the_heartbeat_of_an_attempt_the_sweep_gave_up_stops_it(
         scoring = priority_scoring_run(scoring_id=scoring.pk)  # type: ignore[assignment]
     assert scored == ["item 1"]
     assert (scoring.status, scoring.attempt, scoring.error) == (EvaluationStatus.RUNNING, 2, "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scoring_beats_from_a_thread_while_its_loop_is_silent() -> None:
+    """Loading a large model has no loop to beat in: the beat's thread keeps the run fresh meanwhile, and stops with
+    the block."""
+    project = ProjectFactory()
+    stale = timezone.now() - timedelta(hours=1)
+    scoring = PriorityScoring.objects.create(
+        project=project, signal=PrioritySignal.HUMAN_DISAGREEMENT, status=EvaluationStatus.RUNNING, attempt=1,
+        heartbeat_at=stale,
+    )  # fmt: skip
+
+    def beat_at() -> Any:
+        return PriorityScoring.objects.get(pk=scoring.pk).heartbeat_at
+
+    with ModelRunBeat(PRIORITY_SCORINGS, run_id=scoring.pk, attempt=1, clock=HeartbeatClock(every=0.05)):
+        deadline = time.monotonic() + 30
+        while beat_at() == stale and time.monotonic() < deadline:
+            time.sleep(0.05)  # the loop says nothing: a model loading
+        assert beat_at() > stale
+    last = beat_at()
+    time.sleep(0.3)
+    assert beat_at() == last
