@@ -149,6 +149,40 @@ class AttemptLost(Exception):
     """The attempt no longer owns its run (the sweep gave it up): stop, and write nothing more."""
 
 
+class BackgroundBeat:
+    """Calls ``beat`` from a daemon thread every ``every_s`` seconds while the ``with`` block runs, until ``beat``
+    answers False (the work is no longer this attempt's). For what has no loop to beat in: loading a large model,
+    tokenising, a training step slower than the stale threshold. The thread dies with the process (kill -9), which
+    is the point: the beat then stops and the sweep takes the work. ``every_s <= 0``: no thread."""
+
+    def __init__(self, beat: Callable[[], bool], *, every_s: float, name: str) -> None:
+        self.beat, self.every_s, self.name = beat, every_s, name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> BackgroundBeat:
+        if self.every_s > 0:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.every_s):
+                try:
+                    if not self.beat():
+                        return
+                except Exception:  # a locked database must not end the beat; the next one retries
+                    logger.warning("%s failed", self.name, exc_info=True)
+        finally:
+            connection.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 class ModelRunBeat:
     """The heartbeat of one attempt of a run, called from its loop (each batch or item): writes ``heartbeat_at`` when
     a beat is due (:class:`HeartbeatClock`, one write every few seconds at most), and raises :class:`AttemptLost` when
@@ -162,32 +196,22 @@ class ModelRunBeat:
     def __init__(self, kind: ModelRunKind, *, run_id: int, attempt: int, clock: HeartbeatClock | None = None) -> None:
         self.kind, self.run_id, self.attempt = kind, run_id, attempt
         self.clock = HeartbeatClock() if clock is None else clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        name = f"heartbeat of {kind.label} {run_id}"
+        self._background = BackgroundBeat(self._refresh, every_s=self.clock.every, name=name)
+
+    def _refresh(self) -> bool:
+        """One beat, no verdict: False (given up, or not visible to the thread's connection) only stops the thread;
+        the loop's next call tells a lost attempt."""
+        return bool(
+            model_run_owned(self.kind, run_id=self.run_id, attempt=self.attempt).update(heartbeat_at=timezone.now())
+        )
 
     def __enter__(self) -> ModelRunBeat:
-        if self.clock.every > 0:
-            name = f"heartbeat-{self.kind.label.replace(' ', '-')}-{self.run_id}"
-            self._thread = threading.Thread(target=self._background, name=name, daemon=True)
-            self._thread.start()
+        self._background.__enter__()
         return self
 
-    def _background(self) -> None:
-        try:
-            while not self._stop.wait(self.clock.every):
-                try:
-                    owned = model_run_owned(self.kind, run_id=self.run_id, attempt=self.attempt)
-                    if not owned.update(heartbeat_at=timezone.now()):
-                        return  # given up (or not visible to this connection): the loop's next call tells
-                except Exception:  # a locked database must not end the beat; the next one retries
-                    logger.warning("heartbeat of %s %s failed", self.kind.label, self.run_id, exc_info=True)
-        finally:
-            connection.close()
-
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._background.__exit__(*exc)
 
     def __call__(self) -> None:
         if not self.clock.due():

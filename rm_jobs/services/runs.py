@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import traceback
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection
 
 from annotator.models import Snapshot
+from annotator.services.heartbeats import BackgroundBeat
 from annotator.services.snapshots.files import snapshot_export_file
 from annotator.storage import key_of, retrying
 from rm_jobs.models import JobStatus, TrainingJob
@@ -50,39 +50,6 @@ def snapshot_trainer_rows(*, snapshot: Snapshot, data: str) -> tuple[list[Row], 
     from rm_jobs.training import load_rows, split_rows
 
     return split_rows(load_rows(path))
-
-
-class _Heartbeat:
-    """Refreshes the job's heartbeat from a thread while the engine loads, tokenizes and trains, so a long model
-    load or a slow step is not mistaken for a dead worker. The thread dies with the process (kill -9), which is the
-    point: the heartbeat then stops and the sweeper takes the job."""
-
-    def __init__(self, job_id: int, attempt: int, every_s: float) -> None:
-        self.job_id, self.attempt, self.every_s = job_id, attempt, every_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> _Heartbeat:
-        if self.every_s > 0:
-            self._thread = threading.Thread(target=self._run, name=f"heartbeat-job-{self.job_id}", daemon=True)
-            self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(self.every_s):
-                try:
-                    if not training_job_heartbeat(job_id=self.job_id, attempt=self.attempt):
-                        return
-                except Exception:  # a locked database must not kill the beat; the next one retries
-                    logger.warning("heartbeat of job %s failed", self.job_id, exc_info=True)
-        finally:
-            connection.close()
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 def _finite(value: float | None) -> float | None:
@@ -170,7 +137,10 @@ def training_job_execute(*, job_id: int, worker: str) -> TrainingJob | None:
         logger.info("job %s is not queued: nothing to run", job_id)
         return None
     attempt = job.attempt
-    with _Heartbeat(job_id, attempt, settings.PREFSTACK_JOB_HEARTBEAT_SECONDS):
+    # Beats from a thread while the engine loads, tokenizes and trains, so a long model load or a slow step is not
+    # taken for a dead worker.
+    beat = partial(training_job_heartbeat, job_id=job_id, attempt=attempt)
+    with BackgroundBeat(beat, every_s=settings.PREFSTACK_JOB_HEARTBEAT_SECONDS, name=f"heartbeat of job {job_id}"):
         try:
             outcome = _run_stages(job, attempt)
         except Exception as error:
