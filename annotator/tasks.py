@@ -42,15 +42,18 @@ def webhook_deliver_task(self: Task, delivery_id: int) -> str:
         raise self.retry(countdown=retry.countdown, exc=retry) from retry
 
 
-@shared_task(name="annotator.generation_run_execute")
+@shared_task(name="annotator.generation_run_execute", acks_late=True, reject_on_worker_lost=True)
 def generation_run_execute_task(run_id: int) -> str:
-    """Run generation run ``run_id`` on the default queue; a second delivery finds it no longer pending."""
+    """Run generation run ``run_id`` on the default queue. When the pool process running it dies, Celery hands the
+    task back at once and that delivery takes the run over once its heartbeat has been silent two intervals; any
+    other second delivery finds it no longer pending."""
     return generation_run_execute(run_id=run_id).status
 
 
-@shared_task(name="annotator.judge_run_execute", acks_late=True)
+@shared_task(name="annotator.judge_run_execute", acks_late=True, reject_on_worker_lost=True)
 def judge_run_execute_task(run_id: int) -> str | None:
-    """Run judge run ``run_id`` on the default queue; a second delivery finds it no longer queued."""
+    """Run judge run ``run_id`` on the default queue; taken over like a generation run when its pool process dies,
+    any other second delivery finds it no longer queued."""
     run = judge_run_execute(run_id=run_id)
     return run.status if run is not None else None
 

@@ -57,7 +57,13 @@ from annotator.models import (
     Prompt,
     Response,
 )
-from annotator.services.heartbeats import HeartbeatClock, ModelRunKind, SweepResult, model_runs_sweep_stale
+from annotator.services.heartbeats import (
+    HeartbeatClock,
+    ModelRunKind,
+    SweepResult,
+    model_run_take_over,
+    model_runs_sweep_stale,
+)
 from annotator.services.model_endpoints import model_endpoint_api_key, model_endpoint_client
 from annotator.text import text_problem
 
@@ -403,6 +409,8 @@ def generation_run_execute(*, run_id: int, client_options: Mapping[str, Any] | N
     """Run ``run_id`` if it is pending (see the module's docstring); returns it as it ends. ``client_options`` go to
     each endpoint's :class:`~annotator.llm.client.ChatClient` (tests: a transport)."""
     run = generation_run_start(run_id=run_id)
+    if run is None and model_run_take_over(_RUNS, run_id=run_id):  # its pool process died: Celery handed it back
+        run = generation_run_start(run_id=run_id)
     if run is None:
         return GenerationRun.objects.get(pk=run_id)
     attempt = run.attempt

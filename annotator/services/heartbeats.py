@@ -119,17 +119,18 @@ def model_runs_sweep_stale(kind: ModelRunKind, *, stale_seconds: int | None = No
 
 
 @transaction.atomic
-def _model_run_give_up(kind: ModelRunKind, *, run: Any) -> str | None:
+def _model_run_give_up(kind: ModelRunKind, *, run: Any, enqueue: bool = True) -> str | None:
     """The worker of ``run`` (as loaded: its ``attempt`` and ``heartbeat_at``) is gone: "requeued" while it has
-    attempts left, else "failed"; None when that attempt no longer owned the run (one conditional update, so two
-    sweepers never both act)."""
+    attempts left (enqueued again, unless the caller is the delivery that will run it), else "failed"; None when
+    that attempt no longer owned the run (one conditional update, so two sweepers never both act)."""
     why = heartbeat_stale_reason(heartbeat_at=run.heartbeat_at)
     owned = model_run_owned(kind, run_id=run.pk, attempt=run.attempt)
     if heartbeat_attempts_left(attempt=run.attempt):
         if not owned.update(status=kind.waiting, heartbeat_at=None, requeue_reason=f"attempt {run.attempt}: {why}"):
             return None
         logger.warning("%s %s re-queued: %s", kind.label, run.pk, why)
-        kind.enqueue(run.pk)
+        if enqueue:
+            kind.enqueue(run.pk)
         return "requeued"
     failed = owned.update(
         status=kind.failed,
@@ -143,6 +144,41 @@ def _model_run_give_up(kind: ModelRunKind, *, run: Any) -> str | None:
     if kind.failed_emit is not None:
         kind.failed_emit(run.pk)
     return "failed"
+
+
+def heartbeat_silent(fetch: Callable[[], Any | None], *, window_s: float) -> Any | None:
+    """Watch a running attempt (``fetch`` loads it, with ``attempt``, ``heartbeat_at`` and ``started_at`` if it
+    has one; None once it is gone or no longer running) until its heartbeat has been silent for ``window_s``; then
+    return it as last loaded. None when the heartbeat moved meanwhile (the attempt lives) or the attempt ended.
+    What a task delivered again after its pool process died asks before taking the work over."""
+    window = timedelta(seconds=window_s)
+    work = fetch()
+    if work is None:
+        return None
+    first_beat, attempt = work.heartbeat_at, work.attempt
+    poll = max(0.05, min(1.0, window_s / 8))
+    while True:
+        silent_since = work.heartbeat_at or getattr(work, "started_at", None) or timezone.now() - window
+        if timezone.now() - silent_since > window:
+            return work
+        time.sleep(min(poll, max(0.0, (silent_since + window - timezone.now()).total_seconds()) + 0.01))
+        fresh = fetch()
+        if fresh is None or fresh.attempt != attempt or fresh.heartbeat_at != first_beat:
+            return None
+        work = fresh
+
+
+def model_run_take_over(kind: ModelRunKind, *, run_id: int) -> bool:
+    """Called when a delivery of a run's task finds the run not waiting. If it is running and its heartbeat stays
+    silent for two heartbeat intervals (its pool process died and Celery handed the task back), give that attempt
+    up without sending a new message, so that this delivery runs it next. True when the run waits again for the
+    caller; False when it is not running, its attempt beats (a duplicate delivery), or it had no attempt left."""
+
+    def fetch() -> Any | None:
+        return _runs(kind).filter(pk=run_id, status=kind.running).first()
+
+    run = heartbeat_silent(fetch, window_s=2 * heartbeat_interval())
+    return run is not None and _model_run_give_up(kind, run=run, enqueue=False) == "requeued"
 
 
 class AttemptLost(Exception):

@@ -11,12 +11,9 @@ its last checkpoint at once instead of leaving it to the periodic sweep.
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-
 from django.conf import settings
-from django.utils import timezone
 
+from annotator.services.heartbeats import heartbeat_silent
 from rm_jobs.models import JobStatus, TrainingJob
 from rm_jobs.services.jobs import training_job_give_up
 
@@ -48,24 +45,15 @@ def training_job_recover_redelivered(*, job_id: int) -> bool:
     Returns True when the job is queued again for the caller; False when it is not running (finished, cancelled,
     queued for another delivery), its attempt is alive (the heartbeat moved), or it had no attempts left (failed).
     """
-    window = timedelta(seconds=training_job_heartbeat_window())
-    job = TrainingJob.objects.filter(id=job_id).only(*_FIELDS).first()
-    if job is None or job.status != JobStatus.RUNNING:
+
+    def fetch() -> TrainingJob | None:
+        return TrainingJob.objects.filter(id=job_id, status=JobStatus.RUNNING).only(*_FIELDS).first()
+
+    job = heartbeat_silent(fetch, window_s=training_job_heartbeat_window())
+    if job is None:
         return False
-    first_beat = job.heartbeat_at
-    poll = max(0.05, min(1.0, window.total_seconds() / 8))
-    while True:
-        silent_since = job.heartbeat_at or job.started_at or timezone.now() - window
-        if timezone.now() - silent_since > window:
-            reason = (
-                f"worker {job.worker or '?'} was lost: its task came back and no heartbeat since "
-                f"{job.heartbeat_at.isoformat(timespec='seconds') if job.heartbeat_at else 'the start'}"
-            )
-            return training_job_give_up(job=job, enqueue=False, reason=reason) == "requeued"
-        time.sleep(min(poll, max(0.0, (silent_since + window - timezone.now()).total_seconds()) + 0.01))
-        fresh = TrainingJob.objects.filter(id=job_id).only(*_FIELDS).first()
-        if fresh is None or fresh.status != JobStatus.RUNNING or fresh.attempt != job.attempt:
-            return False
-        if fresh.heartbeat_at != first_beat:
-            return False  # the attempt beats: it is alive, and this delivery is a duplicate
-        job = fresh
+    reason = (
+        f"worker {job.worker or '?'} was lost: its task came back and no heartbeat since "
+        f"{job.heartbeat_at.isoformat(timespec='seconds') if job.heartbeat_at else 'the start'}"
+    )
+    return training_job_give_up(job=job, enqueue=False, reason=reason) == "requeued"

@@ -28,6 +28,7 @@ from annotator.models import (
     Project,
     Response,
 )
+from annotator.services import heartbeats
 from annotator.services.generation import (
     GENERATION_SOURCE,
     generation_response_record,
@@ -429,3 +430,46 @@ def test_a_run_out_of_attempts_fails_with_the_reason(
 
     resumed = generation_run_resume(run=run)  # a lead's resume gives the run its attempts back
     assert (resumed.status, resumed.attempt, resumed.error) == (GenerationRunStatus.PENDING, 0, "")
+
+
+def test_a_delivery_that_finds_its_run_silent_takes_it_over_and_continues(
+    project: Project, server: Server, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The pool process died mid-run and Celery handed the task back (acks_late, reject_on_worker_lost): that
+    delivery takes the run over once its heartbeat has been silent two intervals, without waiting for the sweep or
+    sending another message, and continues where the dead attempt stopped."""
+    eps = endpoints(project)
+    run = launch(project, eps, prompts=2)
+    generation_run_start(run_id=run.pk)
+    prompt_id = run.items.order_by("id").first().prompt_id  # type: ignore[union-attr]
+    generation_response_record(run=run, prompt_id=prompt_id, endpoint=eps[0], result=_answer("before the crash"))
+    _go_stale(run)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = generation_run_execute(run_id=run.pk, client_options=server.options())
+    assert callbacks == []  # no second message: this delivery ran it
+    assert (run.status, run.attempt, run.items_done) == (GenerationRunStatus.FINISHED, 2, 2)
+    assert run.requeue_reason.startswith("attempt 1: its worker stopped sending heartbeats")
+    assert len(server.calls) == 2 * 2 - 1
+
+
+def test_a_delivery_that_finds_its_run_beating_leaves_it_to_its_worker(
+    project: Project, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.PREFSTACK_JOB_HEARTBEAT_SECONDS = 1
+    run = launch(project, endpoints(project))
+    generation_run_start(run_id=run.pk)
+
+    def the_live_worker_beats(_seconds: float) -> None:
+        assert generation_run_heartbeat(run_id=run.pk, attempt=1)
+
+    monkeypatch.setattr(heartbeats.time, "sleep", the_live_worker_beats)
+    assert generation_run_execute(run_id=run.pk).attempt == 1  # a duplicate delivery: nothing done
+    run.refresh_from_db()
+    assert (run.status, run.attempt, run.requeue_reason) == (GenerationRunStatus.RUNNING, 1, "")
+
+
+def test_the_run_tasks_are_handed_back_when_their_pool_process_dies() -> None:
+    from annotator.tasks import generation_run_execute_task, judge_run_execute_task
+
+    for task in (generation_run_execute_task, judge_run_execute_task):
+        assert (task.acks_late, task.reject_on_worker_lost) == (True, True), task.name

@@ -265,6 +265,23 @@ def test_a_run_whose_worker_died_is_queued_again_and_drafts_only_the_rest(
     assert not judge_run_heartbeat(run_id=run.pk, attempt=1)
 
 
+def test_a_delivery_that_finds_its_run_silent_takes_it_over(
+    project: Project, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Celery handed the task back after the pool process died: that delivery runs the rest at once, no sweep."""
+    attach(project)
+    first, *rest = [comparison(project) for _ in range(2)]
+    run = judge_run_create(project=project, user=None)
+    _start_and_die(run, drafted=first)
+    server = Judge(names(project))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = judge_run_execute(run_id=run.pk, client_options=server.options())  # type: ignore[assignment]
+    assert callbacks == []
+    assert (run.status, run.attempt, run.items_done) == (JudgeRunStatus.SUCCEEDED, 2, 2)
+    assert run.requeue_reason.startswith("attempt 1: its worker stopped sending heartbeats")
+    assert len(server.prompts) == 1
+
+
 def test_the_sweep_leaves_a_run_that_beats(project: Project) -> None:
     attach(project)
     comparison(project)

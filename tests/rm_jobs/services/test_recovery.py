@@ -10,8 +10,8 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from annotator.services import heartbeats
 from rm_jobs.models import JobStatus, TrainingJob
-from rm_jobs.services import recovery
 from rm_jobs.services.jobs import stage_output_dir, training_job_create, training_job_finish, training_job_start
 from rm_jobs.services.recovery import training_job_heartbeat_window, training_job_recover_redelivered
 
@@ -58,7 +58,7 @@ def test_a_silent_job_is_queued_again_for_this_delivery_from_its_checkpoint(job,
 def test_a_job_silent_for_less_than_the_window_is_taken_once_the_window_has_passed(job):
     training_job_start(job_id=job.id, worker="w@host")
     _silent_for(job, 1.5)
-    with mock.patch.object(recovery.time, "sleep", wraps=recovery.time.sleep) as slept:
+    with mock.patch.object(heartbeats.time, "sleep", wraps=heartbeats.time.sleep) as slept:
         assert training_job_recover_redelivered(job_id=job.id) is True
     assert 0.4 <= sum(call.args[0] for call in slept.call_args_list) <= 1.5
 
@@ -69,7 +69,7 @@ def test_a_beating_job_is_left_to_its_worker(job):
     def beat(_seconds: float) -> None:  # the live worker's heartbeat thread, while this delivery watches
         TrainingJob.objects.filter(id=job.id).update(heartbeat_at=timezone.now())
 
-    with mock.patch.object(recovery.time, "sleep", side_effect=beat):
+    with mock.patch.object(heartbeats.time, "sleep", side_effect=beat):
         assert training_job_recover_redelivered(job_id=job.id) is False
     job.refresh_from_db()
     assert (job.status, job.attempt) == (JobStatus.RUNNING, 1)
