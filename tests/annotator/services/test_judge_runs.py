@@ -270,7 +270,7 @@ def test_a_delivery_that_finds_its_run_silent_takes_it_over(
 ) -> None:
     """Celery handed the task back after the pool process died: that delivery runs the rest at once, no sweep."""
     attach(project)
-    first, *rest = [comparison(project) for _ in range(2)]
+    first, _second = [comparison(project) for _ in range(2)]
     run = judge_run_create(project=project, user=None)
     _start_and_die(run, drafted=first)
     server = Judge(names(project))
