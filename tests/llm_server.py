@@ -126,12 +126,17 @@ class FlakyProxy:
     """An HTTP proxy on 127.0.0.1 in front of ``upstream`` that fails on purpose.
 
     ``busy``: answer this many requests 429 (``Retry-After: 0``) before forwarding any. ``garbage_word``: a request
-    whose last message contains it gets a 200 that is not JSON. Every request's body is kept in ``seen``.
+    whose last message contains it gets a 200 that is not JSON. ``hold_word``: a request whose last message contains
+    it waits until ``released`` is set (``held`` is set once one waits): a run caught mid-request. Every request's
+    body is kept in ``seen``.
     """
 
     upstream: str
     busy: int = 0
     garbage_word: str = ""
+    hold_word: str = ""
+    held: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
     seen: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     base_url: str = ""
@@ -146,6 +151,9 @@ class FlakyProxy:
                 return 429, {"Retry-After": "0"}, b'{"error": {"message": "rate limited"}}'
         if self.garbage_word and self.garbage_word in payload["messages"][-1]["content"]:
             return 200, {}, b"<html>upstream hiccup</html>"
+        if self.hold_word and self.hold_word in payload["messages"][-1]["content"]:
+            self.held.set()
+            self.released.wait(timeout=300)
         request = urllib.request.Request(
             self.upstream.rstrip("/") + path.removeprefix("/v1"), data=body,
             headers={"Content-Type": "application/json"}, method="POST",

@@ -3,6 +3,8 @@ twice and garbage for one prompt, a real Celery worker, and the comparisons and 
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -12,7 +14,7 @@ from annotator.services.generation import generation_run_create
 from annotator.services.model_endpoints import model_endpoint_create
 from tests.factories import ProjectFactory, PromptFactory
 from tests.llm_server import FlakyProxy, LlmServer
-from tests.worker import worker_process
+from tests.worker import pool_children, worker_process
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -66,3 +68,35 @@ def test_a_worker_runs_a_generation_job_against_a_real_openai_compatible_server(
     assert proxied_answer is not None and proxied_answer.sampling == {"max_tokens": 6, "seed": 3}
     assert proxied_answer.completion_tokens is not None and proxied_answer.completion_tokens <= 6
     assert all(body["max_tokens"] == 6 for body in flaky_proxy.seen)
+
+
+def test_a_run_whose_pool_process_is_killed_mid_request_is_taken_over_by_the_task_celery_hands_back(
+    llm_server: LlmServer, flaky_proxy: FlakyProxy
+) -> None:
+    """kill -9 of the pool process while it waits for an answer: Celery hands the task back (acks_late,
+    reject_on_worker_lost), the new pool process takes the run over after two silent heartbeat intervals — not after
+    the sweep's stale threshold (600 s here) — and asks only what the dead attempt had not written."""
+    project = ProjectFactory()
+    direct = model_endpoint_create(project=project, name="direct", base_url=llm_server.base_url,
+                                   model_id=llm_server.model_id, sampling={"max_tokens": 4})  # fmt: skip
+    proxied = model_endpoint_create(project=project, name="proxied", base_url=flaky_proxy.base_url,
+                                    model_id=llm_server.model_id, sampling={"max_tokens": 4})  # fmt: skip
+    prompts = [PromptFactory(project=project, turns=[{"role": "user", "content": "Say something."}]),
+               PromptFactory(project=project, turns=[{"role": "user", "content": "HOLD on a moment."}])]  # fmt: skip
+    flaky_proxy.hold_word = "HOLD"
+    env = {"PREFSTACK_JOB_HEARTBEAT_SECONDS": "1", "PREFSTACK_JOB_STALE_SECONDS": "600"}
+    with worker_process(hostname="oom-generation", env=env, pool="prefork") as worker:
+        run = generation_run_create(project=project, user=None, endpoints=[direct, proxied], prompts=prompts, seed=1)
+        assert flaky_proxy.held.wait(timeout=120), "the run never reached the held request"
+        (child,) = pool_children(worker)
+        os.kill(child, signal.SIGKILL)
+        killed_at = time.monotonic()
+        flaky_proxy.released.set()
+        run = wait_for_end(run)
+        taken_after = time.monotonic() - killed_at
+    assert run.status == GenerationRunStatus.FINISHED, run.error
+    assert (run.attempt, run.items_done, run.comparisons_created) == (2, 2, 2)
+    assert run.requeue_reason.startswith("attempt 1: its worker stopped sending heartbeats")
+    assert taken_after < 120, f"{taken_after:.0f} s: the sweep's threshold is 600 s"
+    # Each prompt was answered once per endpoint, however many times the dead attempt had asked.
+    assert Response.objects.filter(generation_run=run).count() == 4
