@@ -46,13 +46,13 @@ def training_job_run_task(self: Any, job_id: int) -> str | None:
     return job.status if job is not None else None
 
 
-@shared_task(name="rm_jobs.evaluation_run", acks_late=True)
+@shared_task(name="rm_jobs.evaluation_run", acks_late=True, reject_on_worker_lost=True)
 def evaluation_run_task(evaluation_id: int) -> str | None:
     evaluation = evaluation_run(evaluation_id=evaluation_id)
     return evaluation.status if evaluation is not None else None
 
 
-@shared_task(name="rm_jobs.priority_scoring_run", acks_late=True)
+@shared_task(name="rm_jobs.priority_scoring_run", acks_late=True, reject_on_worker_lost=True)
 def priority_scoring_run_task(scoring_id: int) -> str | None:
     scoring = priority_scoring_run(scoring_id=scoring_id)
     return scoring.status if scoring is not None else None

@@ -48,6 +48,7 @@ from annotator.services.heartbeats import (
     ModelRunKind,
     SweepResult,
     model_run_owned,
+    model_run_take_over,
     model_runs_sweep_stale,
 )
 from annotator.storage import (
@@ -239,16 +240,24 @@ def evaluation_create(
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def _start(evaluation_id: int) -> bool:
+    """queued → running as its next attempt, with a first heartbeat."""
+    return bool(
+        Evaluation.objects.filter(id=evaluation_id, status=EvaluationStatus.QUEUED).update(
+            status=EvaluationStatus.RUNNING, heartbeat_at=timezone.now(), attempt=F("attempt") + 1
+        )
+    )
+
+
 def evaluation_run(*, evaluation_id: int) -> Evaluation | None:
     """queued → running (its next attempt) → succeeded | failed; None when it was not queued (a repeated delivery).
+    A delivery that finds it running after its pool process died takes it over (``model_run_take_over``).
     The job's stored model is scored; a job without one (its worker died during the end-of-training evaluation, and
     it has not succeeded since) fails the evaluation with the reason."""
-    now = timezone.now()
-    claimed = Evaluation.objects.filter(id=evaluation_id, status=EvaluationStatus.QUEUED).update(
-        status=EvaluationStatus.RUNNING, heartbeat_at=now, attempt=F("attempt") + 1
-    )
-    if not claimed:
-        return None
+    if not _start(evaluation_id) and not (
+        model_run_take_over(EVALUATIONS, run_id=evaluation_id) and _start(evaluation_id)
+    ):
+        return None  # not queued, or its attempt lives: a repeated delivery
     evaluation = Evaluation.objects.select_related("job", "snapshot", "job__project").get(id=evaluation_id)
     _compute(evaluation, None)
     return Evaluation.objects.get(id=evaluation_id)

@@ -38,6 +38,7 @@ from annotator.services.heartbeats import (
     ModelRunKind,
     SweepResult,
     model_run_owned,
+    model_run_take_over,
     model_runs_sweep_stale,
 )
 from annotator.services.priorities import comparison_priorities_replace
@@ -104,14 +105,22 @@ def priority_scoring_create(
     return scoring
 
 
+def _start(scoring_id: int) -> bool:
+    """queued → running as its next attempt, with a first heartbeat."""
+    return bool(
+        PriorityScoring.objects.filter(id=scoring_id, status=EvaluationStatus.QUEUED).update(
+            status=EvaluationStatus.RUNNING, heartbeat_at=timezone.now(), attempt=F("attempt") + 1
+        )
+    )
+
+
 def priority_scoring_run(*, scoring_id: int) -> PriorityScoring | None:
     """queued → running (its next attempt) → succeeded | failed; None when it was not queued (a repeated delivery).
     Every write after the claim names the attempt: once the sweep gave it up, nothing is written."""
-    claimed = PriorityScoring.objects.filter(id=scoring_id, status=EvaluationStatus.QUEUED).update(
-        status=EvaluationStatus.RUNNING, heartbeat_at=timezone.now(), attempt=F("attempt") + 1
-    )
-    if not claimed:
-        return None
+    if not _start(scoring_id) and not (
+        model_run_take_over(PRIORITY_SCORINGS, run_id=scoring_id) and _start(scoring_id)
+    ):
+        return None  # not queued, or its attempt lives: a repeated delivery
     scoring = PriorityScoring.objects.select_related("project", "job").get(id=scoring_id)
     owned = model_run_owned(PRIORITY_SCORINGS, run_id=scoring_id, attempt=scoring.attempt)
     try:

@@ -12,6 +12,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from annotator.services import heartbeats
 from annotator.services.heartbeats import SweepResult
 from rm_jobs import tasks
 from rm_jobs.models import Evaluation, EvaluationKind, EvaluationStatus, JobStatus, Queue, TrainingJob
@@ -150,3 +151,36 @@ def test_an_end_of_training_evaluation_queued_again_before_its_job_succeeded_fai
     evaluation = evaluation_run(evaluation_id=evaluation.pk)  # type: ignore[assignment]
     assert evaluation.status == EvaluationStatus.FAILED
     assert f"Job {job.pk} is running: it has no stored model to evaluate." in evaluation.error
+
+
+def test_a_delivery_that_finds_its_evaluation_silent_takes_it_over(
+    done: TrainingJob, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The pool process died and Celery handed the task back: that delivery scores it at once, no sweep, no message."""
+    evaluation = _died(done)
+    with (
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+        mock.patch.object(evaluations, "_validation", return_value=(METRICS, [])),
+    ):
+        evaluation = evaluation_run(evaluation_id=evaluation.pk)  # type: ignore[assignment]
+    assert callbacks == []  # no second message: this delivery ran it
+    assert (evaluation.status, evaluation.attempt) == (EvaluationStatus.SUCCEEDED, 2)
+    assert evaluation.requeue_reason.startswith("attempt 1: its worker stopped sending heartbeats")
+
+
+def test_a_delivery_that_finds_its_evaluation_beating_leaves_it(done: TrainingJob, settings: Any) -> None:
+    settings.PREFSTACK_JOB_HEARTBEAT_SECONDS = 1
+    evaluation = _died(done, beat_ago=timedelta(0))
+
+    def the_live_worker_beats(_seconds: float) -> None:
+        Evaluation.objects.filter(pk=evaluation.pk).update(heartbeat_at=timezone.now())
+
+    with mock.patch.object(heartbeats.time, "sleep", side_effect=the_live_worker_beats):
+        assert evaluation_run(evaluation_id=evaluation.pk) is None
+    evaluation.refresh_from_db()
+    assert (evaluation.status, evaluation.attempt) == (EvaluationStatus.RUNNING, 1)
+
+
+def test_evaluation_and_scoring_tasks_are_handed_back_when_their_pool_process_dies() -> None:
+    for task in (tasks.evaluation_run_task, tasks.priority_scoring_run_task):
+        assert (task.acks_late, task.reject_on_worker_lost) == (True, True), task.name

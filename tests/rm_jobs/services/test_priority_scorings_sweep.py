@@ -180,3 +180,14 @@ def test_a_scoring_beats_from_a_thread_while_its_loop_is_silent() -> None:
     last = beat_at()
     time.sleep(0.3)
     assert beat_at() == last
+
+
+def test_a_delivery_that_finds_its_scoring_silent_takes_it_over(
+    project: Project, django_capture_on_commit_callbacks: Any
+) -> None:
+    scoring = _died(project)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        scoring = priority_scoring_run(scoring_id=scoring.pk)  # type: ignore[assignment]
+    assert callbacks == []  # no second message: this delivery ran it
+    assert (scoring.status, scoring.attempt) == (EvaluationStatus.SUCCEEDED, 2)
+    assert scoring.requeue_reason.startswith("attempt 1: its worker stopped sending heartbeats")
