@@ -61,7 +61,8 @@ from annotator.services.heartbeats import (
     HeartbeatClock,
     ModelRunKind,
     SweepResult,
-    model_run_take_over,
+    model_run_claim,
+    model_run_start,
     model_runs_sweep_stale,
 )
 from annotator.services.model_endpoints import model_endpoint_api_key, model_endpoint_client
@@ -98,6 +99,7 @@ _RUNS = ModelRunKind(
     waiting=GenerationRunStatus.PENDING,
     failed=GenerationRunStatus.FAILED,
     enqueue=_enqueue,
+    records_start=True,
 )
 
 # --- launch, cancel, resume -------------------------------------------------------------------------------------
@@ -200,12 +202,7 @@ def generation_run_resume(*, run: GenerationRun) -> GenerationRun:
 def generation_run_start(*, run_id: int) -> GenerationRun | None:
     """pending → running as its next attempt, with a first heartbeat; None when the run is not pending (delivered
     twice, cancelled meanwhile)."""
-    now = timezone.now()
-    if not GenerationRun.objects.filter(pk=run_id, status=GenerationRunStatus.PENDING).update(
-        status=GenerationRunStatus.RUNNING, started_at=now, heartbeat_at=now, attempt=F("attempt") + 1
-    ):
-        return None
-    return GenerationRun.objects.get(pk=run_id)
+    return GenerationRun.objects.get(pk=run_id) if model_run_start(_RUNS, run_id=run_id) else None
 
 
 def _owned(run_id: int, attempt: int) -> Q:
@@ -408,11 +405,10 @@ class _ItemState:
 def generation_run_execute(*, run_id: int, client_options: Mapping[str, Any] | None = None) -> GenerationRun:
     """Run ``run_id`` if it is pending (see the module's docstring); returns it as it ends. ``client_options`` go to
     each endpoint's :class:`~annotator.llm.client.ChatClient` (tests: a transport)."""
-    run = generation_run_start(run_id=run_id)
-    if run is None and model_run_take_over(_RUNS, run_id=run_id):  # its pool process died: Celery handed it back
-        run = generation_run_start(run_id=run_id)
-    if run is None:
-        return GenerationRun.objects.get(pk=run_id)
+    claimed = model_run_claim(_RUNS, run_id=run_id)  # or taken over, when its pool process died
+    run = GenerationRun.objects.get(pk=run_id)
+    if not claimed:
+        return run
     attempt = run.attempt
     clients: dict[int, ChatClient] = {}
     pools: dict[int, ThreadPoolExecutor] = {}

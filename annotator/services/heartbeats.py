@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Model, Q
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,8 @@ class ModelRunKind:
     """Sends the run's task once the transaction commits."""
     failed_emit: Callable[[int], None] | None = None
     """Told, in the sweep's transaction, of a run it failed (an evaluation's webhook event)."""
+    records_start: bool = False
+    """The run has a ``started_at``, set when an attempt starts."""
 
 
 def _runs(kind: ModelRunKind) -> Any:
@@ -166,6 +168,25 @@ def heartbeat_silent(fetch: Callable[[], Any | None], *, window_s: float) -> Any
         if fresh is None or fresh.attempt != attempt or fresh.heartbeat_at != first_beat:
             return None
         work = fresh
+
+
+def model_run_start(kind: ModelRunKind, *, run_id: int) -> bool:
+    """waiting → running as its next attempt, with a first heartbeat; False when the run is not waiting."""
+    now = timezone.now()
+    started = {"started_at": now} if kind.records_start else {}
+    return bool(
+        _runs(kind)
+        .filter(pk=run_id, status=kind.waiting)
+        .update(status=kind.running, heartbeat_at=now, attempt=F("attempt") + 1, **started)
+    )
+
+
+def model_run_claim(kind: ModelRunKind, *, run_id: int) -> bool:
+    """What a delivery of a run's task does first: start the run, or take it over when its pool process died
+    (:func:`model_run_take_over`) and start it. False for a repeated delivery (not waiting, or its attempt lives)."""
+    if model_run_start(kind, run_id=run_id):
+        return True
+    return model_run_take_over(kind, run_id=run_id) and model_run_start(kind, run_id=run_id)
 
 
 def model_run_take_over(kind: ModelRunKind, *, run_id: int) -> bool:

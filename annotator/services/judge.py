@@ -58,7 +58,7 @@ from annotator.services.heartbeats import (
     HeartbeatClock,
     ModelRunKind,
     SweepResult,
-    model_run_take_over,
+    model_run_claim,
     model_runs_sweep_stale,
 )
 from annotator.services.model_endpoints import model_endpoint_api_key, model_endpoint_client
@@ -139,6 +139,7 @@ _RUNS = ModelRunKind(
     waiting=JudgeRunStatus.QUEUED,
     failed=JudgeRunStatus.FAILED,
     enqueue=_enqueue,
+    records_start=True,
 )
 
 # --- execution ------------------------------------------------------------------------------------------------
@@ -217,20 +218,10 @@ def _ask(client: ChatClient, run: JudgeRun, endpoint: ModelEndpoint, scales: lis
     }
 
 
-def _start(run_id: int) -> bool:
-    """queued → running as its next attempt, with a first heartbeat."""
-    now = timezone.now()
-    return bool(
-        JudgeRun.objects.filter(pk=run_id, status=JudgeRunStatus.QUEUED).update(
-            status=JudgeRunStatus.RUNNING, started_at=now, heartbeat_at=now, attempt=F("attempt") + 1
-        )
-    )
-
-
 def judge_run_execute(*, run_id: int, client_options: Mapping[str, Any] | None = None) -> JudgeRun | None:
     """queued → running (its next attempt) → succeeded | failed; None when it was not queued (a repeated delivery).
     ``client_options`` go to the chat client (a test's transport)."""
-    if not _start(run_id) and not (model_run_take_over(_RUNS, run_id=run_id) and _start(run_id)):
+    if not model_run_claim(_RUNS, run_id=run_id):  # or taken over, when its pool process died
         return None  # not queued, or its attempt lives: a repeated delivery
     run = JudgeRun.objects.select_related("project", "endpoint").get(pk=run_id)
     attempt = run.attempt

@@ -34,7 +34,6 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from annotator.error_codes import ErrorCode
@@ -47,8 +46,8 @@ from annotator.services.heartbeats import (
     ModelRunBeat,
     ModelRunKind,
     SweepResult,
+    model_run_claim,
     model_run_owned,
-    model_run_take_over,
     model_runs_sweep_stale,
 )
 from annotator.storage import (
@@ -240,23 +239,12 @@ def evaluation_create(
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _start(evaluation_id: int) -> bool:
-    """queued → running as its next attempt, with a first heartbeat."""
-    return bool(
-        Evaluation.objects.filter(id=evaluation_id, status=EvaluationStatus.QUEUED).update(
-            status=EvaluationStatus.RUNNING, heartbeat_at=timezone.now(), attempt=F("attempt") + 1
-        )
-    )
-
-
 def evaluation_run(*, evaluation_id: int) -> Evaluation | None:
     """queued → running (its next attempt) → succeeded | failed; None when it was not queued (a repeated delivery).
     A delivery that finds it running after its pool process died takes it over (``model_run_take_over``).
     The job's stored model is scored; a job without one (its worker died during the end-of-training evaluation, and
     it has not succeeded since) fails the evaluation with the reason."""
-    if not _start(evaluation_id) and not (
-        model_run_take_over(EVALUATIONS, run_id=evaluation_id) and _start(evaluation_id)
-    ):
+    if not model_run_claim(EVALUATIONS, run_id=evaluation_id):  # or taken over, when its pool process died
         return None  # not queued, or its attempt lives: a repeated delivery
     evaluation = Evaluation.objects.select_related("job", "snapshot", "job__project").get(id=evaluation_id)
     _compute(evaluation, None)

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from annotator.error_codes import ErrorCode
@@ -37,8 +36,8 @@ from annotator.services.heartbeats import (
     ModelRunBeat,
     ModelRunKind,
     SweepResult,
+    model_run_claim,
     model_run_owned,
-    model_run_take_over,
     model_runs_sweep_stale,
 )
 from annotator.services.priorities import comparison_priorities_replace
@@ -105,21 +104,10 @@ def priority_scoring_create(
     return scoring
 
 
-def _start(scoring_id: int) -> bool:
-    """queued → running as its next attempt, with a first heartbeat."""
-    return bool(
-        PriorityScoring.objects.filter(id=scoring_id, status=EvaluationStatus.QUEUED).update(
-            status=EvaluationStatus.RUNNING, heartbeat_at=timezone.now(), attempt=F("attempt") + 1
-        )
-    )
-
-
 def priority_scoring_run(*, scoring_id: int) -> PriorityScoring | None:
     """queued → running (its next attempt) → succeeded | failed; None when it was not queued (a repeated delivery).
     Every write after the claim names the attempt: once the sweep gave it up, nothing is written."""
-    if not _start(scoring_id) and not (
-        model_run_take_over(PRIORITY_SCORINGS, run_id=scoring_id) and _start(scoring_id)
-    ):
+    if not model_run_claim(PRIORITY_SCORINGS, run_id=scoring_id):  # or taken over, when its pool process died
         return None  # not queued, or its attempt lives: a repeated delivery
     scoring = PriorityScoring.objects.select_related("project", "job").get(id=scoring_id)
     owned = model_run_owned(PRIORITY_SCORINGS, run_id=scoring_id, attempt=scoring.attempt)
