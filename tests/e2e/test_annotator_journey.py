@@ -40,6 +40,7 @@ def test_annotator_journey_keyboard_only(live_server, page: Page) -> None:
 
     # Log in (autofocus on the username field; Tab, Enter).
     page.goto(f"{live_server.url}/accounts/login/?next=/p/{project.slug}/annotate/")
+    expect(page.locator('input[name="username"]')).to_be_focused()  # autofocus, before typing
     page.keyboard.type("annie")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)

@@ -101,6 +101,7 @@ def test_lead_imports_and_downloads_a_task_projects_files(
     member(project, Role.LEAD, username="lena")
     page.set_default_timeout(10_000)
     page.goto(f"{live_server.url}/accounts/login/?next=/p/edits/settings/import/")
+    expect(page.locator('input[name="username"]')).to_be_focused()  # autofocus, before typing
     page.keyboard.type("lena")
     page.keyboard.press("Tab")
     page.keyboard.type("pw-for-tests")

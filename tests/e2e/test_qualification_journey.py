@@ -56,6 +56,7 @@ def test_a_failed_then_passed_qualification_opens_the_domains_work(live_server, 
     annotator = member(project, username="quinn")
 
     page.goto(f"{live_server.url}/accounts/login/?next=/p/{project.slug}/annotate/")
+    expect(page.locator('input[name="username"]')).to_be_focused()  # autofocus, before typing
     page.keyboard.type("quinn")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)

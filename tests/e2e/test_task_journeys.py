@@ -22,6 +22,7 @@ PASSWORD = "pw-for-tests"  # tests.factories.UserFactory's password
 
 def _log_in_and_claim(page: Page, url: str, username: str, slug: str) -> None:
     page.goto(f"{url}/accounts/login/?next=/p/{slug}/annotate/")  # the annotate link leads to the task page
+    expect(page.locator('input[name="username"]')).to_be_focused()  # autofocus, before typing
     page.keyboard.type(username)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
