@@ -131,9 +131,13 @@ def test_domain_and_language_inputs_state_the_one_line_rule(schema: dict) -> Non
             prop = component.get("properties", {}).get(field)
             if not name.endswith("Request") or prop is None:
                 continue
-            (text,) = [form for form in prop.get("oneOf", [prop]) if form.get("maxLength") != 0]
+            assert "oneOf" not in prop, (name, field)  # "" matches the pattern and the blank branch: anyOf
+            (text,) = [form for form in prop.get("anyOf", [prop]) if form.get("maxLength") != 0]
             pattern = re.compile(text["pattern"])
             assert text["maxLength"] == SCOPE_MAX_LENGTH, (name, field)
             assert [bool(pattern.search(v)) for v in samples] == [scope_valid(v) for v in samples], (name, field)
             found.append(name)
     assert {"ComparisonImportInputRequest", "GenerationRunCreateInputRequest"} <= set(found)
+    listing = schema["paths"]["/api/v1/projects/{slug}/comparisons/"]["get"]["parameters"]
+    (domain,) = [p["schema"] for p in listing if p["name"] == "domain"]
+    assert "oneOf" not in domain and {"type": "string", "maxLength": 0} in domain["anyOf"]
